@@ -1,0 +1,1 @@
+"""The ``scaler`` command line: wiring only, no logic of its own."""

@@ -1,0 +1,1 @@
+"""The long-running scaler: reconcile decisions, action execution, scheduling and HTTP endpoints."""

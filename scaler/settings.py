@@ -1,0 +1,200 @@
+"""Process configuration: every ``SCALER_*`` environment variable, read once.
+
+The entry point builds one :class:`Settings` with :func:`load_settings` and passes
+it down keyword-only; nothing else reads the environment. A missing or malformed
+variable becomes a :class:`SettingsError` whose text names the variable.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "SCALER_"
+DEFAULT_API_URL = "https://api.app.simplismart.ai"
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _default_log_format() -> str:
+    return "console" if sys.stderr.isatty() else "json"
+
+
+class Settings(BaseSettings):
+    """Everything the scaler can be told through its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="ignore",
+        frozen=True,
+        validate_default=True,
+    )
+
+    # --- The platform -----------------------------------------------------
+    api_url: str = Field(
+        default=DEFAULT_API_URL,
+        description="Base URL of the Simplismart API. Default: the public platform.",
+    )
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token (JWT). Prefer SCALER_API_TOKEN_FILE in production.",
+    )
+    api_token_file: Path | None = Field(
+        default=None,
+        description=(
+            "File holding the bearer token, e.g. a mounted secret. Re-read when it "
+            "changes, so a rotated token is picked up without a restart. Wins over "
+            "SCALER_API_TOKEN when both are set."
+        ),
+    )
+    org_id: UUID | None = Field(
+        default=None,
+        description="Organization UUID, sent as `org` by start/stop calls.",
+    )
+    http_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "Seconds allowed to connect and, separately, to read one response. "
+            "10 s is far above the platform's normal answer time yet short enough "
+            "that a hung request cannot delay a boundary by a whole cycle."
+        ),
+    )
+    max_concurrency: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description=(
+            "Requests in flight at once. 10 keeps a 1,000-deployment health poll "
+            "well inside the default health interval without bursting the platform."
+        ),
+    )
+    max_requests_per_second: float = Field(
+        default=20.0,
+        gt=0,
+        description=(
+            "Ceiling on the request rate (all endpoints together). The platform "
+            "publishes no limit; 20/s is polite and still polls 1,000 deployments "
+            "in under a minute."
+        ),
+    )
+    api_retry_attempts: int = Field(
+        default=4,
+        ge=1,
+        le=20,
+        description="Attempts per call for transient failures (5xx, 429, timeouts), first one included.",
+    )
+    api_retry_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "Upper bound, in seconds, on the time one call may spend retrying. 30 s "
+            "keeps a struggling platform from stalling a reconcile cycle."
+        ),
+    )
+    ca_bundle: Path | None = Field(
+        default=None,
+        description="PEM file of extra certificate authorities, for a proxy or a private endpoint.",
+    )
+
+    # --- Logging ----------------------------------------------------------
+    log_format: Literal["json", "console"] = Field(
+        default_factory=_default_log_format,
+        description="`json` (one object per line) or `console`. Default: console on a terminal, json otherwise.",
+    )
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        default="info",
+        description="Lowest level that is logged.",
+    )
+
+    # --- The daemon -------------------------------------------------------
+    policy_path: Path = Field(
+        default=Path("./policies"),
+        description="Policy file, or directory whose .yaml/.yml files are all read in name order.",
+    )
+    state_url: str = Field(
+        default="sqlite:///./scaler-state.db",
+        description="Where the daemon keeps its memory: sqlite:///PATH or postgresql://...",
+    )
+    dry_run: bool = Field(
+        default=False,
+        description="Decide, log and count every action, but send no mutating call.",
+    )
+    allow_delete: bool = Field(
+        default=False,
+        description="Let `expire` rules delete deployments. Off by default: deletion cannot be undone.",
+    )
+    reconcile_interval_seconds: float = Field(
+        default=60.0,
+        ge=1,
+        description=(
+            "Seconds between inventory + reconcile cycles. Boundaries get their own "
+            "wake-up, so this only bounds how fast new deployments and drift are seen."
+        ),
+    )
+    health_interval_seconds: float = Field(
+        default=30.0,
+        ge=1,
+        description=(
+            "Seconds between health polls. Health rules hold for minutes, so 30 s "
+            "measures them to within a twentieth of a 10-minute `for`."
+        ),
+    )
+    max_actions_per_cycle: int = Field(
+        default=20,
+        ge=1,
+        description=(
+            "Mutating calls at most per cycle; the rest wait for the next cycle, most "
+            "urgent first. Bounds the damage a wrong policy can do in one minute."
+        ),
+    )
+    http_host: str = Field(
+        default="127.0.0.1",
+        description="Address of /metrics, /healthz, /readyz and /status. The container sets 0.0.0.0.",
+    )
+    http_port: int = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="Port of the daemon's HTTP server (9464: the usual exporter port range).",
+    )
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url_is_http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    def public_view(self) -> dict[str, Any]:
+        """Return every setting as plain data, secrets replaced by a marker."""
+        view = self.model_dump(mode="json")
+        view["api_token"] = "**********" if self.api_token is not None else None
+        return view
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings from the environment (and explicit overrides).
+
+    Raises :class:`SettingsError` with one line per bad variable, each naming it.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Render a settings validation error as lines of ``SCALER_NAME: problem``."""
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        lines.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']}")
+    return "\n".join(lines)

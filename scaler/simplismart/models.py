@@ -1,0 +1,178 @@
+"""Typed views of the Deployment Lifecycle API's requests and responses.
+
+Parsing is tolerant: fields the platform adds are ignored, and a status or health
+value this version does not know is kept as an explicit unknown value (with the raw
+text beside it) instead of failing. The aliases ``PENDING`` (= DEPLOYING) and
+``STOPPED`` (= SCALED_DOWN) used by the platform's CLI documentation are accepted.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class DeploymentStatus(str, Enum):
+    """Lifecycle status of a deployment, as listed by ``/deployments/list/model/``."""
+
+    DEPLOYED = "DEPLOYED"
+    DEPLOYING = "DEPLOYING"
+    FAILED = "FAILED"
+    DELETED = "DELETED"
+    DELETING = "DELETING"
+    SCALED_DOWN = "SCALED_DOWN"
+    UNKNOWN = "UNKNOWN"
+    """A value this version does not know; the raw text is kept in ``status_raw``."""
+
+    @classmethod
+    def parse(cls, raw: str) -> DeploymentStatus:
+        """Return the status for ``raw`` (aliases included), or ``UNKNOWN``."""
+        text = raw.strip().upper()
+        text = _STATUS_ALIASES.get(text, text)
+        try:
+            return cls(text)
+        except ValueError:
+            return cls.UNKNOWN
+
+
+_STATUS_ALIASES = {"PENDING": "DEPLOYING", "STOPPED": "SCALED_DOWN"}
+
+#: Statuses in which the platform accepts lifecycle calls for a deployment.
+ACTIVE_STATUSES = frozenset({DeploymentStatus.DEPLOYED, DeploymentStatus.SCALED_DOWN})
+
+
+class HealthStatus(str, Enum):
+    """Aggregated health (``data``) from ``fetch-status``."""
+
+    HEALTHY = "Healthy"
+    PROGRESSING = "Progressing"
+    INITIALIZING = "Initializing"
+    DEGRADED = "Degraded"
+    UNHEALTHY = "Unhealthy"
+    UNKNOWN = "Unknown"
+    SCALED_DOWN = "SCALED_DOWN"
+    MISSING = "Missing"
+    UNRECOGNIZED = "Unrecognized"
+    """A value this version does not know; the raw text is kept in ``status_raw``."""
+
+    @classmethod
+    def parse(cls, raw: str) -> HealthStatus:
+        """Return the health value for ``raw`` (case-insensitive), or ``UNRECOGNIZED``."""
+        wanted = raw.strip().casefold()
+        for member in cls:
+            if member is not cls.UNRECOGNIZED and member.value.casefold() == wanted:
+                return member
+        if wanted == "stopped":
+            return cls.SCALED_DOWN
+        return cls.UNRECOGNIZED
+
+
+#: The health values the contract documents (those a policy may name).
+DOCUMENTED_HEALTH = tuple(h for h in HealthStatus if h is not HealthStatus.UNRECOGNIZED)
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class Deployment(_Lenient):
+    """One deployment of the organization, as the list endpoint returns it."""
+
+    deployment_id: UUID
+    deployment_name: str
+    model_repo_id: UUID | None = None
+    model_repo_name: str | None = None
+    model_type: str | None = None
+    accelerator_type: tuple[str, ...] = ()
+    accelerator_count: int = Field(default=1, ge=0)
+    status: DeploymentStatus = DeploymentStatus.UNKNOWN
+    status_raw: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_status(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "status_raw" not in data:
+            raw = data.get("status")
+            data = dict(data)
+            data["status_raw"] = raw if isinstance(raw, str) else ""
+            data["status"] = DeploymentStatus.parse(raw) if isinstance(raw, str) else DeploymentStatus.UNKNOWN
+        return data
+
+    @field_validator("accelerator_type", mode="before")
+    @classmethod
+    def _accelerators_as_tuple(cls, value: Any) -> Any:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return (value,)
+        return value
+
+    @property
+    def accelerator(self) -> str:
+        """The first accelerator type (the one used for pricing), or ``"unknown"``."""
+        return self.accelerator_type[0] if self.accelerator_type else "unknown"
+
+
+class HealthMessage(_Lenient):
+    """A human-readable message attached to a health answer."""
+
+    message: str = ""
+    severity: str = "info"
+
+
+class Pods(_Lenient):
+    """Pod readiness counts."""
+
+    ready: int = Field(default=0, ge=0)
+    not_ready: int = Field(default=0, ge=0)
+
+
+class DeploymentHealth(_Lenient):
+    """The answer of ``fetch-status``: aggregated health, messages, optional pods."""
+
+    status: HealthStatus = Field(alias="data")
+    status_raw: str = ""
+    messages: tuple[HealthMessage, ...] = ()
+    pods: Pods | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_data(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "status_raw" not in data:
+            raw = data.get("data")
+            if not isinstance(raw, str):
+                raise ValueError("field 'data' (the health value) must be a string")
+            data = dict(data)
+            data["status_raw"] = raw
+            data["data"] = HealthStatus.parse(raw)
+            if data.get("messages") is None:
+                data["messages"] = ()
+        return data
+
+
+class UpdateReplicasResult(_Lenient):
+    """Answer of ``update-replicas``."""
+
+    message: str = ""
+    min_replicas: int | None = None
+    max_replicas: int | None = None
+
+
+class StartStopResult(_Lenient):
+    """Answer of ``startstop``."""
+
+    message: str = ""
+    update_result: str | None = None
+
+
+class DeleteResult(_Lenient):
+    """Answer of ``delete``; ``already_deleted`` tells the idempotent case apart."""
+
+    message: str = ""
+
+    @property
+    def already_deleted(self) -> bool:
+        return "already" in self.message.casefold()

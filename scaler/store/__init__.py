@@ -1,0 +1,1 @@
+"""The daemon's memory (applied state, audit log, health, suspensions) behind one narrow interface."""
