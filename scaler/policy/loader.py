@@ -173,7 +173,7 @@ def _parse_file(file: str, raw: bytes) -> _ParsedFile:
             PolicyIssue(file, document.line_of(()), "", f"expected a mapping with version: {FORMAT_VERSION} and policies at the top level")
         )
         return result
-    report = _Reporter(file, document, result.issues)
+    report = _Reporter(file, document, result.issues, reported={problem.path for problem in document.problems})
 
     try:
         head = _FileHead.model_validate({key: value for key, value in data.items()})
@@ -368,10 +368,13 @@ def _format_path(path: Path_) -> str:
 class _Reporter:
     """Turns problems at document paths into issues with file and line."""
 
-    def __init__(self, file: str, document: YamlDocument, issues: list[PolicyIssue]) -> None:
+    def __init__(
+        self, file: str, document: YamlDocument, issues: list[PolicyIssue], reported: set[Path_] | None = None
+    ) -> None:
         self.file = file
         self.document = document
         self.issues = issues
+        self.reported = reported or set()
 
     def at(self, path: Path_, message: str, *, key: bool = False) -> None:
         self.issues.append(PolicyIssue(self.file, self.document.line_of(path, key=key), _format_path(path), message))
@@ -388,6 +391,8 @@ class _Reporter:
                     continue
                 loc.append(part)
             path = (*prefix, *loc)
+            if path in self.reported:
+                continue  # the reader already said what is wrong here
             kind = error["type"]
             message = _message(error, path, model, prefix)
             if kind == "missing":
