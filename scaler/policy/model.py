@@ -240,6 +240,9 @@ LeadTime = _duration_type(
 HoldTime = _duration_type(
     minimum=timedelta(0), maximum=timedelta(days=7), description="How long a health value must hold."
 )
+RecoverTime = _duration_type(
+    minimum=timedelta(0), maximum=timedelta(days=7), description="Healthy this long before a rule with a state lets go."
+)
 Cooldown = _duration_type(
     minimum=timedelta(0), maximum=timedelta(days=7), description="Quiet time after the rule lets go or restarts."
 )
@@ -382,7 +385,7 @@ class HealthRule(_Strict):
     for_: HoldTime = Field(alias="for")
     state: StateField | None = None
     action: Literal["restart"] | None = None
-    recover_for: HoldTime = Field(default=timedelta(minutes=5), description="Healthy this long before the rule lets go.")
+    recover_for: RecoverTime = timedelta(minutes=5)
     cooldown: Cooldown = timedelta(minutes=30)
     max_per_day: Annotated[StrictInt, Field(ge=1, le=100)] = Field(
         default=3, description="Restarts at most this many times in any 24 hours."
