@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -124,6 +125,8 @@ def plan(
         deployments = [d for d in deployments if any(fnmatch.fnmatchcase(d.deployment_name, glob) for glob in name_globs)]
     result = build_plan(policy_set, deployments, start, start + timedelta(hours=hours))
     if output == "json":
-        click.echo(json.dumps(result.to_json(), indent=2))
+        # Indented for a person at a terminal; compact (and much faster to write) otherwise.
+        indent = 2 if sys.stdout.isatty() else None
+        click.echo(json.dumps(result.to_json(), indent=indent))
     else:
         click.echo(render_plan_table(result))

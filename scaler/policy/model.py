@@ -102,6 +102,16 @@ class DesiredState(BaseModel):
             raise ValueError(f"{text!r} is not a state description (stopped, running or 'min=N max=M')")
         return cls.bounds(int(parts["min"]), int(parts["max"]))
 
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, DesiredState):
+            return NotImplemented
+        return (self.kind, self.min_replicas, self.max_replicas) == (other.kind, other.min_replicas, other.max_replicas)
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.min_replicas, self.max_replicas))
+
     @property
     def is_running(self) -> bool:
         """Whether the deployment should be running (``running`` or ``bounds``)."""

@@ -9,13 +9,14 @@ on them and they run no GPUs); they are listed in ``Plan.skipped``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from scaler.policy.matching import match_policies
-from scaler.policy.model import DesiredState, PolicySet
+from scaler.policy.model import DesiredState, Policy, PolicySet
 from scaler.policy.savings import Usage, baseline_replicas, savings_percent, usage_between
 from scaler.policy.zones import UTC, require_aware
 from scaler.simplismart.models import Deployment, DeploymentStatus
@@ -38,6 +39,10 @@ class Transition:
     state: DesiredState | None
     source: str
 
+    @cached_property
+    def _at_text(self) -> str:
+        return iso_utc(self.at)
+
     def to_json(self) -> dict[str, Any]:
         """Return the transition as the plan's JSON shape."""
         state = self.state
@@ -46,7 +51,7 @@ class Transition:
         else:
             kind = "stopped" if state.kind == "stopped" else "running"
         return {
-            "at": iso_utc(self.at),
+            "at": self._at_text,
             "state": kind,
             "min_replicas": state.min_replicas if state is not None else None,
             "max_replicas": state.max_replicas if state is not None else None,
@@ -136,30 +141,55 @@ def build_plan(policy_set: PolicySet, deployments: Iterable[Deployment], start: 
         raise ValueError("the plan's end must be after its start")
     entries = []
     skipped = []
+    timelines: dict[str, _Timeline] = {}
     for deployment in deployments:
         if deployment.status in SKIPPED_STATUSES:
             skipped.append(deployment)
             continue
-        entries.append(plan_deployment(policy_set, deployment, start, until, policy_set.pricing))
+        entries.append(plan_deployment(policy_set, deployment, start, until, timelines))
     return Plan(start, until, tuple(entries), tuple(skipped))
 
 
+@dataclass(frozen=True)
+class _Timeline:
+    """A policy's plan over the period, shared by every deployment it governs."""
+
+    transitions: tuple[Transition, ...]
+    periods: tuple[tuple[DesiredState | None, datetime, datetime], ...]
+
+
+def _timeline(policy: Policy, start: datetime, until: datetime) -> _Timeline:
+    transitions: list[Transition] = []
+    periods = []
+    for segment in policy.schedule.segments(start, until):
+        periods.append((segment.state, segment.start, segment.end))
+        if not transitions or transitions[-1].state != segment.state:
+            transitions.append(Transition(segment.start, segment.state, segment.source))
+    return _Timeline(tuple(transitions), tuple(periods))
+
+
 def plan_deployment(
-    policy_set: PolicySet, deployment: Deployment, start: datetime, until: datetime, pricing: Mapping[str, float]
+    policy_set: PolicySet,
+    deployment: Deployment,
+    start: datetime,
+    until: datetime,
+    timelines: dict[str, _Timeline] | None = None,
 ) -> DeploymentPlan:
-    """Return one deployment's plan entry (see :func:`build_plan`)."""
+    """Return one deployment's plan entry (see :func:`build_plan`); ``timelines`` memoises per policy."""
     matched = match_policies(policy_set, deployment)
     policy = matched.policy
     baseline = baseline_replicas(policy)
+    pricing = policy_set.pricing
     if policy is None:
         usage = usage_between(deployment, None, baseline, start, until, pricing)
         return DeploymentPlan(
             deployment, None, matched.conflict, "UTC", (Transition(start, None, "none"),), usage
         )
-    transitions: list[Transition] = []
+    timelines = {} if timelines is None else timelines
+    timeline = timelines.get(policy.name)
+    if timeline is None:
+        timeline = timelines[policy.name] = _timeline(policy, start, until)
     usage = Usage()
-    for segment in policy.schedule.segments(start, until):
-        usage = usage + usage_between(deployment, segment.state, baseline, segment.start, segment.end, pricing)
-        if not transitions or transitions[-1].state != segment.state:
-            transitions.append(Transition(segment.start, segment.state, segment.source))
-    return DeploymentPlan(deployment, policy.name, (), policy.timezone, tuple(transitions), usage)
+    for state, opened, closed in timeline.periods:
+        usage = usage + usage_between(deployment, state, baseline, opened, closed, pricing)
+    return DeploymentPlan(deployment, policy.name, (), policy.timezone, timeline.transitions, usage)
