@@ -155,3 +155,68 @@ def test_memory_from_json_rejects_naive_instants():
     """A stored instant without an offset is refused."""
     with pytest.raises(ValueError):
         HealthRuleMemory.from_json('{"active_since": "2026-03-02T10:10"}')
+
+
+def _walk(rule, steps):
+    """Feed (now, value, since) observations in order, persisting memory; return (now, active, restart_due) per step."""
+    memory = None
+    answers = []
+    for now, value, since in steps:
+        outcome = evaluate_rule(rule, memory, seen(value, since), utc(now))
+        memory = outcome.memory
+        if outcome.restart_due:
+            memory = record_restart(memory, utc(now))
+        answers.append((now[-5:], outcome.active, outcome.restart_due))
+    return answers
+
+
+def test_state_rule_timeline_of_the_readme(rules):
+    """The Degraded timeline documented in the README, minute by minute."""
+    day = "2026-03-02T"
+    steps = [
+        (day + "10:00", DEGRADED, day + "10:00"),
+        (day + "10:10", DEGRADED, day + "10:00"),
+        (day + "10:14", UNHEALTHY, day + "10:14"),
+        (day + "10:18", HEALTHY, day + "10:18"),
+        (day + "10:20", DEGRADED, day + "10:20"),
+        (day + "10:26", HEALTHY, day + "10:26"),
+        (day + "10:31", HEALTHY, day + "10:26"),
+        (day + "10:35", DEGRADED, day + "10:35"),
+        (day + "10:45", DEGRADED, day + "10:35"),
+        (day + "11:01", DEGRADED, day + "10:35"),
+    ]
+    assert [
+        ("10:00", False, False),
+        ("10:10", True, False),
+        ("10:14", True, False),
+        ("10:18", True, False),
+        ("10:20", True, False),
+        ("10:26", True, False),
+        ("10:31", False, False),
+        ("10:35", False, False),
+        ("10:45", False, False),
+        ("11:01", True, False),
+    ] == _walk(rules["degraded-shrink"], steps)
+
+
+def test_restart_rule_timeline_of_the_readme(rules):
+    """The Unhealthy timeline documented in the README: restart at 10:15, then not before 11:15."""
+    day = "2026-03-02T"
+    steps = [
+        (day + "10:00", UNHEALTHY, day + "10:00"),
+        (day + "10:15", UNHEALTHY, day + "10:00"),
+        (day + "10:16", PROGRESSING, day + "10:16"),
+        (day + "10:20", UNHEALTHY, day + "10:20"),
+        (day + "10:35", UNHEALTHY, day + "10:20"),
+        (day + "11:15", UNHEALTHY, day + "10:20"),
+        (day + "11:30", UNHEALTHY, day + "10:20"),
+    ]
+    assert [
+        ("10:00", False, False),
+        ("10:15", False, True),
+        ("10:16", False, False),
+        ("10:20", False, False),
+        ("10:35", False, False),
+        ("11:15", False, True),
+        ("11:30", False, False),
+    ] == _walk(rules["unhealthy-restart"], steps)
