@@ -33,6 +33,7 @@ from scaler.policy.model import (
     PolicyFile,
     PolicySet,
     PolicySource,
+    describe_value,
 )
 from scaler.policy.yamlsource import Path_, YamlDocument, YamlSourceError, read_yaml
 from scaler.policy.zones import wall_instant
@@ -420,15 +421,15 @@ def _message(error: dict[str, Any], path: Path_, model: type[BaseModel], prefix:
         return error["msg"]
     if kind == "literal_error":
         if last == "version":
-            return f"unsupported version {_shown(value)}; this scaler reads version: {FORMAT_VERSION}"
+            return f"unsupported version {value!r}; this scaler reads version: {FORMAT_VERSION}"
         if last == "action":
-            return f"unknown action {_shown(value)}; expected restart"
+            return f"unknown action {describe_value(value)}; expected restart"
         if last in ("state", "default"):
-            return f"{_shown(value)} is not a state; expected stopped, running or {{min_replicas: N, max_replicas: M}}"
-        return f"{_shown(value)} is not allowed; expected {ctx.get('expected')}"
+            return f"{describe_value(value)} is not a state; expected stopped, running or {{min_replicas: N, max_replicas: M}}"
+        return f"{describe_value(value)} is not allowed; expected {ctx.get('expected')}"
     if kind == "string_pattern_mismatch":
         return (
-            f"{_shown(value)} is not a valid name: lowercase letters, digits and '-', "
+            f"{describe_value(value)} is not a valid name: lowercase letters, digits and '-', "
             f"starting with a letter or digit, at most {NAME_MAX} characters"
         )
     if kind == "string_too_long":
@@ -437,15 +438,15 @@ def _message(error: dict[str, Any], path: Path_, model: type[BaseModel], prefix:
         return "must not be empty"
     if kind in ("greater_than_equal", "greater_than"):
         bound = ctx.get("ge", ctx.get("gt"))
-        return f"must be {'at least' if kind == 'greater_than_equal' else 'more than'} {bound}, got {_shown(value)}"
+        return f"must be {'at least' if kind == 'greater_than_equal' else 'more than'} {bound}, got {value!r}"
     if kind in ("less_than_equal", "less_than"):
         bound = ctx.get("le", ctx.get("lt"))
-        return f"must be {'at most' if kind == 'less_than_equal' else 'less than'} {bound}, got {_shown(value)}"
+        return f"must be {'at most' if kind == 'less_than_equal' else 'less than'} {bound}, got {value!r}"
     if kind in ("uuid_parsing", "uuid_type", "uuid_version"):
-        return f"{_shown(value)} is not a UUID; expected e.g. 1e99a854-26de-4c19-b6b6-68c7e03c39c3"
+        return f"{describe_value(value)} is not a UUID; expected e.g. 1e99a854-26de-4c19-b6b6-68c7e03c39c3"
     expected = _EXPECTED_TYPES.get(kind)
     if expected:
-        return f"expected {expected}, got {_shown(value)}"
+        return f"expected {expected}, got {describe_value(value)}"
     return str(error["msg"])
 
 
@@ -464,20 +465,6 @@ _EXPECTED_TYPES = {
     "model_type": "a mapping",
     "model_attributes_type": "a mapping",
 }
-
-
-def _shown(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return repr(value if len(value) <= 60 else value[:57] + "...")
-    return repr(value)
 
 
 def _allowed_keys(model: type[BaseModel], relative: Path_) -> list[str]:

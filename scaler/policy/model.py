@@ -192,13 +192,14 @@ StateField = Annotated[
 def _text_validator(parse, expected: str):
     def validate(value: Any) -> Any:
         if not isinstance(value, str):
-            raise ValueError(f"expected {expected}, got {_shown(value)}")
+            raise ValueError(f"expected {expected}, got {describe_value(value)}")
         return parse(value)
 
     return validate
 
 
-def _shown(value: Any) -> str:
+def describe_value(value: Any) -> str:
+    """Return how a value read from a file is named in an error message (``'high'``, ``the number 3``, ``a list``)."""
     if value is None:
         return "nothing"
     if isinstance(value, bool):
@@ -209,6 +210,8 @@ def _shown(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
+    if isinstance(value, str) and len(value) > 60:
+        return repr(value[:57] + "...")
     return repr(value)
 
 
@@ -219,7 +222,7 @@ def _duration_type(*, minimum: timedelta, maximum: timedelta, description: str):
         elif isinstance(value, str):
             duration = parse_duration(value)
         else:
-            raise ValueError(f"expected a duration such as 30s, 10m, 8h, 7d or 1h30m, got {_shown(value)}")
+            raise ValueError(f"expected a duration such as 30s, 10m, 8h, 7d or 1h30m, got {describe_value(value)}")
         if duration < minimum:
             raise ValueError(f"must be at least {format_duration(minimum)}, got {format_duration(duration)}")
         if duration > maximum:
@@ -292,7 +295,7 @@ DateRangeField = Annotated[
 
 def _timezone(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"expected an IANA time zone name such as Europe/Berlin, got {_shown(value)}")
+        raise ValueError(f"expected an IANA time zone name such as Europe/Berlin, got {describe_value(value)}")
     zone(value)
     return value
 
@@ -318,7 +321,7 @@ def _trigger_health(value: Any) -> HealthStatus:
         for health in TRIGGER_HEALTH:
             if health.value.casefold() == value.casefold():
                 raise ValueError(f"unknown health status {value!r}; did you mean {health.value}? expected one of {allowed}")
-    raise ValueError(f"unknown health status {_shown(value)}; expected one of {allowed}")
+    raise ValueError(f"unknown health status {describe_value(value)}; expected one of {allowed}")
 
 
 TriggerHealth = Annotated[
