@@ -20,7 +20,7 @@ from scaler.policy.model import DesiredState, Policy, PolicySet
 from scaler.policy.zones import require_aware
 from scaler.simplismart.models import Deployment
 
-__all__ = ["HealthObservation", "Resolution", "resolve_desired_state", "resolve_for_policy", "expire_at"]
+__all__ = ["HealthObservation", "Resolution", "expire_at", "match_policies", "resolve_desired_state", "resolve_for_policy"]
 
 
 @dataclass(frozen=True)

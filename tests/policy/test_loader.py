@@ -494,8 +494,14 @@ def test_very_long_string_is_an_error():
 
 
 def test_deep_nesting_is_an_error():
-    """Pathologically deep nesting is refused rather than crashing."""
-    found = issues(("p.yaml", "version: 1\nx: " + "[" * 2000 + "]" * 2000 + "\n"))
+    """Nesting deeper than the limit is refused."""
+    found = issues(("p.yaml", "version: 1\nx: " + "[" * 100 + "]" * 100 + "\n"))
+    assert "nesting is too deep; policy files nest at most 64 levels" == found[0].message
+
+
+def test_nesting_too_deep_for_the_parser_is_an_error_not_a_crash():
+    """Nesting deep enough to exhaust the YAML parser's recursion is refused rather than crashing."""
+    found = issues(("p.yaml", "version: 1\nx: " + "[" * 1500 + "]" * 1500 + "\n"))
     assert "nesting is too deep" in found[0].message
 
 

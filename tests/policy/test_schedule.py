@@ -275,3 +275,12 @@ def test_next_boundary_finds_a_far_absolute_window():
     """A holiday months ahead is found as the next boundary."""
     p = one_window('from: "2026-12-24T00:00"\n    until: "2026-12-27T00:00"')
     assert utc("2026-12-24T00:00") == next_boundary(p, utc("2026-03-02T00:00"))
+
+
+def test_berlin_duration_and_wall_clock_end_across_spring_forward():
+    """Berlin's spring-forward night: a 4h cron window from midnight ends 05:00 CEST, a 00:00-04:00 between at 04:00 CEST."""
+    cron = one_window('cron: "0 0 * * *"\nduration: 4h', timezone="Europe/Berlin")
+    between = one_window('between: "00:00-04:00"', timezone="Europe/Berlin")
+    assert [(utc("2026-03-28T23:00"), utc("2026-03-29T03:00"))] == intervals(cron, "2026-03-28T12:00", "2026-03-29T12:00")
+    assert [(utc("2026-03-28T23:00"), utc("2026-03-29T02:00"))] == intervals(between, "2026-03-28T12:00", "2026-03-29T12:00")
+    assert local("2026-03-29T05:00", BERLIN) == utc("2026-03-29T03:00")
