@@ -35,8 +35,8 @@ class HarnessError(Exception):
 
 
 def find_binary(name: str) -> str | None:
-    """Return the path of ``name`` on PATH (or in /usr/bin), or None."""
-    return shutil.which(name) or shutil.which(name, path="/usr/bin:/usr/local/bin")
+    """Return the path of ``name`` on PATH, or None."""
+    return shutil.which(name)
 
 
 def free_port() -> int:

@@ -8,6 +8,7 @@ dashboard query and every alert expression then goes through the HTTP API.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.deploy.conftest import ALERTS
 from tests.deploy.dashboard import (
@@ -25,7 +27,7 @@ from tests.deploy.dashboard import (
     substitute_variables,
     variable_queries,
 )
-from tests.deploy.metrics_target import REPRESENTATIVE, TROUBLED, TROUBLED_IDS_BY_ALERT
+from tests.deploy.metrics_target import TROUBLED, TROUBLED_IDS_BY_ALERT
 from tests.deploy.prometheus_harness import JOB, PrometheusServer, ScrapeTarget, free_port, wait_for
 
 pytestmark = pytest.mark.integration
@@ -90,6 +92,32 @@ def servers(
         alerts.stop()
 
 
+@dataclass(frozen=True)
+class ScrapedDeployment:
+    """One deployment as the daemon's own /metrics describes it."""
+
+    name: str
+    policy: str
+    health: str
+
+
+def scraped_deployments(target: ScrapeTarget) -> list[ScrapedDeployment]:
+    """Return the deployments a scrape of ``target`` reports, with their policy and current health.
+
+    The dashboard tests take their expectations from here, not from the stand-in's
+    source, so they hold unchanged when the target becomes the real daemon.
+    """
+    policies: dict[str, str] = {}
+    health: dict[str, str] = {}
+    for family in text_string_to_metric_families(target.scrape().decode()):
+        for sample in family.samples:
+            if sample.name == "scaler_deployment_info":
+                policies[sample.labels["deployment"]] = sample.labels.get("policy", "")
+            elif sample.name == "scaler_deployment_health" and sample.value == 1:
+                health[sample.labels["deployment"]] = sample.labels["health"]
+    return [ScrapedDeployment(name, policy, health.get(name, "")) for name, policy in sorted(policies.items())]
+
+
 def _alert_rules() -> list[dict[str, Any]]:
     document = yaml.safe_load(ALERTS.read_text())
     return [rule for group in document["groups"] for rule in group["rules"] if "alert" in rule]
@@ -149,7 +177,8 @@ def test_every_dashboard_query_runs_with_all_values(servers: Servers) -> None:
 
 def test_every_dashboard_query_runs_with_one_deployment_and_policy(servers: Servers) -> None:
     """Every panel query also runs with a real deployment and policy picked in the variables."""
-    deployment = next(d for d in REPRESENTATIVE if d.policy)
+    deployment = next(d for d in scraped_deployments(servers.daemon) if d.policy)
+    assert re.fullmatch(r"[a-z0-9-]+", deployment.name + deployment.policy), "pick values needing no regex escape"
     assert [] == _run_all(servers.dashboard, deployment=deployment.name, policy=deployment.policy)
 
 
@@ -159,10 +188,8 @@ def test_dashboard_variables_find_the_deployments_and_policies(servers: Servers)
     for name, selector, label in variable_queries(load_dashboard()):
         series = servers.dashboard.vector(substitute_variables(selector, deployment=".*", policy=".*"))
         found[name] = {s["metric"][label] for s in series if label in s["metric"]}
-    expected = {
-        "policy": {d.policy for d in REPRESENTATIVE if d.policy},
-        "deployment": {d.name for d in REPRESENTATIVE},
-    }
+    deployments = scraped_deployments(servers.daemon)
+    expected = {"policy": {d.policy for d in deployments if d.policy}, "deployment": {d.name for d in deployments}}
     assert expected == found
 
 
@@ -187,7 +214,7 @@ def test_health_timeline_shows_each_deployments_health(servers: Servers) -> None
             codes[int(value)] = option["text"]
     expr = substitute_variables(panel["targets"][0]["expr"], deployment=".*", policy=".*")
     shown = {s["metric"]["deployment"]: codes[int(float(s["value"][1]))] for s in servers.dashboard.vector(expr)}
-    assert {d.name: d.health for d in REPRESENTATIVE} == shown
+    assert {d.name: d.health for d in scraped_deployments(servers.daemon)} == shown
 
 
 # --- the alert rules ----------------------------------------------------------------
