@@ -32,22 +32,23 @@ def troubled_target_command(port: int) -> list[str]:
     return [sys.executable, "-m", "tests.deploy.metrics_target", "--port", str(port), "--scenario", "troubled"]
 
 
+def _debian_prometheus_binary(name: str) -> str:
+    path = find_binary(name)
+    if path is None:
+        skip_or_fail(f"no {name} binary: install the Debian package (apt-get install prometheus)")
+    return path
+
+
 @pytest.fixture(scope="session")
 def prometheus_binary() -> str:
     """Path of the ``prometheus`` server (Debian package ``prometheus``)."""
-    path = find_binary("prometheus")
-    if path is None:
-        skip_or_fail("no prometheus binary: install the Debian package (apt-get install prometheus)")
-    return path
+    return _debian_prometheus_binary("prometheus")
 
 
 @pytest.fixture(scope="session")
 def promtool() -> str:
     """Path of ``promtool`` (Debian package ``prometheus``)."""
-    path = find_binary("promtool")
-    if path is None:
-        skip_or_fail("no promtool binary: install the Debian package (apt-get install prometheus)")
-    return path
+    return _debian_prometheus_binary("promtool")
 
 
 def _started(command: list[str], port: int, log: Path) -> Iterator[ScrapeTarget]:

@@ -81,24 +81,23 @@ def build_args(text: str | None = None) -> dict[str, str]:
     return values
 
 
-def env_values(stage: list[Instruction]) -> dict[str, str]:
-    """Return the ``ENV key=value`` pairs a stage sets (later ones win)."""
+def _key_values(stage: list[Instruction], keyword: str) -> dict[str, str]:
     values = {}
     for instruction in stage:
-        if instruction.keyword == "ENV":
-            for name, value in re.findall(r'(\w+)=("[^"]*"|\S+)', instruction.argument):
+        if instruction.keyword == keyword:
+            for name, value in re.findall(r'([\w.-]+)=("[^"]*"|\S+)', instruction.argument):
                 values[name] = value.strip('"')
     return values
+
+
+def env_values(stage: list[Instruction]) -> dict[str, str]:
+    """Return the ``ENV key=value`` pairs a stage sets (later ones win)."""
+    return _key_values(stage, "ENV")
 
 
 def labels(stage: list[Instruction]) -> dict[str, str]:
     """Return the ``LABEL key="value"`` pairs a stage sets."""
-    values = {}
-    for instruction in stage:
-        if instruction.keyword == "LABEL":
-            for name, value in re.findall(r'([\w.-]+)=("[^"]*"|\S+)', instruction.argument):
-                values[name] = value.strip('"')
-    return values
+    return _key_values(stage, "LABEL")
 
 
 def _pattern_regex(pattern: str) -> re.Pattern[str]:
