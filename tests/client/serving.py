@@ -23,7 +23,7 @@ class LoopbackServer:
         self._socket.bind(("127.0.0.1", 0))
         self.port = self._socket.getsockname()[1]
         self.url = f"{scheme}://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, **uvicorn_options)
+        config = uvicorn.Config(app, log_config=None, lifespan="off", access_log=False, **uvicorn_options)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
 
