@@ -11,3 +11,8 @@ from scaler import __version__
 @click.version_option(__version__, prog_name="scaler", message="%(prog)s %(version)s")
 def main() -> None:
     """Scheduled autoscaling and cost saving for Simplismart deployments."""
+
+
+from scaler.cli.sim import sim  # noqa: E402  (commands register after the group exists)
+
+main.add_command(sim)
