@@ -15,3 +15,7 @@ def main() -> None:
 
 
 main.add_command(deployments)
+
+from scaler.cli.sim import sim  # noqa: E402  (commands register after the group exists)
+
+main.add_command(sim)
