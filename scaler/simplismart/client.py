@@ -47,6 +47,7 @@ from scaler.simplismart.errors import (
     ClientValidationError,
     ConfigurationError,
     MalformedResponse,
+    RequestTimeout,
     SimplismartError,
     WalletBlocked,
     one_line,
@@ -146,13 +147,18 @@ class SimplismartClient:
         retry_wait_initial_seconds: float = DEFAULT_RETRY_WAIT_INITIAL_SECONDS,
         retry_wait_max_seconds: float = DEFAULT_RETRY_WAIT_MAX_SECONDS,
         retry_wait_jitter_seconds: float = DEFAULT_RETRY_WAIT_JITTER_SECONDS,
+        attempt_deadline_seconds: float | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         """Build the client; no request is sent until a method is called.
 
-        ``clock`` (monotonic seconds) and ``sleep`` drive backoff, the retry budget and
-        the rate limiter; tests inject them. Raises :class:`ConfigurationError` when
+        httpx's timeouts bound each phase (connecting, each read, each write); a
+        response trickling in a few bytes at a time never trips them, so each attempt
+        as a whole is also bounded by ``attempt_deadline_seconds`` (default: twice
+        ``timeout_seconds``, one connect plus one read). ``clock`` (monotonic seconds)
+        and ``sleep`` drive backoff, the retry budget and the rate limiter; tests
+        inject them. Raises :class:`ConfigurationError` when
         ``ca_bundle`` cannot be loaded, ``ValueError`` for non-positive limits.
         """
         if max_concurrency < 1 or retry_attempts < 1 or timeout_seconds <= 0 or retry_timeout_seconds <= 0:
@@ -162,6 +168,7 @@ class SimplismartClient:
         self.timeout_seconds = timeout_seconds
         self.retry_attempts = retry_attempts
         self.retry_timeout_seconds = retry_timeout_seconds
+        self.attempt_deadline_seconds = attempt_deadline_seconds or 2 * timeout_seconds
         self._token = token
         self._metrics = metrics
         self._clock = clock
@@ -415,9 +422,16 @@ class SimplismartClient:
             await self._limiter.acquire()
             began = self._clock()
             try:
-                response = await self._http.request(method, path, params=params, json=json, headers=headers)
+                async with asyncio.timeout(self.attempt_deadline_seconds):
+                    response = await self._http.request(method, path, params=params, json=json, headers=headers)
             except httpx.RequestError as exc:
                 error = error_for_transport(exc, sent, timeout_seconds=self.timeout_seconds)
+                self._record(sent, method, error, self._clock() - began)
+                raise error from None
+            except TimeoutError:
+                error = RequestTimeout(
+                    f"no complete answer within {self.attempt_deadline_seconds:g} s", **sent.error_fields()
+                )
                 self._record(sent, method, error, self._clock() - began)
                 raise error from None
         duration = self._clock() - began

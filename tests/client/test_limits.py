@@ -126,3 +126,21 @@ def test_an_unusable_ca_bundle_names_the_setting(tmp_path) -> None:
     bundle.write_text("not a certificate")
     with pytest.raises(errors.ConfigurationError, match="SCALER_CA_BUNDLE"):
         SimplismartClient(base_url="https://x.invalid", token=TokenSource.static("abcdef"), org_id=None, ca_bundle=bundle)
+
+
+async def test_an_answer_that_trickles_in_is_cut_off_by_the_attempt_deadline() -> None:
+    """A body that starts but never finishes (no phase timeout trips) ends as a RequestTimeout."""
+    never = asyncio.Event()
+
+    async def trickle():
+        yield b"["
+        await never.wait()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=trickle())
+
+    platform = ScriptedPlatform(handler)
+    async with make_client(platform, retry_attempts=1, attempt_deadline_seconds=0.05) as client:
+        with pytest.raises(errors.RequestTimeout) as caught:
+            await client.list_deployments()
+    assert "no complete answer within 0.05 s" in str(caught.value)
