@@ -32,6 +32,8 @@ It never contains the API token: messages pass :func:`scaler.logs.redact`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from scaler.logs import redact
 
 #: Longest platform message kept in an error (a proxy's HTML page is not a message).
@@ -160,7 +162,14 @@ class ConnectionFailed(TransportError):
 
 
 class ApiStatusError(SimplismartError):
-    """The platform answered with an error status; ``message`` is its own words."""
+    """The platform answered with an error status; ``message`` is its own words.
+
+    ``retry_after`` is the wait, in seconds, a ``Retry-After`` header asked for (429, 503), or None.
+    """
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None, **context: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **context)
 
     def default_message(self) -> str:
         return f"the platform answered HTTP {self.status_code} without a message"
@@ -205,10 +214,6 @@ class RateLimited(ApiStatusError):
     reason = "rate_limited"
     transient = True
 
-    def __init__(self, message: str = "", *, retry_after: float | None = None, **context: object) -> None:
-        self.retry_after = retry_after
-        super().__init__(message, **context)  # type: ignore[arg-type]
-
     @property
     def hint(self) -> str:  # type: ignore[override]
         if self.retry_after is None:
@@ -217,14 +222,10 @@ class RateLimited(ApiStatusError):
 
 
 class ServerError(ApiStatusError):
-    """5xx: the platform failed; worth retrying later. ``retry_after`` if it sent one."""
+    """5xx: the platform failed; worth retrying later."""
 
     reason = "server_error"
     transient = True
-
-    def __init__(self, message: str = "", *, retry_after: float | None = None, **context: object) -> None:
-        self.retry_after = retry_after
-        super().__init__(message, **context)  # type: ignore[arg-type]
 
 
 class UnexpectedStatus(ApiStatusError):
