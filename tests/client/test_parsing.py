@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from scaler.metrics import Metrics
@@ -140,3 +144,23 @@ async def test_accelerator_type_given_as_a_string_becomes_a_tuple() -> None:
     async with make_client(platform) as client:
         (deployment,) = await client.list_deployments()
     assert ("nvidia-h100",) == deployment.accelerator_type
+
+
+@given(raw=st.text(max_size=40))
+def test_any_status_text_parses_to_a_member(raw: str) -> None:
+    """No status text can make parsing fail: it is a documented status, an alias, or UNKNOWN."""
+    assert isinstance(DeploymentStatus.parse(raw), DeploymentStatus)
+    assert isinstance(HealthStatus.parse(raw), HealthStatus)
+
+
+@given(item=st.dictionaries(st.sampled_from(["deployment_id", "deployment_name", "status", "accelerator_count", "x"]),
+                            st.one_of(st.none(), st.integers(), st.text(max_size=10), st.lists(st.integers(), max_size=2))))
+def test_any_list_item_is_either_a_deployment_or_skipped(item: dict) -> None:
+    """Whatever an item holds, the list call returns it parsed or skips it; it never raises."""
+    platform = ScriptedPlatform(httpx.Response(200, json=[item, deployment_json()]))
+
+    async def listing() -> int:
+        async with make_client(platform) as client:
+            return len(await client.list_deployments())
+
+    assert asyncio.run(listing()) in (1, 2)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from uuid import UUID
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scaler.metrics import Metrics
 from scaler.simplismart.errors import ClientValidationError
@@ -98,3 +101,24 @@ async def test_validation_errors_are_not_transient() -> None:
         with pytest.raises(ClientValidationError) as caught:
             await client.update_replicas(DEPLOYMENT_ID, 5, 1)
     assert (False, "invalid_request") == (caught.value.transient, caught.value.reason)
+
+
+@settings(max_examples=150, deadline=None)
+@given(min_replicas=st.integers(-3, 12), max_replicas=st.integers(-3, 12))
+def test_a_request_is_sent_exactly_when_the_documented_rules_hold(min_replicas: int, max_replicas: int) -> None:
+    """For any pair of integers: valid (0 <= min <= max, max >= 1) -> one request with that body; else none."""
+    valid = 0 <= min_replicas <= max_replicas and max_replicas >= 1
+    platform = ScriptedPlatform(httpx.Response(200, json={}))
+
+    async def scale() -> bool:
+        async with make_client(platform) as client:
+            try:
+                await client.update_replicas(DEPLOYMENT_ID, min_replicas, max_replicas)
+            except ClientValidationError:
+                return False
+            return True
+
+    sent = asyncio.run(scale())
+    assert (valid, valid) == (sent, bool(platform.requests))
+    if valid:
+        assert [{"min_replicas": min_replicas, "max_replicas": max_replicas}] == platform.bodies
