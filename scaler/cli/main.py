@@ -5,9 +5,17 @@ from __future__ import annotations
 import click
 
 from scaler import __version__
+from scaler.cli.deployments import deployments
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="scaler", message="%(prog)s %(version)s")
 def main() -> None:
     """Scheduled autoscaling and cost saving for Simplismart deployments."""
+
+
+main.add_command(deployments)
+
+from scaler.cli.sim import sim  # noqa: E402  (commands register after the group exists)
+
+main.add_command(sim)
