@@ -51,6 +51,10 @@ HEALTH_VALUES = (
     "Unrecognized",
 )
 SCHEDULER_EVENTS = ("executed", "error", "missed", "max_instances")
+#: Values of the ``ready`` label of ``scaler_deployment_pods``.
+POD_READINESS = ("true", "false")
+#: Values of the ``bound`` label of ``scaler_deployment_desired_replicas``.
+REPLICA_BOUNDS = ("min", "max")
 POLICY_RELOAD_RESULTS = ("success", "error")
 API_ENDPOINTS = {
     "list_deployments": ("GET", "/deployments/list/model/"),
@@ -143,7 +147,7 @@ class Metrics:
         )
         self.deployment_pods = Gauge(
             "scaler_deployment_pods",
-            "Pods of the deployment as reported by fetch-status, by readiness.",
+            "Pods of the deployment as reported by fetch-status, by readiness (ready=\"true\"|\"false\").",
             [*DEPLOYMENT_LABELS, "ready"],
             registry=r,
         )
@@ -230,6 +234,11 @@ class Metrics:
             "scaler_policy_reloads_total",
             "Policy set loads, by result; a rejected set leaves the previous one in force.",
             ["result"],
+            registry=r,
+        )
+        self.policy_last_reload_successful = Gauge(
+            "scaler_policy_last_reload_successful",
+            "1 when the last policy load succeeded, 0 when it was rejected (the previous set stays in force).",
             registry=r,
         )
         self.policies_loaded = Gauge(

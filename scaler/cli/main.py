@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from scaler import __version__
+from scaler.cli.deployments import deployments
 from scaler.cli.policy_commands import plan, validate
 
 
@@ -14,5 +15,10 @@ def main() -> None:
     """Scheduled autoscaling and cost saving for Simplismart deployments."""
 
 
+main.add_command(deployments)
 main.add_command(validate)
 main.add_command(plan)
+
+from scaler.cli.sim import sim  # noqa: E402  (commands register after the group exists)
+
+main.add_command(sim)

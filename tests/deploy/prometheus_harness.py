@@ -1,0 +1,221 @@
+"""A real Prometheus server on loopback for the tests: config, process, HTTP API.
+
+``PrometheusServer`` writes a scrape config (1 s interval, storage in a temporary
+directory), starts the ``prometheus`` binary on a free 127.0.0.1 port, and answers
+queries through the HTTP API. ``ScrapeTarget`` runs a process that serves
+``/metrics``. Every wait polls with a deadline; nothing sleeps for a fixed time.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+JOB = "simplismart-scaler"
+SCRAPE_INTERVAL = "1s"
+POLL_SECONDS = 0.1
+
+T = TypeVar("T")
+
+
+class HarnessError(Exception):
+    """A process did not start, or a condition was not met before its deadline."""
+
+
+def find_binary(name: str) -> str | None:
+    """Return the path of ``name`` on PATH, or None."""
+    return shutil.which(name)
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], T | None], *, timeout: float, what: str) -> T:
+    """Poll ``condition`` until it returns a truthy value, and return that value.
+
+    Raises :class:`HarnessError` naming ``what`` when ``timeout`` seconds pass first.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise HarnessError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(POLL_SECONDS)
+
+
+def http_get(url: str, *, timeout: float = 5.0) -> tuple[int, bytes]:
+    """GET ``url``; return (status, body), with HTTP error statuses returned, not raised."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _answers(url: str) -> bool:
+    try:
+        status, _ = http_get(url, timeout=1.0)
+    except OSError:
+        return False
+    return status == 200
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate ``process`` and reap it (killing it if it does not exit in 10 s)."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@dataclass
+class ScrapeTarget:
+    """A process serving ``/metrics`` on 127.0.0.1:``port``."""
+
+    command: Sequence[str]
+    port: int
+    cwd: Path
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{self.address}/metrics"
+
+    def start(self, *, timeout: float = 30.0) -> None:
+        """Start the process and wait until ``/metrics`` answers 200."""
+        log = self.log_path.open("wb")
+        self.process = subprocess.Popen(list(self.command), cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT)
+        process = self.process
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise HarnessError(f"{' '.join(self.command)} exited with {process.returncode}: "
+                                   f"{self.log_path.read_text(errors='replace')[-2000:]}")
+            return _answers(self.metrics_url)
+
+        wait_for(ready, timeout=timeout, what=f"{self.metrics_url} to answer")
+
+    def scrape(self) -> bytes:
+        """Return one scrape of ``/metrics``."""
+        status, body = http_get(self.metrics_url)
+        if status != 200:
+            raise HarnessError(f"{self.metrics_url} answered {status}")
+        return body
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+
+
+@dataclass
+class PrometheusServer:
+    """A Prometheus server scraping ``targets`` as job ``simplismart-scaler``."""
+
+    binary: str
+    workdir: Path
+    targets: Sequence[str]
+    rule_files: Sequence[Path] = ()
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def write_config(self) -> Path:
+        """Write prometheus.yml: 1 s scrapes and rule evaluations, the targets, the rules."""
+        config = {
+            "global": {"scrape_interval": SCRAPE_INTERVAL, "scrape_timeout": SCRAPE_INTERVAL,
+                       "evaluation_interval": SCRAPE_INTERVAL},
+            "rule_files": [str(path) for path in self.rule_files],
+            "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": list(self.targets)}]}],
+        }
+        path = self.workdir / "prometheus.yml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return path
+
+    def start(self, *, timeout: float = 30.0) -> None:
+        """Start Prometheus and wait until it reports ready."""
+        config = self.write_config()
+        log = (self.workdir / "prometheus.log").open("wb")
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--storage.tsdb.retention.time=1h",
+                "--log.level=warn",
+            ],
+            cwd=self.workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        process = self.process
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise HarnessError(f"prometheus exited with {process.returncode}: {self.log()[-2000:]}")
+            return _answers(f"{self.url}/-/ready")
+
+        wait_for(ready, timeout=timeout, what="prometheus to be ready")
+
+    def log(self) -> str:
+        return (self.workdir / "prometheus.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+
+    def api(self, path: str, **params: str) -> dict[str, Any]:
+        """Call ``/api/v1/<path>``; return the decoded body (status "success" or "error")."""
+        query = urllib.parse.urlencode(params)
+        _status, body = http_get(f"{self.url}/api/v1/{path}?{query}")
+        return json.loads(body)
+
+    def query(self, expr: str, **params: str) -> dict[str, Any]:
+        """Evaluate ``expr`` at the current instant (or ``time=...``); return the API's answer."""
+        return self.api("query", query=expr, **params)
+
+    def vector(self, expr: str) -> list[dict[str, Any]]:
+        """Evaluate ``expr`` and return its result, raising if Prometheus rejected it."""
+        answer = self.query(expr)
+        if answer.get("status") != "success":
+            raise HarnessError(f"{expr!r}: {answer.get('errorType')}: {answer.get('error')}")
+        return answer["data"]["result"]
+
+    def wait_for_samples(self, target: str, count: int, *, timeout: float = 30.0) -> None:
+        """Wait until ``count`` successful scrapes of ``target`` are stored."""
+        expr = f'sum_over_time(up{{job="{JOB}", instance="{target}"}}[1m])'
+
+        def enough() -> bool:
+            result = self.vector(expr)
+            return bool(result) and float(result[0]["value"][1]) >= count
+
+        wait_for(enough, timeout=timeout, what=f"{count} scrapes of {target}")

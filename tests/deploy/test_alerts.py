@@ -1,0 +1,101 @@
+"""The alert rules as a file: every alert the issue lists, annotated, with its runbook."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.deploy.conftest import ALERTS, REPO
+from tests.deploy.metric_names import exported_series_names, referenced_metric_names
+
+RUNBOOK_BASE = "https://github.com/simplismart/simplismart-scaler/blob/main/README.md#"
+#: The conditions the issue asks an alert for, and the alert that covers each.
+REQUIRED_ALERTS = {
+    "scaler down": "SimplismartScalerDown",
+    "scaler not scraped": "SimplismartScalerAbsent",
+    "reconcile stalled": "SimplismartScalerReconcileStalled",
+    "actions failing repeatedly": "SimplismartScalerActionsFailing",
+    "API auth failing": "SimplismartScalerApiAuthFailing",
+    "wallet blocked": "SimplismartScalerWalletBlocked",
+    "policy reload failing": "SimplismartScalerPolicyReloadFailing",
+    "policy conflicts present": "SimplismartScalerPolicyConflicts",
+    "deployment Unhealthy too long": "SimplismartDeploymentUnhealthy",
+    "deployment Degraded too long": "SimplismartDeploymentDegraded",
+    "scheduled start not Healthy in time": "SimplismartDeploymentStartNotHealthy",
+}
+
+
+def _rules() -> list[dict[str, Any]]:
+    document = yaml.safe_load(ALERTS.read_text())
+    return [rule for group in document["groups"] for rule in group["rules"]]
+
+
+def _runbook_section() -> str:
+    readme = (REPO / "README.md").read_text()
+    match = re.search(r"<!-- BEGIN:runbook -->(.*)<!-- END:runbook -->", readme, re.DOTALL)
+    assert match is not None, "README.md has no runbook section"
+    return match.group(1)
+
+
+def _github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_required_alert_exists() -> None:
+    """Each condition the issue lists has its alert."""
+    names = {rule.get("alert") for rule in _rules()}
+    assert {} == {condition: alert for condition, alert in REQUIRED_ALERTS.items() if alert not in names}
+
+
+def test_alert_names_are_unique() -> None:
+    """No two rules share an alert name."""
+    names = [rule["alert"] for rule in _rules()]
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("rule", _rules(), ids=lambda r: r["alert"])
+def test_alert_is_annotated(rule: dict[str, Any]) -> None:
+    """Each alert has a severity, a summary, a description and a runbook link of its own."""
+    assert rule["labels"]["severity"] in {"critical", "warning", "info"}
+    assert {"summary", "description", "runbook_url"} <= set(rule["annotations"])
+    assert rule["annotations"]["runbook_url"] == RUNBOOK_BASE + rule["alert"].lower()
+
+
+@pytest.mark.parametrize("rule", _rules(), ids=lambda r: r["alert"])
+def test_alert_waits_before_firing(rule: dict[str, Any]) -> None:
+    """Each alert holds for at least a minute, so one bad scrape pages nobody."""
+    assert re.fullmatch(r"\d+m", rule["for"]) and int(rule["for"][:-1]) >= 1
+
+
+def test_every_runbook_link_has_its_readme_section() -> None:
+    """Each runbook_url anchor is a heading of the README's runbook section."""
+    anchors = {
+        _github_anchor(heading)
+        for heading in re.findall(r"^#{3,4} (.+)$", _runbook_section(), re.MULTILINE)
+    }
+    missing = [rule["alert"] for rule in _rules() if rule["annotations"]["runbook_url"].split("#")[1] not in anchors]
+    assert [] == missing
+
+
+def test_runbook_says_what_to_do_for_each_alert() -> None:
+    """The runbook has one section per alert, each saying what it means and what to do."""
+    sections = {
+        section.splitlines()[0].strip(): section
+        for section in re.split(r"^### ", _runbook_section(), flags=re.MULTILINE)[1:]
+    }
+    assert {rule["alert"] for rule in _rules()} == set(sections)
+    incomplete = [
+        name for name, text in sections.items()
+        if "What it means" not in text or "What to do" not in text or len(text.split()) < 40
+    ]
+    assert [] == incomplete
+
+
+def test_every_metric_in_the_rules_exists_in_the_daemon() -> None:
+    """Every scaler_* name in an alert expression is a series the daemon exports."""
+    text = " ".join(rule["expr"] for rule in _rules())
+    assert set() == referenced_metric_names(text) - exported_series_names()

@@ -1,0 +1,439 @@
+"""The Helm chart, checked without a ``helm`` binary: metadata, values, schema, templates."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from scaler.settings import Settings
+from tests.deploy.chart import (
+    TEMPLATES,
+    block_structure_errors,
+    errors_with,
+    has_path,
+    load_schema,
+    load_values,
+    merge_values,
+    schema_errors,
+    schema_objects,
+    template_actions,
+    template_files,
+    values_paths,
+)
+from tests.deploy.conftest import CHART, REPO
+from tests.deploy.metric_names import exported_series_names, referenced_metric_names
+
+#: Settings the chart deliberately does not take from values, and why.
+SETTINGS_NOT_FROM_VALUES = {
+    "api_token": "the token is mounted from a Secret as SCALER_API_TOKEN_FILE, so a rotation needs no restart",
+}
+#: values.yaml keys whose content is a Kubernetes object passed through as given.
+PASSTHROUGH_KEYS = {
+    "resources", "podSecurityContext", "securityContext", "affinity", "nodeSelector", "tolerations",
+    "podAnnotations", "podLabels", "extraEnv", "imagePullSecrets", "updateStrategy",
+}
+#: Schema objects left open on purpose: Kubernetes objects, or maps of user-chosen keys.
+OPEN_SCHEMA_OBJECTS = {"resources", "podSecurityContext", "securityContext", "affinity", "extraEnv[]",
+                       "updateStrategy.rollingUpdate"}
+EXPECTED_TEMPLATES = {
+    "_helpers.tpl", "NOTES.txt", "deployment.yaml", "configmap-policies.yaml", "secret.yaml",
+    "serviceaccount.yaml", "service.yaml", "servicemonitor.yaml", "prometheusrule.yaml",
+    "configmap-dashboard.yaml", "poddisruptionbudget.yaml",
+}
+POSTGRES_URL = "postgresql://scaler:secret@db.example.com:5432/scaler"
+
+
+def _package_version() -> str:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+
+
+def _chart_metadata() -> dict:
+    return yaml.safe_load((CHART / "Chart.yaml").read_text())
+
+
+def _template(name: str) -> str:
+    return (TEMPLATES / name).read_text()
+
+
+def _ci_files() -> list[Path]:
+    return sorted((CHART / "ci").glob("*.yaml"))
+
+
+# --- metadata and plain YAML ------------------------------------------------------------
+
+
+def test_chart_is_apiversion_v2_application() -> None:
+    """Chart.yaml declares a Helm 3 (apiVersion v2) application chart named after the project."""
+    chart = _chart_metadata()
+    assert ("v2", "application", "simplismart-scaler") == (chart["apiVersion"], chart["type"], chart["name"])
+
+
+def test_chart_app_version_is_the_package_version() -> None:
+    """appVersion (the default image tag) is the version in pyproject.toml."""
+    assert _package_version() == _chart_metadata()["appVersion"]
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in CHART.rglob("*.yaml") if TEMPLATES not in p.parents], ids=lambda p: str(p.relative_to(CHART))
+)
+def test_yaml_file_outside_templates_parses(path: Path) -> None:
+    """Every YAML file of the chart that is not a template is valid YAML holding a mapping."""
+    assert isinstance(yaml.safe_load(path.read_text()), dict)
+
+
+def test_chart_has_every_template_the_issue_lists() -> None:
+    """templates/ holds exactly the expected templates."""
+    assert EXPECTED_TEMPLATES == {p.name for p in template_files()}
+
+
+# --- values and schema --------------------------------------------------------------
+
+
+def test_schema_is_a_valid_draft7_schema() -> None:
+    """values.schema.json is itself a valid JSON Schema (draft 7, as Helm reads it)."""
+    import jsonschema
+
+    jsonschema.Draft7Validator.check_schema(load_schema())
+
+
+def test_default_values_validate() -> None:
+    """values.yaml as shipped satisfies the schema."""
+    assert [] == schema_errors(load_values())
+
+
+@pytest.mark.parametrize("path", _ci_files(), ids=lambda p: p.name)
+def test_example_override_validates(path: Path) -> None:
+    """Each ci/*.yaml, merged over values.yaml as Helm merges it, satisfies the schema."""
+    assert [] == errors_with(yaml.safe_load(path.read_text()))
+
+
+def test_there_are_example_overrides() -> None:
+    """The chart ships example overrides (ci/*.yaml) for chart-testing and for readers."""
+    assert len(_ci_files()) >= 3
+
+
+@pytest.mark.parametrize(
+    ("override", "where"),
+    [
+        ({"replicas": 2}, "(root)"),
+        ({"config": {"reconcileInterval": 60}}, "config"),
+        ({"serviceMonitor": {"enable": True}}, "serviceMonitor"),
+        ({"apiToken": {"secret": "x"}}, "apiToken"),
+        ({"livenessProbe": {"httpGet": {"path": "/"}}}, "livenessProbe"),
+    ],
+)
+def test_schema_rejects_unknown_keys(override: dict, where: str) -> None:
+    """A misspelt key, at any depth of the chart's own values, is an error naming where it is."""
+    errors = errors_with(override)
+    assert 1 == len(errors), errors
+    assert errors[0].startswith(f"{where}: Additional properties are not allowed")
+
+
+@pytest.mark.parametrize(
+    ("override", "path"),
+    [
+        ({"dryRun": "yes"}, "dryRun"),
+        ({"replicaCount": 1.5}, "replicaCount"),
+        ({"config": {"maxConcurrency": "10"}}, "config.maxConcurrency"),
+        ({"config": {"logLevel": "verbose"}}, "config.logLevel"),
+        ({"config": {"apiUrl": "api.example.com"}}, "config.apiUrl"),
+        ({"orgId": "my-org"}, "orgId"),
+        ({"service": {"port": 70000}}, "service.port"),
+        ({"policies": {"files": {"office.txt": "x"}}}, "policies.files"),
+        ({"policies": {"files": {"office.yaml": {"version": 1}}}}, "policies.files.office.yaml"),
+        ({"serviceMonitor": {"interval": 30}}, "serviceMonitor.interval"),
+    ],
+)
+def test_schema_rejects_wrong_types_and_values(override: dict, path: str) -> None:
+    """A value of the wrong type or outside its allowed set is an error at its path."""
+    errors = errors_with(override)
+    assert [path] == [error.split(":", 1)[0] for error in errors], errors
+
+
+@pytest.mark.parametrize(
+    "state",
+    [{}, {"url": "sqlite:////var/lib/scaler/state.db"}, {"url": ""}],
+    ids=["default-sqlite", "explicit-sqlite", "empty-url"],
+)
+def test_schema_rejects_several_replicas_without_postgresql(state: dict) -> None:
+    """replicaCount above 1 with a SQLite state is rejected: two instances would both act."""
+    assert [] != errors_with({"replicaCount": 2, "state": state})
+
+
+@pytest.mark.parametrize(
+    "state",
+    [{"url": POSTGRES_URL}, {"url": "postgres://db/scaler"}, {"existingSecret": "scaler-postgresql"}],
+    ids=["postgresql-url", "postgres-url", "url-from-secret"],
+)
+def test_schema_accepts_several_replicas_with_postgresql(state: dict) -> None:
+    """replicaCount above 1 is accepted with a PostgreSQL state URL, inline or from a Secret."""
+    assert [] == errors_with({"replicaCount": 3, "state": state})
+
+
+def test_schema_closes_every_object_of_the_charts_own_values() -> None:
+    """Every object schema rejects unknown keys, except Kubernetes objects passed through."""
+    open_objects = {
+        path for path, schema in schema_objects(load_schema()) if schema.get("additionalProperties") is not False
+    }
+    assert OPEN_SCHEMA_OBJECTS >= open_objects, open_objects - OPEN_SCHEMA_OBJECTS
+
+
+def test_every_value_is_commented() -> None:
+    """Every key of values.yaml (outside passed-through Kubernetes objects) has a comment above it."""
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    uncommented = []
+    passthrough_indent: int | None = None
+    for number, line in enumerate(lines):
+        match = re.match(r"^(\s*)([A-Za-z_][\w-]*):", line)
+        if not match:
+            continue
+        indent = len(match.group(1))
+        if passthrough_indent is not None and indent > passthrough_indent:
+            continue
+        passthrough_indent = indent if indent == 0 and match.group(2) in PASSTHROUGH_KEYS else None
+        previous = next((lines[i].strip() for i in range(number - 1, -1, -1) if lines[i].strip()), "")
+        if not previous.startswith("#"):
+            uncommented.append(f"{number + 1}: {line.strip()}")
+    assert [] == uncommented
+
+
+def test_config_defaults_are_the_daemons_defaults() -> None:
+    """Each config.* default in values.yaml equals the daemon's own default for that setting."""
+    config = load_values()["config"]
+    differing = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            continue
+        field = re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+        default = Settings.model_fields[field].default
+        if key == "logFormat":
+            default = "json"  # the daemon's default off a terminal, which a pod is
+        if default != value:
+            differing[key] = (default, value)
+    assert {} == differing
+
+
+# --- templates ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", template_files(), ids=lambda p: p.name)
+def test_template_delimiters_balance(path: Path) -> None:
+    """Every {{ has its }}, and if/with/range/define blocks nest and close."""
+    text = path.read_text()
+    assert text.count("{{") == text.count("}}")
+    assert [] == block_structure_errors(text)
+
+
+def test_block_check_finds_an_unclosed_block() -> None:
+    """The nesting check can fail: an `if` without its `end` is reported."""
+    assert ["'if' never closed"] == block_structure_errors("{{- if .Values.a }}\nx: 1\n")
+
+
+def test_every_values_path_in_templates_exists() -> None:
+    """Every .Values.x.y a template refers to is a key path of values.yaml."""
+    values = load_values()
+    missing = sorted(
+        f"{path.name}: .Values.{dotted}"
+        for path in template_files()
+        for dotted in values_paths(path.read_text())
+        if not has_path(values, dotted)
+    )
+    assert [] == missing
+
+
+def test_every_top_level_value_is_used() -> None:
+    """Every top-level key of values.yaml is read by some template (no dead settings)."""
+    used = {dotted.split(".")[0] for path in template_files() for dotted in values_paths(path.read_text())}
+    assert set(load_values()) == used
+
+
+def test_every_daemon_setting_is_set_by_the_deployment() -> None:
+    """Each SCALER_* setting of scaler.settings.Settings is set in the Deployment (or exempt, with a reason)."""
+    env_names = set(re.findall(r"- name: (SCALER_[A-Z0-9_]+)", _template("deployment.yaml")))
+    expected = {f"SCALER_{name.upper()}" for name in Settings.model_fields if name not in SETTINGS_NOT_FROM_VALUES}
+    assert expected == env_names
+
+
+def test_deployment_security_context_comes_from_values() -> None:
+    """The pod and the container take their securityContext from values, at the right level."""
+    deployment = _template("deployment.yaml")
+    assert re.search(r"\n      securityContext:\n\s+\{\{- toYaml \.Values\.podSecurityContext \| nindent 8 \}\}", deployment)
+    assert re.search(r"\n          securityContext:\n\s+\{\{- toYaml \.Values\.securityContext \| nindent 12 \}\}", deployment)
+
+
+def test_default_security_context_is_locked_down() -> None:
+    """By default: non-root UID 10001, read-only root, no capabilities, no escalation, RuntimeDefault seccomp."""
+    values = load_values()
+    pod, container = values["podSecurityContext"], values["securityContext"]
+    assert (True, 10001, 10001, "RuntimeDefault") == (
+        pod["runAsNonRoot"], pod["runAsUser"], pod["runAsGroup"], pod["seccompProfile"]["type"]
+    )
+    assert (False, True, False, ["ALL"]) == (
+        container["allowPrivilegeEscalation"], container["readOnlyRootFilesystem"],
+        container["privileged"], container["capabilities"]["drop"],
+    )
+
+
+def test_image_user_is_the_charts_user() -> None:
+    """The Dockerfile's USER is the UID/GID the chart runs as."""
+    values = load_values()["podSecurityContext"]
+    user = re.search(r"^USER (\d+):(\d+)$", (REPO / "Dockerfile").read_text(), re.MULTILINE)
+    assert user is not None
+    assert (values["runAsUser"], values["runAsGroup"]) == (int(user.group(1)), int(user.group(2)))
+
+
+def test_no_service_account_token_is_mounted() -> None:
+    """Neither the ServiceAccount nor the pod mounts a Kubernetes API token."""
+    assert "automountServiceAccountToken: false" in _template("serviceaccount.yaml")
+    assert "automountServiceAccountToken: false" in _template("deployment.yaml")
+
+
+def test_probes_use_healthz_and_readyz() -> None:
+    """Liveness checks /healthz and readiness /readyz on the metrics port."""
+    deployment = _template("deployment.yaml")
+    assert re.search(r"livenessProbe:\n\s+httpGet:\n\s+path: /healthz\n\s+port: http-metrics", deployment)
+    assert re.search(r"readinessProbe:\n\s+httpGet:\n\s+path: /readyz\n\s+port: http-metrics", deployment)
+
+
+def test_state_volume_is_an_empty_dir_or_an_existing_claim() -> None:
+    """The state volume at /var/lib/scaler is an existing PVC when given, an emptyDir otherwise."""
+    deployment = _template("deployment.yaml")
+    assert "mountPath: /var/lib/scaler" in deployment
+    assert re.search(
+        r"\{\{- if \.Values\.state\.persistence\.existingClaim \}\}\n\s+persistentVolumeClaim:.*?"
+        r"\{\{- else \}\}\n\s+emptyDir:", deployment, re.DOTALL,
+    )
+
+
+def test_secret_is_created_only_without_existing_secret() -> None:
+    """The token Secret template renders only when apiToken.existingSecret is empty."""
+    assert _template("secret.yaml").startswith("{{- if not .Values.apiToken.existingSecret }}")
+
+
+def test_policies_config_map_is_created_only_without_existing_one() -> None:
+    """The policies ConfigMap renders only when policies.existingConfigMap is empty."""
+    assert _template("configmap-policies.yaml").startswith("{{- if not .Values.policies.existingConfigMap }}")
+
+
+def test_pod_disruption_budget_only_with_several_replicas() -> None:
+    """The PodDisruptionBudget renders exactly when replicaCount is above 1."""
+    assert _template("poddisruptionbudget.yaml").startswith("{{- if gt (int .Values.replicaCount) 1 }}")
+
+
+@pytest.mark.parametrize(
+    ("name", "switch"),
+    [("servicemonitor.yaml", "serviceMonitor"), ("prometheusrule.yaml", "prometheusRule"),
+     ("configmap-dashboard.yaml", "grafanaDashboard")],
+)
+def test_monitoring_resources_are_optional(name: str, switch: str) -> None:
+    """ServiceMonitor, PrometheusRule and dashboard ConfigMap render only when enabled, off by default."""
+    assert _template(name).startswith(f"{{{{- if .Values.{switch}.enabled }}}}")
+    assert load_values()[switch]["enabled"] is False
+
+
+def test_prometheus_operator_resources_use_monitoring_v1() -> None:
+    """ServiceMonitor and PrometheusRule are monitoring.coreos.com/v1 resources."""
+    assert "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor" in _template("servicemonitor.yaml")
+    assert "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule" in _template("prometheusrule.yaml")
+
+
+def test_rules_and_dashboard_have_one_source() -> None:
+    """The PrometheusRule and the dashboard ConfigMap embed files/alerts.yaml and files/dashboard.json."""
+    files = {
+        name: re.findall(r'\.Files\.Get "([^"]+)"', _template(name))
+        for name in ("prometheusrule.yaml", "configmap-dashboard.yaml")
+    }
+    assert {"prometheusrule.yaml": ["files/alerts.yaml"], "configmap-dashboard.yaml": ["files/dashboard.json"]} == files
+    assert all((CHART / path).is_file() for paths in files.values() for path in paths)
+
+
+def test_dashboard_config_map_carries_the_sidecar_label() -> None:
+    """By default the dashboard ConfigMap is labelled grafana_dashboard: "1" for Grafana's sidecar."""
+    assert {"grafana_dashboard": "1"} == load_values()["grafanaDashboard"]["labels"]
+
+
+def test_service_monitor_names_the_job_the_alerts_select() -> None:
+    """The ServiceMonitor's job label is the chart name, the job the alert rules select on."""
+    assert "jobLabel: app.kubernetes.io/name" in _template("servicemonitor.yaml")
+    assert 'job="simplismart-scaler"' in (CHART / "files" / "alerts.yaml").read_text()
+    assert "simplismart-scaler" == _chart_metadata()["name"]
+
+
+def test_helpers_define_the_standard_names_and_labels() -> None:
+    """_helpers.tpl defines name, fullname, chart, labels, selectorLabels and serviceAccountName."""
+    defined = set(re.findall(r'define "simplismart-scaler\.(\w+)"', _template("_helpers.tpl")))
+    assert {"name", "fullname", "chart", "labels", "selectorLabels", "serviceAccountName"} <= defined
+
+
+def test_every_include_names_a_defined_helper() -> None:
+    """Every include/template call refers to a helper that _helpers.tpl defines."""
+    defined = set(re.findall(r'define "([^"]+)"', _template("_helpers.tpl")))
+    used = {
+        name
+        for path in template_files()
+        for body in template_actions(path.read_text())
+        for name in re.findall(r'(?:include|template) "([^"]+)"', body)
+    }
+    assert set() == used - defined
+
+
+def test_every_metric_in_the_chart_exists_in_the_daemon() -> None:
+    """Every scaler_* name in the chart (templates, values, dashboard, rules) is a series the daemon exports."""
+    text = "".join(p.read_text() for p in sorted(CHART.rglob("*")) if p.is_file())
+    referenced = referenced_metric_names(text)
+    assert referenced, "the chart refers to no metric at all"
+    assert set() == referenced - exported_series_names()
+
+
+def test_metric_name_check_can_fail() -> None:
+    """A misspelt metric name is caught by the name check."""
+    assert {"scaler_action_total"} == referenced_metric_names("rate(scaler_action_total[5m])") - exported_series_names()
+
+
+def test_merge_replaces_lists_and_deletes_nulls() -> None:
+    """The values merge follows Helm: maps merge, lists are replaced, null removes a key."""
+    base = {"a": {"b": 1, "c": [1, 2]}, "d": 1}
+    assert {"a": {"b": 2, "c": [3]}} == merge_values(base, {"a": {"b": 2, "c": [3]}, "d": None})
+
+
+# --- the README's instructions ------------------------------------------------------------
+
+
+def _readme_section(name: str) -> str:
+    readme = (REPO / "README.md").read_text()
+    match = re.search(rf"<!-- BEGIN:{name} -->(.*)<!-- END:{name} -->", readme, re.DOTALL)
+    assert match is not None, f"README.md has no {name} section"
+    return match.group(1)
+
+
+def test_readme_installs_with_an_existing_secret_and_a_policy_file() -> None:
+    """The deployment section shows `helm install` with an existing token Secret and a policy file."""
+    section = _readme_section("deployment")
+    install = re.search(r"helm install .*?(?=\n```)", section, re.DOTALL)
+    assert install is not None
+    assert "--set apiToken.existingSecret=" in install.group(0)
+    assert "--set-file 'policies.files." in install.group(0)
+
+
+def test_readme_helm_commands_set_only_existing_values() -> None:
+    """Every --set/--set-file path in the README's helm commands is a key path of values.yaml."""
+    values = load_values()
+    text = _readme_section("deployment") + _readme_section("dashboards")
+    paths = re.findall(r"--set(?:-file)? '?([A-Za-z][\w.\\-]*)=", text)
+    assert paths
+    unknown = []
+    for raw in paths:
+        keys = [key.replace("\\.", ".") for key in re.split(r"(?<!\\)\.", raw)]
+        node = values
+        for key in keys:
+            if isinstance(node, dict) and node == {} and node is not values:
+                break  # a map of user-chosen keys (policy files, labels)
+            if not isinstance(node, dict) or key not in node:
+                unknown.append(raw)
+                break
+            node = node[key]
+    assert [] == unknown
