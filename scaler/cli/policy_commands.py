@@ -1,4 +1,8 @@
-"""``scaler validate`` and ``scaler plan``: check policy files, and show what they will do and save."""
+"""``scaler validate`` and ``scaler plan``: check policy files, and show what they will do and save.
+
+``scaler plan`` reads the deployments from a saved list response (``--inventory``) or
+lists them through the API (``--live``); the engine itself never does I/O.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
-from scaler.cli.common import EXIT_FAILURE, EXIT_USAGE, fail, settings_or_exit
+from scaler.cli.common import EXIT_FAILURE, EXIT_USAGE, call_platform, fail, quiet_settings
 from scaler.policy.errors import PolicyLoadError, PolicyPathError
 from scaler.policy.loader import load_policy_set
 from scaler.policy.model import PolicySet
@@ -39,7 +43,7 @@ def _policy_set_or_exit(paths: Sequence[Path]) -> PolicySet:
 
 
 def _default_policy_paths(paths: tuple[Path, ...]) -> tuple[Path, ...]:
-    return paths or (settings_or_exit().policy_path,)
+    return paths or (quiet_settings().policy_path,)
 
 
 @click.command("validate")
@@ -99,8 +103,12 @@ def _read_inventory(path: Path) -> list[Deployment]:
 @click.option(
     "--inventory",
     type=click.Path(path_type=Path),
-    required=True,
     help="A saved list response (JSON array of deployments) of GET /deployments/list/model/.",
+)
+@click.option(
+    "--live",
+    is_flag=True,
+    help="List the deployments through the API instead (SCALER_API_URL, SCALER_API_TOKEN or SCALER_API_TOKEN_FILE).",
 )
 @click.option("--from", "start", callback=_parse_from, help="Start, ISO 8601 (UTC when no offset). Default: now.")
 @click.option("--hours", type=click.IntRange(1, 24 * 366), default=168, show_default=True, help="Length of the plan.")
@@ -108,7 +116,8 @@ def _read_inventory(path: Path) -> list[Deployment]:
 @click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def plan(
     policy_paths: tuple[Path, ...],
-    inventory: Path,
+    inventory: Path | None,
+    live: bool,
     start: datetime,
     hours: int,
     name_globs: tuple[str, ...],
@@ -116,11 +125,17 @@ def plan(
 ) -> None:
     """Show what the policies will do to each deployment, and what that saves.
 
-    Health rules are not predicted. Exit status: 0 planned, 1 invalid policies or
-    inventory, 2 unreadable path or bad usage.
+    Give exactly one of --inventory FILE or --live. Health rules are not predicted.
+    Exit status: 0 planned, 1 invalid policies or inventory or a failed API call,
+    2 unreadable path, unusable settings or bad usage.
     """
+    if (inventory is None) == (not live):
+        raise click.UsageError("give exactly one of --inventory FILE or --live")
     policy_set = _policy_set_or_exit(_default_policy_paths(policy_paths))
-    deployments = _read_inventory(inventory)
+    if inventory is not None:
+        deployments = _read_inventory(inventory)
+    else:
+        deployments = call_platform(lambda client: client.list_deployments())
     if name_globs:
         deployments = [d for d in deployments if any(fnmatch.fnmatchcase(d.deployment_name, glob) for glob in name_globs)]
     result = build_plan(policy_set, deployments, start, start + timedelta(hours=hours))
