@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +29,7 @@ log = structlog.get_logger()
 #: Seconds a writer waits for another process's write lock before giving up. Writes
 #: take milliseconds; 5 s absorbs a slow disk or a checkpoint without stalling a cycle.
 DEFAULT_BUSY_TIMEOUT_SECONDS = 5.0
+_WAL_RETRY_SECONDS = 0.01
 
 
 class SqliteDatabase(Database):
@@ -61,9 +63,7 @@ class SqliteDatabase(Database):
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_seconds * 1000)}")
             if self._path is not None:
-                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if str(mode).lower() != "wal":
-                    log.warning("store_sqlite_not_wal", location=self.location, journal_mode=mode)
+                _use_wal(conn, self.location, busy_timeout_seconds)
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
@@ -117,6 +117,28 @@ class SqliteDatabase(Database):
 
     def _unavailable(self, exc: sqlite3.Error) -> StoreError:
         return classify_sqlite_error(exc, self.location, self._path)
+
+
+def _use_wal(conn: sqlite3.Connection, location: str, busy_timeout_seconds: float) -> None:
+    """Put the database in WAL mode (a persistent setting of the file).
+
+    Switching needs an exclusive lock, and SQLite answers SQLITE_BUSY at once, without
+    its busy handler, while another connection holds the file (two processes opening a
+    new database together): retry within the busy timeout.
+    """
+    if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + busy_timeout_seconds
+    while True:
+        try:
+            mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+            break
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorname", "") != "SQLITE_BUSY" or time.monotonic() >= deadline:
+                raise
+            time.sleep(_WAL_RETRY_SECONDS)
+    if mode != "wal":
+        log.warning("store_sqlite_not_wal", location=location, journal_mode=mode)
 
 
 def classify_sqlite_error(exc: sqlite3.Error, location: str, path: Path | None = None) -> StoreError:
