@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import re
 import secrets
 import shutil
 import socket
@@ -30,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit
 
 import psycopg
 import pytest
@@ -53,7 +52,8 @@ class PostgresServer:
     admin_database: str = "postgres"
     datadir: Path | None = None
     bindir: Path | None = None
-    _created: list[str] = field(default_factory=list)
+    _free: list[str] = field(default_factory=list, repr=False)
+    _admin: psycopg.Connection[Any] | None = field(default=None, repr=False)
 
     def url(self, database: str, *, user: str | None = None, password: str | None = None) -> str:
         """Return the URL of ``database`` on this server (as the superuser unless told otherwise)."""
@@ -62,24 +62,60 @@ class PostgresServer:
         return f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{self.host}:{self.port}/{database}"
 
     def admin(self) -> psycopg.Connection[Any]:
-        """Return an autocommit superuser connection to the maintenance database."""
-        return psycopg.connect(self.url(self.admin_database), autocommit=True, connect_timeout=10)
+        """Return the session's autocommit superuser connection to the maintenance database."""
+        if self._admin is None or self._admin.closed or self._admin.broken:
+            self._admin = psycopg.connect(self.url(self.admin_database), autocommit=True, connect_timeout=10)
+        return self._admin
+
+    def close(self) -> None:
+        """Close the superuser connection."""
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
 
     def create_database(self) -> str:
         """Create a new, empty database; return its URL."""
         name = f"scaler_test_{secrets.token_hex(6)}"
-        with self.admin() as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        self._created.append(name)
+        self.admin().execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
     def drop_database(self, url: str) -> None:
         """Drop the database ``url`` names, disconnecting whoever is still on it."""
         name = urlsplit(url).path.lstrip("/")
-        with self.admin() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if name in self._created:
-            self._created.remove(name)
+        self.admin().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def take_database(self) -> str:
+        """Return the URL of an empty database: an emptied one if any is free, else a new one.
+
+        CREATE DATABASE costs about 90 ms here; emptying a used one about 15 ms.
+        """
+        return self._free.pop() if self._free else self.create_database()
+
+    def give_back_database(self, url: str) -> None:
+        """Empty the database ``url`` names and keep it for the next :meth:`take_database`.
+
+        Ends its connections (and so their advisory locks), resets its settings and
+        drops every schema in it; a database that cannot be emptied is dropped instead.
+        """
+        name = urlsplit(url).path.lstrip("/")
+        try:
+            admin = self.admin()
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+            admin.execute(f'ALTER DATABASE "{name}" RESET ALL')
+            with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+                schemas = conn.execute(
+                    "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'"
+                ).fetchall()
+                for (schema,) in schemas:
+                    conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+                conn.execute("CREATE SCHEMA public AUTHORIZATION pg_database_owner")
+        except psycopg.Error:
+            self.drop_database(url)
+            return
+        self._free.append(url)
 
 
 def find_postgres_bindir() -> Path | None:
@@ -223,19 +259,14 @@ def postgres_server() -> Iterator[PostgresServer]:
     try:
         yield server
     finally:
+        server.close()
         local.stop()
 
 
 @pytest.fixture
 def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
-    """The URL of a new, empty database on the session's server, dropped after the test."""
-    url = postgres_server.create_database()
+    """The URL of an empty database of its own on the session's server, for one test."""
+    url = postgres_server.take_database()
     yield url
-    postgres_server.drop_database(url)
+    postgres_server.give_back_database(url)
 
-
-def redacted(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (for assertions about messages)."""
-    parts = urlsplit(url)
-    netloc = re.sub(r":[^@]*@", ":***@", parts.netloc, count=1)
-    return urlunsplit(parts._replace(netloc=netloc))

@@ -99,6 +99,6 @@ def uuid_from_db(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(value)
 
 
-def json_from_db(value: Any) -> Any:
-    """Return a stored JSON value (text from SQLite, already decoded from PostgreSQL's JSONB)."""
-    return json.loads(value) if isinstance(value, str) else value
+def json_from_db(value: str) -> Any:
+    """Return a stored JSON value, read as text from either engine, decoded."""
+    return json.loads(value)

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg.types.string import TextLoader
 
 from scaler.store.database import Cursor, Database
 from scaler.store.dialect import POSTGRESQL
@@ -62,13 +63,17 @@ class PostgresDatabase(Database):
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
-            return psycopg.connect(**self._params, autocommit=True)
+            conn = psycopg.connect(**self._params, autocommit=True)
         except psycopg.Error as exc:
             raise StoreUnavailable(
                 f"cannot connect to the PostgreSQL state database {self.location}: {self._scrub(exc)}",
                 reason="connection",
                 location=self.location,
             ) from None
+        # JSON comes back as text, decoded by the store exactly as SQLite's is.
+        conn.adapters.register_loader("jsonb", TextLoader)
+        conn.adapters.register_loader("json", TextLoader)
+        return conn
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Cursor]:
