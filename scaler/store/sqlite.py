@@ -141,6 +141,12 @@ def _use_wal(conn: sqlite3.Connection, location: str, busy_timeout_seconds: floa
         log.warning("store_sqlite_not_wal", location=location, journal_mode=mode)
 
 
+def _writable(directory: Path) -> bool:
+    """Whether this process may create files in ``directory`` (by its effective ids)."""
+    effective = os.access in os.supports_effective_ids
+    return os.access(directory, os.W_OK | os.X_OK, effective_ids=effective)
+
+
 def classify_sqlite_error(exc: sqlite3.Error, location: str, path: Path | None = None) -> StoreError:
     """Return the store error for a SQLite failure: :class:`StoreUnavailable` (with its
     reason) for the states of the file and its disk, :class:`StoreError` for the rest."""
@@ -160,7 +166,7 @@ def classify_sqlite_error(exc: sqlite3.Error, location: str, path: Path | None =
         return unavailable(f"the disk holding the state database {location} is full ({detail})", "disk_full")
     if name.startswith("SQLITE_CANTOPEN"):
         directory = path.parent if path is not None else None
-        if directory is not None and directory.is_dir() and not os.access(directory, os.W_OK):
+        if directory is not None and directory.is_dir() and not _writable(directory):
             return unavailable(
                 f"cannot open the state database {location}: directory {directory} is not writable ({detail})",
                 "read_only",
