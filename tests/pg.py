@@ -147,27 +147,36 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class _LocalServer:
-    """Starts and stops a throw-away server in ``base`` with the binaries in ``bindir``."""
+class NoPostgres(Exception):
+    """No PostgreSQL server can be started here; the message says why."""
+
+
+class LocalPostgres:
+    """A throw-away server in a new temporary directory, run with the binaries in ``bindir``.
+
+    ``start()`` returns its :class:`PostgresServer`; ``stop()`` stops it and removes the
+    directory. Raises :class:`NoPostgres` when run as root without a ``postgres`` user.
+    """
 
     def __init__(self, bindir: Path) -> None:
         self.bindir = bindir
-        self.base = Path(tempfile.mkdtemp(prefix="scaler-test-pg-"))
-        self.datadir = self.base / "data"
-        self.logfile = self.base / "server.log"
-        self.password = secrets.token_urlsafe(18)
         self._run_as: dict[str, Any] = {}
         if os.geteuid() == 0:
             try:
                 account = pwd.getpwnam(SERVER_USER)
             except KeyError:
-                skip_or_fail(
+                raise NoPostgres(
                     f"PostgreSQL refuses to run as root and there is no {SERVER_USER!r} system user "
                     "to run it as (install the postgresql package)"
-                )
+                ) from None
             self._run_as = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
-            os.chown(self.base, account.pw_uid, account.pw_gid)
+        self.base = Path(tempfile.mkdtemp(prefix="scaler-test-pg-"))
+        if self._run_as:
+            os.chown(self.base, self._run_as["user"], self._run_as["group"])
         self.base.chmod(0o700)
+        self.datadir = self.base / "data"
+        self.logfile = self.base / "server.log"
+        self.password = secrets.token_urlsafe(18)
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         env = {"PATH": f"{self.bindir}:/usr/bin:/bin", "LC_ALL": "C", "LANG": "C", "TZ": "UTC"}
@@ -250,7 +259,10 @@ def postgres_server() -> Iterator[PostgresServer]:
             "no PostgreSQL server binaries (initdb, pg_ctl, postgres) on PATH or under "
             "/usr/lib/postgresql/*/bin: install the postgresql package, or set SCALER_TEST_PG_BINDIR"
         )
-    local = _LocalServer(bindir)
+    try:
+        local = LocalPostgres(bindir)
+    except NoPostgres as exc:
+        skip_or_fail(str(exc))
     try:
         server = local.start()
     except BaseException:

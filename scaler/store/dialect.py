@@ -96,7 +96,17 @@ def optional_instant_from_db(value: Any) -> datetime | None:
 
 def uuid_from_db(value: Any) -> UUID:
     """Return a stored deployment id (text from SQLite, ``UUID`` from PostgreSQL) as a ``UUID``."""
-    return value if isinstance(value, UUID) else UUID(value)
+    return value if isinstance(value, UUID) else _parse_uuid(value)
+
+
+#: Parsing a UUID costs microseconds and every cycle reads every deployment's id; UUIDs
+#: are immutable, so parsed ones are kept (a bounded cache: 65,536 ids, a few MiB).
+_parse_uuid = lru_cache(maxsize=1 << 16)(UUID)
+
+
+def uuid_text_from_db(value: Any) -> str:
+    """Return a stored deployment id as the canonical text the store writes."""
+    return value if isinstance(value, str) else str(value)
 
 
 def json_from_db(value: str) -> Any:

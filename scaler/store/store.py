@@ -24,6 +24,7 @@ from scaler.store.dialect import (
     json_from_db,
     optional_instant_from_db,
     uuid_from_db,
+    uuid_text_from_db,
 )
 from scaler.store.errors import ActionNotPending
 from scaler.store.records import (
@@ -161,7 +162,7 @@ class Store:
                 "UPDATE deployments SET name = ? WHERE deployment_id = ?",
                 [(name, key) for key, name in names.items() if key in known and known[key][1] != name],
             )
-        return {UUID(key): instant_from_db(known[key][2] if key in known else stamp) for key in names}
+        return {uuid_from_db(key): instant_from_db(known[key][2] if key in known else stamp) for key in names}
 
     def seen_deployments(self) -> dict[UUID, SeenDeployment]:
         """Return every deployment ever seen, with its last known name and first sighting."""
@@ -406,7 +407,7 @@ class Store:
                 for action_id, deployment_id, result in cursor.execute(
                     f"SELECT id, deployment_id, result FROM actions WHERE id IN ({marks})", part
                 ).fetchall():
-                    found[int(action_id)] = (str(uuid_from_db(deployment_id)), result)
+                    found[int(action_id)] = (uuid_text_from_db(deployment_id), result)
             not_pending = [i for i in ids if i not in found or found[i][1] != "pending"]
             if not_pending:
                 raise ActionNotPending(
@@ -528,7 +529,7 @@ class Store:
             for part in chunks(ids):
                 marks = ", ".join("?" * len(part))
                 rows += cursor.execute(f"{select} WHERE deployment_id IN ({marks})", part).fetchall()
-        keyed = [(str(uuid_from_db(row[0])), *row[1:]) for row in rows]
+        keyed = [(uuid_text_from_db(row[0]), *row[1:]) for row in rows]
         return [row for row in keyed if row[0] in wanted]
 
 
