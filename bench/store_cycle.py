@@ -19,14 +19,14 @@ import platform
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
 from scaler.logs import configure_logging
 from scaler.store import ActionIntent, ActionOutcome, AppliedState, Store, open_store
 
-T0 = datetime(2025, 3, 3, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 ACTIONS_PER_CYCLE = 20
 
 
@@ -41,7 +41,7 @@ def run_cycle(store: Store, deployments: list[tuple[UUID, str]], cycle: int) -> 
     store.active_suspensions(now)
     store.backoffs()
     store.all_rule_memory()
-    store.put_rule_memory((d, "policy", "degraded", {"cycle": cycle}) for d, _ in deployments[:: 100])
+    store.put_rule_memory((d, "policy", "degraded", {"cycle": cycle}) for d, _ in deployments[::100])
     acting = deployments[cycle * ACTIONS_PER_CYCLE : (cycle + 1) * ACTIONS_PER_CYCLE]
     ids = store.begin_actions(ActionIntent(d, name, "stop", now, {"cycle": cycle}, "bench") for d, name in acting)
     store.finish_actions(
@@ -101,7 +101,9 @@ def main() -> None:
                 finally:
                     local.stop()
 
-    print(f"{args.deployments} deployments, median of {args.cycles} cycles, {platform.processor() or platform.machine()}")
+    print(
+        f"{args.deployments} deployments, median of {args.cycles} cycles, {platform.processor() or platform.machine()}"
+    )
     print(f"{'backend':<12}{'wall ms/cycle':>15}{'CPU ms/cycle':>15}{'CPU us/deployment':>20}")
     for backend, figures in results.items():
         print(
@@ -109,7 +111,9 @@ def main() -> None:
             f"{figures['cpu_us_per_deployment']:>20.1f}"
         )
     if args.json:
-        args.json.write_text(json.dumps({"deployments": args.deployments, "cycles": args.cycles, "results": results}, indent=2))
+        args.json.write_text(
+            json.dumps({"deployments": args.deployments, "cycles": args.cycles, "results": results}, indent=2)
+        )
 
 
 if __name__ == "__main__":

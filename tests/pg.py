@@ -107,7 +107,8 @@ class PostgresServer:
             admin.execute(f'ALTER DATABASE "{name}" RESET ALL')
             with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
                 schemas = conn.execute(
-                    "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'"
+                    "SELECT nspname FROM pg_namespace "
+                    "WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'"
                 ).fetchall()
                 for (schema,) in schemas:
                     conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
@@ -281,4 +282,3 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     url = postgres_server.take_database()
     yield url
     postgres_server.give_back_database(url)
-

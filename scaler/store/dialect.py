@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal
 from uuid import UUID
@@ -86,7 +86,7 @@ def instant_to_db(instant: datetime, name: str = "instant") -> str:
 def instant_from_db(value: Any) -> datetime:
     """Return a stored instant (text from SQLite, ``datetime`` from PostgreSQL) as an aware UTC datetime."""
     instant = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    return instant.astimezone(timezone.utc)
+    return instant.astimezone(UTC)
 
 
 def optional_instant_from_db(value: Any) -> datetime | None:

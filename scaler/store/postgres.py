@@ -19,7 +19,7 @@ from psycopg.types.string import TextLoader
 
 from scaler.store.database import Cursor, Database
 from scaler.store.dialect import POSTGRESQL
-from scaler.store.errors import StoreError, StoreUnavailable
+from scaler.store.errors import StoreError, StoreUnavailable, UnavailableReason
 from scaler.store.url import PostgresLocation, scrub
 
 #: Seconds to wait for a connection, unless the URL says otherwise (``connect_timeout``).
@@ -133,8 +133,8 @@ def classify_postgres_error(exc: psycopg.Error, location: str, detail: str) -> S
     for the rest (``detail`` is the driver's message, already scrubbed of secrets)."""
     state = getattr(exc, "sqlstate", None) or ""
 
-    def unavailable(message: str, reason: str) -> StoreUnavailable:
-        return StoreUnavailable(message, reason=reason, location=location)  # type: ignore[arg-type]
+    def unavailable(message: str, reason: UnavailableReason) -> StoreUnavailable:
+        return StoreUnavailable(message, reason=reason, location=location)
 
     if state == "25006":
         return unavailable(
@@ -144,6 +144,8 @@ def classify_postgres_error(exc: psycopg.Error, location: str, detail: str) -> S
         )
     if state == "53100":
         return unavailable(f"the disk of the PostgreSQL state database {location} is full: {detail}", "disk_full")
-    if state.startswith(("08", "57", "53")) or (not state and isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))):
+    if state.startswith(("08", "57", "53")) or (
+        not state and isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
+    ):
         return unavailable(f"lost the PostgreSQL state database {location}: {detail}", "connection")
     return StoreError(f"the PostgreSQL state database {location} failed: {detail}")

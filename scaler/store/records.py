@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 from uuid import UUID
 
@@ -33,7 +33,7 @@ def utc(instant: datetime, name: str = "instant") -> datetime:
         raise ValueError(f"{name} must be a timezone-aware datetime, got {type(instant).__name__}")
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware (UTC), got the naive datetime {instant.isoformat()}")
-    return instant.astimezone(timezone.utc)
+    return instant.astimezone(UTC)
 
 
 def check_json(value: Any, name: str) -> str:
@@ -42,6 +42,10 @@ def check_json(value: Any, name: str) -> str:
         return json.dumps(value, separators=(",", ":"), sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be JSON-serializable: {exc}") from None
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +73,7 @@ class AppliedState:
         object.__setattr__(self, "applied_at", utc(self.applied_at, "applied_at"))
         if self.kind == "bounds":
             low, high = self.min_replicas, self.max_replicas
-            if not all(isinstance(b, int) and not isinstance(b, bool) for b in (low, high)) or not 0 <= low <= high:  # type: ignore[operator]
+            if not (_is_count(low) and _is_count(high) and low <= high):  # type: ignore[operator]
                 raise ValueError(f"a bounds state needs 0 <= min_replicas <= max_replicas, got {low}..{high}")
         elif self.min_replicas is not None or self.max_replicas is not None:
             raise ValueError(f"a {self.kind} state has no replica bounds")

@@ -21,7 +21,7 @@ import structlog
 
 from scaler.store.database import Cursor, Database
 from scaler.store.dialect import SQLITE
-from scaler.store.errors import StoreError, StoreUnavailable
+from scaler.store.errors import StoreError, StoreUnavailable, UnavailableReason
 from scaler.store.url import SqliteLocation
 
 log = structlog.get_logger()
@@ -55,9 +55,7 @@ class SqliteDatabase(Database):
             )
         target = ":memory:" if self._path is None else str(self._path)
         try:
-            conn = sqlite3.connect(
-                target, timeout=busy_timeout_seconds, isolation_level=None, check_same_thread=False
-            )
+            conn = sqlite3.connect(target, timeout=busy_timeout_seconds, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise self._unavailable(exc) from exc
         try:
@@ -89,9 +87,11 @@ class SqliteDatabase(Database):
                     raise self._unavailable(exc) from exc
                 raise
 
-    def migration_transaction(self) -> Iterator[Cursor]:  # type: ignore[override]
+    @contextmanager
+    def migration_transaction(self) -> Iterator[Cursor]:
         """A write transaction: ``BEGIN IMMEDIATE`` already excludes every other writer."""
-        return self.transaction(write=True)  # type: ignore[return-value]
+        with self.transaction(write=True) as cursor:
+            yield cursor
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
@@ -153,8 +153,8 @@ def classify_sqlite_error(exc: sqlite3.Error, location: str, path: Path | None =
     name = getattr(exc, "sqlite_errorname", "") or ""
     detail = str(exc)
 
-    def unavailable(message: str, reason: str) -> StoreUnavailable:
-        return StoreUnavailable(message, reason=reason, location=location)  # type: ignore[arg-type]
+    def unavailable(message: str, reason: UnavailableReason) -> StoreUnavailable:
+        return StoreUnavailable(message, reason=reason, location=location)
 
     if name.startswith(("SQLITE_READONLY", "SQLITE_PERM", "SQLITE_AUTH")):
         return unavailable(

@@ -31,6 +31,7 @@ from scaler.store.records import (
     ActionIntent,
     ActionOutcome,
     ActionRecord,
+    ActionResult,
     AppliedState,
     Backoff,
     HealthTrack,
@@ -309,7 +310,9 @@ class Store:
     def resume(self, deployment_id: UUID) -> bool:
         """End ``deployment_id``'s suspension; return whether it had one (expired ones included)."""
         with self._db.transaction() as cursor:
-            return cursor.execute("DELETE FROM suspensions WHERE deployment_id = ?", (_uid(deployment_id),)).rowcount > 0
+            return (
+                cursor.execute("DELETE FROM suspensions WHERE deployment_id = ?", (_uid(deployment_id),)).rowcount > 0
+            )
 
     def active_suspensions(self, now: datetime) -> dict[UUID, Suspension]:
         """Return the suspensions still in force at ``now`` (``until`` after ``now``)."""
@@ -368,7 +371,7 @@ class Store:
         self,
         action_id: int,
         *,
-        result: str,
+        result: ActionResult,
         finished_at: datetime,
         platform_message: str | None = None,
         request_id: str | None = None,
@@ -382,7 +385,7 @@ class Store:
         success, :class:`ActionNotPending` when the action is unknown or already finished.
         """
         outcome = ActionOutcome(
-            result=result,  # type: ignore[arg-type]  # validated by ActionOutcome
+            result=result,
             finished_at=finished_at,
             platform_message=platform_message,
             request_id=request_id,
@@ -437,7 +440,9 @@ class Store:
             for intent, outcome in batch:
                 action_id = _returned_id(cursor.execute(_INSERT_ACTION, _intent_row(intent, outcome.result, outcome)))
                 if outcome.applied is not None:
-                    cursor.execute(_UPSERT_APPLIED, _applied_row(_uid(intent.deployment_id), outcome.applied, action_id))
+                    cursor.execute(
+                        _UPSERT_APPLIED, _applied_row(_uid(intent.deployment_id), outcome.applied, action_id)
+                    )
                 ids.append(action_id)
             return ids
 
@@ -639,4 +644,6 @@ def _suspension(row: tuple[Any, ...]) -> Suspension:
 
 def _backoff(row: tuple[Any, ...]) -> Backoff:
     deployment_id, until, failures, reason = row
-    return Backoff(deployment_id=uuid_from_db(deployment_id), until=instant_from_db(until), failures=int(failures), reason=reason)
+    return Backoff(
+        deployment_id=uuid_from_db(deployment_id), until=instant_from_db(until), failures=int(failures), reason=reason
+    )

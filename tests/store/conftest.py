@@ -6,7 +6,7 @@ import os
 import pwd
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -14,7 +14,7 @@ import pytest
 
 from scaler.store import ActionIntent, Store, open_store
 
-T0 = datetime(2025, 3, 3, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 
 
 def at(minutes: float = 0) -> datetime:
@@ -22,7 +22,9 @@ def at(minutes: float = 0) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
-def intent(deployment_id: UUID | None = None, action: str = "stop", minutes: float = 0, **fields: object) -> ActionIntent:
+def intent(
+    deployment_id: UUID | None = None, action: str = "stop", minutes: float = 0, **fields: object
+) -> ActionIntent:
     """An action intent with sensible defaults, started ``minutes`` after T0."""
     values: dict[str, object] = {
         "deployment_id": deployment_id or uuid4(),

@@ -20,7 +20,13 @@ def test_successful_action_records_the_applied_state_with_its_action(store: Stor
     deployment = uuid4()
     action_id = store.begin_action(intent(deployment, "update_replicas"))
     state = AppliedState(
-        kind="bounds", applied_at=at(1), min_replicas=2, max_replicas=8, policy="peak", rule="warm-up", source="window peak"
+        kind="bounds",
+        applied_at=at(1),
+        min_replicas=2,
+        max_replicas=8,
+        policy="peak",
+        rule="warm-up",
+        source="window peak",
     )
     store.finish_action(action_id, result="success", finished_at=at(1), applied=state)
     expected = AppliedState(

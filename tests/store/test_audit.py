@@ -152,8 +152,14 @@ def test_record_actions_stores_decisions_that_send_no_call(store: Store) -> None
     ids = store.record_actions(
         [
             (intent(deployment, "stop", dry_run=True), ActionOutcome(result="dry_run", finished_at=at(0))),
-            (intent(deployment, "start"), ActionOutcome(result="deferred", finished_at=at(0), error_reason="max_actions")),
-            (intent(deployment, "delete"), ActionOutcome(result="blocked", finished_at=at(0), error_reason="allow_delete")),
+            (
+                intent(deployment, "start"),
+                ActionOutcome(result="deferred", finished_at=at(0), error_reason="max_actions"),
+            ),
+            (
+                intent(deployment, "delete"),
+                ActionOutcome(result="blocked", finished_at=at(0), error_reason="allow_delete"),
+            ),
         ]
     )
     records = {r.id: r for r in store.recent_actions()}
@@ -180,7 +186,12 @@ def test_count_actions_counts_one_action_since_an_instant(store: Store) -> None:
     """count_actions counts a deployment's successful actions of one kind since ``since``."""
     deployment = uuid4()
     old, recent, other_kind, failed = store.begin_actions(
-        [intent(deployment, "restart", -2000), intent(deployment, "restart", 0), intent(deployment, "stop", 0), intent(deployment, "restart", 5)]
+        [
+            intent(deployment, "restart", -2000),
+            intent(deployment, "restart", 0),
+            intent(deployment, "stop", 0),
+            intent(deployment, "restart", 5),
+        ]
     )
     for action_id in (old, recent, other_kind):
         store.finish_action(action_id, result="success", finished_at=at(10))
@@ -195,7 +206,9 @@ def test_prune_deletes_old_finished_records_only(store: Store) -> None:
     """Retention removes finished records started before the cut-off, never pending ones, and
     keeps the applied state of a pruned action."""
     deployment = uuid4()
-    old_done, old_pending, new_done = store.begin_actions([intent(deployment, minutes=-100), intent(minutes=-100), intent(minutes=0)])
+    old_done, old_pending, new_done = store.begin_actions(
+        [intent(deployment, minutes=-100), intent(minutes=-100), intent(minutes=0)]
+    )
     store.finish_action(old_done, result="success", finished_at=at(-99), applied=AppliedState("stopped", at(-99)))
     store.finish_action(new_done, result="success", finished_at=at(1))
     assert 1 == store.prune_actions(before=at(-50))

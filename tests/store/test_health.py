@@ -18,21 +18,27 @@ def test_same_value_keeps_its_since(store: Store) -> None:
     """Observing the same value again moves only last_observed."""
     deployment = uuid4()
     store.record_health([(deployment, "Degraded", at(0))])
-    assert {deployment: HealthTrack("Degraded", at(0), at(10))} == store.record_health([(deployment, "Degraded", at(10))])
+    assert {deployment: HealthTrack("Degraded", at(0), at(10))} == store.record_health(
+        [(deployment, "Degraded", at(10))]
+    )
 
 
 def test_changed_value_restarts_since(store: Store) -> None:
     """A new value holds since the observation that showed it."""
     deployment = uuid4()
     store.record_health([(deployment, "Healthy", at(0)), (deployment, "Healthy", at(5))])
-    assert {deployment: HealthTrack("Degraded", at(10), at(10))} == store.record_health([(deployment, "Degraded", at(10))])
+    assert {deployment: HealthTrack("Degraded", at(10), at(10))} == store.record_health(
+        [(deployment, "Degraded", at(10))]
+    )
 
 
 def test_older_observation_is_ignored(store: Store) -> None:
     """A slow answer observed before the recorded one does not overwrite it."""
     deployment = uuid4()
     store.record_health([(deployment, "Degraded", at(10))])
-    assert {deployment: HealthTrack("Degraded", at(10), at(10))} == store.record_health([(deployment, "Healthy", at(5))])
+    assert {deployment: HealthTrack("Degraded", at(10), at(10))} == store.record_health(
+        [(deployment, "Healthy", at(5))]
+    )
 
 
 def test_batch_records_each_deployment(store: Store) -> None:

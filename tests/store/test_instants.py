@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,7 @@ def test_instants_come_back_in_utc(store: Store) -> None:
     deployment = uuid4()
     store.mark_seen([(deployment, "llama")], T0.astimezone(PARIS))
     first_seen = store.seen_deployments()[deployment].first_seen
-    assert (T0, timezone.utc) == (first_seen, first_seen.tzinfo)
+    assert (T0, UTC) == (first_seen, first_seen.tzinfo)
 
 
 def test_microseconds_are_kept(store: Store) -> None:
@@ -34,8 +34,8 @@ def test_comparisons_use_the_instant_not_the_wall_clock(store: Store) -> None:
     deployment = uuid4()
     store.suspend(deployment, "llama", datetime(2025, 3, 3, 10, 0, tzinfo=PARIS), "r", T0, "alice")
     assert ({deployment}, set()) == (
-        set(store.active_suspensions(datetime(2025, 3, 3, 8, 59, tzinfo=timezone.utc))),
-        set(store.active_suspensions(datetime(2025, 3, 3, 9, 30, tzinfo=timezone.utc))),
+        set(store.active_suspensions(datetime(2025, 3, 3, 8, 59, tzinfo=UTC))),
+        set(store.active_suspensions(datetime(2025, 3, 3, 9, 30, tzinfo=UTC))),
     )
 
 

@@ -53,7 +53,10 @@ def test_meta_round_trips_json_values(store: Store) -> None:
     """A process-wide fact is stored and read back."""
     store.set_meta("wallet_blocked_since", "2025-03-03T08:00:00+00:00")
     store.set_meta("counters", {"probes": 3})
-    assert ("2025-03-03T08:00:00+00:00", {"probes": 3}) == (store.get_meta("wallet_blocked_since"), store.get_meta("counters"))
+    assert ("2025-03-03T08:00:00+00:00", {"probes": 3}) == (
+        store.get_meta("wallet_blocked_since"),
+        store.get_meta("counters"),
+    )
 
 
 def test_meta_missing_key_gives_the_default(store: Store) -> None:

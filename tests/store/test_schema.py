@@ -28,7 +28,13 @@ SEEDS: dict[int, list[tuple[str, tuple[object, ...]]]] = {
             "INSERT INTO actions (deployment_id, deployment_name, action, parameters, reason, policy, rule, result, "
             "dry_run, started_at, finished_at) VALUES (?, ?, 'stop', '{}', 'night', 'office-hours', NULL, "
             "'success', ?, ?, ?)",
-            (str(DEPLOYMENT), "llama-prod", False, "2025-03-03T08:00:00.000000+00:00", "2025-03-03T08:00:01.000000+00:00"),
+            (
+                str(DEPLOYMENT),
+                "llama-prod",
+                False,
+                "2025-03-03T08:00:00.000000+00:00",
+                "2025-03-03T08:00:01.000000+00:00",
+            ),
         ),
         (
             "INSERT INTO actions (deployment_id, deployment_name, action, parameters, reason, result, dry_run, "

@@ -27,7 +27,9 @@ def test_concurrent_writers_and_readers_lose_nothing(store: Store) -> None:
             for deployment in mine:
                 action_id = store.begin_action(intent(deployment))
                 store.record_health([(deployment, "Healthy", at(0))])
-                store.finish_action(action_id, result="success", finished_at=at(1), applied=AppliedState("stopped", at(1)))
+                store.finish_action(
+                    action_id, result="success", finished_at=at(1), applied=AppliedState("stopped", at(1))
+                )
                 with ids_lock:
                     ids.append(action_id)
         except BaseException as exc:  # reported by the assertion below

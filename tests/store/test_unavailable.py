@@ -149,7 +149,9 @@ def test_read_only_server_at_open(postgres_server: PostgresServer, postgres_url:
 
 
 @pytest.mark.integration
-def test_lost_connection_fails_the_call_and_the_next_one_reconnects(postgres_server: PostgresServer, postgres_url: str) -> None:
+def test_lost_connection_fails_the_call_and_the_next_one_reconnects(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
     """The server drops the store's connection: that call raises StoreUnavailable (nothing is
     retried behind the caller's back), and the next call connects again and succeeds."""
     database = postgres_url.rsplit("/", 1)[1]
@@ -163,4 +165,3 @@ def test_lost_connection_fails_the_call_and_the_next_one_reconnects(postgres_ser
             store.set_backoff(deployment, at(1), 1, "quota")
         store.set_backoff(deployment, at(2), 2, "quota")
         assert ("connection", 2) == (raised.value.reason, store.backoffs()[deployment].failures)
-

@@ -11,7 +11,9 @@ from scaler.store import StoreConfigError, open_store
 from scaler.store.url import PostgresLocation, SqliteLocation, parse_state_url
 
 
-def test_relative_sqlite_path_is_read_from_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relative_sqlite_path_is_read_from_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Three slashes: a path relative to the working directory."""
     monkeypatch.chdir(tmp_path)
     assert SqliteLocation(path=tmp_path / "state" / "scaler.db") == parse_state_url("sqlite:///state/scaler.db")
@@ -19,7 +21,9 @@ def test_relative_sqlite_path_is_read_from_the_working_directory(tmp_path: Path,
 
 def test_absolute_sqlite_path_has_four_slashes() -> None:
     """Four slashes: an absolute path."""
-    assert SqliteLocation(path=Path("/var/lib/scaler/state.db")) == parse_state_url("sqlite:////var/lib/scaler/state.db")
+    assert SqliteLocation(path=Path("/var/lib/scaler/state.db")) == parse_state_url(
+        "sqlite:////var/lib/scaler/state.db"
+    )
 
 
 def test_memory_url_means_a_private_database() -> None:
@@ -34,12 +38,20 @@ def test_in_memory_store_works() -> None:
         assert 1 == store.get_meta("k")
 
 
-@pytest.mark.parametrize("url", ["postgresql://scaler:pw@db.internal:5433/scaler", "postgres://scaler:pw@db.internal:5433/scaler"])
+@pytest.mark.parametrize(
+    "url", ["postgresql://scaler:pw@db.internal:5433/scaler", "postgres://scaler:pw@db.internal:5433/scaler"]
+)
 def test_postgresql_url_is_read_by_libpq(url: str) -> None:
     """Both scheme spellings give libpq's parameters, the password among them."""
     location = parse_state_url(url)
     assert isinstance(location, PostgresLocation)
-    assert {"host": "db.internal", "port": "5433", "user": "scaler", "password": "pw", "dbname": "scaler"} == location.params
+    assert {
+        "host": "db.internal",
+        "port": "5433",
+        "user": "scaler",
+        "password": "pw",
+        "dbname": "scaler",
+    } == location.params
 
 
 def test_postgresql_location_is_shown_without_password() -> None:

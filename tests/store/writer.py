@@ -44,7 +44,10 @@ def main(url: str, first_cycle: int) -> None:
             store.record_health([(d, "Healthy" if cycle % 2 else "Degraded", now) for d in every])
             print(f"health {cycle}", flush=True)
             store.finish_action(
-                action_id, result="success", finished_at=now, applied=AppliedState(kind_of(cycle), now)  # type: ignore[arg-type]
+                action_id,
+                result="success",
+                finished_at=now,
+                applied=AppliedState(kind_of(cycle), now),  # type: ignore[arg-type]
             )
             print(f"finished {action_id} {cycle}", flush=True)
             cycle += 1
