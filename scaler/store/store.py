@@ -62,6 +62,19 @@ _UPSERT_APPLIED = (
 )
 _APPLIED_COLUMNS = "deployment_id, kind, min_replicas, max_replicas, policy, rule, source, applied_at, action_id"
 _SUSPENSION_COLUMNS = "deployment_id, deployment_name, until, reason, created_at, created_by"
+_SELECT_SEEN = "SELECT deployment_id, name, first_seen FROM deployments"
+
+# Batches are written in key order: two processes writing the same rows at once (a
+# leader and a standby both polling) then lock them in the same order and cannot
+# deadlock each other on PostgreSQL.
+
+
+def _first(row: tuple[Any, ...]) -> Any:
+    return row[0]
+
+
+def _second(row: tuple[Any, ...]) -> Any:
+    return row[1]
 
 
 def _uid(value: UUID | str, name: str = "deployment_id") -> str:
@@ -146,24 +159,31 @@ class Store:
         """Note that ``deployments`` (id, name) are listed at ``now``; return each one's first sighting.
 
         A deployment never seen before gets ``now`` as its first sighting; a known one
-        keeps its own and has its name updated if it changed. One transaction.
+        keeps its own and has its name updated if it changed. One transaction. Safe
+        when two processes list the same new deployment at once: both return the
+        first sighting that was stored.
         """
         stamp = instant_to_db(now, "now")
         names = {_uid(deployment_id): name for deployment_id, name in deployments}
         if not names:
             return {}
         with self._db.transaction() as cursor:
-            rows = self._rows_for_ids(cursor, "SELECT deployment_id, name, first_seen FROM deployments", list(names))
-            known = {row[0]: row for row in rows}
+            known = {row[0]: row for row in self._rows_for_ids(cursor, _SELECT_SEEN, list(names))}
+            new = sorted(key for key in names if key not in known)
             cursor.executemany(
-                "INSERT INTO deployments (deployment_id, name, first_seen) VALUES (?, ?, ?)",
-                [(key, name, stamp) for key, name in names.items() if key not in known],
+                "INSERT INTO deployments (deployment_id, name, first_seen) VALUES (?, ?, ?) "
+                "ON CONFLICT (deployment_id) DO NOTHING",
+                [(key, names[key], stamp) for key in new],
             )
             cursor.executemany(
                 "UPDATE deployments SET name = ? WHERE deployment_id = ?",
-                [(name, key) for key, name in names.items() if key in known and known[key][1] != name],
+                sorted(
+                    ((name, key) for key, name in names.items() if key in known and known[key][1] != name), key=_second
+                ),
             )
-        return {uuid_from_db(key): instant_from_db(known[key][2] if key in known else stamp) for key in names}
+            if new:  # read back: another process may have stored its own first sighting meanwhile
+                known.update((row[0], row) for row in self._rows_for_ids(cursor, _SELECT_SEEN, new))
+        return {uuid_from_db(key): instant_from_db(known[key][2]) for key in names}
 
     def seen_deployments(self) -> dict[UUID, SeenDeployment]:
         """Return every deployment ever seen, with its last known name and first sighting."""
@@ -212,6 +232,7 @@ class Store:
         ]
         if not rows:
             return {}
+        rows.sort(key=_first)  # stable: observations of one deployment keep their order
         with self._db.transaction() as cursor:
             cursor.executemany(
                 "INSERT INTO health (deployment_id, value, since, last_observed) VALUES (?, ?, ?, ?) "
@@ -266,6 +287,8 @@ class Store:
                 deletes.append(key)
             else:
                 upserts.append((*key, check_json(memory, f"memory of rule {policy}/{rule}")))
+        deletes.sort()
+        upserts.sort()
         with self._db.transaction() as cursor:
             cursor.executemany("DELETE FROM rule_memory WHERE deployment_id = ? AND policy = ? AND rule = ?", deletes)
             cursor.executemany(
@@ -397,7 +420,7 @@ class Store:
     def finish_actions(self, outcomes: Iterable[tuple[int, ActionOutcome]]) -> None:
         """Record several outcomes in one transaction: all of them, or none when one of the
         actions is unknown or already finished (:class:`ActionNotPending`)."""
-        batch = list(outcomes)
+        batch = sorted(outcomes, key=_first)
         ids = [action_id for action_id, _ in batch]
         if len(set(ids)) != len(ids):
             raise ValueError("an action can be finished only once per batch")
@@ -421,14 +444,12 @@ class Store:
                 "error_reason = ? WHERE id = ? AND result = 'pending'",
                 [(*_outcome_values(outcome), action_id) for action_id, outcome in batch],
             )
-            cursor.executemany(
-                _UPSERT_APPLIED,
-                [
-                    _applied_row(found[action_id][0], outcome.applied, action_id)
-                    for action_id, outcome in batch
-                    if outcome.applied is not None
-                ],
-            )
+            applied = [
+                _applied_row(found[action_id][0], outcome.applied, action_id)
+                for action_id, outcome in batch
+                if outcome.applied is not None
+            ]
+            cursor.executemany(_UPSERT_APPLIED, sorted(applied, key=_first))
 
     def record_actions(self, entries: Iterable[tuple[ActionIntent, ActionOutcome]]) -> list[int]:
         """Record decisions that send no call (``dry_run``, ``deferred``, ``blocked``), intent and
