@@ -92,6 +92,18 @@ class Store:
     cannot be reached or written: nothing was recorded) or
     :class:`~scaler.store.errors.StoreError`; wrong arguments (a naive datetime, a bad
     id) raise ``ValueError`` before the database is touched.
+
+    The write-ahead protocol of an action::
+
+        action_id = store.begin_action(intent)      # raises: do not send the call
+        answer = <send the call>
+        store.finish_action(action_id, result="success", finished_at=now,
+                            request_id=..., applied=AppliedState(...))
+        # only now log/count the action as applied; if finish_action raised, it is not
+
+    After a crash, :meth:`pending_actions` lists intents whose call may or may not have
+    reached the platform: compare with what the platform reports, then finish each one
+    (``success`` with its ``applied`` state, or ``error``).
     """
 
     def __init__(self, db: Database) -> None:
