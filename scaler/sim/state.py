@@ -181,10 +181,11 @@ class SimState:
         """
         now = self.now()
         new = [self._build(seed, now) for seed in seeds]
-        ids = [deployment.deployment_id for deployment in new]
-        for deployment_id in ids:
-            if deployment_id in self.deployments or ids.count(deployment_id) > 1:
-                raise DuplicateDeployment(f"deployment {deployment_id} exists already")
+        seen: set[str] = set()
+        for deployment in new:
+            if deployment.deployment_id in self.deployments or deployment.deployment_id in seen:
+                raise DuplicateDeployment(f"deployment {deployment.deployment_id} exists already")
+            seen.add(deployment.deployment_id)
         for deployment in new:
             self.deployments[deployment.deployment_id] = deployment
         self._changed()
