@@ -192,7 +192,9 @@ async def scenario(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per scenario (after 1 s of warm-up)")
+    parser.add_argument(
+        "--duration", type=float, default=5.0, help="seconds measured per scenario (after 1 s of warm-up)"
+    )
     parser.add_argument("--connections", type=int, default=32, help="concurrent keep-alive connections")
     parser.add_argument("--generated", type=int, default=10_000, help="deployments in the generated organization")
     parser.add_argument("--no-pin", action="store_true", help="do not pin the simulator and the driver to cores")
@@ -227,7 +229,8 @@ def main() -> None:
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
         megabytes = result.response_bytes / result.seconds / 1e6
         cpu = f"{result.server_cpu:.0%}" if result.server_cpu is not None else "n/a"
-        print(f"{name:<34} {result.per_second:>9,.0f} {p50:>8.1f} {p99:>8.1f} {megabytes:>7.1f} {result.errors:>7} {cpu:>8}")
+        figures = f"{result.per_second:>9,.0f} {p50:>8.1f} {p99:>8.1f} {megabytes:>7.1f} {result.errors:>7} {cpu:>8}"
+        print(f"{name:<34} {figures}")
 
 
 if __name__ == "__main__":

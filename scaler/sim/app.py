@@ -97,7 +97,9 @@ class PlatformEndpoint:
     request is logged.
     """
 
-    def __init__(self, state: SimState, name: str | None, method: str, handler: Callable[[SimState, _Call], Answer] | None):
+    def __init__(
+        self, state: SimState, name: str | None, method: str, handler: Callable[[SimState, _Call], Answer] | None
+    ):
         self.state = state
         self.name = name
         self.method = method
@@ -121,7 +123,11 @@ class PlatformEndpoint:
                 await state.sleep(delay)
             failure = faults.take_failure(self.name, state.rng)
         now = state.now()
-        query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)) if scope["query_string"] else {}
+        query = (
+            dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+            if scope["query_string"]
+            else {}
+        )
         deployment_id = scope.get("path_params", {}).get("deployment_id")
         body, parse_error = _parse_body(raw_body)
         headers: list[tuple[bytes, bytes]] = []
@@ -130,7 +136,9 @@ class PlatformEndpoint:
         if failure is not None:
             fault = failure[0]
             status, payload, content_type = _failure_payload(failure[1])
-            headers.extend((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in failure[1].headers.items())
+            headers.extend(
+                (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in failure[1].headers.items()
+            )
         elif self.handler is None:
             status, payload, content_type = 404, encode({"detail": NOT_FOUND_DETAIL}), JSON_TYPE
         elif not self._authorized(authorization):
@@ -194,7 +202,7 @@ class PlatformEndpoint:
 
 
 async def _read_body(receive: Receive) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         message = await receive()
         if message["type"] != "http.request":
@@ -234,7 +242,9 @@ async def _drip(send: Send, payload: bytes, bytes_per_second: float, sleep: Call
 def create_app(state: SimState) -> Starlette:
     """Return the simulator app for ``state``: the platform surface plus the control API under ``/_sim/``."""
 
-    def endpoint(name: str | None, method: str, handler: Callable[[SimState, _Call], Answer] | None) -> PlatformEndpoint:
+    def endpoint(
+        name: str | None, method: str, handler: Callable[[SimState, _Call], Answer] | None
+    ) -> PlatformEndpoint:
         return PlatformEndpoint(state, name, method, handler)
 
     routes = [

@@ -106,7 +106,13 @@ async def test_unknown_path_answers_404_not_found(client: httpx.AsyncClient, pat
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", LIST_PATH), ("DELETE", health_path(WHISPER)), ("GET", replicas_path(WHISPER)), ("GET", delete_path(WHISPER)), ("PUT", startstop_path(WHISPER))],
+    [
+        ("POST", LIST_PATH),
+        ("DELETE", health_path(WHISPER)),
+        ("GET", replicas_path(WHISPER)),
+        ("GET", delete_path(WHISPER)),
+        ("PUT", startstop_path(WHISPER)),
+    ],
 )
 async def test_wrong_method_answers_405(client: httpx.AsyncClient, method: str, path: str) -> None:
     """A known path with the wrong method answers 405 with an Allow header naming the right one."""

@@ -87,7 +87,9 @@ def test_server_serves_and_stops_cleanly_on_sigterm(server: tuple[subprocess.Pop
 
 
 @pytest.mark.integration
-def test_dropped_connection_reaches_a_real_client_as_a_protocol_error(server: tuple[subprocess.Popen[str], list[str]]) -> None:
+def test_dropped_connection_reaches_a_real_client_as_a_protocol_error(
+    server: tuple[subprocess.Popen[str], list[str]],
+) -> None:
     """Over a real socket the `drop` fault closes the connection before the announced body is complete."""
     process, lines = server
     url = lines[0].strip().rsplit(" ", 1)[1]
@@ -99,5 +101,3 @@ def test_dropped_connection_reaches_a_real_client_as_a_protocol_error(server: tu
     process.send_signal(signal.SIGINT)
     assert 0 == process.wait(timeout=15)
     assert "Traceback" not in (process.stderr.read() if process.stderr else "")
-
-

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import httpx
 
+from scaler.sim.app import create_app
 from scaler.sim.clock import ManualClock
-from tests.sim.conftest import LIST_PATH, UNKNOWN_ID, WHISPER, delete_path, health_path, listed_status
+from scaler.sim.seed import parse_seed
+from scaler.sim.state import SimState
+from tests.sim.conftest import AUTH, LIST_PATH, UNKNOWN_ID, WHISPER, delete_path, health_path, listed_status
 
 CONTRACT_DELETED = {"message": "Deployment deleted successfully"}
 CONTRACT_ALREADY = {"message": "Deployment already Deleted"}
@@ -29,7 +32,9 @@ async def test_delete_is_deleting_then_deleted_after_the_delay(client: httpx.Asy
     assert "DELETED" == await listed_status(client, WHISPER)
 
 
-async def test_deleted_deployment_leaves_the_list_after_ten_minutes(client: httpx.AsyncClient, clock: ManualClock) -> None:
+async def test_deleted_deployment_leaves_the_list_after_ten_minutes(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
     """A DELETED deployment is listed for 600 s, then no more."""
     await client.delete(delete_path(WHISPER))
     clock.advance(10 + 599)
@@ -54,7 +59,9 @@ async def test_delete_again_while_deleting_answers_success(client: httpx.AsyncCl
     assert (200, CONTRACT_DELETED) == (response.status_code, response.json())
 
 
-async def test_delete_of_a_deleted_deployment_answers_already_deleted(client: httpx.AsyncClient, clock: ManualClock) -> None:
+async def test_delete_of_a_deleted_deployment_answers_already_deleted(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
     """Delete is idempotent: once DELETED it answers 200 {"message": "Deployment already Deleted"}."""
     await client.delete(delete_path(WHISPER))
     clock.advance(10)
@@ -108,3 +115,37 @@ async def test_failed_attempts_are_visible_and_resettable_through_control(client
     assert 3 == (await client.get(f"/_sim/deployments/{WHISPER}")).json()["failed_deletion_attempts"]
     await client.patch(f"/_sim/deployments/{WHISPER}", json={"failed_deletion_attempts": 0})
     assert 200 == (await client.delete(delete_path(WHISPER))).status_code
+
+
+async def test_longer_deletion_delay_set_while_deleting_is_honoured(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    """A deletion delay raised during DELETING moves the end of the deletion."""
+    await client.delete(delete_path(WHISPER))
+    await client.patch(f"/_sim/deployments/{WHISPER}", json={"delete_seconds": 60})
+    clock.advance(30)
+    assert "DELETING" == await listed_status(client, WHISPER)
+    clock.advance(30)
+    assert "DELETED" == await listed_status(client, WHISPER)
+
+
+async def test_shorter_deletion_delay_set_while_deleting_is_honoured(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    """A deletion delay lowered during DELETING ends the deletion sooner."""
+    await client.delete(delete_path(WHISPER))
+    await client.patch(f"/_sim/deployments/{WHISPER}", json={"delete_seconds": 2})
+    clock.advance(2)
+    assert "DELETED" == await listed_status(client, WHISPER)
+
+
+async def test_seeded_deleting_deployment_finishes_deleting(clock: ManualClock) -> None:
+    """A deployment seeded as DELETING becomes DELETED after its delay, with no call in between."""
+    seed = parse_seed({"deployments": [{"deployment_name": "going", "status": "DELETING", "delete_seconds": 5}]})
+    state = SimState.from_seed(seed, clock=clock)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(state)), base_url="http://sim", headers=AUTH
+    ) as http:
+        assert ["DELETING"] == [item["status"] for item in (await http.get(LIST_PATH)).json()]
+        clock.advance(5)
+        assert ["DELETED"] == [item["status"] for item in (await http.get(LIST_PATH)).json()]

@@ -21,16 +21,23 @@ from tests.sim.conftest import (
 # The contract's examples, verbatim.
 CONTRACT_HEALTHY = {
     "data": "Healthy",
-    "messages": [
-        {"message": "Ready to use, the model is running and available for inference.", "severity": "info"}
-    ],
+    "messages": [{"message": "Ready to use, the model is running and available for inference.", "severity": "info"}],
     "pods": {"ready": 3, "not_ready": 0},
 }
 CONTRACT_SCALED_DOWN = {
     "data": "SCALED_DOWN",
     "messages": [{"message": "Deployment is paused. Resume to start inferencing.", "severity": "info"}],
 }
-DOCUMENTED_VALUES = ["Healthy", "Progressing", "Initializing", "Degraded", "Unhealthy", "Unknown", "SCALED_DOWN", "Missing"]
+DOCUMENTED_VALUES = [
+    "Healthy",
+    "Progressing",
+    "Initializing",
+    "Degraded",
+    "Unhealthy",
+    "Unknown",
+    "SCALED_DOWN",
+    "Missing",
+]
 
 
 async def test_healthy_answer_matches_the_contract_example(client: httpx.AsyncClient) -> None:

@@ -20,8 +20,8 @@ from tests.sim.conftest import (
     listed_status,
     replicas_path,
     start,
-    stop,
     startstop_path,
+    stop,
 )
 
 CONTRACT_STARTED = {"message": "Deployment started successfully", "update_result": "started"}
@@ -89,7 +89,10 @@ async def test_start_of_a_deploying_deployment_brings_it_up(client: httpx.AsyncC
         ({"org": ORG}, "Invalid action. Must be 'start' or 'stop'"),
         ({"action": "stop"}, "org is required"),
         ({"action": "stop", "org": ""}, "org is required"),
-        ({"action": "stop", "org": "11111111-2222-4333-8444-555555555555"}, "org does not match the deployment's organization"),
+        (
+            {"action": "stop", "org": "11111111-2222-4333-8444-555555555555"},
+            "org does not match the deployment's organization",
+        ),
         ({"action": "stop", "org": 42}, "org does not match the deployment's organization"),
         ("stop", "Request body must be a JSON object"),
     ],

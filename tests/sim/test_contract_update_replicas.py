@@ -49,7 +49,9 @@ async def test_contract_example_answers_the_documented_body(client: httpx.AsyncC
         ([1, 2], "Request body must be a JSON object"),
     ],
 )
-async def test_invalid_bounds_answer_400_with_an_error(client: httpx.AsyncClient, state: SimState, body: Any, error: str) -> None:
+async def test_invalid_bounds_answer_400_with_an_error(
+    client: httpx.AsyncClient, state: SimState, body: Any, error: str
+) -> None:
     """Every validation rule answers 400 {"error": ...} and changes nothing."""
     response = await client.post(replicas_path(WHISPER), json=body)
     assert (400, {"error": error}) == (response.status_code, response.json())
@@ -86,7 +88,10 @@ async def test_unknown_deployment_answers_404(client: httpx.AsyncClient, deploym
 
 async def test_deploying_and_paused_deployments_can_be_scaled(client: httpx.AsyncClient) -> None:
     """DEPLOYING and SCALED_DOWN deployments are active: their bounds can change."""
-    assert 200 == (await client.post(replicas_path(VISION_DEPLOYING), json={"min_replicas": 1, "max_replicas": 2})).status_code
+    assert (
+        200
+        == (await client.post(replicas_path(VISION_DEPLOYING), json={"min_replicas": 1, "max_replicas": 2})).status_code
+    )
     await stop(client, WHISPER)
     assert 200 == (await client.post(replicas_path(WHISPER), json={"min_replicas": 1, "max_replicas": 2})).status_code
 
@@ -98,7 +103,9 @@ async def test_min_zero_scales_a_running_deployment_to_zero(client: httpx.AsyncC
     assert "SCALED_DOWN" == (await client.get(health_path(WHISPER))).json()["data"]
 
 
-async def test_raising_min_from_zero_comes_up_through_progressing(client: httpx.AsyncClient, clock: ManualClock) -> None:
+async def test_raising_min_from_zero_comes_up_through_progressing(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
     """min back to >= 1 on a running deployment: DEPLOYED, Progressing until the start-up delay, then Healthy."""
     await client.post(replicas_path(WHISPER), json={"min_replicas": 0, "max_replicas": 2})
     await client.post(replicas_path(WHISPER), json={"min_replicas": 2, "max_replicas": 2})
@@ -137,8 +144,10 @@ async def test_update_that_fills_the_quota_exactly_is_accepted(client: httpx.Asy
     assert 200 == response.status_code
 
 
-async def test_update_beyond_the_quota_answers_400_insufficient_quota(client: httpx.AsyncClient, state: SimState) -> None:
-    """One GPU over the quota answers 400 {"error": "Insufficient GPU quota for requested replicas"} and changes nothing."""
+async def test_update_beyond_the_quota_answers_400_insufficient_quota(
+    client: httpx.AsyncClient, state: SimState
+) -> None:
+    """One GPU over the quota answers 400 with the documented quota error and changes nothing."""
     response = await client.post(replicas_path(LLAMA_70B), json={"min_replicas": 1, "max_replicas": 8})
     assert (400, {"error": "Insufficient GPU quota for requested replicas"}) == (response.status_code, response.json())
     assert 2 == state.deployments[LLAMA_70B].max_replicas
@@ -167,7 +176,9 @@ async def test_failed_deployments_do_not_count(client: httpx.AsyncClient) -> Non
 async def test_no_quota_for_a_type_means_no_limit(client: httpx.AsyncClient) -> None:
     """Without a quota for the accelerator type any bounds are accepted."""
     await client.patch("/_sim/quotas", json={"nvidia-h100": None})
-    assert 200 == (await client.post(replicas_path(LLAMA_70B), json={"min_replicas": 1, "max_replicas": 100})).status_code
+    assert (
+        200 == (await client.post(replicas_path(LLAMA_70B), json={"min_replicas": 1, "max_replicas": 100})).status_code
+    )
 
 
 async def test_quota_set_through_control_applies_at_once(client: httpx.AsyncClient) -> None:

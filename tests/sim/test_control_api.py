@@ -28,7 +28,9 @@ async def test_add_one_deployment_in_seed_shape(client: httpx.AsyncClient) -> No
     )
     assert 201 == response.status_code
     added = response.json()["added"]
-    assert [(NEW_ID, "DEPLOYED", 2, 3)] == [(d["deployment_id"], d["status"], d["min_replicas"], d["max_replicas"]) for d in added]
+    assert [(NEW_ID, "DEPLOYED", 2, 3)] == [
+        (d["deployment_id"], d["status"], d["min_replicas"], d["max_replicas"]) for d in added
+    ]
     assert "DEPLOYED" == await listed_status(client, NEW_ID)
 
 
@@ -49,7 +51,10 @@ async def test_adding_an_existing_id_answers_409_and_adds_nothing(client: httpx.
     """An id that is taken answers 409; none of the batch is added."""
     response = await client.post(
         "/_sim/deployments",
-        json=[{"deployment_id": NEW_ID, "deployment_name": "new"}, {"deployment_id": WHISPER, "deployment_name": "dup"}],
+        json=[
+            {"deployment_id": NEW_ID, "deployment_name": "new"},
+            {"deployment_id": WHISPER, "deployment_name": "dup"},
+        ],
     )
     assert 409 == response.status_code
     assert None is await listed_status(client, NEW_ID)
@@ -57,7 +62,9 @@ async def test_adding_an_existing_id_answers_409_and_adds_nothing(client: httpx.
 
 async def test_invalid_deployment_answers_400_naming_the_field(client: httpx.AsyncClient) -> None:
     """A malformed deployment answers 400 with the field's path."""
-    response = await client.post("/_sim/deployments", json=[{"deployment_name": "ok"}, {"deployment_name": "x", "max_replicas": 0}])
+    response = await client.post(
+        "/_sim/deployments", json=[{"deployment_name": "ok"}, {"deployment_name": "x", "max_replicas": 0}]
+    )
     assert 400 == response.status_code
     assert "deployments[1].max_replicas" in response.json()["error"]
 
@@ -65,8 +72,17 @@ async def test_invalid_deployment_answers_400_naming_the_field(client: httpx.Asy
 async def test_describe_shows_the_hidden_state(client: httpx.AsyncClient) -> None:
     """GET /_sim/deployments/{id} shows bounds, running flag and start-up delay the platform hides."""
     view = (await client.get(f"/_sim/deployments/{WHISPER}")).json()
-    hidden = {key: view[key] for key in ("min_replicas", "max_replicas", "running", "startup_seconds", "lifecycle", "status")}
-    assert {"min_replicas": 1, "max_replicas": 2, "running": True, "startup_seconds": 30.0, "lifecycle": "active", "status": "DEPLOYED"} == hidden
+    hidden = {
+        key: view[key] for key in ("min_replicas", "max_replicas", "running", "startup_seconds", "lifecycle", "status")
+    }
+    assert {
+        "min_replicas": 1,
+        "max_replicas": 2,
+        "running": True,
+        "startup_seconds": 30.0,
+        "lifecycle": "active",
+        "status": "DEPLOYED",
+    } == hidden
 
 
 async def test_describe_reflects_platform_calls(client: httpx.AsyncClient) -> None:
@@ -169,7 +185,14 @@ async def test_patch_bounds_ignore_the_quota(client: httpx.AsyncClient) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [{"min_replicas": 3}, {"max_replicas": 0}, {"running": "yes"}, {"startup_seconds": -1}, {"colour": "blue"}, {"deletion_failures": 1.5}],
+    [
+        {"min_replicas": 3},
+        {"max_replicas": 0},
+        {"running": "yes"},
+        {"startup_seconds": -1},
+        {"colour": "blue"},
+        {"deletion_failures": 1.5},
+    ],
 )
 async def test_patch_refuses_invalid_fields(client: httpx.AsyncClient, body: dict) -> None:
     """PATCH validates what it sets: 400 naming the field."""

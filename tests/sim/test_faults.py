@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from scaler.sim.app import DroppedConnection
+from scaler.sim.app import DroppedConnection, create_app
 from scaler.sim.state import SimState
 from tests.sim.conftest import LIST_PATH, ORG, WHISPER, SleepRecorder, health_path, listed_status, startstop_path
 
@@ -24,8 +24,6 @@ async def test_latency_sleeps_fixed_plus_jitter(client: httpx.AsyncClient, sleep
 
 async def test_latency_jitter_is_repeatable_with_the_same_rng_seed(clock, sleeps: SleepRecorder) -> None:
     """Two simulators with the same rng_seed draw the same jitter."""
-    from scaler.sim.app import create_app
-
     draws = []
     for _ in range(2):
         recorder = SleepRecorder()
@@ -150,7 +148,11 @@ async def test_faults_are_listed_and_cleared(client: httpx.AsyncClient) -> None:
     await client.put("/_sim/faults/latency", json={"fixed_ms": 5})
     await client.post("/_sim/faults/malformed", json={"kind": "html", "endpoint": "delete", "count": 2})
     shown = (await client.get("/_sim/faults")).json()
-    assert (5.0, "html", 2) == (shown["latency"]["fixed_ms"], shown["malformed"][0]["kind"], shown["malformed"][0]["remaining"])
+    assert (5.0, "html", 2) == (
+        shown["latency"]["fixed_ms"],
+        shown["malformed"][0]["kind"],
+        shown["malformed"][0]["remaining"],
+    )
     cleared = (await client.delete("/_sim/faults")).json()
     assert {"latency": None, "error_rate": None, "fail_next": [], "malformed": []} == cleared
 

@@ -71,17 +71,27 @@ async def test_log_is_cleared(client: httpx.AsyncClient) -> None:
     """DELETE /_sim/requests empties the log."""
     await client.get(LIST_PATH)
     await client.delete("/_sim/requests")
-    assert (0, []) == ((await client.get("/_sim/requests")).json()["total"], (await client.get("/_sim/requests")).json()["requests"])
+    assert (0, []) == (
+        (await client.get("/_sim/requests")).json()["total"],
+        (await client.get("/_sim/requests")).json()["requests"],
+    )
 
 
 async def test_log_keeps_only_the_most_recent_entries() -> None:
     """With a limit of 3, five requests keep the last three and count two dropped."""
     state = SimState(clock=ManualClock(), request_log_limit=3)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(state)), base_url="http://sim", headers=AUTH) as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(state)), base_url="http://sim", headers=AUTH
+    ) as http:
         for index in range(5):
             await http.get(LIST_PATH, headers={"X-Request-Id": f"r{index}"})
         log = (await http.get("/_sim/requests")).json()
-    assert (5, 3, 2, ["r2", "r3", "r4"]) == (log["total"], log["kept"], log["dropped"], [e["request_id"] for e in log["requests"]])
+    assert (5, 3, 2, ["r2", "r3", "r4"]) == (
+        log["total"],
+        log["kept"],
+        log["dropped"],
+        [e["request_id"] for e in log["requests"]],
+    )
 
 
 def test_request_log_needs_a_positive_limit() -> None:

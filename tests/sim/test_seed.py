@@ -39,7 +39,10 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 def test_default_seed_is_the_table_of_seed_md() -> None:
     """The default seed holds exactly SEED.md's deployments with their repos, accelerators, counts and statuses."""
     seed = load_seed(DEFAULT_SEED_PATH)
-    actual = {d.deployment_name: (d.model_repo_name, d.accelerator_type[0], d.accelerator_count, d.status) for d in seed.deployments}
+    actual = {
+        d.deployment_name: (d.model_repo_name, d.accelerator_type[0], d.accelerator_count, d.status)
+        for d in seed.deployments
+    }
     assert SEED_TABLE == actual
 
 
@@ -48,7 +51,10 @@ def test_default_seed_identity_and_fixed_ids() -> None:
     seed = load_seed(DEFAULT_SEED_PATH)
     whisper = next(d for d in seed.deployments if d.deployment_name == "whisper-v3")
     assert (DEFAULT_ORG_ID, DEFAULT_TOKEN) == (seed.org_id, seed.token)
-    assert ("1e99a854-26de-4c19-b6b6-68c7e03c39c3", "0caac439-5518-4569-a3db-a2d505a189f2") == (whisper.deployment_id, whisper.model_repo_id)
+    assert ("1e99a854-26de-4c19-b6b6-68c7e03c39c3", "0caac439-5518-4569-a3db-a2d505a189f2") == (
+        whisper.deployment_id,
+        whisper.model_repo_id,
+    )
 
 
 def test_default_seed_has_realistic_bounds_and_start_up_delays() -> None:
@@ -66,7 +72,9 @@ def test_default_seed_fits_its_quotas() -> None:
 
 def test_json_seed_loads(tmp_path: Path) -> None:
     """A .json seed is read as JSON."""
-    path = write(tmp_path, "seed.json", json.dumps({"quotas": {"nvidia-l4": 4}, "deployments": [{"deployment_name": "a"}]}))
+    path = write(
+        tmp_path, "seed.json", json.dumps({"quotas": {"nvidia-l4": 4}, "deployments": [{"deployment_name": "a"}]})
+    )
     seed = load_seed(path)
     assert (1, {"nvidia-l4": 4}, str(path)) == (len(seed.deployments), seed.quotas, seed.source)
 
@@ -86,17 +94,38 @@ def test_missing_ids_are_derived_from_names_stably(tmp_path: Path) -> None:
         ("deployments: {}\n", "deployments: must be a list"),
         ("deployment: []\n", "deployment: unknown field"),
         ("deployments:\n  - model_type: custom\n", "deployments[0].deployment_name: is required"),
-        ("deployments:\n  - deployment_name: a\n    deployment_id: 1234\n", "deployments[0].deployment_id: must be a UUID"),
+        (
+            "deployments:\n  - deployment_name: a\n    deployment_id: 1234\n",
+            "deployments[0].deployment_id: must be a UUID",
+        ),
         ("deployments:\n  - deployment_name: a\n    status: RUNNING\n", "deployments[0].status: must be one of"),
-        ("deployments:\n  - deployment_name: a\n    min_replicas: 3\n    max_replicas: 2\n", "deployments[0].min_replicas: 3 is above"),
-        ("deployments:\n  - deployment_name: a\n    max_replicas: 0\n", "deployments[0].max_replicas: must be a whole number >= 1"),
+        (
+            "deployments:\n  - deployment_name: a\n    min_replicas: 3\n    max_replicas: 2\n",
+            "deployments[0].min_replicas: 3 is above",
+        ),
+        (
+            "deployments:\n  - deployment_name: a\n    max_replicas: 0\n",
+            "deployments[0].max_replicas: must be a whole number >= 1",
+        ),
         ("deployments:\n  - deployment_name: a\n    accelerator_count: two\n", "deployments[0].accelerator_count"),
         ("deployments:\n  - deployment_name: a\n    accelerator_type: []\n", "deployments[0].accelerator_type"),
         ("deployments:\n  - deployment_name: a\n    running: false\n", "deployments[0].status: DEPLOYED needs running"),
-        ("deployments:\n  - deployment_name: a\n    status: SCALED_DOWN\n    running: true\n", "deployments[0].status: SCALED_DOWN needs"),
-        ("deployments:\n  - deployment_name: a\n    pods: {ready: 1, not_ready: 0}\n", "deployments[0].health: is required"),
-        ("deployments:\n  - deployment_name: a\n    health: Healthy\n    pods: {ready: x, not_ready: 0}\n", "deployments[0].pods.ready"),
-        ("deployments:\n  - deployment_name: a\n    health_timeline: [{data: Degraded}]\n", "deployments[0].health_timeline[0].after_seconds: is required"),
+        (
+            "deployments:\n  - deployment_name: a\n    status: SCALED_DOWN\n    running: true\n",
+            "deployments[0].status: SCALED_DOWN needs",
+        ),
+        (
+            "deployments:\n  - deployment_name: a\n    pods: {ready: 1, not_ready: 0}\n",
+            "deployments[0].health: is required",
+        ),
+        (
+            "deployments:\n  - deployment_name: a\n    health: Healthy\n    pods: {ready: x, not_ready: 0}\n",
+            "deployments[0].pods.ready",
+        ),
+        (
+            "deployments:\n  - deployment_name: a\n    health_timeline: [{data: Degraded}]\n",
+            "deployments[0].health_timeline[0].after_seconds: is required",
+        ),
         ("deployments:\n  - deployment_name: a\n    startup_seconds: -5\n", "deployments[0].startup_seconds"),
         ("deployments:\n  - deployment_name: a\n    min_replica: 1\n", "deployments[0].min_replica: unknown field"),
         ("deployments:\n  - deployment_name: a\n    extra: {status: X}\n", "deployments[0].extra.status"),
@@ -116,7 +145,11 @@ def test_malformed_seed_names_the_file_and_the_field(tmp_path: Path, text: str, 
 
 def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
     """Two deployments with one id: the second is named."""
-    text = "deployments:\n  - {deployment_name: a, deployment_id: 3bda38dc-e4be-43c2-a5eb-4d23ed4d3970}\n  - {deployment_name: b, deployment_id: 3bda38dc-e4be-43c2-a5eb-4d23ed4d3970}\n"
+    same = "3bda38dc-e4be-43c2-a5eb-4d23ed4d3970"
+    text = (
+        f"deployments:\n  - {{deployment_name: a, deployment_id: {same}}}\n"
+        f"  - {{deployment_name: b, deployment_id: {same}}}\n"
+    )
     with pytest.raises(SeedError, match=r"deployments\[1\]\.deployment_id: .* already used by deployments\[0\]"):
         load_seed(write(tmp_path, "dup.yaml", text))
 
@@ -147,7 +180,10 @@ def test_seed_health_is_the_initial_health() -> None:
     seed = parse_seed({"deployments": [{"deployment_name": "a", "health": "Unhealthy", "pods": None}]})
     state = SimState.from_seed(seed, clock=ManualClock())
     deployment = next(iter(state.deployments.values()))
-    assert {"data": "Unhealthy", "messages": [{"message": "The deployment is not serving requests.", "severity": "error"}]} == deployment.health_answer(state.now())
+    assert {
+        "data": "Unhealthy",
+        "messages": [{"message": "The deployment is not serving requests.", "severity": "error"}],
+    } == deployment.health_answer(state.now())
 
 
 def test_explicit_token_and_org_win_over_the_seed() -> None:
@@ -181,7 +217,10 @@ def test_generated_seed_spreads_over_about_30_combinations() -> None:
     seed = generate_seed(3000)
     combinations = {(d.accelerator_type[0], d.accelerator_count) for d in seed.deployments}
     statuses = {d.status for d in seed.deployments}
-    assert (30, {"DEPLOYED", "DEPLOYING", "FAILED", "DELETED", "DELETING", "SCALED_DOWN"}) == (len(combinations), statuses)
+    assert (30, {"DEPLOYED", "DEPLOYING", "FAILED", "DELETED", "DELETING", "SCALED_DOWN"}) == (
+        len(combinations),
+        statuses,
+    )
 
 
 def test_generated_seed_builds_a_state() -> None:

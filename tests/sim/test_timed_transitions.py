@@ -16,7 +16,9 @@ async def health(client: httpx.AsyncClient, deployment_id: str) -> str:
     return (await client.get(health_path(deployment_id))).json()["data"]
 
 
-async def test_default_seed_turns_embeddings_degraded_after_20_seconds(client: httpx.AsyncClient, clock: ManualClock) -> None:
+async def test_default_seed_turns_embeddings_degraded_after_20_seconds(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
     """embeddings-bge-large is Healthy at first, Degraded from 20 s on (the demo relies on it)."""
     assert "Healthy" == await health(client, EMBEDDINGS)
     clock.advance(19)
@@ -26,7 +28,9 @@ async def test_default_seed_turns_embeddings_degraded_after_20_seconds(client: h
     assert ("Degraded", {"ready": 1, "not_ready": 1}) == (body["data"], body["pods"])
 
 
-async def test_default_seed_keeps_embeddings_degraded_for_six_minutes(client: httpx.AsyncClient, clock: ManualClock) -> None:
+async def test_default_seed_keeps_embeddings_degraded_for_six_minutes(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
     """embeddings-bge-large stays Degraded until 380 s, then is Healthy again."""
     clock.advance(379)
     assert "Degraded" == await health(client, EMBEDDINGS)
@@ -34,7 +38,9 @@ async def test_default_seed_keeps_embeddings_degraded_for_six_minutes(client: ht
     assert "Healthy" == await health(client, EMBEDDINGS)
 
 
-async def test_timeline_steps_apply_in_order_relative_to_when_scripted(client: httpx.AsyncClient, clock: ManualClock) -> None:
+async def test_timeline_steps_apply_in_order_relative_to_when_scripted(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
     """A timeline set through control applies each step after_seconds after it was set."""
     clock.advance(1000)
     timeline = [
@@ -57,7 +63,9 @@ async def test_timeline_step_at_zero_applies_at_once(client: httpx.AsyncClient) 
     assert "Unknown" == await health(client, WHISPER)
 
 
-async def test_timeline_step_that_falls_due_while_paused_is_not_reported(client: httpx.AsyncClient, clock: ManualClock) -> None:
+async def test_timeline_step_that_falls_due_while_paused_is_not_reported(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
     """A paused deployment answers SCALED_DOWN even when a scripted step fell due, and a start forgets it."""
     await client.put(f"/_sim/deployments/{WHISPER}/health-timeline", json=[{"after_seconds": 5, "data": "Unhealthy"}])
     await stop(client, WHISPER)
