@@ -206,7 +206,8 @@ def parse_fail_next(raw: Any) -> FailNext:
 def parse_malformed(raw: Any) -> Malformed:
     """Return the :class:`Malformed` that a control body describes.
 
-    The body is ``{kind, endpoint?, count?, status?, size_bytes?, bytes_per_second?}``. Raises :class:`InvalidFault` naming the field.
+    The body is ``{kind, endpoint?, count?, status?, size_bytes?, bytes_per_second?}``.
+    Raises :class:`InvalidFault` naming the field.
     """
     body = _mapping(raw, ("kind", "endpoint", "count", "status", "size_bytes", "bytes_per_second"))
     kind = body.get("kind")
