@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 from uuid import uuid4
@@ -162,20 +163,8 @@ class PlatformEndpoint:
                 damaged = damage(malformed, self.name, status, payload)
                 status, payload, content_type = damaged.status, damaged.body, damaged.content_type
 
-        state.requests.record(
-            LoggedRequest(
-                method=scope["method"],
-                path=scope["path"],
-                query=query,
-                body=body,
-                status=status,
-                request_id=request_id_text,
-                timestamp=now.isoformat(),
-                endpoint=self.name,
-                deployment_id=platform.canonical_id(deployment_id) or deployment_id,
-                fault=fault,
-            )
-        )
+        if self.handler is not None or not scope["path"].startswith("/_sim"):
+            self._log(scope, query, body, status, request_id_text, now, deployment_id, fault)
         headers.extend(
             (
                 (b"content-type", content_type),
@@ -191,6 +180,32 @@ class PlatformEndpoint:
             raise DroppedConnection("connection dropped by an injected fault")
         else:
             await send({"type": "http.response.body", "body": payload})
+
+    def _log(
+        self,
+        scope: Scope,
+        query: dict[str, str],
+        body: Any,
+        status: int,
+        request_id: str,
+        now: datetime,
+        deployment_id: str | None,
+        fault: str | None,
+    ) -> None:
+        self.state.requests.record(
+            LoggedRequest(
+                method=scope["method"],
+                path=scope["path"],
+                query=query,
+                body=body,
+                status=status,
+                request_id=request_id,
+                timestamp=now.isoformat(),
+                endpoint=self.name,
+                deployment_id=platform.canonical_id(deployment_id) or deployment_id,
+                fault=fault,
+            )
+        )
 
     def _authorized(self, authorization: bytes | None) -> bool:
         if authorization is None:

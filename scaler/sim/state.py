@@ -17,6 +17,7 @@ import random
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from scaler.sim.clock import Clock, system_clock
 from scaler.sim.constants import (
@@ -73,13 +74,17 @@ class SimState:
     ) -> None:
         """Create an empty organization.
 
-        ``clock`` returns aware UTC datetimes (the system clock by default); ``sleep`` is
-        awaited for injected latency and slow answers (tests pass a recorder);
-        ``rng_seed`` seeds the random draws of jitter and error rates.
+        ``clock`` returns aware UTC datetimes (the system clock by default); ``token`` is
+        the only bearer token accepted; ``org_id`` the organization startstop requires
+        (a UUID; raises ValueError otherwise). ``startup_seconds`` and ``delete_seconds``
+        apply to deployments whose seed gives no delay; a deleted deployment stays listed
+        ``deleted_listed_seconds``. ``request_log_limit`` bounds the request log.
+        ``sleep`` is awaited for injected latency and slow answers (tests pass a
+        recorder); ``rng_seed`` seeds the random draws of jitter and error rates.
         """
         self.clock: Clock = clock or system_clock
         self.token = token
-        self.org_id = org_id.lower()
+        self.org_id = str(UUID(org_id))
         self.startup_seconds = startup_seconds
         self.delete_seconds = delete_seconds
         self.deleted_listed_seconds = deleted_listed_seconds
@@ -178,7 +183,7 @@ class SimState:
         self.seed = seed
         if not keep_identity:
             self.token = seed.token or self.token
-            self.org_id = (seed.org_id or self.org_id).lower()
+            self.org_id = str(UUID(seed.org_id or self.org_id))
         self.deployments = {}
         self._timers.clear()
         self._list_cache.clear()

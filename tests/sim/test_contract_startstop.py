@@ -152,3 +152,15 @@ async def test_stop_forgets_pending_start_up(client: httpx.AsyncClient, state: S
     await start(client, BATCH_TRANSCRIBE)
     await stop(client, BATCH_TRANSCRIBE)
     assert (False, None) == (state.deployments[BATCH_TRANSCRIBE].running, state.deployments[BATCH_TRANSCRIBE].up_since)
+
+
+async def test_stop_of_a_deploying_deployment_pauses_it(client: httpx.AsyncClient) -> None:
+    """A deployment being created is paused (SCALED_DOWN) by a stop."""
+    await stop(client, VISION_DEPLOYING)
+    assert "SCALED_DOWN" == await listed_status(client, VISION_DEPLOYING)
+
+
+async def test_stop_of_a_paused_deployment_succeeds(client: httpx.AsyncClient) -> None:
+    """Stopping a paused deployment answers success and leaves it paused."""
+    response = await stop(client, BATCH_TRANSCRIBE)
+    assert (200, "SCALED_DOWN") == (response.status_code, await listed_status(client, BATCH_TRANSCRIBE))

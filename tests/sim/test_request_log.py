@@ -104,3 +104,9 @@ async def test_unparseable_body_is_logged_as_text(client: httpx.AsyncClient) -> 
     """A body that is not JSON is logged as its text."""
     await client.post(startstop_path(WHISPER), content=b"action=stop")
     assert "action=stop" == (await client.get("/_sim/requests")).json()["requests"][-1]["body"]
+
+
+async def test_control_path_without_trailing_slash_is_not_logged(client: httpx.AsyncClient) -> None:
+    """/_sim without its slash is not a platform request: 404, and not in the log."""
+    assert 404 == (await client.get("/_sim")).status_code
+    assert [] == (await client.get("/_sim/requests")).json()["requests"]
