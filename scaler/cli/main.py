@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from scaler import __version__
+from scaler.cli.deployments import deployments
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -12,6 +13,8 @@ from scaler import __version__
 def main() -> None:
     """Scheduled autoscaling and cost saving for Simplismart deployments."""
 
+
+main.add_command(deployments)
 
 from scaler.cli.sim import sim  # noqa: E402  (commands register after the group exists)
 

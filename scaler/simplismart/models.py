@@ -9,10 +9,18 @@ text beside it) instead of failing. The aliases ``PENDING`` (= DEPLOYING) and
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 
 
 class DeploymentStatus(str, Enum):
@@ -117,10 +125,17 @@ class Deployment(_Lenient):
 
 
 class HealthMessage(_Lenient):
-    """A human-readable message attached to a health answer."""
+    """A human-readable message attached to a health answer (a bare string is accepted too)."""
 
     message: str = ""
     severity: str = "info"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_bare_string(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"message": data}
+        return data
 
 
 class Pods(_Lenient):
@@ -153,6 +168,35 @@ class DeploymentHealth(_Lenient):
         return data
 
 
+class UpdateReplicasRequest(BaseModel):
+    """Body of ``update-replicas``; validated before it is sent (integers, not bools)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_replicas: StrictInt = Field(ge=0, description="Minimum pods to keep running.")
+    max_replicas: StrictInt = Field(ge=1, description="Maximum pods allowed.")
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> UpdateReplicasRequest:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"min_replicas ({self.min_replicas}) must not exceed max_replicas ({self.max_replicas})"
+            )
+        return self
+
+
+StartStopAction = Literal["start", "stop"]
+
+
+class StartStopRequest(BaseModel):
+    """Body of ``startstop``: the action and the organization the deployment belongs to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: StartStopAction
+    org: UUID
+
+
 class UpdateReplicasResult(_Lenient):
     """Answer of ``update-replicas``."""
 
@@ -173,6 +217,8 @@ class DeleteResult(_Lenient):
 
     message: str = ""
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def already_deleted(self) -> bool:
+        """True when the platform says the deployment was deleted before this call."""
         return "already" in self.message.casefold()

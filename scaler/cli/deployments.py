@@ -1,0 +1,210 @@
+"""``scaler deployments``: look at and operate the organization's deployments by hand.
+
+Each command is one API call through :class:`~scaler.simplismart.client.SimplismartClient`
+with the settings from the environment. Results go to stdout as an aligned table or,
+with ``--output json``, as the client's typed models in JSON; a failure is one line on
+stderr (the platform's message and the request id) with exit status 1, or 2 for bad
+settings and usage. Logging is quiet (errors only) unless SCALER_LOG_LEVEL is set, so
+the output is the result; SCALER_LOG_LEVEL=debug shows every request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+from pydantic import BaseModel
+
+from scaler.cli.common import EXIT_USAGE, fail, settings_or_exit
+from scaler.logs import configure_logging
+from scaler.settings import Settings
+from scaler.simplismart.client import SimplismartClient
+from scaler.simplismart.errors import ConfigurationError, SimplismartError
+from scaler.simplismart.models import (
+    Deployment,
+    DeploymentHealth,
+    DeploymentStatus,
+    HealthStatus,
+    StartStopResult,
+)
+
+ResultT = TypeVar("ResultT")
+
+_output_option = click.option(
+    "--output",
+    "-o",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table for people, json for scripts.",
+)
+
+
+def _settings() -> Settings:
+    """Load the settings; keep logging to errors unless SCALER_LOG_LEVEL asks for more."""
+    settings = settings_or_exit()
+    if "log_level" not in settings.model_fields_set:
+        configure_logging(log_format=settings.log_format, log_level="error")
+    return settings
+
+
+def _call(operation: Callable[[SimplismartClient], Awaitable[ResultT]]) -> ResultT:
+    """Run one client call with the environment's settings; exit with one line on failure."""
+    settings = _settings()
+
+    async def run() -> ResultT:
+        async with SimplismartClient.from_settings(settings) as client:
+            return await operation(client)
+
+    try:
+        return asyncio.run(run())
+    except ConfigurationError as exc:
+        fail(str(exc), code=EXIT_USAGE)
+    except SimplismartError as exc:
+        fail(str(exc))
+
+
+def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Return ``rows`` under ``headers`` as plain columns aligned with spaces (no trailing blanks)."""
+    cells = [[str(header) for header in headers], *[["" if cell is None else str(cell) for cell in row] for row in rows]]
+    widths = [max(len(row[column]) for row in cells) for column in range(len(headers))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+def _dump(value: BaseModel | list[BaseModel], **extra: Any) -> str:
+    if isinstance(value, list):
+        return json.dumps([item.model_dump(mode="json") for item in value], indent=2)
+    return json.dumps({**extra, **value.model_dump(mode="json")}, indent=2)
+
+
+def _status_text(deployment: Deployment) -> str:
+    if deployment.status is DeploymentStatus.UNKNOWN:
+        return f"{deployment.status_raw or '-'} (unknown)"
+    return deployment.status.value
+
+
+def _health_text(health: DeploymentHealth) -> str:
+    if health.status is HealthStatus.UNRECOGNIZED:
+        return f"{health.status_raw} (unrecognized)"
+    return health.status.value
+
+
+def deployments_table(deployments: Sequence[Deployment]) -> str:
+    """Return the deployments as a table, by name, with a count line."""
+    if not deployments:
+        return "no deployments"
+    rows = [
+        (
+            deployment.deployment_id,
+            deployment.deployment_name,
+            _status_text(deployment),
+            ",".join(deployment.accelerator_type) or "-",
+            deployment.accelerator_count,
+            deployment.model_repo_name or deployment.model_repo_id or "-",
+        )
+        for deployment in sorted(deployments, key=lambda item: (item.deployment_name, str(item.deployment_id)))
+    ]
+    table = render_table(("ID", "NAME", "STATUS", "ACCELERATOR", "COUNT", "MODEL REPO"), rows)
+    noun = "deployment" if len(deployments) == 1 else "deployments"
+    return f"{table}\n\n{len(deployments)} {noun}"
+
+
+def health_table(health: DeploymentHealth) -> str:
+    """Return the health answer as labelled lines."""
+    pods = "-" if health.pods is None else f"{health.pods.ready} ready, {health.pods.not_ready} not ready"
+    rows: list[tuple[str, str]] = [("health", _health_text(health)), ("pods", pods)]
+    for message in health.messages:
+        rows.append(("message", f"[{message.severity}] {message.message}"))
+    return render_table(("FIELD", "VALUE"), rows)
+
+
+@click.group("deployments")
+def deployments() -> None:
+    """Look at and operate the organization's deployments directly, outside any policy."""
+
+
+@deployments.command("list")
+@click.option("--model-repo-id", metavar="UUID", help="Only the deployments of this model repository.")
+@_output_option
+def list_command(model_repo_id: str | None, output: str) -> None:
+    """List the organization's deployments."""
+    result = _call(lambda client: client.list_deployments(model_repo_id))
+    click.echo(_dump(result) if output == "json" else deployments_table(result))
+
+
+@deployments.command("health")
+@click.argument("deployment_id", metavar="ID")
+@_output_option
+def health_command(deployment_id: str, output: str) -> None:
+    """Show the health of deployment ID: aggregated value, pods and messages."""
+    result = _call(lambda client: client.get_health(deployment_id))
+    click.echo(_dump(result, deployment_id=deployment_id) if output == "json" else health_table(result))
+
+
+@deployments.command("scale")
+@click.argument("deployment_id", metavar="ID")
+@click.option("--min", "min_replicas", type=int, required=True, help="Minimum replicas (>= 0).")
+@click.option("--max", "max_replicas", type=int, required=True, help="Maximum replicas (>= 1, >= --min).")
+@_output_option
+def scale_command(deployment_id: str, min_replicas: int, max_replicas: int, output: str) -> None:
+    """Set the autoscaling bounds of deployment ID."""
+    result = _call(lambda client: client.update_replicas(deployment_id, min_replicas, max_replicas))
+    if output == "json":
+        click.echo(_dump(result, deployment_id=deployment_id))
+        return
+    applied_min = min_replicas if result.min_replicas is None else result.min_replicas
+    applied_max = max_replicas if result.max_replicas is None else result.max_replicas
+    message = result.message or "replica bounds updated"
+    click.echo(f"{deployment_id}: {message} (min {applied_min}, max {applied_max})")
+
+
+def _echo_startstop(deployment_id: str, action: str, result: StartStopResult, output: str) -> None:
+    if output == "json":
+        click.echo(_dump(result, deployment_id=deployment_id))
+    else:
+        click.echo(f"{deployment_id}: {result.message or action + ' requested'}")
+
+
+@deployments.command("start")
+@click.argument("deployment_id", metavar="ID")
+@_output_option
+def start_command(deployment_id: str, output: str) -> None:
+    """Resume deployment ID (SCALER_ORG_ID names the organization)."""
+    result = _call(lambda client: client.start(deployment_id))
+    _echo_startstop(deployment_id, "start", result, output)
+
+
+@deployments.command("stop")
+@click.argument("deployment_id", metavar="ID")
+@_output_option
+def stop_command(deployment_id: str, output: str) -> None:
+    """Pause deployment ID: it scales to zero until started (SCALER_ORG_ID names the organization)."""
+    result = _call(lambda client: client.stop(deployment_id))
+    _echo_startstop(deployment_id, "stop", result, output)
+
+
+@deployments.command("delete")
+@click.argument("deployment_id", metavar="ID")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@_output_option
+def delete_command(deployment_id: str, yes: bool, output: str) -> None:
+    """Delete deployment ID permanently (asks first unless --yes)."""
+    if not yes:
+        try:
+            confirmed = click.confirm(
+                f"Delete deployment {deployment_id}? This cannot be undone.", default=False, err=True
+            )
+        except click.Abort:  # no answer: end of input
+            click.echo(err=True)
+            confirmed = False
+        if not confirmed:
+            fail("deletion not confirmed, nothing deleted (pass --yes to skip the question)")
+    result = _call(lambda client: client.delete(deployment_id))
+    if output == "json":
+        click.echo(_dump(result, deployment_id=deployment_id))
+    else:
+        click.echo(f"{deployment_id}: {result.message or 'deleted'}")

@@ -1,0 +1,473 @@
+"""The asynchronous client of the Deployment Lifecycle API: the only code that speaks HTTP to it.
+
+One :class:`SimplismartClient` owns one ``httpx.AsyncClient``. Every call:
+
+- validates its arguments first and raises :class:`ClientValidationError` without a request;
+- waits for one of ``max_concurrency`` slots and for the rate limiter (at most
+  ``max_requests_per_second``), then sends the request with a ``User-Agent`` and a
+  fresh ``X-Request-Id``. Each attempt of a retried call is a request of its own and
+  gets its own id, so the platform's logs and ours match one line to one request;
+- retries transient failures (5xx, 429, timeouts, connection errors) with exponential
+  backoff and jitter, at most ``retry_attempts`` attempts and ``retry_timeout_seconds``
+  in all, waiting what a ``Retry-After`` header asks (capped by the time left); it never
+  retries another 4xx. The slot is released while waiting;
+- logs one ``api_request`` event per attempt (endpoint, method, status, duration, request
+  id, deployment id; never the token), observes ``scaler_api_request_duration_seconds``
+  and, once per failed call, counts ``scaler_api_request_errors_total`` by reason;
+- returns the typed model of the answer or raises a typed error (:mod:`.errors`).
+
+Retries use tenacity's ``AsyncRetrying``: its ``sleep`` is injectable, and its ``wait``
+sees the failed attempt, so a Retry-After wait can be capped by the remaining budget on
+an injectable clock. Tests pass ``clock``/``sleep`` and control time without sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+import httpx
+import structlog
+import tenacity
+from pydantic import ValidationError
+
+from scaler import __version__
+from scaler.metrics import API_ENDPOINTS, Metrics
+from scaler.settings import Settings
+from scaler.simplismart.errors import (
+    AuthenticationError,
+    ClientValidationError,
+    ConfigurationError,
+    MalformedResponse,
+    RequestTimeout,
+    SimplismartError,
+    WalletBlocked,
+    one_line,
+)
+from scaler.simplismart.models import (
+    DeleteResult,
+    Deployment,
+    DeploymentHealth,
+    StartStopAction,
+    StartStopRequest,
+    StartStopResult,
+    UpdateReplicasRequest,
+    UpdateReplicasResult,
+)
+from scaler.simplismart.ratelimit import Clock, RequestRateLimiter, Sleep
+from scaler.simplismart.responses import (
+    CallContext,
+    error_for_status,
+    error_for_transport,
+    parse_deployments,
+    parse_object,
+    status_label,
+)
+from scaler.simplismart.token import TokenSource
+
+log = structlog.get_logger()
+
+USER_AGENT = f"simplismart-scaler/{__version__}"
+
+#: Backoff before the first retry, in seconds; doubled for each further retry.
+DEFAULT_RETRY_WAIT_INITIAL_SECONDS = 0.5
+#: Longest backoff between two attempts, in seconds (a Retry-After may ask for more).
+DEFAULT_RETRY_WAIT_MAX_SECONDS = 8.0
+#: Largest random jitter added to a backoff, in seconds, so that clients do not retry in step.
+DEFAULT_RETRY_WAIT_JITTER_SECONDS = 0.5
+
+ResultT = TypeVar("ResultT")
+
+
+def _uuid_text(value: Any, *, name: str, context: CallContext) -> str:
+    """Return ``value`` as a canonical UUID string or raise :class:`ClientValidationError`."""
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, str):
+        try:
+            return str(UUID(value.strip()))
+        except ValueError:
+            pass
+    shown = one_line(repr(value), limit=60)
+    raise ClientValidationError(f"{name} must be a UUID, got {shown}", **context.error_fields())
+
+
+def _describe_invalid(error: ValidationError) -> str:
+    """Render a request-body validation error as ``field: problem (got value)`` parts."""
+    parts = []
+    for item in error.errors(include_url=False):
+        message = item["msg"].removeprefix("Value error, ")
+        if item["loc"]:
+            field = ".".join(str(part) for part in item["loc"])
+            parts.append(f"{field}: {message} (got {item['input']!r})")
+        else:
+            parts.append(message)
+    return "; ".join(parts)
+
+
+def _ssl_context(ca_bundle: Path) -> ssl.SSLContext:
+    """Return the default trust store plus the certificate authorities in ``ca_bundle``.
+
+    Raises :class:`ConfigurationError` naming SCALER_CA_BUNDLE when it cannot be loaded.
+    """
+    context = httpx.create_ssl_context()
+    try:
+        context.load_verify_locations(cafile=str(ca_bundle))
+    except (OSError, ssl.SSLError) as exc:
+        problem = getattr(exc, "strerror", None) or one_line(str(exc), limit=120)
+        raise ConfigurationError(f"SCALER_CA_BUNDLE {ca_bundle} cannot be loaded: {problem}") from None
+    return context
+
+
+class SimplismartClient:
+    """Client of the Deployment Lifecycle API; use as ``async with`` or call :meth:`aclose`."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token: TokenSource,
+        org_id: UUID | None,
+        timeout_seconds: float = 10.0,
+        max_concurrency: int = 10,
+        max_requests_per_second: float = 20.0,
+        retry_attempts: int = 4,
+        retry_timeout_seconds: float = 30.0,
+        ca_bundle: Path | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        metrics: Metrics | None = None,
+        retry_wait_initial_seconds: float = DEFAULT_RETRY_WAIT_INITIAL_SECONDS,
+        retry_wait_max_seconds: float = DEFAULT_RETRY_WAIT_MAX_SECONDS,
+        retry_wait_jitter_seconds: float = DEFAULT_RETRY_WAIT_JITTER_SECONDS,
+        attempt_deadline_seconds: float | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        """Build the client; no request is sent until a method is called.
+
+        httpx's timeouts bound each phase (connecting, each read, each write); a
+        response trickling in a few bytes at a time never trips them, so each attempt
+        as a whole is also bounded by ``attempt_deadline_seconds`` (default: twice
+        ``timeout_seconds``, one connect plus one read). ``clock`` (monotonic seconds)
+        and ``sleep`` drive backoff, the retry budget and the rate limiter; tests
+        inject them. Raises :class:`ConfigurationError` when
+        ``ca_bundle`` cannot be loaded, ``ValueError`` for non-positive limits.
+        """
+        if max_concurrency < 1 or retry_attempts < 1 or timeout_seconds <= 0 or retry_timeout_seconds <= 0:
+            raise ValueError("timeouts, max_concurrency and retry_attempts must be positive")
+        self.base_url = base_url.rstrip("/")
+        self.org_id = org_id
+        self.timeout_seconds = timeout_seconds
+        self.retry_attempts = retry_attempts
+        self.retry_timeout_seconds = retry_timeout_seconds
+        self.attempt_deadline_seconds = attempt_deadline_seconds or 2 * timeout_seconds
+        self._token = token
+        self._metrics = metrics
+        self._clock = clock
+        self._sleep = sleep
+        self._wait_initial = retry_wait_initial_seconds
+        self._wait_max = retry_wait_max_seconds
+        self._wait_jitter = retry_wait_jitter_seconds
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._limiter = RequestRateLimiter(max_requests_per_second, clock=clock, sleep=sleep)
+        verify: ssl.SSLContext | bool = _ssl_context(ca_bundle) if ca_bundle is not None else True
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            transport=transport,
+            verify=verify,
+            timeout=httpx.Timeout(
+                connect=timeout_seconds, read=timeout_seconds, write=timeout_seconds, pool=timeout_seconds
+            ),
+            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            follow_redirects=False,
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        metrics: Metrics | None = None,
+        **overrides: Any,
+    ) -> SimplismartClient:
+        """Return a client configured from ``settings`` (keyword ``overrides`` win).
+
+        Raises :class:`ConfigurationError` when there is no usable token or CA bundle.
+        """
+        options: dict[str, Any] = {
+            "base_url": settings.api_url,
+            "token": TokenSource.from_settings(settings),
+            "org_id": settings.org_id,
+            "timeout_seconds": settings.http_timeout_seconds,
+            "max_concurrency": settings.max_concurrency,
+            "max_requests_per_second": settings.max_requests_per_second,
+            "retry_attempts": settings.api_retry_attempts,
+            "retry_timeout_seconds": settings.api_retry_timeout_seconds,
+            "ca_bundle": settings.ca_bundle,
+            "transport": transport,
+            "metrics": metrics,
+        }
+        options.update(overrides)
+        return cls(**options)
+
+    def __repr__(self) -> str:
+        return f"SimplismartClient(base_url={self.base_url!r}, token={self._token!r}, org_id={self.org_id!s})"
+
+    async def __aenter__(self) -> SimplismartClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connections."""
+        await self._http.aclose()
+
+    # --- The five endpoints ---------------------------------------------------
+
+    async def list_deployments(self, model_repo_id: UUID | str | None = None) -> list[Deployment]:
+        """Return the organization's deployments, optionally only those of one model repo.
+
+        Malformed items are skipped (logged, counted in ``scaler_api_malformed_responses_total``).
+        Raises :class:`ClientValidationError` for a non-UUID ``model_repo_id``, otherwise
+        any :class:`SimplismartError` of the failed call.
+        """
+        context = CallContext("list_deployments", "list deployments")
+        params = None
+        if model_repo_id is not None:
+            params = {"model_repo_id": _uuid_text(model_repo_id, name="model_repo_id", context=context)}
+        return await self._call(
+            context,
+            params=params,
+            parse=lambda response, ctx: parse_deployments(response, ctx, metrics=self._metrics),
+        )
+
+    async def get_health(self, deployment_id: UUID | str) -> DeploymentHealth:
+        """Return the deployment's aggregated health, messages and (when given) pod counts.
+
+        Raises :class:`ClientValidationError`, :class:`NotFound` (unknown),
+        :class:`InvalidRequest` (deleted) or another :class:`SimplismartError`.
+        """
+        context = self._context_for("get_health", "fetch health", deployment_id)
+        return await self._call(
+            context, parse=lambda response, ctx: parse_object(response, ctx, DeploymentHealth, empty_ok=False)
+        )
+
+    async def update_replicas(
+        self, deployment_id: UUID | str, min_replicas: int, max_replicas: int
+    ) -> UpdateReplicasResult:
+        """Set the deployment's autoscaling bounds; return the platform's confirmation.
+
+        Raises :class:`ClientValidationError` (without a request) unless
+        ``0 <= min_replicas <= max_replicas`` and ``max_replicas >= 1``, all integers;
+        :class:`QuotaExceeded`, :class:`NotFound` or another :class:`SimplismartError`.
+        """
+        context = self._context_for("update_replicas", "update replicas", deployment_id)
+        try:
+            body = UpdateReplicasRequest(min_replicas=min_replicas, max_replicas=max_replicas)
+        except ValidationError as exc:
+            raise ClientValidationError(_describe_invalid(exc), **context.error_fields()) from None
+        return await self._call(
+            context,
+            json=body.model_dump(mode="json"),
+            parse=lambda response, ctx: parse_object(response, ctx, UpdateReplicasResult, empty_ok=True),
+        )
+
+    async def start(self, deployment_id: UUID | str) -> StartStopResult:
+        """Resume a paused deployment. Raises :class:`ClientValidationError` without
+        SCALER_ORG_ID, :class:`WalletBlocked` (402) or another :class:`SimplismartError`."""
+        return await self._startstop(deployment_id, "start")
+
+    async def stop(self, deployment_id: UUID | str) -> StartStopResult:
+        """Pause a deployment. Raises :class:`ClientValidationError` without SCALER_ORG_ID,
+        or another :class:`SimplismartError`."""
+        return await self._startstop(deployment_id, "stop")
+
+    async def delete(self, deployment_id: UUID | str) -> DeleteResult:
+        """Delete a deployment (idempotent: ``already_deleted`` tells a repeat apart).
+
+        Raises :class:`ClientValidationError`, :class:`NotFound`, :class:`InvalidRequest`
+        (deletion failed too often) or another :class:`SimplismartError`.
+        """
+        context = self._context_for("delete", "delete", deployment_id)
+        return await self._call(
+            context, parse=lambda response, ctx: parse_object(response, ctx, DeleteResult, empty_ok=True)
+        )
+
+    # --- Machinery ------------------------------------------------------------
+
+    def _context_for(self, endpoint: str, operation: str, deployment_id: Any) -> CallContext:
+        context = CallContext(endpoint, operation)
+        return CallContext(endpoint, operation, _uuid_text(deployment_id, name="deployment id", context=context))
+
+    async def _startstop(self, deployment_id: UUID | str, action: StartStopAction) -> StartStopResult:
+        context = self._context_for("startstop", action, deployment_id)
+        if self.org_id is None:
+            raise ClientValidationError(
+                "the organization is unknown: set SCALER_ORG_ID to its UUID", **context.error_fields()
+            )
+        body = StartStopRequest(action=action, org=self.org_id)
+        return await self._call(
+            context,
+            json=body.model_dump(mode="json"),
+            parse=lambda response, ctx: parse_object(response, ctx, StartStopResult, empty_ok=True),
+        )
+
+    async def _call(
+        self,
+        context: CallContext,
+        *,
+        parse: Callable[[httpx.Response, CallContext], ResultT],
+        params: dict[str, str] | None = None,
+        json: dict[str, Any] | None = None,
+    ) -> ResultT:
+        """Send the request (with retries), parse the answer; count a failed call once."""
+        started = self._clock()
+        retrying = tenacity.AsyncRetrying(
+            sleep=self._sleep,
+            stop=lambda state: self._out_of_budget(state, started),
+            wait=lambda state: self._next_wait(state, started),
+            retry=tenacity.retry_if_exception(lambda exc: isinstance(exc, SimplismartError) and exc.transient),
+            before_sleep=lambda state: self._on_retry(state, context),
+            reraise=True,
+        )
+        try:
+            try:
+                response, sent = await retrying(self._send_once, context, params, json)
+            except SimplismartError as error:
+                error.attempts = retrying.statistics.get("attempt_number", 1)
+                raise
+            return parse(response, sent)
+        except MalformedResponse as error:
+            log.warning(
+                "api_malformed_response",
+                endpoint=context.endpoint,
+                deployment_id=context.deployment_id,
+                request_id=error.request_id,
+                problem=error.message,
+            )
+            if self._metrics is not None:
+                self._metrics.api_malformed.labels(endpoint=context.endpoint).inc()
+            self._count_error(context.endpoint, error)
+            raise
+        except SimplismartError as error:
+            if not isinstance(error, (ClientValidationError, ConfigurationError)):  # no request was sent
+                self._count_error(context.endpoint, error)
+            raise
+
+    def _out_of_budget(self, state: tenacity.RetryCallState, started: float) -> bool:
+        return (
+            state.attempt_number >= self.retry_attempts
+            or self._clock() - started >= self.retry_timeout_seconds
+        )
+
+    def _next_wait(self, state: tenacity.RetryCallState, started: float) -> float:
+        """The wait before the next attempt: Retry-After if given, else jittered exponential
+        backoff; never beyond the time left in the budget."""
+        remaining = max(0.0, self.retry_timeout_seconds - (self._clock() - started))
+        error = state.outcome.exception() if state.outcome is not None else None
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            return min(float(retry_after), remaining)
+        backoff = self._wait_initial * 2 ** (state.attempt_number - 1)
+        if self._wait_jitter:
+            backoff += random.uniform(0, self._wait_jitter)  # noqa: S311 - jitter, not security
+        return min(backoff, self._wait_max, remaining)
+
+    def _on_retry(self, state: tenacity.RetryCallState, context: CallContext) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        log.info(
+            "api_retry",
+            endpoint=context.endpoint,
+            deployment_id=context.deployment_id,
+            attempt=state.attempt_number,
+            wait_seconds=round(wait, 3),
+            reason=getattr(error, "reason", None),
+        )
+        if self._metrics is not None:
+            self._metrics.api_retries.labels(endpoint=context.endpoint).inc()
+
+    def _count_error(self, endpoint: str, error: SimplismartError) -> None:
+        if self._metrics is None:
+            return
+        self._metrics.api_request_errors.labels(endpoint=endpoint, reason=error.reason).inc()
+
+    async def _send_once(
+        self, context: CallContext, params: dict[str, str] | None, json: dict[str, Any] | None
+    ) -> tuple[httpx.Response, CallContext]:
+        """Send one attempt; return the 2xx answer with the context naming its request id.
+
+        Raises the typed error of a non-2xx answer or of a failed transport.
+        """
+        method, template = API_ENDPOINTS[context.endpoint]
+        path = template.format(deployment_id=context.deployment_id)
+        request_id = str(uuid4())
+        sent = CallContext(context.endpoint, context.operation, context.deployment_id, request_id)
+        token = self._token.get()
+        headers = {"Authorization": f"Bearer {token}", "X-Request-Id": request_id}
+        async with self._slots:
+            await self._limiter.acquire()
+            began = self._clock()
+            try:
+                async with asyncio.timeout(self.attempt_deadline_seconds):
+                    response = await self._http.request(method, path, params=params, json=json, headers=headers)
+            except httpx.RequestError as exc:
+                error = error_for_transport(exc, sent, timeout_seconds=self.timeout_seconds)
+                self._record(sent, method, error, self._clock() - began)
+                raise error from None
+            except TimeoutError:
+                error = RequestTimeout(
+                    f"no complete answer within {self.attempt_deadline_seconds:g} s", **sent.error_fields()
+                )
+                self._record(sent, method, error, self._clock() - began)
+                raise error from None
+        duration = self._clock() - began
+        if response.is_success:
+            self._record(sent, method, response, duration)
+            return response, sent
+        error = error_for_status(response, sent, now=datetime.now(UTC))
+        self._record(sent, method, error, duration)
+        raise error
+
+    def _record(
+        self, sent: CallContext, method: str, outcome: httpx.Response | SimplismartError, duration: float
+    ) -> None:
+        """Log and observe one attempt, and keep the auth and wallet gauges current."""
+        status = status_label(outcome)
+        if self._metrics is not None:
+            self._metrics.api_request_duration.labels(
+                endpoint=sent.endpoint, method=method, status_code=status
+            ).observe(duration)
+            if isinstance(outcome, httpx.Response):
+                self._metrics.api_auth_ok.set(1)
+                if sent.endpoint == "startstop":
+                    self._metrics.wallet_blocked.set(0)
+            elif isinstance(outcome, AuthenticationError):
+                self._metrics.api_auth_ok.set(0)
+            elif isinstance(outcome, WalletBlocked):
+                self._metrics.wallet_blocked.set(1)
+        fields: dict[str, Any] = {
+            "endpoint": sent.endpoint,
+            "method": method,
+            "status": status,
+            "duration_seconds": round(duration, 4),
+            "request_id": sent.request_id,
+            "deployment_id": sent.deployment_id,
+        }
+        if isinstance(outcome, httpx.Response):
+            log.debug("api_request", **fields)
+        else:
+            log.warning("api_request", **fields, reason=outcome.reason, message=outcome.message)
