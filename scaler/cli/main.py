@@ -6,6 +6,7 @@ import click
 
 from scaler import __version__
 from scaler.cli.deployments import deployments
+from scaler.cli.sim import sim
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -15,7 +16,4 @@ def main() -> None:
 
 
 main.add_command(deployments)
-
-from scaler.cli.sim import sim  # noqa: E402  (commands register after the group exists)
-
 main.add_command(sim)
