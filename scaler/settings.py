@@ -7,9 +7,11 @@ variable becomes a :class:`SettingsError` whose text names the variable.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote
 from uuid import UUID
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -177,7 +179,27 @@ class Settings(BaseSettings):
         """Return every setting as plain data, secrets replaced by a marker."""
         view = self.model_dump(mode="json")
         view["api_token"] = "**********" if self.api_token is not None else None
+        view["state_url"] = redact_url_password(self.state_url)
         return view
+
+
+_URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@]*:)(?P<password>[^/?#]*)(?P<tail>@)")
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<password>[^&#]*)")
+
+#: What a redacted password is replaced with in a URL.
+REDACTED_PASSWORD = "***"
+
+
+def redact_url_password(url: str) -> str:
+    """Return ``url`` with its password (``user:PASSWORD@`` or ``?password=``) replaced by ``***``."""
+    url = _URL_PASSWORD.sub(lambda m: f"{m['head']}{REDACTED_PASSWORD}{m['tail']}", url, count=1)
+    return _QUERY_PASSWORD.sub(lambda m: f"{m['head']}{REDACTED_PASSWORD}", url)
+
+
+def url_passwords(url: str) -> list[str]:
+    """Return the passwords written in ``url`` (as written and percent-decoded), to be scrubbed."""
+    found = [m["password"] for m in (_URL_PASSWORD.match(url), *_QUERY_PASSWORD.finditer(url)) if m]
+    return [text for password in found if password for text in dict.fromkeys((password, unquote(password)))]
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -7,6 +7,7 @@ import click
 from scaler import __version__
 from scaler.cli.deployments import deployments
 from scaler.cli.policy_commands import plan, validate
+from scaler.cli.sim import sim
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -16,9 +17,6 @@ def main() -> None:
 
 
 main.add_command(deployments)
+main.add_command(sim)
 main.add_command(validate)
 main.add_command(plan)
-
-from scaler.cli.sim import sim  # noqa: E402  (commands register after the group exists)
-
-main.add_command(sim)

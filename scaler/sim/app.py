@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 from uuid import uuid4
@@ -97,7 +98,9 @@ class PlatformEndpoint:
     request is logged.
     """
 
-    def __init__(self, state: SimState, name: str | None, method: str, handler: Callable[[SimState, _Call], Answer] | None):
+    def __init__(
+        self, state: SimState, name: str | None, method: str, handler: Callable[[SimState, _Call], Answer] | None
+    ):
         self.state = state
         self.name = name
         self.method = method
@@ -121,7 +124,11 @@ class PlatformEndpoint:
                 await state.sleep(delay)
             failure = faults.take_failure(self.name, state.rng)
         now = state.now()
-        query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)) if scope["query_string"] else {}
+        query = (
+            dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+            if scope["query_string"]
+            else {}
+        )
         deployment_id = scope.get("path_params", {}).get("deployment_id")
         body, parse_error = _parse_body(raw_body)
         headers: list[tuple[bytes, bytes]] = []
@@ -130,7 +137,9 @@ class PlatformEndpoint:
         if failure is not None:
             fault = failure[0]
             status, payload, content_type = _failure_payload(failure[1])
-            headers.extend((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in failure[1].headers.items())
+            headers.extend(
+                (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in failure[1].headers.items()
+            )
         elif self.handler is None:
             status, payload, content_type = 404, encode({"detail": NOT_FOUND_DETAIL}), JSON_TYPE
         elif not self._authorized(authorization):
@@ -154,20 +163,8 @@ class PlatformEndpoint:
                 damaged = damage(malformed, self.name, status, payload)
                 status, payload, content_type = damaged.status, damaged.body, damaged.content_type
 
-        state.requests.record(
-            LoggedRequest(
-                method=scope["method"],
-                path=scope["path"],
-                query=query,
-                body=body,
-                status=status,
-                request_id=request_id_text,
-                timestamp=now.isoformat(),
-                endpoint=self.name,
-                deployment_id=platform.canonical_id(deployment_id) or deployment_id,
-                fault=fault,
-            )
-        )
+        if self.handler is not None or not scope["path"].startswith("/_sim"):
+            self._log(scope, query, body, status, request_id_text, now, deployment_id, fault)
         headers.extend(
             (
                 (b"content-type", content_type),
@@ -184,6 +181,32 @@ class PlatformEndpoint:
         else:
             await send({"type": "http.response.body", "body": payload})
 
+    def _log(
+        self,
+        scope: Scope,
+        query: dict[str, str],
+        body: Any,
+        status: int,
+        request_id: str,
+        now: datetime,
+        deployment_id: str | None,
+        fault: str | None,
+    ) -> None:
+        self.state.requests.record(
+            LoggedRequest(
+                method=scope["method"],
+                path=scope["path"],
+                query=query,
+                body=body,
+                status=status,
+                request_id=request_id,
+                timestamp=now.isoformat(),
+                endpoint=self.name,
+                deployment_id=platform.canonical_id(deployment_id) or deployment_id,
+                fault=fault,
+            )
+        )
+
     def _authorized(self, authorization: bytes | None) -> bool:
         if authorization is None:
             return False
@@ -194,7 +217,7 @@ class PlatformEndpoint:
 
 
 async def _read_body(receive: Receive) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         message = await receive()
         if message["type"] != "http.request":
@@ -234,7 +257,9 @@ async def _drip(send: Send, payload: bytes, bytes_per_second: float, sleep: Call
 def create_app(state: SimState) -> Starlette:
     """Return the simulator app for ``state``: the platform surface plus the control API under ``/_sim/``."""
 
-    def endpoint(name: str | None, method: str, handler: Callable[[SimState, _Call], Answer] | None) -> PlatformEndpoint:
+    def endpoint(
+        name: str | None, method: str, handler: Callable[[SimState, _Call], Answer] | None
+    ) -> PlatformEndpoint:
         return PlatformEndpoint(state, name, method, handler)
 
     routes = [

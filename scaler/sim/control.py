@@ -221,7 +221,9 @@ async def patch_deployment(state: SimState, request: Request) -> dict[str, Any]:
         if name in body and not isinstance(body[name], bool):
             raise ControlError(400, f"{name}: must be true or false")
     for name in ("startup_seconds", "delete_seconds"):
-        if name in body and (not isinstance(body[name], (int, float)) or isinstance(body[name], bool) or body[name] < 0):
+        if name in body and (
+            not isinstance(body[name], (int, float)) or isinstance(body[name], bool) or body[name] < 0
+        ):
             raise ControlError(400, f"{name}: must be a number of seconds >= 0")
     for name in ("deletion_failures", "failed_deletion_attempts"):
         if name in body and (not isinstance(body[name], int) or isinstance(body[name], bool) or body[name] < 0):
@@ -229,6 +231,7 @@ async def patch_deployment(state: SimState, request: Request) -> dict[str, Any]:
     for name in ("startup_seconds", "delete_seconds"):
         if name in body:
             setattr(deployment, name, float(body[name]))
+    state.timing_changed(deployment, now)
     for name in ("refuse_min_zero", "deletion_failures", "failed_deletion_attempts"):
         if name in body:
             setattr(deployment, name, body[name])

@@ -204,7 +204,11 @@ def parse_fail_next(raw: Any) -> FailNext:
 
 
 def parse_malformed(raw: Any) -> Malformed:
-    """Return the :class:`Malformed` described by ``{kind, endpoint?, count?, status?, size_bytes?, bytes_per_second?}``."""
+    """Return the :class:`Malformed` that a control body describes.
+
+    The body is ``{kind, endpoint?, count?, status?, size_bytes?, bytes_per_second?}``.
+    Raises :class:`InvalidFault` naming the field.
+    """
     body = _mapping(raw, ("kind", "endpoint", "count", "status", "size_bytes", "bytes_per_second"))
     kind = body.get("kind")
     if kind not in MALFORMED_KINDS:
@@ -301,7 +305,9 @@ def _endpoints(body: Mapping[str, Any]) -> frozenset[str] | None:
 def _failure_answer(body: Mapping[str, Any]) -> FailureAnswer:
     status = _status(body)
     headers = body.get("headers") or {}
-    if not isinstance(headers, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+    if not isinstance(headers, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
         raise InvalidFault("headers: must be an object of header names to string values")
     answer_body = body["body"] if "body" in body else default_error_body(status)
     return FailureAnswer(status=status, body=answer_body, headers=dict(headers))

@@ -98,6 +98,6 @@ class SeedDocument:
     deployments: tuple[SeedDeployment, ...] = ()
     org_id: str | None = None
     token: str | None = None
-    quotas: dict[str, int] = field(default_factory=dict)
+    quotas: dict[str, int | None] = field(default_factory=dict)
     wallet_blocked: bool = False
     source: str = "<seed>"

@@ -99,7 +99,10 @@ def update_replicas(state: SimState, now: datetime, raw_id: str, body: Any) -> A
     if low == 0 and deployment.refuse_min_zero:
         return _error(400, text.MIN_ZERO_REFUSED)
     quota = state.quotas.get(deployment.accelerator)
-    if quota is not None and state.reserved_gpus(deployment.accelerator, replacing=deployment, max_replicas=high) > quota:
+    if (
+        quota is not None
+        and state.reserved_gpus(deployment.accelerator, replacing=deployment, max_replicas=high) > quota
+    ):
         return _error(400, text.INSUFFICIENT_QUOTA)
     state.set_bounds(deployment, low, high, now)
     return Answer(200, {"message": text.REPLICAS_UPDATED, "min_replicas": low, "max_replicas": high})

@@ -122,7 +122,9 @@ def parse_seed(raw: Any, *, source: str = "<seed>") -> SeedDocument:
     items = raw["deployments"]
     if not isinstance(items, list):
         raise reader.error("deployments", "must be a list")
-    deployments = tuple(parse_deployment(item, source=source, where=f"deployments[{i}]") for i, item in enumerate(items))
+    deployments = tuple(
+        parse_deployment(item, source=source, where=f"deployments[{i}]") for i, item in enumerate(items)
+    )
     seen: dict[str, int] = {}
     for index, deployment in enumerate(deployments):
         if deployment.deployment_id in seen:
@@ -241,9 +243,7 @@ def parse_deployment(raw: Any, *, source: str = "<seed>", where: str = "deployme
     )
 
 
-def parse_health(
-    raw: Any, *, source: str = "<request>", where: str = "", value_field: str = "data"
-) -> HealthAnswer:
+def parse_health(raw: Any, *, source: str = "<request>", where: str = "", value_field: str = "data") -> HealthAnswer:
     """Validate ``{data, pods?, messages?}`` and return the :class:`HealthAnswer`.
 
     ``data`` may be any non-empty string, including values outside the contract's list.
@@ -279,7 +279,7 @@ def parse_timeline(raw: Any, *, source: str = "<request>", where: str = "timelin
         if not isinstance(item, Mapping):
             raise r.error(at, "must be a mapping")
         r.no_unknown_fields(item, at, TIMELINE_FIELDS)
-        after = r.number(item, at, "after_seconds", required=True)
+        after = r.number(item, at, "after_seconds", required=True) or 0.0
         entries.append(TimelineEntry(after_seconds=after, health=parse_health(item, source=source, where=at)))
     return tuple(sorted(entries, key=lambda entry: entry.after_seconds))
 
@@ -434,6 +434,9 @@ class _Reader:
                 raise self.error(at, "must be a mapping {message, severity}")
             self.no_unknown_fields(item, at, ("message", "severity"))
             messages.append(
-                {"message": self.text(item, at, "message", required=True), "severity": self.text(item, at, "severity", default="info")}
+                {
+                    "message": self.text(item, at, "message", required=True),
+                    "severity": self.text(item, at, "severity", default="info"),
+                }
             )
         return messages

@@ -10,11 +10,14 @@ clear a health set from outside. Timed changes are applied lazily by :meth:`SimS
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import json
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from scaler.sim.clock import Clock, system_clock
 from scaler.sim.constants import (
@@ -71,13 +74,17 @@ class SimState:
     ) -> None:
         """Create an empty organization.
 
-        ``clock`` returns aware UTC datetimes (the system clock by default); ``sleep`` is
-        awaited for injected latency and slow answers (tests pass a recorder);
-        ``rng_seed`` seeds the random draws of jitter and error rates.
+        ``clock`` returns aware UTC datetimes (the system clock by default); ``token`` is
+        the only bearer token accepted; ``org_id`` the organization startstop requires
+        (a UUID; raises ValueError otherwise). ``startup_seconds`` and ``delete_seconds``
+        apply to deployments whose seed gives no delay; a deleted deployment stays listed
+        ``deleted_listed_seconds``. ``request_log_limit`` bounds the request log.
+        ``sleep`` is awaited for injected latency and slow answers (tests pass a
+        recorder); ``rng_seed`` seeds the random draws of jitter and error rates.
         """
         self.clock: Clock = clock or system_clock
         self.token = token
-        self.org_id = org_id.lower()
+        self.org_id = str(UUID(org_id))
         self.startup_seconds = startup_seconds
         self.delete_seconds = delete_seconds
         self.deleted_listed_seconds = deleted_listed_seconds
@@ -92,7 +99,10 @@ class SimState:
         self.requests = RequestLog(request_log_limit)
         self.seed: SeedDocument = SeedDocument()
         self._list_cache: dict[str | None, bytes] = {}
-        self._next_change: datetime | None = None
+        # Instants at which a deployment's listing changes by itself (a deletion finishing,
+        # a deleted deployment leaving the list), as a heap of (instant, sequence, id).
+        self._timers: list[tuple[datetime, int, str]] = []
+        self._timer_sequence = itertools.count()
 
     @classmethod
     def from_seed(
@@ -132,22 +142,34 @@ class SimState:
         return self.now()
 
     def settle(self, now: datetime) -> None:
-        """Apply the timed changes the list can see (deletions finishing, deleted ones leaving) due by ``now``."""
-        if self._next_change is None or now < self._next_change:
-            return
-        for deployment in self.deployments.values():
-            deployment.settle(now)
-        self._changed()
+        """Apply the timed changes the list can see (deletions finishing, deleted ones leaving) due by ``now``.
+
+        Costs nothing when no such change is due, whatever the size of the organization.
+        """
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            _, _, deployment_id = heapq.heappop(timers)
+            deployment = self.deployments.get(deployment_id)
+            if deployment is not None:
+                deployment.settle(now)
+                self._schedule(deployment, after=now)
+            self._changed()
 
     def _changed(self) -> None:
-        """Forget cached list bodies and work out when the list next changes by itself."""
+        """Forget the cached list bodies (the list's view of some deployment changed)."""
         self._list_cache.clear()
-        changes = [
-            moment
-            for deployment in self.deployments.values()
-            if (moment := deployment.next_change(deleted_listed_seconds=self.deleted_listed_seconds)) is not None
-        ]
-        self._next_change = min(changes) if changes else None
+
+    def timing_changed(self, deployment: SimDeployment, now: datetime) -> None:
+        """Take note that ``deployment``'s delays changed (its deletion may now finish at another time)."""
+        self.settle_one(deployment, now)
+        self._schedule(deployment, after=now)
+        self._changed()
+
+    def _schedule(self, deployment: SimDeployment, *, after: datetime | None = None) -> None:
+        """Remember when ``deployment``'s listing next changes by itself (stale reminders are harmless)."""
+        moment = deployment.next_change(deleted_listed_seconds=self.deleted_listed_seconds)
+        if moment is not None and (after is None or moment > after):
+            heapq.heappush(self._timers, (moment, next(self._timer_sequence), deployment.deployment_id))
 
     # --- Seeding -----------------------------------------------------------------
 
@@ -161,8 +183,10 @@ class SimState:
         self.seed = seed
         if not keep_identity:
             self.token = seed.token or self.token
-            self.org_id = (seed.org_id or self.org_id).lower()
+            self.org_id = str(UUID(seed.org_id or self.org_id))
         self.deployments = {}
+        self._timers.clear()
+        self._list_cache.clear()
         self.quotas = {name: gpus for name, gpus in seed.quotas.items() if gpus is not None}
         self.wallet_blocked = seed.wallet_blocked
         self.faults.clear()
@@ -181,12 +205,14 @@ class SimState:
         """
         now = self.now()
         new = [self._build(seed, now) for seed in seeds]
-        ids = [deployment.deployment_id for deployment in new]
-        for deployment_id in ids:
-            if deployment_id in self.deployments or ids.count(deployment_id) > 1:
-                raise DuplicateDeployment(f"deployment {deployment_id} exists already")
+        seen: set[str] = set()
+        for deployment in new:
+            if deployment.deployment_id in self.deployments or deployment.deployment_id in seen:
+                raise DuplicateDeployment(f"deployment {deployment.deployment_id} exists already")
+            seen.add(deployment.deployment_id)
         for deployment in new:
             self.deployments[deployment.deployment_id] = deployment
+            self._schedule(deployment)
         self._changed()
         return new
 
@@ -234,6 +260,7 @@ class SimState:
     def settle_one(self, deployment: SimDeployment, now: datetime) -> None:
         """Apply the timed changes of one deployment due by ``now`` (timeline steps, end of deletion)."""
         if deployment.settle(now):
+            self._schedule(deployment, after=now)
             self._changed()
 
     def list_body(self, now: datetime, model_repo_id: str | None) -> bytes:
@@ -320,6 +347,7 @@ class SimState:
         deployment.health = None
         deployment.timeline.clear()
         deployment.settle(now)
+        self._schedule(deployment, after=now)
         self._changed()
 
     def set_status(self, deployment: SimDeployment, status: str, now: datetime) -> None:
@@ -350,6 +378,7 @@ class SimState:
             if status == DELETED:
                 deployment.deleted_at = now
                 deployment.timeline.clear()
+                self._schedule(deployment, after=now)
         else:
             deployment.status_label = status
         self._changed()

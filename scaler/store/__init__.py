@@ -1,1 +1,59 @@
-"""The daemon's memory (applied state, audit log, health, suspensions) behind one narrow interface."""
+"""The daemon's memory (applied state, audit log, health, suspensions) behind one narrow interface.
+
+``open_store(settings.state_url)`` returns a :class:`Store` on SQLite or PostgreSQL;
+code above this package never needs to know which.
+"""
+
+from scaler.store.errors import (
+    ActionNotPending,
+    MigrationFailed,
+    SchemaTooNew,
+    StoreConfigError,
+    StoreError,
+    StoreUnavailable,
+    UnavailableReason,
+)
+from scaler.store.opening import open_store
+from scaler.store.records import (
+    ACTION_RESULTS,
+    FINAL_RESULTS,
+    STATE_KINDS,
+    ActionIntent,
+    ActionOutcome,
+    ActionRecord,
+    ActionResult,
+    AppliedState,
+    Backoff,
+    HealthTrack,
+    SeenDeployment,
+    StateKind,
+    Suspension,
+)
+from scaler.store.schema import LATEST_VERSION
+from scaler.store.store import Store
+
+__all__ = [
+    "ACTION_RESULTS",
+    "FINAL_RESULTS",
+    "LATEST_VERSION",
+    "STATE_KINDS",
+    "ActionIntent",
+    "ActionNotPending",
+    "ActionOutcome",
+    "ActionRecord",
+    "ActionResult",
+    "AppliedState",
+    "Backoff",
+    "HealthTrack",
+    "MigrationFailed",
+    "SchemaTooNew",
+    "SeenDeployment",
+    "StateKind",
+    "Store",
+    "StoreConfigError",
+    "StoreError",
+    "StoreUnavailable",
+    "Suspension",
+    "UnavailableReason",
+    "open_store",
+]

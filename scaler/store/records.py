@@ -1,0 +1,189 @@
+"""The plain values the store takes and returns: applied states, audit records, health
+tracks, suspensions, backoffs, first sightings.
+
+Every instant is a timezone-aware UTC ``datetime``; :func:`utc` turns an aware instant
+in any zone into UTC and refuses a naive one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, get_args
+from uuid import UUID
+
+StateKind = Literal["stopped", "running", "bounds"]
+STATE_KINDS: tuple[str, ...] = get_args(StateKind)
+
+ActionResult = Literal["pending", "success", "error", "dry_run", "deferred", "blocked"]
+ACTION_RESULTS: tuple[str, ...] = get_args(ActionResult)
+#: The results an action can finish with (every result but ``pending``).
+FINAL_RESULTS: tuple[str, ...] = tuple(r for r in ACTION_RESULTS if r != "pending")
+
+
+def utc(instant: datetime, name: str = "instant") -> datetime:
+    """Return ``instant`` converted to UTC.
+
+    Raises ``ValueError`` naming ``name`` when ``instant`` is naive (no time zone) or
+    not a ``datetime``: the store never guesses the zone of a wall-clock reading.
+    """
+    if not isinstance(instant, datetime):
+        raise ValueError(f"{name} must be a timezone-aware datetime, got {type(instant).__name__}")
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware (UTC), got the naive datetime {instant.isoformat()}")
+    return instant.astimezone(UTC)
+
+
+def check_json(value: Any, name: str) -> str:
+    """Return ``value`` encoded as JSON text; raise ``ValueError`` naming ``name`` if it cannot be."""
+    try:
+        return json.dumps(value, separators=(",", ":"), sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be JSON-serializable: {exc}") from None
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedState:
+    """What the scaler last applied to one deployment (the platform does not report it).
+
+    ``kind`` is ``stopped``, ``running`` (started, replica bounds untouched) or
+    ``bounds`` (running with ``min_replicas``..``max_replicas``). ``source`` says where
+    the desired state came from (a window, a health rule, the default); ``action_id``
+    is the audit record that applied it, filled in by the store.
+    """
+
+    kind: StateKind
+    applied_at: datetime
+    min_replicas: int | None = None
+    max_replicas: int | None = None
+    policy: str | None = None
+    rule: str | None = None
+    source: str = ""
+    action_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in STATE_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(STATE_KINDS)}, got {self.kind!r}")
+        object.__setattr__(self, "applied_at", utc(self.applied_at, "applied_at"))
+        if self.kind == "bounds":
+            low, high = self.min_replicas, self.max_replicas
+            if not (_is_count(low) and _is_count(high) and low <= high):  # type: ignore[operator]
+                raise ValueError(f"a bounds state needs 0 <= min_replicas <= max_replicas, got {low}..{high}")
+        elif self.min_replicas is not None or self.max_replicas is not None:
+            raise ValueError(f"a {self.kind} state has no replica bounds")
+
+
+@dataclass(frozen=True, slots=True)
+class ActionIntent:
+    """An action the daemon is about to take, recorded before the call is sent."""
+
+    deployment_id: UUID
+    deployment_name: str
+    action: str
+    started_at: datetime
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    reason: str = ""
+    policy: str | None = None
+    rule: str | None = None
+    dry_run: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.action:
+            raise ValueError("action must not be empty")
+        object.__setattr__(self, "started_at", utc(self.started_at, "started_at"))
+        check_json(dict(self.parameters), "parameters")
+
+
+@dataclass(frozen=True, slots=True)
+class ActionOutcome:
+    """How an action ended. ``applied`` (success only) is the deployment's new applied state."""
+
+    result: ActionResult
+    finished_at: datetime
+    platform_message: str | None = None
+    request_id: str | None = None
+    error_reason: str | None = None
+    applied: AppliedState | None = None
+
+    def __post_init__(self) -> None:
+        if self.result not in FINAL_RESULTS:
+            raise ValueError(f"an outcome's result must be one of {', '.join(FINAL_RESULTS)}, got {self.result!r}")
+        object.__setattr__(self, "finished_at", utc(self.finished_at, "finished_at"))
+        if self.applied is not None and self.result != "success":
+            raise ValueError(f"only a successful action changes the applied state, not a {self.result} one")
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRecord:
+    """One line of the audit log. ``finished_at`` is ``None`` while ``result`` is ``pending``."""
+
+    id: int
+    deployment_id: UUID
+    deployment_name: str
+    action: str
+    parameters: dict[str, Any]
+    reason: str
+    policy: str | None
+    rule: str | None
+    result: ActionResult
+    dry_run: bool
+    started_at: datetime
+    finished_at: datetime | None
+    platform_message: str | None
+    request_id: str | None
+    error_reason: str | None
+
+    @property
+    def pending(self) -> bool:
+        """True while the action has no recorded outcome."""
+        return self.result == "pending"
+
+
+@dataclass(frozen=True, slots=True)
+class HealthTrack:
+    """The health the daemon last saw: ``value`` held since ``since``, last seen at ``last_observed``."""
+
+    value: str
+    since: datetime
+    last_observed: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SeenDeployment:
+    """A deployment the scaler has seen: its name as last listed, and when it was first seen."""
+
+    deployment_id: UUID
+    name: str
+    first_seen: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Suspension:
+    """A person took a deployment out of automation until ``until``."""
+
+    deployment_id: UUID
+    deployment_name: str
+    until: datetime
+    reason: str
+    created_at: datetime
+    created_by: str
+
+    def active(self, now: datetime) -> bool:
+        """True while ``now`` is before ``until``."""
+        return utc(now, "now") < self.until
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """The daemon holds off a deployment until ``until`` after ``failures`` consecutive failures."""
+
+    deployment_id: UUID
+    until: datetime
+    failures: int
+    reason: str

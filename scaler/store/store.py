@@ -1,0 +1,682 @@
+"""The :class:`Store`: the daemon's memory, the same on SQLite and PostgreSQL.
+
+The platform is the source of truth for status and health; the store remembers what
+the platform does not report or what the scaler must not forget across a restart:
+what it applied, every action it took (an audit log written ahead of each call), the
+health it tracks and since when, first sightings, suspensions, backoffs and what
+health rules remember. Calls are synchronous and thread-safe (the daemon runs them
+through ``asyncio.to_thread``); each commits before it returns, and the ``*s`` batch
+methods do a whole cycle's worth of work in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Literal
+from uuid import UUID
+
+from scaler.store.database import Cursor, Database, chunks
+from scaler.store.dialect import (
+    instant_from_db,
+    instant_to_db,
+    json_from_db,
+    optional_instant_from_db,
+    uuid_from_db,
+    uuid_text_from_db,
+)
+from scaler.store.errors import ActionNotPending
+from scaler.store.records import (
+    ActionIntent,
+    ActionOutcome,
+    ActionRecord,
+    ActionResult,
+    AppliedState,
+    Backoff,
+    HealthTrack,
+    SeenDeployment,
+    Suspension,
+    check_json,
+)
+from scaler.store.schema import current_version
+
+#: Above this many ids, a lookup reads the whole table instead of ``IN (...)`` lists.
+_WHOLE_TABLE_THRESHOLD = 2000
+
+_ACTION_COLUMNS = (
+    "id, deployment_id, deployment_name, action, parameters, reason, policy, rule, result, dry_run, "
+    "started_at, finished_at, platform_message, request_id, error_reason"
+)
+_INSERT_ACTION = (
+    "INSERT INTO actions (deployment_id, deployment_name, action, parameters, reason, policy, rule, "
+    "result, dry_run, started_at, finished_at, platform_message, request_id, error_reason) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+)
+_UPSERT_APPLIED = (
+    "INSERT INTO applied_state (deployment_id, kind, min_replicas, max_replicas, policy, rule, source, "
+    "applied_at, action_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (deployment_id) DO UPDATE SET kind = excluded.kind, min_replicas = excluded.min_replicas, "
+    "max_replicas = excluded.max_replicas, policy = excluded.policy, rule = excluded.rule, "
+    "source = excluded.source, applied_at = excluded.applied_at, action_id = excluded.action_id"
+)
+_APPLIED_COLUMNS = "deployment_id, kind, min_replicas, max_replicas, policy, rule, source, applied_at, action_id"
+_SUSPENSION_COLUMNS = "deployment_id, deployment_name, until, reason, created_at, created_by"
+_SELECT_SEEN = "SELECT deployment_id, name, first_seen FROM deployments"
+
+# Batches are written in key order: two processes writing the same rows at once (a
+# leader and a standby both polling) then lock them in the same order and cannot
+# deadlock each other on PostgreSQL.
+
+
+def _first(row: tuple[Any, ...]) -> Any:
+    return row[0]
+
+
+def _second(row: tuple[Any, ...]) -> Any:
+    return row[1]
+
+
+def _uid(value: UUID | str, name: str = "deployment_id") -> str:
+    """Return a deployment id in its canonical text form; raise ``ValueError`` naming ``name``."""
+    try:
+        return str(value if isinstance(value, UUID) else UUID(str(value)))
+    except ValueError:
+        raise ValueError(f"{name} must be a UUID, got {value!r}") from None
+
+
+class Store:
+    """The daemon's memory on one database. Use :func:`scaler.store.open_store` to get one.
+
+    Every method may raise :class:`~scaler.store.errors.StoreUnavailable` (the database
+    cannot be reached or written: nothing was recorded) or
+    :class:`~scaler.store.errors.StoreError`; wrong arguments (a naive datetime, a bad
+    id) raise ``ValueError`` before the database is touched.
+
+    The write-ahead protocol of an action::
+
+        action_id = store.begin_action(intent)      # raises: do not send the call
+        answer = <send the call>
+        store.finish_action(action_id, result="success", finished_at=now,
+                            request_id=..., applied=AppliedState(...))
+        # only now log/count the action as applied; if finish_action raised, it is not
+
+    After a crash, :meth:`pending_actions` lists intents whose call may or may not have
+    reached the platform: compare with what the platform reports, then finish each one
+    (``success`` with its ``applied`` state, or ``error``).
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # --- The store itself -------------------------------------------------
+
+    @property
+    def backend(self) -> Literal["sqlite", "postgresql"]:
+        """Which engine holds the state."""
+        return self._db.dialect.name
+
+    @property
+    def location(self) -> str:
+        """Where the state is: a file path, or the URL with its password hidden."""
+        return self._db.location
+
+    def schema_version(self) -> int:
+        """Return the database's schema version."""
+        return current_version(self._db)
+
+    def ping(self) -> None:
+        """Return when the database answers a query; raise ``StoreUnavailable`` otherwise."""
+        with self._db.transaction(write=False) as cursor:
+            cursor.execute("SELECT 1").fetchone()
+
+    def close(self) -> None:
+        """Close the store; later calls raise ``StoreUnavailable`` with reason ``closed``."""
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # --- Applied state ----------------------------------------------------
+
+    def get_applied(self, deployment_id: UUID) -> AppliedState | None:
+        """Return what the scaler last applied to ``deployment_id``, or ``None`` if nothing yet."""
+        with self._db.transaction(write=False) as cursor:
+            row = cursor.execute(
+                f"SELECT {_APPLIED_COLUMNS} FROM applied_state WHERE deployment_id = ?", (_uid(deployment_id),)
+            ).fetchone()
+        return None if row is None else _applied(row)[1]
+
+    def all_applied(self) -> dict[UUID, AppliedState]:
+        """Return the applied state of every deployment that has one."""
+        with self._db.transaction(write=False) as cursor:
+            rows = cursor.execute(f"SELECT {_APPLIED_COLUMNS} FROM applied_state").fetchall()
+        return dict(_applied(row) for row in rows)
+
+    def set_applied(self, deployment_id: UUID, state: AppliedState) -> None:
+        """Record ``state`` as applied to ``deployment_id`` outside an action (prefer
+        :meth:`finish_action`'s ``applied``, which links it to its audit record)."""
+        row = _applied_row(_uid(deployment_id), state, state.action_id)
+        with self._db.transaction() as cursor:
+            cursor.execute(_UPSERT_APPLIED, row)
+
+    # --- First sightings --------------------------------------------------
+
+    def mark_seen(self, deployments: Iterable[tuple[UUID, str]], now: datetime) -> dict[UUID, datetime]:
+        """Note that ``deployments`` (id, name) are listed at ``now``; return each one's first sighting.
+
+        A deployment never seen before gets ``now`` as its first sighting; a known one
+        keeps its own and has its name updated if it changed. One transaction. Safe
+        when two processes list the same new deployment at once: both return the
+        first sighting that was stored.
+        """
+        stamp = instant_to_db(now, "now")
+        names = {_uid(deployment_id): name for deployment_id, name in deployments}
+        if not names:
+            return {}
+        with self._db.transaction() as cursor:
+            known = {row[0]: row for row in self._rows_for_ids(cursor, _SELECT_SEEN, list(names))}
+            new = sorted(key for key in names if key not in known)
+            cursor.executemany(
+                "INSERT INTO deployments (deployment_id, name, first_seen) VALUES (?, ?, ?) "
+                "ON CONFLICT (deployment_id) DO NOTHING",
+                [(key, names[key], stamp) for key in new],
+            )
+            cursor.executemany(
+                "UPDATE deployments SET name = ? WHERE deployment_id = ?",
+                sorted(
+                    ((name, key) for key, name in names.items() if key in known and known[key][1] != name), key=_second
+                ),
+            )
+            if new:  # read back: another process may have stored its own first sighting meanwhile
+                known.update((row[0], row) for row in self._rows_for_ids(cursor, _SELECT_SEEN, new))
+        return {uuid_from_db(key): instant_from_db(known[key][2]) for key in names}
+
+    def seen_deployments(self) -> dict[UUID, SeenDeployment]:
+        """Return every deployment ever seen, with its last known name and first sighting."""
+        with self._db.transaction(write=False) as cursor:
+            rows = cursor.execute("SELECT deployment_id, name, first_seen FROM deployments").fetchall()
+        return {seen.deployment_id: seen for seen in map(_seen, rows)}
+
+    def find_deployments(self, name_or_id: str) -> list[SeenDeployment]:
+        """Return the seen deployments whose id or name is ``name_or_id`` (names need not be unique)."""
+        try:
+            key: str | None = _uid(name_or_id.strip())
+        except ValueError:
+            key = None
+        with self._db.transaction(write=False) as cursor:
+            rows = cursor.execute(
+                "SELECT deployment_id, name, first_seen FROM deployments WHERE name = ?", (name_or_id,)
+            ).fetchall()
+            if key is not None:
+                rows += cursor.execute(
+                    "SELECT deployment_id, name, first_seen FROM deployments WHERE deployment_id = ?", (key,)
+                ).fetchall()
+        found = {seen.deployment_id: seen for seen in map(_seen, rows)}
+        return sorted(found.values(), key=lambda seen: (seen.name, str(seen.deployment_id)))
+
+    def forget(self, deployment_id: UUID) -> None:
+        """Forget a deployment the platform no longer has (404): its applied state, health,
+        backoff and rule memory. The audit log, its first sighting and any suspension stay."""
+        key = (_uid(deployment_id),)
+        with self._db.transaction() as cursor:
+            for table in ("applied_state", "health", "backoffs", "rule_memory"):
+                cursor.execute(f"DELETE FROM {table} WHERE deployment_id = ?", key)
+
+    # --- Health tracking --------------------------------------------------
+
+    def record_health(self, observations: Iterable[tuple[UUID, str, datetime]]) -> dict[UUID, HealthTrack]:
+        """Record health observations (id, value, observed at); return each deployment's track.
+
+        ``since`` moves only when the value changes; ``last_observed`` follows the
+        newest observation. An observation older than the one already recorded is
+        ignored (a slow answer must not overwrite a newer one). One transaction.
+        """
+        rows = [
+            (_uid(deployment_id), str(value), stamp, stamp)
+            for deployment_id, value, observed_at in observations
+            for stamp in (instant_to_db(observed_at, "observed_at"),)
+        ]
+        if not rows:
+            return {}
+        rows.sort(key=_first)  # stable: observations of one deployment keep their order
+        with self._db.transaction() as cursor:
+            cursor.executemany(
+                "INSERT INTO health (deployment_id, value, since, last_observed) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (deployment_id) DO UPDATE SET "
+                "since = CASE WHEN health.value = excluded.value THEN health.since ELSE excluded.since END, "
+                "value = excluded.value, last_observed = excluded.last_observed "
+                "WHERE excluded.last_observed >= health.last_observed",
+                rows,
+            )
+            tracks = self._rows_for_ids(
+                cursor, "SELECT deployment_id, value, since, last_observed FROM health", list({r[0] for r in rows})
+            )
+        return dict(map(_health, tracks))
+
+    def health_tracks(self) -> dict[UUID, HealthTrack]:
+        """Return the health track of every deployment that has one."""
+        with self._db.transaction(write=False) as cursor:
+            rows = cursor.execute("SELECT deployment_id, value, since, last_observed FROM health").fetchall()
+        return dict(map(_health, rows))
+
+    # --- Health-rule memory -----------------------------------------------
+
+    def rule_memory(self, deployment_id: UUID) -> dict[tuple[str, str], Any]:
+        """Return what health rules remember about ``deployment_id``, by (policy, rule)."""
+        with self._db.transaction(write=False) as cursor:
+            rows = cursor.execute(
+                "SELECT policy, rule, memory FROM rule_memory WHERE deployment_id = ?", (_uid(deployment_id),)
+            ).fetchall()
+        return {(policy, rule): json_from_db(memory) for policy, rule, memory in rows}
+
+    def all_rule_memory(self) -> dict[UUID, dict[tuple[str, str], Any]]:
+        """Return the rule memory of every deployment, by deployment then (policy, rule)."""
+        with self._db.transaction(write=False) as cursor:
+            rows = cursor.execute("SELECT deployment_id, policy, rule, memory FROM rule_memory").fetchall()
+        memory: dict[UUID, dict[tuple[str, str], Any]] = {}
+        for deployment_id, policy, rule, value in rows:
+            memory.setdefault(uuid_from_db(deployment_id), {})[(policy, rule)] = json_from_db(value)
+        return memory
+
+    def put_rule_memory(self, items: Iterable[tuple[UUID, str, str, Any]]) -> None:
+        """Store (deployment id, policy, rule, memory) entries; a memory of ``None`` deletes the entry.
+
+        A memory is any JSON-serializable value (instants as ISO text); it replaces the
+        previous one whole. One transaction. Raises ``ValueError`` for a value that is
+        not JSON-serializable.
+        """
+        upserts: list[tuple[str, str, str, str]] = []
+        deletes: list[tuple[str, str, str]] = []
+        for deployment_id, policy, rule, memory in items:
+            key = (_uid(deployment_id), str(policy), str(rule))
+            if memory is None:
+                deletes.append(key)
+            else:
+                upserts.append((*key, check_json(memory, f"memory of rule {policy}/{rule}")))
+        deletes.sort()
+        upserts.sort()
+        with self._db.transaction() as cursor:
+            cursor.executemany("DELETE FROM rule_memory WHERE deployment_id = ? AND policy = ? AND rule = ?", deletes)
+            cursor.executemany(
+                "INSERT INTO rule_memory (deployment_id, policy, rule, memory) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (deployment_id, policy, rule) DO UPDATE SET memory = excluded.memory",
+                upserts,
+            )
+
+    # --- Suspensions ------------------------------------------------------
+
+    def suspend(
+        self,
+        deployment_id: UUID,
+        deployment_name: str,
+        until: datetime,
+        reason: str,
+        created_at: datetime,
+        created_by: str,
+    ) -> Suspension:
+        """Take a deployment out of automation until ``until``, replacing any suspension it has.
+
+        Returns the suspension as stored.
+        """
+        row = (
+            _uid(deployment_id),
+            deployment_name,
+            instant_to_db(until, "until"),
+            reason,
+            instant_to_db(created_at, "created_at"),
+            created_by,
+        )
+        with self._db.transaction() as cursor:
+            cursor.execute(
+                f"INSERT INTO suspensions ({_SUSPENSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (deployment_id) DO UPDATE SET deployment_name = excluded.deployment_name, "
+                "until = excluded.until, reason = excluded.reason, created_at = excluded.created_at, "
+                "created_by = excluded.created_by",
+                row,
+            )
+        return _suspension(row)
+
+    def resume(self, deployment_id: UUID) -> bool:
+        """End ``deployment_id``'s suspension; return whether it had one (expired ones included)."""
+        with self._db.transaction() as cursor:
+            return (
+                cursor.execute("DELETE FROM suspensions WHERE deployment_id = ?", (_uid(deployment_id),)).rowcount > 0
+            )
+
+    def active_suspensions(self, now: datetime) -> dict[UUID, Suspension]:
+        """Return the suspensions still in force at ``now`` (``until`` after ``now``)."""
+        with self._db.transaction(write=False) as cursor:
+            rows = cursor.execute(
+                f"SELECT {_SUSPENSION_COLUMNS} FROM suspensions WHERE until > ?", (instant_to_db(now, "now"),)
+            ).fetchall()
+        return {s.deployment_id: s for s in map(_suspension, rows)}
+
+    def all_suspensions(self) -> dict[UUID, Suspension]:
+        """Return every recorded suspension, expired ones included."""
+        with self._db.transaction(write=False) as cursor:
+            rows = cursor.execute(f"SELECT {_SUSPENSION_COLUMNS} FROM suspensions").fetchall()
+        return {s.deployment_id: s for s in map(_suspension, rows)}
+
+    # --- Backoffs ---------------------------------------------------------
+
+    def set_backoff(self, deployment_id: UUID, until: datetime, failures: int, reason: str) -> Backoff:
+        """Hold off ``deployment_id`` until ``until`` after ``failures`` failures; return the backoff."""
+        if isinstance(failures, bool) or not isinstance(failures, int) or failures < 0:
+            raise ValueError(f"failures must be a count (an int >= 0), got {failures!r}")
+        row = (_uid(deployment_id), instant_to_db(until, "until"), failures, reason)
+        with self._db.transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO backoffs (deployment_id, until, failures, reason) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (deployment_id) DO UPDATE SET until = excluded.until, "
+                "failures = excluded.failures, reason = excluded.reason",
+                row,
+            )
+        return _backoff(row)
+
+    def clear_backoff(self, deployment_id: UUID) -> bool:
+        """Remove ``deployment_id``'s backoff; return whether it had one."""
+        with self._db.transaction() as cursor:
+            return cursor.execute("DELETE FROM backoffs WHERE deployment_id = ?", (_uid(deployment_id),)).rowcount > 0
+
+    def backoffs(self) -> dict[UUID, Backoff]:
+        """Return every recorded backoff (those whose ``until`` has passed too)."""
+        with self._db.transaction(write=False) as cursor:
+            rows = cursor.execute("SELECT deployment_id, until, failures, reason FROM backoffs").fetchall()
+        return {b.deployment_id: b for b in map(_backoff, rows)}
+
+    # --- Audit log, written ahead of every action ------------------------
+
+    def begin_action(self, intent: ActionIntent) -> int:
+        """Record ``intent`` with result ``pending`` BEFORE its call is sent; return its action id."""
+        return self.begin_actions([intent])[0]
+
+    def begin_actions(self, intents: Iterable[ActionIntent]) -> list[int]:
+        """Record several intents as ``pending`` in one transaction; return their ids, in order."""
+        rows = [_intent_row(intent, "pending", None) for intent in intents]
+        with self._db.transaction() as cursor:
+            return [_returned_id(cursor.execute(_INSERT_ACTION, row)) for row in rows]
+
+    def finish_action(
+        self,
+        action_id: int,
+        *,
+        result: ActionResult,
+        finished_at: datetime,
+        platform_message: str | None = None,
+        request_id: str | None = None,
+        error_reason: str | None = None,
+        applied: AppliedState | None = None,
+    ) -> None:
+        """Record the outcome of pending action ``action_id``, and on success the deployment's
+        new applied state (``applied``), in one transaction.
+
+        Raises ``ValueError`` for a result that is not final or ``applied`` without
+        success, :class:`ActionNotPending` when the action is unknown or already finished.
+        """
+        outcome = ActionOutcome(
+            result=result,
+            finished_at=finished_at,
+            platform_message=platform_message,
+            request_id=request_id,
+            error_reason=error_reason,
+            applied=applied,
+        )
+        self.finish_actions([(action_id, outcome)])
+
+    def finish_actions(self, outcomes: Iterable[tuple[int, ActionOutcome]]) -> None:
+        """Record several outcomes in one transaction: all of them, or none when one of the
+        actions is unknown or already finished (:class:`ActionNotPending`)."""
+        batch = sorted(outcomes, key=_first)
+        ids = [action_id for action_id, _ in batch]
+        if len(set(ids)) != len(ids):
+            raise ValueError("an action can be finished only once per batch")
+        if not batch:
+            return
+        with self._db.transaction() as cursor:
+            found: dict[int, tuple[str, str]] = {}
+            for part in chunks(ids):
+                marks = ", ".join("?" * len(part))
+                for action_id, deployment_id, result in cursor.execute(
+                    f"SELECT id, deployment_id, result FROM actions WHERE id IN ({marks})", part
+                ).fetchall():
+                    found[int(action_id)] = (uuid_text_from_db(deployment_id), result)
+            not_pending = [i for i in ids if i not in found or found[i][1] != "pending"]
+            if not_pending:
+                raise ActionNotPending(
+                    f"actions {', '.join(map(str, not_pending))} are unknown or already finished in {self.location}"
+                )
+            cursor.executemany(
+                "UPDATE actions SET result = ?, finished_at = ?, platform_message = ?, request_id = ?, "
+                "error_reason = ? WHERE id = ? AND result = 'pending'",
+                [(*_outcome_values(outcome), action_id) for action_id, outcome in batch],
+            )
+            applied = [
+                _applied_row(found[action_id][0], outcome.applied, action_id)
+                for action_id, outcome in batch
+                if outcome.applied is not None
+            ]
+            cursor.executemany(_UPSERT_APPLIED, sorted(applied, key=_first))
+
+    def record_actions(self, entries: Iterable[tuple[ActionIntent, ActionOutcome]]) -> list[int]:
+        """Record decisions that send no call (``dry_run``, ``deferred``, ``blocked``), intent and
+        outcome at once, in one transaction; return their ids. A successful outcome's
+        ``applied`` state is recorded too."""
+        batch = list(entries)
+        with self._db.transaction() as cursor:
+            ids = []
+            for intent, outcome in batch:
+                action_id = _returned_id(cursor.execute(_INSERT_ACTION, _intent_row(intent, outcome.result, outcome)))
+                if outcome.applied is not None:
+                    cursor.execute(
+                        _UPSERT_APPLIED, _applied_row(_uid(intent.deployment_id), outcome.applied, action_id)
+                    )
+                ids.append(action_id)
+            return ids
+
+    def pending_actions(self) -> list[ActionRecord]:
+        """Return the actions recorded as intended but never finished (a crash in between), oldest first."""
+        with self._db.transaction(write=False) as cursor:
+            rows = cursor.execute(
+                f"SELECT {_ACTION_COLUMNS} FROM actions WHERE result = 'pending' ORDER BY id"
+            ).fetchall()
+        return [_action(row) for row in rows]
+
+    def get_action(self, action_id: int) -> ActionRecord | None:
+        """Return audit record ``action_id``, or ``None`` if there is none."""
+        with self._db.transaction(write=False) as cursor:
+            row = cursor.execute(f"SELECT {_ACTION_COLUMNS} FROM actions WHERE id = ?", (int(action_id),)).fetchone()
+        return None if row is None else _action(row)
+
+    def recent_actions(self, limit: int = 50, deployment_id: UUID | None = None) -> list[ActionRecord]:
+        """Return the ``limit`` latest audit records (of one deployment if given), newest first."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise ValueError(f"limit must be an int >= 0, got {limit!r}")
+        with self._db.transaction(write=False) as cursor:
+            if deployment_id is None:
+                rows = cursor.execute(f"SELECT {_ACTION_COLUMNS} FROM actions ORDER BY id DESC LIMIT ?", (limit,))
+            else:
+                rows = cursor.execute(
+                    f"SELECT {_ACTION_COLUMNS} FROM actions WHERE deployment_id = ? ORDER BY id DESC LIMIT ?",
+                    (_uid(deployment_id), limit),
+                )
+            return [_action(row) for row in rows.fetchall()]
+
+    def count_actions(
+        self, deployment_id: UUID, action: str, since: datetime, results: Sequence[str] = ("success",)
+    ) -> int:
+        """Return how many ``action`` records of ``deployment_id`` started at or after ``since``
+        with one of ``results`` (e.g. restarts in the last day, for ``max_per_day``)."""
+        results = list(results)
+        if not results:
+            return 0
+        marks = ", ".join("?" * len(results))
+        with self._db.transaction(write=False) as cursor:
+            row = cursor.execute(
+                "SELECT COUNT(*) FROM actions WHERE deployment_id = ? AND action = ? AND started_at >= ? "
+                f"AND result IN ({marks})",
+                (_uid(deployment_id), action, instant_to_db(since, "since"), *results),
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def prune_actions(self, before: datetime) -> int:
+        """Delete finished audit records that started before ``before``; return how many.
+
+        Pending records are kept whatever their age (crash recovery needs them); an
+        applied state whose record is deleted keeps its state and loses the link.
+        """
+        with self._db.transaction() as cursor:
+            return cursor.execute(
+                "DELETE FROM actions WHERE started_at < ? AND result <> 'pending'", (instant_to_db(before, "before"),)
+            ).rowcount
+
+    # --- Process-wide facts -----------------------------------------------
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        """Return the JSON value stored under ``key``, or ``default``."""
+        with self._db.transaction(write=False) as cursor:
+            row = cursor.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json_from_db(row[0])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store the JSON-serializable ``value`` under ``key`` (``None`` deletes it)."""
+        with self._db.transaction() as cursor:
+            if value is None:
+                cursor.execute("DELETE FROM meta WHERE key = ?", (key,))
+                return
+            cursor.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, check_json(value, f"meta value {key!r}")),
+            )
+
+    # --- Helpers ----------------------------------------------------------
+
+    @staticmethod
+    def _rows_for_ids(cursor: Cursor, select: str, ids: list[str]) -> list[tuple[Any, ...]]:
+        """Rows of ``select`` (whose first column is ``deployment_id``) for ``ids``, first column as text."""
+        wanted = set(ids)
+        if len(ids) > _WHOLE_TABLE_THRESHOLD:
+            rows = cursor.execute(select).fetchall()
+        else:
+            rows = []
+            for part in chunks(ids):
+                marks = ", ".join("?" * len(part))
+                rows += cursor.execute(f"{select} WHERE deployment_id IN ({marks})", part).fetchall()
+        keyed = [(uuid_text_from_db(row[0]), *row[1:]) for row in rows]
+        return [row for row in keyed if row[0] in wanted]
+
+
+def _returned_id(cursor: Cursor) -> int:
+    row = cursor.fetchone()
+    assert row is not None, "INSERT ... RETURNING id returned no row"
+    return int(row[0])
+
+
+def _intent_row(intent: ActionIntent, result: str, outcome: ActionOutcome | None) -> tuple[Any, ...]:
+    return (
+        _uid(intent.deployment_id),
+        intent.deployment_name,
+        intent.action,
+        check_json(dict(intent.parameters), "parameters"),
+        intent.reason,
+        intent.policy,
+        intent.rule,
+        result,
+        bool(intent.dry_run),
+        instant_to_db(intent.started_at, "started_at"),
+        *(_outcome_values(outcome)[1:] if outcome is not None else (None, None, None, None)),
+    )
+
+
+def _outcome_values(outcome: ActionOutcome) -> tuple[Any, ...]:
+    return (
+        outcome.result,
+        instant_to_db(outcome.finished_at, "finished_at"),
+        outcome.platform_message,
+        outcome.request_id,
+        outcome.error_reason,
+    )
+
+
+def _applied_row(key: str, state: AppliedState, action_id: int | None) -> tuple[Any, ...]:
+    return (
+        key,
+        state.kind,
+        state.min_replicas,
+        state.max_replicas,
+        state.policy,
+        state.rule,
+        state.source,
+        instant_to_db(state.applied_at, "applied_at"),
+        action_id,
+    )
+
+
+def _applied(row: tuple[Any, ...]) -> tuple[UUID, AppliedState]:
+    deployment_id, kind, low, high, policy, rule, source, applied_at, action_id = row
+    state = AppliedState(
+        kind=kind,
+        applied_at=instant_from_db(applied_at),
+        min_replicas=low,
+        max_replicas=high,
+        policy=policy,
+        rule=rule,
+        source=source,
+        action_id=None if action_id is None else int(action_id),
+    )
+    return uuid_from_db(deployment_id), state
+
+
+def _action(row: tuple[Any, ...]) -> ActionRecord:
+    return ActionRecord(
+        id=int(row[0]),
+        deployment_id=uuid_from_db(row[1]),
+        deployment_name=row[2],
+        action=row[3],
+        parameters=json_from_db(row[4]),
+        reason=row[5],
+        policy=row[6],
+        rule=row[7],
+        result=row[8],
+        dry_run=bool(row[9]),
+        started_at=instant_from_db(row[10]),
+        finished_at=optional_instant_from_db(row[11]),
+        platform_message=row[12],
+        request_id=row[13],
+        error_reason=row[14],
+    )
+
+
+def _health(row: tuple[Any, ...]) -> tuple[UUID, HealthTrack]:
+    deployment_id, value, since, last_observed = row
+    return uuid_from_db(deployment_id), HealthTrack(
+        value=value, since=instant_from_db(since), last_observed=instant_from_db(last_observed)
+    )
+
+
+def _seen(row: tuple[Any, ...]) -> SeenDeployment:
+    return SeenDeployment(deployment_id=uuid_from_db(row[0]), name=row[1], first_seen=instant_from_db(row[2]))
+
+
+def _suspension(row: tuple[Any, ...]) -> Suspension:
+    deployment_id, name, until, reason, created_at, created_by = row
+    return Suspension(
+        deployment_id=uuid_from_db(deployment_id),
+        deployment_name=name,
+        until=instant_from_db(until),
+        reason=reason,
+        created_at=instant_from_db(created_at),
+        created_by=created_by,
+    )
+
+
+def _backoff(row: tuple[Any, ...]) -> Backoff:
+    deployment_id, until, failures, reason = row
+    return Backoff(
+        deployment_id=uuid_from_db(deployment_id), until=instant_from_db(until), failures=int(failures), reason=reason
+    )
