@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from scaler.policy.loader import load_policy_set
+from scaler.policy.loader import load_policy_set, load_policy_text
 from scaler.policy.model import DesiredState
 from scaler.policy.plan import build_plan
 from scaler.policy.schema import render_schema
@@ -99,3 +99,12 @@ def test_holiday_shutdown_example_stops_over_christmas():
     last = entry.transitions[-1]
     assert (datetime(2026, 12, 23, 15, 30, tzinfo=timezone.utc), DesiredState.stopped()) == (last.at, last.state)
     assert 0 < plan.savings_percent < 100
+
+
+def test_readme_complete_file_is_valid():
+    """The complete file shown in the README's policies section loads as written."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("```yaml\n", readme.index("### A complete file")) + len("```yaml\n")
+    text = readme[start : readme.index("```", start)]
+    policy_set = load_policy_text(text, "README.md")
+    assert "1 policy, 3 windows, 2 health rules in 1 file" == policy_set.summary()
