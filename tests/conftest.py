@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
 
 import pytest
+import structlog
 
 REQUIRE_INTEGRATION = os.environ.get("SCALER_REQUIRE_INTEGRATION") == "1"
 
@@ -17,3 +20,13 @@ def skip_or_fail(reason: str) -> None:
     if REQUIRE_INTEGRATION:
         pytest.fail(f"{reason} (SCALER_REQUIRE_INTEGRATION=1 forbids skipping)")
     pytest.skip(reason)
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Undo the logging configuration a command or test installs (root handlers, level, structlog)."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:], root.level = handlers, level
+    structlog.reset_defaults()

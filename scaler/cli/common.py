@@ -1,13 +1,19 @@
-"""Helpers shared by the commands: settings, logging and one-line failures."""
+"""Helpers shared by the commands: settings, logging, one-line failures and one-off API calls."""
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from scaler.logs import configure_logging, redact
 from scaler.settings import Settings, SettingsError, load_settings
+from scaler.simplismart.client import SimplismartClient
+from scaler.simplismart.errors import ConfigurationError, SimplismartError
+
+ResultT = TypeVar("ResultT")
 
 #: Exit status of a command that failed because of its input or the platform.
 EXIT_FAILURE = 1
@@ -31,3 +37,31 @@ def settings_or_exit(**overrides: Any) -> Settings:
         raise SystemExit(EXIT_USAGE) from None
     configure_logging(log_format=settings.log_format, log_level=settings.log_level)
     return settings
+
+
+def quiet_settings() -> Settings:
+    """Load the settings; keep logging to errors unless SCALER_LOG_LEVEL asks for more."""
+    settings = settings_or_exit()
+    if "log_level" not in settings.model_fields_set:
+        configure_logging(log_format=settings.log_format, log_level="error")
+    return settings
+
+
+def call_platform(operation: Callable[[SimplismartClient], Awaitable[ResultT]]) -> ResultT:
+    """Run one client call with the environment's settings and return its result.
+
+    Exits with one line on stderr: status 2 for unusable settings (no token, say), 1 for
+    a failed call (the platform's message and the request id).
+    """
+    settings = quiet_settings()
+
+    async def run() -> ResultT:
+        async with SimplismartClient.from_settings(settings) as client:
+            return await operation(client)
+
+    try:
+        return asyncio.run(run())
+    except ConfigurationError as exc:
+        fail(str(exc), code=EXIT_USAGE)
+    except SimplismartError as exc:
+        fail(str(exc))

@@ -10,19 +10,14 @@ the output is the result; SCALER_LOG_LEVEL=debug shows every request.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import click
 from pydantic import BaseModel
 
-from scaler.cli.common import EXIT_USAGE, fail, settings_or_exit
-from scaler.logs import configure_logging
-from scaler.settings import Settings
-from scaler.simplismart.client import SimplismartClient
-from scaler.simplismart.errors import ConfigurationError, SimplismartError
+from scaler.cli.common import call_platform, fail
 from scaler.simplismart.models import (
     Deployment,
     DeploymentHealth,
@@ -30,8 +25,6 @@ from scaler.simplismart.models import (
     HealthStatus,
     StartStopResult,
 )
-
-ResultT = TypeVar("ResultT")
 
 _output_option = click.option(
     "--output",
@@ -41,30 +34,6 @@ _output_option = click.option(
     show_default=True,
     help="table for people, json for scripts.",
 )
-
-
-def _settings() -> Settings:
-    """Load the settings; keep logging to errors unless SCALER_LOG_LEVEL asks for more."""
-    settings = settings_or_exit()
-    if "log_level" not in settings.model_fields_set:
-        configure_logging(log_format=settings.log_format, log_level="error")
-    return settings
-
-
-def _call(operation: Callable[[SimplismartClient], Awaitable[ResultT]]) -> ResultT:
-    """Run one client call with the environment's settings; exit with one line on failure."""
-    settings = _settings()
-
-    async def run() -> ResultT:
-        async with SimplismartClient.from_settings(settings) as client:
-            return await operation(client)
-
-    try:
-        return asyncio.run(run())
-    except ConfigurationError as exc:
-        fail(str(exc), code=EXIT_USAGE)
-    except SimplismartError as exc:
-        fail(str(exc))
 
 
 def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -132,7 +101,7 @@ def deployments() -> None:
 @_output_option
 def list_command(model_repo_id: str | None, output: str) -> None:
     """List the organization's deployments."""
-    result = _call(lambda client: client.list_deployments(model_repo_id))
+    result = call_platform(lambda client: client.list_deployments(model_repo_id))
     click.echo(_dump(result) if output == "json" else deployments_table(result))
 
 
@@ -141,7 +110,7 @@ def list_command(model_repo_id: str | None, output: str) -> None:
 @_output_option
 def health_command(deployment_id: str, output: str) -> None:
     """Show the health of deployment ID: aggregated value, pods and messages."""
-    result = _call(lambda client: client.get_health(deployment_id))
+    result = call_platform(lambda client: client.get_health(deployment_id))
     click.echo(_dump(result, deployment_id=deployment_id) if output == "json" else health_table(result))
 
 
@@ -152,7 +121,7 @@ def health_command(deployment_id: str, output: str) -> None:
 @_output_option
 def scale_command(deployment_id: str, min_replicas: int, max_replicas: int, output: str) -> None:
     """Set the autoscaling bounds of deployment ID."""
-    result = _call(lambda client: client.update_replicas(deployment_id, min_replicas, max_replicas))
+    result = call_platform(lambda client: client.update_replicas(deployment_id, min_replicas, max_replicas))
     if output == "json":
         click.echo(_dump(result, deployment_id=deployment_id))
         return
@@ -174,7 +143,7 @@ def _echo_startstop(deployment_id: str, action: str, result: StartStopResult, ou
 @_output_option
 def start_command(deployment_id: str, output: str) -> None:
     """Resume deployment ID (SCALER_ORG_ID names the organization)."""
-    result = _call(lambda client: client.start(deployment_id))
+    result = call_platform(lambda client: client.start(deployment_id))
     _echo_startstop(deployment_id, "start", result, output)
 
 
@@ -183,7 +152,7 @@ def start_command(deployment_id: str, output: str) -> None:
 @_output_option
 def stop_command(deployment_id: str, output: str) -> None:
     """Pause deployment ID: it scales to zero until started (SCALER_ORG_ID names the organization)."""
-    result = _call(lambda client: client.stop(deployment_id))
+    result = call_platform(lambda client: client.stop(deployment_id))
     _echo_startstop(deployment_id, "stop", result, output)
 
 
@@ -203,7 +172,7 @@ def delete_command(deployment_id: str, yes: bool, output: str) -> None:
             confirmed = False
         if not confirmed:
             fail("deletion not confirmed, nothing deleted (pass --yes to skip the question)")
-    result = _call(lambda client: client.delete(deployment_id))
+    result = call_platform(lambda client: client.delete(deployment_id))
     if output == "json":
         click.echo(_dump(result, deployment_id=deployment_id))
     else:

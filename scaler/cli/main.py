@@ -6,6 +6,7 @@ import click
 
 from scaler import __version__
 from scaler.cli.deployments import deployments
+from scaler.cli.policy_commands import plan, validate
 from scaler.cli.sim import sim
 
 
@@ -17,3 +18,5 @@ def main() -> None:
 
 main.add_command(deployments)
 main.add_command(sim)
+main.add_command(validate)
+main.add_command(plan)

@@ -1,1 +1,70 @@
-"""The policy language and the schedule engine: pure functions of policies, deployments and an instant."""
+"""The policy language and the schedule engine: pure functions of policies, deployments and an instant.
+
+The names the daemon and the commands use are re-exported here; each lives in a
+module of its own (``model``, ``loader``, ``schedule``, ``matching``, ``health``,
+``resolve``, ``savings``, ``plan``).
+"""
+
+from scaler.policy.errors import PolicyError, PolicyIssue, PolicyLoadError, PolicyPathError
+from scaler.policy.health import HealthObservation, HealthRuleMemory, record_restart
+from scaler.policy.loader import load_policy_set
+from scaler.policy.matching import PolicyMatch, match_policies
+from scaler.policy.model import (
+    BUILTIN_PRICES,
+    DesiredState,
+    Expire,
+    HealthRule,
+    Match,
+    Policy,
+    PolicySet,
+    PolicySource,
+    Window,
+)
+from scaler.policy.plan import Plan, build_plan
+from scaler.policy.resolve import Resolution, expire_at, resolve_desired_state
+from scaler.policy.savings import (
+    Usage,
+    baseline_replicas,
+    cost_of,
+    gpu_hours,
+    price_per_gpu_hour,
+    replicas_under,
+    usage_between,
+)
+from scaler.policy.schedule import next_boundary, scheduled_state
+
+__all__ = [
+    "BUILTIN_PRICES",
+    "DesiredState",
+    "Expire",
+    "HealthObservation",
+    "HealthRule",
+    "HealthRuleMemory",
+    "Match",
+    "Plan",
+    "Policy",
+    "PolicyError",
+    "PolicyIssue",
+    "PolicyLoadError",
+    "PolicyMatch",
+    "PolicyPathError",
+    "PolicySet",
+    "PolicySource",
+    "Resolution",
+    "Usage",
+    "Window",
+    "baseline_replicas",
+    "build_plan",
+    "cost_of",
+    "expire_at",
+    "gpu_hours",
+    "load_policy_set",
+    "match_policies",
+    "next_boundary",
+    "price_per_gpu_hour",
+    "record_restart",
+    "replicas_under",
+    "resolve_desired_state",
+    "scheduled_state",
+    "usage_between",
+]

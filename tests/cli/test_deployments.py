@@ -8,13 +8,11 @@ then checks stdout, the one-line stderr, the exit status, and what reached the p
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import structlog
 from click.testing import CliRunner, Result
 
 from scaler.cli.main import main
@@ -65,14 +63,8 @@ def sim(served: ServedSim) -> ServedSim:
     return served
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """The commands configure logging onto CliRunner's streams; undo that after each test."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:], root.level = handlers, level
-    structlog.reset_defaults()
+#: The commands configure logging onto CliRunner's streams; undo that after each test.
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def run(sim: ServedSim | None, *args: str, input: str | None = None, **env: str | None) -> Result:

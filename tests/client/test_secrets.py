@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-
 import httpx
 import pytest
 import structlog
@@ -33,15 +30,6 @@ FAILURES = {
     "connection": httpx.ConnectError("connection refused"),
     "tls": httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED]"),
 }
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:], root.level = handlers, level
-    structlog.reset_defaults()
 
 
 @pytest.mark.parametrize("failure", FAILURES.values(), ids=FAILURES.keys())

@@ -1,0 +1,147 @@
+"""``scaler validate`` and ``scaler plan``: check policy files, and show what they will do and save.
+
+``scaler plan`` reads the deployments from a saved list response (``--inventory``) or
+lists them through the API (``--live``); the engine itself never does I/O.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import click
+from pydantic import ValidationError
+
+from scaler.cli.common import EXIT_FAILURE, EXIT_USAGE, call_platform, fail, quiet_settings
+from scaler.policy.errors import PolicyLoadError, PolicyPathError
+from scaler.policy.loader import load_policy_set
+from scaler.policy.model import PolicySet
+from scaler.policy.plan import build_plan
+from scaler.policy.report import render_plan_table
+from scaler.simplismart.models import Deployment
+
+
+def _policy_set_or_exit(paths: Sequence[Path]) -> PolicySet:
+    """Load the policies, or print every issue (stdout) and exit 1; exit 2 for an unreadable path."""
+    try:
+        policy_set = load_policy_set(paths)
+    except PolicyPathError as exc:
+        fail(str(exc), code=EXIT_USAGE)
+    except PolicyLoadError as exc:
+        for issue in exc.issues:
+            click.echo(str(issue))
+        count = len(exc.issues)
+        fail(f"{count} problem{'s' if count != 1 else ''} in the policy files", code=EXIT_FAILURE)
+    if not policy_set.sources:
+        shown = ", ".join(str(path) for path in paths)
+        fail(f"no policy files (.yaml, .yml) in {shown}", code=EXIT_FAILURE)
+    return policy_set
+
+
+def _default_policy_paths(paths: tuple[Path, ...]) -> tuple[Path, ...]:
+    return paths or (quiet_settings().policy_path,)
+
+
+@click.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def validate(paths: tuple[Path, ...]) -> None:
+    """Check policy files and list every problem as FILE:LINE: PATH: message.
+
+    PATHS are files or directories (their own .yaml/.yml files, in name order);
+    default: SCALER_POLICY_PATH. Exit status: 0 valid, 1 invalid, 2 unreadable path.
+    """
+    policy_set = _policy_set_or_exit(_default_policy_paths(paths))
+    click.echo(f"valid: {policy_set.summary()}")
+
+
+def _parse_from(_: click.Context, __: click.Parameter, value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(timezone.utc).replace(microsecond=0)
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not ISO 8601, e.g. 2026-12-21T08:00 or 2026-12-21T08:00+01:00") from None
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=timezone.utc)
+
+
+def _read_inventory(path: Path) -> list[Deployment]:
+    """Return the deployments of a saved list response; exit 2 when unreadable, 1 when malformed."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        fail(f"{path}: cannot be read ({exc.strerror or exc})", code=EXIT_USAGE)
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = f" at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
+        fail(f"{path}: not JSON{where}; expected the list response of GET /deployments/list/model/ (a JSON array)")
+    if not isinstance(data, list):
+        fail(f"{path}: expected a JSON array of deployments (the list response of GET /deployments/list/model/)")
+    deployments = []
+    for index, item in enumerate(data):
+        try:
+            deployments.append(Deployment.model_validate(item))
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            field = ".".join(str(part) for part in first["loc"]) or "entry"
+            fail(f"{path}: deployment [{index}]: {field}: {first['msg']}")
+    return deployments
+
+
+@click.command("plan")
+@click.option(
+    "--policies",
+    "policy_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Policy file or directory (repeatable). Default: SCALER_POLICY_PATH.",
+)
+@click.option(
+    "--inventory",
+    type=click.Path(path_type=Path),
+    help="A saved list response (JSON array of deployments) of GET /deployments/list/model/.",
+)
+@click.option(
+    "--live",
+    is_flag=True,
+    help="List the deployments through the API instead (SCALER_API_URL, SCALER_API_TOKEN or SCALER_API_TOKEN_FILE).",
+)
+@click.option("--from", "start", callback=_parse_from, help="Start, ISO 8601 (UTC when no offset). Default: now.")
+@click.option("--hours", type=click.IntRange(1, 24 * 366), default=168, show_default=True, help="Length of the plan.")
+@click.option("--deployment", "name_globs", multiple=True, help="Only deployments whose name matches this glob (repeatable).")
+@click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def plan(
+    policy_paths: tuple[Path, ...],
+    inventory: Path | None,
+    live: bool,
+    start: datetime,
+    hours: int,
+    name_globs: tuple[str, ...],
+    output: str,
+) -> None:
+    """Show what the policies will do to each deployment, and what that saves.
+
+    Give exactly one of --inventory FILE or --live. Health rules are not predicted.
+    Exit status: 0 planned, 1 invalid policies or inventory or a failed API call,
+    2 unreadable path, unusable settings or bad usage.
+    """
+    if (inventory is None) == (not live):
+        raise click.UsageError("give exactly one of --inventory FILE or --live")
+    policy_set = _policy_set_or_exit(_default_policy_paths(policy_paths))
+    if inventory is not None:
+        deployments = _read_inventory(inventory)
+    else:
+        deployments = call_platform(lambda client: client.list_deployments())
+    if name_globs:
+        deployments = [d for d in deployments if any(fnmatch.fnmatchcase(d.deployment_name, glob) for glob in name_globs)]
+    result = build_plan(policy_set, deployments, start, start + timedelta(hours=hours))
+    if output == "json":
+        # Indented for a person at a terminal; compact (and much faster to write) otherwise.
+        indent = 2 if sys.stdout.isatty() else None
+        click.echo(json.dumps(result.to_json(), indent=indent))
+    else:
+        click.echo(render_plan_table(result))

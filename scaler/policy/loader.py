@@ -1,0 +1,499 @@
+"""Loading policy files: every error found, each with its file, line and path.
+
+A policy path is a file, or a directory whose own ``.yaml``/``.yml`` files are read
+in name order (not its subdirectories). Each file is read by
+:mod:`scaler.policy.yamlsource`, checked for the shape of its windows and rules,
+validated with the models of :mod:`scaler.policy.model` one policy at a time (so one
+broken policy does not hide the errors of the next), checked for what spans fields
+(``from`` before ``until``, bounds that a ``default`` can restore, unique names), and
+finally checked across files (unique policy names, one ``pricing`` block).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import types
+import typing
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, ValidationError
+
+from scaler.policy.errors import PolicyIssue, PolicyLoadError, PolicyPathError
+from scaler.policy.model import (
+    BUILTIN_PRICES,
+    FORMAT_VERSION,
+    NAME_MAX,
+    Accelerator,
+    Policy,
+    PolicyFile,
+    PolicySet,
+    PolicySource,
+    describe_value,
+)
+from scaler.policy.yamlsource import Path_, YamlDocument, YamlSourceError, read_yaml
+from scaler.policy.zones import wall_instant
+
+POLICY_SUFFIXES = (".yaml", ".yml")
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def load_policy_set(paths: Sequence[Path | str]) -> PolicySet:
+    """Read and validate every policy file under ``paths``; return the set.
+
+    Raises :class:`PolicyPathError` when a path does not exist or cannot be read, and
+    :class:`PolicyLoadError` listing every problem when the files are not valid.
+    """
+    return parse_policy_sources(read_policy_sources(paths))
+
+
+def policy_files(paths: Sequence[Path | str]) -> list[Path]:
+    """Return the policy files named by ``paths``: files as given, directories' own YAML files in name order.
+
+    Raises :class:`PolicyPathError` for a path that does not exist or cannot be listed.
+    """
+    files: list[Path] = []
+    for raw_path in paths:
+        path = Path(raw_path)
+        try:
+            if path.is_dir():
+                files.extend(
+                    sorted(
+                        (child for child in path.iterdir() if child.suffix in POLICY_SUFFIXES and child.is_file()),
+                        key=lambda child: child.name,
+                    )
+                )
+            elif path.exists():
+                files.append(path)
+            else:
+                raise PolicyPathError(f"{path}: no such file or directory")
+        except PermissionError as exc:
+            raise PolicyPathError(f"{path}: cannot be read ({exc.strerror})") from None
+    return files
+
+
+def read_policy_sources(paths: Sequence[Path | str]) -> list[tuple[str, bytes]]:
+    """Return ``(file name, bytes)`` of every policy file under ``paths``.
+
+    Raises :class:`PolicyPathError` when a path does not exist or a file cannot be read.
+    """
+    sources = []
+    for path in policy_files(paths):
+        try:
+            sources.append((str(path), path.read_bytes()))
+        except OSError as exc:
+            raise PolicyPathError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return sources
+
+
+def load_policy_text(text: str, file: str = "policy.yaml") -> PolicySet:
+    """Return the set described by one file's ``text``; raises :class:`PolicyLoadError` (for tests and tools)."""
+    return parse_policy_sources([(file, text.encode())])
+
+
+def parse_policy_sources(sources: Iterable[tuple[str, bytes]]) -> PolicySet:
+    """Validate policy files given as ``(file name, bytes)``; return the set.
+
+    Raises :class:`PolicyLoadError` listing every problem, in file order and line order.
+    """
+    issues: list[PolicyIssue] = []
+    parsed: list[_ParsedFile] = []
+    source_list = list(sources)
+    for file, raw in source_list:
+        parsed_file = _parse_file(file, raw)
+        issues.extend(parsed_file.issues)
+        parsed.append(parsed_file)
+    issues.extend(_cross_file_issues(parsed))
+    if issues:
+        order = {file: index for index, (file, _) in enumerate(source_list)}
+        unique = sorted(set(issues), key=lambda issue: (order.get(issue.file, 0), issue.line, issue.path, issue.message))
+        raise PolicyLoadError(unique)
+    pricing = dict(BUILTIN_PRICES)
+    for parsed_file in parsed:
+        pricing.update(parsed_file.pricing or {})
+    policies = tuple(policy for parsed_file in parsed for policy in parsed_file.policies)
+    file_hashes = tuple(PolicySource(Path(file), hashlib.sha256(raw).hexdigest()) for file, raw in source_list)
+    digest = hashlib.sha256()
+    for source in file_hashes:
+        digest.update(f"{source.path}\0{source.sha256}\n".encode())
+    return PolicySet(
+        policies=policies,
+        pricing=MappingProxyType(pricing),
+        sources=file_hashes,
+        content_hash=digest.hexdigest(),
+    )
+
+
+# --------------------------------------------------------------------------- one file
+
+
+@dataclass
+class _ParsedFile:
+    file: str
+    document: YamlDocument | None = None
+    issues: list[PolicyIssue] = field(default_factory=list)
+    policies: list[Policy] = field(default_factory=list)
+    pricing: dict[str, float] | None = None
+    #: raw policy names with their lines, valid or not, for the cross-file checks
+    names: list[tuple[str, int, str]] = field(default_factory=list)
+    pricing_line: int | None = None
+
+
+class _FileHead(BaseModel):
+    """A file's top level; the policies are validated one by one afterwards."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: typing.Literal[1]
+    pricing: dict[Accelerator, Annotated[StrictFloat, Field(ge=0)]] | None = None
+    policies: list[dict[str, Any]] = []
+
+
+def _parse_file(file: str, raw: bytes) -> _ParsedFile:
+    result = _ParsedFile(file)
+    try:
+        document = read_yaml(raw)
+    except YamlSourceError as exc:
+        result.issues.append(PolicyIssue(file, exc.line, _format_path(exc.path), exc.message))
+        return result
+    result.document = document
+    for problem in document.problems:
+        result.issues.append(PolicyIssue(file, problem.line, _format_path(problem.path), problem.message))
+    data = document.data
+    if data is None:
+        result.issues.append(PolicyIssue(file, 1, "", f"file is empty; expected a mapping with version: {FORMAT_VERSION} and policies"))
+        return result
+    if not isinstance(data, dict):
+        result.issues.append(
+            PolicyIssue(file, document.line_of(()), "", f"expected a mapping with version: {FORMAT_VERSION} and policies at the top level")
+        )
+        return result
+    report = _Reporter(file, document, result.issues, reported={problem.path for problem in document.problems})
+
+    try:
+        head = _FileHead.model_validate({key: value for key, value in data.items()})
+    except ValidationError as exc:
+        report.validation_error(exc, (), PolicyFile)
+        head = None
+    if head is not None:
+        result.pricing = head.pricing
+    if "pricing" in data and data["pricing"] is not None:
+        result.pricing_line = document.line_of(("pricing",), key=True)
+
+    raw_policies = data.get("policies")
+    if not isinstance(raw_policies, list):
+        return result
+    for index, raw_policy in enumerate(raw_policies):
+        path: Path_ = ("policies", index)
+        if not isinstance(raw_policy, dict):
+            continue  # reported by the head's validation
+        name = raw_policy.get("name")
+        if isinstance(name, str):
+            result.names.append((name, document.line_of((*path, "name")), _format_path((*path, "name"))))
+        _check_shape(raw_policy, path, report)
+        try:
+            policy = Policy.model_validate(raw_policy)
+        except ValidationError as exc:
+            report.validation_error(exc, path, Policy)
+            continue
+        _check_meaning(policy, path, report)
+        result.policies.append(policy)
+    return result
+
+
+def _cross_file_issues(parsed: list[_ParsedFile]) -> list[PolicyIssue]:
+    issues = []
+    seen: dict[str, tuple[str, int]] = {}
+    for parsed_file in parsed:
+        for name, line, path in parsed_file.names:
+            if name in seen:
+                first_file, first_line = seen[name]
+                issues.append(
+                    PolicyIssue(parsed_file.file, line, path, f"policy name {name!r} is already used at {first_file}:{first_line}; names are unique across all files")
+                )
+            else:
+                seen[name] = (parsed_file.file, line)
+    first_pricing: tuple[str, int] | None = None
+    for parsed_file in parsed:
+        if parsed_file.pricing_line is None:
+            continue
+        if first_pricing is None:
+            first_pricing = (parsed_file.file, parsed_file.pricing_line)
+            continue
+        issues.append(
+            PolicyIssue(
+                parsed_file.file,
+                parsed_file.pricing_line,
+                "pricing",
+                f"a second pricing block (the first is at {first_pricing[0]}:{first_pricing[1]}); pricing may appear in one file only",
+            )
+        )
+    return issues
+
+
+# --------------------------------------------------------------------------- shape checks (raw data)
+
+_TIMINGS = ("cron + duration", "between", "from + until")
+
+
+def _check_shape(policy: dict[str, Any], path: Path_, report: _Reporter) -> None:
+    """Check what the models do not: timing forms, state/action, keys that belong to one kind of rule, names."""
+    windows = policy.get("windows")
+    if isinstance(windows, list):
+        for index, window in enumerate(windows):
+            if isinstance(window, dict):
+                _check_window_shape(window, (*path, "windows", index), report)
+        _check_unique_names(windows, (*path, "windows"), "window", report)
+    rules = policy.get("health")
+    if isinstance(rules, list):
+        for index, rule in enumerate(rules):
+            if isinstance(rule, dict):
+                _check_rule_shape(rule, (*path, "health", index), report)
+        _check_unique_names(rules, (*path, "health"), "health rule", report)
+
+
+def _check_window_shape(window: dict[str, Any], path: Path_, report: _Reporter) -> None:
+    present = [key for key in ("cron", "duration", "between", "from", "until") if key in window]
+    forms = []
+    if "cron" in window or "duration" in window:
+        forms.append("cron + duration")
+    if "between" in window:
+        forms.append("between")
+    if "from" in window or "until" in window:
+        forms.append("from + until")
+    if not forms:
+        report.at(path, "a window needs exactly one timing: cron + duration, between, or from + until")
+        return
+    if len(forms) > 1:
+        report.at(path, f"a window has exactly one timing form, found {' and '.join(present)}; use cron + duration, between, or from + until")
+        return
+    if "cron" in window and "duration" not in window:
+        report.at(path, "a cron window needs a duration (how long it stays open after each firing), e.g. duration: 8h")
+    if "duration" in window and "cron" not in window:
+        report.at((*path, "duration"), "duration belongs to a cron window; add a cron saying when it opens")
+    if "from" in window and "until" not in window:
+        report.at(path, "a from window needs an until (when it closes)")
+    if "until" in window and "from" not in window:
+        report.at(path, "an until window needs a from (when it opens)")
+
+
+def _check_rule_shape(rule: dict[str, Any], path: Path_, report: _Reporter) -> None:
+    has_state = "state" in rule
+    has_action = "action" in rule
+    if has_state == has_action:
+        found = "both" if has_state else "neither"
+        report.at(path, f"a health rule has exactly one of state or action: restart (found {found})")
+        return
+    if has_state and "max_per_day" in rule:
+        report.at((*path, "max_per_day"), "max_per_day applies to restart rules only (action: restart)", key=True)
+    if has_action and "recover_for" in rule:
+        report.at((*path, "recover_for"), "recover_for applies to rules with a state; a restart rule is done once it has restarted", key=True)
+
+
+def _check_unique_names(items: list[Any], path: Path_, what: str, report: _Reporter) -> None:
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        name = item.get("name")
+        effective = name if isinstance(name, str) else str(index) if name is None else None
+        if effective is None:
+            continue
+        if effective in seen:
+            first = seen[effective]
+            report.at(
+                (*path, index, "name") if "name" in item else (*path, index),
+                f"{what} name {effective!r} is already used by {path[-1]}[{first}]; names are unique within a policy"
+                + ("" if "name" in item else " (an unnamed one is named by its position)"),
+            )
+        else:
+            seen[effective] = index
+
+
+# --------------------------------------------------------------------------- meaning checks (validated policy)
+
+
+def _check_meaning(policy: Policy, path: Path_, report: _Reporter) -> None:
+    if not policy.match.selects_anything:
+        report.at(
+            (*path, "match"),
+            "match selects nothing: give names, ids, model_repo_ids, model_repo_names or accelerator_types "
+            "(to select every deployment write names: [\"*\"])",
+        )
+    restorable = policy.default is not None and policy.default.kind in ("stopped", "bounds")
+    for index, window in enumerate(policy.windows):
+        window_path = (*path, "windows", index)
+        if window.from_ is not None and window.until is not None:
+            opens = wall_instant(window.from_, policy.tz)
+            closes = wall_instant(window.until, policy.tz)
+            if closes <= opens:
+                report.at(
+                    (*window_path, "until"),
+                    f"until ({window.until.isoformat(timespec='minutes')}) must be after from "
+                    f"({window.from_.isoformat(timespec='minutes')})",
+                )
+        if window.state.kind == "bounds" and not restorable:
+            report.at((*window_path, "state"), _unrestorable("window"))
+    for index, rule in enumerate(policy.health):
+        if rule.state is not None and rule.state.kind == "bounds" and not restorable:
+            report.at((*path, "health", index, "state"), _unrestorable("health rule"))
+
+
+def _unrestorable(what: str) -> str:
+    return (
+        f"this {what} sets replica bounds, but the policy's default is neither stopped nor bounds; the platform "
+        "does not report current bounds, so nothing could be restored afterwards: add a default such as "
+        "{min_replicas: 1, max_replicas: 2}"
+    )
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def _format_path(path: Path_) -> str:
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+class _Reporter:
+    """Turns problems at document paths into issues with file and line."""
+
+    def __init__(
+        self, file: str, document: YamlDocument, issues: list[PolicyIssue], reported: set[Path_] | None = None
+    ) -> None:
+        self.file = file
+        self.document = document
+        self.issues = issues
+        self.reported = reported or set()
+
+    def at(self, path: Path_, message: str, *, key: bool = False) -> None:
+        self.issues.append(PolicyIssue(self.file, self.document.line_of(path, key=key), _format_path(path), message))
+
+    def validation_error(self, exc: ValidationError, prefix: Path_, model: type[BaseModel]) -> None:
+        for error in exc.errors(include_url=False):
+            loc: list[Any] = []
+            key_error = False
+            for part in error["loc"]:
+                if isinstance(part, str) and part.startswith("<") and part.endswith(">"):
+                    continue  # a union's tag, not a place in the document
+                if part == "[key]":
+                    key_error = True
+                    continue
+                loc.append(part)
+            path = (*prefix, *loc)
+            if path in self.reported:
+                continue  # the reader already said what is wrong here
+            kind = error["type"]
+            message = _message(error, path, model, prefix)
+            if kind == "missing":
+                line = self.document.line_of(path[:-1])
+            else:
+                line = self.document.line_of(path, key=kind == "extra_forbidden" or key_error)
+            self.issues.append(PolicyIssue(self.file, line, _format_path(path), message))
+
+
+def _message(error: dict[str, Any], path: Path_, model: type[BaseModel], prefix: Path_) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    value = error.get("input")
+    last = path[-1] if path else ""
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    if kind == "missing":
+        return f"required key {last!r} is missing"
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(model, path[len(prefix) : -1])
+        close = difflib.get_close_matches(str(last), allowed, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}? " if close else ""
+        return f"unknown key {last!r}; {hint}expected one of: {', '.join(allowed)}"
+    if kind == "state_type":
+        return error["msg"]
+    if kind == "literal_error":
+        if last == "version":
+            return f"unsupported version {value!r}; this scaler reads version: {FORMAT_VERSION}"
+        if last == "action":
+            return f"unknown action {describe_value(value)}; expected restart"
+        if last in ("state", "default"):
+            return f"{describe_value(value)} is not a state; expected stopped, running or {{min_replicas: N, max_replicas: M}}"
+        return f"{describe_value(value)} is not allowed; expected {ctx.get('expected')}"
+    if kind == "string_pattern_mismatch":
+        return (
+            f"{describe_value(value)} is not a valid name: lowercase letters, digits and '-', "
+            f"starting with a letter or digit, at most {NAME_MAX} characters"
+        )
+    if kind == "string_too_long":
+        return f"is {len(value)} characters long; at most {ctx.get('max_length')} are allowed"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind in ("greater_than_equal", "greater_than"):
+        bound = ctx.get("ge", ctx.get("gt"))
+        return f"must be {'at least' if kind == 'greater_than_equal' else 'more than'} {bound}, got {value!r}"
+    if kind in ("less_than_equal", "less_than"):
+        bound = ctx.get("le", ctx.get("lt"))
+        return f"must be {'at most' if kind == 'less_than_equal' else 'less than'} {bound}, got {value!r}"
+    if kind in ("uuid_parsing", "uuid_type", "uuid_version"):
+        return f"{describe_value(value)} is not a UUID; expected e.g. 1e99a854-26de-4c19-b6b6-68c7e03c39c3"
+    expected = _EXPECTED_TYPES.get(kind)
+    if expected:
+        return f"expected {expected}, got {describe_value(value)}"
+    return str(error["msg"])
+
+
+_EXPECTED_TYPES = {
+    "string_type": "text",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+def _allowed_keys(model: type[BaseModel], relative: Path_) -> list[str]:
+    """Return the keys accepted at ``relative`` inside ``model`` (aliases as written in files)."""
+    current: Any = model
+    for part in relative:
+        if isinstance(part, int):
+            continue
+        target = None
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            for name, info in current.model_fields.items():
+                if (info.alias or name) == part:
+                    target = _model_in(info.annotation)
+                    break
+        if target is None:
+            return []
+        current = target
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [info.alias or name for name, info in current.model_fields.items()]
+    return []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    if isinstance(annotation, types.UnionType):  # pragma: no cover - covered by get_args
+        return None
+    return None

@@ -1,0 +1,76 @@
+"""Which policy governs a deployment: ``match`` selectors, priority and conflicts.
+
+A policy selects a deployment when every selector it gives matches (fields are
+ANDed, entries of one list ORed) and no ``exclude_names`` glob matches the name.
+Globs are shell-style (``*``, ``?``, ``[abc]``) and case-sensitive. Among the
+policies that select a deployment the highest ``priority`` wins; two or more at the
+same highest priority are a conflict, and the deployment is left alone.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from scaler.policy.model import Match, Policy, PolicySet
+from scaler.simplismart.models import Deployment
+
+
+@dataclass(frozen=True)
+class PolicyMatch:
+    """The policy that governs a deployment, or the policies in conflict over it.
+
+    ``policy`` is ``None`` both when nothing matches (``conflict`` empty) and when
+    several policies tie at the highest priority (``conflict`` names them, in file order).
+    """
+
+    policy: Policy | None
+    conflict: tuple[str, ...] = ()
+
+    @property
+    def is_conflict(self) -> bool:
+        """Whether policies tie for the deployment."""
+        return bool(self.conflict)
+
+
+@lru_cache(maxsize=4096)
+def _glob(pattern: str) -> re.Pattern[str]:
+    return re.compile(fnmatch.translate(pattern))
+
+
+def _any_glob(patterns: tuple[str, ...], value: str | None) -> bool:
+    return value is not None and any(_glob(pattern).match(value) for pattern in patterns)
+
+
+def selects(match: Match, deployment: Deployment) -> bool:
+    """Return whether ``match`` selects ``deployment`` (exclusions applied)."""
+    if match.exclude_names and _any_glob(match.exclude_names, deployment.deployment_name):
+        return False
+    if match.names and not _any_glob(match.names, deployment.deployment_name):
+        return False
+    if match.ids and deployment.deployment_id not in match.ids:
+        return False
+    if match.model_repo_ids and deployment.model_repo_id not in match.model_repo_ids:
+        return False
+    if match.model_repo_names and not _any_glob(match.model_repo_names, deployment.model_repo_name):
+        return False
+    if match.accelerator_types and not any(kind in match.accelerator_types for kind in deployment.accelerator_type):
+        return False
+    return match.selects_anything
+
+
+def match_policies(policy_set: PolicySet, deployment: Deployment) -> PolicyMatch:
+    """Return the policy that governs ``deployment`` in ``policy_set``, or the conflict."""
+    best: list[Policy] = []
+    for policy in policy_set.policies:
+        if not selects(policy.match, deployment):
+            continue
+        if not best or policy.priority > best[0].priority:
+            best = [policy]
+        elif policy.priority == best[0].priority:
+            best.append(policy)
+    if len(best) == 1:
+        return PolicyMatch(best[0])
+    return PolicyMatch(None, tuple(policy.name for policy in best))

@@ -1,0 +1,569 @@
+"""The policy language as immutable, validated models.
+
+Files are validated with these models (one :class:`PolicyFile` per YAML file, one
+:class:`Policy` per entry); :mod:`scaler.policy.loader` maps every validation error to
+its file and line and adds the checks that span fields, policies and files. Field
+values are parsed into their meaning on the way in: a ``cron`` becomes a
+:class:`~scaler.policy.cron.CronSchedule`, a duration a ``timedelta``, a state a
+:class:`DesiredState`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from functools import cached_property
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any, Literal, Union
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    Tag,
+    WithJsonSchema,
+    model_validator,
+)
+
+from scaler.policy.between import BetweenSpec, parse_between
+from scaler.policy.cron import CronSchedule, parse_cron
+from scaler.policy.dates import DateRange, DateSet, parse_date_range, parse_local_datetime
+from scaler.policy.durations import format_duration, parse_duration
+from scaler.policy.zones import zone
+from scaler.simplismart.models import DOCUMENTED_HEALTH, HealthStatus
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+NAME_MAX = 63
+FORMAT_VERSION = 1
+
+# --------------------------------------------------------------------------- states
+
+
+class DesiredState(BaseModel):
+    """What a deployment should look like: ``stopped``, ``running`` (bounds left alone) or ``bounds``.
+
+    ``bounds`` means running with ``min_replicas``/``max_replicas`` (the API's rules:
+    min >= 0, max >= 1, min <= max); the two are ``None`` for the other kinds.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["stopped", "running", "bounds"]
+    min_replicas: int | None = None
+    max_replicas: int | None = None
+
+    @model_validator(mode="after")
+    def _bounds_only_for_bounds(self) -> DesiredState:
+        has_bounds = self.min_replicas is not None or self.max_replicas is not None
+        if self.kind != "bounds":
+            if has_bounds:
+                raise ValueError(f"a {self.kind} state has no replica bounds")
+            return self
+        if self.min_replicas is None or self.max_replicas is None:
+            raise ValueError("a bounds state needs both min_replicas and max_replicas")
+        _check_bounds(self.min_replicas, self.max_replicas)
+        return self
+
+    @classmethod
+    def stopped(cls) -> DesiredState:
+        """Return the stopped state."""
+        return _STOPPED
+
+    @classmethod
+    def running(cls) -> DesiredState:
+        """Return the running state (start if stopped, bounds left alone)."""
+        return _RUNNING
+
+    @classmethod
+    def bounds(cls, min_replicas: int, max_replicas: int) -> DesiredState:
+        """Return the running-with-bounds state; raises ``ValueError`` when the bounds break the API's rules."""
+        return cls(kind="bounds", min_replicas=min_replicas, max_replicas=max_replicas)
+
+    @classmethod
+    def from_description(cls, text: str) -> DesiredState:
+        """Return the state written by :meth:`describe`; raises ``ValueError`` for anything else."""
+        if text == "stopped":
+            return _STOPPED
+        if text == "running":
+            return _RUNNING
+        parts = dict(part.split("=", 1) for part in text.split() if "=" in part)
+        if set(parts) != {"min", "max"} or len(text.split()) != 2:
+            raise ValueError(f"{text!r} is not a state description (stopped, running or 'min=N max=M')")
+        return cls.bounds(int(parts["min"]), int(parts["max"]))
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, DesiredState):
+            return NotImplemented
+        return (self.kind, self.min_replicas, self.max_replicas) == (other.kind, other.min_replicas, other.max_replicas)
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.min_replicas, self.max_replicas))
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the deployment should be running (``running`` or ``bounds``)."""
+        return self.kind != "stopped"
+
+    def describe(self) -> str:
+        """Return ``stopped``, ``running`` or ``min=N max=M``."""
+        if self.kind == "bounds":
+            return f"min={self.min_replicas} max={self.max_replicas}"
+        return self.kind
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+def _check_bounds(min_replicas: int, max_replicas: int) -> None:
+    if min_replicas < 0:
+        raise ValueError(f"min_replicas must be 0 or more, got {min_replicas}")
+    if max_replicas < 1:
+        raise ValueError(f"max_replicas must be 1 or more, got {max_replicas}")
+    if min_replicas > max_replicas:
+        raise ValueError(f"min_replicas ({min_replicas}) must not exceed max_replicas ({max_replicas})")
+
+
+_STOPPED = DesiredState(kind="stopped")
+_RUNNING = DesiredState(kind="running")
+
+
+class BoundsSpec(BaseModel):
+    """``{min_replicas: N, max_replicas: M}`` as written in a policy file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="Bounds")
+
+    min_replicas: Annotated[StrictInt, Field(ge=0, description="Minimum pods kept running (>= 0).")]
+    max_replicas: Annotated[StrictInt, Field(ge=1, description="Maximum pods allowed (>= 1).")]
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> BoundsSpec:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"min_replicas ({self.min_replicas}) must not exceed max_replicas ({self.max_replicas})"
+            )
+        return self
+
+
+STATE_EXPECTED = "expected stopped, running or {min_replicas: N, max_replicas: M}"
+
+
+def _state_tag(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "<name>"
+    if isinstance(value, dict):
+        return "<bounds>"
+    return None
+
+
+def _to_desired(value: str | BoundsSpec) -> DesiredState:
+    if isinstance(value, BoundsSpec):
+        return DesiredState.bounds(value.min_replicas, value.max_replicas)
+    return DesiredState.stopped() if value == "stopped" else DesiredState.running()
+
+
+StateField = Annotated[
+    Union[
+        Annotated[Literal["stopped", "running"], Tag("<name>")],
+        Annotated[BoundsSpec, Tag("<bounds>")],
+    ],
+    Discriminator(_state_tag, custom_error_type="state_type", custom_error_message=STATE_EXPECTED),
+    AfterValidator(_to_desired),
+    PlainSerializer(lambda state: state.describe() if state.kind != "bounds" else {
+        "min_replicas": state.min_replicas, "max_replicas": state.max_replicas}),
+]
+"""A state as written in a file; validated into a :class:`DesiredState`."""
+
+# --------------------------------------------------------------------------- scalars
+
+
+def _text_validator(parse, expected: str):
+    def validate(value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError(f"expected {expected}, got {describe_value(value)}")
+        return parse(value)
+
+    return validate
+
+
+def describe_value(value: Any) -> str:
+    """Return how a value read from a file is named in an error message (``'high'``, ``the number 3``, ``a list``)."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str) and len(value) > 60:
+        return repr(value[:57] + "...")
+    return repr(value)
+
+
+def _duration_type(*, minimum: timedelta, maximum: timedelta, description: str):
+    def validate(value: Any) -> timedelta:
+        if isinstance(value, timedelta):
+            duration = value
+        elif isinstance(value, str):
+            duration = parse_duration(value)
+        else:
+            raise ValueError(f"expected a duration such as 30s, 10m, 8h, 7d or 1h30m, got {describe_value(value)}")
+        if duration < minimum:
+            raise ValueError(f"must be at least {format_duration(minimum)}, got {format_duration(duration)}")
+        if duration > maximum:
+            raise ValueError(f"must be at most {format_duration(maximum)}, got {format_duration(duration)}")
+        return duration
+
+    return Annotated[
+        timedelta,
+        PlainValidator(validate),
+        PlainSerializer(format_duration, return_type=str),
+        WithJsonSchema(
+            {
+                "type": "string",
+                "pattern": r"^(\d+d)?(\d+h)?(\d+m)?(\d+s)?$",
+                "description": f"{description} A duration such as 30s, 10m, 8h, 7d or 1h30m "
+                f"(from {format_duration(minimum)} to {format_duration(maximum)}).",
+            }
+        ),
+    ]
+
+
+WindowDuration = _duration_type(
+    minimum=timedelta(minutes=1), maximum=timedelta(days=366), description="How long the window stays open (elapsed time)."
+)
+LeadTime = _duration_type(
+    minimum=timedelta(0), maximum=timedelta(days=7), description="Open the window this much earlier."
+)
+HoldTime = _duration_type(
+    minimum=timedelta(0), maximum=timedelta(days=7), description="How long a health value must hold."
+)
+RecoverTime = _duration_type(
+    minimum=timedelta(0), maximum=timedelta(days=7), description="Healthy this long before a rule with a state lets go."
+)
+Cooldown = _duration_type(
+    minimum=timedelta(0), maximum=timedelta(days=7), description="Quiet time after the rule lets go or restarts."
+)
+ExpireAfter = _duration_type(
+    minimum=timedelta(minutes=1), maximum=timedelta(days=3660), description="Age at which a deployment is deleted."
+)
+
+Name = Annotated[StrictStr, Field(pattern=NAME_PATTERN, min_length=1, max_length=NAME_MAX)]
+Glob = Annotated[StrictStr, Field(min_length=1, max_length=256)]
+Accelerator = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+
+CronField = Annotated[
+    CronSchedule,
+    PlainValidator(_text_validator(parse_cron, "a crontab expression such as \"0 9 * * 1-5\"")),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "description": "When the window opens: a 5-field crontab (minute hour day-of-month month day-of-week)."}),
+]
+BetweenField = Annotated[
+    BetweenSpec,
+    PlainValidator(_text_validator(parse_between, 'a window such as "Mon-Fri 20:00-08:00"')),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "description": "[DAYS ]HH:MM-HH:MM in wall-clock time, e.g. \"Mon-Fri 20:00-08:00\"."}),
+]
+LocalDateTimeField = Annotated[
+    datetime,
+    PlainValidator(_text_validator(parse_local_datetime, 'a date and time such as "2026-12-24T00:00"')),
+    PlainSerializer(lambda value: value.isoformat(timespec="minutes"), return_type=str),
+    WithJsonSchema({"type": "string", "description": "Local date and time in the policy's zone, e.g. \"2026-12-24T00:00\"; an offset is allowed."}),
+]
+DateRangeField = Annotated[
+    DateRange,
+    PlainValidator(_text_validator(parse_date_range, 'a date "YYYY-MM-DD" or a range "YYYY-MM-DD..YYYY-MM-DD"')),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}(\.\.\d{4}-\d{2}-\d{2})?$"}),
+]
+
+
+def _timezone(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected an IANA time zone name such as Europe/Berlin, got {describe_value(value)}")
+    zone(value)
+    return value
+
+
+ZoneName = Annotated[
+    str,
+    PlainValidator(_timezone),
+    WithJsonSchema({"type": "string", "description": "IANA time zone, e.g. Europe/Berlin; default UTC."}),
+]
+
+#: Health values a rule may wait for (every documented value except Healthy, which ends a rule).
+TRIGGER_HEALTH = tuple(h for h in DOCUMENTED_HEALTH if h is not HealthStatus.HEALTHY)
+
+
+def _trigger_health(value: Any) -> HealthStatus:
+    allowed = ", ".join(h.value for h in TRIGGER_HEALTH)
+    if isinstance(value, str):
+        for health in TRIGGER_HEALTH:
+            if health.value == value:
+                return health
+        if value == HealthStatus.HEALTHY.value:
+            raise ValueError(f"a rule cannot wait for Healthy: Healthy is what ends a rule; expected one of {allowed}")
+        for health in TRIGGER_HEALTH:
+            if health.value.casefold() == value.casefold():
+                raise ValueError(f"unknown health status {value!r}; did you mean {health.value}? expected one of {allowed}")
+    raise ValueError(f"unknown health status {describe_value(value)}; expected one of {allowed}")
+
+
+TriggerHealth = Annotated[
+    HealthStatus,
+    PlainValidator(_trigger_health),
+    PlainSerializer(lambda value: value.value, return_type=str),
+    WithJsonSchema({"enum": [h.value for h in TRIGGER_HEALTH], "description": "Health value that triggers the rule."}),
+]
+
+# --------------------------------------------------------------------------- policy parts
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=False, hide_input_in_errors=True)
+
+
+class Match(_Strict):
+    """Which deployments a policy selects: fields are ANDed, entries of one list ORed."""
+
+    names: tuple[Glob, ...] = Field(default=(), description="Globs on deployment_name.")
+    ids: tuple[UUID, ...] = Field(default=(), description="Deployment UUIDs.")
+    model_repo_ids: tuple[UUID, ...] = Field(default=(), description="Container (model repo) UUIDs.")
+    model_repo_names: tuple[Glob, ...] = Field(default=(), description="Globs on model_repo_name.")
+    accelerator_types: tuple[Accelerator, ...] = Field(
+        default=(), description="Matches if any of the deployment's accelerator types is listed."
+    )
+    exclude_names: tuple[Glob, ...] = Field(
+        default=(), description="Globs on deployment_name; an excluded deployment is never touched by this policy."
+    )
+
+    @property
+    def selects_anything(self) -> bool:
+        """Whether at least one positive selector is given (exclusions alone select nothing)."""
+        return bool(self.names or self.ids or self.model_repo_ids or self.model_repo_names or self.accelerator_types)
+
+
+class Window(_Strict):
+    """A period in which the policy wants ``state``; exactly one timing form."""
+
+    name: Name | None = Field(default=None, description="Unique within the policy; default: the position, from 0.")
+    cron: CronField | None = None
+    duration: WindowDuration | None = None
+    between: BetweenField | None = None
+    from_: LocalDateTimeField | None = Field(default=None, alias="from")
+    until: LocalDateTimeField | None = None
+    lead_time: LeadTime = timedelta(0)
+    state: StateField
+
+    @property
+    def label(self) -> str:
+        """The window's name (its position when it was written without one)."""
+        return self.name or "?"
+
+    @property
+    def timing(self) -> Literal["cron", "between", "absolute"]:
+        """Which timing form the window uses."""
+        if self.cron is not None:
+            return "cron"
+        if self.between is not None:
+            return "between"
+        return "absolute"
+
+    @property
+    def recurring(self) -> bool:
+        """Whether skip dates apply (``cron`` and ``between`` windows)."""
+        return self.timing != "absolute"
+
+
+class HealthRule(_Strict):
+    """A reaction to a health value held for ``for``: a state, or ``action: restart``."""
+
+    name: Name | None = Field(default=None, description="Unique within the policy; default: the position, from 0.")
+    status: TriggerHealth
+    for_: HoldTime = Field(alias="for")
+    state: StateField | None = None
+    action: Literal["restart"] | None = None
+    recover_for: RecoverTime = timedelta(minutes=5)
+    cooldown: Cooldown = timedelta(minutes=30)
+    max_per_day: Annotated[StrictInt, Field(ge=1, le=100)] = Field(
+        default=3, description="Restarts at most this many times in any 24 hours."
+    )
+
+    @property
+    def label(self) -> str:
+        """The rule's name (its position when it was written without one)."""
+        return self.name or "?"
+
+    @property
+    def is_restart(self) -> bool:
+        """Whether the rule restarts (rather than sets a state)."""
+        return self.action == "restart"
+
+
+class Expire(_Strict):
+    """Delete matched deployments ``after`` this long since the scaler first saw them."""
+
+    after: ExpireAfter
+
+
+def _name_by_position(items: Any) -> Any:
+    if not isinstance(items, list):
+        return items
+    named = []
+    for position, item in enumerate(items):
+        if isinstance(item, dict) and item.get("name") is None:
+            item = {**item, "name": str(position)}
+        named.append(item)
+    return named
+
+
+class Policy(_Strict):
+    """One named policy: which deployments, when, what state, how to react to health."""
+
+    name: Name = Field(description="Unique across all files; [a-z0-9][a-z0-9-]*.")
+    description: Annotated[StrictStr, Field(max_length=1000)] = ""
+    match: Match
+    timezone: ZoneName = "UTC"
+    priority: StrictInt = Field(default=0, description="Higher wins when several policies match one deployment.")
+    enforce: StrictBool = Field(default=False, description="Also correct drift observed every cycle.")
+    baseline_replicas: Annotated[StrictInt, Field(ge=0)] | None = Field(
+        default=None, description="Replicas that would run without the scaler (for savings)."
+    )
+    default: StateField | None = Field(default=None, description="State when no window is open; omit to leave alone.")
+    windows: tuple[Window, ...] = ()
+    skip_dates: tuple[DateRangeField, ...] = ()
+    health: tuple[HealthRule, ...] = ()
+    expire: Expire | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_unnamed_by_position(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            for key in ("windows", "health"):
+                if key in data:
+                    data[key] = _name_by_position(data[key])
+        return data
+
+    @cached_property
+    def tz(self) -> tzinfo:
+        """The policy's time zone."""
+        return zone(self.timezone)
+
+    @cached_property
+    def skip(self) -> DateSet:
+        """The skip dates as a set of local dates."""
+        return DateSet(self.skip_dates)
+
+    @property
+    def baseline(self) -> int:
+        """Replicas without the scaler: ``baseline_replicas``, else the default's ``min_replicas``, else 1."""
+        if self.baseline_replicas is not None:
+            return self.baseline_replicas
+        if self.default is not None and self.default.kind == "bounds":
+            return self.default.min_replicas or 0
+        return 1
+
+    @cached_property
+    def schedule(self):  # -> scaler.policy.schedule.PolicySchedule (import cycle avoided)
+        """The compiled schedule of the windows and default (built once, memoised)."""
+        from scaler.policy.schedule import PolicySchedule
+
+        return PolicySchedule(self)
+
+
+class PolicyFile(_Strict):
+    """One policy file."""
+
+    model_config = ConfigDict(
+        title="simplismart-scaler policy file",
+        json_schema_extra={"$comment": "Generated by `python -m scaler.policy.schema`; do not edit."},
+    )
+
+    version: Literal[1] = Field(description="Format version; always 1.")
+    pricing: dict[Accelerator, Annotated[StrictFloat, Field(ge=0)]] | None = Field(
+        default=None, description="$ per GPU-hour by accelerator; at most once across all files."
+    )
+    policies: tuple[Policy, ...] = ()
+
+
+# --------------------------------------------------------------------------- the set
+
+#: Simplismart's published dedicated rates, $ per GPU-hour (transcribed 2026-09).
+BUILTIN_PRICES: Mapping[str, float] = MappingProxyType(
+    {
+        "nvidia-tesla-t4": 1.20,
+        "nvidia-l4": 1.50,
+        "nvidia-a10g": 2.00,
+        "nvidia-a10": 2.00,
+        "nvidia-a100": 3.00,
+        "nvidia-h100": 4.00,
+        "nvidia-h200": 5.20,
+    }
+)
+
+
+@dataclass(frozen=True)
+class PolicySource:
+    """A file the set was read from and the SHA-256 of its bytes."""
+
+    path: Path
+    sha256: str
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """Every policy in force, the effective prices and where they came from.
+
+    ``content_hash`` covers the files' paths and bytes: equal hashes mean a reload
+    changed nothing.
+    """
+
+    policies: tuple[Policy, ...] = ()
+    pricing: Mapping[str, float] = field(default_factory=lambda: BUILTIN_PRICES)
+    sources: tuple[PolicySource, ...] = ()
+    content_hash: str = ""
+
+    def policy(self, name: str) -> Policy | None:
+        """Return the policy called ``name``, or ``None``."""
+        return self._by_name.get(name)
+
+    @cached_property
+    def _by_name(self) -> dict[str, Policy]:
+        return {policy.name: policy for policy in self.policies}
+
+    @property
+    def window_count(self) -> int:
+        """Number of windows across all policies."""
+        return sum(len(policy.windows) for policy in self.policies)
+
+    @property
+    def health_rule_count(self) -> int:
+        """Number of health rules across all policies."""
+        return sum(len(policy.health) for policy in self.policies)
+
+    def summary(self) -> str:
+        """Return a one-line count: policies, windows, health rules and files."""
+        def plural(count: int, word: str) -> str:
+            return f"{count} {word}{'' if count == 1 else 's'}"
+
+        return (
+            f"{plural(len(self.policies), 'policy').replace('policys', 'policies')}, "
+            f"{plural(self.window_count, 'window')}, {plural(self.health_rule_count, 'health rule')} "
+            f"in {plural(len(self.sources), 'file')}"
+        )

@@ -1,0 +1,195 @@
+"""The plan: every deployment's predicted transitions and savings over a period.
+
+``build_plan`` runs the schedule engine over ``[start, until)`` for each deployment
+(health rules are not predicted) and adds up GPU-hours and cost with and without the
+scaler. ``Plan.to_json()`` gives the object ``scaler plan --output json`` prints.
+Deployments that are FAILED, DELETING or DELETED are left out (the scaler never acts
+on them and they run no GPUs); they are listed in ``Plan.skipped``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from scaler.policy.matching import match_policies
+from scaler.policy.model import DesiredState, Policy, PolicySet
+from scaler.policy.savings import Usage, baseline_replicas, savings_percent, usage_between
+from scaler.policy.zones import UTC, require_aware
+from scaler.simplismart.models import Deployment, DeploymentStatus
+
+#: Statuses a plan leaves out: the scaler never acts on them.
+SKIPPED_STATUSES = frozenset({DeploymentStatus.FAILED, DeploymentStatus.DELETING, DeploymentStatus.DELETED})
+_DIGITS = 6
+
+
+def iso_utc(instant: datetime) -> str:
+    """Return ``instant`` as ISO 8601 in UTC with ``Z`` (``2026-03-08T07:00:00Z``)."""
+    return require_aware(instant).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Transition:
+    """From ``at`` on, the deployment is in ``state`` (``None``: left alone) because of ``source``."""
+
+    at: datetime
+    state: DesiredState | None
+    source: str
+
+    @cached_property
+    def _at_text(self) -> str:
+        return iso_utc(self.at)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the transition as the plan's JSON shape."""
+        state = self.state
+        if state is None:
+            kind = "unchanged"
+        else:
+            kind = "stopped" if state.kind == "stopped" else "running"
+        return {
+            "at": self._at_text,
+            "state": kind,
+            "min_replicas": state.min_replicas if state is not None else None,
+            "max_replicas": state.max_replicas if state is not None else None,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class DeploymentPlan:
+    """One deployment's policy (or conflict), transitions and usage over the plan's period."""
+
+    deployment: Deployment
+    policy: str | None
+    conflict: tuple[str, ...]
+    timezone: str
+    transitions: tuple[Transition, ...]
+    usage: Usage
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the deployment's entry in the plan's JSON shape."""
+        return {
+            "deployment_id": str(self.deployment.deployment_id),
+            "deployment_name": self.deployment.deployment_name,
+            "accelerator_type": list(self.deployment.accelerator_type),
+            "accelerator_count": self.deployment.accelerator_count,
+            "policy": self.policy,
+            "conflict": list(self.conflict),
+            "transitions": [transition.to_json() for transition in self.transitions],
+            "gpu_hours": {"baseline": _round(self.usage.baseline_gpu_hours), "planned": _round(self.usage.planned_gpu_hours)},
+            "cost": {"baseline": _round(self.usage.baseline_cost), "planned": _round(self.usage.planned_cost)},
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The plan for ``[start, until)``: one entry per deployment, in inventory order, and the totals."""
+
+    start: datetime
+    until: datetime
+    deployments: tuple[DeploymentPlan, ...]
+    skipped: tuple[Deployment, ...] = ()
+
+    @property
+    def total(self) -> Usage:
+        """The usage of all deployments together (cost ``None`` if any price is unknown)."""
+        total = Usage()
+        for entry in self.deployments:
+            total = total + entry.usage
+        return total
+
+    @property
+    def savings_percent(self) -> float | None:
+        """100 x (baseline - planned) / baseline, of cost when every cost is known, else of GPU-hours."""
+        return savings_percent(self.total)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the plan as the JSON object ``scaler plan --output json`` prints."""
+        total = self.total
+        percent = self.savings_percent
+        return {
+            "from": iso_utc(self.start),
+            "until": iso_utc(self.until),
+            "deployments": [entry.to_json() for entry in self.deployments],
+            "totals": {
+                "gpu_hours": {"baseline": _round(total.baseline_gpu_hours), "planned": _round(total.planned_gpu_hours)},
+                "cost": {"baseline": _round(total.baseline_cost), "planned": _round(total.planned_cost)},
+                "savings_percent": None if percent is None else round(percent, 4),
+            },
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, _DIGITS) + 0.0
+
+
+def build_plan(policy_set: PolicySet, deployments: Iterable[Deployment], start: datetime, until: datetime) -> Plan:
+    """Return the plan of ``deployments`` under ``policy_set`` from ``start`` to ``until``.
+
+    The first transition of each deployment is at ``start``; each later one is an
+    instant where the scheduled state changes (consecutive transitions never repeat a
+    state; the source shown is the one that brought the state). A deployment in
+    conflict has one ``unchanged`` transition with source ``none``. Raises
+    ``ValueError`` when an instant is naive or ``until`` is not after ``start``.
+    """
+    start, until = require_aware(start, "start"), require_aware(until, "until")
+    if until <= start:
+        raise ValueError("the plan's end must be after its start")
+    entries = []
+    skipped = []
+    timelines: dict[str, _Timeline] = {}
+    for deployment in deployments:
+        if deployment.status in SKIPPED_STATUSES:
+            skipped.append(deployment)
+            continue
+        entries.append(plan_deployment(policy_set, deployment, start, until, timelines))
+    return Plan(start, until, tuple(entries), tuple(skipped))
+
+
+@dataclass(frozen=True)
+class _Timeline:
+    """A policy's plan over the period, shared by every deployment it governs."""
+
+    transitions: tuple[Transition, ...]
+    periods: tuple[tuple[DesiredState | None, datetime, datetime], ...]
+
+
+def _timeline(policy: Policy, start: datetime, until: datetime) -> _Timeline:
+    transitions: list[Transition] = []
+    periods = []
+    for segment in policy.schedule.segments(start, until):
+        periods.append((segment.state, segment.start, segment.end))
+        if not transitions or transitions[-1].state != segment.state:
+            transitions.append(Transition(segment.start, segment.state, segment.source))
+    return _Timeline(tuple(transitions), tuple(periods))
+
+
+def plan_deployment(
+    policy_set: PolicySet,
+    deployment: Deployment,
+    start: datetime,
+    until: datetime,
+    timelines: dict[str, _Timeline] | None = None,
+) -> DeploymentPlan:
+    """Return one deployment's plan entry (see :func:`build_plan`); ``timelines`` memoises per policy."""
+    matched = match_policies(policy_set, deployment)
+    policy = matched.policy
+    baseline = baseline_replicas(policy)
+    pricing = policy_set.pricing
+    if policy is None:
+        usage = usage_between(deployment, None, baseline, start, until, pricing)
+        return DeploymentPlan(
+            deployment, None, matched.conflict, "UTC", (Transition(start, None, "none"),), usage
+        )
+    timelines = {} if timelines is None else timelines
+    timeline = timelines.get(policy.name)
+    if timeline is None:
+        timeline = timelines[policy.name] = _timeline(policy, start, until)
+    usage = Usage()
+    for state, opened, closed in timeline.periods:
+        usage = usage + usage_between(deployment, state, baseline, opened, closed, pricing)
+    return DeploymentPlan(deployment, policy.name, (), policy.timezone, timeline.transitions, usage)

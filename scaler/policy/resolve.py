@@ -1,0 +1,172 @@
+"""Resolution: what one deployment should look like at one instant, why, and until when.
+
+For a deployment at instant ``now``: if it is suspended it is left alone; else the
+policy with the highest priority among those that select it governs (a tie is a
+conflict: left alone, reported); within that policy the first active health rule
+decides, else the first open window, else the default, else it is left alone.
+Everything is a function of its arguments: the daemon passes the instant, the health
+it tracks and the memory it persisted, and persists the memory it gets back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from scaler.policy.health import HealthObservation, HealthRuleMemory, RuleOutcome, evaluate_rule
+from scaler.policy.matching import PolicyMatch, match_policies
+from scaler.policy.model import DesiredState, Policy, PolicySet
+from scaler.policy.zones import require_aware
+from scaler.simplismart.models import Deployment
+
+__all__ = ["HealthObservation", "Resolution", "expire_at", "match_policies", "resolve_desired_state", "resolve_for_policy"]
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The engine's answer for one deployment at one instant.
+
+    - ``policy``: the governing policy's name (``None``: none matches, or a conflict).
+    - ``conflict``: the names of the policies that tie at the highest priority.
+    - ``desired``: the state to reach; ``None`` means leave the deployment alone.
+    - ``source``: ``health:<rule>``, ``window:<name>``, ``default``, ``none`` or ``suspended``.
+    - ``enforce``: the governing policy's ``enforce`` flag.
+    - ``next_change``: the next instant at which this answer could change without a new
+      observation (window boundary with lead time, a rule's ``for``/``recover_for``/
+      cooldown/``max_per_day`` running out, the expiry, the end of a suspension); ``None``: never.
+    - ``restart_due``: the restart rule whose restart should be performed now, or ``None``.
+    - ``expire_at``: when the deployment expires under the policy's ``expire`` (needs ``first_seen``).
+    - ``memory``: the updated memory of each of the policy's health rules, by rule name.
+    """
+
+    policy: str | None
+    conflict: tuple[str, ...] = ()
+    desired: DesiredState | None = None
+    source: str = "none"
+    enforce: bool = False
+    next_change: datetime | None = None
+    restart_due: str | None = None
+    expire_at: datetime | None = None
+    memory: Mapping[str, HealthRuleMemory] = field(default_factory=dict)
+
+    @property
+    def leave_alone(self) -> bool:
+        """Whether the deployment is to be left as it is."""
+        return self.desired is None
+
+    @property
+    def suspended(self) -> bool:
+        """Whether the deployment is out of automation for now."""
+        return self.source == "suspended"
+
+
+def resolve_desired_state(
+    policy_set: PolicySet,
+    deployment: Deployment,
+    *,
+    now: datetime,
+    health: HealthObservation | None = None,
+    rule_memory: Mapping[str, HealthRuleMemory] | None = None,
+    suspended_until: datetime | None = None,
+    first_seen: datetime | None = None,
+) -> Resolution:
+    """Return what ``deployment`` should look like at ``now`` under ``policy_set``.
+
+    ``health`` is the tracked health (``None``: not observed yet), ``rule_memory`` the
+    persisted memory of the governing policy's rules by name, ``suspended_until`` the end
+    of a suspension in force, ``first_seen`` when the scaler first saw the deployment (for
+    ``expire``). Raises ``ValueError`` when ``now`` is naive.
+    """
+    now = require_aware(now, "now")
+    matched = match_policies(policy_set, deployment)
+    if suspended_until is not None and now < suspended_until:
+        return Resolution(
+            policy=matched.policy.name if matched.policy else None,
+            conflict=matched.conflict,
+            source="suspended",
+            enforce=matched.policy.enforce if matched.policy else False,
+            next_change=suspended_until,
+            memory=dict(rule_memory or {}),
+        )
+    return _resolve_match(matched, now=now, health=health, rule_memory=rule_memory, first_seen=first_seen)
+
+
+def _resolve_match(
+    matched: PolicyMatch,
+    *,
+    now: datetime,
+    health: HealthObservation | None,
+    rule_memory: Mapping[str, HealthRuleMemory] | None,
+    first_seen: datetime | None,
+) -> Resolution:
+    if matched.policy is None:
+        return Resolution(policy=None, conflict=matched.conflict)
+    return resolve_for_policy(matched.policy, now=now, health=health, rule_memory=rule_memory, first_seen=first_seen)
+
+
+def resolve_for_policy(
+    policy: Policy,
+    *,
+    now: datetime,
+    health: HealthObservation | None = None,
+    rule_memory: Mapping[str, HealthRuleMemory] | None = None,
+    first_seen: datetime | None = None,
+) -> Resolution:
+    """Return the answer of ``policy`` for a deployment it governs at ``now`` (see :func:`resolve_desired_state`)."""
+    now = require_aware(now, "now")
+    memories = rule_memory or {}
+    outcomes: list[tuple[str, RuleOutcome]] = []
+    for rule in policy.health:
+        outcomes.append((rule.label, evaluate_rule(rule, memories.get(rule.label), health, now)))
+
+    candidates: list[datetime] = []
+    desired: DesiredState | None
+    source: str
+    active_rule = next(
+        (
+            (rule, outcome)
+            for rule, (_, outcome) in zip(policy.health, outcomes)
+            if outcome.active and not rule.is_restart
+        ),
+        None,
+    )
+    if active_rule is not None:
+        rule, _ = active_rule
+        desired, source = rule.state, f"health:{rule.label}"
+    else:
+        segment = policy.schedule.state_at(now)
+        desired, source = segment.state, segment.source
+        boundary = policy.schedule.next_change(now)
+        if boundary is not None:
+            candidates.append(boundary)
+
+    restart_due = None
+    if desired is None or desired.is_running:
+        restart_due = next(
+            (name for rule, (name, outcome) in zip(policy.health, outcomes) if rule.is_restart and outcome.restart_due),
+            None,
+        )
+    candidates.extend(outcome.next_change for _, outcome in outcomes if outcome.next_change is not None)
+
+    expires = expire_at(policy, first_seen)
+    if expires is not None:
+        candidates.append(expires)
+    future = [instant for instant in candidates if instant > now]
+    return Resolution(
+        policy=policy.name,
+        desired=desired,
+        source=source,
+        enforce=policy.enforce,
+        next_change=min(future) if future else None,
+        restart_due=restart_due,
+        expire_at=expires,
+        memory={name: outcome.memory for name, outcome in outcomes},
+    )
+
+
+def expire_at(policy: Policy, first_seen: datetime | None) -> datetime | None:
+    """Return when a deployment first seen at ``first_seen`` expires under ``policy`` (``None``: never, or unknown)."""
+    if policy.expire is None or first_seen is None:
+        return None
+    return require_aware(first_seen, "first_seen") + policy.expire.after

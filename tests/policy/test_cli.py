@@ -1,0 +1,178 @@
+"""``scaler validate`` and ``scaler plan`` as a user runs them: output, errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from scaler.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "policies" / "examples"
+INVENTORY = ROOT / "examples" / "inventory.json"
+
+GOOD = """\
+version: 1
+policies:
+  - name: office
+    match: {names: ["llama-*"]}
+    default: stopped
+    windows:
+      - name: day
+        between: "Mon-Fri 09:00-17:00"
+        state: {min_replicas: 1, max_replicas: 2}
+"""
+BAD = """\
+version: 1
+policies:
+  - name: office
+    match: {names: ["llama-*"]}
+    timezone: Europe/Berln
+    windows:
+      - cron: "0 9 * * 8"
+        duration: 8h
+        state: stopped
+"""
+INVENTORY_TEXT = json.dumps(
+    [
+        {
+            "deployment_id": "1e99a854-26de-4c19-b6b6-68c7e03c39c3",
+            "deployment_name": "llama-8b",
+            "model_repo_id": "0caac439-5518-4569-a3db-a2d505a189f2",
+            "model_repo_name": "llama",
+            "model_type": "custom",
+            "accelerator_type": ["nvidia-l4"],
+            "accelerator_count": 1,
+            "status": "DEPLOYED",
+        },
+        {
+            "deployment_id": "3bda38dc-e4be-43c2-a5eb-4d23ed4d3970",
+            "deployment_name": "whisper",
+            "accelerator_type": ["nvidia-tesla-t4"],
+            "accelerator_count": 1,
+            "status": "DEPLOYED",
+        },
+    ]
+)
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_validate_valid_files_prints_a_summary_and_exits_0(tmp_path: Path):
+    """A valid set: exit 0 and one summary line."""
+    (tmp_path / "good.yaml").write_text(GOOD)
+    result = run("validate", str(tmp_path))
+    assert (0, "valid: 1 policy, 1 window, 0 health rules in 1 file\n") == (result.exit_code, result.stdout)
+
+
+def test_validate_lists_every_error_and_exits_1(tmp_path: Path):
+    """An invalid file: every problem as FILE:LINE: PATH: message on stdout, a count on stderr, exit 1."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD)
+    result = run("validate", str(bad))
+    assert 1 == result.exit_code
+    assert [
+        f"{bad}:5: policies[0].timezone: unknown time zone 'Europe/Berln'; did you mean Europe/Berlin?",
+        f"{bad}:7: policies[0].windows[0].cron: day-of-week 8 is out of range; day-of-week takes 0-7 (0 and 7 are Sunday)",
+    ] == result.stdout.splitlines()
+    assert "error: 2 problems in the policy files\n" == result.stderr
+
+
+def test_validate_unreadable_path_exits_2(tmp_path: Path):
+    """A path that does not exist: one line on stderr, exit 2."""
+    result = run("validate", str(tmp_path / "missing"))
+    assert (2, f"error: {tmp_path / 'missing'}: no such file or directory\n") == (result.exit_code, result.stderr)
+
+
+def test_validate_directory_without_policy_files_exits_1(tmp_path: Path):
+    """A directory with no .yaml/.yml file is reported, not silently accepted."""
+    result = run("validate", str(tmp_path))
+    assert (1, f"error: no policy files (.yaml, .yml) in {tmp_path}\n") == (result.exit_code, result.stderr)
+
+
+def test_validate_the_examples():
+    """The shipped examples are valid."""
+    result = run("validate", str(EXAMPLES))
+    assert 0 == result.exit_code, result.output
+    assert result.stdout.startswith("valid: 9 policies")
+
+
+def test_plan_json_is_one_object_with_the_documented_shape(tmp_path: Path):
+    """--output json prints exactly one JSON object; transitions start at --from."""
+    (tmp_path / "good.yaml").write_text(GOOD)
+    (tmp_path / "inventory.json").write_text(INVENTORY_TEXT)
+    result = run(
+        "plan", "--policies", str(tmp_path / "good.yaml"), "--inventory", str(tmp_path / "inventory.json"),
+        "--from", "2026-03-02T00:00", "--hours", "24", "--output", "json",
+    )
+    assert 0 == result.exit_code, result.output
+    plan = json.loads(result.stdout)
+    assert ("2026-03-02T00:00:00Z", "2026-03-03T00:00:00Z") == (plan["from"], plan["until"])
+    assert [["2026-03-02T00:00:00Z", "stopped"], ["2026-03-02T09:00:00Z", "running"], ["2026-03-02T17:00:00Z", "stopped"]] == [
+        [t["at"], t["state"]] for t in plan["deployments"][0]["transitions"]
+    ]
+    assert {"baseline": 48.0, "planned": 32.0} == plan["totals"]["gpu_hours"]
+
+
+def test_plan_from_with_offset_is_converted_to_utc(tmp_path: Path):
+    """--from with an offset is that instant; the output is in UTC with Z."""
+    (tmp_path / "good.yaml").write_text(GOOD)
+    (tmp_path / "inventory.json").write_text(INVENTORY_TEXT)
+    result = run(
+        "plan", "--policies", str(tmp_path / "good.yaml"), "--inventory", str(tmp_path / "inventory.json"),
+        "--from", "2026-03-02T01:00+01:00", "--hours", "1", "--output", "json",
+    )
+    assert "2026-03-02T00:00:00Z" == json.loads(result.stdout)["from"]
+
+
+def test_plan_deployment_glob_filters(tmp_path: Path):
+    """--deployment keeps only deployments whose name matches."""
+    (tmp_path / "good.yaml").write_text(GOOD)
+    (tmp_path / "inventory.json").write_text(INVENTORY_TEXT)
+    result = run(
+        "plan", "--policies", str(tmp_path / "good.yaml"), "--inventory", str(tmp_path / "inventory.json"),
+        "--deployment", "whis*", "--output", "json",
+    )
+    assert ["whisper"] == [d["deployment_name"] for d in json.loads(result.stdout)["deployments"]]
+
+
+def test_plan_table_shows_transitions_and_totals():
+    """The table lists each deployment's transitions in local and UTC time and the saving."""
+    result = run("plan", "--policies", str(EXAMPLES), "--inventory", str(INVENTORY), "--from", "2026-12-21T00:00", "--hours", "24")
+    assert 0 == result.exit_code, result.output
+    assert "  Mon 2026-12-21 07:50 CET    2026-12-21 06:50Z  min=1 max=3    window:office" in result.stdout.splitlines()
+    assert result.stdout.splitlines()[-1].startswith("Totals: GPU-hours ")
+
+
+def test_plan_with_invalid_policies_exits_1(tmp_path: Path):
+    """Invalid policies stop the plan with the issues listed."""
+    (tmp_path / "bad.yaml").write_text(BAD)
+    result = run("plan", "--policies", str(tmp_path), "--inventory", str(INVENTORY))
+    assert 1 == result.exit_code
+    assert "policies[0].timezone" in result.stdout
+
+
+def test_plan_with_malformed_inventory_exits_1(tmp_path: Path):
+    """An inventory that is not a JSON array of deployments is one clear line, exit 1."""
+    (tmp_path / "inventory.json").write_text('{"deployments": []}')
+    result = run("plan", "--policies", str(EXAMPLES), "--inventory", str(tmp_path / "inventory.json"))
+    assert 1 == result.exit_code
+    assert "expected a JSON array of deployments" in result.stderr
+
+
+def test_plan_with_missing_inventory_exits_2(tmp_path: Path):
+    """An inventory file that cannot be read: exit 2."""
+    result = run("plan", "--policies", str(EXAMPLES), "--inventory", str(tmp_path / "none.json"))
+    assert 2 == result.exit_code
+    assert "cannot be read" in result.stderr
+
+
+def test_plan_bad_from_is_a_usage_error():
+    """--from that is not ISO 8601 is a usage error (exit 2)."""
+    result = run("plan", "--policies", str(EXAMPLES), "--inventory", str(INVENTORY), "--from", "next tuesday")
+    assert 2 == result.exit_code
+    assert "is not ISO 8601" in result.stderr

@@ -1,0 +1,95 @@
+"""The plan: JSON shape, transitions, conflicts, skipped deployments and totals."""
+
+from __future__ import annotations
+
+import json
+
+from scaler.policy.plan import build_plan
+
+from .helpers import deployment, policy_set, utc
+
+POLICIES = policy_set(
+    """
+    - name: office
+      match: {names: ["llama-*"]}
+      default: stopped
+      windows:
+        - name: day
+          between: "Mon-Fri 09:00-17:00"
+          state: {min_replicas: 1, max_replicas: 2}
+        - name: late
+          between: "Mon-Fri 17:00-19:00"
+          state: {min_replicas: 1, max_replicas: 2}
+    - name: tie-a
+      match: {names: ["twin"]}
+    - name: tie-b
+      match: {names: ["twin"]}
+    """
+)
+MONDAY = utc("2026-03-02T00:00")
+TUESDAY = utc("2026-03-03T00:00")
+
+
+def plan_json(*deployments, start=MONDAY, until=TUESDAY) -> dict:
+    return json.loads(json.dumps(build_plan(POLICIES, deployments, start, until).to_json()))
+
+
+def test_plan_json_has_exactly_the_documented_keys():
+    """The plan object, its deployments, transitions and totals carry exactly the documented keys."""
+    plan = plan_json(deployment("llama-8b"))
+    assert {"from", "until", "deployments", "totals"} == set(plan)
+    entry = plan["deployments"][0]
+    assert {
+        "deployment_id", "deployment_name", "accelerator_type", "accelerator_count", "policy", "conflict",
+        "transitions", "gpu_hours", "cost",
+    } == set(entry)
+    assert {"at", "state", "min_replicas", "max_replicas", "source"} == set(entry["transitions"][0])
+    assert {"gpu_hours", "cost", "savings_percent"} == set(plan["totals"])
+    assert ("2026-03-02T00:00:00Z", "2026-03-03T00:00:00Z") == (plan["from"], plan["until"])
+
+
+def test_transitions_start_at_from_and_merge_equal_states():
+    """The first transition is at from; windows with the same state one after another are one transition."""
+    transitions = plan_json(deployment("llama-8b"))["deployments"][0]["transitions"]
+    assert [
+        {"at": "2026-03-02T00:00:00Z", "state": "stopped", "min_replicas": None, "max_replicas": None, "source": "default"},
+        {"at": "2026-03-02T09:00:00Z", "state": "running", "min_replicas": 1, "max_replicas": 2, "source": "window:day"},
+        {"at": "2026-03-02T19:00:00Z", "state": "stopped", "min_replicas": None, "max_replicas": None, "source": "default"},
+    ] == transitions
+
+
+def test_gpu_hours_and_cost_of_a_day():
+    """10 hours at min 1 against a baseline of 1 on an L4: 24 baseline GPU-hours, 10 planned, at $1.50."""
+    entry = plan_json(deployment("llama-8b"))["deployments"][0]
+    assert ({"baseline": 24.0, "planned": 10.0}, {"baseline": 36.0, "planned": 15.0}) == (entry["gpu_hours"], entry["cost"])
+
+
+def test_conflict_has_one_unchanged_transition():
+    """A deployment in conflict: policy null, conflict listed, one unchanged transition with source none."""
+    entry = plan_json(deployment("twin"))["deployments"][0]
+    assert (None, ["tie-a", "tie-b"]) == (entry["policy"], entry["conflict"])
+    assert [{"at": "2026-03-02T00:00:00Z", "state": "unchanged", "min_replicas": None, "max_replicas": None, "source": "none"}] == entry["transitions"]
+
+
+def test_failed_deployments_are_left_out():
+    """FAILED, DELETING and DELETED deployments are not planned."""
+    plan = build_plan(POLICIES, [deployment("llama-a", status="FAILED"), deployment("llama-b")], MONDAY, TUESDAY)
+    assert (["llama-b"], ["llama-a"]) == (
+        [entry.deployment.deployment_name for entry in plan.deployments],
+        [skipped.deployment_name for skipped in plan.skipped],
+    )
+
+
+def test_totals_and_percent_of_cost():
+    """Totals add up; with every price known the saving is a percentage of cost."""
+    totals = plan_json(deployment("llama-8b"), deployment("other", accelerator="nvidia-h100", count=2))["totals"]
+    assert {"baseline": 72.0, "planned": 58.0} == totals["gpu_hours"]
+    assert {"baseline": 228.0, "planned": 207.0} == totals["cost"]
+    assert round(100 * 21 / 228, 4) == totals["savings_percent"]
+
+
+def test_unknown_price_makes_totals_unknown_and_percent_of_gpu_hours():
+    """One unknown price: cost totals null, the saving is a percentage of GPU-hours."""
+    totals = plan_json(deployment("llama-8b"), deployment("tpu-thing", accelerator="tpu-v5"))["totals"]
+    assert {"baseline": None, "planned": None} == totals["cost"]
+    assert round(100 * 14 / 48, 4) == totals["savings_percent"]

@@ -1,0 +1,110 @@
+"""The committed JSON Schema is current, and the shipped examples load, validate and plan meaningfully."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from scaler.policy.loader import load_policy_set, load_policy_text
+from scaler.policy.model import DesiredState
+from scaler.policy.plan import build_plan
+from scaler.policy.schema import render_schema
+from scaler.simplismart.models import Deployment
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = ROOT / "policies" / "schema.json"
+EXAMPLES = ROOT / "policies" / "examples"
+EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml"))
+INVENTORY = [Deployment.model_validate(item) for item in json.loads((ROOT / "examples" / "inventory.json").read_text())]
+
+
+def test_schema_file_is_current():
+    """policies/schema.json equals what the models generate (regenerate: python -m scaler.policy.schema > policies/schema.json)."""
+    assert render_schema() == SCHEMA.read_text(), "policies/schema.json is stale: run python -m scaler.policy.schema > policies/schema.json"
+
+
+def test_schema_is_a_valid_json_schema():
+    """The schema itself is valid draft 2020-12."""
+    jsonschema.Draft202012Validator.check_schema(json.loads(SCHEMA.read_text()))
+
+
+@pytest.mark.parametrize("example", EXAMPLE_FILES, ids=lambda path: path.name)
+def test_examples_satisfy_the_schema(example: Path):
+    """Every example file validates against the schema an editor would use."""
+    jsonschema.validate(yaml.safe_load(example.read_text()), json.loads(SCHEMA.read_text()))
+
+
+@pytest.mark.parametrize("example", EXAMPLE_FILES, ids=lambda path: path.name)
+def test_examples_point_editors_at_the_schema(example: Path):
+    """Every example starts with the yaml-language-server schema comment."""
+    assert "# yaml-language-server: $schema=../schema.json" == example.read_text().splitlines()[0]
+
+
+def test_schema_rejects_an_unknown_key():
+    """The schema catches a typo an editor should underline."""
+    document = {"version": 1, "policies": [{"name": "p", "match": {"names": ["a"]}, "timezon": "UTC"}]}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, json.loads(SCHEMA.read_text()))
+
+
+def test_examples_show_every_feature():
+    """The examples together use office hours, night and weekend stops, a holiday, lead time, both health reactions and expiry."""
+    policy_set = load_policy_set([EXAMPLES])
+    windows = [window for policy in policy_set.policies for window in policy.windows]
+    rules = [rule for policy in policy_set.policies for rule in policy.health]
+    assert {"cron", "between", "absolute"} == {window.timing for window in windows}
+    assert any(window.lead_time for window in windows)
+    assert any(rule.state is not None for rule in rules) and any(rule.is_restart for rule in rules)
+    assert any(policy.expire is not None for policy in policy_set.policies)
+    assert any(policy.skip_dates for policy in policy_set.policies)
+    assert any(policy.enforce for policy in policy_set.policies)
+    assert 3.80 == policy_set.pricing["nvidia-h100"]
+
+
+def test_default_policy_path_does_not_load_the_examples():
+    """policies/ (the default SCALER_POLICY_PATH) is read non-recursively: the examples do not load by accident."""
+    assert () == load_policy_set([ROOT / "policies"]).policies
+
+
+def test_examples_govern_the_seed_deployments_as_described():
+    """Against the simulator's seed, each example governs the deployment SEED.md gives it, the canary none."""
+    plan = build_plan(load_policy_set([EXAMPLES]), INVENTORY, datetime(2026, 12, 21, tzinfo=timezone.utc), datetime(2026, 12, 28, tzinfo=timezone.utc))
+    governed = {entry.deployment.deployment_name: entry.policy for entry in plan.deployments}
+    assert {
+        "llama-3-8b-chat": "llama-office-hours",
+        "llama-3-8b-chat-canary": None,
+        "llama-3-70b-instruct": "llama-70b-peak",
+        "whisper-v3": "whisper-night-stop",
+        "mistral-7b-support": "mistral-weekend-stop",
+        "sdxl-image-gen": "sdxl-us-office-hours",
+        "embeddings-bge-large": "embeddings-degraded-shrink",
+        "reranker-ms-marco": "reranker-unhealthy-restart",
+        "code-assist-deepseek": "code-assist-holidays",
+        "tmp-eval-qwen-32b": "temporary-deployments",
+        "batch-transcribe": None,
+        "vision-ocr-staging": None,
+    } == governed
+    assert ["legacy-gpt-j"] == [d.deployment_name for d in plan.skipped]
+
+
+def test_holiday_shutdown_example_stops_over_christmas():
+    """code-assist-deepseek is stopped from 24 December (Asia/Kolkata) by the year-end shutdown."""
+    plan = build_plan(load_policy_set([EXAMPLES]), INVENTORY, datetime(2026, 12, 21, tzinfo=timezone.utc), datetime(2026, 12, 28, tzinfo=timezone.utc))
+    entry = next(e for e in plan.deployments if e.deployment.deployment_name == "code-assist-deepseek")
+    last = entry.transitions[-1]
+    assert (datetime(2026, 12, 23, 15, 30, tzinfo=timezone.utc), DesiredState.stopped()) == (last.at, last.state)
+    assert 0 < plan.savings_percent < 100
+
+
+def test_readme_complete_file_is_valid():
+    """The complete file shown in the README's policies section loads as written."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("```yaml\n", readme.index("### A complete file")) + len("```yaml\n")
+    text = readme[start : readme.index("```", start)]
+    policy_set = load_policy_text(text, "README.md")
+    assert "1 policy, 3 windows, 2 health rules in 1 file" == policy_set.summary()
