@@ -505,6 +505,52 @@ def test_nesting_too_deep_for_the_parser_is_an_error_not_a_crash():
     assert "nesting is too deep" in found[0].message
 
 
+def test_a_character_yaml_forbids_is_one_line_naming_its_line():
+    """A control character in the file is refused on one line, with its line, code point and column."""
+    issue = only_issue("version: 1\npolicies: []\n# a \x1b[31m comment\n")
+    expected = (
+        "character U+001B (column 5) is not allowed in a YAML file; "
+        "write it as an escape inside double quotes (\\x1b) or remove it"
+    )
+    assert (3, "", expected) == (issue.line, issue.path, issue.message)
+
+
+def test_the_escape_suggested_for_a_forbidden_character_is_its_own():
+    """DEL (U+007F) is suggested as \\x7f, not as another character's escape."""
+    issue = only_issue("version: 1\n\x7f\n")
+    assert "character U+007F (column 1) is not allowed in a YAML file; write it as an escape inside double quotes (\\x7f) or remove it" == issue.message
+
+
+def test_a_number_with_thousands_of_digits_is_an_error_not_a_crash():
+    """Python refuses to read integers of more than 4,300 digits; the reader refuses long numbers first."""
+    issue = only_issue("version: 1\npolicies:\n  - name: p\n    priority: " + "9" * 5000 + "\n    match: {names: [a]}\n")
+    assert (4, "policies[0].priority", "number of 5000 characters; at most 100 are allowed") == (
+        issue.line,
+        issue.path,
+        issue.message,
+    )
+
+
+def test_an_escaped_lone_surrogate_is_an_error_at_its_value():
+    """An escaped \\ud800 in double quotes makes half a UTF-16 pair, which no output can print: refused where it is."""
+    issue = only_issue('version: 1\npolicies:\n  - name: p\n    match: {names: [a]}\n    timezone: "\\ud800"\n')
+    assert (5, "policies[0].timezone", "text holds \\ud800, half of a UTF-16 pair, which is not a character") == (
+        issue.line,
+        issue.path,
+        issue.message,
+    )
+
+
+def test_a_mapping_merged_into_itself_is_an_error_not_a_crash():
+    """`<<: *a` inside the mapping anchored `&a` would recurse forever; it is refused at the merge."""
+    issue = only_issue("version: 1\npolicies:\n  - &a\n    name: p\n    <<: *a\n")
+    assert (5, "policies[0]", "a merge key (<<) merges a mapping into itself (through an alias)") == (
+        issue.line,
+        issue.path,
+        issue.message,
+    )
+
+
 def test_unsupported_tags_are_refused():
     """Python object tags and other custom tags are refused."""
     issue = only_issue("version: 1\npolicies: !!python/object:os.system ls\n")
