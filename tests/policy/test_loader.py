@@ -505,6 +505,26 @@ def test_nesting_too_deep_for_the_parser_is_an_error_not_a_crash():
     assert "nesting is too deep" in found[0].message
 
 
+def test_a_key_that_is_not_a_plain_name_is_quoted_and_escaped_in_the_path():
+    """A key holding a newline and a terminal escape cannot break the one-line FILE:LINE: path: message form."""
+    issue = only_issue('version: 1\n"a\\nb\\e[31m": 1\n')
+    assert '["a\\nb\\u001b[31m"]' == issue.path
+    assert str(issue).isprintable()
+
+
+def test_invisible_characters_in_a_key_are_shown_escaped():
+    """A BOM or a bidi override inside a key is shown as an escape, so the key that is wrong can be seen."""
+    found = issues(("p.yaml", "version: 1\npolicies:\n  - name: p\n    match: {names: [a]}\n    \ufeffpriority: 1\n"))
+    assert ['policies[0]["\\ufeffpriority"]'] == [issue.path for issue in found]
+    assert all(str(issue).isprintable() for issue in found)
+
+
+def test_a_very_long_unknown_key_is_cut_in_the_path_and_the_message():
+    """A 1,000-character key is shown cut, so one issue stays one readable line."""
+    issue = only_issue("version: 1\n? " + "k" * 1000 + "\n: 1\n")
+    assert ('["' + "k" * 37 + '..."]', "unknown key '" + "k" * 57 + "...'") == (issue.path, issue.message.split(";")[0])
+
+
 def test_a_character_yaml_forbids_is_one_line_naming_its_line():
     """A control character in the file is refused on one line, with its line, code point and column."""
     issue = only_issue("version: 1\npolicies: []\n# a \x1b[31m comment\n")
@@ -535,6 +555,16 @@ def test_an_escaped_lone_surrogate_is_an_error_at_its_value():
     """An escaped \\ud800 in double quotes makes half a UTF-16 pair, which no output can print: refused where it is."""
     issue = only_issue('version: 1\npolicies:\n  - name: p\n    match: {names: [a]}\n    timezone: "\\ud800"\n')
     assert (5, "policies[0].timezone", "text holds \\ud800, half of a UTF-16 pair, which is not a character") == (
+        issue.line,
+        issue.path,
+        issue.message,
+    )
+
+
+def test_an_escaped_lone_surrogate_in_a_key_is_an_error_at_the_key():
+    """A key holding half a UTF-16 pair is refused (not validated), with a printable path."""
+    issue = only_issue('version: 1\n"a\\udfffb": 1\n')
+    assert (2, '["a?b"]', "key holds \\udfff, half of a UTF-16 pair, which is not a character") == (
         issue.line,
         issue.path,
         issue.message,
