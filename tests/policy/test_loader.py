@@ -541,6 +541,45 @@ def test_the_escape_suggested_for_a_forbidden_character_is_its_own():
     assert "character U+007F (column 1) is not allowed in a YAML file; write it as an escape inside double quotes (\\x7f) or remove it" == issue.message
 
 
+@pytest.mark.parametrize(
+    ("zone", "opens", "closes"),
+    [
+        ("America/Adak", "9999-12-31T00:00", "9999-12-31T23:59"),  # ten hours west of UTC: year 10000
+        ("UTC", "0001-01-01T00:00+14:00", "0001-01-02T00:00+14:00"),  # fourteen hours east: year 0
+    ],
+)
+def test_instants_beyond_what_a_clock_can_hold_are_refused(zone: str, opens: str, closes: str):
+    """from/until at the ends of the calendar would overflow once put in UTC; they are refused, naming the range."""
+    found = issues(
+        (
+            "p.yaml",
+            f"""\
+            version: 1
+            policies:
+              - name: p
+                match: {{names: [a]}}
+                timezone: {zone}
+                windows:
+                  - from: "{opens}"
+                    until: "{closes}"
+                    state: stopped
+            """,
+        )
+    )
+    assert [(7, "policies[0].windows[0].from"), (8, "policies[0].windows[0].until")] == [(i.line, i.path) for i in found]
+    assert found[0].message.endswith("is out of range; dates and times from 1970-01-01 to 9999-12-30 are accepted")
+
+
+def test_a_duration_longer_than_any_clock_is_an_error_not_a_crash():
+    """A duration of 10^20 days would overflow timedelta; it is refused as far too long."""
+    issue = only_issue(
+        "version: 1\npolicies:\n  - name: p\n    match: {names: [a]}\n    windows:\n"
+        '      - cron: "0 9 * * *"\n        duration: 99999999999999999999d\n        state: running\n'
+    )
+    assert (7, "policies[0].windows[0].duration") == (issue.line, issue.path)
+    assert issue.message.startswith("'99999999999999999999d' is far too long a duration")
+
+
 def test_a_number_with_thousands_of_digits_is_an_error_not_a_crash():
     """Python refuses to read integers of more than 4,300 digits; the reader refuses long numbers first."""
     issue = only_issue("version: 1\npolicies:\n  - name: p\n    priority: " + "9" * 5000 + "\n    match: {names: [a]}\n")
