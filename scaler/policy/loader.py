@@ -35,6 +35,7 @@ from scaler.policy.model import (
     PolicyFile,
     PolicySet,
     PolicySource,
+    Price,
     describe_value,
 )
 from scaler.policy.yamlsource import Path_, YamlDocument, YamlSourceError, read_yaml
@@ -153,7 +154,7 @@ class _FileHead(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     version: typing.Literal[1]
-    pricing: dict[Accelerator, Annotated[StrictFloat, Field(ge=0)]] | None = None
+    pricing: dict[Accelerator, Price] | None = None
     policies: list[dict[str, Any]] = []
 
 
@@ -481,6 +482,7 @@ _EXPECTED_TYPES = {
     "int_from_float": "a whole number",
     "float_type": "a number",
     "float_parsing": "a number",
+    "finite_number": "a finite number",
     "bool_type": "true or false",
     "bool_parsing": "true or false",
     "list_type": "a list",

@@ -505,6 +505,29 @@ def test_nesting_too_deep_for_the_parser_is_an_error_not_a_crash():
     assert "nesting is too deep" in found[0].message
 
 
+@pytest.mark.parametrize(
+    ("field", "line", "path"),
+    [
+        ("baseline_replicas: 10001", 4, "policies[0].baseline_replicas"),
+        ("default: {min_replicas: 1, max_replicas: 10001}", 4, "policies[0].default.max_replicas"),
+        ("default: {min_replicas: 10001, max_replicas: 2}", 4, "policies[0].default.min_replicas"),
+    ],
+)
+def test_replica_counts_above_ten_thousand_are_refused(field: str, line: int, path: str):
+    """Replicas beyond 10,000 are a typo (and would overflow GPU-hour arithmetic): refused at the field."""
+    found = issues(("p.yaml", f"version: 1\npolicies:\n  - name: p\n    {field}\n    match: {{names: [a]}}\n"))
+    assert (line, path) == (found[0].line, found[0].path)
+    assert found[0].message.startswith("must be at most 10000")
+
+
+@pytest.mark.parametrize("price", [".inf", ".nan", "-.inf"])
+def test_a_price_must_be_a_finite_number(price: str):
+    """An infinite or not-a-number price would make every cost meaningless: refused."""
+    issue = only_issue(f"version: 1\npricing:\n  nvidia-l4: {price}\n")
+    assert (3, "pricing.nvidia-l4") == (issue.line, issue.path)
+    assert issue.message.startswith("expected a finite number")
+
+
 def test_a_key_that_is_not_a_plain_name_is_quoted_and_escaped_in_the_path():
     """A key holding a newline and a terminal escape cannot break the one-line FILE:LINE: path: message form."""
     issue = only_issue('version: 1\n"a\\nb\\e[31m": 1\n')
