@@ -250,6 +250,15 @@ def _subclasses(cls: type) -> list[type]:
     return found
 
 
+async def test_an_error_answer_with_unreadable_json_is_judged_by_its_status() -> None:
+    """A 503 whose JSON json.loads refuses (nesting 100,000 deep) is a ServerError, its message left out."""
+    platform = ScriptedPlatform(httpx.Response(503, content=b"[" * 100_000 + b"]" * 100_000))
+    async with make_client(platform, retry_attempts=1) as client:
+        with pytest.raises(errors.ServerError) as caught:
+            await client.get_health(DEPLOYMENT_ID)
+    assert ("", 503) == (caught.value.message, caught.value.status_code)
+
+
 async def test_an_os_error_from_the_transport_is_a_connection_failure(metrics: Metrics) -> None:
     """A transport raising OSError itself (an app served in process drops the connection) gives ConnectionFailed."""
     platform = ScriptedPlatform(ConnectionResetError("connection dropped by an injected fault"))
