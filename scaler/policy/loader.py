@@ -115,7 +115,9 @@ def parse_policy_sources(sources: Iterable[tuple[str, bytes]]) -> PolicySet:
     issues.extend(_cross_file_issues(parsed))
     if issues:
         order = {file: index for index, (file, _) in enumerate(source_list)}
-        unique = sorted(set(issues), key=lambda issue: (order.get(issue.file, 0), issue.line, issue.path, issue.message))
+        unique = sorted(
+            set(issues), key=lambda issue: (order.get(issue.file, 0), issue.line, _path_order(issue.path), issue.message)
+        )
         raise PolicyLoadError(unique)
     pricing = dict(BUILTIN_PRICES)
     for parsed_file in parsed:
@@ -131,6 +133,11 @@ def parse_policy_sources(sources: Iterable[tuple[str, bytes]]) -> PolicySet:
         sources=file_hashes,
         content_hash=digest.hexdigest(),
     )
+
+
+def _path_order(path: str) -> tuple[str | int, ...]:
+    """Sort key of a path: its indexes compared as numbers, so policies[2] comes before policies[10]."""
+    return tuple(int(part) if index % 2 else part for index, part in enumerate(re.split(r"(\d+)", path)))
 
 
 # --------------------------------------------------------------------------- one file

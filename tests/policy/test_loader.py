@@ -405,6 +405,13 @@ def test_invalid_input_names_file_line_and_path(text: str, line: int, path: str,
     assert message in issue.message, str(issue)
 
 
+def test_issues_on_one_line_follow_the_order_of_their_indexes():
+    """Twelve bad policies written on one line are reported policies[0] to policies[11], not [0], [1], [10], [11], [2]."""
+    policies = ", ".join("{name: P%d, match: {names: [a]}}" % index for index in range(12))
+    found = issues(("p.yaml", f"version: 1\npolicies: [{policies}]\n"))
+    assert [f"policies[{index}].name" for index in range(12)] == [issue.path for issue in found]
+
+
 def test_duplicate_policy_name_across_files_names_the_second_file():
     """A policy name used in two files is reported at the second, pointing at the first."""
     found = issues(("a.yaml", VALID), ("b.yaml", VALID))
