@@ -14,6 +14,7 @@ Tests size themselves with :func:`scaled`. Random choices are seeded from
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +44,7 @@ COLUMNS = {
     "losses": "losses",
     "crashes": "crashes",
 }
-#: Crash notes kept per scenario (the first ones; the count is exact).
+#: Crash notes kept per scenario (the first of each kind; the count is exact).
 MAX_CRASH_NOTES = 20
 
 
@@ -132,10 +133,16 @@ class ScenarioFigures:
             setattr(self, name, (getattr(self, name) or 0) + value)
 
     def crash(self, note: str) -> None:
-        """Count one crash (an unhandled exception, a dead process, a bound exceeded) and keep what it was."""
+        """Count one crash (an unhandled exception, a dead process, a bound exceeded) and say what it was.
+
+        Notes that differ only in their numbers (a line, a size, a count) are one kind:
+        only the first of each kind is kept, so a shrinking search does not repeat itself.
+        """
         self.add(crashes=1)
-        if len(self.crash_notes) < MAX_CRASH_NOTES:
-            self.crash_notes.append(" ".join(note.split())[:300])
+        line = " ".join(note.split())[:300]
+        kind = re.sub(r"\d+", "N", line)
+        if len(self.crash_notes) < MAX_CRASH_NOTES and all(re.sub(r"\d+", "N", kept) != kind for kept in self.crash_notes):
+            self.crash_notes.append(line)
 
     def to_json(self) -> dict[str, Any]:
         """Return the row as the JSON report holds it (``null`` for a column not measured)."""

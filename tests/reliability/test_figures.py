@@ -50,6 +50,15 @@ def test_a_crash_is_counted_and_described() -> None:
     assert (1, ["KeyError on document 7"]) == (row.crashes, row.crash_notes)
 
 
+def test_crashes_of_one_kind_are_all_counted_and_described_once() -> None:
+    """Notes differing only in numbers (columns, sizes) are one kind: every crash counts, one note is kept."""
+    row = ScenarioFigures(5)
+    for column in (3, 17, 120):
+        row.crash(f"character U+007F (column {column}) has no path")
+    row.crash("KeyError on document 7")
+    assert (4, ["character U+007F (column 3) has no path", "KeyError on document 7"]) == (row.crashes, row.crash_notes)
+
+
 def test_negative_counts_are_refused() -> None:
     """A count below zero is a bug in the test that recorded it."""
     with pytest.raises(ValueError, match="never negative"):
