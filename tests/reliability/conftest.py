@@ -6,8 +6,10 @@ scenario's :class:`~tests.reliability.figures.ScenarioFigures`) to record what i
     pytestmark = pytest.mark.scenario(5)
 
     def test_something(figures):
-        figures.add(cases=120, faults=80)
-        figures.crash("load_policy_set raised KeyError on ...")   # counted before failing
+        figures.add(cases=120, faults=80, crashes=0)       # crashes=0: measured, none
+        figures.add(actions_expected=48, actions_applied=48, duplicates=0, losses=0)
+        figures.crash("load_policy_set raised KeyError on ...")   # count it, then fail the test
+        figures.leak("the token in /status")                      # scenario 6: a token leak
 
 At the end of the run the table of every scenario that ran is printed and written,
 with the run's size and seed, to ``bench/results/reliability.json``.
@@ -99,8 +101,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     for line in render_table(rows):
         terminalreporter.write_line(line)
     for row in rows:
-        for note in row.crash_notes:
-            terminalreporter.write_line(f"crash in {row.title}: {note}")
+        for note in row.notes:
+            terminalreporter.write_line(f"{row.title}: {note}")
     report = {
         "size": size,
         "seed": seed,

@@ -43,9 +43,10 @@ COLUMNS = {
     "duplicates": "duplicates",
     "losses": "losses",
     "crashes": "crashes",
+    "leaks": "token leaks",
 }
-#: Crash notes kept per scenario (the first of each kind; the count is exact).
-MAX_CRASH_NOTES = 20
+#: Notes kept per scenario on crashes and leaks (the first of each kind; the counts are exact).
+MAX_NOTES = 20
 
 
 def run_size() -> str:
@@ -82,8 +83,8 @@ class ScenarioFigures:
     """The counts of one scenario, summed over its tests.
 
     A column stays ``None`` ("not measured by this scenario", shown as ``-``) until a
-    test adds to it; adding 0 marks it measured. ``crash_notes`` says what the first
-    crashes were.
+    test adds to it; adding 0 marks it measured. ``notes`` says what the first crashes
+    and leaks of each kind were.
     """
 
     number: int
@@ -94,7 +95,8 @@ class ScenarioFigures:
     duplicates: int | None = None
     losses: int | None = None
     crashes: int | None = None
-    crash_notes: list[str] = field(default_factory=list)
+    leaks: int | None = None
+    notes: list[str] = field(default_factory=list)
     tests_passed: int = 0
     tests_failed: int = 0
     seconds: float = 0.0
@@ -114,6 +116,7 @@ class ScenarioFigures:
         duplicates: int | None = None,
         losses: int | None = None,
         crashes: int | None = None,
+        leaks: int | None = None,
     ) -> None:
         """Add counts to the scenario's columns (``cases`` and ``faults`` always count; the others once given)."""
         given: dict[str, int | None] = {
@@ -124,6 +127,7 @@ class ScenarioFigures:
             "duplicates": duplicates,
             "losses": losses,
             "crashes": crashes,
+            "leaks": leaks,
         }
         for name, value in given.items():
             if value is None:
@@ -132,6 +136,11 @@ class ScenarioFigures:
                 raise ValueError(f"{name}: counts are never negative, got {value}")
             setattr(self, name, (getattr(self, name) or 0) + value)
 
+    def leak(self, note: str) -> None:
+        """Count one place where the API token (or a piece of it) showed, and say where."""
+        self.add(leaks=1)
+        self._note(f"token leak: {note}")
+
     def crash(self, note: str) -> None:
         """Count one crash (an unhandled exception, a dead process, a bound exceeded) and say what it was.
 
@@ -139,10 +148,13 @@ class ScenarioFigures:
         only the first of each kind is kept, so a shrinking search does not repeat itself.
         """
         self.add(crashes=1)
+        self._note(note)
+
+    def _note(self, note: str) -> None:
         line = " ".join(note.split())[:300]
         kind = re.sub(r"\d+", "N", line)
-        if len(self.crash_notes) < MAX_CRASH_NOTES and all(re.sub(r"\d+", "N", kept) != kind for kept in self.crash_notes):
-            self.crash_notes.append(line)
+        if len(self.notes) < MAX_NOTES and all(re.sub(r"\d+", "N", kept) != kind for kept in self.notes):
+            self.notes.append(line)
 
     def to_json(self) -> dict[str, Any]:
         """Return the row as the JSON report holds it (``null`` for a column not measured)."""
@@ -150,7 +162,7 @@ class ScenarioFigures:
             "scenario": self.number,
             "name": SCENARIOS[self.number],
             **{name: getattr(self, name) for name in COLUMNS},
-            "crash_notes": self.crash_notes,
+            "notes": self.notes,
             "tests_passed": self.tests_passed,
             "tests_failed": self.tests_failed,
             "seconds": round(self.seconds, 2),

@@ -32,18 +32,20 @@ BASE_URL = "http://sim.test"
 class InProcessSim:
     """The simulator on the default seed, served in process; close it with :meth:`aclose`."""
 
-    def __init__(self, *, rng_seed: int = 0) -> None:
+    def __init__(self, *, rng_seed: int = 0, token: str = DEFAULT_TOKEN) -> None:
+        """Serve the default seed; ``token`` is the only bearer token the simulated platform accepts."""
+        self.token = token
         self.clock = ManualClock()
-        self.state = SimState.from_seed(load_seed(DEFAULT_SEED_PATH), clock=self.clock, rng_seed=rng_seed)
+        self.state = SimState.from_seed(load_seed(DEFAULT_SEED_PATH), clock=self.clock, token=token, rng_seed=rng_seed)
         self.app = create_app(self.state)
         self.control = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url=BASE_URL)
         self.time = FakeTime()
 
-    def client(self, *, token: str = DEFAULT_TOKEN, metrics: Metrics | None = None, **options: Any) -> SimplismartClient:
-        """A client of the simulator (keyword ``options`` override the constructor's arguments)."""
+    def client(self, *, token: str | None = None, metrics: Metrics | None = None, **options: Any) -> SimplismartClient:
+        """A client of the simulator, with its token unless ``token`` is given (``options`` override the rest)."""
         settings: dict[str, Any] = {
             "base_url": BASE_URL,
-            "token": TokenSource.static(token),
+            "token": TokenSource.static(token or self.token),
             "org_id": UUID(DEFAULT_ORG_ID),
             "transport": httpx.ASGITransport(app=self.app),
             "metrics": metrics,

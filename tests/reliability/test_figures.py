@@ -47,7 +47,7 @@ def test_a_crash_is_counted_and_described() -> None:
     """crash() counts one crash and keeps its note on one line."""
     row = ScenarioFigures(5)
     row.crash("KeyError\n  on document 7")
-    assert (1, ["KeyError on document 7"]) == (row.crashes, row.crash_notes)
+    assert (1, ["KeyError on document 7"]) == (row.crashes, row.notes)
 
 
 def test_crashes_of_one_kind_are_all_counted_and_described_once() -> None:
@@ -56,7 +56,14 @@ def test_crashes_of_one_kind_are_all_counted_and_described_once() -> None:
     for column in (3, 17, 120):
         row.crash(f"character U+007F (column {column}) has no path")
     row.crash("KeyError on document 7")
-    assert (4, ["character U+007F (column 3) has no path", "KeyError on document 7"]) == (row.crashes, row.crash_notes)
+    assert (4, ["character U+007F (column 3) has no path", "KeyError on document 7"]) == (row.crashes, row.notes)
+
+
+def test_a_leak_is_counted_and_noted_apart_from_crashes() -> None:
+    """leak() counts in the token-leaks column and keeps a note saying where."""
+    row = ScenarioFigures(6)
+    row.leak("stderr of scaler deployments list")
+    assert (1, None, ["token leak: stderr of scaler deployments list"]) == (row.leaks, row.crashes, row.notes)
 
 
 def test_negative_counts_are_refused() -> None:
@@ -85,4 +92,4 @@ def test_the_table_is_markdown_with_a_dash_for_unmeasured_columns() -> None:
     assert heading.startswith("| scenario ") and "| cases tried |" in heading
     assert set(rule) <= {"|", " ", "-", ":"}
     cells = [cell.strip() for cell in line.strip("|").split("|")]
-    assert ["5. bad policy input", "1,234", "56", "-", "-", "-", "-", "0", "3/3", "1.2"] == cells
+    assert ["5. bad policy input", "1,234", "56", "-", "-", "-", "-", "0", "-", "3/3", "1.2"] == cells
