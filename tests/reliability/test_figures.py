@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from tests.reliability.figures import FiguresBook, ScenarioFigures, render_table, run_seed, run_size, scaled
@@ -93,3 +96,24 @@ def test_the_table_is_markdown_with_a_dash_for_unmeasured_columns() -> None:
     assert set(rule) <= {"|", " ", "-", ":"}
     cells = [cell.strip() for cell in line.strip("|").split("|")]
     assert ["5. bad policy input", "1,234", "56", "-", "-", "-", "-", "0", "-", "3/3", "1.2"] == cells
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_make_reliability_runs_the_whole_suite_at_full_size() -> None:
+    """The Makefile's reliability target runs tests/reliability with SCALER_RELIABILITY=full."""
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^reliability:.*\n\t(?P<command>.+)$", makefile, re.MULTILINE)
+    assert recipe is not None
+    assert recipe["command"].startswith("SCALER_RELIABILITY=full ") and " tests/reliability" in recipe["command"]
+
+
+def test_the_readme_table_has_the_columns_the_suite_prints() -> None:
+    """The README's latest figures use exactly the headings of the printed table."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("<!-- BEGIN:reliability -->")[1].split("<!-- END:reliability -->")[0]
+    printed = render_table([ScenarioFigures(4)])[0]
+    headings = [cell.strip() for cell in printed.strip("|").split("|")]
+    tables = [line for line in section.splitlines() if line.startswith("| scenario | cases tried")]
+    assert [headings] == [[cell.strip() for cell in line.strip("|").split("|")] for line in tables]
