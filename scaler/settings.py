@@ -149,6 +149,15 @@ class Settings(BaseSettings):
             "measures them to within a twentieth of a 10-minute `for`."
         ),
     )
+    health_idle_interval_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description=(
+            "Seconds between health polls of running deployments that no health rule "
+            "watches (0: never). Their health only feeds /status, metrics and alerts "
+            "that wait 15 minutes or more, so 5 minutes is timely at a tenth of the requests."
+        ),
+    )
     max_actions_per_cycle: int = Field(
         default=20,
         ge=1,
