@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,9 +15,10 @@ from tests.daemon.harness import Harness
 
 
 @pytest.fixture(autouse=True)
-def _default_structlog() -> Iterator[None]:
-    """Every level reaches capture_logs, whatever another test configured before."""
+def _quiet_structlog() -> Iterator[None]:
+    """Info and above reach capture_logs (and the output of a failing test); the client's debug lines do not."""
     structlog.reset_defaults()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
     yield
     structlog.reset_defaults()
 

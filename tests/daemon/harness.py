@@ -160,20 +160,37 @@ class Harness:
         """The reconcile job: list, reconcile everything."""
         return await self.daemon.inventory_cycle()
 
-    async def run_until(self, end: datetime, *, interval: timedelta = timedelta(hours=1)) -> None:
-        """Play the scheduler until ``end``: boundary wake-ups exactly when due, plus a reconcile every ``interval``."""
+    async def poll_health(self) -> None:
+        """The health job: poll, reconcile the deployments whose health changed."""
+        await self.daemon.poll_health()
+
+    async def run_until(
+        self,
+        end: datetime,
+        *,
+        interval: timedelta = timedelta(hours=1),
+        health_every: timedelta | None = None,
+    ) -> None:
+        """Play the scheduler until ``end``: boundary wake-ups exactly when due, a reconcile every
+        ``interval`` and, if asked, a health poll every ``health_every``."""
         next_interval = self.now() + interval
+        next_health = self.now() + health_every if health_every is not None else None
         while True:
             wakeup = self.daemon.reconciler.next_wakeup(self.now())
-            if wakeup is not None and wakeup <= next_interval and wakeup <= end:
-                self.at(wakeup)
-                await self.daemon.wake_up()
-                continue
-            if next_interval > end:
+            jobs = [(next_interval, 1, self.cycle)]
+            if next_health is not None:
+                jobs.append((next_health, 2, self.poll_health))
+            if wakeup is not None:
+                jobs.append((wakeup, 0, self.daemon.wake_up))
+            when, kind, job = min(jobs, key=lambda item: (item[0], item[1]))
+            if when > end:
                 break
-            self.at(next_interval)
-            await self.cycle()
-            next_interval += interval
+            self.at(when)
+            await job()
+            if kind == 1:
+                next_interval += interval
+            elif kind == 2 and next_health is not None and health_every is not None:
+                next_health += health_every
         self.at(end)
 
     # --- Looking -----------------------------------------------------------------

@@ -1,0 +1,151 @@
+"""A daemon restarted mid-day repeats no applied action, catches up a missed transition, settles pending actions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from uuid import UUID
+
+from scaler.store import ActionIntent
+from tests.daemon.harness import LLAMA_8B, MONDAY, RERANKER, WHISPER, Harness, at_utc
+
+OFFICE_AND_NIGHT = """
+version: 1
+policies:
+  - name: office
+    match: {names: [llama-3-8b-chat]}
+    default: stopped
+    windows:
+      - name: office
+        between: "Mon-Fri 07:00-18:00"
+        state: {min_replicas: 1, max_replicas: 3}
+  - name: night
+    match: {names: [whisper-v3]}
+    default: running
+    windows:
+      - name: night
+        between: "22:00-06:00"
+        state: stopped
+  - name: restart
+    match: {names: [reranker-ms-marco]}
+    health:
+      - name: unhealthy-restart
+        status: Unhealthy
+        for: 5m
+        action: restart
+"""
+
+
+def pending(harness: Harness, deployment_id: str, name: str, action: str, **parameters: object) -> int:
+    """Record an action as begun but never finished, as a kill -9 right after begin_action leaves it."""
+    return harness.store.begin_action(
+        ActionIntent(
+            deployment_id=UUID(deployment_id),
+            deployment_name=name,
+            action=action,
+            started_at=harness.now(),
+            parameters=parameters,
+            reason="before the crash",
+            policy="office" if name.startswith("llama") else "night",
+        )
+    )
+
+
+async def test_a_restart_mid_day_repeats_no_applied_action(make_harness: Callable[..., Harness]) -> None:
+    """Restarted at noon, the new daemon's first cycle sends nothing: everything it applied is remembered."""
+    harness = make_harness(OFFICE_AND_NIGHT, start=at_utc(MONDAY, "05:00"))
+    await harness.cycle()
+    await harness.run_until(at_utc(MONDAY, "12:00"))
+    before = harness.calls(clear=True)
+    harness.restart()
+    await harness.cycle()
+    await harness.run_until(at_utc(MONDAY, "17:00"))
+    assert 5 == len(before)  # 05:00 two stops, 06:00 a start, 07:00 update and start
+    assert [] == harness.calls()
+
+
+async def test_a_transition_missed_while_down_is_caught_up_at_start(make_harness: Callable[..., Harness]) -> None:
+    """Down from 17:00 to 18:30 over the 18:00 closing: the first cycle after the restart stops llama, once."""
+    harness = make_harness(OFFICE_AND_NIGHT, start=at_utc(MONDAY, "12:00"))
+    await harness.cycle()
+    await harness.run_until(at_utc(MONDAY, "17:00"))
+    harness.calls(clear=True)
+    harness.at(at_utc(MONDAY, "18:30"))
+    harness.restart()
+    await harness.cycle()
+    await harness.run_until(at_utc(MONDAY, "21:00"))
+    assert ["Mon 18:30:00 llama-3-8b-chat stop -> 200"] == [str(call) for call in harness.calls()]
+
+
+async def test_a_stop_sent_before_the_crash_is_confirmed_not_repeated(make_harness: Callable[..., Harness]) -> None:
+    """Pending stop, and the platform shows the deployment SCALED_DOWN: success, and no second stop."""
+    harness = make_harness(OFFICE_AND_NIGHT, start=at_utc(MONDAY, "05:00"))
+    action_id = pending(harness, LLAMA_8B, "llama-3-8b-chat", "stop", source="default", target="stopped")
+    await harness.control("PUT", f"deployments/{LLAMA_8B}/status", {"status": "SCALED_DOWN"})
+    await harness.cycle()
+    record = harness.store.get_action(action_id)
+    applied = harness.store.get_applied(UUID(LLAMA_8B))
+    assert record is not None and applied is not None
+    assert ("success", "stopped", action_id) == (record.result, applied.kind, applied.action_id)
+    assert [] == [call for call in harness.calls() if call.deployment == "llama-3-8b-chat"]
+    assert [] == harness.store.pending_actions()
+
+
+async def test_a_stop_that_never_left_is_settled_as_error_and_sent_again(make_harness: Callable[..., Harness]) -> None:
+    """Pending stop, and the deployment still runs: the record is settled as error and the cycle stops it."""
+    harness = make_harness(OFFICE_AND_NIGHT, start=at_utc(MONDAY, "05:00"))
+    action_id = pending(harness, LLAMA_8B, "llama-3-8b-chat", "stop", source="default", target="stopped")
+    await harness.cycle()
+    record = harness.store.get_action(action_id)
+    assert record is not None
+    assert ("error", "interrupted") == (record.result, record.error_reason)
+    assert ["Mon 05:00:00 llama-3-8b-chat stop -> 200"] == [
+        str(call) for call in harness.calls() if call.deployment == "llama-3-8b-chat"
+    ]
+
+
+async def test_an_interrupted_restart_whose_stop_went_out_is_completed(make_harness: Callable[..., Harness]) -> None:
+    """Pending restart, and the deployment is SCALED_DOWN: its start is sent, and the restart settled."""
+    harness = make_harness(OFFICE_AND_NIGHT, start=at_utc(MONDAY, "05:00"))
+    action_id = pending(harness, RERANKER, "reranker-ms-marco", "restart", source="health:unhealthy-restart")
+    await harness.control("PUT", f"deployments/{RERANKER}/status", {"status": "SCALED_DOWN"})
+    await harness.cycle()
+    record = harness.store.get_action(action_id)
+    assert record is not None
+    assert "success" == record.result
+    assert ["Mon 05:00:00 reranker-ms-marco start -> 200"] == [
+        str(call) for call in harness.calls() if call.deployment == "reranker-ms-marco"
+    ]
+
+
+async def test_an_interrupted_update_is_sent_again_only_if_still_desired(make_harness: Callable[..., Harness]) -> None:
+    """Pending update-replicas (outcome unknown) at 08:00: settled as error; the cycle sends the bounds still desired."""
+    harness = make_harness(OFFICE_AND_NIGHT, start=at_utc(MONDAY, "08:00"))
+    action_id = pending(
+        harness, LLAMA_8B, "llama-3-8b-chat", "update_replicas", min_replicas=1, max_replicas=3, source="window:office"
+    )
+    await harness.cycle()
+    record = harness.store.get_action(action_id)
+    assert record is not None and "error" == record.result
+    assert ["update_replicas 1..3"] == [call.action for call in harness.calls() if call.deployment == "llama-3-8b-chat"]
+
+
+async def test_actions_are_not_repeated_across_many_restarts(make_harness: Callable[..., Harness]) -> None:
+    """A daemon restarted every hour over a day sends exactly the schedule's calls."""
+    harness = make_harness(OFFICE_AND_NIGHT, start=at_utc(MONDAY, "03:00"))
+    await harness.cycle()
+    end = MONDAY + timedelta(days=1, hours=3)
+    while harness.now() < end:
+        await harness.run_until(min(harness.now() + timedelta(hours=1), end), interval=timedelta(minutes=20))
+        harness.restart()
+        await harness.cycle()
+    assert [
+        "Mon 03:00:00 llama-3-8b-chat stop",
+        "Mon 03:00:00 whisper-v3 stop",
+        "Mon 06:00:00 whisper-v3 start",
+        "Mon 07:00:00 llama-3-8b-chat update_replicas 1..3",
+        "Mon 07:00:00 llama-3-8b-chat start",
+        "Mon 18:00:00 llama-3-8b-chat stop",
+        "Mon 22:00:00 whisper-v3 stop",
+    ] == [f"{call.at:%a %H:%M:%S} {call.deployment} {call.action}" for call in harness.calls()]
+    assert WHISPER in {str(record.deployment_id) for record in harness.audit()}
