@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -134,19 +134,22 @@ class DaemonScheduler:
     # --- Jobs -------------------------------------------------------------------
 
     def add_jobs(self, now: datetime) -> None:
-        """Add the recurring jobs; the reconcile job runs first at ``now``."""
+        """Add the recurring jobs: the reconcile job runs first at ``now``, the others one interval later."""
         for name, timing in self.timings.items():
+            # APScheduler reads next_run_time=None as "paused": pass it only for a first run now.
+            first_run: dict[str, Any] = {"next_run_time": now} if timing.first_run_now else {}
+            start = now if timing.first_run_now else now + timedelta(seconds=timing.interval_seconds)
             self.scheduler.add_job(
                 self.run_job,
-                trigger=IntervalTrigger(seconds=timing.interval_seconds, timezone=UTC),
+                trigger=IntervalTrigger(seconds=timing.interval_seconds, timezone=UTC, start_date=start),
                 args=(name, getattr(self._jobs, name)),
                 id=name,
                 name=name,
                 replace_existing=True,
-                next_run_time=now if timing.first_run_now else None,
                 misfire_grace_time=int(max(timing.misfire_grace_seconds, 1)),
                 coalesce=True,
                 max_instances=1,
+                **first_run,
             )
 
     def start(self, now: datetime) -> None:
@@ -204,7 +207,7 @@ class DaemonScheduler:
         self._metrics.scheduler_events.labels(event=name).inc()
         if name == "executed":
             return
-        fields: dict[str, Any] = {"event": name, "job": event.job_id}
+        fields: dict[str, Any] = {"kind": name, "job": event.job_id}
         scheduled = getattr(event, "scheduled_run_time", None) or getattr(event, "scheduled_run_times", None)
         if scheduled is not None:
             fields["scheduled_run_time"] = str(scheduled)

@@ -240,6 +240,6 @@ class Harness:
 
 
 def at_utc(day: datetime, hhmm: str) -> datetime:
-    """``day`` at ``HH:MM`` UTC."""
-    hours, minutes = (int(part) for part in hhmm.split(":"))
-    return day.replace(hour=hours, minute=minutes, second=0, microsecond=0)
+    """``day`` at ``HH:MM`` (or ``HH:MM:SS``) UTC."""
+    hours, minutes, *seconds = (int(part) for part in hhmm.split(":"))
+    return day.replace(hour=hours, minute=minutes, second=seconds[0] if seconds else 0, microsecond=0)
