@@ -186,7 +186,9 @@ def decide(
             return Decision(plans=(expiry,))
         plans.append(expiry)
 
-    convergence = _converge(deployment, resolution, applied=None if resumed else applied, previous=applied, resumed=resumed)
+    convergence = _converge(
+        deployment, resolution, applied=None if resumed else applied, previous=applied, resumed=resumed
+    )
     if convergence is not None:
         plans.append(convergence)
     elif resolution.restart_due is not None and deployment.status is DeploymentStatus.DEPLOYED:

@@ -595,7 +595,13 @@ class Executor:
         self.store_ok = True
         self._count(plan, step, result, error_reason=error_reason)
         self._log(
-            plan, step, result, message=message, request_id=request_id, error_reason=error_reason, consequence=consequence
+            plan,
+            step,
+            result,
+            message=message,
+            request_id=request_id,
+            error_reason=error_reason,
+            consequence=consequence,
         )
         return True
 

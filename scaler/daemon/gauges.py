@@ -105,7 +105,13 @@ class DeploymentGauges:
             if (previous.name, previous.accelerator) != (labels.name, labels.accelerator):
                 self._drop(previous)
             else:
-                _remove(self._metrics.deployment_info, previous.name, previous.deployment_id, previous.policy, previous.accelerator)
+                _remove(
+                    self._metrics.deployment_info,
+                    previous.name,
+                    previous.deployment_id,
+                    previous.policy,
+                    previous.accelerator,
+                )
         self._labels[deployment.deployment_id] = labels
         return labels
 

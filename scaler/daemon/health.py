@@ -92,9 +92,7 @@ class HealthPoller:
                 chosen.append(deployment)
         return chosen
 
-    async def poll(
-        self, deployments: Sequence[Deployment], watched: Collection[UUID], now: datetime
-    ) -> HealthPoll:
+    async def poll(self, deployments: Sequence[Deployment], watched: Collection[UUID], now: datetime) -> HealthPoll:
         """Observe the health of ``deployments`` at ``now`` by the polling rule; record and return it.
 
         Raises :class:`~scaler.store.StoreError` when the observations cannot be recorded.
@@ -120,7 +118,9 @@ class HealthPoller:
         tracks = await asyncio.to_thread(self._store.record_health, observations)
         self._tracks.update(tracks)
         result.tracks = tracks
-        result.changed = {deployment_id for deployment_id, track in tracks.items() if previous.get(deployment_id) != track.value}
+        result.changed = {
+            deployment_id for deployment_id, track in tracks.items() if previous.get(deployment_id) != track.value
+        }
         return result
 
     def remember(self, tracks: dict[UUID, HealthTrack]) -> None:
@@ -135,7 +135,9 @@ class HealthPoller:
             self.answers.pop(deployment_id, None)
             self._tracks.pop(deployment_id, None)
 
-    async def _fetch(self, deployment: Deployment, now: datetime, result: HealthPoll) -> tuple[UUID, str, datetime] | None:
+    async def _fetch(
+        self, deployment: Deployment, now: datetime, result: HealthPoll
+    ) -> tuple[UUID, str, datetime] | None:
         deployment_id = deployment.deployment_id
         if self._organization.api_paused:
             return None
@@ -148,7 +150,12 @@ class HealthPoller:
             result.gone.add(deployment_id)
             return None
         except SimplismartError as error:
-            log.debug("health_not_observed", deployment=deployment.deployment_name, deployment_id=str(deployment_id), reason=error.reason)
+            log.debug(
+                "health_not_observed",
+                deployment=deployment.deployment_name,
+                deployment_id=str(deployment_id),
+                reason=error.reason,
+            )
             return None
         finally:
             result.fetched += 1

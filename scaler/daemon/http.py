@@ -84,7 +84,9 @@ def listen(host: str, port: int) -> socket.socket:
 
     Raises ``OSError`` when the address cannot be bound.
     """
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[
+        0
+    ]
     listener = socket.socket(family, kind, proto)
     try:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -130,4 +132,3 @@ class BackgroundServer:
         if self._task is not None:
             await self._task
         self.listener.close()
-

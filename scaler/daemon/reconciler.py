@@ -139,6 +139,8 @@ class Reconciler:
         self.backoff_until: dict[UUID, datetime] = {}
         self.last_summary: CycleSummary | None = None
         self.last_success_at: datetime | None = None
+        self.last_full_at: datetime | None = None
+        """When the last cycle over every deployment ran."""
         self.on_next_wakeup: Callable[[datetime | None], None] | None = None
         self.needs_recovery = True
         self._gauges = DeploymentGauges(metrics)
@@ -166,7 +168,9 @@ class Reconciler:
         except SimplismartError as error:
             self.api_reachable = False
             self._metrics.reconcile_errors.inc()
-            log.warning("inventory_failed", reason=error.reason, message=str(error), effect="the next cycle tries again")
+            log.warning(
+                "inventory_failed", reason=error.reason, message=str(error), effect="the next cycle tries again"
+            )
             return False
         self.organization.auth_accepted(now)
         self.api_reachable = True
@@ -219,21 +223,23 @@ class Reconciler:
             self._forget(poll.gone)
 
     def due(self, now: datetime) -> set[UUID] | None:
-        """The deployments whose answer may have changed by ``now`` (``None``: all of them)."""
-        probe = self.organization.next_probe()
-        if probe is not None and probe <= now:
+        """The deployments whose answer may have changed by ``now`` (``None``: all of them, when the
+        wallet probe fell due since the last cycle over every deployment)."""
+        probe = self.organization.next_wallet_probe if self.organization.wallet_blocked else None
+        if probe is not None and probe <= now and (self.last_full_at is None or probe > self.last_full_at):
             return None
         due = {deployment_id for deployment_id, at in self.next_changes.items() if at <= now}
         due |= {deployment_id for deployment_id, at in self.backoff_until.items() if at <= now}
         return due & self.inventory.keys()
 
     def next_wakeup(self, now: datetime) -> datetime | None:
-        """The next instant after ``now`` at which some deployment's answer changes, or a probe is due."""
+        """The next instant after ``now`` at which some deployment's answer changes, a backoff ends or the
+        wallet probe is due (the token probe has a job of its own)."""
         candidates = [at for at in self.next_changes.values() if at > now]
         candidates += [at for at in self.backoff_until.values() if at > now]
-        probe = self.organization.next_probe()
-        if probe is not None:
-            candidates.append(max(probe, now))
+        probe = self.organization.next_wallet_probe if self.organization.wallet_blocked else None
+        if probe is not None and probe > now:
+            candidates.append(probe)
         return min(candidates) if candidates else None
 
     # --- A cycle ----------------------------------------------------------------------
@@ -246,6 +252,8 @@ class Reconciler:
             self._metrics.reconcile_duration.observe(time.perf_counter() - started)
             if summary.error is None:
                 self.last_success_at = now
+                if only is None:
+                    self.last_full_at = now
                 self._metrics.last_reconcile.set(unix_seconds(self._clock()))
             self.last_summary = summary
             if self.on_next_wakeup is not None:
@@ -349,11 +357,23 @@ class Reconciler:
             try:
                 rules[rule] = HealthRuleMemory.from_json(value)
             except (ValueError, TypeError) as error:
-                log.warning("rule_memory_unreadable", deployment_id=str(deployment_id), policy=policy, rule=rule, error=str(error))
+                log.warning(
+                    "rule_memory_unreadable",
+                    deployment_id=str(deployment_id),
+                    policy=policy,
+                    rule=rule,
+                    error=str(error),
+                )
         return rules
 
     def _resolve(
-        self, policy_set: PolicySet, deployment: Deployment, memory: _Memory, now: datetime, *, at: datetime | None = None,
+        self,
+        policy_set: PolicySet,
+        deployment: Deployment,
+        memory: _Memory,
+        now: datetime,
+        *,
+        at: datetime | None = None,
         rules: Mapping[str, HealthRuleMemory] | None = None,
     ) -> tuple[Resolution, dict[str, HealthRuleMemory]]:
         deployment_id = deployment.deployment_id
@@ -432,7 +452,7 @@ class Reconciler:
         last_actions: dict[UUID, ActionReport] = {}
         for report in execution.reports:
             last_actions[report.deployment_id] = report
-        for deployment_id, (resolution, rules, decision) in resolved.items():
+        for deployment_id, (resolution, _rules, decision) in resolved.items():
             deployment = self.inventory.get(deployment_id)
             if deployment is None:
                 continue
@@ -454,7 +474,9 @@ class Reconciler:
             if deployment_id in last_actions:
                 view.last_action = last_actions[deployment_id]
             since = self.executor.waiting_since(deployment_id)
-            waiting = [r for r in execution.reports if r.deployment_id == deployment_id and r.result in ("deferred", "blocked")]
+            waiting = [
+                r for r in execution.reports if r.deployment_id == deployment_id and r.result in ("deferred", "blocked")
+            ]
             view.waiting = (waiting[-1].result, since or now) if waiting else None
             view.next_change = resolution.next_change
             view.next_state = self._next_state(policy_set, deployment, memory, now, resolution)
@@ -480,7 +502,9 @@ class Reconciler:
                 pricing=policy_set.pricing,
                 now=now,
             )
-        self._metrics.policy_conflicts.set(sum(1 for view in self.views.values() if view.resolution and view.resolution.conflict))
+        self._metrics.policy_conflicts.set(
+            sum(1 for view in self.views.values() if view.resolution and view.resolution.conflict)
+        )
         entries = [
             (deployment, state_in_effect(stored_applied.get(key), deployment.status), self._baseline_of(key))
             for key, deployment in self.inventory.items()
@@ -512,7 +536,9 @@ class Reconciler:
         for deployment_id, status in execution.statuses.items():
             deployment = self.inventory.get(deployment_id)
             if deployment is not None and deployment.status is not status:
-                self.inventory[deployment_id] = deployment.model_copy(update={"status": status, "status_raw": status.value})
+                self.inventory[deployment_id] = deployment.model_copy(
+                    update={"status": status, "status_raw": status.value}
+                )
 
     def _forget(self, deployment_ids: Iterable[UUID]) -> None:
         """Forget deployments the platform answered 404 for (the store forgot them already or does now)."""

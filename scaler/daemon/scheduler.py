@@ -45,8 +45,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from scaler.metrics import Metrics
 from scaler.daemon.policies import POLICY_CHECK_SECONDS
+from scaler.metrics import Metrics
 
 log = structlog.get_logger()
 
@@ -125,7 +125,9 @@ class DaemonScheduler:
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 1},
         )
-        self.scheduler.add_listener(self.on_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        self.scheduler.add_listener(
+            self.on_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
+        )
         self.wakeup_at: datetime | None = None
         self._running = 0
         self._idle = asyncio.Event()

@@ -239,7 +239,9 @@ class Daemon:
     def request_reload(self) -> None:
         """Reload the policy files now (what SIGHUP does)."""
         log.info("policy_reload_requested", signal="SIGHUP")
-        task = asyncio.get_running_loop().create_task(self._guarded("policies", lambda: self.check_policies(force=True)))
+        task = asyncio.get_running_loop().create_task(
+            self._guarded("policies", lambda: self.check_policies(force=True))
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -278,6 +280,7 @@ class Daemon:
         ``OSError`` when the HTTP address cannot be bound.
         """
         loop = asyncio.get_running_loop()
+        listener = listen(self.settings.http_host, self.settings.http_port)
         self._stop = asyncio.Event()
         if self.executor.stopping:
             self._stop.set()
@@ -285,7 +288,6 @@ class Daemon:
             loop.add_signal_handler(signal.SIGTERM, self.request_stop)
             loop.add_signal_handler(signal.SIGINT, self.request_stop)
             loop.add_signal_handler(signal.SIGHUP, self.request_reload)
-        listener = listen(self.settings.http_host, self.settings.http_port)
         self.http = BackgroundServer(create_http_app(self, self.metrics.registry), listener)
         self.http.start()
         scheduler = self.build_scheduler()
@@ -372,14 +374,17 @@ class Daemon:
     async def status_document(self) -> dict[str, Any]:
         """Return the ``/status`` document: the daemon, every deployment, recent actions."""
         try:
-            recent = [action_entry(record) for record in await asyncio.to_thread(self.store.recent_actions, RECENT_ACTIONS)]
+            recent = [
+                action_entry(record) for record in await asyncio.to_thread(self.store.recent_actions, RECENT_ACTIONS)
+            ]
         except StoreError as error:
             recent = []
             log.warning("status_recent_actions_unavailable", error=str(error))
         summary = self.reconciler.last_summary
         ready, checks = self.readiness()
         deployments = sorted(
-            self.reconciler.views.values(), key=lambda view: (view.deployment.deployment_name, str(view.deployment.deployment_id))
+            self.reconciler.views.values(),
+            key=lambda view: (view.deployment.deployment_name, str(view.deployment.deployment_id)),
         )
         settings = self.settings
         return {

@@ -50,9 +50,7 @@ def _state(state: DesiredState | None) -> str:
 def _applied(applied: AppliedState | None) -> dict[str, Any] | None:
     if applied is None:
         return None
-    state = (
-        f"min={applied.min_replicas} max={applied.max_replicas}" if applied.kind == "bounds" else applied.kind
-    )
+    state = f"min={applied.min_replicas} max={applied.max_replicas}" if applied.kind == "bounds" else applied.kind
     return {
         "state": state,
         "at": iso(applied.applied_at),
@@ -132,7 +130,9 @@ def action_entry(record: ActionRecord) -> dict[str, Any]:
         "deployment_id": str(record.deployment_id),
         "deployment_name": record.deployment_name,
         "action": record.action,
-        "parameters": {key: value for key, value in record.parameters.items() if key in ("min_replicas", "max_replicas")},
+        "parameters": {
+            key: value for key, value in record.parameters.items() if key in ("min_replicas", "max_replicas")
+        },
         "result": record.result,
         "dry_run": record.dry_run,
         "policy": record.policy,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any

@@ -57,7 +57,11 @@ def test_the_calls_for_each_state_on_first_sight(desired: DesiredState, status: 
 def test_nothing_is_done_when_the_applied_state_is_desired_without_enforce() -> None:
     """enforce off: stopped applied, running observed (a person started it): no plan."""
     decision = decide(
-        deployment("DEPLOYED"), resolution(DesiredState.stopped()), applied=applied("stopped"), now=NOW, allow_delete=False
+        deployment("DEPLOYED"),
+        resolution(DesiredState.stopped()),
+        applied=applied("stopped"),
+        now=NOW,
+        allow_delete=False,
     )
     assert ((), None) == (decision.plans, decision.skip)
 
@@ -129,14 +133,22 @@ def test_an_expiry_without_permission_is_blocked_and_the_schedule_goes_on() -> N
         now=NOW,
         allow_delete=False,
     )
-    assert [(["delete"], True), (["stop"], False)] == [(steps(plan), plan.blocked is not None) for plan in decision.plans]
+    assert [(["delete"], True), (["stop"], False)] == [
+        (steps(plan), plan.blocked is not None) for plan in decision.plans
+    ]
 
 
 def test_urgency_puts_waiting_plans_first_then_savings_then_spend() -> None:
     """Sorted: an older plan before newer ones; among equals a stop before a start."""
-    start = decide(deployment("SCALED_DOWN", "a"), resolution(DesiredState.running()), applied=None, now=NOW, allow_delete=False).plans[0]
-    stop = decide(deployment("DEPLOYED", "b"), resolution(DesiredState.stopped()), applied=None, now=NOW, allow_delete=False).plans[0]
-    old_start = decide(deployment("SCALED_DOWN", "c"), resolution(DesiredState.running()), applied=None, now=NOW, allow_delete=False).plans[0]
+    start = decide(
+        deployment("SCALED_DOWN", "a"), resolution(DesiredState.running()), applied=None, now=NOW, allow_delete=False
+    ).plans[0]
+    stop = decide(
+        deployment("DEPLOYED", "b"), resolution(DesiredState.stopped()), applied=None, now=NOW, allow_delete=False
+    ).plans[0]
+    old_start = decide(
+        deployment("SCALED_DOWN", "c"), resolution(DesiredState.running()), applied=None, now=NOW, allow_delete=False
+    ).plans[0]
     since = {id(start): NOW, id(stop): NOW, id(old_start): NOW - timedelta(minutes=1)}
     ordered = sorted([start, stop, old_start], key=lambda plan: urgency(plan, since[id(plan)]))
     assert ["c", "b", "a"] == [plan.deployment.deployment_name for plan in ordered]

@@ -77,11 +77,17 @@ async def test_the_shrink_is_recorded_with_its_rule(make_harness: Callable[..., 
     shrink = harness.audit()[-1]
     applied = harness.store.get_applied(shrink.deployment_id)
     assert ("update_replicas", "success", "shrink", "degraded-shrink") == (
-        shrink.action, shrink.result, shrink.policy, shrink.rule
+        shrink.action,
+        shrink.result,
+        shrink.policy,
+        shrink.rule,
     )
     assert applied is not None
     assert ("bounds", 1, 1, "health:degraded-shrink") == (
-        applied.kind, applied.min_replicas, applied.max_replicas, applied.source
+        applied.kind,
+        applied.min_replicas,
+        applied.max_replicas,
+        applied.source,
     )
 
 

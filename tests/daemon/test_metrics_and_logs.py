@@ -94,7 +94,11 @@ async def test_actions_are_counted_by_action_result_and_policy(make_harness: Cal
     } == {
         (action, policy): harness.sample("scaler_actions_total", action=action, result="success", policy=policy)
         for action, policy in [
-            ("stop", "office"), ("update_replicas", "office"), ("start", "office"), ("stop", "night"), ("start", "night")
+            ("stop", "office"),
+            ("update_replicas", "office"),
+            ("start", "office"),
+            ("stop", "night"),
+            ("start", "night"),
         ]
     }
 
@@ -123,7 +127,9 @@ async def test_deployment_gauges_describe_status_desired_state_and_next_transiti
     )
     assert 1.0 == harness.sample("scaler_deployment_info", **LLAMA, policy="office", accelerator="nvidia-l4")
     assert -1.0 == harness.sample(
-        "scaler_deployment_desired_running", deployment="batch-transcribe", deployment_id="e968f995-903c-45c3-b1f1-2127c5c014c1"
+        "scaler_deployment_desired_running",
+        deployment="batch-transcribe",
+        deployment_id="e968f995-903c-45c3-b1f1-2127c5c014c1",
     )
 
 
@@ -155,7 +161,9 @@ async def test_realized_savings_count_what_was_applied(make_harness: Callable[..
     )
     assert (6.0, 3.6) == (
         round(harness.sample("scaler_cost_saved_dollars_total", **LLAMA, accelerator="nvidia-l4") or 0, 6),
-        round(harness.sample("scaler_cost_saved_dollars_total", **WHISPER_LABELS, accelerator="nvidia-tesla-t4") or 0, 6),
+        round(
+            harness.sample("scaler_cost_saved_dollars_total", **WHISPER_LABELS, accelerator="nvidia-tesla-t4") or 0, 6
+        ),
     )
 
 

@@ -173,7 +173,9 @@ async def test_a_server_error_after_retries_is_decided_again_at_the_next_cycle(
     failed_applied = harness.store.get_applied(UUID(LLAMA_8B))
     harness.advance(minutes=1)
     await harness.cycle()
-    assert ["stop -> 503", "stop -> 503", "stop -> 200"] == [f"{call.action} -> {call.status}" for call in harness.calls()]
+    assert ["stop -> 503", "stop -> 503", "stop -> 200"] == [
+        f"{call.action} -> {call.status}" for call in harness.calls()
+    ]
     assert failed_applied is None
     assert [("stop", "error", "server_error"), ("stop", "success", None)] == [
         (record.action, record.result, record.error_reason) for record in harness.audit()

@@ -48,8 +48,10 @@ async def test_an_invalid_reload_keeps_the_previous_set_in_force(make_harness: C
     rejected = [line for line in logs if line["event"] == "policies_rejected"]
     assert in_force is harness.daemon.policies.current
     assert 1 == len(rejected)
-    assert rejected[0]["issues"][0].endswith("policies.yaml:6: policies[0].default: 'stoped' is not a state; "
-                                             "expected stopped, running or {min_replicas: N, max_replicas: M}")
+    assert rejected[0]["issues"][0].endswith(
+        "policies.yaml:6: policies[0].default: 'stoped' is not a state; "
+        "expected stopped, running or {min_replicas: N, max_replicas: M}"
+    )
     assert (1.0, 0.0, 1.0) == (
         harness.sample("scaler_policy_reloads_total", result="error"),
         harness.sample("scaler_policy_last_reload_successful"),

@@ -187,7 +187,9 @@ async def test_a_deployment_no_policy_governs_is_never_touched(make_harness: Cal
     assert [] == [call for call in harness.calls() if call.deployment == "whisper-v3"]
 
 
-async def test_failed_and_deploying_deployments_are_skipped_with_the_reason(make_harness: Callable[..., Harness]) -> None:
+async def test_failed_and_deploying_deployments_are_skipped_with_the_reason(
+    make_harness: Callable[..., Harness],
+) -> None:
     """A policy selecting every deployment skips FAILED and DEPLOYING ones and records why."""
     harness = make_harness(
         "version: 1\npolicies:\n  - name: all\n    match: {names: ['*']}\n    default: stopped\n",

@@ -119,7 +119,7 @@ async def test_an_interrupted_restart_whose_stop_went_out_is_completed(make_harn
 
 
 async def test_an_interrupted_update_is_sent_again_only_if_still_desired(make_harness: Callable[..., Harness]) -> None:
-    """Pending update-replicas (outcome unknown) at 08:00: settled as error; the cycle sends the bounds still desired."""
+    """Pending update-replicas (outcome unknown) at 08:00: settled as error; the bounds still desired are sent."""
     harness = make_harness(OFFICE_AND_NIGHT, start=at_utc(MONDAY, "08:00"))
     action_id = pending(
         harness, LLAMA_8B, "llama-3-8b-chat", "update_replicas", min_replicas=1, max_replicas=3, source="window:office"

@@ -63,7 +63,10 @@ async def test_every_job_has_its_interval_and_explicit_run_settings(metrics: Met
         }
         assert all(isinstance(job.trigger, IntervalTrigger) and job.trigger.timezone == UTC for job in jobs.values())
         assert NOW == jobs["reconcile"].next_run_time
-        assert (NOW, NOW + timedelta(seconds=30)) == (jobs["reconcile"].trigger.start_date, jobs["health"].trigger.start_date)
+        assert (NOW, NOW + timedelta(seconds=30)) == (
+            jobs["reconcile"].trigger.start_date,
+            jobs["health"].trigger.start_date,
+        )
     finally:
         scheduler.scheduler.shutdown(wait=False)
 
@@ -76,7 +79,9 @@ async def test_the_wake_up_is_one_job_replaced_when_the_boundary_moves(metrics: 
         scheduler.schedule_wakeup(NOW + timedelta(hours=2))
         scheduler.schedule_wakeup(NOW + timedelta(minutes=7, seconds=30))
         boundary_jobs = [job for job in scheduler.scheduler.get_jobs() if job.id == "boundary"]
-        planned = [(job.next_run_time, job.coalesce, job.max_instances, job.misfire_grace_time) for job in boundary_jobs]
+        planned = [
+            (job.next_run_time, job.coalesce, job.max_instances, job.misfire_grace_time) for job in boundary_jobs
+        ]
         scheduler.schedule_wakeup(None)
         assert [(NOW + timedelta(minutes=7, seconds=30), True, 1, 60)] == planned
         assert scheduler.scheduler.get_job("boundary") is None
@@ -126,7 +131,9 @@ async def test_a_failing_job_is_caught_logged_and_counted_and_the_loop_goes_on(m
         stopped = await scheduler.stop(timeout_seconds=5)
     failures = [line for line in logs if line["event"] == "job_failed"]
     assert stopped
-    assert [("reconcile", "RuntimeError('the platform exploded')")] == [(line["job"], line["error"]) for line in failures]
+    assert [("reconcile", "RuntimeError('the platform exploded')")] == [
+        (line["job"], line["error"]) for line in failures
+    ]
     assert 1.0 == metrics.registry.get_sample_value("scaler_scheduler_events_total", {"event": "error"})
     assert 1.0 == metrics.registry.get_sample_value("scaler_scheduler_events_total", {"event": "executed"})
 

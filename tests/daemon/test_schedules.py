@@ -45,7 +45,7 @@ async def test_a_day_of_office_hours_and_a_night_stop(make_harness: Callable[...
 
 
 async def test_a_peak_window_opens_its_lead_time_early(make_harness: Callable[..., Harness]) -> None:
-    """The example peak of llama-3-70b-instruct (09:00 Berlin, lead 20 min, 9 h) scales up at 07:40 UTC, down at 17:00."""
+    """The example peak of llama-3-70b-instruct (09:00 Berlin, lead 20 min, 9 h): up at 07:40 UTC, down at 17:00."""
     harness = make_harness(EXAMPLES, start=at_utc(MONDAY, "06:00"))
     await harness.cycle()
     await harness.run_until(at_utc(MONDAY, "20:00"))
