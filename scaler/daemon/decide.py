@@ -34,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
+from uuid import UUID
 
 from scaler.daemon.clock import iso
 from scaler.policy import DesiredState, Resolution
@@ -113,6 +114,11 @@ class Plan:
         if any(step.action == "delete" for step in self.steps):
             return DELETES
         return INCREASES_SPEND if self.increases_spend else SAVES_MONEY
+
+    @property
+    def slot(self) -> tuple[UUID, str]:
+        """Which of a deployment's concerns the plan serves: its state, or its expiry (they are reported apart)."""
+        return (self.deployment.deployment_id, "expiry" if self.kind == "expire" else "state")
 
     @property
     def key(self) -> tuple[object, ...]:

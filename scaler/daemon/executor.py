@@ -172,8 +172,9 @@ class Executor:
         self.store_ok = True
         """Whether the last write of an action to the store succeeded (readiness)."""
         self._locks: dict[UUID, asyncio.Lock] = {}
-        self._waiting: dict[UUID, tuple[tuple[object, ...], datetime]] = {}
-        self._reported: dict[UUID, tuple[object, ...]] = {}
+        self._waiting: dict[tuple[UUID, str], tuple[tuple[object, ...], datetime]] = {}
+        """Each plan slot's pending plan (key) and when it was first decided."""
+        self._reported: dict[tuple[UUID, str], tuple[object, ...]] = {}
         """The last deferred or blocked report of each deployment: (plan key, result, why)."""
         self._dry_applied: dict[UUID, AppliedState] = {}
 
@@ -186,14 +187,15 @@ class Executor:
         return {**stored, **self._dry_applied}
 
     def waiting_since(self, deployment_id: UUID) -> datetime | None:
-        """When the plan now pending for ``deployment_id`` was first decided (deferred or blocked), if any."""
-        entry = self._waiting.get(deployment_id)
+        """When the state plan now pending for ``deployment_id`` was first decided (deferred or blocked), if any."""
+        entry = self._waiting.get((deployment_id, "state")) or self._waiting.get((deployment_id, "expiry"))
         return entry[1] if entry else None
 
     def forget(self, deployment_id: UUID) -> None:
         """Drop what the executor remembers about a deployment that is gone."""
-        self._waiting.pop(deployment_id, None)
-        self._reported.pop(deployment_id, None)
+        for slot in ((deployment_id, "state"), (deployment_id, "expiry")):
+            self._waiting.pop(slot, None)
+            self._reported.pop(slot, None)
         self._dry_applied.pop(deployment_id, None)
         self._locks.pop(deployment_id, None)
 
@@ -219,10 +221,10 @@ class Executor:
         execution = Execution()
         backoffs = backoffs or {}
         if every_deployment:
-            planned = {plan.deployment.deployment_id for plan in plans}
-            for deployment_id in [key for key in self._waiting if key not in planned]:
-                del self._waiting[deployment_id]
-                self._reported.pop(deployment_id, None)
+            planned = {plan.slot for plan in plans}
+            for slot in [key for key in {*self._waiting, *self._reported} if key not in planned]:
+                self._waiting.pop(slot, None)
+                self._reported.pop(slot, None)
         since = {id(plan): self._note_waiting(plan, now) for plan in plans}
         ordered = sorted(plans, key=lambda plan: urgency(plan, since[id(plan)]))
         budget = self.max_actions_per_cycle
@@ -256,26 +258,23 @@ class Executor:
         return execution
 
     def _note_waiting(self, plan: Plan, now: datetime) -> datetime:
-        deployment_id = plan.deployment.deployment_id
-        entry = self._waiting.get(deployment_id)
+        entry = self._waiting.get(plan.slot)
         if entry is None or entry[0] != plan.key:
             entry = (plan.key, now)
-            self._waiting[deployment_id] = entry
+            self._waiting[plan.slot] = entry
         return entry[1]
 
     def _done(self, plan: Plan) -> None:
         """The plan ran: it no longer waits, and a later identical plan is reported again."""
-        deployment_id = plan.deployment.deployment_id
-        self._waiting.pop(deployment_id, None)
-        self._reported.pop(deployment_id, None)
+        self._waiting.pop(plan.slot, None)
+        self._reported.pop(plan.slot, None)
 
     async def _report_held(self, held: list[tuple[Plan, str, str]], now: datetime, execution: Execution) -> None:
         """Record, log and count deferred and blocked plans, each once while it stays the same."""
         entries: list[tuple[ActionIntent, ActionOutcome]] = []
         fresh: list[tuple[Plan, Step, str, str]] = []
         for plan, result, why in held:
-            deployment_id = plan.deployment.deployment_id
-            new = self._reported.get(deployment_id) != (plan.key, result, why)
+            new = self._reported.get(plan.slot) != (plan.key, result, why)
             for step in plan.steps:
                 report = self._report(plan, step, result, now, message=why, new=new)
                 execution.reports.append(report)
@@ -291,7 +290,7 @@ class Executor:
             return
         self.store_ok = True
         for plan, step, result, why in fresh:
-            self._reported[plan.deployment.deployment_id] = (plan.key, result, why)
+            self._reported[plan.slot] = (plan.key, result, why)
             self._count(plan, step, result)
             self._log(plan, step, result, message=why)
 

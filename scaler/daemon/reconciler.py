@@ -270,6 +270,7 @@ class Reconciler:
             summary.error = "the deployments have not been listed yet"
             return summary
         acting = self.may_act()
+        self._metrics.leader.set(1 if acting else 0)
         if self.needs_recovery and acting:
             try:
                 recovered = await recover_pending(

@@ -63,6 +63,25 @@ async def test_expiry_is_blocked_and_reported_once_without_permission(make_harne
     assert 1 == len([line for line in logs if line["event"] == "action" and line["result"] == "blocked"])
 
 
+async def test_a_blocked_expiry_is_reported_once_while_the_schedule_goes_on(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """Expired without permission at 11:00: the night stop at 20:00 still goes out; the blocked delete is recorded once."""
+    harness = make_harness(
+        EXPIRE.replace(
+            "default: running",
+            "default: running\n    windows:\n      - {name: night, between: '20:00-07:00', state: stopped}",
+        ),
+        start=at_utc(MONDAY, "10:00"),
+    )
+    await harness.cycle()
+    await harness.run_until(at_utc(MONDAY, "23:00"))
+    assert ["Mon 20:00:00 tmp-eval-qwen-32b stop -> 200"] == [str(call) for call in harness.calls()]
+    assert [("delete", "blocked"), ("stop", "success")] == [
+        (record.action, record.result) for record in harness.audit()
+    ]
+
+
 async def test_first_sight_applies_the_desired_state_once(make_harness: Callable[..., Harness]) -> None:
     """A fresh install stops a deployment whose desired state is stopped, once; later cycles send nothing."""
     harness = make_harness(STOPPED.replace("{enforce}", "false"), start=at_utc(MONDAY, "10:00"))
