@@ -66,7 +66,7 @@ async def test_expiry_is_blocked_and_reported_once_without_permission(make_harne
 async def test_a_blocked_expiry_is_reported_once_while_the_schedule_goes_on(
     make_harness: Callable[..., Harness],
 ) -> None:
-    """Expired without permission at 11:00: the night stop at 20:00 still goes out; the blocked delete is recorded once."""
+    """Expired without permission at 11:00: the 20:00 night stop still goes out; the blocked delete is recorded once."""
     harness = make_harness(
         EXPIRE.replace(
             "default: running",
