@@ -20,13 +20,12 @@ from pathlib import Path
 import click
 
 import scaler
-from scaler.cli.common import EXIT_USAGE, fail
+from scaler.cli.common import EXIT_USAGE, fail, positive_duration
 from scaler.daemon.http import BackgroundServer, listen
 from scaler.daemon.service import Daemon
 from scaler.logs import configure_logging
 from scaler.metrics import Metrics
 from scaler.policy import PolicyError
-from scaler.policy.durations import parse_duration
 from scaler.settings import SettingsError, load_settings
 from scaler.sim.app import create_app
 from scaler.sim.seed import DEFAULT_SEED_PATH, load_seed
@@ -50,21 +49,9 @@ def example_policies() -> Path:
     fail("policies/examples/ was not found: run the demo from a checkout of simplismart-scaler", code=EXIT_USAGE)
 
 
-def _duration(_: click.Context, __: click.Parameter, value: str | None) -> timedelta | None:
-    if value is None:
-        return None
-    try:
-        length = parse_duration(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-    if length <= timedelta(0):
-        raise click.BadParameter("must be longer than 0s")
-    return length
-
-
 @click.command("demo")
 @click.option(
-    "--for", "length", callback=_duration, metavar="DURATION", help="Stop by itself after this long (20s, 5m)."
+    "--for", "length", callback=positive_duration, metavar="DURATION", help="Stop by itself after this long (20s, 5m)."
 )
 @click.option(
     "--port",

@@ -16,10 +16,9 @@ from uuid import UUID
 
 import click
 
-from scaler.cli.common import EXIT_USAGE, fail, quiet_settings
+from scaler.cli.common import EXIT_USAGE, fail, positive_duration, quiet_settings
 from scaler.cli.deployments import render_table
 from scaler.daemon.clock import iso
-from scaler.policy.durations import parse_duration
 from scaler.settings import Settings
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.errors import SimplismartError
@@ -70,23 +69,12 @@ def resolve_deployment(store: Store, settings: Settings, name_or_id: str) -> tup
     return found[0]
 
 
-def _duration(text: str) -> timedelta:
-    try:
-        value = parse_duration(text)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-    if value <= timedelta(0):
-        raise click.BadParameter("must be longer than 0s")
-    return value
-
-
 @click.command("suspend")
 @click.argument("name_or_id", metavar="NAME-OR-ID")
-@click.option("--for", "duration", required=True, help="How long: 30m, 2h, 1d12h ...")
+@click.option("--for", "length", required=True, callback=positive_duration, help="How long: 30m, 2h, 1d12h ...")
 @click.option("--reason", required=True, help="Why, for the people who will wonder (shown in /status and logs).")
-def suspend(name_or_id: str, duration: str, reason: str) -> None:
+def suspend(name_or_id: str, length: timedelta, reason: str) -> None:
     """Take a deployment out of automation for a while (an incident, a launch, an experiment)."""
-    length = _duration(duration)
     if not reason.strip():
         raise click.BadParameter("must not be empty", param_hint="--reason")
     settings = quiet_settings()

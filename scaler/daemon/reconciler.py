@@ -91,6 +91,15 @@ class CycleSummary:
         return self.error is None and not self.failed_actions
 
 
+@dataclass
+class _Considered:
+    """One deployment in one cycle: the engine's answer, the rules' memory it started from, the decision."""
+
+    resolution: Resolution
+    rules_before: dict[str, HealthRuleMemory]
+    decision: Decision
+
+
 @dataclass(frozen=True)
 class _Memory:
     """What the store remembers, read once per cycle."""
@@ -297,7 +306,7 @@ class Reconciler:
         summary.considered = len(targets)
         applied_view = self.executor.applied_view(memory.applied)
         suspended_now: set[UUID] = set()
-        resolved: dict[UUID, tuple[Resolution, dict[str, HealthRuleMemory], Decision]] = {}
+        resolved: dict[UUID, _Considered] = {}
         plans: list[Plan] = []
         for deployment in targets:
             deployment_id = deployment.deployment_id
@@ -319,7 +328,7 @@ class Reconciler:
             except Exception as error:  # one failing deployment never stops the others
                 self._deployment_failed(deployment, error, now)
                 continue
-            resolved[deployment_id] = (resolution, rules, decision)
+            resolved[deployment_id] = _Considered(resolution, rules, decision)
             plans.extend(decision.plans)
         self._suspended = suspended_now if full else (self._suspended - set(resolved)) | suspended_now
 
@@ -399,13 +408,14 @@ class Reconciler:
         self,
         policy_set: PolicySet,
         memory: _Memory,
-        resolved: dict[UUID, tuple[Resolution, dict[str, HealthRuleMemory], Decision]],
+        resolved: dict[UUID, _Considered],
         execution: Execution,
         now: datetime,
     ) -> None:
         """Persist the rules' memory that changed (restarts recorded); re-resolve restarted deployments."""
         items: list[tuple[UUID, str, str, Any]] = []
-        for deployment_id, (resolution, before, decision) in list(resolved.items()):
+        for deployment_id, considered in resolved.items():
+            resolution = considered.resolution
             if resolution.policy is None:
                 continue
             after = dict(resolution.memory)
@@ -415,10 +425,9 @@ class Reconciler:
                 after[rule] = record_restart(after.get(rule), at)
                 deployment = self.inventory.get(deployment_id)
                 if deployment is not None:
-                    again, _ = self._resolve(policy_set, deployment, memory, now, rules=after)
-                    resolved[deployment_id] = (again, before, decision)
+                    considered.resolution, _ = self._resolve(policy_set, deployment, memory, now, rules=after)
             for rule, value in after.items():
-                previous = before.get(rule)
+                previous = considered.rules_before.get(rule)
                 if previous is None or previous.to_json() != value.to_json():
                     items.append((deployment_id, resolution.policy, rule, json.loads(value.to_json())))
         if not items:
@@ -436,7 +445,7 @@ class Reconciler:
         self,
         policy_set: PolicySet,
         memory: _Memory,
-        resolved: dict[UUID, tuple[Resolution, dict[str, HealthRuleMemory], Decision]],
+        resolved: dict[UUID, _Considered],
         execution: Execution,
         now: datetime,
     ) -> None:
@@ -453,7 +462,8 @@ class Reconciler:
         last_actions: dict[UUID, ActionReport] = {}
         for report in execution.reports:
             last_actions[report.deployment_id] = report
-        for deployment_id, (resolution, _rules, decision) in resolved.items():
+        for deployment_id, considered in resolved.items():
+            resolution, decision = considered.resolution, considered.decision
             deployment = self.inventory.get(deployment_id)
             if deployment is None:
                 continue

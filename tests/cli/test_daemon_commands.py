@@ -19,12 +19,14 @@ from scaler.sim.seed import DEFAULT_SEED_PATH, load_seed
 from scaler.sim.state import SimState
 from scaler.store import open_store
 from tests.client.serving import LoopbackServer
+from tests.daemon import policies
 from tests.daemon.conftest import make_harness  # noqa: F401 - the fixture, shared with the daemon tests
 from tests.daemon.harness import LLAMA_8B, MONDAY, Harness, at_utc
+from tests.daemon.policies import document
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
 
-LLAMA_STOPPED = "version: 1\npolicies:\n  - name: llama\n    match: {names: [llama-3-8b-chat]}\n    default: stopped\n"
+LLAMA_STOPPED = document(policies.LLAMA_STOPPED)
 BATCH_RUNNING = "version: 1\npolicies:\n  - name: batch\n    match: {names: [batch-transcribe]}\n    default: running\n"
 
 

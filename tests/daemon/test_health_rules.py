@@ -5,36 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from tests.daemon import policies
 from tests.daemon.harness import EMBEDDINGS, MONDAY, RERANKER, Harness, at_utc
+from tests.daemon.policies import document
 
-SHRINK = """
-version: 1
-policies:
-  - name: shrink
-    match: {names: [embeddings-bge-large]}
-    default: {min_replicas: 2, max_replicas: 4}
-    health:
-      - name: degraded-shrink
-        status: Degraded
-        for: 10m
-        state: {min_replicas: 1, max_replicas: 1}
-        recover_for: 5m
-        cooldown: 30m
-"""
+SHRINK = document(policies.SHRINK)
 
-RESTART = """
-version: 1
-policies:
-  - name: restart
-    match: {names: [reranker-ms-marco]}
-    health:
-      - name: unhealthy-restart
-        status: Unhealthy
-        for: 5m
-        action: restart
-        cooldown: 10m
-        max_per_day: 2
-"""
+RESTART = document(policies.RESTART)
 
 HALF_MINUTE = timedelta(seconds=30)
 

@@ -9,19 +9,11 @@ import pytest
 
 from scaler.daemon.http import create_http_app
 from scaler.sim import DEFAULT_TOKEN
+from tests.daemon import policies
 from tests.daemon.harness import LLAMA_8B, MONDAY, Harness, at_utc
+from tests.daemon.policies import document
 
-OFFICE = """
-version: 1
-policies:
-  - name: office
-    match: {names: [llama-3-8b-chat]}
-    default: stopped
-    windows:
-      - name: office
-        between: "Mon-Fri 08:00-19:00"
-        state: {min_replicas: 1, max_replicas: 3}
-"""
+OFFICE = document(policies.OFFICE)
 
 
 @pytest.fixture

@@ -8,26 +8,9 @@ import structlog
 
 from scaler import __version__
 from tests.daemon.harness import LLAMA_8B, MONDAY, WHISPER, Harness, at_utc
+from tests.daemon.policies import NIGHT, OFFICE_BERLIN, document
 
-OFFICE_AND_NIGHT = """
-version: 1
-policies:
-  - name: office
-    match: {names: [llama-3-8b-chat]}
-    timezone: Europe/Berlin
-    default: stopped
-    windows:
-      - name: office
-        between: "Mon-Fri 08:00-19:00"
-        state: {min_replicas: 1, max_replicas: 3}
-  - name: night
-    match: {names: [whisper-v3]}
-    default: running
-    windows:
-      - name: night
-        between: "22:00-06:00"
-        state: stopped
-"""
+OFFICE_AND_NIGHT = document(OFFICE_BERLIN, NIGHT)
 
 LLAMA = {"deployment": "llama-3-8b-chat", "deployment_id": LLAMA_8B}
 WHISPER_LABELS = {"deployment": "whisper-v3", "deployment_id": WHISPER}

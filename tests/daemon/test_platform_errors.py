@@ -9,37 +9,17 @@ from uuid import UUID
 import structlog
 
 from scaler.daemon.executor import backoff_seconds
+from tests.daemon import policies
 from tests.daemon.harness import LLAMA_8B, MONDAY, Harness, at_utc
+from tests.daemon.policies import document
 
-OFFICE = """
-version: 1
-policies:
-  - name: office
-    match: {names: [llama-3-8b-chat]}
-    default: stopped
-    windows:
-      - name: office
-        between: "Mon-Fri 07:00-19:00"
-        state: {min_replicas: 1, max_replicas: 3}
-"""
+OFFICE = document(policies.OFFICE)
 
-WALLET = """
-version: 1
-policies:
-  - name: office
-    match: {names: [llama-3-8b-chat]}
-    default: stopped
-    windows:
-      - name: office
-        between: "Mon-Fri 07:00-19:00"
-        state: {min_replicas: 1, max_replicas: 3}
-  - name: night
-    match: {names: [whisper-v3]}
-    default: running
-    windows:
-      - name: night
-        between: "22:00-06:00"
-        state: stopped
+#: Office hours, a night stop, and sdxl-image-gen stopped 06:15-12:00.
+WALLET = document(
+    policies.OFFICE,
+    policies.NIGHT,
+    """
   - name: early-stop
     match: {names: [sdxl-image-gen]}
     default: running
@@ -47,7 +27,8 @@ policies:
       - name: morning
         between: "06:15-12:00"
         state: stopped
-"""
+""",
+)
 
 
 def test_backoff_doubles_from_one_minute_to_thirty() -> None:
@@ -61,16 +42,16 @@ async def test_quota_backs_off_exponentially_and_keeps_the_desired_state(make_ha
     await harness.cycle()
     await harness.control("PATCH", "quotas", {"nvidia-l4": 2})
     with structlog.testing.capture_logs() as logs:
-        await harness.run_until(at_utc(MONDAY, "07:05"), interval=timedelta(minutes=30))
+        await harness.run_until(at_utc(MONDAY, "08:05"), interval=timedelta(minutes=30))
         await harness.control("PATCH", "quotas", {"nvidia-l4": None})
-        await harness.run_until(at_utc(MONDAY, "08:00"), interval=timedelta(minutes=30))
+        await harness.run_until(at_utc(MONDAY, "09:00"), interval=timedelta(minutes=30))
     assert [
         "Mon 06:00:00 llama-3-8b-chat stop -> 200",
-        "Mon 07:00:00 llama-3-8b-chat update_replicas 1..3 -> 400",
-        "Mon 07:01:00 llama-3-8b-chat update_replicas 1..3 -> 400",
-        "Mon 07:03:00 llama-3-8b-chat update_replicas 1..3 -> 400",
-        "Mon 07:07:00 llama-3-8b-chat update_replicas 1..3 -> 200",
-        "Mon 07:07:00 llama-3-8b-chat start -> 200",
+        "Mon 08:00:00 llama-3-8b-chat update_replicas 1..3 -> 400",
+        "Mon 08:01:00 llama-3-8b-chat update_replicas 1..3 -> 400",
+        "Mon 08:03:00 llama-3-8b-chat update_replicas 1..3 -> 400",
+        "Mon 08:07:00 llama-3-8b-chat update_replicas 1..3 -> 200",
+        "Mon 08:07:00 llama-3-8b-chat start -> 200",
     ] == [str(call) for call in harness.calls()]
     refused = [line for line in logs if line["event"] == "action" and line["result"] == "error"]
     assert ["Insufficient GPU quota for requested replicas"] * 3 == [line["message"] for line in refused]
@@ -92,7 +73,7 @@ async def test_a_blocked_wallet_pauses_starts_lets_stops_out_and_probes_every_te
     await harness.run_until(at_utc(MONDAY, "06:16"), interval=timedelta(minutes=30))
     blocked_gauge = harness.sample("scaler_wallet_blocked")
     await harness.control("PUT", "wallet", {"blocked": False})
-    await harness.run_until(at_utc(MONDAY, "07:30"), interval=timedelta(minutes=30))
+    await harness.run_until(at_utc(MONDAY, "08:30"), interval=timedelta(minutes=30))
     calls = harness.calls()
     assert [
         "Mon 06:00:00 whisper-v3 start -> 402",
@@ -100,8 +81,8 @@ async def test_a_blocked_wallet_pauses_starts_lets_stops_out_and_probes_every_te
         "Mon 06:15:00 sdxl-image-gen stop -> 402",
         "Mon 06:25:00 whisper-v3 start -> 200",
         "Mon 06:25:00 sdxl-image-gen stop -> 200",
-        "Mon 07:00:00 llama-3-8b-chat update_replicas 1..3 -> 200",
-        "Mon 07:00:00 llama-3-8b-chat start -> 200",
+        "Mon 08:00:00 llama-3-8b-chat update_replicas 1..3 -> 200",
+        "Mon 08:00:00 llama-3-8b-chat start -> 200",
     ] == [str(call) for call in sorted(calls, key=lambda call: (call.at, call.deployment != "whisper-v3"))]
     assert (1.0, 0.0) == (blocked_gauge, harness.sample("scaler_wallet_blocked"))
 
@@ -126,8 +107,8 @@ async def test_not_found_forgets_the_deployment(make_harness: Callable[..., Harn
     await harness.cycle()
     await harness.control("PUT", f"deployments/{LLAMA_8B}/status", {"status": "DELETED"})
     with structlog.testing.capture_logs() as logs:
-        await harness.run_until(at_utc(MONDAY, "07:00"), interval=timedelta(hours=2))
-    assert "Mon 07:00:00 llama-3-8b-chat update_replicas 1..3 -> 404" == str(harness.calls()[-1])
+        await harness.run_until(at_utc(MONDAY, "08:00"), interval=timedelta(hours=3))
+    assert "Mon 08:00:00 llama-3-8b-chat update_replicas 1..3 -> 404" == str(harness.calls()[-1])
     assert harness.store.get_applied(UUID(LLAMA_8B)) is None
     assert UUID(LLAMA_8B) not in harness.daemon.reconciler.inventory
     assert ["deployment_gone"] == [line["event"] for line in logs if line["event"] == "deployment_gone"]

@@ -8,16 +8,11 @@ from uuid import UUID
 
 import structlog
 
+from tests.daemon import policies
 from tests.daemon.harness import LLAMA_8B, MONDAY, TMP_QWEN, WHISPER, Harness, at_utc
+from tests.daemon.policies import document
 
-EXPIRE = """
-version: 1
-policies:
-  - name: temporary
-    match: {names: ["tmp-*"]}
-    default: running
-    expire: {after: 1h}
-"""
+EXPIRE = document(policies.EXPIRE)
 
 STOPPED = """
 version: 1
@@ -28,17 +23,7 @@ policies:
     default: stopped
 """
 
-OFFICE = """
-version: 1
-policies:
-  - name: office
-    match: {names: [llama-3-8b-chat]}
-    default: stopped
-    windows:
-      - name: office
-        between: "Mon-Fri 08:00-19:00"
-        state: {min_replicas: 1, max_replicas: 3}
-"""
+OFFICE = document(policies.OFFICE)
 
 
 async def test_expiry_deletes_at_the_instant_when_deletion_is_allowed(make_harness: Callable[..., Harness]) -> None:

@@ -7,33 +7,11 @@ from datetime import timedelta
 from uuid import UUID
 
 from scaler.store import ActionIntent
+from tests.daemon import policies
 from tests.daemon.harness import LLAMA_8B, MONDAY, RERANKER, WHISPER, Harness, at_utc
+from tests.daemon.policies import document
 
-OFFICE_AND_NIGHT = """
-version: 1
-policies:
-  - name: office
-    match: {names: [llama-3-8b-chat]}
-    default: stopped
-    windows:
-      - name: office
-        between: "Mon-Fri 07:00-18:00"
-        state: {min_replicas: 1, max_replicas: 3}
-  - name: night
-    match: {names: [whisper-v3]}
-    default: running
-    windows:
-      - name: night
-        between: "22:00-06:00"
-        state: stopped
-  - name: restart
-    match: {names: [reranker-ms-marco]}
-    health:
-      - name: unhealthy-restart
-        status: Unhealthy
-        for: 5m
-        action: restart
-"""
+OFFICE_AND_NIGHT = document(policies.OFFICE, policies.NIGHT, policies.RESTART)
 
 
 def pending(harness: Harness, deployment_id: str, name: str, action: str, **parameters: object) -> int:
@@ -60,21 +38,21 @@ async def test_a_restart_mid_day_repeats_no_applied_action(make_harness: Callabl
     harness.restart()
     await harness.cycle()
     await harness.run_until(at_utc(MONDAY, "17:00"))
-    assert 5 == len(before)  # 05:00 two stops, 06:00 a start, 07:00 update and start
+    assert 5 == len(before)  # 05:00 two stops, 06:00 a start, 08:00 update and start
     assert [] == harness.calls()
 
 
 async def test_a_transition_missed_while_down_is_caught_up_at_start(make_harness: Callable[..., Harness]) -> None:
-    """Down from 17:00 to 18:30 over the 18:00 closing: the first cycle after the restart stops llama, once."""
+    """Down from 18:00 to 19:30 over the 19:00 closing: the first cycle after the restart stops llama, once."""
     harness = make_harness(OFFICE_AND_NIGHT, start=at_utc(MONDAY, "12:00"))
     await harness.cycle()
-    await harness.run_until(at_utc(MONDAY, "17:00"))
+    await harness.run_until(at_utc(MONDAY, "18:00"))
     harness.calls(clear=True)
-    harness.at(at_utc(MONDAY, "18:30"))
+    harness.at(at_utc(MONDAY, "19:30"))
     harness.restart()
     await harness.cycle()
     await harness.run_until(at_utc(MONDAY, "21:00"))
-    assert ["Mon 18:30:00 llama-3-8b-chat stop -> 200"] == [str(call) for call in harness.calls()]
+    assert ["Mon 19:30:00 llama-3-8b-chat stop -> 200"] == [str(call) for call in harness.calls()]
 
 
 async def test_a_stop_sent_before_the_crash_is_confirmed_not_repeated(make_harness: Callable[..., Harness]) -> None:
@@ -143,9 +121,9 @@ async def test_actions_are_not_repeated_across_many_restarts(make_harness: Calla
         "Mon 03:00:00 llama-3-8b-chat stop",
         "Mon 03:00:00 whisper-v3 stop",
         "Mon 06:00:00 whisper-v3 start",
-        "Mon 07:00:00 llama-3-8b-chat update_replicas 1..3",
-        "Mon 07:00:00 llama-3-8b-chat start",
-        "Mon 18:00:00 llama-3-8b-chat stop",
+        "Mon 08:00:00 llama-3-8b-chat update_replicas 1..3",
+        "Mon 08:00:00 llama-3-8b-chat start",
+        "Mon 19:00:00 llama-3-8b-chat stop",
         "Mon 22:00:00 whisper-v3 stop",
     ] == [f"{call.at:%a %H:%M:%S} {call.deployment} {call.action}" for call in harness.calls()]
     assert WHISPER in {str(record.deployment_id) for record in harness.audit()}

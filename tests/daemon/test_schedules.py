@@ -6,26 +6,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from tests.daemon.harness import EXAMPLES, MONDAY, Harness, at_utc
+from tests.daemon.policies import NIGHT, OFFICE_BERLIN, document
 
-OFFICE_AND_NIGHT = """
-version: 1
-policies:
-  - name: office
-    match: {names: [llama-3-8b-chat]}
-    timezone: Europe/Berlin
-    default: stopped
-    windows:
-      - name: office
-        between: "Mon-Fri 08:00-19:00"
-        state: {min_replicas: 1, max_replicas: 3}
-  - name: night
-    match: {names: [whisper-v3]}
-    default: running
-    windows:
-      - name: night
-        between: "22:00-06:00"
-        state: stopped
-"""
+OFFICE_AND_NIGHT = document(OFFICE_BERLIN, NIGHT)
 
 
 async def test_a_day_of_office_hours_and_a_night_stop(make_harness: Callable[..., Harness]) -> None:
