@@ -32,6 +32,7 @@ deletions last (irreversible, and never time-critical); then by name.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
@@ -314,9 +315,14 @@ def applied_state_of(desired: DesiredState, *, at: datetime, policy: str | None,
 
 def desired_of(applied: AppliedState) -> DesiredState:
     """Return the desired state an applied state records."""
-    if applied.kind == "bounds":
-        return DesiredState.bounds(applied.min_replicas or 0, applied.max_replicas or 1)
-    return DesiredState.stopped() if applied.kind == "stopped" else DesiredState.running()
+    return _desired(applied.kind, applied.min_replicas, applied.max_replicas)
+
+
+@lru_cache(maxsize=4096)
+def _desired(kind: str, low: int | None, high: int | None) -> DesiredState:
+    if kind == "bounds":
+        return DesiredState.bounds(low or 0, high or 1)
+    return DesiredState.stopped() if kind == "stopped" else DesiredState.running()
 
 
 def urgency(plan: Plan, waiting_since: datetime) -> tuple[object, ...]:

@@ -40,7 +40,7 @@ import structlog
 
 from scaler.daemon.clock import Clock, iso
 from scaler.daemon.decide import Plan, Step, applied_state_of, urgency
-from scaler.daemon.organization import OrganizationState
+from scaler.daemon.organization import OrganizationState, SpendGate
 from scaler.metrics import Metrics
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.errors import (
@@ -240,12 +240,19 @@ class Executor:
                 runnable.append(plan)
             else:
                 held.append((plan, "deferred", f"more than {self.max_actions_per_cycle} actions this cycle"))
+        going = self._through_gates(runnable, now, held)
         await self._report_held(held, now, execution)
+        first_ids = await self._write_ahead(going, now)
         outcomes = await asyncio.gather(
-            *(self._run(plan, now, backoffs.get(plan.deployment.deployment_id), execution) for plan in runnable),
+            *(
+                self._run(
+                    plan, gate, now, backoffs.get(plan.deployment.deployment_id), execution, first_ids.get(id(plan))
+                )
+                for plan, gate in going
+            ),
             return_exceptions=True,
         )
-        for plan, outcome in zip(runnable, outcomes, strict=True):
+        for (plan, _), outcome in zip(going, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 log.error(
                     "plan_failed",
@@ -256,6 +263,51 @@ class Executor:
                 )
                 self._metrics.reconcile_errors.inc()
         return execution
+
+    def _through_gates(
+        self, runnable: list[Plan], now: datetime, held: list[tuple[Plan, str, str]]
+    ) -> list[tuple[Plan, SpendGate]]:
+        """Pass the runnable plans, most urgent first, through the organization's gates.
+
+        A refused token holds every plan that sends calls; a blocked wallet holds those that
+        increase spend, except the most urgent one when the probe is due. Blocked plans are
+        appended to ``held``; the others are returned with the gate they passed.
+        """
+        going: list[tuple[Plan, SpendGate]] = []
+        for plan in runnable:
+            if self.dry_run or not plan.steps:
+                going.append((plan, "open"))
+                continue
+            if self._organization.api_paused:
+                held.append((plan, "blocked", "the platform refuses the token"))
+                continue
+            gate: SpendGate = self._organization.spend_gate(now) if plan.increases_spend else "open"
+            if gate == "closed":
+                held.append((plan, "blocked", "the wallet is blocked: starts and scale-ups wait"))
+                continue
+            going.append((plan, gate))
+        return going
+
+    async def _write_ahead(self, going: list[tuple[Plan, SpendGate]], now: datetime) -> dict[int, int]:
+        """Record the first action of every plan that sends calls, pending, in one transaction.
+
+        Returns each plan's (by ``id``) first action id. When the store cannot record them, no
+        plan is sent: they are removed from ``going`` and decided again at the next cycle.
+        """
+        sending = [plan for plan, _ in going if plan.steps and not self.dry_run]
+        if not sending or self.stopping or not self.may_act():
+            return {}
+        intents = [self._intent(plan, plan.steps[0], now, last=len(plan.steps) == 1) for plan in sending]
+        try:
+            ids = await asyncio.to_thread(self._store.begin_actions, intents)
+        except StoreError as error:
+            self._store_failed("begin_actions", error)
+            for plan, gate in [entry for entry in going if entry[0] in sending]:
+                going.remove((plan, gate))
+                if gate == "probe":
+                    self._organization.probe_abandoned()
+            return {}
+        return {id(plan): action_id for plan, action_id in zip(sending, ids, strict=True)}
 
     def _note_waiting(self, plan: Plan, now: datetime) -> datetime:
         entry = self._waiting.get(plan.slot)
@@ -296,52 +348,53 @@ class Executor:
 
     # --- One plan --------------------------------------------------------------
 
-    async def _run(self, plan: Plan, now: datetime, backoff: Backoff | None, execution: Execution) -> None:
-        deployment_id = plan.deployment.deployment_id
-        async with self.lock(deployment_id):
-            if self.dry_run:
-                await self._dry_run(plan, now, execution)
-                return
-            if not plan.steps:
-                await self._note(plan, now, execution)
-                return
-            gate = "open"
-            if self._organization.api_paused:
-                await self._report_held([(plan, "blocked", "the platform refuses the token")], now, execution)
-                return
-            if plan.increases_spend:
-                gate = self._organization.spend_gate(now)
-                if gate == "closed":
-                    why = "the wallet is blocked: starts and scale-ups wait"
-                    await self._report_held([(plan, "blocked", why)], now, execution)
-                    return
+    async def _run(
+        self,
+        plan: Plan,
+        gate: SpendGate,
+        now: datetime,
+        backoff: Backoff | None,
+        execution: Execution,
+        first_action_id: int | None,
+    ) -> None:
+        async with self.lock(plan.deployment.deployment_id):
             try:
-                await self._steps(plan, now, backoff, execution)
+                if self.dry_run:
+                    await self._dry_run(plan, now, execution)
+                elif not plan.steps:
+                    await self._note(plan, now, execution)
+                else:
+                    await self._steps(plan, now, backoff, execution, first_action_id)
             finally:
                 if gate == "probe":
                     self._organization.probe_abandoned()
 
-    async def _steps(self, plan: Plan, now: datetime, backoff: Backoff | None, execution: Execution) -> None:
+    async def _steps(
+        self,
+        plan: Plan,
+        now: datetime,
+        backoff: Backoff | None,
+        execution: Execution,
+        first_action_id: int | None,
+    ) -> None:
         deployment_id = plan.deployment.deployment_id
         for index, step in enumerate(plan.steps):
             last = index == len(plan.steps) - 1
+            action_id = first_action_id if index == 0 else None
+            if action_id is None:
+                if self.stopping or not self.may_act():
+                    self._not_started(plan, step)
+                    return
+                try:
+                    action_id = await asyncio.to_thread(
+                        self._store.begin_action, self._intent(plan, step, now, last=last)
+                    )
+                except StoreError as error:
+                    self._store_failed("begin_action", error)
+                    return
             if self.stopping or not self.may_act():
-                log.info(
-                    "action_not_started",
-                    deployment=plan.deployment.deployment_name,
-                    deployment_id=str(deployment_id),
-                    action=step.action,
-                    why="shutting down" if self.stopping else "this instance may not act",
-                )
-                return
-            intent = self._intent(plan, step, now, last=last)
-            try:
-                action_id = await asyncio.to_thread(self._store.begin_action, intent)
-            except StoreError as error:
-                self._store_failed("begin_action", error)
-                return
-            if not self.may_act():
-                await self._finish(action_id, plan, step, "deferred", message="this instance may no longer act")
+                why = "shutting down" if self.stopping else "this instance may no longer act"
+                await self._finish(action_id, plan, step, "deferred", message=f"not sent: {why}")
                 return
             try:
                 message, request_id = await self._send(step, deployment_id)
@@ -377,6 +430,15 @@ class Executor:
                 self._store_failed("clear_backoff", error)
             else:
                 execution.backoffs[deployment_id] = None
+
+    def _not_started(self, plan: Plan, step: Step) -> None:
+        log.info(
+            "action_not_started",
+            deployment=plan.deployment.deployment_name,
+            deployment_id=str(plan.deployment.deployment_id),
+            action=step.action,
+            why="shutting down" if self.stopping else "this instance may not act",
+        )
 
     async def _send(self, step: Step, deployment_id: UUID) -> tuple[str, str | None]:
         """Send the call(s) of ``step``; return the platform's message and the request id.

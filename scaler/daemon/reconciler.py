@@ -157,6 +157,9 @@ class Reconciler:
         self._suspended: set[UUID] = set()
         self._resuming: set[UUID] = set()
         self._dry_rules: dict[UUID, dict[tuple[str, str], Any]] = {}
+        self._watched: set[UUID] = set()
+        self._watched_key: tuple[object, ...] | None = None
+        self._accelerators: set[str] = set()
 
     # --- Inventory -----------------------------------------------------------------
 
@@ -190,6 +193,7 @@ class Reconciler:
         except StoreError as error:
             self._store_failed("mark_seen", error)
             return False
+        self.executor.store_ok = True
         self.first_seen.update(seen)
         self.inventory = {deployment.deployment_id: deployment for deployment in deployments}
         self.inventory_at = now
@@ -202,16 +206,22 @@ class Reconciler:
         return True
 
     def watched(self) -> set[UUID]:
-        """The deployments governed by a policy with health rules (their health is polled every interval)."""
+        """The deployments governed by a policy with health rules (their health is polled every interval).
+
+        Computed once per inventory and policy set.
+        """
         policy_set = self.policies.current
         if policy_set is None:
             return set()
-        watched = set()
-        for deployment in self.inventory.values():
-            policy = match_policies(policy_set, deployment).policy
-            if policy is not None and policy.health:
-                watched.add(deployment.deployment_id)
-        return watched
+        key = (self.inventory_at, policy_set.content_hash, len(self.inventory))
+        if key != self._watched_key:
+            self._watched = set()
+            for deployment in self.inventory.values():
+                policy = match_policies(policy_set, deployment).policy
+                if policy is not None and policy.health:
+                    self._watched.add(deployment.deployment_id)
+            self._watched_key = key
+        return self._watched
 
     async def absorb_health(self, poll: HealthPoll) -> None:
         """Publish the health just observed, and forget the deployments the platform answered 404 for."""
@@ -387,22 +397,40 @@ class Reconciler:
         rules: Mapping[str, HealthRuleMemory] | None = None,
     ) -> tuple[Resolution, dict[str, HealthRuleMemory]]:
         deployment_id = deployment.deployment_id
-        matched = match_policies(policy_set, deployment).policy
         if rules is None:
+            matched = match_policies(policy_set, deployment).policy
             rules = self._rules_of(memory, deployment_id, matched.name) if matched is not None else {}
-        track = memory.tracks.get(deployment_id)
-        health = HealthObservation(HealthStatus.parse(track.value), track.since) if track is not None else None
-        suspension = memory.suspensions.get(deployment_id)
-        resolution = resolve_desired_state(
+        resolution = self._engine(
             policy_set,
             deployment,
-            now=at or now,
+            at=at or now,
+            track=memory.tracks.get(deployment_id),
+            suspension=memory.suspensions.get(deployment_id),
+            rules=rules,
+        )
+        return resolution, dict(rules)
+
+    def _engine(
+        self,
+        policy_set: PolicySet,
+        deployment: Deployment,
+        *,
+        at: datetime,
+        track: HealthTrack | None,
+        suspension: Suspension | None,
+        rules: Mapping[str, HealthRuleMemory],
+    ) -> Resolution:
+        """Ask the engine about ``deployment`` at ``at`` with the tracked health, suspension and rules' memory."""
+        health = HealthObservation(HealthStatus.parse(track.value), track.since) if track is not None else None
+        return resolve_desired_state(
+            policy_set,
+            deployment,
+            now=at,
             health=health,
             rule_memory=rules,
             suspended_until=suspension.until if suspension is not None else None,
-            first_seen=self.first_seen.get(deployment_id),
+            first_seen=self.first_seen.get(deployment.deployment_id),
         )
-        return resolution, dict(rules)
 
     async def _remember(
         self,
@@ -460,8 +488,11 @@ class Reconciler:
                 backoffs[deployment_id] = backoff
         self.backoff_until = {key: backoff.until for key, backoff in backoffs.items() if backoff.until > now}
         last_actions: dict[UUID, ActionReport] = {}
+        last_waiting: dict[UUID, ActionReport] = {}
         for report in execution.reports:
             last_actions[report.deployment_id] = report
+            if report.result in ("deferred", "blocked"):
+                last_waiting[report.deployment_id] = report
         for deployment_id, considered in resolved.items():
             resolution, decision = considered.resolution, considered.decision
             deployment = self.inventory.get(deployment_id)
@@ -484,13 +515,12 @@ class Reconciler:
             view.considered_at = now
             if deployment_id in last_actions:
                 view.last_action = last_actions[deployment_id]
+            waiting = last_waiting.get(deployment_id)
             since = self.executor.waiting_since(deployment_id)
-            waiting = [
-                r for r in execution.reports if r.deployment_id == deployment_id and r.result in ("deferred", "blocked")
-            ]
-            view.waiting = (waiting[-1].result, since or now) if waiting else None
+            view.waiting = (waiting.result, since or now) if waiting is not None else None
             view.next_change = resolution.next_change
-            view.next_state = self._next_state(policy_set, deployment, memory, now, resolution)
+            view.next_state = None
+            view.next_state_known = False
             if resolution.next_change is not None:
                 self.next_changes[deployment_id] = resolution.next_change
             else:
@@ -520,23 +550,36 @@ class Reconciler:
             (deployment, state_in_effect(stored_applied.get(key), deployment.status), self._baseline_of(key))
             for key, deployment in self.inventory.items()
         ]
-        for accelerator, gpus in running_gpus(entries).items():
-            self._metrics.running_gpus.labels(accelerator=accelerator).set(gpus)
+        totals = running_gpus(entries)
+        self._accelerators |= totals.keys()
+        for accelerator in self._accelerators:
+            self._metrics.running_gpus.labels(accelerator=accelerator).set(totals.get(accelerator, 0))
 
-    def _next_state(
-        self, policy_set: PolicySet, deployment: Deployment, memory: _Memory, now: datetime, resolution: Resolution
-    ) -> Resolution | None:
-        """The engine's answer at the next change (with the memory it has now), for /status."""
-        if resolution.next_change is None:
+    def next_state(self, view: DeploymentView) -> Resolution | None:
+        """The engine's answer at the view's next change, with the memory of its last cycle (for /status).
+
+        Computed on demand and kept until the next cycle considers the deployment; ``None``
+        when there is no next change or the engine cannot answer.
+        """
+        if view.next_state_known:
+            return view.next_state
+        policy_set = self.policies.current
+        if view.next_change is None or view.resolution is None or policy_set is None:
             return None
         try:
-            answer, _ = self._resolve(
-                policy_set, deployment, memory, now, at=resolution.next_change, rules=resolution.memory
+            view.next_state = self._engine(
+                policy_set,
+                view.deployment,
+                at=view.next_change,
+                track=view.health,
+                suspension=view.suspension,
+                rules=view.resolution.memory,
             )
-        except Exception as error:  # /status must not fail a cycle
-            log.warning("next_state_unavailable", deployment_id=str(deployment.deployment_id), error=repr(error))
-            return None
-        return answer
+        except Exception as error:  # /status must not fail because of one deployment
+            log.warning("next_state_unavailable", deployment_id=str(view.deployment.deployment_id), error=repr(error))
+            view.next_state = None
+        view.next_state_known = True
+        return view.next_state
 
     def _baseline_of(self, deployment_id: UUID) -> int:
         view = self.views.get(deployment_id)

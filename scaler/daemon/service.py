@@ -416,6 +416,6 @@ class Daemon:
                 "next_wakeup": iso(self.scheduler.wakeup_at) if self.scheduler is not None else None,
                 "inventory_listed_at": iso(self.reconciler.inventory_at),
             },
-            "deployments": [deployment_status(view) for view in deployments],
+            "deployments": [deployment_status(view, self.reconciler.next_state(view)) for view in deployments],
             "recent_actions": recent,
         }

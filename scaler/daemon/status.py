@@ -34,6 +34,8 @@ class DeploymentView:
     backoff: Backoff | None = None
     next_change: datetime | None = None
     next_state: Resolution | None = None
+    """The engine's answer at ``next_change``, computed on demand (see ``next_state_known``)."""
+    next_state_known: bool = False
     first_seen: datetime | None = None
     baseline: int = 1
     last_action: ActionReport | None = None
@@ -61,8 +63,8 @@ def _applied(applied: AppliedState | None) -> dict[str, Any] | None:
     }
 
 
-def deployment_status(view: DeploymentView) -> dict[str, Any]:
-    """Return one deployment's entry of ``/status``."""
+def deployment_status(view: DeploymentView, next_state: Resolution | None = None) -> dict[str, Any]:
+    """Return one deployment's entry of ``/status`` (``next_state``: the engine's answer at the next change)."""
     deployment = view.deployment
     resolution = view.resolution
     decision = view.decision
@@ -91,8 +93,8 @@ def deployment_status(view: DeploymentView) -> dict[str, Any]:
         "last_applied": _applied(view.applied),
         "next_transition": {
             "at": iso(view.next_change),
-            "state": _state(view.next_state.desired) if view.next_state else None,
-            "source": view.next_state.source if view.next_state else None,
+            "state": _state(next_state.desired) if next_state else None,
+            "source": next_state.source if next_state else None,
         }
         if view.next_change is not None
         else None,
