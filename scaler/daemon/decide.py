@@ -32,8 +32,8 @@ deletions last (irreversible, and never time-critical); then by name.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
 from typing import Literal
 from uuid import UUID
 
