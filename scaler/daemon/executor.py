@@ -101,6 +101,8 @@ class ActionReport:
     error_reason: str | None = None
     action_id: int | None = None
     new: bool = True
+    by_configuration: bool = False
+    """Blocked by the operator's settings (a deletion SCALER_ALLOW_DELETE forbids), not by the platform."""
 
     def view(self) -> dict[str, Any]:
         """Return the report as plain data for /status."""
@@ -328,7 +330,10 @@ class Executor:
         for plan, result, why in held:
             new = self._reported.get(plan.slot) != (plan.key, result, why)
             for step in plan.steps:
-                report = self._report(plan, step, result, now, message=why, new=new)
+                report = replace(
+                    self._report(plan, step, result, now, message=why, new=new),
+                    by_configuration=plan.blocked is not None,
+                )
                 execution.reports.append(report)
                 if new:
                     entries.append((self._intent(plan, step, now, last=False), ActionOutcome(result, now, why)))

@@ -79,7 +79,7 @@ class CycleSummary:
         return [
             report
             for report in self.reports
-            if report.result == "error" or (report.result == "blocked" and report.action != "delete")
+            if report.result == "error" or (report.result == "blocked" and not report.by_configuration)
         ]
 
     @property
@@ -160,6 +160,7 @@ class Reconciler:
         self._watched: set[UUID] = set()
         self._watched_key: tuple[object, ...] | None = None
         self._accelerators: set[str] = set()
+        self._listed_since_cycle = False
 
     # --- Inventory -----------------------------------------------------------------
 
@@ -197,6 +198,7 @@ class Reconciler:
         self.first_seen.update(seen)
         self.inventory = {deployment.deployment_id: deployment for deployment in deployments}
         self.inventory_at = now
+        self._listed_since_cycle = True
         listed = self.inventory.keys()
         self._gauges.retain(listed)
         self._savings.retain(listed)
@@ -290,7 +292,8 @@ class Reconciler:
             return summary
         acting = self.may_act()
         self._metrics.leader.set(1 if acting else 0)
-        if self.needs_recovery and acting:
+        if self.needs_recovery and acting and self._listed_since_cycle:
+            # Only against a fresh list: pending actions are settled by what the platform shows now.
             try:
                 recovered = await recover_pending(
                     store=self._store, executor=self.executor, inventory=self.inventory, now=now
@@ -311,6 +314,7 @@ class Reconciler:
         self.health.remember(memory.tracks)
         self._savings.settle(now)
 
+        self._listed_since_cycle = False
         full = only is None
         targets = [self.inventory[key] for key in (self.inventory if full else only) if key in self.inventory]
         summary.considered = len(targets)

@@ -6,7 +6,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from uuid import UUID
 
-from scaler.store import ActionIntent
+import pytest
+import structlog
+
+from scaler.store import ActionIntent, StoreUnavailable
 from tests.daemon import policies
 from tests.daemon.harness import LLAMA_8B, MONDAY, RERANKER, WHISPER, Harness, at_utc
 from tests.daemon.policies import document
@@ -127,3 +130,43 @@ async def test_actions_are_not_repeated_across_many_restarts(make_harness: Calla
         "Mon 22:00:00 whisper-v3 stop",
     ] == [f"{call.at:%a %H:%M:%S} {call.deployment} {call.action}" for call in harness.calls()]
     assert WHISPER in {str(record.deployment_id) for record in harness.audit()}
+
+
+async def test_an_outcome_that_cannot_be_recorded_is_not_reported_as_applied(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stop goes out but its outcome cannot be written: not logged, counted or applied; readiness says so;
+    the next cycle's recovery confirms it from the platform, and no second stop is sent."""
+    harness = make_harness(document(policies.LLAMA_STOPPED), start=at_utc(MONDAY, "05:00"))
+    finish = harness.store.finish_actions
+
+    def unavailable(outcomes: object) -> None:
+        raise StoreUnavailable("disk full", reason="disk_full", location="state.db")
+
+    monkeypatch.setattr(harness.store, "finish_actions", unavailable)
+    with structlog.testing.capture_logs() as logs:
+        await harness.cycle()
+    counted = harness.sample("scaler_actions_total", action="stop", result="success", policy="llama")
+    ready, checks = harness.daemon.readiness()
+    monkeypatch.setattr(harness.store, "finish_actions", finish)
+    harness.advance(minutes=1)
+    await harness.cycle()
+    (record,) = harness.audit()
+    assert ["Mon 05:00:00 llama-3-8b-chat stop -> 200"] == [str(call) for call in harness.calls()]
+    assert [] == [line for line in logs if line["event"] == "action"]
+    assert (0.0, False, False) == (counted, ready, checks["store"]["ok"])
+    assert ("success", "interrupted; confirmed by the platform (status SCALED_DOWN)") == (
+        record.result,
+        record.platform_message,
+    )
+    assert harness.daemon.readiness()[0]
+
+
+async def test_a_deletion_blocked_by_the_operator_does_not_fail_a_cycle(make_harness: Callable[..., Harness]) -> None:
+    """--once semantics: an expiry blocked by SCALER_ALLOW_DELETE=false leaves the cycle ok."""
+    harness = make_harness(document(policies.EXPIRE), start=at_utc(MONDAY, "10:00"))
+    await harness.cycle()
+    harness.at(at_utc(MONDAY, "11:00"))
+    summary = await harness.cycle()
+    assert [("delete", "blocked")] == [(report.action, report.result) for report in summary.reports]
+    assert summary.ok
