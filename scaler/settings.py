@@ -145,8 +145,9 @@ class Settings(BaseSettings):
         default=30.0,
         ge=1,
         description=(
-            "Seconds between health polls. Health rules hold for minutes, so 30 s "
-            "measures them to within a twentieth of a 10-minute `for`."
+            "Seconds between health polls of running deployments whose policy has health "
+            "rules. Health rules hold for minutes, so 30 s measures them to within a "
+            "twentieth of a 10-minute `for`."
         ),
     )
     health_idle_interval_seconds: float = Field(
