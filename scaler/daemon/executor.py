@@ -13,10 +13,12 @@ For every plan of a cycle, most urgent first (:func:`scaler.daemon.decide.urgenc
 - **Fencing**: every call is sent only while ``may_act()`` holds (high availability
   plugs its leader lock in here; always true for a single instance).
 - **One at a time**: a lock per deployment, so two calls on one deployment never overlap.
-- **Write-ahead**: ``begin_action`` is recorded before a call and ``finish_action``
-  (with the new applied state) after it; an action is logged and counted as applied only
-  once its outcome is recorded. When the outcome cannot be recorded, the action stays
-  pending and crash recovery settles it (:mod:`scaler.daemon.recovery`).
+- **Write-ahead**: every action is recorded ``pending`` before its call (the first action
+  of every plan of a cycle in one transaction, so a thousand calls at one boundary do not
+  wait for a thousand commits) and finished, with the new applied state, after it; an
+  action is logged and counted as applied only once its outcome is recorded. When the
+  outcome cannot be recorded, the action stays pending and crash recovery settles it
+  (:mod:`scaler.daemon.recovery`).
 - **Dry run**: everything is decided, recorded (``dry_run``), logged and counted, and no
   call is sent; what a dry run "applied" is kept in memory only, so that each change is
   reported once and a later real run still converges.
