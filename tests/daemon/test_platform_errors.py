@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from uuid import UUID
 
+import pytest
 import structlog
 
 from scaler.daemon.executor import backoff_seconds
@@ -144,20 +145,21 @@ async def test_a_refused_token_pauses_calls_probes_every_minute_and_logs_each_ch
     assert (True, 1.0) == (harness.daemon.readiness()[0], harness.sample("scaler_api_auth_ok"))
 
 
-async def test_a_server_error_after_retries_is_decided_again_at_the_next_cycle(
-    make_harness: Callable[..., Harness],
+@pytest.mark.parametrize(("status", "reason"), [(503, "server_error"), (429, "rate_limited")])
+async def test_a_transient_error_after_retries_is_decided_again_at_the_next_cycle(
+    make_harness: Callable[..., Harness], status: int, reason: str
 ) -> None:
-    """5xx on every attempt of a stop: the action fails, the state is not applied, the next cycle stops it."""
+    """5xx or 429 on every attempt of a stop: the action fails, the state is not applied, the next cycle stops it."""
     harness = make_harness(OFFICE, start=at_utc(MONDAY, "06:00"))
-    await harness.control("POST", "faults/fail-next", {"status": 503, "endpoint": "startstop", "count": 2})
+    await harness.control("POST", "faults/fail-next", {"status": status, "endpoint": "startstop", "count": 2})
     await harness.cycle()
     failed_applied = harness.store.get_applied(UUID(LLAMA_8B))
     harness.advance(minutes=1)
     await harness.cycle()
-    assert ["stop -> 503", "stop -> 503", "stop -> 200"] == [
+    assert [f"stop -> {status}", f"stop -> {status}", "stop -> 200"] == [
         f"{call.action} -> {call.status}" for call in harness.calls()
     ]
     assert failed_applied is None
-    assert [("stop", "error", "server_error"), ("stop", "success", None)] == [
+    assert [("stop", "error", reason), ("stop", "success", None)] == [
         (record.action, record.result, record.error_reason) for record in harness.audit()
     ]

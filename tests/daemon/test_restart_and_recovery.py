@@ -9,6 +9,7 @@ from uuid import UUID
 import pytest
 import structlog
 
+from scaler.daemon.service import Daemon
 from scaler.store import ActionIntent, StoreUnavailable
 from tests.daemon import policies
 from tests.daemon.harness import LLAMA_8B, MONDAY, RERANKER, WHISPER, Harness, at_utc
@@ -170,3 +171,26 @@ async def test_a_deletion_blocked_by_the_operator_does_not_fail_a_cycle(make_har
     summary = await harness.cycle()
     assert [("delete", "blocked")] == [(report.action, report.result) for report in summary.reports]
     assert summary.ok
+
+
+async def test_an_instance_that_may_not_act_sends_nothing_but_keeps_watching(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """may_act() false (a standby): no call, no audit record, no recovery; /status and gauges still follow."""
+    harness = make_harness(OFFICE_AND_NIGHT, start=at_utc(MONDAY, "05:00"))
+    standby = Daemon(
+        settings=harness.settings,
+        client=harness.daemon.client,
+        store=harness.store,
+        metrics=harness.metrics,
+        clock=harness.clock,
+        may_act=lambda: False,
+    )
+    standby.load_policies()
+    action_id = pending(harness, LLAMA_8B, "llama-3-8b-chat", "stop", source="default", target="stopped")
+    await standby.inventory_cycle()
+    document = await standby.status_document()
+    llama = next(item for item in document["deployments"] if item["deployment_id"] == LLAMA_8B)
+    assert [] == harness.calls()
+    assert [action_id] == [record.id for record in harness.store.pending_actions()]
+    assert ("stopped", 0.0) == (llama["desired"]["state"], harness.sample("scaler_leader"))
