@@ -148,15 +148,6 @@ class OrganizationState:
         """The probe taken with :meth:`spend_gate` ended without an answer about the wallet."""
         self._wallet_probe_in_flight = False
 
-    def next_probe(self) -> datetime | None:
-        """The next instant at which a probe is due (token or wallet), or ``None``."""
-        candidates = []
-        if self.api_paused and self.next_auth_probe is not None:
-            candidates.append(self.next_auth_probe)
-        if self.wallet_blocked and self.next_wallet_probe is not None:
-            candidates.append(self.next_wallet_probe)
-        return min(candidates) if candidates else None
-
     def view(self) -> dict[str, object]:
         """Return the state as plain data for /status."""
         return {
