@@ -122,19 +122,26 @@ async def call_within(call: Awaitable[Any], bound: float) -> Outcome:
     except TimeoutError as exc:
         if limit.expired():
             return Outcome(exc, time.perf_counter() - started, hung=True)
-        result = exc  # a bare TimeoutError out of the client: a crash, judged by crash_of
+        result = exc  # a bare TimeoutError out of the client: a crash, judged by record
     except Exception as exc:  # noqa: BLE001 - anything but a SimplismartError is what this scenario looks for
         result = exc
     return Outcome(result, time.perf_counter() - started, hung=False)
 
 
-def crash_of(outcome: Outcome, what: str) -> str | None:
-    """Say how ``outcome`` breaks the scenario (a hang, an exception that is not a SimplismartError), or None."""
+def record(figures: ScenarioFigures, outcome: Outcome, what: str, *, faults: int = 1) -> str | None:
+    """Count one case and its faults; count and return the crash when ``outcome`` is one.
+
+    A crash is a hang or an exception that is not a SimplismartError.
+    """
+    figures.add(cases=1, faults=faults, crashes=0)
+    crash = None
     if outcome.hung:
-        return f"{what}: still running after {outcome.seconds:.1f} s"
-    if isinstance(outcome.result, BaseException) and not isinstance(outcome.result, errors.SimplismartError):
-        return f"{what}: raised {type(outcome.result).__name__}: {str(outcome.result)[:160]}"
-    return None
+        crash = f"{what}: still running after {outcome.seconds:.1f} s"
+    elif isinstance(outcome.result, BaseException) and not isinstance(outcome.result, errors.SimplismartError):
+        crash = f"{what}: raised {type(outcome.result).__name__}: {str(outcome.result)[:160]}"
+    if crash:
+        figures.crash(crash)
+    return crash
 
 
 def counted(metrics: Metrics, endpoint: str) -> tuple[float, dict[str, float]]:
@@ -181,10 +188,7 @@ async def test_every_malformed_answer_of_the_simulator_gives_the_expected_typed_
     seen = {}
     for endpoint in CALLS:
         outcome, metrics, logs = await run_damaged_call(sim, kind, endpoint, attempts=1)
-        figures.add(cases=1, faults=1, crashes=0)
-        crash = crash_of(outcome, f"{kind} on {endpoint}")
-        if crash:
-            figures.crash(crash)
+        record(figures, outcome, f"{kind} on {endpoint}")
         seen[endpoint] = outcome.kind
         malformed, reasons = counted(metrics, endpoint)
         events = [entry["event"] for entry in logs]
@@ -207,10 +211,7 @@ async def test_a_retry_gets_past_a_transient_damaged_answer(sim: InProcessSim, f
     """With retries, a 502 page, a dripping answer or a dropped connection is followed by the genuine answer; the others stay errors."""
     for endpoint in CALLS:
         outcome, _, _ = await run_damaged_call(sim, kind, endpoint, attempts=3)
-        figures.add(cases=1, faults=1, crashes=0)
-        crash = crash_of(outcome, f"{kind} on {endpoint}, retried")
-        if crash:
-            figures.crash(crash)
+        record(figures, outcome, f"{kind} on {endpoint}, retried")
         expected = ANSWER if kind in TRANSIENT_KINDS else EXPECTED[kind][endpoint]
         assert (endpoint, expected) == (endpoint, outcome.kind)
 
@@ -227,7 +228,7 @@ async def test_a_padded_answer_is_read_up_to_the_cap_and_refused_beyond(
     await sim.ctl("POST", "/faults/malformed", {"kind": "large", "endpoint": "list_deployments", "size_bytes": size})
     async with sim.client(attempt_deadline_seconds=DEADLINE) as client:
         outcome = await call_within(client.list_deployments(), DEADLINE + HANG_SLACK)
-    figures.add(cases=1, faults=1, crashes=0)
+    record(figures, outcome, f"list padded to {size} bytes")
     assert expected is outcome.kind
 
 
@@ -252,7 +253,7 @@ async def test_over_a_socket_a_slow_drip_is_cut_by_the_attempt_deadline(
     await simulator.ctl("POST", "/faults/malformed", drip)
     async with simulator.client(base_url=url, transport=None, retry_attempts=1, attempt_deadline_seconds=0.5) as client:
         outcome = await call_within(client.list_deployments(), 0.5 + HANG_SLACK)
-    figures.add(cases=1, faults=1, crashes=0)
+    record(figures, outcome, "slow drip over a socket")
     assert errors.RequestTimeout is outcome.kind
     assert "no complete answer within 0.5 s" in str(outcome.result)
     assert outcome.seconds < 0.5 + 2.0
@@ -267,7 +268,7 @@ async def test_over_a_socket_a_dropped_connection_is_a_connection_failure(
     await simulator.ctl("POST", "/faults/malformed", {"kind": "drop", "endpoint": "get_health"})
     async with simulator.client(base_url=url, transport=None, retry_attempts=1) as client:
         outcome = await call_within(client.get_health(WHISPER), DEADLINE + HANG_SLACK)
-    figures.add(cases=1, faults=1, crashes=0)
+    record(figures, outcome, "dropped connection over a socket")
     assert (errors.ConnectionFailed, True) == (outcome.kind, getattr(outcome.result, "transient", None))
 
 
@@ -296,7 +297,7 @@ async def test_a_10_mb_answer_is_refused_without_ever_being_held_whole(figures: 
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
-    figures.add(cases=1, faults=1, crashes=0)
+    record(figures, outcome, "10 MiB stream")
     assert MALFORMED is outcome.kind
     assert peak < DEFAULT_MAX_RESPONSE_BYTES + 1024 * 1024 < total, f"peak {peak / 2**20:.1f} MiB"
 
@@ -357,10 +358,7 @@ async def test_a_crafted_answer_gives_its_typed_outcome(figures: ScenarioFigures
     reply, endpoint, expected = CRAFTED[name]
     async with make_client(ScriptedPlatform(reply), retry_attempts=1) as client:
         outcome = await call_within(CALLS[endpoint](client), DEADLINE)
-    figures.add(cases=1, faults=1, crashes=0)
-    crash = crash_of(outcome, name)
-    if crash:
-        figures.crash(crash)
+    record(figures, outcome, name)
     if isinstance(expected, list):
         assert expected == outcome.result
     else:
@@ -493,10 +491,7 @@ async def test_lists_with_damaged_items_return_exactly_the_good_ones(figures: Sc
             with capture_logs() as logs:
                 outcome = await call_within(client.list_deployments(), DEADLINE)
         damaged = len(items) - len(good)
-        figures.add(cases=1, faults=damaged, crashes=0)
-        crash = crash_of(outcome, f"list of {len(items)} items")
-        if crash:
-            figures.crash(crash)
+        record(figures, outcome, f"list of {len(items)} items", faults=damaged)
         assert good == [str(deployment.deployment_id) for deployment in outcome.result]
         assert all(isinstance(deployment, Deployment) for deployment in outcome.result)
         assert (float(damaged), damaged) == (
@@ -521,10 +516,8 @@ async def test_any_answer_to_any_endpoint_is_a_typed_answer_or_a_typed_error(fig
         replies = [answer(status, body, **{name.replace("-", "_"): value for name, value in headers.items()}) for status, body, headers in answers]
         async with make_client(ScriptedPlatform(*replies), metrics=metrics, retry_attempts=4, attempt_deadline_seconds=DEADLINE) as client:
             outcome = await call_within(CALLS[endpoint](client), 4 * DEADLINE + HANG_SLACK)
-        figures.add(cases=1, faults=len(answers), crashes=0)
-        crash = crash_of(outcome, f"{endpoint} answered {[status for status, _, _ in answers]}")
+        crash = record(figures, outcome, f"{endpoint} answered {[status for status, _, _ in answers]}", faults=len(answers))
         if crash:
-            figures.crash(crash)
             crashes.append(crash)
             continue
         _, reasons = counted(metrics, endpoint)
