@@ -21,14 +21,14 @@ import asyncio
 import signal
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
 import structlog
 
 from scaler import __version__
-from scaler.daemon.clock import Clock, iso, system_clock, unix_seconds
+from scaler.daemon.clock import Clock, SteadyClock, iso, system_clock, unix_seconds
 from scaler.daemon.executor import Executor, always
 from scaler.daemon.health import HealthPoller
 from scaler.daemon.http import BackgroundServer, create_http_app, listen
@@ -64,17 +64,26 @@ class Daemon:
         store: Store,
         metrics: Metrics,
         clock: Clock = system_clock,
+        monotonic: Callable[[], float] = time.monotonic,
         token: TokenSource | None = None,
         may_act: Callable[[], bool] = always,
     ) -> None:
+        """Wire the daemon. ``clock`` is the wall clock (wrapped in a :class:`SteadyClock`, which
+        never goes back before what the store remembers); ``monotonic`` measures how long ago
+        the last cycle ended (liveness), immune to steps of the wall clock."""
         self.settings = settings
         self.client = client
         self.store = store
         self.metrics = metrics
+        clock = clock if isinstance(clock, SteadyClock) else SteadyClock(clock)
         self.clock = clock
+        self.monotonic = monotonic
         self.token = token
         self.may_act = may_act
+        self._restore_clock_floor()
         self.started_at = clock()
+        self._started_monotonic = monotonic()
+        self._last_tick_monotonic: float | None = None
         self.organization = OrganizationState(metrics=metrics)
         self.policies = PolicyKeeper([settings.policy_path], metrics=metrics)
         self.executor = Executor(
@@ -165,6 +174,7 @@ class Daemon:
             return await self.reconciler.reconcile(now, reason=reason)
         finally:
             self.last_tick = self.clock()
+            self._last_tick_monotonic = self.monotonic()
 
     async def poll_health(self, now: datetime | None = None, *, reconcile: bool = True) -> None:
         """Poll health by the polling rule; reconcile the deployments whose health changed."""
@@ -337,12 +347,27 @@ class Daemon:
     # --- What the HTTP endpoints show ------------------------------------------------------
 
     def liveness(self) -> tuple[bool, dict[str, Any]]:
-        """Whether the loop is alive and cycles keep completing; with the facts behind the answer."""
-        now = self.clock()
-        limit = timedelta(seconds=3 * self.settings.reconcile_interval_seconds + 60)
-        last = self.last_tick or self.started_at
-        ok = now - last <= limit
-        return ok, {"last_cycle": iso(self.last_tick), "stale_after_seconds": limit.total_seconds()}
+        """Whether the loop is alive and cycles keep completing; with the facts behind the answer.
+
+        Measured on the monotonic clock: a step of the wall clock neither kills a healthy
+        daemon (forward) nor hides a stuck one (backward).
+        """
+        limit = 3 * self.settings.reconcile_interval_seconds + 60
+        last = self._last_tick_monotonic if self._last_tick_monotonic is not None else self._started_monotonic
+        ok = self.monotonic() - last <= limit
+        return ok, {"last_cycle": iso(self.last_tick), "stale_after_seconds": float(limit)}
+
+    def _restore_clock_floor(self) -> None:
+        """Hold the daemon's time at or after the latest instant the store remembers (see SteadyClock)."""
+        try:
+            instants = [state.applied_at for state in self.store.all_applied().values()]
+            instants += [track.last_observed for track in self.store.health_tracks().values()]
+            instants += [record.started_at for record in self.store.recent_actions(1)]
+        except StoreError as error:
+            log.warning("clock_floor_unavailable", error=str(error), effect="the daemon follows the wall clock")
+            return
+        if instants:
+            self.clock.raise_floor(max(instants))
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Whether the daemon can do its job: policies loaded, API reachable and authorized, store writable."""
