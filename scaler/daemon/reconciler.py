@@ -296,7 +296,7 @@ class Reconciler:
             # Only against a fresh list: pending actions are settled by what the platform shows now.
             try:
                 recovered = await recover_pending(
-                    store=self._store, executor=self.executor, inventory=self.inventory, now=now
+                    store=self._store, executor=self.executor, client=self._client, inventory=self.inventory, now=now
                 )
             except StoreError as error:
                 self._store_failed("recover_pending", error)
