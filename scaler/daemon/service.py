@@ -21,7 +21,7 @@ import asyncio
 import signal
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -51,6 +51,9 @@ log = structlog.get_logger()
 SHUTDOWN_GRACE_SECONDS = 25.0
 #: Recent audit records shown by /status.
 RECENT_ACTIONS = 50
+#: Health rules act on health observed within this many health intervals: one poll may be late or
+#: fail without holding them, two in a row mean the deployment's health is unknown.
+HEALTH_FRESH_INTERVALS = 2
 
 
 class Daemon:
@@ -113,6 +116,7 @@ class Daemon:
             organization=self.organization,
             health=self.health,
             allow_delete=settings.allow_delete,
+            health_max_age=timedelta(seconds=HEALTH_FRESH_INTERVALS * settings.health_interval_seconds),
             may_act=may_act,
         )
         self.scheduler: DaemonScheduler | None = None
@@ -177,9 +181,17 @@ class Daemon:
             self._last_tick_monotonic = self.monotonic()
 
     async def poll_health(self, now: datetime | None = None, *, reconcile: bool = True) -> None:
-        """Poll health by the polling rule; reconcile the deployments whose health changed."""
+        """Poll health by the polling rule; reconcile the deployments whose health changed.
+
+        Nothing is polled while the last list of the deployments failed: the platform is
+        unreachable, and a health request per deployment, each retried, would only add
+        load to a platform that is down or recovering. The next successful list resumes it.
+        """
         now = now or self.clock()
         if self.reconciler.inventory_at is None or self.organization.api_paused:
+            return
+        if self.reconciler.api_reachable is False:
+            log.info("health_poll_skipped", why="the last list of the deployments failed: the platform is unreachable")
             return
         started = time.perf_counter()
         try:
@@ -193,7 +205,8 @@ class Daemon:
         self._health_polled = True
         self.metrics.health_poll_duration.observe(time.perf_counter() - started)
         self.metrics.last_health_poll.set(unix_seconds(self.clock()))
-        changed = poll.changed & self.reconciler.inventory.keys()
+        # Health rules held for want of a readable answer act as soon as one is read.
+        changed = (poll.changed | (self.reconciler.health_held & poll.tracks.keys())) & self.reconciler.inventory.keys()
         if reconcile and changed:
             await self.reconciler.reconcile(now, reason="health", only=changed)
 
