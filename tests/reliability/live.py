@@ -160,12 +160,14 @@ async def live_daemon(
     start: datetime,
     fault: FaultHook | None = None,
     client_options: dict[str, Any] | None = None,
+    scheduler: bool = True,
     **harness_options: Any,
 ) -> AsyncIterator[Live]:
     """A daemon on virtual time from ``start`` (its scheduler started); stopped and closed afterwards.
 
     ``fault`` damages the daemon's requests (see :class:`Network`); ``client_options`` and
-    ``harness_options`` go to the client and the :class:`Harness`.
+    ``harness_options`` go to the client and the :class:`Harness`. Without ``scheduler``
+    nothing runs by itself: the test drives the harness's cycles.
     """
     tmp_path.mkdir(parents=True, exist_ok=True)
     async with VirtualTime(start) as time:
@@ -194,7 +196,8 @@ async def live_daemon(
         )
         live = Live(time=time, harness=harness, network=networks[0])
         try:
-            live.start()
+            if scheduler:
+                live.start()
             yield live
         finally:
             await live.stop()
