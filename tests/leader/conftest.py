@@ -13,7 +13,7 @@ from scaler.metrics import Metrics
 from scaler.store.leader import LeaderElector, LeaderTiming, PostgresElector, open_elector
 
 #: Periods short enough for real-time tests (seconds): H, L, C, D.
-FAST = LeaderTiming(heartbeat_seconds=0.1, lease_seconds=0.4, campaign_seconds=0.1, takeover_delay_seconds=0.6)
+FAST = LeaderTiming(heartbeat_seconds=0.1, lease_seconds=0.5, campaign_seconds=0.1, takeover_delay_seconds=0.7)
 
 
 class FakeClock:
