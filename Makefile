@@ -12,9 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $(STAMP)
 
-## demo: the scaler on the built-in simulator
+## demo: the scaler on the built-in simulator (options pass through: make demo ARGS="--for 2m")
 demo: $(STAMP)
-	$(BIN)/scaler --version
+	$(BIN)/scaler demo $(ARGS)
 
 ## test: the whole suite, import layering included
 test: $(STAMP)

@@ -151,8 +151,18 @@ class Settings(BaseSettings):
         default=30.0,
         ge=1,
         description=(
-            "Seconds between health polls. Health rules hold for minutes, so 30 s "
-            "measures them to within a twentieth of a 10-minute `for`."
+            "Seconds between health polls of running deployments whose policy has health "
+            "rules. Health rules hold for minutes, so 30 s measures them to within a "
+            "twentieth of a 10-minute `for`."
+        ),
+    )
+    health_idle_interval_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description=(
+            "Seconds between health polls of running deployments that no health rule "
+            "watches (0: never). Their health only feeds /status, metrics and alerts "
+            "that wait 15 minutes or more, so 5 minutes is timely at a tenth of the requests."
         ),
     )
     max_actions_per_cycle: int = Field(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, NoReturn, TypeVar
 
 import click
 
 from scaler.logs import configure_logging, redact
+from scaler.policy.durations import parse_duration
 from scaler.settings import Settings, SettingsError, load_settings
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.errors import ConfigurationError, SimplismartError
@@ -25,6 +27,22 @@ def fail(message: str, *, code: int = EXIT_FAILURE) -> NoReturn:
     """Print ``message`` as one clear line on stderr (secrets scrubbed) and exit with ``code``."""
     click.echo(f"error: {redact(message)}", err=True)
     raise SystemExit(code)
+
+
+def positive_duration(_: click.Context | None, __: click.Parameter | None, value: str | None) -> timedelta | None:
+    """click callback: ``value`` as a duration of the policy language (``30s``, ``2h``, ``1d12h``), longer than 0.
+
+    Raises :class:`click.BadParameter` saying what a duration looks like.
+    """
+    if value is None:
+        return None
+    try:
+        length = parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if length <= timedelta(0):
+        raise click.BadParameter("must be longer than 0s")
+    return length
 
 
 def settings_or_exit(**overrides: Any) -> Settings:

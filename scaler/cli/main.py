@@ -5,9 +5,12 @@ from __future__ import annotations
 import click
 
 from scaler import __version__
+from scaler.cli.daemon_commands import run, status
+from scaler.cli.demo import demo
 from scaler.cli.deployments import deployments
 from scaler.cli.policy_commands import plan, validate
 from scaler.cli.sim import sim
+from scaler.cli.suspensions import resume, suspend, suspensions
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -20,3 +23,9 @@ main.add_command(deployments)
 main.add_command(sim)
 main.add_command(validate)
 main.add_command(plan)
+main.add_command(run)
+main.add_command(demo)
+main.add_command(status)
+main.add_command(suspend)
+main.add_command(resume)
+main.add_command(suspensions)

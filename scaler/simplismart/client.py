@@ -43,13 +43,11 @@ from scaler import __version__
 from scaler.metrics import API_ENDPOINTS, Metrics
 from scaler.settings import Settings
 from scaler.simplismart.errors import (
-    AuthenticationError,
     ClientValidationError,
     ConfigurationError,
     MalformedResponse,
     RequestTimeout,
     SimplismartError,
-    WalletBlocked,
     one_line,
 )
 from scaler.simplismart.models import (
@@ -98,6 +96,14 @@ def _uuid_text(value: Any, *, name: str, context: CallContext) -> str:
             pass
     shown = one_line(repr(value), limit=60)
     raise ClientValidationError(f"{name} must be a UUID, got {shown}", **context.error_fields())
+
+
+MutationResultT = TypeVar("MutationResultT", UpdateReplicasResult, StartStopResult, DeleteResult)
+
+
+def _with_request_id(result: MutationResultT, context: CallContext) -> MutationResultT:
+    """Return ``result`` carrying the ``X-Request-Id`` of the request that succeeded (for the audit log)."""
+    return result.model_copy(update={"request_id": context.request_id})
 
 
 def _describe_invalid(error: ValidationError) -> str:
@@ -282,7 +288,7 @@ class SimplismartClient:
         return await self._call(
             context,
             json=body.model_dump(mode="json"),
-            parse=lambda response, ctx: parse_object(response, ctx, UpdateReplicasResult, empty_ok=True),
+            parse=lambda response, ctx: _with_request_id(parse_object(response, ctx, UpdateReplicasResult, empty_ok=True), ctx),
         )
 
     async def start(self, deployment_id: UUID | str) -> StartStopResult:
@@ -303,7 +309,7 @@ class SimplismartClient:
         """
         context = self._context_for("delete", "delete", deployment_id)
         return await self._call(
-            context, parse=lambda response, ctx: parse_object(response, ctx, DeleteResult, empty_ok=True)
+            context, parse=lambda response, ctx: _with_request_id(parse_object(response, ctx, DeleteResult, empty_ok=True), ctx)
         )
 
     # --- Machinery ------------------------------------------------------------
@@ -322,7 +328,7 @@ class SimplismartClient:
         return await self._call(
             context,
             json=body.model_dump(mode="json"),
-            parse=lambda response, ctx: parse_object(response, ctx, StartStopResult, empty_ok=True),
+            parse=lambda response, ctx: _with_request_id(parse_object(response, ctx, StartStopResult, empty_ok=True), ctx),
         )
 
     async def _call(
@@ -445,20 +451,16 @@ class SimplismartClient:
     def _record(
         self, sent: CallContext, method: str, outcome: httpx.Response | SimplismartError, duration: float
     ) -> None:
-        """Log and observe one attempt, and keep the auth and wallet gauges current."""
+        """Log and observe one attempt.
+
+        The organization-wide gauges ``scaler_api_auth_ok`` and ``scaler_wallet_blocked``
+        are not set here: the daemon owns those states (pause, probe, resume) and their gauges.
+        """
         status = status_label(outcome)
         if self._metrics is not None:
             self._metrics.api_request_duration.labels(
                 endpoint=sent.endpoint, method=method, status_code=status
             ).observe(duration)
-            if isinstance(outcome, httpx.Response):
-                self._metrics.api_auth_ok.set(1)
-                if sent.endpoint == "startstop":
-                    self._metrics.wallet_blocked.set(0)
-            elif isinstance(outcome, AuthenticationError):
-                self._metrics.api_auth_ok.set(0)
-            elif isinstance(outcome, WalletBlocked):
-                self._metrics.wallet_blocked.set(1)
         fields: dict[str, Any] = {
             "endpoint": sent.endpoint,
             "method": method,

@@ -198,24 +198,28 @@ class StartStopRequest(BaseModel):
 
 
 class UpdateReplicasResult(_Lenient):
-    """Answer of ``update-replicas``."""
+    """Answer of ``update-replicas``; ``request_id`` is the ``X-Request-Id`` of the request that succeeded."""
 
     message: str = ""
     min_replicas: int | None = None
     max_replicas: int | None = None
+    request_id: str | None = Field(default=None, exclude=True)
 
 
 class StartStopResult(_Lenient):
-    """Answer of ``startstop``."""
+    """Answer of ``startstop``; ``request_id`` is the ``X-Request-Id`` of the request that succeeded."""
 
     message: str = ""
     update_result: str | None = None
+    request_id: str | None = Field(default=None, exclude=True)
 
 
 class DeleteResult(_Lenient):
-    """Answer of ``delete``; ``already_deleted`` tells the idempotent case apart."""
+    """Answer of ``delete``; ``already_deleted`` tells the idempotent case apart; ``request_id``
+    is the ``X-Request-Id`` of the request that succeeded."""
 
     message: str = ""
+    request_id: str | None = Field(default=None, exclude=True)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

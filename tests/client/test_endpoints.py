@@ -151,7 +151,7 @@ async def test_update_replicas_posts_the_documented_body() -> None:
     assert ("POST", f"{BASE_URL}/deployments/{DEPLOYMENT_ID}/update-replicas/") == (request.method, str(request.url))
     assert "application/json" == request.headers["content-type"]
     assert {"min_replicas": 2, "max_replicas": 4} == json.loads(request.content)
-    assert UpdateReplicasResult(**answer) == result
+    assert UpdateReplicasResult(**answer, request_id=request.headers["x-request-id"]) == result
 
 
 @pytest.mark.parametrize(
@@ -169,7 +169,7 @@ async def test_startstop_posts_action_and_org(action: str, answer: dict[str, str
     request = platform.requests[0]
     assert ("POST", f"{BASE_URL}/deployments/{DEPLOYMENT_ID}/startstop/") == (request.method, str(request.url))
     assert {"action": action, "org": str(ORG_ID)} == json.loads(request.content)
-    assert StartStopResult(**answer) == result
+    assert StartStopResult(**answer, request_id=request.headers["x-request-id"]) == result
 
 
 async def test_delete_sends_delete_to_the_documented_path() -> None:
@@ -183,7 +183,8 @@ async def test_delete_sends_delete_to_the_documented_path() -> None:
         str(request.url),
         request.content,
     )
-    assert (DeleteResult(message="Deployment deleted successfully"), False) == (result, result.already_deleted)
+    expected = DeleteResult(message="Deployment deleted successfully", request_id=request.headers["x-request-id"])
+    assert (expected, False) == (result, result.already_deleted)
 
 
 async def test_delete_tells_an_already_deleted_deployment_apart() -> None:
@@ -227,7 +228,7 @@ async def test_mutations_accept_an_empty_success_body() -> None:
     platform = ScriptedPlatform(httpx.Response(204))
     async with make_client(platform) as client:
         result = await client.delete(DEPLOYMENT_ID)
-    assert DeleteResult(message="") == result
+    assert "" == result.message
 
 
 async def test_health_accepts_bare_string_messages() -> None:

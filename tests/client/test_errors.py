@@ -197,24 +197,31 @@ async def test_a_failed_call_is_counted_once_by_reason(failure: object, reason: 
     )
 
 
-async def test_auth_and_wallet_gauges_follow_the_answers(metrics: Metrics) -> None:
-    """401 sets api_auth_ok to 0 and a success back to 1; 402 sets wallet_blocked, a started start clears it."""
+async def test_the_client_leaves_the_organization_gauges_to_the_daemon(metrics: Metrics) -> None:
+    """401 and 402 answers do not move scaler_api_auth_ok or scaler_wallet_blocked: the daemon owns both."""
     platform = ScriptedPlatform(
         httpx.Response(401, json={"detail": "Invalid token."}),
         httpx.Response(402, json={"error": "Wallet is blocked"}),
-        httpx.Response(200, json={"message": "Deployment started successfully"}),
     )
     registry = metrics.registry
     async with make_client(platform, metrics=metrics) as client:
         with pytest.raises(errors.AuthenticationError):
             await client.list_deployments()
-        auth_after_401 = registry.get_sample_value("scaler_api_auth_ok")
         with pytest.raises(errors.WalletBlocked):
             await client.start(DEPLOYMENT_ID)
-        wallet_after_402 = registry.get_sample_value("scaler_wallet_blocked")
-        await client.start(DEPLOYMENT_ID)
-    assert (0.0, 1.0) == (auth_after_401, wallet_after_402)
-    assert (1.0, 0.0) == (registry.get_sample_value("scaler_api_auth_ok"), registry.get_sample_value("scaler_wallet_blocked"))
+    assert (0.0, 0.0) == (registry.get_sample_value("scaler_api_auth_ok"), registry.get_sample_value("scaler_wallet_blocked"))
+
+
+async def test_a_mutation_result_names_the_request_that_succeeded() -> None:
+    """start, stop, update-replicas and delete results carry the X-Request-Id of their successful request."""
+    platform = ScriptedPlatform(
+        httpx.Response(503, json={"message": "Service unavailable"}),
+        httpx.Response(200, json={"message": "Deployment started successfully", "update_result": "started"}),
+    )
+    async with make_client(platform) as client:
+        result = await client.start(DEPLOYMENT_ID)
+    assert platform.requests[-1].headers["x-request-id"] == result.request_id
+    assert "request_id" not in result.model_dump()
 
 
 @pytest.mark.parametrize(

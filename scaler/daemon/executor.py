@@ -1,0 +1,755 @@
+"""Carrying out plans: the only code that sends mutating calls, and the only one that reads ``dry_run``.
+
+For every plan of a cycle, most urgent first (:func:`scaler.daemon.decide.urgency`):
+
+- **Budget**: at most ``max_actions_per_cycle`` actions (audit records; a restart is one
+  action of two calls) per cycle. A plan is never split: one that does not fit what is
+  left is deferred to a later cycle, except that the first plan of a cycle always runs
+  (a two-action plan under a limit of 1 would otherwise never run).
+- **Gates**: nothing is sent while the platform refuses the token; a plan that increases
+  spend is blocked while the wallet is blocked (except the probe, see
+  :mod:`scaler.daemon.organization`); a plan whose expiry may not delete is blocked.
+  Blocked and deferred plans are recorded, logged and counted once, not every cycle.
+- **Fencing**: every call is sent only while ``may_act()`` holds (high availability
+  plugs its leader lock in here; always true for a single instance).
+- **One at a time**: a lock per deployment, so two calls on one deployment never overlap.
+- **Write-ahead**: every action is recorded ``pending`` before its call (the first action
+  of every plan of a cycle in one transaction, so a thousand calls at one boundary do not
+  wait for a thousand commits) and finished, with the new applied state, after it; an
+  action is logged and counted as applied only once its outcome is recorded. When the
+  outcome cannot be recorded, the action stays pending and crash recovery settles it
+  (:mod:`scaler.daemon.recovery`).
+- **Dry run**: everything is decided, recorded (``dry_run``), logged and counted, and no
+  call is sent; what a dry run "applied" is kept in memory only, so that each change is
+  reported once and a later real run still converges.
+
+Errors (:mod:`scaler.simplismart.errors`): 400 quota and other refusals back the
+deployment off (1 minute, doubling to 30), its desired state kept; 402 blocks spend
+organization-wide; 401/403 pauses every call; 404 forgets the deployment; 5xx, 429
+and timeouts were already retried by the client, and the next cycle decides again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import structlog
+
+from scaler.daemon.clock import Clock, iso
+from scaler.daemon.decide import Plan, Step, applied_state_of, urgency
+from scaler.daemon.organization import OrganizationState, SpendGate
+from scaler.metrics import Metrics
+from scaler.simplismart.client import SimplismartClient
+from scaler.simplismart.errors import (
+    AuthenticationError,
+    InvalidRequest,
+    NotFound,
+    QuotaExceeded,
+    SimplismartError,
+    WalletBlocked,
+)
+from scaler.simplismart.models import DeploymentStatus
+from scaler.store import ActionIntent, ActionOutcome, AppliedState, Backoff, Store, StoreError
+
+log = structlog.get_logger()
+
+#: First backoff after a refused call, in seconds (the issue's 1 minute).
+BACKOFF_INITIAL_SECONDS = 60.0
+#: Longest backoff, in seconds (the issue's 30 minutes).
+BACKOFF_MAX_SECONDS = 1800.0
+
+#: The status a deployment shows once a successful action has taken effect.
+STATUS_AFTER = {
+    "stop": DeploymentStatus.SCALED_DOWN,
+    "start": DeploymentStatus.DEPLOYED,
+    "restart": DeploymentStatus.DEPLOYED,
+    "delete": DeploymentStatus.DELETING,
+}
+
+
+def always() -> bool:
+    """The default fence: a single instance may always act."""
+    return True
+
+
+def backoff_seconds(failures: int) -> float:
+    """Return the backoff after ``failures`` consecutive refusals: 60 s doubling, at most 1800 s."""
+    return min(BACKOFF_INITIAL_SECONDS * 2 ** max(failures - 1, 0), BACKOFF_MAX_SECONDS)
+
+
+@dataclass(frozen=True)
+class ActionReport:
+    """What became of one action of a plan in one cycle.
+
+    ``new`` is false for a deferred or blocked plan already reported in an earlier
+    cycle: it is neither recorded, logged nor counted again.
+    """
+
+    deployment_id: UUID
+    deployment_name: str
+    action: str
+    result: str
+    policy: str
+    rule: str | None
+    reason: str
+    at: datetime
+    message: str | None = None
+    request_id: str | None = None
+    error_reason: str | None = None
+    action_id: int | None = None
+    new: bool = True
+    by_configuration: bool = False
+    """Blocked by the operator's settings (a deletion SCALER_ALLOW_DELETE forbids), not by the platform."""
+
+    def view(self) -> dict[str, Any]:
+        """Return the report as plain data for /status."""
+        return {
+            "action": self.action,
+            "result": self.result,
+            "at": iso(self.at),
+            "policy": self.policy,
+            "rule": self.rule,
+            "reason": self.reason,
+            "message": self.message,
+            "request_id": self.request_id,
+        }
+
+
+@dataclass
+class Execution:
+    """Everything a cycle's plans changed, for the reconciler to take into account."""
+
+    reports: list[ActionReport] = field(default_factory=list)
+    applied: dict[UUID, AppliedState] = field(default_factory=dict)
+    """New applied states (notes included); in a dry run, the in-memory ones."""
+    restarted: dict[UUID, tuple[str, datetime]] = field(default_factory=dict)
+    """Deployments restarted by a health rule: the rule and when (for ``record_restart``)."""
+    statuses: dict[UUID, DeploymentStatus] = field(default_factory=dict)
+    """The status each deployment shows after the actions that succeeded."""
+    gone: set[UUID] = field(default_factory=set)
+    """Deployments the platform no longer has (404): forgotten."""
+    backoffs: dict[UUID, Backoff | None] = field(default_factory=dict)
+    """Backoffs set (after a refusal) or cleared (``None``, after a success)."""
+    unrecorded: bool = False
+    """An outcome could not be written: some action stays pending until recovery."""
+
+
+class _StepFailed(Exception):
+    """A step's call failed; ``stopped`` when a restart's stop went out before its start failed."""
+
+    def __init__(self, error: SimplismartError, *, stopped: bool = False) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.stopped = stopped
+
+
+class Executor:
+    """Sends the calls of plans, safely and visibly (see the module's docstring)."""
+
+    def __init__(
+        self,
+        *,
+        client: SimplismartClient,
+        store: Store,
+        metrics: Metrics,
+        clock: Clock,
+        organization: OrganizationState,
+        dry_run: bool,
+        max_actions_per_cycle: int,
+        may_act: Callable[[], bool] = always,
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._metrics = metrics
+        self._clock = clock
+        self._organization = organization
+        self.dry_run = dry_run
+        self.max_actions_per_cycle = max_actions_per_cycle
+        self.may_act = may_act
+        self.stopping = False
+        """Set on shutdown: no new action starts; calls in flight finish."""
+        self.store_ok = True
+        """Whether the last write of an action to the store succeeded (readiness)."""
+        self._locks: dict[UUID, asyncio.Lock] = {}
+        self._waiting: dict[tuple[UUID, str], tuple[tuple[object, ...], datetime]] = {}
+        """Each plan slot's pending plan (key) and when it was first decided."""
+        self._reported: dict[tuple[UUID, str], tuple[object, ...]] = {}
+        """The last deferred or blocked report of each deployment: (plan key, result, why)."""
+        self._dry_applied: dict[UUID, AppliedState] = {}
+
+    # --- What the daemon believes was applied ------------------------------
+
+    def applied_view(self, stored: Mapping[UUID, AppliedState]) -> dict[UUID, AppliedState]:
+        """Return the applied states decisions compare with: the store's, overlaid in a dry run."""
+        if not self.dry_run:
+            return dict(stored)
+        return {**stored, **self._dry_applied}
+
+    def waiting_since(self, deployment_id: UUID) -> datetime | None:
+        """When the state plan now pending for ``deployment_id`` was first decided (deferred or blocked), if any."""
+        entry = self._waiting.get((deployment_id, "state")) or self._waiting.get((deployment_id, "expiry"))
+        return entry[1] if entry else None
+
+    def forget(self, deployment_id: UUID) -> None:
+        """Drop what the executor remembers about a deployment that is gone."""
+        for slot in ((deployment_id, "state"), (deployment_id, "expiry")):
+            self._waiting.pop(slot, None)
+            self._reported.pop(slot, None)
+        self._dry_applied.pop(deployment_id, None)
+        self._locks.pop(deployment_id, None)
+
+    def lock(self, deployment_id: UUID) -> asyncio.Lock:
+        """The lock held while calls are sent for ``deployment_id``."""
+        return self._locks.setdefault(deployment_id, asyncio.Lock())
+
+    # --- A cycle -------------------------------------------------------------
+
+    async def execute(
+        self,
+        plans: Sequence[Plan],
+        *,
+        now: datetime,
+        backoffs: Mapping[UUID, Backoff] | None = None,
+        every_deployment: bool = False,
+    ) -> Execution:
+        """Carry out ``plans`` decided at ``now`` within the budget; return what changed.
+
+        ``every_deployment``: the plans cover the whole inventory, so a deployment without
+        a plan no longer waits for anything.
+        """
+        execution = Execution()
+        backoffs = backoffs or {}
+        if every_deployment:
+            planned = {plan.slot for plan in plans}
+            for slot in [key for key in {*self._waiting, *self._reported} if key not in planned]:
+                self._waiting.pop(slot, None)
+                self._reported.pop(slot, None)
+        since = {id(plan): self._note_waiting(plan, now) for plan in plans}
+        ordered = sorted(plans, key=lambda plan: urgency(plan, since[id(plan)]))
+        budget = self.max_actions_per_cycle
+        runnable: list[Plan] = []
+        held: list[tuple[Plan, str, str]] = []
+        for plan in ordered:
+            if plan.blocked is not None:
+                held.append((plan, "blocked", plan.blocked))
+            elif not plan.steps:
+                runnable.append(plan)
+            elif len(plan.steps) <= budget or budget == self.max_actions_per_cycle:
+                budget = max(budget - len(plan.steps), 0)
+                runnable.append(plan)
+            else:
+                held.append((plan, "deferred", f"more than {self.max_actions_per_cycle} actions this cycle"))
+        going = self._through_gates(runnable, now, held)
+        await self._report_held(held, now, execution)
+        first_ids = await self._write_ahead(going, now)
+        outcomes = await asyncio.gather(
+            *(
+                self._run(
+                    plan, gate, now, backoffs.get(plan.deployment.deployment_id), execution, first_ids.get(id(plan))
+                )
+                for plan, gate in going
+            ),
+            return_exceptions=True,
+        )
+        for (plan, _), outcome in zip(going, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                log.error(
+                    "plan_failed",
+                    deployment=plan.deployment.deployment_name,
+                    deployment_id=str(plan.deployment.deployment_id),
+                    error=repr(outcome),
+                    exc_info=outcome,
+                )
+                self._metrics.reconcile_errors.inc()
+        return execution
+
+    def _through_gates(
+        self, runnable: list[Plan], now: datetime, held: list[tuple[Plan, str, str]]
+    ) -> list[tuple[Plan, SpendGate]]:
+        """Pass the runnable plans, most urgent first, through the organization's gates.
+
+        A refused token holds every plan that sends calls; a blocked wallet holds those that
+        increase spend, except the most urgent one when the probe is due. Blocked plans are
+        appended to ``held``; the others are returned with the gate they passed.
+        """
+        going: list[tuple[Plan, SpendGate]] = []
+        for plan in runnable:
+            if self.dry_run or not plan.steps:
+                going.append((plan, "open"))
+                continue
+            if self._organization.api_paused:
+                held.append((plan, "blocked", "the platform refuses the token"))
+                continue
+            gate: SpendGate = self._organization.spend_gate(now) if plan.increases_spend else "open"
+            if gate == "closed":
+                held.append((plan, "blocked", "the wallet is blocked: starts and scale-ups wait"))
+                continue
+            going.append((plan, gate))
+        return going
+
+    async def _write_ahead(self, going: list[tuple[Plan, SpendGate]], now: datetime) -> dict[int, int]:
+        """Record the first action of every plan that sends calls, pending, in one transaction.
+
+        Returns each plan's (by ``id``) first action id. When the store cannot record them, no
+        plan is sent: they are removed from ``going`` and decided again at the next cycle.
+        """
+        sending = [plan for plan, _ in going if plan.steps and not self.dry_run]
+        if not sending or self.stopping or not self.may_act():
+            return {}
+        intents = [self._intent(plan, plan.steps[0], now, last=len(plan.steps) == 1) for plan in sending]
+        try:
+            ids = await asyncio.to_thread(self._store.begin_actions, intents)
+        except StoreError as error:
+            self._store_failed("begin_actions", error)
+            for plan, gate in [entry for entry in going if entry[0] in sending]:
+                going.remove((plan, gate))
+                if gate == "probe":
+                    self._organization.probe_abandoned()
+            return {}
+        return {id(plan): action_id for plan, action_id in zip(sending, ids, strict=True)}
+
+    def _note_waiting(self, plan: Plan, now: datetime) -> datetime:
+        entry = self._waiting.get(plan.slot)
+        if entry is None or entry[0] != plan.key:
+            entry = (plan.key, now)
+            self._waiting[plan.slot] = entry
+        return entry[1]
+
+    def _done(self, plan: Plan) -> None:
+        """The plan ran: it no longer waits, and a later identical plan is reported again."""
+        self._waiting.pop(plan.slot, None)
+        self._reported.pop(plan.slot, None)
+
+    async def _report_held(self, held: list[tuple[Plan, str, str]], now: datetime, execution: Execution) -> None:
+        """Record, log and count deferred and blocked plans, each once while it stays the same."""
+        entries: list[tuple[ActionIntent, ActionOutcome]] = []
+        fresh: list[tuple[Plan, Step, str, str]] = []
+        for plan, result, why in held:
+            new = self._reported.get(plan.slot) != (plan.key, result, why)
+            for step in plan.steps:
+                report = replace(
+                    self._report(plan, step, result, now, message=why, new=new),
+                    by_configuration=plan.blocked is not None,
+                )
+                execution.reports.append(report)
+                if new:
+                    entries.append((self._intent(plan, step, now, last=False), ActionOutcome(result, now, why)))
+                    fresh.append((plan, step, result, why))
+        if not entries:
+            return
+        try:
+            await asyncio.to_thread(self._store.record_actions, entries)
+        except StoreError as error:
+            self._store_failed("record_actions", error)
+            return
+        self.store_ok = True
+        for plan, step, result, why in fresh:
+            self._reported[plan.slot] = (plan.key, result, why)
+            self._count(plan, step, result)
+            self._log(plan, step, result, message=why)
+
+    # --- One plan --------------------------------------------------------------
+
+    async def _run(
+        self,
+        plan: Plan,
+        gate: SpendGate,
+        now: datetime,
+        backoff: Backoff | None,
+        execution: Execution,
+        first_action_id: int | None,
+    ) -> None:
+        async with self.lock(plan.deployment.deployment_id):
+            try:
+                if self.dry_run:
+                    await self._dry_run(plan, now, execution)
+                elif not plan.steps:
+                    await self._note(plan, now, execution)
+                else:
+                    await self._steps(plan, now, backoff, execution, first_action_id)
+            finally:
+                if gate == "probe":
+                    self._organization.probe_abandoned()
+
+    async def _steps(
+        self,
+        plan: Plan,
+        now: datetime,
+        backoff: Backoff | None,
+        execution: Execution,
+        first_action_id: int | None,
+    ) -> None:
+        deployment_id = plan.deployment.deployment_id
+        for index, step in enumerate(plan.steps):
+            last = index == len(plan.steps) - 1
+            action_id = first_action_id if index == 0 else None
+            if action_id is None:
+                if self.stopping or not self.may_act():
+                    self._not_started(plan, step)
+                    return
+                try:
+                    action_id = await asyncio.to_thread(
+                        self._store.begin_action, self._intent(plan, step, now, last=last)
+                    )
+                except StoreError as error:
+                    self._store_failed("begin_action", error)
+                    return
+            if self.stopping or not self.may_act():
+                why = "shutting down" if self.stopping else "this instance may no longer act"
+                await self._finish(action_id, plan, step, "deferred", message=f"not sent: {why}")
+                return
+            try:
+                message, request_id = await self._send(step, deployment_id)
+            except _StepFailed as failure:
+                await self._failed(plan, step, action_id, failure, now, backoff, execution)
+                return
+            finished = self._clock()
+            applied = None
+            if last and plan.target is not None:
+                applied = applied_state_of(plan.target, at=finished, policy=plan.policy, source=plan.source)
+            recorded = await self._finish(
+                action_id, plan, step, "success", message=message, request_id=request_id, applied=applied
+            )
+            if not recorded:
+                execution.unrecorded = True
+                return
+            execution.reports.append(
+                self._report(plan, step, "success", now, message=message, request_id=request_id, action_id=action_id)
+            )
+            if step.action in STATUS_AFTER:
+                execution.statuses[deployment_id] = STATUS_AFTER[step.action]
+            if plan.increases_spend:
+                self._organization.spend_accepted(finished)
+            if applied is not None:
+                execution.applied[deployment_id] = replace(applied, action_id=action_id)
+            if step.action == "restart" and plan.restart_rule is not None:
+                execution.restarted[deployment_id] = (plan.restart_rule, now)
+        self._done(plan)
+        if backoff is not None:
+            try:
+                await asyncio.to_thread(self._store.clear_backoff, deployment_id)
+            except StoreError as error:
+                self._store_failed("clear_backoff", error)
+            else:
+                execution.backoffs[deployment_id] = None
+
+    def _not_started(self, plan: Plan, step: Step) -> None:
+        log.info(
+            "action_not_started",
+            deployment=plan.deployment.deployment_name,
+            deployment_id=str(plan.deployment.deployment_id),
+            action=step.action,
+            why="shutting down" if self.stopping else "this instance may not act",
+        )
+
+    async def _send(self, step: Step, deployment_id: UUID) -> tuple[str, str | None]:
+        """Send the call(s) of ``step``; return the platform's message and the request id.
+
+        Raises :class:`_StepFailed` with the client's error.
+        """
+        client = self._client
+        try:
+            if step.action == "update_replicas":
+                answer: Any = await client.update_replicas(deployment_id, step.min_replicas, step.max_replicas)
+            elif step.action == "stop":
+                answer = await client.stop(deployment_id)
+            elif step.action == "start":
+                answer = await client.start(deployment_id)
+            elif step.action == "delete":
+                answer = await client.delete(deployment_id)
+            else:
+                stopped = await client.stop(deployment_id)
+                try:
+                    answer = await client.start(deployment_id)
+                except SimplismartError as error:
+                    raise _StepFailed(error, stopped=True) from None
+                return f"{stopped.message}; {answer.message}".strip("; "), answer.request_id
+        except SimplismartError as error:
+            raise _StepFailed(error) from None
+        return answer.message, answer.request_id
+
+    async def _failed(
+        self,
+        plan: Plan,
+        step: Step,
+        action_id: int,
+        failure: _StepFailed,
+        now: datetime,
+        backoff: Backoff | None,
+        execution: Execution,
+    ) -> None:
+        error = failure.error
+        deployment_id = plan.deployment.deployment_id
+        finished = self._clock()
+        message = error.message or error.default_message()
+        if failure.stopped:
+            message = f"stopped, but the start failed: {message}"
+        consequence = None
+        if isinstance(error, AuthenticationError):
+            self._organization.auth_refused(finished, error)
+        elif isinstance(error, WalletBlocked):
+            self._organization.wallet_refused(finished, error)
+        elif isinstance(error, NotFound):
+            execution.gone.add(deployment_id)
+            consequence = "forgotten: the platform no longer has it"
+        elif isinstance(error, (QuotaExceeded, InvalidRequest)):
+            failures = (backoff.failures if backoff is not None else 0) + 1
+            until = finished + timedelta(seconds=backoff_seconds(failures))
+            try:
+                execution.backoffs[deployment_id] = await asyncio.to_thread(
+                    self._store.set_backoff, deployment_id, until, failures, f"{error.reason}: {message}"
+                )
+                consequence = f"backing off until {iso(until)} ({failures} failures)"
+            except StoreError as store_error:
+                self._store_failed("set_backoff", store_error)
+        recorded = await self._finish(
+            action_id,
+            plan,
+            step,
+            "error",
+            message=message,
+            request_id=error.request_id,
+            error_reason=error.reason,
+            consequence=consequence,
+        )
+        if failure.stopped:
+            await self._note_stopped_by_restart(plan, finished, execution)
+        if not recorded:
+            execution.unrecorded = True
+            return
+        execution.reports.append(
+            self._report(
+                plan,
+                step,
+                "error",
+                now,
+                message=message,
+                request_id=error.request_id,
+                error_reason=error.reason,
+                action_id=action_id,
+            )
+        )
+        if isinstance(error, NotFound):
+            try:
+                await asyncio.to_thread(self._store.forget, deployment_id)
+            except StoreError as store_error:
+                self._store_failed("forget", store_error)
+            self.forget(deployment_id)
+
+    async def _note_stopped_by_restart(self, plan: Plan, at: datetime, execution: Execution) -> None:
+        """A restart stopped the deployment and could not start it: remember it as stopped.
+
+        The next cycle then sees the desired (running) state differ from what was applied
+        and starts it, instead of leaving it stopped because "running" was applied before.
+        """
+        deployment_id = plan.deployment.deployment_id
+        state = AppliedState(kind="stopped", applied_at=at, policy=plan.policy, rule=plan.rule, source=plan.source)
+        execution.statuses[deployment_id] = DeploymentStatus.SCALED_DOWN
+        if plan.restart_rule is not None:
+            execution.restarted[deployment_id] = (plan.restart_rule, at)
+        try:
+            await asyncio.to_thread(self._store.set_applied, deployment_id, state)
+        except StoreError as error:
+            self._store_failed("set_applied", error)
+            return
+        execution.applied[deployment_id] = state
+
+    async def _note(self, plan: Plan, now: datetime, execution: Execution) -> None:
+        """Record the target as applied without a call: the deployment is already that way."""
+        assert plan.target is not None
+        deployment_id = plan.deployment.deployment_id
+        state = applied_state_of(plan.target, at=now, policy=plan.policy, source=plan.source)
+        if not self.dry_run:
+            try:
+                await asyncio.to_thread(self._store.set_applied, deployment_id, state)
+            except StoreError as error:
+                self._store_failed("set_applied", error)
+                return
+        else:
+            self._dry_applied[deployment_id] = state
+        execution.applied[deployment_id] = state
+        self._done(plan)
+        log.info(
+            "state_noted",
+            deployment=plan.deployment.deployment_name,
+            deployment_id=str(deployment_id),
+            policy=plan.policy,
+            rule=plan.rule,
+            state=plan.target.describe(),
+            status=plan.deployment.status.value,
+            reason=plan.reason,
+            dry_run=self.dry_run,
+        )
+
+    async def _dry_run(self, plan: Plan, now: datetime, execution: Execution) -> None:
+        """Record, log and count the plan's actions as ``dry_run``; send nothing."""
+        if not plan.steps:
+            await self._note(plan, now, execution)
+            return
+        entries = [
+            (self._intent(plan, step, now, last=index == len(plan.steps) - 1), ActionOutcome("dry_run", now))
+            for index, step in enumerate(plan.steps)
+        ]
+        try:
+            ids = await asyncio.to_thread(self._store.record_actions, entries)
+        except StoreError as error:
+            self._store_failed("record_actions", error)
+            return
+        self.store_ok = True
+        for step, action_id in zip(plan.steps, ids, strict=True):
+            execution.reports.append(self._report(plan, step, "dry_run", now, action_id=action_id))
+            self._count(plan, step, "dry_run")
+            self._log(plan, step, "dry_run")
+        if plan.target is not None:
+            state = applied_state_of(plan.target, at=now, policy=plan.policy, source=plan.source)
+            self._dry_applied[plan.deployment.deployment_id] = state
+            execution.applied[plan.deployment.deployment_id] = state
+        if plan.restart_rule is not None:
+            execution.restarted[plan.deployment.deployment_id] = (plan.restart_rule, now)
+        self._done(plan)
+
+    # --- Records, logs, metrics ---------------------------------------------------
+
+    def _intent(self, plan: Plan, step: Step, now: datetime, *, last: bool) -> ActionIntent:
+        parameters: dict[str, Any] = dict(step.parameters)
+        parameters["source"] = plan.source
+        if last and plan.target is not None:
+            parameters["target"] = plan.target.describe()
+        return ActionIntent(
+            deployment_id=plan.deployment.deployment_id,
+            deployment_name=plan.deployment.deployment_name,
+            action=step.action,
+            started_at=now,
+            parameters=parameters,
+            reason=plan.reason,
+            policy=plan.policy,
+            rule=plan.rule,
+            dry_run=self.dry_run,
+        )
+
+    async def _finish(
+        self,
+        action_id: int,
+        plan: Plan,
+        step: Step,
+        result: str,
+        *,
+        message: str | None = None,
+        request_id: str | None = None,
+        error_reason: str | None = None,
+        applied: AppliedState | None = None,
+        consequence: str | None = None,
+    ) -> bool:
+        """Record the outcome; then (only then) log and count it. Return whether it was recorded."""
+        try:
+            await asyncio.to_thread(
+                self._store.finish_action,
+                action_id,
+                result=result,  # type: ignore[arg-type]
+                finished_at=self._clock(),
+                platform_message=message,
+                request_id=request_id,
+                error_reason=error_reason,
+                applied=applied,
+            )
+        except StoreError as error:
+            self._store_failed("finish_action", error, action_id=action_id)
+            return False
+        self.store_ok = True
+        self._count(plan, step, result, error_reason=error_reason)
+        self._log(
+            plan,
+            step,
+            result,
+            message=message,
+            request_id=request_id,
+            error_reason=error_reason,
+            consequence=consequence,
+        )
+        return True
+
+    def _report(
+        self,
+        plan: Plan,
+        step: Step,
+        result: str,
+        now: datetime,
+        *,
+        message: str | None = None,
+        request_id: str | None = None,
+        error_reason: str | None = None,
+        action_id: int | None = None,
+        new: bool = True,
+    ) -> ActionReport:
+        return ActionReport(
+            deployment_id=plan.deployment.deployment_id,
+            deployment_name=plan.deployment.deployment_name,
+            action=step.action,
+            result=result,
+            policy=plan.policy,
+            rule=plan.rule,
+            reason=plan.reason,
+            at=now,
+            message=message,
+            request_id=request_id,
+            error_reason=error_reason,
+            action_id=action_id,
+            new=new,
+        )
+
+    def _count(self, plan: Plan, step: Step, result: str, *, error_reason: str | None = None) -> None:
+        self._metrics.actions.labels(action=step.action, result=result, policy=plan.policy).inc()
+        if result == "error":
+            self._metrics.action_errors.labels(action=step.action, reason=error_reason or "other").inc()
+
+    def _log(
+        self,
+        plan: Plan,
+        step: Step,
+        result: str,
+        *,
+        message: str | None = None,
+        request_id: str | None = None,
+        error_reason: str | None = None,
+        consequence: str | None = None,
+    ) -> None:
+        fields: dict[str, Any] = {
+            "deployment": plan.deployment.deployment_name,
+            "deployment_id": str(plan.deployment.deployment_id),
+            "action": step.describe(),
+            "policy": plan.policy,
+            "rule": plan.rule,
+            "from": plan.from_text(),
+            "to": plan.to_text(),
+            "reason": plan.reason,
+            "result": result,
+            "dry_run": self.dry_run,
+            "request_id": request_id,
+        }
+        if message:
+            fields["message"] = message
+        if error_reason:
+            fields["error_reason"] = error_reason
+        if consequence:
+            fields["consequence"] = consequence
+        if result == "error":
+            log.warning("action", **fields)
+        else:
+            log.info("action", **fields)
+
+    def _store_failed(self, operation: str, error: StoreError, **fields: Any) -> None:
+        self.store_ok = False
+        self._metrics.reconcile_errors.inc()
+        log.error(
+            "store_write_failed",
+            operation=operation,
+            error=str(error),
+            reason=getattr(error, "reason", None),
+            effect="the action is not reported as applied; crash recovery settles a pending one",
+            **fields,
+        )

@@ -1,0 +1,166 @@
+"""Health polling: which deployments' health is fetched, and when, into the store's health tracks.
+
+The polling rule keeps the request rate proportional to what health is used for:
+
+- A DEPLOYED deployment governed by a policy with health rules is polled every health
+  interval (``SCALER_HEALTH_INTERVAL_SECONDS``): its rules need the health and since when.
+- Any other DEPLOYED deployment is polled every ``SCALER_HEALTH_IDLE_INTERVAL_SECONDS``
+  (0: never): its health only feeds ``/status``, the health metrics and their alerts.
+- A SCALED_DOWN deployment is not polled: the contract's health of a paused or
+  scaled-to-zero deployment is ``SCALED_DOWN``, recorded as observed without a request.
+- DEPLOYING, FAILED, DELETING, DELETED and unknown statuses are not polled: the scaler
+  does not act on them, and their last tracked health stays as it was.
+
+Tracks keep ``since`` until the value changes (the store does that), which is what the
+health rules' ``for`` and ``recover_for`` count from. A poll returns the deployments
+whose value changed, so the daemon can reconcile them at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import structlog
+
+from scaler.daemon.organization import OrganizationState
+from scaler.metrics import Metrics
+from scaler.simplismart.client import SimplismartClient
+from scaler.simplismart.errors import AuthenticationError, NotFound, SimplismartError
+from scaler.simplismart.models import Deployment, DeploymentHealth, DeploymentStatus, HealthStatus, Pods
+from scaler.store import HealthTrack, Store
+
+log = structlog.get_logger()
+
+#: Health requests started together at most; the client's own concurrency limit still applies.
+POLL_BATCH = 500
+
+
+@dataclass
+class HealthPoll:
+    """The outcome of one poll."""
+
+    tracks: dict[UUID, HealthTrack] = field(default_factory=dict)
+    """The updated tracks of the deployments observed."""
+    changed: set[UUID] = field(default_factory=set)
+    """Deployments whose health value changed (or was observed for the first time)."""
+    gone: set[UUID] = field(default_factory=set)
+    """Deployments the platform answered 404 for."""
+    fetched: int = 0
+    """Health requests sent."""
+
+
+class HealthPoller:
+    """Fetches health by the polling rule and records it (see the module's docstring)."""
+
+    def __init__(
+        self,
+        *,
+        client: SimplismartClient,
+        store: Store,
+        metrics: Metrics,
+        organization: OrganizationState,
+        idle_interval_seconds: float,
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._metrics = metrics
+        self._organization = organization
+        self.idle_interval = timedelta(seconds=idle_interval_seconds) if idle_interval_seconds > 0 else None
+        self.last_fetched: dict[UUID, datetime] = {}
+        self.pods: dict[UUID, Pods | None] = {}
+        """The pods of each deployment's last answer (``None``: not reported)."""
+        self.answers: dict[UUID, DeploymentHealth] = {}
+        self._tracks: dict[UUID, HealthTrack] = {}
+
+    def due(self, deployments: Iterable[Deployment], watched: Collection[UUID], now: datetime) -> list[Deployment]:
+        """Return the deployments whose health is to be fetched at ``now`` (see the polling rule)."""
+        chosen = []
+        for deployment in deployments:
+            if deployment.status is not DeploymentStatus.DEPLOYED:
+                continue
+            if deployment.deployment_id in watched:
+                chosen.append(deployment)
+                continue
+            if self.idle_interval is None:
+                continue
+            last = self.last_fetched.get(deployment.deployment_id)
+            if last is None or now - last >= self.idle_interval:
+                chosen.append(deployment)
+        return chosen
+
+    async def poll(self, deployments: Sequence[Deployment], watched: Collection[UUID], now: datetime) -> HealthPoll:
+        """Observe the health of ``deployments`` at ``now`` by the polling rule; record and return it.
+
+        Raises :class:`~scaler.store.StoreError` when the observations cannot be recorded.
+        """
+        result = HealthPoll()
+        if self._organization.api_paused:
+            return result
+        observations: list[tuple[UUID, str, datetime]] = []
+        for deployment in deployments:
+            if deployment.status is DeploymentStatus.SCALED_DOWN:
+                observations.append((deployment.deployment_id, HealthStatus.SCALED_DOWN.value, now))
+                self.pods[deployment.deployment_id] = None
+        due = self.due(deployments, watched, now)
+        for start in range(0, len(due), POLL_BATCH):
+            batch = due[start : start + POLL_BATCH]
+            answers = await asyncio.gather(*(self._fetch(deployment, now, result) for deployment in batch))
+            observations.extend(answer for answer in answers if answer is not None)
+            if self._organization.api_paused:
+                break
+        if not observations:
+            return result
+        previous = {deployment_id: track.value for deployment_id, track in self._tracks.items()}
+        tracks = await asyncio.to_thread(self._store.record_health, observations)
+        self._tracks.update(tracks)
+        result.tracks = tracks
+        result.changed = {
+            deployment_id for deployment_id, track in tracks.items() if previous.get(deployment_id) != track.value
+        }
+        return result
+
+    def remember(self, tracks: dict[UUID, HealthTrack]) -> None:
+        """Take the tracks read from the store as the last known values (to tell changes apart)."""
+        self._tracks.update(tracks)
+
+    def forget(self, deployment_ids: Iterable[UUID]) -> None:
+        """Drop what the poller remembers about deployments that are gone."""
+        for deployment_id in deployment_ids:
+            self.last_fetched.pop(deployment_id, None)
+            self.pods.pop(deployment_id, None)
+            self.answers.pop(deployment_id, None)
+            self._tracks.pop(deployment_id, None)
+
+    async def _fetch(
+        self, deployment: Deployment, now: datetime, result: HealthPoll
+    ) -> tuple[UUID, str, datetime] | None:
+        deployment_id = deployment.deployment_id
+        if self._organization.api_paused:
+            return None
+        try:
+            health = await self._client.get_health(deployment_id)
+        except AuthenticationError as error:
+            self._organization.auth_refused(now, error)
+            return None
+        except NotFound:
+            result.gone.add(deployment_id)
+            return None
+        except SimplismartError as error:
+            log.debug(
+                "health_not_observed",
+                deployment=deployment.deployment_name,
+                deployment_id=str(deployment_id),
+                reason=error.reason,
+            )
+            return None
+        finally:
+            result.fetched += 1
+        self._organization.auth_accepted(now)
+        self.last_fetched[deployment_id] = now
+        self.pods[deployment_id] = health.pods
+        self.answers[deployment_id] = health
+        return deployment_id, health.status.value, now

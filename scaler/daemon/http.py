@@ -1,0 +1,134 @@
+"""The daemon's one HTTP server: ``/metrics``, ``/healthz``, ``/readyz`` and ``/status``.
+
+All four are read-only (GET and HEAD only): no endpoint changes anything. ``/metrics``
+is prometheus_client's ASGI app on the daemon's registry. ``/healthz`` answers 200 while
+the loop runs and cycles keep completing; ``/readyz`` 200 when the policies are loaded,
+the API is reachable and accepts the token, and the state store takes writes, else 503
+with the failing check named. ``/status`` is the JSON document of
+:meth:`scaler.daemon.service.Daemon.status_document`. The API token appears in none of them.
+
+The server is uvicorn inside the daemon's event loop, without uvicorn's own signal
+handlers (the daemon handles SIGTERM, SIGINT and SIGHUP itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+import uvicorn
+from prometheus_client import CollectorRegistry, make_asgi_app
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+class DaemonFacts(Protocol):
+    """What the endpoints ask the daemon."""
+
+    def liveness(self) -> tuple[bool, dict[str, Any]]: ...
+    def readiness(self) -> tuple[bool, dict[str, Any]]: ...
+    async def status_document(self) -> dict[str, Any]: ...
+
+
+class _AsgiEndpoint:
+    """Wraps an ASGI callable so Starlette routes to it as an app (a bare function would be taken for a handler)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+
+def create_http_app(daemon: DaemonFacts, registry: CollectorRegistry) -> Starlette:
+    """Return the daemon's ASGI app."""
+
+    async def healthz(_: Request) -> Response:
+        ok, details = daemon.liveness()
+        return JSONResponse({"ok": ok, **details}, status_code=200 if ok else 503)
+
+    async def readyz(_: Request) -> Response:
+        ready, checks = daemon.readiness()
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    async def status(_: Request) -> Response:
+        return JSONResponse(await daemon.status_document())
+
+    read_only = ["GET", "HEAD"]
+    return Starlette(
+        routes=[
+            Route("/metrics", _AsgiEndpoint(make_asgi_app(registry)), methods=read_only),
+            Route("/healthz", healthz, methods=read_only),
+            Route("/readyz", readyz, methods=read_only),
+            Route("/status", status, methods=read_only),
+        ]
+    )
+
+
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn without its signal handlers: the process's signals belong to whoever embeds it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind and listen on (host, port) now, so that the bound port is known (port 0 picks a free one).
+
+    Raises ``OSError`` when the address cannot be bound.
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[
+        0
+    ]
+    listener = socket.socket(family, kind, proto)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(128)
+    except OSError:
+        listener.close()
+        raise
+    return listener
+
+
+def url_of(listener: socket.socket) -> str:
+    """Return ``http://HOST:PORT`` of a listening socket (IPv6 hosts in brackets)."""
+    host, port = listener.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+class BackgroundServer:
+    """An ASGI app served by uvicorn as a task of the running loop, on a socket bound beforehand."""
+
+    def __init__(self, app: ASGIApp, listener: socket.socket, *, log_level: str = "warning") -> None:
+        config = uvicorn.Config(
+            app,
+            log_config=None,
+            log_level=log_level,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=5,
+        )
+        self.server = EmbeddedServer(config)
+        self.listener = listener
+        self.url = url_of(listener)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start serving (from inside the running loop)."""
+        self._task = asyncio.get_running_loop().create_task(self.server.serve(sockets=[self.listener]))
+
+    async def stop(self) -> None:
+        """Stop accepting, let requests in flight finish (5 s at most), close the socket."""
+        self.server.should_exit = True
+        if self._task is not None:
+            await self._task
+        self.listener.close()

@@ -1,0 +1,641 @@
+"""One reconcile cycle: inventory, resolution by the engine, decisions, bounded execution, memory, metrics.
+
+A cycle runs at one instant ``now`` (read once from the clock by its caller):
+
+1. **Inventory** (:meth:`Reconciler.fetch_inventory`, outside the cycle lock): list the
+   deployments, note first sightings. While the platform refuses the token, only the
+   probe lists (once a minute).
+2. **Recovery**: the first cycle that may act settles actions a crash left pending
+   (:mod:`scaler.daemon.recovery`).
+3. **Resolve and decide**: for every deployment (or the subset a boundary or a health
+   change concerns) the engine resolves the desired state from the policies, the
+   tracked health, the rules' memory, any suspension and the first sighting;
+   :func:`scaler.daemon.decide.decide` turns it into plans. One deployment failing does
+   not stop the others.
+4. **Execute** the plans through the :class:`~scaler.daemon.executor.Executor`.
+5. **Remember**: the rules' memory (restarts included) is persisted; realized savings
+   are counted; gauges and the ``/status`` views are updated; the next instant at which
+   any answer changes (a boundary, a rule's timer, a suspension's end, a backoff's end,
+   a probe) is handed to the scheduler as the next wake-up.
+
+Cycles serialize on :attr:`Reconciler.lock`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import structlog
+
+from scaler.daemon.clock import Clock, unix_seconds
+from scaler.daemon.decide import Decision, Plan, decide
+from scaler.daemon.executor import ActionReport, Execution, Executor, always
+from scaler.daemon.gauges import DeploymentGauges
+from scaler.daemon.health import HealthPoll, HealthPoller
+from scaler.daemon.organization import OrganizationState
+from scaler.daemon.policies import PolicyKeeper
+from scaler.daemon.recovery import recover_pending
+from scaler.daemon.savings import SavingsMeter, running_gpus, state_in_effect
+from scaler.daemon.status import DeploymentView
+from scaler.metrics import Metrics
+from scaler.policy import (
+    HealthObservation,
+    HealthRuleMemory,
+    PolicySet,
+    Resolution,
+    baseline_replicas,
+    match_policies,
+    record_restart,
+    resolve_desired_state,
+)
+from scaler.simplismart.client import SimplismartClient
+from scaler.simplismart.errors import AuthenticationError, SimplismartError
+from scaler.simplismart.models import Deployment, HealthStatus
+from scaler.store import AppliedState, Backoff, HealthTrack, Store, StoreError, Suspension
+
+log = structlog.get_logger()
+
+
+@dataclass
+class CycleSummary:
+    """What one cycle did."""
+
+    reason: str
+    at: datetime
+    considered: int = 0
+    reports: list[ActionReport] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def failed_actions(self) -> list[ActionReport]:
+        """Actions that failed, or were blocked by the platform's state (the token, the wallet)."""
+        return [
+            report
+            for report in self.reports
+            if report.result == "error" or (report.result == "blocked" and not report.by_configuration)
+        ]
+
+    @property
+    def ok(self) -> bool:
+        """Whether the cycle ran and every intended action succeeded, was deferred or is a dry run.
+
+        A deletion blocked because ``SCALER_ALLOW_DELETE`` is false is the operator's choice, not a failure.
+        """
+        return self.error is None and not self.failed_actions
+
+
+@dataclass
+class _Considered:
+    """One deployment in one cycle: the engine's answer, the rules' memory it started from, the decision."""
+
+    resolution: Resolution
+    rules_before: dict[str, HealthRuleMemory]
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class _Memory:
+    """What the store remembers, read once per cycle."""
+
+    applied: dict[UUID, AppliedState]
+    tracks: dict[UUID, HealthTrack]
+    rules: dict[UUID, dict[tuple[str, str], Any]]
+    suspensions: dict[UUID, Suspension]
+    backoffs: dict[UUID, Backoff]
+
+
+class Reconciler:
+    """Runs cycles and keeps what the daemon knows between them (see the module's docstring)."""
+
+    def __init__(
+        self,
+        *,
+        client: SimplismartClient,
+        store: Store,
+        metrics: Metrics,
+        clock: Clock,
+        policies: PolicyKeeper,
+        executor: Executor,
+        organization: OrganizationState,
+        health: HealthPoller,
+        allow_delete: bool,
+        may_act: Callable[[], bool] = always,
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._metrics = metrics
+        self._clock = clock
+        self.policies = policies
+        self.executor = executor
+        self.organization = organization
+        self.health = health
+        self.allow_delete = allow_delete
+        self.may_act = may_act
+        self.lock = asyncio.Lock()
+        self.inventory: dict[UUID, Deployment] = {}
+        self.inventory_at: datetime | None = None
+        self.api_reachable: bool | None = None
+        self.first_seen: dict[UUID, datetime] = {}
+        self.views: dict[UUID, DeploymentView] = {}
+        self.next_changes: dict[UUID, datetime] = {}
+        self.backoff_until: dict[UUID, datetime] = {}
+        self.last_summary: CycleSummary | None = None
+        self.last_success_at: datetime | None = None
+        self.last_full_at: datetime | None = None
+        """When the last cycle over every deployment ran."""
+        self.on_next_wakeup: Callable[[datetime | None], None] | None = None
+        self.needs_recovery = True
+        self._gauges = DeploymentGauges(metrics)
+        self._savings = SavingsMeter(metrics)
+        self._suspended: set[UUID] = set()
+        self._resuming: set[UUID] = set()
+        self._dry_rules: dict[UUID, dict[tuple[str, str], Any]] = {}
+        self._watched: set[UUID] = set()
+        self._watched_key: tuple[object, ...] | None = None
+        self._accelerators: set[str] = set()
+        self._listed_since_cycle = False
+
+    # --- Inventory -----------------------------------------------------------------
+
+    async def fetch_inventory(self, now: datetime) -> bool:
+        """List the deployments at ``now`` and note first sightings; return whether the list succeeded.
+
+        While the platform refuses the token only a due probe lists. Never raises for a
+        platform or store failure: it is logged and counted, and the cached inventory stays.
+        """
+        if self.organization.api_paused and not self.organization.auth_probe_due(now):
+            return False
+        try:
+            deployments = await self._client.list_deployments()
+        except AuthenticationError as error:
+            self.organization.auth_refused(now, error)
+            self.api_reachable = True
+            return False
+        except SimplismartError as error:
+            self.api_reachable = False
+            self._metrics.reconcile_errors.inc()
+            log.warning(
+                "inventory_failed", reason=error.reason, message=str(error), effect="the next cycle tries again"
+            )
+            return False
+        self.organization.auth_accepted(now)
+        self.api_reachable = True
+        try:
+            seen = await asyncio.to_thread(
+                self._store.mark_seen, [(d.deployment_id, d.deployment_name) for d in deployments], now
+            )
+        except StoreError as error:
+            self._store_failed("mark_seen", error)
+            return False
+        self.executor.store_ok = True
+        self.first_seen.update(seen)
+        self.inventory = {deployment.deployment_id: deployment for deployment in deployments}
+        self.inventory_at = now
+        self._listed_since_cycle = True
+        listed = self.inventory.keys()
+        self._gauges.retain(listed)
+        self._savings.retain(listed)
+        for deployment_id in [key for key in self.views if key not in listed]:
+            del self.views[deployment_id]
+            self.next_changes.pop(deployment_id, None)
+        return True
+
+    def watched(self) -> set[UUID]:
+        """The deployments governed by a policy with health rules (their health is polled every interval).
+
+        Computed once per inventory and policy set.
+        """
+        policy_set = self.policies.current
+        if policy_set is None:
+            return set()
+        key = (self.inventory_at, policy_set.content_hash, len(self.inventory))
+        if key != self._watched_key:
+            self._watched = set()
+            for deployment in self.inventory.values():
+                policy = match_policies(policy_set, deployment).policy
+                if policy is not None and policy.health:
+                    self._watched.add(deployment.deployment_id)
+            self._watched_key = key
+        return self._watched
+
+    async def absorb_health(self, poll: HealthPoll) -> None:
+        """Publish the health just observed, and forget the deployments the platform answered 404 for."""
+        for deployment_id, track in poll.tracks.items():
+            deployment = self.inventory.get(deployment_id)
+            if deployment is None:
+                continue
+            pods = self.health.pods.get(deployment_id)
+            self._gauges.publish_health(deployment, track.value, pods)
+            view = self.views.get(deployment_id)
+            if view is not None:
+                view.health, view.pods = track, pods
+        if poll.gone:
+            try:
+                await asyncio.to_thread(self._forget_in_store, poll.gone)
+            except StoreError as error:
+                self._store_failed("forget", error)
+            self._forget(poll.gone)
+
+    def due(self, now: datetime) -> set[UUID] | None:
+        """The deployments whose answer may have changed by ``now`` (``None``: all of them, when the
+        wallet probe fell due since the last cycle over every deployment)."""
+        probe = self.organization.next_wallet_probe if self.organization.wallet_blocked else None
+        if probe is not None and probe <= now and (self.last_full_at is None or probe > self.last_full_at):
+            return None
+        due = {deployment_id for deployment_id, at in self.next_changes.items() if at <= now}
+        due |= {deployment_id for deployment_id, at in self.backoff_until.items() if at <= now}
+        return due & self.inventory.keys()
+
+    def next_wakeup(self, now: datetime) -> datetime | None:
+        """The next instant after ``now`` at which some deployment's answer changes, a backoff ends or the
+        wallet probe is due (the token probe has a job of its own)."""
+        candidates = [at for at in self.next_changes.values() if at > now]
+        candidates += [at for at in self.backoff_until.values() if at > now]
+        probe = self.organization.next_wallet_probe if self.organization.wallet_blocked else None
+        if probe is not None and probe > now:
+            candidates.append(probe)
+        return min(candidates) if candidates else None
+
+    # --- A cycle ----------------------------------------------------------------------
+
+    async def reconcile(self, now: datetime, *, reason: str, only: Collection[UUID] | None = None) -> CycleSummary:
+        """Run one cycle at ``now`` over the cached inventory (or the ``only`` subset of it); return its summary."""
+        async with self.lock:
+            started = time.perf_counter()
+            summary = await self._cycle(now, reason=reason, only=only)
+            self._metrics.reconcile_duration.observe(time.perf_counter() - started)
+            if summary.error is None:
+                self.last_success_at = now
+                if only is None:
+                    self.last_full_at = now
+                self._metrics.last_reconcile.set(unix_seconds(self._clock()))
+            self.last_summary = summary
+            if self.on_next_wakeup is not None:
+                self.on_next_wakeup(self.next_wakeup(now))
+            return summary
+
+    async def _cycle(self, now: datetime, *, reason: str, only: Collection[UUID] | None) -> CycleSummary:
+        summary = CycleSummary(reason=reason, at=now)
+        policy_set = self.policies.current
+        if policy_set is None:
+            summary.error = "no policy set is loaded"
+            return summary
+        if self.inventory_at is None:
+            summary.error = "the deployments have not been listed yet"
+            return summary
+        acting = self.may_act()
+        self._metrics.leader.set(1 if acting else 0)
+        if self.needs_recovery and acting and self._listed_since_cycle:
+            # Only against a fresh list: pending actions are settled by what the platform shows now.
+            try:
+                recovered = await recover_pending(
+                    store=self._store, executor=self.executor, inventory=self.inventory, now=now
+                )
+            except StoreError as error:
+                self._store_failed("recover_pending", error)
+                summary.error = f"crash recovery failed: {error}"
+                return summary
+            self.needs_recovery = False
+            self._absorb_statuses(recovered)
+            summary.reports.extend(recovered.reports)
+        try:
+            memory = await asyncio.to_thread(self._read_memory, now)
+        except StoreError as error:
+            self._store_failed("read", error)
+            summary.error = f"the state store cannot be read: {error}"
+            return summary
+        self.health.remember(memory.tracks)
+        self._savings.settle(now)
+
+        self._listed_since_cycle = False
+        full = only is None
+        targets = [self.inventory[key] for key in (self.inventory if full else only) if key in self.inventory]
+        summary.considered = len(targets)
+        applied_view = self.executor.applied_view(memory.applied)
+        suspended_now: set[UUID] = set()
+        resolved: dict[UUID, _Considered] = {}
+        plans: list[Plan] = []
+        for deployment in targets:
+            deployment_id = deployment.deployment_id
+            try:
+                resolution, rules = self._resolve(policy_set, deployment, memory, now)
+                if resolution.suspended:
+                    suspended_now.add(deployment_id)
+                elif deployment_id in self._suspended:
+                    self._resuming.add(deployment_id)
+                decision = decide(
+                    deployment,
+                    resolution,
+                    applied=applied_view.get(deployment_id),
+                    now=now,
+                    allow_delete=self.allow_delete,
+                    backoff=memory.backoffs.get(deployment_id),
+                    resumed=deployment_id in self._resuming,
+                )
+            except Exception as error:  # one failing deployment never stops the others
+                self._deployment_failed(deployment, error, now)
+                continue
+            resolved[deployment_id] = _Considered(resolution, rules, decision)
+            plans.extend(decision.plans)
+        self._suspended = suspended_now if full else (self._suspended - set(resolved)) | suspended_now
+
+        execution = Execution()
+        if acting and plans:
+            execution = await self.executor.execute(plans, now=now, backoffs=memory.backoffs, every_deployment=full)
+        elif plans:
+            log.debug("plans_not_executed", plans=len(plans), why="this instance may not act")
+        if execution.unrecorded:
+            self.needs_recovery = True
+        summary.reports.extend(execution.reports)
+        self._absorb_statuses(execution)
+        if execution.gone:
+            self._forget(execution.gone)
+        await self._remember(policy_set, memory, resolved, execution, now)
+        self._publish(policy_set, memory, resolved, execution, now)
+        return summary
+
+    def _read_memory(self, now: datetime) -> _Memory:
+        store = self._store
+        return _Memory(
+            applied=store.all_applied(),
+            tracks=store.health_tracks(),
+            rules=store.all_rule_memory(),
+            suspensions=store.active_suspensions(now),
+            backoffs=store.backoffs(),
+        )
+
+    def _rules_of(self, memory: _Memory, deployment_id: UUID, policy: str) -> dict[str, HealthRuleMemory]:
+        stored = dict(memory.rules.get(deployment_id, {}))
+        stored.update(self._dry_rules.get(deployment_id, {}))
+        rules: dict[str, HealthRuleMemory] = {}
+        for (policy_name, rule), value in stored.items():
+            if policy_name != policy:
+                continue
+            try:
+                rules[rule] = HealthRuleMemory.from_json(value)
+            except (ValueError, TypeError) as error:
+                log.warning(
+                    "rule_memory_unreadable",
+                    deployment_id=str(deployment_id),
+                    policy=policy,
+                    rule=rule,
+                    error=str(error),
+                )
+        return rules
+
+    def _resolve(
+        self,
+        policy_set: PolicySet,
+        deployment: Deployment,
+        memory: _Memory,
+        now: datetime,
+        *,
+        at: datetime | None = None,
+        rules: Mapping[str, HealthRuleMemory] | None = None,
+    ) -> tuple[Resolution, dict[str, HealthRuleMemory]]:
+        deployment_id = deployment.deployment_id
+        if rules is None:
+            matched = match_policies(policy_set, deployment).policy
+            rules = self._rules_of(memory, deployment_id, matched.name) if matched is not None else {}
+        resolution = self._engine(
+            policy_set,
+            deployment,
+            at=at or now,
+            track=memory.tracks.get(deployment_id),
+            suspension=memory.suspensions.get(deployment_id),
+            rules=rules,
+        )
+        return resolution, dict(rules)
+
+    def _engine(
+        self,
+        policy_set: PolicySet,
+        deployment: Deployment,
+        *,
+        at: datetime,
+        track: HealthTrack | None,
+        suspension: Suspension | None,
+        rules: Mapping[str, HealthRuleMemory],
+    ) -> Resolution:
+        """Ask the engine about ``deployment`` at ``at`` with the tracked health, suspension and rules' memory."""
+        health = HealthObservation(HealthStatus.parse(track.value), track.since) if track is not None else None
+        return resolve_desired_state(
+            policy_set,
+            deployment,
+            now=at,
+            health=health,
+            rule_memory=rules,
+            suspended_until=suspension.until if suspension is not None else None,
+            first_seen=self.first_seen.get(deployment.deployment_id),
+        )
+
+    async def _remember(
+        self,
+        policy_set: PolicySet,
+        memory: _Memory,
+        resolved: dict[UUID, _Considered],
+        execution: Execution,
+        now: datetime,
+    ) -> None:
+        """Persist the rules' memory that changed (restarts recorded); re-resolve restarted deployments."""
+        items: list[tuple[UUID, str, str, Any]] = []
+        for deployment_id, considered in resolved.items():
+            resolution = considered.resolution
+            if resolution.policy is None:
+                continue
+            after = dict(resolution.memory)
+            restarted = execution.restarted.get(deployment_id)
+            if restarted is not None:
+                rule, at = restarted
+                after[rule] = record_restart(after.get(rule), at)
+                deployment = self.inventory.get(deployment_id)
+                if deployment is not None:
+                    considered.resolution, _ = self._resolve(policy_set, deployment, memory, now, rules=after)
+            for rule, value in after.items():
+                previous = considered.rules_before.get(rule)
+                if previous is None or previous.to_json() != value.to_json():
+                    items.append((deployment_id, resolution.policy, rule, json.loads(value.to_json())))
+        if not items:
+            return
+        if self.executor.dry_run:
+            for deployment_id, policy, rule, value in items:
+                self._dry_rules.setdefault(deployment_id, {})[(policy, rule)] = value
+            return
+        try:
+            await asyncio.to_thread(self._store.put_rule_memory, items)
+        except StoreError as error:
+            self._store_failed("put_rule_memory", error)
+
+    def _publish(
+        self,
+        policy_set: PolicySet,
+        memory: _Memory,
+        resolved: dict[UUID, _Considered],
+        execution: Execution,
+        now: datetime,
+    ) -> None:
+        """Update views, gauges, savings and next changes of the deployments just considered."""
+        applied_all = {**self.executor.applied_view(memory.applied), **execution.applied}
+        stored_applied = {**memory.applied, **({} if self.executor.dry_run else execution.applied)}
+        backoffs = {**memory.backoffs}
+        for deployment_id, backoff in execution.backoffs.items():
+            if backoff is None:
+                backoffs.pop(deployment_id, None)
+            else:
+                backoffs[deployment_id] = backoff
+        self.backoff_until = {key: backoff.until for key, backoff in backoffs.items() if backoff.until > now}
+        last_actions: dict[UUID, ActionReport] = {}
+        last_waiting: dict[UUID, ActionReport] = {}
+        for report in execution.reports:
+            last_actions[report.deployment_id] = report
+            if report.result in ("deferred", "blocked"):
+                last_waiting[report.deployment_id] = report
+        for deployment_id, considered in resolved.items():
+            resolution, decision = considered.resolution, considered.decision
+            deployment = self.inventory.get(deployment_id)
+            if deployment is None:
+                continue
+            policy = policy_set.policy(resolution.policy) if resolution.policy else None
+            baseline = baseline_replicas(policy)
+            view = self.views.get(deployment_id) or DeploymentView(deployment=deployment)
+            view.deployment = deployment
+            view.resolution = resolution
+            view.decision = decision
+            view.applied = applied_all.get(deployment_id)
+            view.health = memory.tracks.get(deployment_id, view.health)
+            view.pods = self.health.pods.get(deployment_id, view.pods)
+            view.suspension = memory.suspensions.get(deployment_id)
+            view.backoff = backoffs.get(deployment_id)
+            view.first_seen = self.first_seen.get(deployment_id)
+            view.baseline = baseline
+            view.error = None
+            view.considered_at = now
+            if deployment_id in last_actions:
+                view.last_action = last_actions[deployment_id]
+            waiting = last_waiting.get(deployment_id)
+            since = self.executor.waiting_since(deployment_id)
+            view.waiting = (waiting.result, since or now) if waiting is not None else None
+            view.next_change = resolution.next_change
+            view.next_state = None
+            view.next_state_known = False
+            if resolution.next_change is not None:
+                self.next_changes[deployment_id] = resolution.next_change
+            else:
+                self.next_changes.pop(deployment_id, None)
+            if not decision.plans or deployment_id in execution.applied:
+                self._resuming.discard(deployment_id)
+            self.views[deployment_id] = view
+            self._gauges.publish(
+                deployment,
+                policy=resolution.policy,
+                desired=resolution.desired,
+                next_change=resolution.next_change,
+                suspended=resolution.suspended,
+            )
+            self._gauges.publish_health(deployment, view.health.value if view.health else None, view.pods)
+            self._savings.hold(
+                deployment,
+                state_in_effect(stored_applied.get(deployment_id), deployment.status),
+                baseline=baseline,
+                pricing=policy_set.pricing,
+                now=now,
+            )
+        self._metrics.policy_conflicts.set(
+            sum(1 for view in self.views.values() if view.resolution and view.resolution.conflict)
+        )
+        entries = [
+            (deployment, state_in_effect(stored_applied.get(key), deployment.status), self._baseline_of(key))
+            for key, deployment in self.inventory.items()
+        ]
+        totals = running_gpus(entries)
+        self._accelerators |= totals.keys()
+        for accelerator in self._accelerators:
+            self._metrics.running_gpus.labels(accelerator=accelerator).set(totals.get(accelerator, 0))
+
+    def next_state(self, view: DeploymentView) -> Resolution | None:
+        """The engine's answer at the view's next change, with the memory of its last cycle (for /status).
+
+        Computed on demand and kept until the next cycle considers the deployment; ``None``
+        when there is no next change or the engine cannot answer.
+        """
+        if view.next_state_known:
+            return view.next_state
+        policy_set = self.policies.current
+        if view.next_change is None or view.resolution is None or policy_set is None:
+            return None
+        try:
+            view.next_state = self._engine(
+                policy_set,
+                view.deployment,
+                at=view.next_change,
+                track=view.health,
+                suspension=view.suspension,
+                rules=view.resolution.memory,
+            )
+        except Exception as error:  # /status must not fail because of one deployment
+            log.warning("next_state_unavailable", deployment_id=str(view.deployment.deployment_id), error=repr(error))
+            view.next_state = None
+        view.next_state_known = True
+        return view.next_state
+
+    def _baseline_of(self, deployment_id: UUID) -> int:
+        view = self.views.get(deployment_id)
+        return view.baseline if view is not None else 1
+
+    def _absorb_statuses(self, execution: Execution) -> None:
+        """Show the status each successful action established until the next list confirms it."""
+        for deployment_id, status in execution.statuses.items():
+            deployment = self.inventory.get(deployment_id)
+            if deployment is not None and deployment.status is not status:
+                self.inventory[deployment_id] = deployment.model_copy(
+                    update={"status": status, "status_raw": status.value}
+                )
+
+    def _forget(self, deployment_ids: Iterable[UUID]) -> None:
+        """Forget deployments the platform answered 404 for (the store forgot them already or does now)."""
+        gone = set(deployment_ids)
+        for deployment_id in gone:
+            deployment = self.inventory.pop(deployment_id, None)
+            self.views.pop(deployment_id, None)
+            self.next_changes.pop(deployment_id, None)
+            self.backoff_until.pop(deployment_id, None)
+            self.executor.forget(deployment_id)
+            log.warning(
+                "deployment_gone",
+                deployment=deployment.deployment_name if deployment else None,
+                deployment_id=str(deployment_id),
+                effect="forgotten: the platform no longer has it",
+            )
+        self.health.forget(gone)
+        self._gauges.retain(self.inventory.keys())
+        self._savings.retain(self.inventory.keys())
+
+    def _forget_in_store(self, deployment_ids: Iterable[UUID]) -> None:
+        for deployment_id in deployment_ids:
+            self._store.forget(deployment_id)
+
+    def _deployment_failed(self, deployment: Deployment, error: Exception, now: datetime) -> None:
+        self._metrics.reconcile_errors.inc()
+        log.error(
+            "deployment_failed",
+            deployment=deployment.deployment_name,
+            deployment_id=str(deployment.deployment_id),
+            error=repr(error),
+            exc_info=error,
+        )
+        view = self.views.get(deployment.deployment_id) or DeploymentView(deployment=deployment)
+        view.error = f"{type(error).__name__}: {error}"
+        view.considered_at = now
+        self.views[deployment.deployment_id] = view
+
+    def _store_failed(self, operation: str, error: StoreError) -> None:
+        self.executor.store_ok = False
+        self._metrics.reconcile_errors.inc()
+        log.error("store_failed", operation=operation, error=str(error), reason=getattr(error, "reason", None))

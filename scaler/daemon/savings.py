@@ -1,0 +1,120 @@
+"""Realized savings: GPU-seconds and dollars saved by what the scaler actually applied.
+
+The engine's savings rules (:mod:`scaler.policy.savings`) are applied to the state that
+is really in effect, not to the desired one:
+
+- The state in effect is what the scaler last applied, confirmed by the status the
+  platform lists (stopped and SCALED_DOWN; bounds or running and DEPLOYED; bounds with a
+  floor of 0 and SCALED_DOWN). When they disagree (a person changed it, or a call has
+  not taken effect) nothing is in effect and nothing is saved. A dry run applies
+  nothing, so it saves nothing.
+- Every cycle, each deployment's saving over the interval since the last one is counted
+  with the state in effect during that interval, into
+  ``scaler_gpu_seconds_saved_total`` and ``scaler_cost_saved_dollars_total``
+  (cost only when the accelerator has a price).
+- A state above the baseline (a peak window) costs more than the baseline; counters
+  cannot go down, so such an interval counts as saving nothing rather than a negative
+  saving. Time the daemon was not running is not counted.
+
+``scaler_running_gpus{accelerator}`` is the GPUs DEPLOYED deployments hold: the replica
+floor in effect (the baseline when no applied state is in effect) times the
+accelerator count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from scaler.daemon.decide import desired_of
+from scaler.metrics import Metrics
+from scaler.policy import DesiredState, replicas_under, usage_between
+from scaler.simplismart.models import Deployment, DeploymentStatus
+from scaler.store import AppliedState
+
+
+def state_in_effect(applied: AppliedState | None, status: DeploymentStatus) -> DesiredState | None:
+    """Return the applied state when the listed status confirms it, else ``None`` (nothing in effect)."""
+    if applied is None:
+        return None
+    state = desired_of(applied)
+    if state.kind == "stopped":
+        return state if status is DeploymentStatus.SCALED_DOWN else None
+    if status is DeploymentStatus.DEPLOYED:
+        return state
+    if status is DeploymentStatus.SCALED_DOWN and state.kind == "bounds" and state.min_replicas == 0:
+        return state
+    return None
+
+
+@dataclass
+class _Held:
+    deployment: Deployment
+    state: DesiredState | None
+    baseline: int
+    pricing: Mapping[str, float]
+    since: datetime
+
+
+class SavingsMeter:
+    """Counts each deployment's realized saving interval by interval."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self._held: dict[UUID, _Held] = {}
+
+    def settle(self, now: datetime) -> None:
+        """Count the saving of every tracked deployment from its last count to ``now``."""
+        for held in self._held.values():
+            if now <= held.since:
+                continue
+            usage = usage_between(held.deployment, held.state, held.baseline, held.since, now, held.pricing)
+            held.since = now
+            saved_hours = usage.saved_gpu_hours
+            if saved_hours <= 0:
+                continue
+            labels = {
+                "deployment": held.deployment.deployment_name,
+                "deployment_id": str(held.deployment.deployment_id),
+                "accelerator": held.deployment.accelerator,
+            }
+            self._metrics.gpu_seconds_saved.labels(**labels).inc(saved_hours * 3600.0)
+            saved_cost = usage.saved_cost
+            if saved_cost is not None and saved_cost > 0:
+                self._metrics.cost_saved.labels(**labels).inc(saved_cost)
+
+    def hold(
+        self,
+        deployment: Deployment,
+        state: DesiredState | None,
+        *,
+        baseline: int,
+        pricing: Mapping[str, float],
+        now: datetime,
+    ) -> None:
+        """From ``now`` on, ``deployment`` holds ``state`` (``None``: nothing in effect) against ``baseline``."""
+        previous = self._held.get(deployment.deployment_id)
+        since = previous.since if previous is not None and previous.since <= now else now
+        self._held[deployment.deployment_id] = _Held(deployment, state, baseline, pricing, since)
+
+    def retain(self, deployment_ids: Iterable[UUID]) -> None:
+        """Stop tracking every deployment not in ``deployment_ids``."""
+        keep = set(deployment_ids)
+        for deployment_id in [key for key in self._held if key not in keep]:
+            del self._held[deployment_id]
+
+
+def running_gpus(entries: Iterable[tuple[Deployment, DesiredState | None, int]]) -> dict[str, int]:
+    """Return the GPUs held per accelerator by (deployment, state in effect, baseline) entries.
+
+    Every accelerator seen appears, with 0 when none of its deployments is DEPLOYED.
+    """
+    totals: dict[str, int] = {}
+    for deployment, state, baseline in entries:
+        held = 0
+        if deployment.status is DeploymentStatus.DEPLOYED:
+            held = replicas_under(state, baseline) * deployment.accelerator_count
+        totals[deployment.accelerator] = totals.get(deployment.accelerator, 0) + held
+    return totals

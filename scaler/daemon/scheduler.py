@@ -1,0 +1,237 @@
+"""The daemon's jobs on APScheduler 3.11's ``AsyncIOScheduler``, and its events as metrics.
+
+Jobs (every one with an explicit ``misfire_grace_time``, ``coalesce=True`` and
+``max_instances=1``, in UTC):
+
+==============  ======================================  =====================================
+job             when                                    what
+==============  ======================================  =====================================
+``reconcile``   every reconcile interval, first at      list the deployments, reconcile all
+                start
+``health``      every health interval                   poll health by the polling rule;
+                                                        reconcile those whose health changed
+``boundary``    once, at the next instant any answer    reconcile the deployments due (no list:
+                changes; replaced whenever that         the last inventory, so the call leaves
+                instant changes                         at the boundary, not after a list)
+``policies``    every 5 s                               reload the policy files if they changed
+``token``       every 10 s                              re-read the token file; a new token
+                                                        while the token is refused probes at once
+``probe``       every 10 s                              the token probe, when due
+==============  ======================================  =====================================
+
+Every job catches, logs and counts its own exceptions (it returns :data:`JOB_FAILED`),
+so one failure never stops the loop. A listener turns APScheduler's events into
+``scaler_scheduler_events_total{event}`` (``executed``, ``error``, ``missed``,
+``max_instances``) and logs every event but ``executed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobEvent,
+)
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from scaler.daemon.policies import POLICY_CHECK_SECONDS
+from scaler.metrics import Metrics
+
+log = structlog.get_logger()
+
+#: What a job returns when it failed (its exception was caught, logged and counted by the wrapper).
+JOB_FAILED = "job-failed"
+#: Seconds between checks of the token file.
+TOKEN_CHECK_SECONDS = 10.0
+#: Seconds between checks whether the token probe is due.
+PROBE_CHECK_SECONDS = 10.0
+
+Job = Callable[[], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class DaemonJobs:
+    """The coroutine functions the scheduler runs."""
+
+    reconcile: Job
+    health: Job
+    boundary: Job
+    policies: Job
+    token: Job
+    probe: Job
+
+
+@dataclass(frozen=True)
+class JobTiming:
+    """When a recurring job runs and how late it may start."""
+
+    interval_seconds: float
+    misfire_grace_seconds: float
+    first_run_now: bool = False
+
+
+def job_timings(*, reconcile_interval_seconds: float, health_interval_seconds: float) -> dict[str, JobTiming]:
+    """Return the timing of every recurring job.
+
+    A run may start up to one interval late (a paused VM, a busy loop) and still run;
+    later than that the next one is due anyway (``coalesce`` folds missed runs into one).
+    """
+    return {
+        "reconcile": JobTiming(reconcile_interval_seconds, reconcile_interval_seconds, first_run_now=True),
+        "health": JobTiming(health_interval_seconds, health_interval_seconds),
+        "policies": JobTiming(POLICY_CHECK_SECONDS, POLICY_CHECK_SECONDS),
+        "token": JobTiming(TOKEN_CHECK_SECONDS, TOKEN_CHECK_SECONDS),
+        "probe": JobTiming(PROBE_CHECK_SECONDS, PROBE_CHECK_SECONDS),
+    }
+
+
+EVENT_NAMES = {
+    EVENT_JOB_EXECUTED: "executed",
+    EVENT_JOB_ERROR: "error",
+    EVENT_JOB_MISSED: "missed",
+    EVENT_JOB_MAX_INSTANCES: "max_instances",
+}
+
+
+class DaemonScheduler:
+    """The daemon's ``AsyncIOScheduler``: its jobs, the boundary wake-up and the event metrics."""
+
+    def __init__(
+        self,
+        jobs: DaemonJobs,
+        *,
+        metrics: Metrics,
+        reconcile_interval_seconds: float,
+        health_interval_seconds: float,
+    ) -> None:
+        self._jobs = jobs
+        self._metrics = metrics
+        self.timings = job_timings(
+            reconcile_interval_seconds=reconcile_interval_seconds, health_interval_seconds=health_interval_seconds
+        )
+        self.boundary_misfire_grace_seconds = max(reconcile_interval_seconds, 60.0)
+        self.scheduler = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 1},
+        )
+        self.scheduler.add_listener(
+            self.on_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
+        )
+        self.wakeup_at: datetime | None = None
+        self._running = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # --- Jobs -------------------------------------------------------------------
+
+    def add_jobs(self, now: datetime) -> None:
+        """Add the recurring jobs: the reconcile job runs first at ``now``, the others one interval later."""
+        for name, timing in self.timings.items():
+            # APScheduler reads next_run_time=None as "paused": pass it only for a first run now.
+            first_run: dict[str, Any] = {"next_run_time": now} if timing.first_run_now else {}
+            start = now if timing.first_run_now else now + timedelta(seconds=timing.interval_seconds)
+            self.scheduler.add_job(
+                self.run_job,
+                trigger=IntervalTrigger(seconds=timing.interval_seconds, timezone=UTC, start_date=start),
+                args=(name, getattr(self._jobs, name)),
+                id=name,
+                name=name,
+                replace_existing=True,
+                misfire_grace_time=int(max(timing.misfire_grace_seconds, 1)),
+                coalesce=True,
+                max_instances=1,
+                **first_run,
+            )
+
+    def start(self, now: datetime) -> None:
+        """Add the jobs and start the scheduler; call from inside the running event loop."""
+        self.add_jobs(now)
+        self.scheduler.start()
+
+    def schedule_wakeup(self, at: datetime | None) -> None:
+        """Run the ``boundary`` job exactly at ``at`` (replacing any earlier plan); ``None`` cancels it."""
+        if at == self.wakeup_at:
+            return
+        self.wakeup_at = at
+        if at is None:
+            if self.scheduler.get_job("boundary") is not None:
+                self.scheduler.remove_job("boundary")
+            return
+        self.scheduler.add_job(
+            self._boundary,
+            trigger=DateTrigger(run_date=at, timezone=UTC),
+            id="boundary",
+            name="boundary",
+            replace_existing=True,
+            misfire_grace_time=int(self.boundary_misfire_grace_seconds),
+            coalesce=True,
+            max_instances=1,
+        )
+
+    async def _boundary(self) -> Any:
+        self.wakeup_at = None
+        return await self.run_job("boundary", self._jobs.boundary)
+
+    async def run_job(self, name: str, job: Job) -> Any:
+        """Run ``job``; catch, log and count its failure (return :data:`JOB_FAILED`)."""
+        self._running += 1
+        self._idle.clear()
+        try:
+            return await job()
+        except Exception as error:
+            log.error("job_failed", job=name, error=repr(error), exc_info=error)
+            return JOB_FAILED
+        finally:
+            self._running -= 1
+            if self._running == 0:
+                self._idle.set()
+
+    # --- Events -------------------------------------------------------------------
+
+    def on_event(self, event: JobEvent) -> None:
+        """Count an APScheduler job event in ``scaler_scheduler_events_total`` and log all but successes."""
+        name = EVENT_NAMES.get(event.code)
+        if name is None:
+            return
+        if name == "executed" and getattr(event, "retval", None) == JOB_FAILED:
+            name = "error"
+        self._metrics.scheduler_events.labels(event=name).inc()
+        if name == "executed":
+            return
+        fields: dict[str, Any] = {"kind": name, "job": event.job_id}
+        scheduled = getattr(event, "scheduled_run_time", None) or getattr(event, "scheduled_run_times", None)
+        if scheduled is not None:
+            fields["scheduled_run_time"] = str(scheduled)
+        exception = getattr(event, "exception", None)
+        if exception is not None:
+            fields["error"] = repr(exception)
+        log.warning("scheduler_event", **fields)
+
+    # --- Stopping -------------------------------------------------------------------
+
+    async def stop(self, *, timeout_seconds: float) -> bool:
+        """Stop starting jobs, wait up to ``timeout_seconds`` for running ones, then shut down.
+
+        Returns whether every running job finished in time (those that did not are cancelled).
+        """
+        if self.scheduler.running:
+            self.scheduler.pause()
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout_seconds)
+            finished = True
+        except TimeoutError:
+            finished = False
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        return finished

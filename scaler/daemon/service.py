@@ -1,0 +1,421 @@
+"""The :class:`Daemon`: everything wired together, one cycle (``run_once``) or the long-running loop (``run``).
+
+Start-up: the policy set must load (else :class:`~scaler.policy.PolicyError`); the
+first cycle lists the deployments, settles actions a crash left pending, polls health
+once and reconciles everything, so a missed transition is caught up at once and no
+applied action is repeated. Then the scheduler's jobs run (:mod:`scaler.daemon.scheduler`).
+
+Signals: SIGTERM and SIGINT stop the daemon cleanly: no new action starts, jobs and
+calls in flight get :data:`SHUTDOWN_GRACE_SECONDS` to finish (an action cut short stays
+pending and is settled by crash recovery at the next start), the HTTP server and the
+store are closed, and :meth:`Daemon.run` returns 0. SIGHUP reloads the policy files.
+
+The HA seam: ``may_act`` is consulted before every mutating call and before crash
+recovery; a standby (``may_act()`` false) keeps listing, polling, resolving and serving
+``/status`` and ``/metrics`` but sends nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import structlog
+
+from scaler import __version__
+from scaler.daemon.clock import Clock, iso, system_clock, unix_seconds
+from scaler.daemon.executor import Executor, always
+from scaler.daemon.health import HealthPoller
+from scaler.daemon.http import BackgroundServer, create_http_app, listen
+from scaler.daemon.organization import OrganizationState
+from scaler.daemon.policies import PolicyKeeper
+from scaler.daemon.reconciler import CycleSummary, Reconciler
+from scaler.daemon.scheduler import DaemonJobs, DaemonScheduler
+from scaler.daemon.status import action_entry, deployment_status
+from scaler.metrics import Metrics
+from scaler.policy import PolicySet
+from scaler.settings import Settings
+from scaler.simplismart.client import SimplismartClient
+from scaler.simplismart.errors import ClientValidationError
+from scaler.simplismart.token import TokenSource
+from scaler.store import Store, StoreError, open_store
+
+log = structlog.get_logger()
+
+#: Seconds jobs and calls in flight get to finish after SIGTERM (the chart gives the pod 30).
+SHUTDOWN_GRACE_SECONDS = 25.0
+#: Recent audit records shown by /status.
+RECENT_ACTIONS = 50
+
+
+class Daemon:
+    """The scaler daemon. Build it with :meth:`from_settings` or from its parts (tests)."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        client: SimplismartClient,
+        store: Store,
+        metrics: Metrics,
+        clock: Clock = system_clock,
+        token: TokenSource | None = None,
+        may_act: Callable[[], bool] = always,
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.store = store
+        self.metrics = metrics
+        self.clock = clock
+        self.token = token
+        self.may_act = may_act
+        self.started_at = clock()
+        self.organization = OrganizationState(metrics=metrics)
+        self.policies = PolicyKeeper([settings.policy_path], metrics=metrics)
+        self.executor = Executor(
+            client=client,
+            store=store,
+            metrics=metrics,
+            clock=clock,
+            organization=self.organization,
+            dry_run=settings.dry_run,
+            max_actions_per_cycle=settings.max_actions_per_cycle,
+            may_act=may_act,
+        )
+        self.health = HealthPoller(
+            client=client,
+            store=store,
+            metrics=metrics,
+            organization=self.organization,
+            idle_interval_seconds=settings.health_idle_interval_seconds,
+        )
+        self.reconciler = Reconciler(
+            client=client,
+            store=store,
+            metrics=metrics,
+            clock=clock,
+            policies=self.policies,
+            executor=self.executor,
+            organization=self.organization,
+            health=self.health,
+            allow_delete=settings.allow_delete,
+            may_act=may_act,
+        )
+        self.scheduler: DaemonScheduler | None = None
+        self.http: BackgroundServer | None = None
+        self.last_tick: datetime | None = None
+        self._health_polled = False
+        self._last_token: str | None = None
+        self._stop: asyncio.Event | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        metrics.build_info.info({"version": __version__})
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        metrics: Metrics,
+        clock: Clock = system_clock,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> Daemon:
+        """Build the daemon for ``settings``: token source, API client, state store.
+
+        Raises :class:`~scaler.simplismart.errors.ConfigurationError` (no usable token,
+        CA bundle), :class:`~scaler.simplismart.errors.ClientValidationError` (no
+        SCALER_ORG_ID), or :class:`~scaler.store.StoreError` (the store cannot be opened).
+        """
+        if settings.org_id is None:
+            raise ClientValidationError("SCALER_ORG_ID is not set: start/stop calls need the organization's UUID")
+        token = TokenSource.from_settings(settings)
+        store = open_store(settings.state_url)
+        client = SimplismartClient.from_settings(settings, transport=transport, metrics=metrics, token=token)
+        return cls(settings=settings, client=client, store=store, metrics=metrics, clock=clock, token=token)
+
+    # --- Policies --------------------------------------------------------------------
+
+    def load_policies(self) -> PolicySet:
+        """Load the policy set; raises :class:`~scaler.policy.PolicyError` when it is invalid."""
+        policy_set = self.policies.load(self.clock())
+        log.info(
+            "policies_loaded",
+            summary=policy_set.summary(),
+            content_hash=policy_set.content_hash,
+            path=str(self.settings.policy_path),
+        )
+        return policy_set
+
+    # --- Jobs ------------------------------------------------------------------------
+
+    async def inventory_cycle(self, reason: str = "interval") -> CycleSummary:
+        """List the deployments, poll health the first time, reconcile everything; return the summary."""
+        now = self.clock()
+        try:
+            listed = await self.reconciler.fetch_inventory(now)
+            if not listed:
+                reason_text = "the platform refuses the token" if self.organization.api_paused else "listing failed"
+                return CycleSummary(reason=reason, at=now, error=f"the deployments could not be listed: {reason_text}")
+            if not self._health_polled:
+                await self.poll_health(now, reconcile=False)
+            return await self.reconciler.reconcile(now, reason=reason)
+        finally:
+            self.last_tick = self.clock()
+
+    async def poll_health(self, now: datetime | None = None, *, reconcile: bool = True) -> None:
+        """Poll health by the polling rule; reconcile the deployments whose health changed."""
+        now = now or self.clock()
+        if self.reconciler.inventory_at is None or self.organization.api_paused:
+            return
+        started = time.perf_counter()
+        try:
+            poll = await self.health.poll(list(self.reconciler.inventory.values()), self.reconciler.watched(), now)
+        except StoreError as error:
+            self.executor.store_ok = False
+            self.metrics.reconcile_errors.inc()
+            log.error("health_not_recorded", error=str(error))
+            return
+        await self.reconciler.absorb_health(poll)
+        self._health_polled = True
+        self.metrics.health_poll_duration.observe(time.perf_counter() - started)
+        self.metrics.last_health_poll.set(unix_seconds(self.clock()))
+        changed = poll.changed & self.reconciler.inventory.keys()
+        if reconcile and changed:
+            await self.reconciler.reconcile(now, reason="health", only=changed)
+
+    async def wake_up(self) -> CycleSummary | None:
+        """At a boundary: reconcile the deployments whose answer changes now (from the last inventory)."""
+        now = self.clock()
+        if self.organization.api_paused:
+            return None
+        due = self.reconciler.due(now)
+        if due is not None and not due:
+            if self.reconciler.on_next_wakeup is not None:
+                self.reconciler.on_next_wakeup(self.reconciler.next_wakeup(now))
+            return None
+        return await self.reconciler.reconcile(now, reason="boundary", only=due)
+
+    async def check_policies(self, *, force: bool = False) -> bool:
+        """Reload the policy files if they changed (always when ``force``); reconcile after a new set."""
+        now = self.clock()
+        changed = await asyncio.to_thread(self.policies.check, now, force=force)
+        if changed and self.reconciler.inventory_at is not None and not self.organization.api_paused:
+            await self.reconciler.reconcile(now, reason="policy reload")
+        return changed
+
+    async def check_token(self) -> None:
+        """Re-read the token file; a new token while the token is refused makes the probe due at once."""
+        if self.token is None or self.token.path is None:
+            return
+        current = await asyncio.to_thread(self.token.get)
+        changed = self._last_token is not None and current != self._last_token
+        self._last_token = current
+        if changed and self.organization.api_paused:
+            log.info("api_token_changed", effect="probing the platform now")
+            self.organization.next_auth_probe = self.clock()
+            await self.probe()
+
+    async def probe(self) -> None:
+        """Send the token probe when it is due (a list of the deployments, then a full cycle)."""
+        if self.organization.auth_probe_due(self.clock()):
+            await self.inventory_cycle(reason="probe")
+
+    # --- Running -------------------------------------------------------------------
+
+    async def run_once(self) -> CycleSummary:
+        """Run one full cycle (list, recovery, health, reconcile) and return its summary."""
+        return await self.inventory_cycle(reason="once")
+
+    def request_stop(self) -> None:
+        """Ask :meth:`run` to stop (what SIGTERM and SIGINT do)."""
+        self.executor.stopping = True
+        if self._stop is not None:
+            self._stop.set()
+
+    def request_reload(self) -> None:
+        """Reload the policy files now (what SIGHUP does)."""
+        log.info("policy_reload_requested", signal="SIGHUP")
+        task = asyncio.get_running_loop().create_task(
+            self._guarded("policies", lambda: self.check_policies(force=True))
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guarded(self, name: str, job: Callable[[], Any]) -> Any:
+        if self.scheduler is not None:
+            return await self.scheduler.run_job(name, job)
+        return await job()
+
+    def jobs(self) -> DaemonJobs:
+        """The scheduler's jobs, bound to this daemon."""
+        return DaemonJobs(
+            reconcile=self.inventory_cycle,
+            health=self.poll_health,
+            boundary=self.wake_up,
+            policies=self.check_policies,
+            token=self.check_token,
+            probe=self.probe,
+        )
+
+    def build_scheduler(self) -> DaemonScheduler:
+        """Create the scheduler and connect the reconciler's next wake-up to it."""
+        scheduler = DaemonScheduler(
+            self.jobs(),
+            metrics=self.metrics,
+            reconcile_interval_seconds=self.settings.reconcile_interval_seconds,
+            health_interval_seconds=self.settings.health_interval_seconds,
+        )
+        self.reconciler.on_next_wakeup = scheduler.schedule_wakeup
+        self.scheduler = scheduler
+        return scheduler
+
+    async def run(self, *, install_signal_handlers: bool = True, on_ready: Callable[[str], None] | None = None) -> int:
+        """Serve HTTP and run the jobs until :meth:`request_stop` (or SIGTERM/SIGINT); return 0.
+
+        ``on_ready`` is called with the HTTP server's URL once it listens. Raises
+        ``OSError`` when the HTTP address cannot be bound.
+        """
+        loop = asyncio.get_running_loop()
+        listener = listen(self.settings.http_host, self.settings.http_port)
+        self._stop = asyncio.Event()
+        if self.executor.stopping:
+            self._stop.set()
+        if install_signal_handlers:
+            loop.add_signal_handler(signal.SIGTERM, self.request_stop)
+            loop.add_signal_handler(signal.SIGINT, self.request_stop)
+            loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        self.http = BackgroundServer(create_http_app(self, self.metrics.registry), listener)
+        self.http.start()
+        scheduler = self.build_scheduler()
+        scheduler.start(system_clock())
+        log.info(
+            "daemon_started",
+            version=__version__,
+            http=self.http.url,
+            dry_run=self.settings.dry_run,
+            allow_delete=self.settings.allow_delete,
+            state=self.store.location,
+            policies=str(self.settings.policy_path),
+            reconcile_interval_seconds=self.settings.reconcile_interval_seconds,
+            health_interval_seconds=self.settings.health_interval_seconds,
+        )
+        if on_ready is not None:
+            on_ready(self.http.url)
+        try:
+            await self._stop.wait()
+        finally:
+            await self._shutdown(install_signal_handlers)
+        return 0
+
+    async def _shutdown(self, signal_handlers_installed: bool) -> None:
+        log.info("daemon_stopping", grace_seconds=SHUTDOWN_GRACE_SECONDS)
+        self.executor.stopping = True
+        finished = True
+        if self.scheduler is not None:
+            finished = await self.scheduler.stop(timeout_seconds=SHUTDOWN_GRACE_SECONDS)
+        for task in list(self._tasks):
+            task.cancel()
+        if self.http is not None:
+            await self.http.stop()
+        await self.client.aclose()
+        await asyncio.to_thread(self.store.close)
+        if signal_handlers_installed:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+        log.info("daemon_stopped", in_flight_finished=finished)
+
+    async def aclose(self) -> None:
+        """Close the client and the store (after :meth:`run_once`)."""
+        await self.client.aclose()
+        await asyncio.to_thread(self.store.close)
+
+    # --- What the HTTP endpoints show ------------------------------------------------------
+
+    def liveness(self) -> tuple[bool, dict[str, Any]]:
+        """Whether the loop is alive and cycles keep completing; with the facts behind the answer."""
+        now = self.clock()
+        limit = timedelta(seconds=3 * self.settings.reconcile_interval_seconds + 60)
+        last = self.last_tick or self.started_at
+        ok = now - last <= limit
+        return ok, {"last_cycle": iso(self.last_tick), "stale_after_seconds": limit.total_seconds()}
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Whether the daemon can do its job: policies loaded, API reachable and authorized, store writable."""
+        policies_ok = self.policies.current is not None
+        auth = self.organization.auth_ok
+        reachable = self.reconciler.api_reachable
+        api_ok = auth is not False and reachable is True
+        if auth is False:
+            api_detail = f"the platform refuses the token: {self.organization.auth_message}"
+        elif reachable is None:
+            api_detail = "the deployments have not been listed yet"
+        elif reachable is False:
+            api_detail = "the last list of the deployments failed"
+        else:
+            api_detail = "reachable and authorized"
+        checks = {
+            "policies": {
+                "ok": policies_ok,
+                "detail": self.policies.current.summary() if self.policies.current else "no policy set loaded",
+            },
+            "api": {"ok": api_ok, "detail": api_detail},
+            "store": {
+                "ok": self.executor.store_ok,
+                "detail": "writable" if self.executor.store_ok else "the last write to the state store failed",
+            },
+        }
+        return all(check["ok"] for check in checks.values()), checks
+
+    async def status_document(self) -> dict[str, Any]:
+        """Return the ``/status`` document: the daemon, every deployment, recent actions."""
+        try:
+            recent = [
+                action_entry(record) for record in await asyncio.to_thread(self.store.recent_actions, RECENT_ACTIONS)
+            ]
+        except StoreError as error:
+            recent = []
+            log.warning("status_recent_actions_unavailable", error=str(error))
+        summary = self.reconciler.last_summary
+        ready, checks = self.readiness()
+        deployments = sorted(
+            self.reconciler.views.values(),
+            key=lambda view: (view.deployment.deployment_name, str(view.deployment.deployment_id)),
+        )
+        settings = self.settings
+        return {
+            "daemon": {
+                "version": __version__,
+                "now": iso(self.clock()),
+                "started_at": iso(self.started_at),
+                "dry_run": settings.dry_run,
+                "allow_delete": settings.allow_delete,
+                "ready": ready,
+                "checks": checks,
+                "state_store": {"backend": self.store.backend, "location": self.store.location},
+                "reconcile_interval_seconds": settings.reconcile_interval_seconds,
+                "health_interval_seconds": settings.health_interval_seconds,
+                "max_actions_per_cycle": settings.max_actions_per_cycle,
+                "policies": self.policies.view(),
+                "organization": self.organization.view(),
+                "last_reconcile": {
+                    "at": iso(summary.at),
+                    "reason": summary.reason,
+                    "ok": summary.ok,
+                    "error": summary.error,
+                    "deployments": summary.considered,
+                    "actions": len([r for r in summary.reports if r.new]),
+                }
+                if summary is not None
+                else None,
+                "last_successful_reconcile": iso(self.reconciler.last_success_at),
+                "next_wakeup": iso(self.scheduler.wakeup_at) if self.scheduler is not None else None,
+                "inventory_listed_at": iso(self.reconciler.inventory_at),
+            },
+            "deployments": [deployment_status(view, self.reconciler.next_state(view)) for view in deployments],
+            "recent_actions": recent,
+        }

@@ -1,0 +1,147 @@
+"""What ``/status`` shows: every deployment as the daemon sees it, recent actions and the daemon's own facts.
+
+:class:`DeploymentView` is what the reconciler keeps about one deployment after a cycle;
+:func:`deployment_status` renders it as plain JSON data. Instants are ISO 8601 in UTC
+with ``Z``; the API token never appears (nothing here holds it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from scaler.daemon.clock import iso
+from scaler.daemon.decide import Decision
+from scaler.daemon.executor import ActionReport
+from scaler.daemon.gauges import health_label
+from scaler.policy import DesiredState, Resolution
+from scaler.simplismart.models import Deployment, Pods
+from scaler.store import ActionRecord, AppliedState, Backoff, HealthTrack, Suspension
+
+
+@dataclass
+class DeploymentView:
+    """One deployment after the last cycle that considered it."""
+
+    deployment: Deployment
+    resolution: Resolution | None = None
+    decision: Decision | None = None
+    applied: AppliedState | None = None
+    health: HealthTrack | None = None
+    pods: Pods | None = None
+    suspension: Suspension | None = None
+    backoff: Backoff | None = None
+    next_change: datetime | None = None
+    next_state: Resolution | None = None
+    """The engine's answer at ``next_change``, computed on demand (see ``next_state_known``)."""
+    next_state_known: bool = False
+    first_seen: datetime | None = None
+    baseline: int = 1
+    last_action: ActionReport | None = None
+    waiting: tuple[str, datetime] | None = None
+    """A deferred or blocked plan: its result and since when it waits."""
+    error: str | None = None
+    considered_at: datetime | None = None
+
+
+def _state(state: DesiredState | None) -> str:
+    return state.describe() if state is not None else "unchanged"
+
+
+def _applied(applied: AppliedState | None) -> dict[str, Any] | None:
+    if applied is None:
+        return None
+    state = f"min={applied.min_replicas} max={applied.max_replicas}" if applied.kind == "bounds" else applied.kind
+    return {
+        "state": state,
+        "at": iso(applied.applied_at),
+        "policy": applied.policy,
+        "rule": applied.rule,
+        "source": applied.source,
+        "action_id": applied.action_id,
+    }
+
+
+def deployment_status(view: DeploymentView, next_state: Resolution | None = None) -> dict[str, Any]:
+    """Return one deployment's entry of ``/status`` (``next_state``: the engine's answer at the next change)."""
+    deployment = view.deployment
+    resolution = view.resolution
+    decision = view.decision
+    entry: dict[str, Any] = {
+        "deployment_id": str(deployment.deployment_id),
+        "deployment_name": deployment.deployment_name,
+        "status": deployment.status.value,
+        "status_raw": deployment.status_raw or deployment.status.value,
+        "accelerator": deployment.accelerator,
+        "accelerator_count": deployment.accelerator_count,
+        "health": {
+            "value": health_label(view.health.value) if view.health else None,
+            "since": iso(view.health.since) if view.health else None,
+            "last_observed": iso(view.health.last_observed) if view.health else None,
+            "pods": view.pods.model_dump() if view.pods is not None else None,
+        },
+        "policy": resolution.policy if resolution else None,
+        "conflict": list(resolution.conflict) if resolution else [],
+        "desired": {
+            "state": _state(resolution.desired),
+            "source": resolution.source,
+            "enforce": resolution.enforce,
+        }
+        if resolution
+        else None,
+        "last_applied": _applied(view.applied),
+        "next_transition": {
+            "at": iso(view.next_change),
+            "state": _state(next_state.desired) if next_state else None,
+            "source": next_state.source if next_state else None,
+        }
+        if view.next_change is not None
+        else None,
+        "suspension": {
+            "until": iso(view.suspension.until),
+            "reason": view.suspension.reason,
+            "by": view.suspension.created_by,
+            "since": iso(view.suspension.created_at),
+        }
+        if view.suspension is not None
+        else None,
+        "backoff": {
+            "until": iso(view.backoff.until),
+            "failures": view.backoff.failures,
+            "reason": view.backoff.reason,
+        }
+        if view.backoff is not None
+        else None,
+        "skipped": decision.skip if decision is not None else None,
+        "waiting": {"result": view.waiting[0], "since": iso(view.waiting[1])} if view.waiting else None,
+        "last_action": view.last_action.view() if view.last_action is not None else None,
+        "first_seen": iso(view.first_seen),
+        "expires_at": iso(resolution.expire_at) if resolution else None,
+        "considered_at": iso(view.considered_at),
+    }
+    if view.error:
+        entry["error"] = view.error
+    return entry
+
+
+def action_entry(record: ActionRecord) -> dict[str, Any]:
+    """Return one audit record as ``/status`` shows it among the recent actions."""
+    return {
+        "id": record.id,
+        "deployment_id": str(record.deployment_id),
+        "deployment_name": record.deployment_name,
+        "action": record.action,
+        "parameters": {
+            key: value for key, value in record.parameters.items() if key in ("min_replicas", "max_replicas")
+        },
+        "result": record.result,
+        "dry_run": record.dry_run,
+        "policy": record.policy,
+        "rule": record.rule,
+        "reason": record.reason,
+        "started_at": iso(record.started_at),
+        "finished_at": iso(record.finished_at),
+        "message": record.platform_message,
+        "request_id": record.request_id,
+    }

@@ -1,0 +1,98 @@
+"""Policy reloads: a changed file takes effect at once; an invalid one is rejected whole and the old set stays."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import structlog
+
+from scaler.daemon.service import Daemon
+from scaler.policy import PolicyLoadError
+from tests.daemon.harness import MONDAY, Harness, at_utc
+
+RUNNING = """
+version: 1
+policies:
+  - name: llama
+    match: {names: [llama-3-8b-chat]}
+    default: running
+"""
+
+STOPPED = RUNNING.replace("default: running", "default: stopped")
+BROKEN = RUNNING.replace("default: running", "default: stoped")
+
+
+async def test_a_valid_change_is_reloaded_and_applied_at_once(make_harness: Callable[..., Harness]) -> None:
+    """Writing a new policy file is noticed by the next check and reconciled right away."""
+    harness = make_harness(RUNNING, start=at_utc(MONDAY, "10:00"))
+    await harness.cycle()
+    (harness.policy_path / "policies.yaml").write_text(STOPPED)
+    harness.advance(seconds=5)
+    assert await harness.daemon.check_policies()
+    assert ["Mon 10:00:05 llama-3-8b-chat stop -> 200"] == [str(call) for call in harness.calls()]
+    assert 2.0 == harness.sample("scaler_policy_reloads_total", result="success")
+
+
+async def test_an_invalid_reload_keeps_the_previous_set_in_force(make_harness: Callable[..., Harness]) -> None:
+    """A broken file is rejected whole: logged with file, line and field, counted, and the old set still decides."""
+    harness = make_harness(RUNNING, start=at_utc(MONDAY, "10:00"))
+    await harness.cycle()
+    in_force = harness.daemon.policies.current
+    (harness.policy_path / "policies.yaml").write_text(BROKEN)
+    with structlog.testing.capture_logs() as logs:
+        assert not await harness.daemon.check_policies()
+        assert not await harness.daemon.check_policies()  # the same broken content: not logged again
+    harness.advance(minutes=1)
+    await harness.cycle()
+    rejected = [line for line in logs if line["event"] == "policies_rejected"]
+    assert in_force is harness.daemon.policies.current
+    assert 1 == len(rejected)
+    assert rejected[0]["issues"][0].endswith(
+        "policies.yaml:6: policies[0].default: 'stoped' is not a state; "
+        "expected stopped, running or {min_replicas: N, max_replicas: M}"
+    )
+    assert (1.0, 0.0, 1.0) == (
+        harness.sample("scaler_policy_reloads_total", result="error"),
+        harness.sample("scaler_policy_last_reload_successful"),
+        harness.sample("scaler_policies_loaded"),
+    )
+    assert [] == harness.calls()
+    assert "error" == (await harness.daemon.status_document())["daemon"]["policies"]["last_reload"]["result"]
+
+
+async def test_fixing_the_file_recovers(make_harness: Callable[..., Harness]) -> None:
+    """After a rejected reload, a valid file is loaded and the success gauge returns to 1."""
+    harness = make_harness(RUNNING, start=at_utc(MONDAY, "10:00"))
+    await harness.cycle()
+    (harness.policy_path / "policies.yaml").write_text(BROKEN)
+    await harness.daemon.check_policies()
+    (harness.policy_path / "policies.yaml").write_text(STOPPED)
+    assert await harness.daemon.check_policies()
+    assert 1.0 == harness.sample("scaler_policy_last_reload_successful")
+    assert ["stop"] == [call.action for call in harness.calls()]
+
+
+async def test_sighup_forces_a_reload_of_unchanged_files(make_harness: Callable[..., Harness]) -> None:
+    """A forced check reloads even when the files did not change, and reports the set unchanged."""
+    harness = make_harness(RUNNING, start=at_utc(MONDAY, "10:00"))
+    with structlog.testing.capture_logs() as logs:
+        changed = await harness.daemon.check_policies(force=True)
+    assert not changed
+    assert ["policies_unchanged"] == [line["event"] for line in logs if line["event"].startswith("policies_")]
+
+
+def test_an_invalid_set_at_start_stops_the_daemon(make_harness: Callable[..., Harness]) -> None:
+    """The daemon does not start on an invalid set: the load raises with every problem."""
+    harness = make_harness(RUNNING)
+    (harness.policy_path / "policies.yaml").write_text(BROKEN)
+    daemon = Daemon(
+        settings=harness.settings,
+        client=harness.daemon.client,
+        store=harness.store,
+        metrics=harness.metrics,
+        clock=harness.clock,
+    )
+    with pytest.raises(PolicyLoadError) as caught:
+        daemon.load_policies()
+    assert 1 == len(caught.value.issues)
