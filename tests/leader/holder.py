@@ -1,8 +1,9 @@
-"""A process that takes the leader lock and keeps it, for the kill -9 test.
+"""A process that takes the leader lock and keeps it, for the failover tests.
 
 Run as ``python -m tests.leader.holder STATE_URL IDENTITY [H L C D]``: starts an elector
-with the default timing (or heartbeat, lease, campaign and takeover delay seconds), takes the lock at its first campaign (no one else holds it), prints
-``leader``, then heartbeats until killed. Exits 1 when the lock is taken already.
+with the default timing (or these heartbeat, lease, campaign and takeover delay seconds),
+takes the lock at its first campaign (no one else holds it), prints ``leader``, then
+heartbeats until killed. Exits 1 when the lock is taken already.
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ class LeaderElector(ABC):
         self._clock = clock
         self._role: Role = STANDBY
         self._callbacks: list[Callable[[Role], None]] = []
+        self._waiters: list[asyncio.Future[None]] = []
         if metrics is not None:
             metrics.leader.set(0)
 
@@ -64,6 +65,25 @@ class LeaderElector(ABC):
         """
         self._callbacks.append(callback)
 
+    async def wait_until_acting(self) -> bool:
+        """Wait while this instance holds the leader lock but is still waiting out its takeover
+        delay; return whether it is the leader then (at once when it leads or is a standby)."""
+        while self._becoming_leader():
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await waiter
+        return self._role == LEADER
+
+    def _becoming_leader(self) -> bool:
+        """True while the lock is held but the role is not yet leader (only PostgreSQL has such a state)."""
+        return False
+
+    def _wake_waiters(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
     @abstractmethod
     async def start(self) -> None:
         """Take part in the election: the first attempt is made before this returns, then a
@@ -85,6 +105,7 @@ class LeaderElector(ABC):
         if role == self._role:
             return
         self._role = role
+        self._wake_waiters()
         if self._metrics is not None:
             self._metrics.leader.set(1 if role == LEADER else 0)
             self._metrics.leadership_changes.labels(change="acquired" if role == LEADER else "lost").inc()

@@ -127,6 +127,9 @@ class PostgresElector(LeaderElector):
         now = self._clock()
         return session.acting_from <= now < session.last_heartbeat + self.timing.lease_seconds
 
+    def _becoming_leader(self) -> bool:
+        return self._session is not None and self._role != LEADER and not self._stopping
+
     @property
     def holds_lock(self) -> bool:
         """True while this instance holds the lock (leader, or waiting out its takeover delay)."""
@@ -416,6 +419,7 @@ class PostgresElector(LeaderElector):
             backend_pid=session.backend_pid,
             since_heartbeat_seconds=since_heartbeat,
         )
+        self._wake_waiters()
         if self._role == LEADER:
             self._set_role(
                 STANDBY,
@@ -435,6 +439,7 @@ class PostgresElector(LeaderElector):
         """Stop acting at once, unlock and close the lock connection, end the background task."""
         self._stopping = True
         self._stop_event.set()
+        self._wake_waiters()
         session = self._session
         if session is not None:
             self._session = None
