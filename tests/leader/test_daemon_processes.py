@@ -159,3 +159,23 @@ def test_run_once_only_watches_while_another_instance_leads(
         holder.wait()
     assert (0, []) == (result.returncode, startstop_actions(simulator)), result.stderr[-2000:]
     assert "standby: another instance holds the leader lock, so this run sent nothing" in result.stderr
+
+
+def test_sigterm_releases_the_lock_after_the_calls_in_flight(
+    tmp_path: Path, simulator: str, postgres_url: str
+) -> None:
+    """A leading `scaler run` stopped by SIGTERM stops acting, lets its jobs finish, then releases the lock, and
+    exits 0."""
+    (tmp_path / "p.yaml").write_text(STOPPED)
+    daemon = start_daemon(
+        "leader", api_url=simulator, state_url=postgres_url, policy_path=tmp_path, **QUICK_FIRST_LEADER
+    )
+    try:
+        daemon.wait_for("action", timeout=60, deployment="llama-3-8b-chat", action="stop")
+        daemon.process.send_signal(signal.SIGTERM)
+        daemon.wait_for("daemon_stopped", timeout=60)
+        code = daemon.process.wait(timeout=30)
+    finally:
+        daemon.stop()
+    order = [e.name for e in daemon.events if e.name in ("daemon_stopping", "leader_lock_released", "daemon_stopped")]
+    assert (0, ["daemon_stopping", "leader_lock_released", "daemon_stopped"]) == (code, order)
