@@ -409,6 +409,18 @@ def test_next_transition_table_shows_the_coming_window(servers: Servers) -> None
     assert (["chat-llm"], True) == (sorted(at), now < at["chat-llm"] <= now + 86400)
 
 
+def test_policy_variable_filters_every_per_deployment_panel(servers: Servers) -> None:
+    """With one policy picked and Deployment at All, no query shows another policy's deployment, nor its savings."""
+    governed = {d.name for d in scraped_deployments(servers.daemon) if d.policy == "steady-bounds"}
+    strays = set()
+    for panel, target in dashboard_targets(load_dashboard()):
+        for labels, _ in grafana_series(servers, target, policy="steady-bounds"):
+            if "deployment" in labels and labels["deployment"] not in governed:
+                strays.add(f"{panel['title']}/{target['refId']}: {labels['deployment']}")
+    saved = grafana_series(servers, panel_targets("Dollars saved today")["A"], policy="steady-bounds")
+    assert ({"chat-llm"}, set(), []) == (governed, strays, [value for _, value in saved if value > 0])
+
+
 # --- the alert rules ----------------------------------------------------------------
 
 
