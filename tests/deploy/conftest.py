@@ -37,6 +37,14 @@ def prometheus_binary() -> str:
 
 
 @pytest.fixture(scope="session")
+def installed_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The virtual environment the image's build stage would put at /opt/scaler, built once."""
+    from tests.deploy.image_install import follow_build_stage  # imports this module: not at the top
+
+    return follow_build_stage(tmp_path_factory.mktemp("image-root"))
+
+
+@pytest.fixture(scope="session")
 def promtool() -> str:
     """Path of ``promtool`` (Debian package ``prometheus``)."""
     return _debian_prometheus_binary("promtool")
@@ -50,15 +58,20 @@ def _running(process: ServedProcess) -> Iterator[ServedProcess]:
         process.stop()
 
 
+def running_simulator(directory: Path) -> Iterator[ServedProcess]:
+    """Start ``scaler sim`` serving the organization of ``tests/deploy/organization``; yield it; stop it."""
+    port = free_port()
+    process = ServedProcess(
+        command=sim_command(port), port=port, cwd=REPO, log_path=directory / "simulator.log",
+        env=clean_environment(), ready_path="/_sim/",
+    )
+    yield from _running(process)
+
+
 @pytest.fixture(scope="module")
 def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedProcess]:
     """``scaler sim`` serving the organization of ``tests/deploy/organization``, running."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("simulator") / "output.log"
-    process = ServedProcess(
-        command=sim_command(port), port=port, cwd=REPO, log_path=log, env=clean_environment(), ready_path="/_sim/"
-    )
-    yield from _running(process)
+    yield from running_simulator(tmp_path_factory.mktemp("simulator"))
 
 
 @pytest.fixture(scope="module")
