@@ -133,6 +133,52 @@ def test_daemon_serves_and_stops_cleanly_writing_only_its_state(
     assert (True, True) == (set(created_files(pod)) <= STATE_FILES, "state.db" in created_files(pod))
 
 
+def test_runbook_commands_work_beside_the_running_daemon(
+    read_only_sandbox: None, installed_venv: Path, simulator: ServedProcess, pod: Pod
+) -> None:
+    """What the runbook has people run in the pod (`kubectl exec ... -- scaler ...`) works on its read-only root.
+
+    validate (of SCALER_POLICY_PATH), status (of the daemon at SCALER_HTTP_*), suspend,
+    suspensions and resume (on the state store the daemon uses), and the daemon
+    honours the suspension at its next cycle.
+    """
+    port = free_port()
+    env = pod_environment(installed_venv, pod, api_url=simulator.url, http_port=port)
+    daemon = ServedProcess(
+        command=read_only_command([str(installed_venv / "bin" / "scaler"), "run"], writable=pod.state),
+        port=port, cwd=pod.workdir, log_path=pod.home.parent / "daemon.log", env=env, ready_path="/readyz",
+    )
+
+    def scaler(*args: str) -> tuple[int, str]:
+        result = subprocess.run(
+            read_only_command([str(installed_venv / "bin" / "scaler"), *args], writable=pod.state),
+            cwd=pod.workdir, env=env, capture_output=True, text=True, timeout=60, check=False,
+        )
+        return result.returncode, result.stdout + result.stderr
+
+    def suspended() -> dict[str, object] | None:
+        document = json.loads(daemon.get("/status")[1])
+        return next(d["suspension"] for d in document["deployments"] if d["deployment_name"] == "chat-llm")
+
+    try:
+        daemon.start()
+        validate = scaler("validate")
+        status = scaler("status")
+        suspend = scaler("suspend", "chat-llm", "--for", "2h", "--reason", "incident 42")
+        listed = scaler("suspensions")
+        honoured = wait_for(suspended, timeout=20, what="the daemon to honour the suspension")
+        resume = scaler("resume", "chat-llm")
+    finally:
+        daemon.stop()
+    assert ([0, 0, 0, 0, 0], "incident 42") == (
+        [code for code, _ in (validate, status, suspend, listed, resume)], honoured["reason"]
+    ), (validate, status, suspend, listed, resume)
+    shown = {line.split()[0] for line in status[1].splitlines()[4:] if line.strip()}
+    assert (True, {"chat-llm", "nightly-batch", "embed-svc", "dev-sandbox"}, True) == (
+        validate[1].startswith("valid: 2 policies"), shown, "incident 42" in listed[1]
+    )
+
+
 def test_refused_token_makes_the_daemon_unready_but_alive(
     read_only_sandbox: None, installed_venv: Path, simulator: ServedProcess, pod: Pod
 ) -> None:
