@@ -138,9 +138,9 @@ def test_runbook_commands_work_beside_the_running_daemon(
 ) -> None:
     """What the runbook has people run in the pod (`kubectl exec ... -- scaler ...`) works on its read-only root.
 
-    validate (of SCALER_POLICY_PATH), status (of the daemon at SCALER_HTTP_*), suspend,
-    suspensions and resume (on the state store the daemon uses), and the daemon
-    honours the suspension at its next cycle.
+    validate (of SCALER_POLICY_PATH), plan --live (through the API), status (of the daemon at
+    SCALER_HTTP_*), suspend, suspensions and resume (on the state store the daemon uses),
+    and the daemon honours the suspension at its next cycle.
     """
     port = free_port()
     env = pod_environment(installed_venv, pod, api_url=simulator.url, http_port=port)
@@ -163,6 +163,7 @@ def test_runbook_commands_work_beside_the_running_daemon(
     try:
         daemon.start()
         validate = scaler("validate")
+        plan = scaler("plan", "--live", "--hours", "1")
         status = scaler("status")
         suspend = scaler("suspend", "chat-llm", "--for", "2h", "--reason", "incident 42")
         listed = scaler("suspensions")
@@ -170,12 +171,12 @@ def test_runbook_commands_work_beside_the_running_daemon(
         resume = scaler("resume", "chat-llm")
     finally:
         daemon.stop()
-    assert ([0, 0, 0, 0, 0], "incident 42") == (
-        [code for code, _ in (validate, status, suspend, listed, resume)], honoured["reason"]
-    ), (validate, status, suspend, listed, resume)
+    assert ([0, 0, 0, 0, 0, 0], "incident 42") == (
+        [code for code, _ in (validate, plan, status, suspend, listed, resume)], honoured["reason"]
+    ), (validate, plan, status, suspend, listed, resume)
     shown = {line.split()[0] for line in status[1].splitlines()[4:] if line.strip()}
-    assert (True, {"chat-llm", "nightly-batch", "embed-svc", "dev-sandbox"}, True) == (
-        validate[1].startswith("valid: 2 policies"), shown, "incident 42" in listed[1]
+    assert (True, True, {"chat-llm", "nightly-batch", "embed-svc", "dev-sandbox"}, True) == (
+        validate[1].startswith("valid: 2 policies"), "steady-bounds" in plan[1], shown, "incident 42" in listed[1]
     )
 
 
