@@ -94,32 +94,39 @@ def log_events(output: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
+def in_pod(venv: Path, pod: Pod, *args: str) -> list[str]:
+    """The installed ``scaler`` with ``args``, on the read-only root where only the state volume is writable."""
+    return read_only_command([str(venv / "bin" / "scaler"), *args], writable=pod.state)
+
+
+def pod_daemon(venv: Path, pod: Pod, simulator: ServedProcess, *, ready_path: str = "/readyz") -> ServedProcess:
+    """``scaler run`` in the pod against ``simulator``, not started yet."""
+    port = free_port()
+    return ServedProcess(
+        command=in_pod(venv, pod, "run"), port=port, cwd=pod.workdir, log_path=pod.home.parent / "daemon.log",
+        env=pod_environment(venv, pod, api_url=simulator.url, http_port=port), ready_path=ready_path,
+    )
+
+
 def test_run_once_succeeds_writing_only_its_state(
     read_only_sandbox: None, installed_venv: Path, simulator: ServedProcess, pod: Pod
 ) -> None:
     """`scaler run --once` applies the policies (exit 0) and creates nothing but the state database."""
     env = pod_environment(installed_venv, pod, api_url=simulator.url, http_port=free_port())
-    result = subprocess.run(
-        read_only_command([str(installed_venv / "bin" / "scaler"), "run", "--once"], writable=pod.state),
-        cwd=pod.workdir, env=env, capture_output=True, text=True, timeout=60, check=False,
-    )
+    result = subprocess.run(in_pod(installed_venv, pod, "run", "--once"), cwd=pod.workdir, env=env,
+                            capture_output=True, text=True, timeout=60, check=False)
     actions = {(e["deployment"], e["action"], e["result"]) for e in log_events(result.stdout + result.stderr)
                if e.get("event") == "action"}
     assert 0 == result.returncode, result.stdout + result.stderr
-    assert ({("nightly-batch", "stop", "success"), ("chat-llm", "update_replicas min=1 max=2", "success")},
-            True) == (actions, set(created_files(pod)) <= STATE_FILES and "state.db" in created_files(pod))
+    assert {("nightly-batch", "stop", "success"), ("chat-llm", "update_replicas min=1 max=2", "success")} == actions
+    assert (True, True) == (set(created_files(pod)) <= STATE_FILES, "state.db" in created_files(pod))
 
 
 def test_daemon_serves_and_stops_cleanly_writing_only_its_state(
     read_only_sandbox: None, installed_venv: Path, simulator: ServedProcess, pod: Pod
 ) -> None:
     """`scaler run` gets ready, serves its endpoints, exits 0 on SIGTERM, and creates nothing but its state."""
-    port = free_port()
-    daemon = ServedProcess(
-        command=read_only_command([str(installed_venv / "bin" / "scaler"), "run"], writable=pod.state),
-        port=port, cwd=pod.workdir, log_path=pod.home.parent / "daemon.log",
-        env=pod_environment(installed_venv, pod, api_url=simulator.url, http_port=port), ready_path="/readyz",
-    )
+    daemon = pod_daemon(installed_venv, pod, simulator)
     try:
         daemon.start()
         answers = {path: daemon.get(path)[0] for path in ("/healthz", "/readyz", "/status", "/metrics")}
@@ -142,18 +149,11 @@ def test_runbook_commands_work_beside_the_running_daemon(
     SCALER_HTTP_*), suspend, suspensions and resume (on the state store the daemon uses),
     and the daemon honours the suspension at its next cycle.
     """
-    port = free_port()
-    env = pod_environment(installed_venv, pod, api_url=simulator.url, http_port=port)
-    daemon = ServedProcess(
-        command=read_only_command([str(installed_venv / "bin" / "scaler"), "run"], writable=pod.state),
-        port=port, cwd=pod.workdir, log_path=pod.home.parent / "daemon.log", env=env, ready_path="/readyz",
-    )
+    daemon = pod_daemon(installed_venv, pod, simulator)
 
     def scaler(*args: str) -> tuple[int, str]:
-        result = subprocess.run(
-            read_only_command([str(installed_venv / "bin" / "scaler"), *args], writable=pod.state),
-            cwd=pod.workdir, env=env, capture_output=True, text=True, timeout=60, check=False,
-        )
+        result = subprocess.run(in_pod(installed_venv, pod, *args), cwd=pod.workdir, env=daemon.env,
+                                capture_output=True, text=True, timeout=60, check=False)
         return result.returncode, result.stdout + result.stderr
 
     def suspended() -> dict[str, object] | None:
@@ -190,12 +190,7 @@ def test_refused_token_makes_the_daemon_unready_but_alive(
     Service publishes not-ready pods, so Prometheus still scrapes the auth gauge.
     """
     pod.token.write_text("a-revoked-token\n")
-    port = free_port()
-    daemon = ServedProcess(
-        command=read_only_command([str(installed_venv / "bin" / "scaler"), "run"], writable=pod.state),
-        port=port, cwd=pod.workdir, log_path=pod.home.parent / "daemon.log",
-        env=pod_environment(installed_venv, pod, api_url=simulator.url, http_port=port), ready_path="/healthz",
-    )
+    daemon = pod_daemon(installed_venv, pod, simulator, ready_path="/healthz")
 
     def refused() -> dict[str, object] | None:
         status, body = daemon.get("/readyz")
