@@ -1,4 +1,4 @@
-# The two commands of the README: `make demo` and `make test`. Both create .venv first.
+# The commands of the README: `make demo`, `make test` and `make reliability`. Each creates .venv first.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -20,6 +20,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+
+## reliability: the whole reliability and security suite with large case counts (minutes);
+## `make test` runs a fast subset of every scenario. The table is printed at the end and
+## written to bench/results/reliability.json. A single test may take up to 30 minutes here.
+reliability: $(STAMP)
+	SCALER_RELIABILITY=full $(BIN)/python -m pytest tests/reliability -q --timeout=1800
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

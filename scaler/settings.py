@@ -185,6 +185,11 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    def __repr_args__(self) -> Any:
+        """What ``repr`` and ``str`` show: every field, the database password replaced (the token is a SecretStr)."""
+        for name, value in super().__repr_args__():
+            yield name, redact_url_password(value) if name == "state_url" and isinstance(value, str) else value
+
     def public_view(self) -> dict[str, Any]:
         """Return every setting as plain data, secrets replaced by a marker."""
         view = self.model_dump(mode="json")
