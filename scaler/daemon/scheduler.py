@@ -212,6 +212,14 @@ class DaemonScheduler:
         if self.scheduler.running:
             self.add_jobs(datetime.fromtimestamp(self._wall(), UTC))
 
+    def run_now(self, name: str) -> None:
+        """Bring the next run of the recurring job ``name`` forward to now (it then keeps its interval).
+
+        A run in progress is not doubled: ``max_instances=1`` skips the extra one.
+        """
+        if self.scheduler.running and self.scheduler.get_job(name) is not None:
+            self.scheduler.modify_job(name, next_run_time=datetime.now(UTC))
+
     def schedule_wakeup(self, at: datetime | None) -> None:
         """Run the ``boundary`` job exactly at ``at`` (replacing any earlier plan); ``None`` cancels it."""
         if at == self.wakeup_at:

@@ -7,6 +7,9 @@ One :class:`SimplismartClient` owns one ``httpx.AsyncClient``. Every call:
   ``max_requests_per_second``), then sends the request with a ``User-Agent`` and a
   fresh ``X-Request-Id``. Each attempt of a retried call is a request of its own and
   gets its own id, so the platform's logs and ours match one line to one request;
+- for a mutating call (update-replicas, start/stop, delete), asks the ``may_send`` fence
+  just before each attempt and raises :class:`NotSent` instead of sending when it says
+  no (an instance that lost leadership sends no retry either);
 - retries transient failures (5xx, 429, timeouts, connection errors) with exponential
   backoff and jitter, at most ``retry_attempts`` attempts and ``retry_timeout_seconds``
   in all, waiting what a ``Retry-After`` header asks (capped by the time left); it never
@@ -52,6 +55,7 @@ from scaler.simplismart.errors import (
     ConfigurationError,
     ConnectionFailed,
     MalformedResponse,
+    NotSent,
     RequestTimeout,
     SimplismartError,
     one_line,
@@ -80,6 +84,8 @@ from scaler.simplismart.token import TokenSource
 log = structlog.get_logger()
 
 USER_AGENT = f"simplismart-scaler/{__version__}"
+#: Endpoints that change something on the platform: fenced by ``may_send``.
+MUTATING_ENDPOINTS = frozenset({"update_replicas", "startstop", "delete"})
 
 #: Backoff before the first retry, in seconds; doubled for each further retry.
 DEFAULT_RETRY_WAIT_INITIAL_SECONDS = 0.5
@@ -176,6 +182,7 @@ class SimplismartClient:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        may_send: Callable[[], bool] | None = None,
     ) -> None:
         """Build the client; no request is sent until a method is called.
 
@@ -185,8 +192,11 @@ class SimplismartClient:
         ``timeout_seconds``, one connect plus one read); reading the answer counts
         toward it. An answer is read up to ``max_response_bytes``. ``clock`` (monotonic seconds)
         and ``sleep`` drive backoff, the retry budget and the rate limiter; tests
-        inject them. Raises :class:`ConfigurationError` when
-        ``ca_bundle`` cannot be loaded, ``ValueError`` for non-positive limits.
+        inject them. ``may_send`` (the attribute of the same name) is the fence of
+        mutating calls: asked immediately before each attempt of ``update_replicas``,
+        ``start``, ``stop`` and ``delete``, retries included; when it answers False the
+        call raises :class:`NotSent` instead of sending. Raises :class:`ConfigurationError`
+        when ``ca_bundle`` cannot be loaded, ``ValueError`` for non-positive limits.
         """
         if max_concurrency < 1 or retry_attempts < 1 or timeout_seconds <= 0 or retry_timeout_seconds <= 0:
             raise ValueError("timeouts, max_concurrency and retry_attempts must be positive")
@@ -198,6 +208,7 @@ class SimplismartClient:
         self.retry_attempts = retry_attempts
         self.retry_timeout_seconds = retry_timeout_seconds
         self.attempt_deadline_seconds = attempt_deadline_seconds or 2 * timeout_seconds
+        self.may_send = may_send
         self.max_response_bytes = max_response_bytes
         self._token = token
         self._metrics = metrics
@@ -393,7 +404,7 @@ class SimplismartClient:
             self._count_error(context.endpoint, error)
             raise
         except SimplismartError as error:
-            if not isinstance(error, (ClientValidationError, ConfigurationError)):  # no request was sent
+            if not isinstance(error, (ClientValidationError, ConfigurationError, NotSent)):  # no request was sent
                 self._count_error(context.endpoint, error)
             raise
 
@@ -451,6 +462,8 @@ class SimplismartClient:
         request = self._http.build_request(method, path, params=params, json=json, headers=headers)
         async with self._slots:
             await self._limiter.acquire()
+            if context.endpoint in MUTATING_ENDPOINTS and self.may_send is not None and not self.may_send():
+                raise NotSent("this instance may no longer act (it is not the leader)", **sent.error_fields())
             began = self._clock()
             try:
                 async with asyncio.timeout(self.attempt_deadline_seconds):
