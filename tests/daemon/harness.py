@@ -96,6 +96,7 @@ class Harness:
         client_options: dict[str, Any] | None = None,
         network: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
         monotonic: Callable[[], float] | None = None,
+        token: str = DEFAULT_TOKEN,
         **settings: Any,
     ) -> None:
         """Build the simulator, the store and the daemon (policies loaded).
@@ -107,12 +108,14 @@ class Harness:
         client uses (faults between the daemon and the platform). ``settings`` override
         the daemon's settings. ``monotonic`` is the daemon's monotonic clock (default: the
         manual clock's seconds, so that moving it makes the daemon's liveness stale).
+        ``token`` is the API token the platform accepts and the daemon sends.
         """
         self.tmp_path = tmp_path
         self.clock: Any = clock or ManualClock(start)
         self.client_options = client_options or {}
         self.monotonic = monotonic or (lambda: self.clock().timestamp())
-        self.sim = SimState.from_seed(seed or DEFAULT_SEED, clock=self.clock, sleep=sim_sleep)
+        self.token = token
+        self.sim = SimState.from_seed(seed or DEFAULT_SEED, clock=self.clock, sleep=sim_sleep, token=token)
         self.app = create_app(self.sim)
         self.transport = httpx.ASGITransport(app=self.app)
         self.network = network(self.transport) if network is not None else self.transport
@@ -127,7 +130,7 @@ class Harness:
         self.policy_path = policy_path
         options: dict[str, Any] = {
             "api_url": "http://sim",
-            "api_token": DEFAULT_TOKEN,
+            "api_token": token,
             "org_id": DEFAULT_ORG_ID,
             "policy_path": policy_path,
             "state_url": f"sqlite:///{tmp_path / 'state.db'}",
@@ -160,7 +163,7 @@ class Harness:
     def restart(self, **settings: Any) -> Daemon:
         """A new daemon process on the same store and simulator (a restart, or a crash and a restart)."""
         if settings:
-            self.settings = load_settings(**{**self.settings.model_dump(), **settings, "api_token": DEFAULT_TOKEN})
+            self.settings = load_settings(**{**self.settings.model_dump(), **settings, "api_token": self.token})
         self.metrics = Metrics(CollectorRegistry())
         self.registry = self.metrics.registry
         self.daemon = self._build()
