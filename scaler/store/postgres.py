@@ -155,7 +155,8 @@ class PostgresDatabase(Database):
             self._conn = None
 
     def _scrub(self, exc: BaseException) -> str:
-        return scrub(str(exc).strip(), self._secrets)
+        """The driver's message without secrets, on one line (the server adds DETAIL, HINT and CONTEXT lines)."""
+        return " ".join(scrub(str(exc), self._secrets).split())
 
     def _classify(self, exc: psycopg.Error) -> StoreError:
         return classify_postgres_error(exc, self.location, self._scrub(exc))

@@ -186,3 +186,24 @@ def test_a_connection_lost_during_a_transaction_fails_that_call_and_the_next_one
     finally:
         db.close()
     assert ("connection", (3,)) == (raised.value.reason, answer)
+
+@pytest.mark.integration
+def test_a_full_postgresql_disk_is_reported_on_one_line(postgres_server: PostgresServer, postgres_url: str) -> None:
+    """The server's disk-full error (SQLSTATE 53100) comes with HINT and CONTEXT lines: disk_full, on one line."""
+    with open_store(postgres_url) as store:
+        db = connect(postgres_url)
+        try:
+            with db.transaction() as cursor:
+                cursor.execute(
+                    "CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
+                    "'could not extend file: No space left on device' USING ERRCODE = 'disk_full', "
+                    "HINT = 'Check free disk space.'; END $$"
+                )
+                cursor.execute("CREATE TRIGGER full_disk BEFORE INSERT ON backoffs EXECUTE FUNCTION full_disk()")
+        finally:
+            db.close()
+        with pytest.raises(StoreUnavailable) as raised:
+            store.set_backoff(uuid4(), at(1), 1, "quota")
+    message = str(raised.value)
+    assert ("disk_full", 1) == (raised.value.reason, len(message.splitlines()))
+    assert "No space left on device" in message and "Check free disk space." in message
