@@ -158,17 +158,31 @@ class DaemonProcess:
         return httpx.get(f"{self.url}{path}", timeout=10)
 
     def wait_acting(self, timeout: float = START_TIMEOUT_SECONDS) -> dict[str, Any]:
-        """Wait until it may act (it leads: at once on SQLite, after the takeover delay on PostgreSQL), then for a
-        reconcile that ran after that; return /status."""
+        """Wait until it leads (at once on SQLite, after the takeover delay on PostgreSQL) and a reconcile ran since
+        (a new leader reconciles at once); return /status."""
 
-        def acting() -> bool:
-            try:
-                return bool(self.get("/status").json()["daemon"]["leadership"]["may_act"])
-            except (httpx.HTTPError, KeyError, ValueError):
-                return False
+        def acquired() -> float | None:
+            for event in self._own_events():
+                if event.get("event") == "leadership_acquired":
+                    return _unix(str(event["timestamp"]))
+            return None
 
-        wait_for("leadership", acting, timeout, self.tail)
-        return self.wait_cycle(after=time.time(), timeout=timeout)
+        since = wait_for("leadership_acquired", acquired, timeout, self.tail)
+        return self.wait_cycle(after=since, timeout=timeout)
+
+    def _own_events(self) -> list[dict[str, Any]]:
+        """The JSON events this process logged (not earlier ones in the same file)."""
+        events = []
+        with open(self.log_path, errors="replace") as log:
+            log.seek(self._log_offset)
+            for line in log:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(event, dict):
+                    events.append(event)
+        return events
 
     def wait_cycle(self, *, after: float, timeout: float = START_TIMEOUT_SECONDS) -> dict[str, Any]:
         """Wait until /status shows a reconcile that ran at or after ``after`` (Unix seconds); return /status."""
