@@ -287,7 +287,7 @@ def run_crashes(
     ``seconds_per_kill``: how much schedule each kill takes (a restart and its first cycle).
     """
     rng = random.Random(run_seed())
-    kills = scaled(fast=2, full=24)
+    kills = scaled(fast=1, full=24)
     policies = tmp_path / "policies"
     policies.mkdir()
     sim = SimProcess(log_path=tmp_path / "sim.log")

@@ -137,7 +137,7 @@ START_CASES = [
     StartCase("postgresql: read-only", "postgresql"),
     StartCase("postgresql: disk full", "postgresql"),
 ]
-FAST_START_CASES = {"sqlite: directory read-only", "postgresql: read-only"}
+FAST_START_CASES = {"sqlite: directory read-only"}
 
 
 @pytest.fixture(scope="module")
