@@ -301,8 +301,8 @@ def run_crashes(
             deployment: (bool(item["running"]), item["min_replicas"], item["max_replicas"])
             for deployment, item in sim.deployments().items()
         }
-        start = datetime.now(UTC) + timedelta(seconds=3)
-        end = start + timedelta(seconds=2 + seconds_per_kill * kills)
+        start = datetime.now(UTC) + timedelta(seconds=2.5)
+        end = start + timedelta(seconds=1 + seconds_per_kill * kills)
         schedule = Schedule.random(start, end, rng)
         schedule.write(policies)
         environment = daemon_environment(
