@@ -232,6 +232,7 @@ def justified(request: dict[str, Any], schedule: Schedule) -> bool:
 class Book:
     """What the run counted."""
 
+    backend: str
     kills: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     problems: list[str] = field(default_factory=list)
     checked: int = 0
@@ -291,7 +292,7 @@ def run_crashes(
     policies = tmp_path / "policies"
     policies.mkdir()
     sim = SimProcess(log_path=tmp_path / "sim.log")
-    book = Book()
+    book = Book("sqlite" if sqlite_path is not None else "postgresql")
     daemon: DaemonProcess | None = None
     try:
         sim.control("PUT", "/quotas", {})
@@ -453,7 +454,7 @@ def reconcile(
     changes = sum(len(schedule.changes(deployment)) for deployment in DEPLOYMENTS)
     recovered = sum(1 for record in records if (record.platform_message or "").startswith("interrupted"))
     figures.note(
-        f"{sum(book.kills.values())} kills {book.kills}; the schedule changed {changes} desired states; "
+        f"{book.backend}: {sum(book.kills.values())} kills {book.kills}; the schedule changed {changes} desired states; "
         f"{len(mutations)} successful requests: {transitions} transitions, {resends} re-sends; "
         f"{recovered} records settled by recovery; {book.checked} deployments checked after restarts"
     )
