@@ -15,7 +15,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -123,15 +123,12 @@ class Live:
     harness: Harness
     network: Network
     scheduler: DaemonScheduler | None = None
-    restarts: int = 0
-    schedulers: list[DaemonScheduler] = field(default_factory=list)
 
     def start(self) -> None:
         """Start the daemon's scheduler as ``Daemon.run`` does (the first reconcile at once)."""
         scheduler = self.harness.daemon.build_scheduler()
         scheduler.start(self.time.now())
         self.scheduler = scheduler
-        self.schedulers.append(scheduler)
 
     async def stop(self) -> None:
         """Stop the scheduler as a SIGTERM does (jobs in flight finish)."""
@@ -144,7 +141,6 @@ class Live:
         await self.stop()
         await self.harness.daemon.client.aclose()
         self.harness.restart()
-        self.restarts += 1
         self.start()
 
     def job_errors(self) -> float:

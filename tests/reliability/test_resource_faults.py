@@ -47,7 +47,6 @@ import structlog
 from structlog.testing import capture_logs
 
 from scaler.daemon.http import create_http_app
-from scaler.sim.app import create_app
 from scaler.store import Store, open_store
 from tests.daemon.harness import MONDAY, Harness, at_utc
 from tests.reliability.figures import ScenarioFigures, is_full
