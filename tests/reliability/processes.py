@@ -121,15 +121,17 @@ class DaemonProcess:
     # --- What it says --------------------------------------------------------------
 
     def events(self) -> list[dict[str, Any]]:
-        """Every JSON event it logged so far (this process's and earlier ones' in the same file)."""
+        """The JSON events this process logged so far (not earlier ones in the same file)."""
         events = []
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(event, dict):
-                events.append(event)
+        with open(self.log_path, errors="replace") as log:
+            log.seek(self._log_offset)
+            for line in log:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(event, dict):
+                    events.append(event)
         return events
 
     def tail(self, lines: int = 15) -> str:
@@ -142,12 +144,7 @@ class DaemonProcess:
         def started() -> str | None:
             if self.process.poll() is not None:
                 raise AssertionError(f"scaler run exited {self.process.returncode}:\n{self.tail()}")
-            with open(self.log_path, errors="replace") as log:
-                log.seek(self._log_offset)
-                for line in log:
-                    if '"daemon_started"' in line:
-                        return str(json.loads(line)["http"])
-            return None
+            return next((str(event["http"]) for event in self.events() if event.get("event") == "daemon_started"), None)
 
         self.url = wait_for("daemon_started", started, timeout, self.tail)
         return self.url
@@ -162,27 +159,13 @@ class DaemonProcess:
         (a new leader reconciles at once); return /status."""
 
         def acquired() -> float | None:
-            for event in self._own_events():
+            for event in self.events():
                 if event.get("event") == "leadership_acquired":
                     return _unix(str(event["timestamp"]))
             return None
 
         since = wait_for("leadership_acquired", acquired, timeout, self.tail)
         return self.wait_cycle(after=since, timeout=timeout)
-
-    def _own_events(self) -> list[dict[str, Any]]:
-        """The JSON events this process logged (not earlier ones in the same file)."""
-        events = []
-        with open(self.log_path, errors="replace") as log:
-            log.seek(self._log_offset)
-            for line in log:
-                try:
-                    event = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(event, dict):
-                    events.append(event)
-        return events
 
     def wait_cycle(self, *, after: float, timeout: float = START_TIMEOUT_SECONDS) -> dict[str, Any]:
         """Wait until /status shows a reconcile that ran at or after ``after`` (Unix seconds); return /status."""
