@@ -38,6 +38,7 @@ reference. What must hold:
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import random
 from collections.abc import Iterator
@@ -337,8 +338,6 @@ async def play(tmp_path: Path, *, faults: Faulty | None) -> Day:
 @pytest.fixture(autouse=True)
 def _quiet_structlog() -> Iterator[None]:
     """Only errors are rendered (a day of retries logs a great deal)."""
-    import logging
-
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
     yield
     structlog.reset_defaults()

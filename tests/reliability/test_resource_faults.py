@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import os
 import resource
 import signal
@@ -50,7 +51,7 @@ from scaler.daemon.http import create_http_app
 from scaler.store import Store, open_store
 from tests.daemon.harness import MONDAY, Harness, at_utc
 from tests.reliability.figures import ScenarioFigures, is_full
-from tests.reliability.processes import DaemonProcess, SimProcess, daemon_environment
+from tests.reliability.processes import DaemonProcess, SimProcess, daemon_environment, environment
 from tests.reliability.test_malformed_answers_daemon import AT_EIGHT, POLICIES
 
 pytestmark = pytest.mark.scenario(7)
@@ -79,8 +80,6 @@ def no_file_growth() -> None:
 
 def run_scaler(env: dict[str, str | None], log: Path, preexec: Callable[[], None] | None = None) -> tuple[int, str]:
     """``scaler run`` that must refuse to start: its exit status and its stderr."""
-    from tests.reliability.processes import environment
-
     result = subprocess.run(
         [sys.executable, "-m", "scaler", "run"],
         capture_output=True,
@@ -355,8 +354,6 @@ FAST_MID_RUN = {("sqlite", "read-only", "while calling"), ("sqlite", "full", "be
 
 @pytest.fixture(autouse=True)
 def _info_structlog() -> Iterator[None]:
-    import logging
-
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
     yield
     structlog.reset_defaults()
