@@ -61,11 +61,14 @@ CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER = 1, 2, 3
 PR_CAPBSET_DROP = 24
 
 
+#: The C library, loaded here: the child between fork and exec only calls into it.
+LIBC = ctypes.CDLL(None, use_errno=True)
+
+
 def without_override() -> None:
     """In the child before exec: drop the capabilities that let root ignore file permissions."""
-    libc = ctypes.CDLL(None, use_errno=True)
     for capability in (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER):
-        if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+        if LIBC.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
 
 
