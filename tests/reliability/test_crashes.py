@@ -488,7 +488,6 @@ def test_sigkill_at_random_moments_loses_and_repeats_nothing_on_sqlite(tmp_path:
     run_crashes(tmp_path, f"sqlite:///{database}", database, figures)
 
 
-@pytest.mark.skipif(not is_full(), reason="PostgreSQL crashes run in the full suite (make reliability)")
 def test_sigkill_at_random_moments_loses_and_repeats_nothing_on_postgresql(
     tmp_path: Path, postgres_url: str, figures: ScenarioFigures
 ) -> None:

@@ -50,7 +50,7 @@ from structlog.testing import capture_logs
 from scaler.daemon.http import create_http_app
 from scaler.store import Store, open_store
 from tests.daemon.harness import MONDAY, Harness, at_utc
-from tests.reliability.figures import ScenarioFigures, is_full
+from tests.reliability.figures import ScenarioFigures
 from tests.reliability.processes import DaemonProcess, SimProcess, daemon_environment, environment
 from tests.reliability.test_malformed_answers_daemon import AT_EIGHT, POLICIES
 
@@ -138,7 +138,6 @@ START_CASES = [
     StartCase("postgresql: read-only", "postgresql"),
     StartCase("postgresql: disk full", "postgresql"),
 ]
-FAST_START_CASES = {"sqlite: directory read-only"}
 
 
 @pytest.fixture(scope="module")
@@ -154,8 +153,6 @@ def test_a_store_that_cannot_be_written_at_start_stops_scaler_run_with_one_clear
     case: StartCase, tmp_path: Path, simulator: SimProcess, request: pytest.FixtureRequest, figures: ScenarioFigures
 ) -> None:
     """Exit 2 and one line naming the store and the cause, no traceback; once mended, it starts and acts."""
-    if not is_full() and case.name not in FAST_START_CASES:
-        pytest.skip("the other start cases run in the full suite (make reliability)")
     policies = tmp_path / "policies"
     policies.mkdir()
     (policies / "p.yaml").write_text(POLICIES)
@@ -352,7 +349,6 @@ MID_RUN = [
     ("postgresql", "full", "before"),
     ("postgresql", "full", "while calling"),
 ]
-FAST_MID_RUN = {("sqlite", "read-only", "while calling"), ("sqlite", "full", "before"), ("postgresql", "full", "while calling")}
 
 
 @pytest.fixture(autouse=True)
@@ -368,8 +364,6 @@ async def test_a_store_that_stops_taking_writes_mid_run_loses_nothing_and_recove
 ) -> None:
     """At 08:00 the store is read-only or full: no call without its record, nothing reported applied unrecorded,
     /readyz false naming the store; mended, the 08:01 cycle settles and applies everything, once."""
-    if not is_full() and (backend, kind, when) not in FAST_MID_RUN:
-        pytest.skip("the other mid-run cases run in the full suite (make reliability)")
     settings: dict[str, Any] = {}
     if backend == "postgresql":
         server = request.getfixturevalue("postgres_server")

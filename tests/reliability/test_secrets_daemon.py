@@ -35,7 +35,7 @@ from scaler.cli.daemon_commands import status_table
 from scaler.daemon.http import create_http_app
 from scaler.logs import configure_logging
 from tests.daemon.harness import BATCH, EXAMPLES, LLAMA_8B, MONDAY, at_utc
-from tests.reliability.figures import ScenarioFigures, is_full
+from tests.reliability.figures import ScenarioFigures
 from tests.reliability.live import live_daemon
 from tests.reliability.processes import DaemonProcess, SimProcess, daemon_environment, environment
 from tests.reliability.test_secrets import TOKEN, check
@@ -123,7 +123,6 @@ async def test_the_demo_flow_with_every_error_path_shows_no_part_of_the_token(
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(not is_full(), reason="the crash runs real processes: in the full suite (make reliability)")
 def test_a_killed_daemon_and_its_successor_show_no_part_of_the_token(tmp_path: Path, figures: ScenarioFigures) -> None:
     """scaler run (token from a file) killed with SIGKILL while the platform holds its calls and echoes the token;
     restarted; scaler status read; stopped: its log, endpoints, scaler status and the store show none of it."""
