@@ -547,6 +547,9 @@ class Reconciler:
         """Update views, gauges, savings and next changes of the deployments just considered."""
         applied_all = {**self.executor.applied_view(memory.applied), **execution.applied}
         stored_applied = {**memory.applied, **({} if self.executor.dry_run else execution.applied)}
+        for deployment_id in execution.state_unknown:
+            applied_all.pop(deployment_id, None)
+            stored_applied.pop(deployment_id, None)
         backoffs = {**memory.backoffs}
         for deployment_id, backoff in execution.backoffs.items():
             if backoff is None:
