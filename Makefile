@@ -1,4 +1,4 @@
-# The two commands of the README: `make demo` and `make test`. Both create .venv first.
+# The commands of the README: `make demo`, `make test` and `make bench`. Each creates .venv first.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -20,6 +20,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+
+## bench: the scale benchmark, 10,000 deployments (about 15 minutes; options pass through: make bench ARGS="--quick")
+bench: $(STAMP)
+	$(BIN)/python bench/scale_bench.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
