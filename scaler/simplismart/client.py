@@ -1,6 +1,7 @@
 """The asynchronous client of the Deployment Lifecycle API: the only code that speaks HTTP to it.
 
-One :class:`SimplismartClient` owns one ``httpx.AsyncClient``. Every call:
+One :class:`SimplismartClient` owns one ``httpx.AsyncClient``, over the network through
+:mod:`.transport` (aiohttp's connection pool; tests pass an httpx transport of their own). Every call:
 
 - validates its arguments first and raises :class:`ClientValidationError` without a request;
 - waits for one of ``max_concurrency`` slots and for the rate limiter (at most
@@ -70,6 +71,7 @@ from scaler.simplismart.responses import (
     status_label,
 )
 from scaler.simplismart.token import TokenSource
+from scaler.simplismart.transport import network_transport
 
 log = structlog.get_logger()
 
@@ -184,15 +186,17 @@ class SimplismartClient:
         self._wait_jitter = retry_wait_jitter_seconds
         self._slots = asyncio.Semaphore(max_concurrency)
         self._limiter = RequestRateLimiter(max_requests_per_second, clock=clock, sleep=sleep)
-        verify: ssl.SSLContext | bool = _ssl_context(ca_bundle) if ca_bundle is not None else True
+        if transport is None:
+            ssl_context = _ssl_context(ca_bundle) if ca_bundle is not None else None
+            transport = network_transport(
+                base_url=self.base_url, max_connections=max_concurrency, ssl_context=ssl_context
+            )
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             transport=transport,
-            verify=verify,
             timeout=httpx.Timeout(
                 connect=timeout_seconds, read=timeout_seconds, write=timeout_seconds, pool=timeout_seconds
             ),
-            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             follow_redirects=False,
         )
