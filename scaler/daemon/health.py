@@ -35,8 +35,10 @@ from scaler.store import HealthTrack, Store
 
 log = structlog.get_logger()
 
-#: Health requests started together at most; the client's own concurrency limit still applies.
-POLL_BATCH = 500
+#: Health requests waiting for the client at most (each a coroutine); the client's own concurrency limit
+#: decides how many are in flight. Each starts its next request as soon as one ends, so the client's
+#: slots stay full until the last request: no batch waits for its slowest request.
+POLL_WORKERS = 500
 
 
 @dataclass
@@ -105,13 +107,18 @@ class HealthPoller:
             if deployment.status is DeploymentStatus.SCALED_DOWN:
                 observations.append((deployment.deployment_id, HealthStatus.SCALED_DOWN.value, now))
                 self.pods[deployment.deployment_id] = None
-        due = self.due(deployments, watched, now)
-        for start in range(0, len(due), POLL_BATCH):
-            batch = due[start : start + POLL_BATCH]
-            answers = await asyncio.gather(*(self._fetch(deployment, now, result) for deployment in batch))
-            observations.extend(answer for answer in answers if answer is not None)
-            if self._organization.api_paused:
-                break
+        chosen = self.due(deployments, watched, now)
+        due = iter(chosen)
+
+        async def worker() -> None:
+            for deployment in due:  # one iterator shared by every worker: each deployment is fetched once
+                if self._organization.api_paused:
+                    return
+                answer = await self._fetch(deployment, now, result)
+                if answer is not None:
+                    observations.append(answer)
+
+        await asyncio.gather(*(worker() for _ in range(min(POLL_WORKERS, len(chosen)))))
         if not observations:
             return result
         previous = {deployment_id: track.value for deployment_id, track in self._tracks.items()}
