@@ -26,14 +26,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 from prometheus_client import make_wsgi_app
 
 from scaler import __version__
-from scaler.metrics import (
-    API_ENDPOINTS,
-    DEPLOYMENT_STATUSES,
-    HEALTH_VALUES,
-    POD_READINESS,
-    Metrics,
-    set_one_hot,
-)
+from scaler.metrics import API_ENDPOINTS, DeploymentSeries, Metrics
 
 TICK_SECONDS = 0.25
 
@@ -100,21 +93,24 @@ def publish_inventory(metrics: Metrics, deployments: tuple[FakeDeployment, ...],
     """Set every per-deployment gauge, as the daemon does after an inventory and health poll."""
     running_gpus: dict[str, int] = {}
     for d in deployments:
-        labels = {"deployment": d.name, "deployment_id": d.deployment_id}
-        metrics.deployment_info.labels(**labels, policy=d.policy, accelerator=d.accelerator).set(1)
-        set_one_hot(metrics.deployment_status, labels, "status", d.status, DEPLOYMENT_STATUSES)
-        set_one_hot(metrics.deployment_health, labels, "health", d.health, HEALTH_VALUES)
-        for ready, count in zip(POD_READINESS, (d.pods_ready, d.pods_not_ready), strict=True):
-            metrics.deployment_pods.labels(**labels, ready=ready).set(count)
-        if d.desired_min is not None and d.desired_max is not None:
-            metrics.deployment_desired_replicas.labels(**labels, bound="min").set(d.desired_min)
-            metrics.deployment_desired_replicas.labels(**labels, bound="max").set(d.desired_max)
-        metrics.deployment_desired_running.labels(**labels).set(d.desired_running)
         next_at = now + d.next_transition_in_seconds if d.next_transition_in_seconds is not None else 0
-        metrics.deployment_next_transition.labels(**labels).set(next_at)
-        metrics.deployment_suspended.labels(**labels).set(1 if d.suspended else 0)
-        metrics.gpu_seconds_saved.labels(**labels, accelerator=d.accelerator)
-        metrics.cost_saved.labels(**labels, accelerator=d.accelerator)
+        metrics.deployments.track(
+            DeploymentSeries(
+                d.name,
+                d.deployment_id,
+                d.policy,
+                d.accelerator,
+                status=d.status,
+                health=d.health,
+                pods_ready=d.pods_ready,
+                pods_not_ready=d.pods_not_ready,
+                desired_min=d.desired_min,
+                desired_max=d.desired_max,
+                desired_running=d.desired_running,
+                next_transition=next_at,
+                suspended=1 if d.suspended else 0,
+            )
+        )
         if d.status == "DEPLOYED":
             floor = d.desired_min if d.desired_min is not None else 1
             running_gpus[d.accelerator] = running_gpus.get(d.accelerator, 0) + floor * d.gpus
@@ -189,9 +185,10 @@ class Scenario:
         for d in self.deployments:
             if d.saving:
                 gpu_seconds = d.gpus * TICK_SECONDS * 60  # a minute of savings per tick keeps rates visible
-                labels = {"deployment": d.name, "deployment_id": d.deployment_id, "accelerator": d.accelerator}
-                m.gpu_seconds_saved.labels(**labels).inc(gpu_seconds)
-                m.cost_saved.labels(**labels).inc(gpu_seconds / 3600 * d.dollars_per_gpu_hour)
+                series = m.deployments.get(d.deployment_id)
+                assert series is not None
+                series.gpu_seconds_saved += gpu_seconds
+                series.cost_saved += gpu_seconds / 3600 * d.dollars_per_gpu_hour
 
 
 class _QuietHandler(WSGIRequestHandler):
