@@ -4,7 +4,9 @@ One :class:`SimplismartClient` owns one ``httpx.AsyncClient``, over the network 
 :mod:`.transport` (aiohttp's connection pool; tests pass an httpx transport of their own). Every call:
 
 - validates its arguments first and raises :class:`ClientValidationError` without a request;
-- waits for one of ``max_concurrency`` slots and for the rate limiter (at most
+- waits for one of ``max_concurrency`` slots (:mod:`.slots`: a call that changes a deployment
+  goes before waiting reads, so a stop due at a boundary never queues behind a health poll)
+  and for the rate limiter (at most
   ``max_requests_per_second``), then sends the request with a ``User-Agent`` and a
   fresh ``X-Request-Id``. Each attempt of a retried call is a request of its own and
   gets its own id, so the platform's logs and ours match one line to one request;
@@ -70,6 +72,7 @@ from scaler.simplismart.responses import (
     parse_object,
     status_label,
 )
+from scaler.simplismart.slots import RequestSlots
 from scaler.simplismart.token import TokenSource
 from scaler.simplismart.transport import network_transport
 
@@ -85,6 +88,9 @@ DEFAULT_RETRY_WAIT_MAX_SECONDS = 8.0
 DEFAULT_RETRY_WAIT_JITTER_SECONDS = 0.5
 
 ResultT = TypeVar("ResultT")
+
+#: Endpoints whose calls change a deployment: they get the next free slot before any waiting read.
+MUTATING_ENDPOINTS = frozenset({"update_replicas", "startstop", "delete"})
 
 
 def _uuid_text(value: Any, *, name: str, context: CallContext) -> str:
@@ -184,7 +190,7 @@ class SimplismartClient:
         self._wait_initial = retry_wait_initial_seconds
         self._wait_max = retry_wait_max_seconds
         self._wait_jitter = retry_wait_jitter_seconds
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self._slots = RequestSlots(max_concurrency)
         self._limiter = RequestRateLimiter(max_requests_per_second, clock=clock, sleep=sleep)
         if transport is None:
             ssl_context = _ssl_context(ca_bundle) if ca_bundle is not None else None
@@ -428,7 +434,7 @@ class SimplismartClient:
         sent = CallContext(context.endpoint, context.operation, context.deployment_id, request_id)
         token = self._token.get()
         headers = {"Authorization": f"Bearer {token}", "X-Request-Id": request_id}
-        async with self._slots:
+        async with self._slots.hold(urgent=context.endpoint in MUTATING_ENDPOINTS):
             await self._limiter.acquire()
             began = self._clock()
             try:

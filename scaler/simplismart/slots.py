@@ -1,0 +1,60 @@
+"""The client's request slots: at most N requests in flight, calls that change a deployment served first.
+
+A health poll of thousands of deployments keeps hundreds of reads waiting for a slot; a
+stop due at a schedule boundary must not queue behind them. Waiting calls are served
+urgent ones first (the mutating calls), then reads, each kind first come first served.
+A freed slot is handed straight to the next waiter, so a newcomer never overtakes a
+queue, and a waiter cancelled after it was handed a slot gives the slot back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+
+class RequestSlots:
+    """At most ``size`` holders at once; urgent waiters before the others."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"size must be at least 1, got {size!r}")
+        self._free = size
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._normal: deque[asyncio.Future[None]] = deque()
+
+    @asynccontextmanager
+    async def hold(self, *, urgent: bool) -> AsyncIterator[None]:
+        """Hold a slot for the block (waiting, urgent first, while none is free)."""
+        await self._acquire(urgent)
+        try:
+            yield
+        finally:
+            self._release()
+
+    async def _acquire(self, urgent: bool) -> None:
+        if self._free > 0 and not self._urgent and not self._normal:
+            self._free -= 1
+            return
+        queue = self._urgent if urgent else self._normal
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # it was handed a slot it will not use
+            else:
+                queue.remove(waiter)
+            raise
+
+    def _release(self) -> None:
+        for queue in (self._urgent, self._normal):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)  # the slot passes to this waiter
+                    return
+        self._free += 1
