@@ -6,6 +6,9 @@ The polling rule keeps the request rate proportional to what health is used for:
   interval (``SCALER_HEALTH_INTERVAL_SECONDS``): its rules need the health and since when.
 - Any other DEPLOYED deployment is polled every ``SCALER_HEALTH_IDLE_INTERVAL_SECONDS``
   (0: never): its health only feeds ``/status``, the health metrics and their alerts.
+  Polls happen at health intervals, so it is polled at the first poll at most half a
+  health interval before its idle interval is up: a job starting a few milliseconds
+  early then does not put it off by a whole health interval.
 - A SCALED_DOWN deployment is not polled: the contract's health of a paused or
   scaled-to-zero deployment is ``SCALED_DOWN``, recorded as observed without a request.
 - DEPLOYING, FAILED, DELETING, DELETED and unknown statuses are not polled: the scaler
@@ -66,12 +69,17 @@ class HealthPoller:
         metrics: Metrics,
         organization: OrganizationState,
         idle_interval_seconds: float,
+        poll_interval_seconds: float = 0.0,
     ) -> None:
+        """``poll_interval_seconds``: the health interval, the period of :meth:`poll`."""
         self._client = client
         self._store = store
         self._metrics = metrics
         self._organization = organization
         self.idle_interval = timedelta(seconds=idle_interval_seconds) if idle_interval_seconds > 0 else None
+        self._idle_due = (
+            self.idle_interval - timedelta(seconds=poll_interval_seconds / 2) if self.idle_interval is not None else None
+        )
         self.last_fetched: dict[UUID, datetime] = {}
         self.pods: dict[UUID, Pods | None] = {}
         """The pods of each deployment's last answer (``None``: not reported)."""
@@ -87,10 +95,10 @@ class HealthPoller:
             if deployment.deployment_id in watched:
                 chosen.append(deployment)
                 continue
-            if self.idle_interval is None:
+            if self._idle_due is None:
                 continue
             last = self.last_fetched.get(deployment.deployment_id)
-            if last is None or now - last >= self.idle_interval:
+            if last is None or now - last >= self._idle_due:
                 chosen.append(deployment)
         return chosen
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -68,3 +69,22 @@ async def test_a_slow_answer_does_not_hold_back_the_other_requests(
         await client.aclose()
         store.close()
     assert (5, {d.deployment_id for d in deployments}) == (poll.fetched, set(poll.tracks))
+
+
+def test_an_unwatched_deployment_is_polled_when_its_idle_interval_is_up_within_half_a_poll(tmp_path: Path) -> None:
+    """Idle interval 300 s, polls every 30 s: due at the poll 299.9 s after its last fetch, not at the one 270 s after."""
+    metrics = Metrics(CollectorRegistry())
+    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    poller = HealthPoller(
+        client=SimplismartClient(base_url="http://platform", token=TokenSource.static("tok-health-poll-5e9a1c"),
+                                 org_id=None, transport=httpx.MockTransport(lambda request: httpx.Response(500))),
+        store=store, metrics=metrics,
+        organization=OrganizationState(metrics=metrics), idle_interval_seconds=300, poll_interval_seconds=30,
+    )
+    deployment = running(0)
+    poller.last_fetched[deployment.deployment_id] = MONDAY
+    due = [
+        bool(poller.due([deployment], set(), MONDAY + timedelta(seconds=seconds))) for seconds in (270.0, 299.9)
+    ]
+    store.close()
+    assert [False, True] == due
