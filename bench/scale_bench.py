@@ -68,6 +68,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--deployments", type=int, help="deployments the simulator generates")
     parser.add_argument("--latency-ms", type=float, help="latency injected into every platform request")
     parser.add_argument("--steady-seconds", type=float, help="steady-state window (a multiple of 300 s)")
+    parser.add_argument("--edge-spread-seconds", type=int, help="seconds the 200 boundaries are spread over")
+    parser.add_argument("--only", choices=("cycles", "boundaries"), help="run one of the two daemon runs (for profiling)")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (logs, state, policies)")
     return parser.parse_args(argv)
 
@@ -78,6 +80,7 @@ def configure(options: argparse.Namespace) -> BenchConfig:
         "deployments": options.deployments,
         "latency_ms": options.latency_ms,
         "steady_seconds": options.steady_seconds,
+        "edge_spread_seconds": options.edge_spread_seconds,
     }
     return replace(config, **{key: value for key, value in overrides.items() if value is not None})
 
@@ -102,10 +105,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         control.set_latency(config.latency_ms)
         context = BenchContext(config, workdir, simulator, control, daemon_core)
-        print("run 1/2: cycles (every running deployment under health rules)", flush=True)
-        cycles = measure_cycles(context)
-        print("run 2/2: steady state and boundaries (default intervals)", flush=True)
-        boundaries = measure_boundaries(context)
+        cycles = boundaries = None
+        if options.only in (None, "cycles"):
+            print("run 1/2: cycles (every running deployment under health rules)", flush=True)
+            cycles = measure_cycles(context)
+            health, reconcile = cycles["health"] or {}, cycles["reconcile"] or {}
+            print(f"  health poll {health.get('wall_seconds')} s for {health.get('requests')} "
+                  f"(ratio {health.get('ratio')}), CPU {health.get('cpu_ms_per_deployment')} ms per health "
+                  f"request and {reconcile.get('cpu_ms_per_deployment')} ms per deployment reconciled, "
+                  f"peak RSS {cycles['peak_rss_mib']} MiB", flush=True)
+        if options.only in (None, "boundaries"):
+            print("run 2/2: steady state and boundaries (default intervals)", flush=True)
+            boundaries = measure_boundaries(context)
+            steady, edges, batch = boundaries["steady_state"], boundaries["edges"], boundaries["batch"]
+            print(f"  {steady['requests_per_hour']:,} requests per hour; batch: last call after "
+                  f"{batch.get('last_call_seconds')} s; boundaries p50 {edges.get('p50_seconds')} s, "
+                  f"p99 {edges.get('p99_seconds')} s", flush=True)
         failed = False
     finally:
         control.close()
@@ -114,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"logs kept in {workdir}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+    if cycles is None or boundaries is None:
+        print("one run only: no table, no JSON")
+        return 0
     result = {
         "command": command_line(),
         "quick": options.quick,

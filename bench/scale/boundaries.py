@@ -4,8 +4,9 @@
    platform request of the next ``steady_seconds`` (a multiple of the idle health interval, so
    that each idle deployment is polled exactly once in it) is counted, then extrapolated to an hour.
 2. **Batch**: the policy file is rewritten (the daemon reloads it within 5 s) so that one window
-   opens ``batch_lead_seconds`` later for 1,000 running deployments and stops them: one
-   boundary, 1,000 calls.
+   opens ``batch_lead_seconds`` later (moved to a whole second at least 5 s from any health
+   or reconcile job, so that the figure is the cycle's own) for 1,000 running deployments
+   and stops them: one boundary, 1,000 calls.
 3. **Edges**: the same file gives 200 other running deployments one window each, opening at
    distinct whole seconds spread over ``edge_spread_seconds``, while the reconcile and health
    jobs go on as usual.
@@ -76,8 +77,10 @@ def measure_boundaries(context: BenchContext) -> dict:
     context.control.clear_requests()
     latency = config.latency_ms / 1000
     with daemon_run(context, "boundaries", settings) as run:
-        steady = _steady_state(context, run, running_watched, len(running) - running_watched)
-        batch_at = datetime.fromtimestamp(math.ceil(time.time() + config.batch_lead_seconds), UTC)
+        steady, jobs_started = _steady_state(context, run, running_watched, len(running) - running_watched)
+        batch_at = _clear_of_jobs(
+            math.ceil(time.time() + config.batch_lead_seconds), jobs_started, config.health_interval
+        )
         first_edge = batch_at + timedelta(seconds=config.edge_gap_seconds)
         offsets = _edge_offsets(rng, config.edge_boundaries, config.edge_spread_seconds)
         edges = {deployment_id: first_edge + timedelta(seconds=offset) for deployment_id, offset in zip(edge_ids, offsets)}
@@ -107,6 +110,18 @@ def measure_boundaries(context: BenchContext) -> dict:
     }
 
 
+def _clear_of_jobs(second: int, jobs_started: float, interval: float, margin: float = 5.0) -> datetime:
+    """The first whole second from ``second`` on at least ``margin`` seconds from every job instant
+    (``jobs_started`` plus a multiple of ``interval``: the reconcile interval is a multiple of it)."""
+    if interval <= 2 * margin:
+        return datetime.fromtimestamp(second, UTC)
+    while True:
+        offset = (second - jobs_started) % interval
+        if margin <= offset <= interval - margin:
+            return datetime.fromtimestamp(second, UTC)
+        second += 1
+
+
 def _load() -> list[float]:
     return [round(value, 2) for value in os.getloadavg()]
 
@@ -118,8 +133,11 @@ def _edge_offsets(rng: random.Random, count: int, spread: int) -> list[int]:
     return sorted(rng.randrange(spread) for _ in range(count))
 
 
-def _steady_state(context: BenchContext, run: DaemonRun, running_watched: int, running_other: int) -> dict:
-    """Wait for the startup cycle, then count every platform request over ``steady_seconds``."""
+def _steady_state(
+    context: BenchContext, run: DaemonRun, running_watched: int, running_other: int
+) -> tuple[dict, float]:
+    """Wait for the startup cycle, then count every platform request over ``steady_seconds``; return the
+    figures and when the daemon's jobs started (its first list request)."""
     config = context.config
     run.wait_for(
         lambda values: values.get("scaler_reconcile_duration_seconds_count", 0) >= 1
@@ -158,7 +176,7 @@ def _steady_state(context: BenchContext, run: DaemonRun, running_watched: int, r
         "naive_per_hour": round(naive),
         "naive_per_reconcile_cycle_per_hour": round(naive_reconcile),
         "share_of_naive": round(per_hour / naive, 4),
-    }
+    }, started
 
 
 def _wait_for_reload(run: DaemonRun, written: float, *, deadline: float) -> bool:
@@ -219,4 +237,9 @@ def _edge_figures(edges: dict[str, datetime], arrivals: dict[str, Arrival], late
             min_seconds=round(min(delays), 4),
             early_calls=sum(1 for delay in delays if delay < 0),
         )
+    figures["delays"] = [
+        {"boundary": at.isoformat(), "seconds": round(arrivals[i].at - latency - at.timestamp(), 4)}
+        for i, at in sorted(edges.items(), key=lambda item: item[1])
+        if i in arrivals
+    ]
     return figures
