@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from types import TracebackType
 
 
 class RequestSlots:
@@ -24,15 +23,12 @@ class RequestSlots:
         self._free = size
         self._urgent: deque[asyncio.Future[None]] = deque()
         self._normal: deque[asyncio.Future[None]] = deque()
+        self._holders = {True: _Holder(self, urgent=True), False: _Holder(self, urgent=False)}
 
-    @asynccontextmanager
-    async def hold(self, *, urgent: bool) -> AsyncIterator[None]:
-        """Hold a slot for the block (waiting, urgent first, while none is free)."""
-        await self._acquire(urgent)
-        try:
-            yield
-        finally:
-            self._release()
+    def hold(self, *, urgent: bool) -> _Holder:
+        """``async with slots.hold(urgent=...)``: hold a slot for the block (waiting, urgent first, while
+        none is free). The holders are made once: a request allocates nothing here unless it waits."""
+        return self._holders[urgent]
 
     async def _acquire(self, urgent: bool) -> None:
         if self._free > 0 and not self._urgent and not self._normal:
@@ -58,3 +54,21 @@ class RequestSlots:
                     waiter.set_result(None)  # the slot passes to this waiter
                     return
         self._free += 1
+
+
+class _Holder:
+    """The async context manager :meth:`RequestSlots.hold` returns."""
+
+    __slots__ = ("_slots", "_urgent")
+
+    def __init__(self, slots: RequestSlots, *, urgent: bool) -> None:
+        self._slots = slots
+        self._urgent = urgent
+
+    async def __aenter__(self) -> None:
+        await self._slots._acquire(self._urgent)  # noqa: SLF001 - the holder is part of RequestSlots
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._slots._release()  # noqa: SLF001
