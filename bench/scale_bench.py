@@ -44,8 +44,8 @@ DEFAULT_OUTPUT = ROOT / "bench" / "results" / "scale.json"
 QUICK = BenchConfig(
     deployments=1_000,
     latency_ms=5.0,
-    cycle_reconcile_interval=3.0,
-    cycle_health_interval=2.0,
+    cycle_reconcile_interval=2.0,
+    cycle_health_interval=1.5,
     health_cycles=1,
     reconcile_cycles=1,
     reconcile_interval=2.0,
@@ -53,10 +53,10 @@ QUICK = BenchConfig(
     health_idle_interval=2.0,
     steady_seconds=2.0,
     batch_deployments=100,
-    batch_lead_seconds=3.0,
+    batch_lead_seconds=1.0,
     edge_boundaries=20,
-    edge_gap_seconds=2.0,
-    edge_spread_seconds=4,
+    edge_gap_seconds=1.0,
+    edge_spread_seconds=2,
     grace_seconds=5.0,
 )
 
