@@ -63,13 +63,17 @@ QUICK = BenchConfig(
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="a seconds-long check of the harness (figures mean nothing)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a seconds-long check of the harness (figures mean nothing)"
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where to write the JSON")
     parser.add_argument("--deployments", type=int, help="deployments the simulator generates")
     parser.add_argument("--latency-ms", type=float, help="latency injected into every platform request")
     parser.add_argument("--steady-seconds", type=float, help="steady-state window (a multiple of 300 s)")
     parser.add_argument("--edge-spread-seconds", type=int, help="seconds the 200 boundaries are spread over")
-    parser.add_argument("--only", choices=("cycles", "boundaries"), help="run one of the two daemon runs (for profiling)")
+    parser.add_argument(
+        "--only", choices=("cycles", "boundaries"), help="run one of the two daemon runs (for profiling)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the working directory (logs, state, policies)")
     return parser.parse_args(argv)
 

@@ -55,7 +55,11 @@ def measure_boundaries(context: BenchContext) -> dict:
     statuses = Counter(item["status"] for item in deployments)
     watched = set(config.watched_families)
     candidates = sorted(
-        (item for item in deployments if item["status"] == "DEPLOYED" and family(item["deployment_name"]) not in watched),
+        (
+            item
+            for item in deployments
+            if item["status"] == "DEPLOYED" and family(item["deployment_name"]) not in watched
+        ),
         key=lambda item: item["deployment_name"],
     )
     needed = config.batch_deployments + config.edge_boundaries
@@ -84,9 +88,14 @@ def measure_boundaries(context: BenchContext) -> dict:
         )
         first_edge = batch_at + timedelta(seconds=config.edge_gap_seconds)
         offsets = _edge_offsets(rng, config.edge_boundaries, config.edge_spread_seconds)
-        edges = {deployment_id: first_edge + timedelta(seconds=offset) for deployment_id, offset in zip(edge_ids, offsets)}
+        edges = {
+            deployment_id: first_edge + timedelta(seconds=offset) for deployment_id, offset in zip(edge_ids, offsets)
+        }
         policies = [*base, stop_at("bench-batch", batch_ids, batch_at)]
-        policies += [stop_at(f"bench-edge-{index:03d}", [deployment_id], at) for index, (deployment_id, at) in enumerate(edges.items())]
+        policies += [
+            stop_at(f"bench-edge-{index:03d}", [deployment_id], at)
+            for index, (deployment_id, at) in enumerate(edges.items())
+        ]
         written = time.time()
         write_policies(policy_path, policies)
         run.daemon.process.send_signal(signal.SIGHUP)  # reload now rather than at the next 5-second check

@@ -109,8 +109,8 @@ def table(result: dict[str, Any]) -> str:
     rows = [
         (
             "(1) health poll: wall / ideal",
-            f"{_number(health['ratio'])} ({_number(health['wall_seconds'], 2)} s / {_number(health['ideal_seconds'], 2)} s"
-            f" for {_number(health['deployments_polled'])})",
+            f"{_number(health['ratio'])} ({_number(health['wall_seconds'], 2)} s"
+            f" / {_number(health['ideal_seconds'], 2)} s for {_number(health['deployments_polled'])})",
             f"<= {health['target']}",
             _verdict(health["met"]),
         ),
@@ -118,7 +118,8 @@ def table(result: dict[str, Any]) -> str:
          _verdict(_met(cpu["reconcile_ms"], cpu["target_ms"]))),
         ("(2) CPU per deployment, health", f"{_number(cpu['health_ms'], 4)} ms", f"<= {cpu['target_ms']} ms",
          _verdict(_met(cpu["health_ms"], cpu["target_ms"]))),
-        ("(3) peak RSS of the daemon", f"{_number(rss['mib'], 1)} MiB", f"<= {rss['target_mib']:g} MiB", _verdict(rss["met"])),
+        ("(3) peak RSS of the daemon", f"{_number(rss['mib'], 1)} MiB", f"<= {rss['target_mib']:g} MiB",
+         _verdict(rss["met"])),
         (
             f"(4) {batch['deployments']:,} calls at one boundary: last",
             f"{_number(batch.get('last_call_seconds'))} s (ideal {_number(batch['ideal_seconds'])} s,"

@@ -38,8 +38,8 @@ from scaler.store import HealthTrack, Store
 
 log = structlog.get_logger()
 
-#: Health requests waiting for the client at most (each a coroutine); the client's own concurrency limit
-#: decides how many are in flight. Each starts its next request as soon as one ends, so the client's
+#: Health requests waiting for the client at most (each a coroutine); the client's own concurrency
+#: limit decides how many are in flight. Each starts its next request as soon as one ends, so the client's
 #: slots stay full until the last request: no batch waits for its slowest request.
 POLL_WORKERS = 500
 
@@ -77,9 +77,9 @@ class HealthPoller:
         self._metrics = metrics
         self._organization = organization
         self.idle_interval = timedelta(seconds=idle_interval_seconds) if idle_interval_seconds > 0 else None
-        self._idle_due = (
-            self.idle_interval - timedelta(seconds=poll_interval_seconds / 2) if self.idle_interval is not None else None
-        )
+        self._idle_due = None
+        if self.idle_interval is not None:
+            self._idle_due = self.idle_interval - timedelta(seconds=poll_interval_seconds / 2)
         self.last_fetched: dict[UUID, datetime] = {}
         self.pods: dict[UUID, Pods | None] = {}
         """The pods of each deployment's last answer (``None``: not reported)."""

@@ -72,7 +72,7 @@ async def test_a_slow_answer_does_not_hold_back_the_other_requests(
 
 
 def test_an_unwatched_deployment_is_polled_when_its_idle_interval_is_up_within_half_a_poll(tmp_path: Path) -> None:
-    """Idle interval 300 s, polls every 30 s: due at the poll 299.9 s after its last fetch, not at the one 270 s after."""
+    """Idle interval 300 s, polls every 30 s: due at the poll 299.9 s after its last fetch, not at 270 s."""
     metrics = Metrics(CollectorRegistry())
     store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
     poller = HealthPoller(

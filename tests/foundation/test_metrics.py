@@ -47,7 +47,8 @@ LABELS = {"deployment": "whisper-v3", "deployment_id": "1e99a854-26de-4c19-b6b6-
 def test_a_deployment_health_is_one_hot() -> None:
     """A tracked deployment's health series is 1 for its current value and 0 for every other value."""
     metrics = Metrics()
-    metrics.deployments.track(DeploymentSeries("whisper-v3", LABELS["deployment_id"], "p", "nvidia-l4", health="Degraded"))
+    series = DeploymentSeries("whisper-v3", LABELS["deployment_id"], "p", "nvidia-l4", health="Degraded")
+    metrics.deployments.track(series)
     values = {
         health: metrics.registry.get_sample_value("scaler_deployment_health", {**LABELS, "health": health})
         for health in HEALTH_VALUES
@@ -84,7 +85,8 @@ def test_only_the_families_asked_for_are_rendered() -> None:
     metrics = Metrics()
     metrics.deployments.track(DeploymentSeries("whisper-v3", LABELS["deployment_id"], "p", "nvidia-l4"))
     text = generate_latest(metrics.registry.restricted_registry(["scaler_deployment_info"])).decode()
-    assert ["scaler_deployment_info"] == sorted({line.split("{")[0] for line in text.splitlines() if not line.startswith("#")})
+    families = {line.split("{")[0] for line in text.splitlines() if not line.startswith("#")}
+    assert ["scaler_deployment_info"] == sorted(families)
 
 
 def test_exposition_follows_naming_conventions() -> None:
