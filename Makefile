@@ -1,4 +1,4 @@
-# The commands of the README: `make demo`, `make test` and `make bench`. Each creates .venv first.
+# The commands of the README: `make demo`, `make test`, `make reliability` and `make bench`. Each creates .venv first.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -21,7 +21,13 @@ test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
-## bench: the scale benchmark, 10,000 deployments (about 15 minutes; options pass through: make bench ARGS="--quick")
+## reliability: the whole reliability and security suite with large case counts (minutes);
+## `make test` runs a fast subset of every scenario. The table is printed at the end and
+## written to bench/results/reliability.json. A single test may take up to 30 minutes here.
+reliability: $(STAMP)
+	SCALER_RELIABILITY=full $(BIN)/python -m pytest tests/reliability -q --timeout=1800
+
+## bench: the scale benchmark, 10,000 deployments (about 14 minutes; options pass through: make bench ARGS="--quick")
 bench: $(STAMP)
 	$(BIN)/python bench/scale_bench.py $(ARGS)
 

@@ -2,7 +2,11 @@
 
 Modules log with ``log = structlog.get_logger()`` and stable snake_case event names.
 Every rendered line passes :func:`scrub_secrets`, which replaces any value that was
-registered with :func:`register_secret` (the API token), wherever it appears.
+registered with :func:`register_secret` (the API token), wherever it appears, and also
+the start of one cut short (text shortened for display keeps a secret's first
+characters). Tracebacks are rendered without their frames' local variables: those hold
+request headers, and a rich or JSON rendering cuts and wraps long values, which would
+leave parts of a secret that no scrubber recognises.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ import threading
 from typing import Any
 
 import structlog
+import structlog.tracebacks
 
 REDACTED = "[REDACTED]"
+#: Characters from a secret's start that are scrubbed even when the rest is missing (cut off).
+SECRET_PREFIX_CHARS = 12
 
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
@@ -28,10 +35,31 @@ def register_secret(value: str | None) -> None:
 
 
 def redact(text: str) -> str:
-    """Return ``text`` with every registered secret replaced by ``[REDACTED]``."""
-    for secret in tuple(_secrets):
+    """Return ``text`` with every registered secret replaced by ``[REDACTED]``.
+
+    A secret that was cut short (its first :data:`SECRET_PREFIX_CHARS` characters or
+    more, then something else) is replaced as far as it goes.
+    """
+    secrets = sorted(tuple(_secrets), key=len, reverse=True)  # whole secrets first, longest first; then what is left of cut ones
+    for secret in secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
+    for secret in secrets:
+        if len(secret) > SECRET_PREFIX_CHARS and secret[:SECRET_PREFIX_CHARS] in text:
+            text = _redact_cut(text, secret)
+    return text
+
+
+def _redact_cut(text: str, secret: str) -> str:
+    """Replace every run of ``text`` that is a start of ``secret`` at least SECRET_PREFIX_CHARS long."""
+    head = secret[:SECRET_PREFIX_CHARS]
+    start = text.find(head)
+    while start >= 0:
+        end = start + SECRET_PREFIX_CHARS
+        while end < len(text) and end - start < len(secret) and text[end] == secret[end - start]:
+            end += 1
+        text = text[:start] + REDACTED + text[end:]
+        start = text.find(head, start + len(REDACTED))
     return text
 
 
@@ -72,9 +100,13 @@ def configure_logging(*, log_format: str = "console", log_level: str = "info") -
     ]
     renderer: list[Any]
     if log_format == "json":
-        renderer = [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+        tracebacks = structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+        renderer = [structlog.processors.ExceptionRenderer(tracebacks), structlog.processors.JSONRenderer()]
     else:
-        renderer = [structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
+        # Plain tracebacks: rich's would show frame locals and wrap long values across lines.
+        renderer = [
+            structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback)
+        ]
     structlog.configure(
         processors=[*shared, *renderer, _scrub_rendered],
         wrapper_class=structlog.make_filtering_bound_logger(level),

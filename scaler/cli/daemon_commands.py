@@ -82,6 +82,8 @@ def run(once: bool, dry_run: bool) -> None:
         summary = asyncio.run(_run_once(daemon))
         for line in summary_lines(summary):
             click.echo(line)
+        if not summary.acting:
+            click.echo("standby: another instance holds the leader lock, so this run sent nothing", err=True)
         if summary.error is not None:
             fail(summary.error)
         raise SystemExit(0 if summary.ok else EXIT_FAILURE)
@@ -158,9 +160,13 @@ def status_table(document: dict[str, Any]) -> str:
     organization = daemon.get("organization", {})
     last_reconcile = daemon.get("last_reconcile") or {}
     last_reload = (policies.get("last_reload") or {}).get("result") or "-"
+    leadership = daemon.get("leadership") or {}
+    role = leadership.get("role")
     header = [
         f"scaler {daemon.get('version', '?')}"
         + (" (dry run)" if daemon.get("dry_run") else "")
+        + (f", role: {role}" if role else "")
+        + (f" (leader: {leadership['leader']})" if role == "standby" and leadership.get("leader") else "")
         + f", ready: {'yes' if daemon.get('ready') else 'no'}"
         + f", policies: {len(policies.get('policies', []))} (last reload {last_reload})"
         + f", token: {'refused' if (organization.get('auth') or {}).get('ok') is False else 'accepted'}"

@@ -10,8 +10,10 @@ For every plan of a cycle, most urgent first (:func:`scaler.daemon.decide.urgenc
   spend is blocked while the wallet is blocked (except the probe, see
   :mod:`scaler.daemon.organization`); a plan whose expiry may not delete is blocked.
   Blocked and deferred plans are recorded, logged and counted once, not every cycle.
-- **Fencing**: every call is sent only while ``may_act()`` holds (high availability
-  plugs its leader lock in here; always true for a single instance).
+- **Fencing**: every call is sent only while ``may_act()`` holds (the leader elector's
+  lease; always true for a single instance): checked before each action is recorded and
+  again before it is sent, and by the client before each attempt (retries included, see
+  ``SimplismartClient.may_send``). An action held back by the fence is recorded deferred.
 - **One at a time**: a lock per deployment, so two calls on one deployment never overlap.
 - **Write-ahead**: every action is recorded ``pending`` before its call (the first action
   of every plan of a cycle in one transaction, so a thousand calls at one boundary do not
@@ -49,6 +51,7 @@ from scaler.simplismart.errors import (
     AuthenticationError,
     InvalidRequest,
     NotFound,
+    NotSent,
     QuotaExceeded,
     SimplismartError,
     WalletBlocked,
@@ -406,6 +409,10 @@ class Executor:
             try:
                 message, request_id = await self._send(step, deployment_id)
             except _StepFailed as failure:
+                if isinstance(failure.error, NotSent) and not failure.stopped:
+                    # Leadership was lost between the check above and the attempt (or a retry).
+                    await self._finish(action_id, plan, step, "deferred", message=f"not sent: {failure.error.message}")
+                    return
                 await self._failed(plan, step, action_id, failure, now, backoff, execution)
                 return
             finished = self._clock()

@@ -13,8 +13,8 @@ A cycle runs at one instant ``now`` (read once from the clock by its caller):
    :func:`scaler.daemon.decide.decide` turns it into plans. One deployment failing does
    not stop the others.
 4. **Execute** the plans through the :class:`~scaler.daemon.executor.Executor`.
-5. **Remember**: the rules' memory (restarts included) is persisted; realized savings
-   are counted; gauges and the ``/status`` views are updated; the next instant at which
+5. **Remember**: the rules' memory (restarts included) is persisted and realized savings
+   are counted, by the instance that may act only (a standby's copy could be stale); gauges and the ``/status`` views are updated; the next instant at which
    any answer changes (a boundary, a rule's timer, a suspension's end, a backoff's end,
    a probe) is handed to the scheduler as the next wake-up.
 
@@ -72,6 +72,8 @@ class CycleSummary:
     considered: int = 0
     reports: list[ActionReport] = field(default_factory=list)
     error: str | None = None
+    acting: bool = True
+    """Whether this instance could act in the cycle (false on a standby: nothing was sent)."""
 
     @property
     def failed_actions(self) -> list[ActionReport]:
@@ -291,7 +293,7 @@ class Reconciler:
             summary.error = "the deployments have not been listed yet"
             return summary
         acting = self.may_act()
-        self._metrics.leader.set(1 if acting else 0)
+        summary.acting = acting
         if self.needs_recovery and acting and self._listed_since_cycle:
             # Only against a fresh list: pending actions are settled by what the platform shows now.
             try:
@@ -312,7 +314,7 @@ class Reconciler:
             summary.error = f"the state store cannot be read: {error}"
             return summary
         self.health.remember(memory.tracks)
-        self._savings.settle(now)
+        self._savings.settle(now, count=acting)
 
         self._listed_since_cycle = False
         full = only is None
@@ -357,7 +359,8 @@ class Reconciler:
         self._absorb_statuses(execution)
         if execution.gone:
             self._forget(execution.gone)
-        await self._remember(policy_set, memory, resolved, execution, now)
+        if acting:  # the leader alone keeps the rules' memory (a standby's copy may be stale)
+            await self._remember(policy_set, memory, resolved, execution, now)
         self._publish(policy_set, memory, resolved, execution, now)
         return summary
 

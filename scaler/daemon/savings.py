@@ -15,6 +15,9 @@ is really in effect, not to the desired one:
 - A state above the baseline (a peak window) costs more than the baseline; counters
   cannot go down, so such an interval counts as saving nothing rather than a negative
   saving. Time the daemon was not running is not counted.
+- Only the instance that may act counts: with several replicas the leader counts and the
+  standbys let the time pass uncounted, so the counters summed over the replicas are the
+  organization's saving, not a multiple of it.
 
 ``scaler_running_gpus{accelerator}`` is the GPUs DEPLOYED deployments hold: the replica
 floor in effect (the baseline when no applied state is in effect) times the
@@ -65,13 +68,18 @@ class SavingsMeter:
         self._gauges = gauges
         self._held: dict[UUID, _Held] = {}
 
-    def settle(self, now: datetime) -> None:
-        """Count the saving of every tracked deployment from its last count to ``now``."""
+    def settle(self, now: datetime, *, count: bool = True) -> None:
+        """Count the saving of every tracked deployment from its last count to ``now``.
+
+        With ``count`` false (a standby) the interval passes without being counted.
+        """
         for held in self._held.values():
             if now <= held.since:
                 continue
-            usage = usage_between(held.deployment, held.state, held.baseline, held.since, now, held.pricing)
-            held.since = now
+            since, held.since = held.since, now
+            if not count:
+                continue
+            usage = usage_between(held.deployment, held.state, held.baseline, since, now, held.pricing)
             saved_hours = usage.saved_gpu_hours
             if saved_hours <= 0:
                 continue

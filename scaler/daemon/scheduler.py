@@ -167,6 +167,14 @@ class DaemonScheduler:
         self.add_jobs(now)
         self.scheduler.start()
 
+    def run_now(self, name: str) -> None:
+        """Bring the next run of the recurring job ``name`` forward to now (it then keeps its interval).
+
+        A run in progress is not doubled: ``max_instances=1`` skips the extra one.
+        """
+        if self.scheduler.running and self.scheduler.get_job(name) is not None:
+            self.scheduler.modify_job(name, next_run_time=datetime.now(UTC))
+
     def schedule_wakeup(self, at: datetime | None) -> None:
         """Run a ``boundary`` job exactly at ``at``, replacing the one planned and not fired yet; ``None``
         cancels it. A wake-up already running is not affected."""

@@ -10,9 +10,14 @@ calls in flight get :data:`SHUTDOWN_GRACE_SECONDS` to finish (an action cut shor
 pending and is settled by crash recovery at the next start), the HTTP server and the
 store are closed, and :meth:`Daemon.run` returns 0. SIGHUP reloads the policy files.
 
-The HA seam: ``may_act`` is consulted before every mutating call and before crash
-recovery; a standby (``may_act()`` false) keeps listing, polling, resolving and serving
-``/status`` and ``/metrics`` but sends nothing.
+High availability: with a PostgreSQL state the replicas elect a leader
+(:mod:`scaler.store.leader`); on SQLite the one instance always leads. ``may_act`` (the
+elector's fence) is consulted before every mutating call, by the client before every
+attempt, and before crash recovery. A standby keeps listing, polling, resolving and
+serving ``/status`` and ``/metrics`` but sends nothing, writes no rule memory and counts
+no savings. An instance that becomes the leader settles the actions its predecessor left
+pending and reconciles everything at once, so a boundary crossed during the failover is
+applied once. On shutdown the lock is released after the calls in flight have finished.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.errors import ClientValidationError
 from scaler.simplismart.token import TokenSource
 from scaler.store import Store, StoreError, open_store
+from scaler.store.leader import LEADER, LeaderElector, LeaderTiming, Role, open_elector
 
 log = structlog.get_logger()
 
@@ -66,14 +72,22 @@ class Daemon:
         clock: Clock = system_clock,
         token: TokenSource | None = None,
         may_act: Callable[[], bool] = always,
+        elector: LeaderElector | None = None,
     ) -> None:
+        """Wire the parts together. With an ``elector`` its ``may_act`` is the fence (``may_act``
+        is then ignored); the client's ``may_send`` is set to the same fence."""
         self.settings = settings
         self.client = client
         self.store = store
         self.metrics = metrics
         self.clock = clock
         self.token = token
+        self.elector = elector
+        if elector is not None:
+            may_act = elector.may_act
+            elector.on_change(self._leadership_changed)
         self.may_act = may_act
+        client.may_send = may_act
         self.started_at = clock()
         self.organization = OrganizationState(metrics=metrics)
         self.policies = PolicyKeeper([settings.policy_path], metrics=metrics)
@@ -125,7 +139,7 @@ class Daemon:
         clock: Clock = system_clock,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> Daemon:
-        """Build the daemon for ``settings``: token source, API client, state store.
+        """Build the daemon for ``settings``: token source, API client, state store, leader elector.
 
         Raises :class:`~scaler.simplismart.errors.ConfigurationError` (no usable token,
         CA bundle), :class:`~scaler.simplismart.errors.ClientValidationError` (no
@@ -135,8 +149,11 @@ class Daemon:
             raise ClientValidationError("SCALER_ORG_ID is not set: start/stop calls need the organization's UUID")
         token = TokenSource.from_settings(settings)
         store = open_store(settings.state_url)
+        elector = open_elector(settings.state_url, timing=LeaderTiming.from_settings(settings), metrics=metrics)
         client = SimplismartClient.from_settings(settings, transport=transport, metrics=metrics, token=token)
-        return cls(settings=settings, client=client, store=store, metrics=metrics, clock=clock, token=token)
+        return cls(
+            settings=settings, client=client, store=store, metrics=metrics, clock=clock, token=token, elector=elector
+        )
 
     # --- Policies --------------------------------------------------------------------
 
@@ -228,8 +245,27 @@ class Daemon:
     # --- Running -------------------------------------------------------------------
 
     async def run_once(self) -> CycleSummary:
-        """Run one full cycle (list, recovery, health, reconcile) and return its summary."""
-        return await self.inventory_cycle(reason="once")
+        """Run one full cycle (list, recovery, health, reconcile) and return its summary.
+
+        With an elector the instance first takes part in the election: it acts if it wins
+        the lock (after the takeover delay), and only watches while another instance leads.
+        """
+        if self.elector is None:
+            return await self.inventory_cycle(reason="once")
+        await self.elector.start()
+        try:
+            await self.elector.wait_until_acting()
+            return await self.inventory_cycle(reason="once")
+        finally:
+            await self.elector.stop()
+
+    def _leadership_changed(self, role: Role) -> None:
+        """A new leader settles what its predecessor left pending, then reconciles everything at once."""
+        if role != LEADER:
+            return
+        self.reconciler.needs_recovery = True
+        if self.scheduler is not None:
+            self.scheduler.run_now("reconcile")
 
     def request_stop(self) -> None:
         """Ask :meth:`run` to stop (what SIGTERM and SIGINT do)."""
@@ -291,6 +327,8 @@ class Daemon:
             loop.add_signal_handler(signal.SIGHUP, self.request_reload)
         self.http = BackgroundServer(create_http_app(self, self.metrics.registry), listener)
         self.http.start()
+        if self.elector is not None:
+            await self.elector.start()
         scheduler = self.build_scheduler()
         scheduler.start(system_clock())
         log.info(
@@ -320,6 +358,8 @@ class Daemon:
             finished = await self.scheduler.stop(timeout_seconds=SHUTDOWN_GRACE_SECONDS)
         for task in list(self._tasks):
             task.cancel()
+        if self.elector is not None:  # after the calls in flight: only now may another instance take over
+            await self.elector.stop()
         if self.http is not None:
             await self.http.stop()
         await self.client.aclose()
@@ -369,8 +409,31 @@ class Daemon:
                 "ok": self.executor.store_ok,
                 "detail": "writable" if self.executor.store_ok else "the last write to the state store failed",
             },
+            # A standby is ready too: it is scraped, and it takes over when the leader goes.
+            "leadership": {"ok": True, **self._leadership_summary()},
         }
         return all(check["ok"] for check in checks.values()), checks
+
+    def leadership(self) -> dict[str, Any]:
+        """This instance's part in the leader election, as ``/status`` shows it."""
+        if self.elector is None:
+            return {"backend": None, "role": LEADER if self.may_act() else "standby", "may_act": self.may_act()}
+        return self.elector.describe()
+
+    def _leadership_summary(self) -> dict[str, Any]:
+        view = self.leadership()
+        role = view["role"]
+        if role == LEADER:
+            detail = "this instance leads and may act"
+            if not view["may_act"]:
+                detail = "this instance leads; its lease is being renewed"
+        elif view.get("lock_held"):
+            detail = f"this instance took the leader lock and acts in {view.get('acting_in_seconds')} s"
+        elif view.get("leader"):
+            detail = f"standby: {view['leader']} leads"
+        else:
+            detail = "standby: no leader is known"
+        return {"role": role, "detail": detail}
 
     async def status_document(self) -> dict[str, Any]:
         """Return the ``/status`` document: the daemon, every deployment, recent actions."""
@@ -398,6 +461,7 @@ class Daemon:
                 "ready": ready,
                 "checks": checks,
                 "state_store": {"backend": self.store.backend, "location": self.store.location},
+                "leadership": self.leadership(),
                 "reconcile_interval_seconds": settings.reconcile_interval_seconds,
                 "health_interval_seconds": settings.health_interval_seconds,
                 "max_actions_per_cycle": settings.max_actions_per_cycle,

@@ -13,6 +13,10 @@ DATE_EXPECTED = 'a date YYYY-MM-DD or an inclusive range "YYYY-MM-DD..YYYY-MM-DD
 DATETIME_EXPECTED = (
     'a local date and time such as "2026-12-24T00:00" (an offset such as +01:00 or Z is allowed)'
 )
+#: Earliest and latest date of a ``from``/``until``: every such instant, lead time and any
+#: zone's offset applied, stays within what ``datetime`` can represent.
+EARLIEST_INSTANT_DATE = date(1970, 1, 1)
+LATEST_INSTANT_DATE = date(9999, 12, 30)
 
 
 def parse_date(text: str) -> date:
@@ -86,6 +90,11 @@ def parse_local_datetime(text: str) -> datetime:
     if not isinstance(text, str) or not _DATETIME.match(text.strip()):
         raise ValueError(f"{text!r} is not a date and time; expected {DATETIME_EXPECTED}")
     try:
-        return datetime.fromisoformat(text.strip())
+        moment = datetime.fromisoformat(text.strip())
     except ValueError as exc:
         raise ValueError(f"{text!r} is not a date and time of the calendar ({exc})") from None
+    if not EARLIEST_INSTANT_DATE <= moment.date() <= LATEST_INSTANT_DATE:
+        raise ValueError(
+            f"{text!r} is out of range; dates and times from {EARLIEST_INSTANT_DATE} to {LATEST_INSTANT_DATE} are accepted"
+        )
+    return moment

@@ -13,6 +13,9 @@ from datetime import timedelta
 _PART = re.compile(r"(\d+)([dhms])")
 _UNIT_SECONDS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
 _UNIT_ORDER = "dhms"
+#: Longest duration read, in seconds: far beyond every limit the language sets (at most
+#: 3660 days), yet well inside what ``timedelta`` can hold, so a typo is an error, not a crash.
+_MAX_SECONDS = 1_000_000 * 86_400
 EXPECTED = "a duration such as 30s, 10m, 8h, 7d or 1h30m"
 
 
@@ -38,10 +41,14 @@ def parse_duration(text: str) -> timedelta:
                 f"(d, h, m, s); expected {EXPECTED}"
             )
         last_unit = order
+        if len(number) > 12:
+            raise ValueError(f"{text[:40]!r} is far too long a duration; expected {EXPECTED}")
         seconds += int(number) * _UNIT_SECONDS[unit]
         position = part.end()
     if position != len(compact):
         raise ValueError(f"{text!r} is not a duration; expected {EXPECTED}")
+    if seconds > _MAX_SECONDS:
+        raise ValueError(f"{text!r} is far too long a duration; expected {EXPECTED}")
     return timedelta(seconds=seconds)
 
 

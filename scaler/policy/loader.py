@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
+import re
 import types
 import typing
 from collections.abc import Iterable, Sequence
@@ -33,6 +35,7 @@ from scaler.policy.model import (
     PolicyFile,
     PolicySet,
     PolicySource,
+    Price,
     describe_value,
 )
 from scaler.policy.yamlsource import Path_, YamlDocument, YamlSourceError, read_yaml
@@ -112,7 +115,9 @@ def parse_policy_sources(sources: Iterable[tuple[str, bytes]]) -> PolicySet:
     issues.extend(_cross_file_issues(parsed))
     if issues:
         order = {file: index for index, (file, _) in enumerate(source_list)}
-        unique = sorted(set(issues), key=lambda issue: (order.get(issue.file, 0), issue.line, issue.path, issue.message))
+        unique = sorted(
+            set(issues), key=lambda issue: (order.get(issue.file, 0), issue.line, _path_order(issue.path), issue.message)
+        )
         raise PolicyLoadError(unique)
     pricing = dict(BUILTIN_PRICES)
     for parsed_file in parsed:
@@ -128,6 +133,11 @@ def parse_policy_sources(sources: Iterable[tuple[str, bytes]]) -> PolicySet:
         sources=file_hashes,
         content_hash=digest.hexdigest(),
     )
+
+
+def _path_order(path: str) -> tuple[str | int, ...]:
+    """Sort key of a path: its indexes compared as numbers, so policies[2] comes before policies[10]."""
+    return tuple(int(part) if index % 2 else part for index, part in enumerate(re.split(r"(\d+)", path)))
 
 
 # --------------------------------------------------------------------------- one file
@@ -151,7 +161,7 @@ class _FileHead(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     version: typing.Literal[1]
-    pricing: dict[Accelerator, Annotated[StrictFloat, Field(ge=0)]] | None = None
+    pricing: dict[Accelerator, Price] | None = None
     policies: list[dict[str, Any]] = []
 
 
@@ -356,14 +366,36 @@ def _unrestorable(what: str) -> str:
 # --------------------------------------------------------------------------- reporting
 
 
+#: A key shown as is in a path; any other key is shown quoted, as ``["odd key"]``.
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")
+
+
 def _format_path(path: Path_) -> str:
+    """Return ``path`` as ``policies[0].windows[1].cron``; a key that is not a plain name is quoted and escaped.
+
+    A file may hold any text as a key (a newline, a terminal escape, a bidi override,
+    thousands of characters), and the path must stay one short, printable line.
+    """
     text = ""
     for part in path:
         if isinstance(part, int):
             text += f"[{part}]"
+        elif _PLAIN_KEY.fullmatch(part):
+            text += f".{part}" if text else part
         else:
-            text += f".{part}" if text else str(part)
+            text += f"[{_quoted_key(part)}]"
     return text
+
+
+def _quoted_key(key: str) -> str:
+    shown = key if len(key) <= 40 else key[:37] + "..."
+    quoted = json.dumps(shown, ensure_ascii=False)  # escapes control characters, quotes and backslashes
+    return "".join(character if character.isprintable() else _escape(character) for character in quoted)
+
+
+def _escape(character: str) -> str:
+    code = ord(character)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 class _Reporter:
@@ -411,12 +443,12 @@ def _message(error: dict[str, Any], path: Path_, model: type[BaseModel], prefix:
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
     if kind == "missing":
-        return f"required key {last!r} is missing"
+        return f"required key {describe_value(last)} is missing"
     if kind == "extra_forbidden":
         allowed = _allowed_keys(model, path[len(prefix) : -1])
         close = difflib.get_close_matches(str(last), allowed, n=1, cutoff=0.6)
         hint = f"did you mean {close[0]}? " if close else ""
-        return f"unknown key {last!r}; {hint}expected one of: {', '.join(allowed)}"
+        return f"unknown key {describe_value(last)}; {hint}expected one of: {', '.join(allowed)}"
     if kind == "state_type":
         return error["msg"]
     if kind == "literal_error":
@@ -457,6 +489,7 @@ _EXPECTED_TYPES = {
     "int_from_float": "a whole number",
     "float_type": "a number",
     "float_parsing": "a number",
+    "finite_number": "a finite number",
     "bool_type": "true or false",
     "bool_parsing": "true or false",
     "list_type": "a list",

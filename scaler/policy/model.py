@@ -46,6 +46,10 @@ from scaler.simplismart.models import DOCUMENTED_HEALTH, HealthStatus
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 NAME_MAX = 63
 FORMAT_VERSION = 1
+#: Most replicas a policy may ask for or count (bounds and baseline_replicas). No GPU
+#: deployment runs anywhere near this many, so a larger number is a typo; the bound also
+#: keeps every GPU-hour and cost computed from replicas a finite number.
+MAX_REPLICAS = 10_000
 
 # --------------------------------------------------------------------------- states
 
@@ -132,6 +136,8 @@ def _check_bounds(min_replicas: int, max_replicas: int) -> None:
         raise ValueError(f"min_replicas must be 0 or more, got {min_replicas}")
     if max_replicas < 1:
         raise ValueError(f"max_replicas must be 1 or more, got {max_replicas}")
+    if max_replicas > MAX_REPLICAS:
+        raise ValueError(f"max_replicas must be at most {MAX_REPLICAS}, got {max_replicas}")
     if min_replicas > max_replicas:
         raise ValueError(f"min_replicas ({min_replicas}) must not exceed max_replicas ({max_replicas})")
 
@@ -145,8 +151,8 @@ class BoundsSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", title="Bounds")
 
-    min_replicas: Annotated[StrictInt, Field(ge=0, description="Minimum pods kept running (>= 0).")]
-    max_replicas: Annotated[StrictInt, Field(ge=1, description="Maximum pods allowed (>= 1).")]
+    min_replicas: Annotated[StrictInt, Field(ge=0, le=MAX_REPLICAS, description="Minimum pods kept running (>= 0).")]
+    max_replicas: Annotated[StrictInt, Field(ge=1, le=MAX_REPLICAS, description="Maximum pods allowed (>= 1).")]
 
     @model_validator(mode="after")
     def _min_not_above_max(self) -> BoundsSpec:
@@ -264,6 +270,8 @@ ExpireAfter = _duration_type(
 )
 
 Name = Annotated[StrictStr, Field(pattern=NAME_PATTERN, min_length=1, max_length=NAME_MAX)]
+Price = Annotated[StrictFloat, Field(ge=0, allow_inf_nan=False)]
+"""$ per GPU-hour: a finite number, 0 or more."""
 Glob = Annotated[StrictStr, Field(min_length=1, max_length=256)]
 Accelerator = Annotated[StrictStr, Field(min_length=1, max_length=64)]
 
@@ -446,7 +454,7 @@ class Policy(_Strict):
     timezone: ZoneName = "UTC"
     priority: StrictInt = Field(default=0, description="Higher wins when several policies match one deployment.")
     enforce: StrictBool = Field(default=False, description="Also correct drift observed every cycle.")
-    baseline_replicas: Annotated[StrictInt, Field(ge=0)] | None = Field(
+    baseline_replicas: Annotated[StrictInt, Field(ge=0, le=MAX_REPLICAS)] | None = Field(
         default=None, description="Replicas that would run without the scaler (for savings)."
     )
     default: StateField | None = Field(default=None, description="State when no window is open; omit to leave alone.")
@@ -501,7 +509,7 @@ class PolicyFile(_Strict):
     )
 
     version: Literal[1] = Field(description="Format version; always 1.")
-    pricing: dict[Accelerator, Annotated[StrictFloat, Field(ge=0)]] | None = Field(
+    pricing: dict[Accelerator, Price] | None = Field(
         default=None, description="$ per GPU-hour by accelerator; at most once across all files."
     )
     policies: tuple[Policy, ...] = ()

@@ -4,14 +4,16 @@ The file is composed into a node tree with PyYAML's safe loader and turned into 
 data here, so that every value's line is known (for error messages) and so that the
 dangerous or confusing parts of YAML get clear errors instead of surprises:
 non-UTF-8 bytes, tabs used for indentation, duplicate keys, tags other than the
-standard scalars, very long strings, very deep nesting and documents that aliases
-expand explosively ("billion laughs"). Timestamps are kept as the text that was
+standard scalars, very long strings and numbers, text that is not Unicode (an escaped
+lone surrogate), characters YAML forbids, very deep nesting, merge keys that include
+themselves and documents that aliases expand explosively ("billion laughs"). Timestamps are kept as the text that was
 written (the policy language parses its own dates), and mapping keys are always text
 (so ``on:`` or ``no:`` stay keys instead of becoming booleans). Merge keys (``<<``) work.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,10 @@ MAX_NODES = 200_000
 MAX_DEPTH = 64
 #: Longest single string.
 MAX_STRING = 4096
+#: Longest number as written (digits, sign, base prefix, point and exponent). Far beyond any
+#: real value, and short enough that no number is slow to read (Python refuses to read
+#: decimal integers of more than 4,300 digits at all).
+MAX_NUMBER_CHARS = 100
 
 Path_ = tuple[str | int, ...]
 
@@ -88,8 +94,10 @@ def read_yaml(raw: bytes) -> YamlDocument:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, text) from None
+    except yaml.reader.ReaderError as exc:
+        raise _forbidden_character(exc, text) from None
     except yaml.YAMLError as exc:
-        raise YamlSourceError(1, f"YAML error: {exc}") from None
+        raise YamlSourceError(1, f"YAML error: {' '.join(str(exc).split())}") from None
     except RecursionError:
         raise YamlSourceError(1, f"nesting is too deep; policy files nest at most {MAX_DEPTH} levels") from None
     if root is None:
@@ -123,6 +131,32 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str) -> YamlSourceError:
     return YamlSourceError(line, f"YAML syntax error{where}: {problem}{context}")
 
 
+_LINE_BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
+def _forbidden_character(exc: yaml.reader.ReaderError, text: str) -> YamlSourceError:
+    """The error for a character YAML does not allow in a document (a control character, say)."""
+    before = text[: exc.position]
+    breaks = list(_LINE_BREAKS.finditer(before))
+    line = len(breaks) + 1
+    column = exc.position - (breaks[-1].end() if breaks else 0) + 1
+    code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+    escape = f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+    return YamlSourceError(
+        line,
+        f"character U+{code:04X} (column {column}) is not allowed in a YAML file; "
+        f"write it as an escape inside double quotes ({escape}) or remove it",
+    )
+
+
+def _lone_surrogate(text: str) -> str | None:
+    """Return the first lone UTF-16 surrogate in ``text`` (an escape such as \\ud800 makes one), or ``None``."""
+    for character in text:
+        if "\ud800" <= character <= "\udfff":
+            return character
+    return None
+
+
 class _Builder:
     def __init__(self) -> None:
         self.count = 0
@@ -130,6 +164,8 @@ class _Builder:
         self.key_lines: dict[Path_, int] = {}
         self.problems: list[YamlSourceError] = []
         self._constructor = SafeConstructor()
+        #: the mappings being built, outermost first: a merge of one of them is a cycle
+        self._open: list[MappingNode] = []
 
     def build(self, node: Node, path: Path_, depth: int) -> Any:
         self.count += 1
@@ -153,6 +189,14 @@ class _Builder:
     def _scalar(self, node: ScalarNode, path: Path_) -> Any:
         line = node.start_mark.line + 1
         if node.tag == _STR:
+            surrogate = _lone_surrogate(node.value)
+            if surrogate is not None:
+                self.problems.append(
+                    YamlSourceError(
+                        line, f"text holds \\u{ord(surrogate):04x}, half of a UTF-16 pair, which is not a character", path
+                    )
+                )
+                return node.value.encode("utf-8", "replace").decode("utf-8")
             if len(node.value) > MAX_STRING:
                 self.problems.append(
                     YamlSourceError(line, f"string of {len(node.value)} characters; at most {MAX_STRING} are allowed", path)
@@ -162,21 +206,48 @@ class _Builder:
         if node.tag == _TIMESTAMP:
             return node.value
         if node.tag in _SCALAR_TAGS:
+            if len(node.value) > MAX_NUMBER_CHARS:
+                self.problems.append(
+                    YamlSourceError(
+                        line, f"number of {len(node.value)} characters; at most {MAX_NUMBER_CHARS} are allowed", path
+                    )
+                )
+                return None
             return self._constructor.yaml_constructors[node.tag](self._constructor, node)
         raise YamlSourceError(line, f"unsupported YAML tag {node.tag!r}; policy files use plain values only", path)
 
     def _mapping(self, node: MappingNode, path: Path_, depth: int) -> dict[str, Any]:
+        if depth > MAX_DEPTH:
+            raise YamlSourceError(node.start_mark.line + 1, f"nesting is too deep; policy files nest at most {MAX_DEPTH} levels")
+        self._open.append(node)
+        try:
+            return self._mapping_entries(node, path, depth)
+        finally:
+            self._open.pop()
+
+    def _mapping_entries(self, node: MappingNode, path: Path_, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         explicit: dict[str, int] = {}
-        merges: list[Node] = []
+        merges: list[tuple[int, Node]] = []
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
-                merges.append(value_node)
+                merges.append((key_node.start_mark.line + 1, value_node))
                 continue
             if not isinstance(key_node, ScalarNode):
                 raise YamlSourceError(key_node.start_mark.line + 1, "mapping keys must be plain names", path)
             key = key_node.value
             line = key_node.start_mark.line + 1
+            surrogate = _lone_surrogate(key)
+            if surrogate is not None:
+                shown = key.encode("utf-8", "replace").decode("utf-8")
+                self.problems.append(
+                    YamlSourceError(
+                        line,
+                        f"key holds \\u{ord(surrogate):04x}, half of a UTF-16 pair, which is not a character",
+                        (*path, shown),
+                    )
+                )
+                continue
             if key in explicit:
                 self.problems.append(
                     YamlSourceError(line, f"duplicate key {key!r} (first written at line {explicit[key]}); each key may appear once", (*path, key))
@@ -186,17 +257,19 @@ class _Builder:
             self.key_lines.setdefault((*path, key), line)
             result[key] = self.build(value_node, (*path, key), depth + 1)
         merged: dict[str, Any] = {}
-        for value_node in merges:
-            self._merge_into(merged, value_node, path, depth)
+        for line, value_node in merges:
+            self._merge_into(merged, line, value_node, path, depth)
         for key, value in merged.items():
             result.setdefault(key, value)
         return result
 
-    def _merge_into(self, merged: dict[str, Any], value_node: Node, path: Path_, depth: int) -> None:
+    def _merge_into(self, merged: dict[str, Any], line: int, value_node: Node, path: Path_, depth: int) -> None:
         sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
         for source in sources:
             if not isinstance(source, MappingNode):
                 raise YamlSourceError(source.start_mark.line + 1, "a merge key (<<) takes a mapping or a list of mappings", path)
+            if any(source is open_mapping for open_mapping in self._open):
+                raise YamlSourceError(line, "a merge key (<<) merges a mapping into itself (through an alias)", path)
             values = self._mapping(source, path, depth + 1)
             for key, value in values.items():
                 merged.setdefault(key, value)

@@ -10,6 +10,9 @@ One :class:`SimplismartClient` owns one ``httpx.AsyncClient``, over the network 
   ``max_requests_per_second``), then sends the request with a ``User-Agent`` and a
   fresh ``X-Request-Id``. Each attempt of a retried call is a request of its own and
   gets its own id, so the platform's logs and ours match one line to one request;
+- for a mutating call (update-replicas, start/stop, delete), asks the ``may_send`` fence
+  just before each attempt and raises :class:`NotSent` instead of sending when it says
+  no (an instance that lost leadership sends no retry either);
 - retries transient failures (5xx, 429, timeouts, connection errors) with exponential
   backoff and jitter, at most ``retry_attempts`` attempts and ``retry_timeout_seconds``
   in all, waiting what a ``Retry-After`` header asks (capped by the time left); it never
@@ -17,7 +20,12 @@ One :class:`SimplismartClient` owns one ``httpx.AsyncClient``, over the network 
 - logs one ``api_request`` event per attempt (endpoint, method, status, duration, request
   id, deployment id; never the token), observes ``scaler_api_request_duration_seconds``
   and, once per failed call, counts ``scaler_api_request_errors_total`` by reason;
-- returns the typed model of the answer or raises a typed error (:mod:`.errors`).
+- reads at most ``max_response_bytes`` of an answer (after decompression; default
+  :data:`DEFAULT_MAX_RESPONSE_BYTES`): a larger success is a :class:`MalformedResponse`
+  and a larger error answer is judged by its status alone, so a runaway or hostile
+  answer never fills memory;
+- returns the typed model of the answer or raises a typed error (:mod:`.errors`);
+  nothing else escapes a call.
 
 Retries use tenacity's ``AsyncRetrying``: its ``sleep`` is injectable, and its ``wait``
 sees the failed attempt, so a Retry-After wait can be capped by the remaining budget on
@@ -48,7 +56,9 @@ from scaler.settings import Settings
 from scaler.simplismart.errors import (
     ClientValidationError,
     ConfigurationError,
+    ConnectionFailed,
     MalformedResponse,
+    NotSent,
     RequestTimeout,
     SimplismartError,
     one_line,
@@ -79,6 +89,9 @@ from scaler.simplismart.transport import network_transport
 log = structlog.get_logger()
 
 USER_AGENT = f"simplismart-scaler/{__version__}"
+#: Endpoints that change something on the platform: fenced by ``may_send``, and given the next free
+#: request slot before any waiting read.
+MUTATING_ENDPOINTS = frozenset({"update_replicas", "startstop", "delete"})
 
 #: Backoff before the first retry, in seconds; doubled for each further retry.
 DEFAULT_RETRY_WAIT_INITIAL_SECONDS = 0.5
@@ -86,11 +99,12 @@ DEFAULT_RETRY_WAIT_INITIAL_SECONDS = 0.5
 DEFAULT_RETRY_WAIT_MAX_SECONDS = 8.0
 #: Largest random jitter added to a backoff, in seconds, so that clients do not retry in step.
 DEFAULT_RETRY_WAIT_JITTER_SECONDS = 0.5
+#: Largest answer read, in bytes (8 MiB). The list of 10,000 deployments is about 2.8 MB,
+#: so this leaves room for organizations three times that size, while a runaway or
+#: hostile answer (a proxy streaming a file, a padded body) is cut off early.
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 
 ResultT = TypeVar("ResultT")
-
-#: Endpoints whose calls change a deployment: they get the next free slot before any waiting read.
-MUTATING_ENDPOINTS = frozenset({"update_replicas", "startstop", "delete"})
 
 
 def _uuid_text(value: Any, *, name: str, context: CallContext) -> str:
@@ -141,6 +155,15 @@ def _ssl_context(ca_bundle: Path) -> ssl.SSLContext:
     return context
 
 
+_BODY_HEADERS = ("content-length", "content-encoding", "transfer-encoding")
+
+
+def _with_body(response: httpx.Response, body: bytes) -> httpx.Response:
+    """Return a copy of the streamed ``response`` holding ``body``, already decoded, as its content."""
+    headers = [(name, value) for name, value in response.headers.multi_items() if name.lower() not in _BODY_HEADERS]
+    return httpx.Response(response.status_code, headers=headers, content=body, request=response.request)
+
+
 class SimplismartClient:
     """Client of the Deployment Lifecycle API; use as ``async with`` or call :meth:`aclose`."""
 
@@ -162,27 +185,37 @@ class SimplismartClient:
         retry_wait_max_seconds: float = DEFAULT_RETRY_WAIT_MAX_SECONDS,
         retry_wait_jitter_seconds: float = DEFAULT_RETRY_WAIT_JITTER_SECONDS,
         attempt_deadline_seconds: float | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        may_send: Callable[[], bool] | None = None,
     ) -> None:
         """Build the client; no request is sent until a method is called.
 
         httpx's timeouts bound each phase (connecting, each read, each write); a
         response trickling in a few bytes at a time never trips them, so each attempt
         as a whole is also bounded by ``attempt_deadline_seconds`` (default: twice
-        ``timeout_seconds``, one connect plus one read). ``clock`` (monotonic seconds)
+        ``timeout_seconds``, one connect plus one read); reading the answer counts
+        toward it. An answer is read up to ``max_response_bytes``. ``clock`` (monotonic seconds)
         and ``sleep`` drive backoff, the retry budget and the rate limiter; tests
-        inject them. Raises :class:`ConfigurationError` when
-        ``ca_bundle`` cannot be loaded, ``ValueError`` for non-positive limits.
+        inject them. ``may_send`` (the attribute of the same name) is the fence of
+        mutating calls: asked immediately before each attempt of ``update_replicas``,
+        ``start``, ``stop`` and ``delete``, retries included; when it answers False the
+        call raises :class:`NotSent` instead of sending. Raises :class:`ConfigurationError`
+        when ``ca_bundle`` cannot be loaded, ``ValueError`` for non-positive limits.
         """
         if max_concurrency < 1 or retry_attempts < 1 or timeout_seconds <= 0 or retry_timeout_seconds <= 0:
             raise ValueError("timeouts, max_concurrency and retry_attempts must be positive")
+        if max_response_bytes < 1:
+            raise ValueError("max_response_bytes must be positive")
         self.base_url = base_url.rstrip("/")
         self.org_id = org_id
         self.timeout_seconds = timeout_seconds
         self.retry_attempts = retry_attempts
         self.retry_timeout_seconds = retry_timeout_seconds
         self.attempt_deadline_seconds = attempt_deadline_seconds or 2 * timeout_seconds
+        self.may_send = may_send
+        self.max_response_bytes = max_response_bytes
         self._token = token
         self._metrics = metrics
         self._clock = clock
@@ -379,7 +412,7 @@ class SimplismartClient:
             self._count_error(context.endpoint, error)
             raise
         except SimplismartError as error:
-            if not isinstance(error, (ClientValidationError, ConfigurationError)):  # no request was sent
+            if not isinstance(error, (ClientValidationError, ConfigurationError, NotSent)):  # no request was sent
                 self._count_error(context.endpoint, error)
             raise
 
@@ -434,29 +467,63 @@ class SimplismartClient:
         sent = CallContext(context.endpoint, context.operation, context.deployment_id, request_id)
         token = self._token.get()
         headers = {"Authorization": f"Bearer {token}", "X-Request-Id": request_id}
+        request = self._http.build_request(method, path, params=params, json=json, headers=headers)
         async with self._slots.hold(urgent=context.endpoint in MUTATING_ENDPOINTS):
             await self._limiter.acquire()
+            if context.endpoint in MUTATING_ENDPOINTS and self.may_send is not None and not self.may_send():
+                raise NotSent("this instance may no longer act (it is not the leader)", **sent.error_fields())
             began = self._clock()
             try:
                 async with asyncio.timeout(self.attempt_deadline_seconds):
-                    response = await self._http.request(method, path, params=params, json=json, headers=headers)
+                    response, oversized = await self._receive(request)
+            except TimeoutError:  # the attempt's deadline (TimeoutError is an OSError: caught first)
+                error: SimplismartError = RequestTimeout(
+                    f"no complete answer within {self.attempt_deadline_seconds:g} s", **sent.error_fields()
+                )
+                self._record(sent, method, error, self._clock() - began)
+                raise error from None
             except httpx.RequestError as exc:
                 error = error_for_transport(exc, sent, timeout_seconds=self.timeout_seconds)
                 self._record(sent, method, error, self._clock() - began)
                 raise error from None
-            except TimeoutError:
-                error = RequestTimeout(
-                    f"no complete answer within {self.attempt_deadline_seconds:g} s", **sent.error_fields()
-                )
+            except OSError as exc:  # a transport that is not a socket (an app in process) may raise one itself
+                error = ConnectionFailed(one_line(str(exc), limit=160) or type(exc).__name__, **sent.error_fields())
                 self._record(sent, method, error, self._clock() - began)
                 raise error from None
         duration = self._clock() - began
         if response.is_success:
             self._record(sent, method, response, duration)
+            if oversized:
+                raise MalformedResponse(
+                    f"the answer is larger than {self.max_response_bytes} bytes; it was not read",
+                    status_code=response.status_code,
+                    **sent.error_fields(),
+                )
             return response, sent
         error = error_for_status(response, sent, now=datetime.now(UTC))
         self._record(sent, method, error, duration)
         raise error
+
+    async def _receive(self, request: httpx.Request) -> tuple[httpx.Response, bool]:
+        """Send ``request`` and read its answer, at most ``max_response_bytes`` of it.
+
+        Returns the answer with its body read, and whether the body was too large; a
+        too-large answer comes back with an empty body (its status and headers kept).
+        Raises what ``httpx`` raises for a failed transport.
+        """
+        response = await self._http.send(request, stream=True)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_response_bytes:
+                return _with_body(response, b""), True
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > self.max_response_bytes:
+                    return _with_body(response, b""), True
+            return _with_body(response, bytes(body)), False
+        finally:
+            await response.aclose()
 
     def _record(
         self, sent: CallContext, method: str, outcome: httpx.Response | SimplismartError, duration: float

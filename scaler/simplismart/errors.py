@@ -8,6 +8,8 @@ The tree::
     ├── ClientValidationError         bad input caught before any request was sent
     ├── ConfigurationError            the client cannot work: no token, unreadable token file,
     │                                 unusable CA bundle; names the SCALER_* variable
+    ├── NotSent                       a mutating attempt held back because this instance may no
+    │                                 longer act (it lost leadership); nothing was sent then
     ├── TransportError                no HTTP response at all                  (transient)
     │   ├── RequestTimeout            connect/read/write/pool timeout          reason timeout
     │   └── ConnectionFailed          refused, reset, DNS, TLS                 reason connection
@@ -139,6 +141,22 @@ class ConfigurationError(SimplismartError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class NotSent(SimplismartError):
+    """A mutating call (or its retry) was held back: this instance may not act now.
+
+    Raised instead of sending when the client's ``may_send`` fence says no, typically
+    because leadership was lost. Earlier attempts of the same call may have been sent.
+    """
+
+    reason = "other"
+
+    def __str__(self) -> str:
+        what = self.operation or "request"
+        if self.deployment_id:
+            what = f"{what} of deployment {self.deployment_id}"
+        return f"{what} not sent: {self.message}"
 
 
 class TransportError(SimplismartError):

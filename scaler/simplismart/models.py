@@ -82,6 +82,12 @@ class HealthStatus(str, Enum):
 DOCUMENTED_HEALTH = tuple(h for h in HealthStatus if h is not HealthStatus.UNRECOGNIZED)
 
 
+#: Largest count believed in an answer (accelerators per replica, pods). Far above any
+#: real deployment; a larger number is a damaged answer, and believing it would make the
+#: GPU-hour and cost arithmetic built on it overflow. An item holding one is malformed.
+MAX_REPORTED_COUNT = 1_000_000
+
+
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
@@ -95,7 +101,7 @@ class Deployment(_Lenient):
     model_repo_name: str | None = None
     model_type: str | None = None
     accelerator_type: tuple[str, ...] = ()
-    accelerator_count: int = Field(default=1, ge=0)
+    accelerator_count: int = Field(default=1, ge=0, le=MAX_REPORTED_COUNT)
     status: DeploymentStatus = DeploymentStatus.UNKNOWN
     status_raw: str = ""
 
@@ -141,8 +147,8 @@ class HealthMessage(_Lenient):
 class Pods(_Lenient):
     """Pod readiness counts."""
 
-    ready: int = Field(default=0, ge=0)
-    not_ready: int = Field(default=0, ge=0)
+    ready: int = Field(default=0, ge=0, le=MAX_REPORTED_COUNT)
+    not_ready: int = Field(default=0, ge=0, le=MAX_REPORTED_COUNT)
 
 
 class DeploymentHealth(_Lenient):

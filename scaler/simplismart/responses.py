@@ -90,7 +90,7 @@ def platform_message(response: httpx.Response) -> str:
     """
     try:
         body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON or not UTF-8; a number or a nesting too large to read
         content_type = response.headers.get("content-type", "")
         if content_type.startswith("text/plain"):
             return one_line(response.text)
@@ -211,6 +211,9 @@ def _json_body(response: httpx.Response, context: CallContext, *, empty: Any = N
             problem = f"expected JSON, got {one_line(response.text, limit=80)!r}"
         else:
             problem = "expected JSON, got an empty body"
+        raise MalformedResponse(problem, status_code=response.status_code, **context.error_fields()) from None
+    except (ValueError, RecursionError) as exc:  # JSON, but a number of thousands of digits or a nesting too deep
+        problem = f"the JSON could not be read ({one_line(str(exc), limit=100)})"
         raise MalformedResponse(problem, status_code=response.status_code, **context.error_fields()) from None
 
 

@@ -33,6 +33,14 @@ def _clean(raw: str) -> str:
     return token
 
 
+def file_readable_by_others(info: os.stat_result) -> bool:
+    """Whether a file with this status can be read by users outside this process's groups."""
+    if info.st_mode & stat.S_IROTH:
+        return True
+    own_groups = {os.getegid(), *os.getgroups()}
+    return bool(info.st_mode & stat.S_IRGRP) and info.st_gid not in own_groups
+
+
 class TokenSource:
     """The bearer token: static, or read from a file and re-read when the file changes.
 
@@ -124,7 +132,7 @@ class TokenSource:
         if not cleaned:
             return self._unusable(path, "is empty")
         register_secret(cleaned)
-        self._warn_if_exposed(path, info.st_mode)
+        self._warn_if_exposed(path, info)
         if self._token and cleaned != self._token:
             log.info("api_token_reloaded", path=str(path))
         self._token = cleaned
@@ -141,14 +149,20 @@ class TokenSource:
             return self._token
         raise ConfigurationError(f"SCALER_API_TOKEN_FILE {path} {problem}", reason="auth")
 
-    def _warn_if_exposed(self, path: Path, mode: int) -> None:
-        if self._warned_permissions or not mode & (stat.S_IRGRP | stat.S_IROTH):
+    def _warn_if_exposed(self, path: Path, info: os.stat_result) -> None:
+        """Warn once when users other than this process's own can read the token file.
+
+        Readable by others is always a warning. Readable by its group is one only when
+        that group is not one of this process's groups: Kubernetes mounts a secret with
+        the pod's ``fsGroup`` and group read, which exposes it to no other user.
+        """
+        if self._warned_permissions or not file_readable_by_others(info):
             return
         self._warned_permissions = True
         log.warning(
             "api_token_file_readable_by_others",
             path=str(path),
-            mode=oct(stat.S_IMODE(mode)),
+            mode=oct(stat.S_IMODE(info.st_mode)),
             advice="make it readable by its owner only (chmod 600, or defaultMode 0400 for a Kubernetes secret)",
         )
 

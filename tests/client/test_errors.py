@@ -255,3 +255,28 @@ def _subclasses(cls: type) -> list[type]:
     for sub in cls.__subclasses__():
         found.extend([sub, *_subclasses(sub)])
     return found
+
+
+async def test_an_error_answer_with_unreadable_json_is_judged_by_its_status() -> None:
+    """A 503 whose JSON json.loads refuses (nesting 100,000 deep) is a ServerError, its message left out."""
+    platform = ScriptedPlatform(httpx.Response(503, content=b"[" * 100_000 + b"]" * 100_000))
+    async with make_client(platform, retry_attempts=1) as client:
+        with pytest.raises(errors.ServerError) as caught:
+            await client.get_health(DEPLOYMENT_ID)
+    assert ("", 503) == (caught.value.message, caught.value.status_code)
+
+
+async def test_an_os_error_from_the_transport_is_a_connection_failure(metrics: Metrics) -> None:
+    """A transport raising OSError itself (an app served in process drops the connection) gives ConnectionFailed."""
+    platform = ScriptedPlatform(ConnectionResetError("connection dropped by an injected fault"))
+    async with make_client(platform, metrics=metrics, retry_attempts=2) as client:
+        with pytest.raises(errors.ConnectionFailed) as caught:
+            await client.list_deployments()
+    assert ("connection dropped by an injected fault", 2, True) == (
+        caught.value.message,
+        caught.value.attempts,
+        caught.value.transient,
+    )
+    assert 1.0 == metrics.registry.get_sample_value(
+        "scaler_api_request_errors_total", {"endpoint": "list_deployments", "reason": "connection"}
+    )

@@ -164,3 +164,44 @@ def test_any_list_item_is_either_a_deployment_or_skipped(item: dict) -> None:
             return len(await client.list_deployments())
 
     assert asyncio.run(listing()) in (1, 2)
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b"[" + b"9" * 5000 + b"]", "the JSON could not be read (Exceeds the limit (4300 digits)"),
+        (b"[" * 100_000 + b"]" * 100_000, "the JSON could not be read (maximum recursion depth exceeded"),
+    ],
+    ids=["number-of-5000-digits", "nesting-100000-deep"],
+)
+async def test_json_that_python_cannot_read_is_a_malformed_response(body: bytes, problem: str, metrics: Metrics) -> None:
+    """Valid JSON that json.loads refuses (a huge number, a deep nesting) is MalformedResponse, not ValueError or RecursionError."""
+    platform = ScriptedPlatform(httpx.Response(200, content=body))
+    async with make_client(platform, metrics=metrics) as client:
+        with pytest.raises(MalformedResponse) as caught:
+            await client.list_deployments()
+    assert caught.value.message.startswith(problem)
+    assert 1.0 == metrics.registry.get_sample_value("scaler_api_malformed_responses_total", {"endpoint": "list_deployments"})
+
+
+@pytest.mark.parametrize(
+    "field",
+    [{"accelerator_count": 10**300}, {"accelerator_count": 1_000_001}],
+    ids=["count-of-300-digits", "count-above-a-million"],
+)
+async def test_an_item_with_an_implausible_count_is_skipped(field: dict, metrics: Metrics) -> None:
+    """A count no deployment has (which would overflow GPU-hour arithmetic) makes the item malformed: skipped and counted."""
+    items = [deployment_json(**field), deployment_json(deployment_id=OTHER_DEPLOYMENT_ID)]
+    platform = ScriptedPlatform(httpx.Response(200, json=items))
+    async with make_client(platform, metrics=metrics) as client:
+        deployments = await client.list_deployments()
+    assert [OTHER_DEPLOYMENT_ID] == [str(deployment.deployment_id) for deployment in deployments]
+    assert 1.0 == metrics.registry.get_sample_value("scaler_api_malformed_responses_total", {"endpoint": "list_deployments"})
+
+
+async def test_a_health_answer_with_an_implausible_pod_count_is_malformed() -> None:
+    """Pods beyond a million are a damaged answer: MalformedResponse naming the field."""
+    platform = ScriptedPlatform(httpx.Response(200, json={"data": "Healthy", "pods": {"ready": 10**30, "not_ready": 0}}))
+    async with make_client(platform) as client:
+        with pytest.raises(MalformedResponse, match="pods.ready"):
+            await client.get_health(DEPLOYMENT_ID)

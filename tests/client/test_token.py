@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import httpx
@@ -12,7 +13,7 @@ from structlog.testing import capture_logs
 from scaler.logs import redact
 from scaler.settings import load_settings
 from scaler.simplismart.errors import ConfigurationError
-from scaler.simplismart.token import TokenSource
+from scaler.simplismart.token import TokenSource, file_readable_by_others
 from tests.client.fakes import ScriptedPlatform, make_client
 
 
@@ -138,6 +139,26 @@ def test_a_file_readable_by_others_warns_once(tmp_path: Path) -> None:
         source.get()
     warnings = [entry for entry in logs if entry["event"] == "api_token_file_readable_by_others"]
     assert [("0o644", "warning")] == [(entry["mode"], entry["log_level"]) for entry in warnings]
+
+
+def _status(mode: int, gid: int) -> os.stat_result:
+    return os.stat_result((stat.S_IFREG | mode, 1, 1, 1, 0, gid, 10, 0, 0, 0))
+
+
+def test_a_file_readable_by_the_processs_own_group_does_not_count_as_exposed() -> None:
+    """Group read for one of this process's groups (a Kubernetes fsGroup mount) exposes it to no one else."""
+    assert file_readable_by_others(_status(0o440, os.getegid())) is False
+
+
+def test_a_file_readable_by_a_foreign_group_counts_as_exposed() -> None:
+    """Group read for a group this process is not in lets that group's other users read the token."""
+    foreign = max({os.getegid(), *os.getgroups()}) + 1
+    assert file_readable_by_others(_status(0o440, foreign)) is True
+
+
+def test_a_world_readable_file_counts_as_exposed_whatever_its_group() -> None:
+    """Read for others is always an exposure."""
+    assert file_readable_by_others(_status(0o604, os.getegid())) is True
 
 
 def test_an_owner_only_file_does_not_warn(tmp_path: Path) -> None:

@@ -2,8 +2,10 @@
 
 ``PrometheusServer`` writes a scrape config (1 s interval, storage in a temporary
 directory), starts the ``prometheus`` binary on a free 127.0.0.1 port, and answers
-queries through the HTTP API. ``ScrapeTarget`` runs a process that serves
-``/metrics``. Every wait polls with a deadline; nothing sleeps for a fixed time.
+instant and range queries through the HTTP API. ``ServedProcess`` runs a process that
+serves HTTP on a loopback port (the daemon, the simulator, the stand-in scrape target)
+and waits until it answers. Every wait polls with a deadline; nothing sleeps for a
+fixed time.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -90,13 +92,15 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @dataclass
-class ScrapeTarget:
-    """A process serving ``/metrics`` on 127.0.0.1:``port``."""
+class ServedProcess:
+    """A process serving HTTP on 127.0.0.1:``port``; started once ``ready_path`` answers 200."""
 
     command: Sequence[str]
     port: int
     cwd: Path
     log_path: Path
+    env: Mapping[str, str] | None = None
+    ready_path: str = "/metrics"
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -104,22 +108,43 @@ class ScrapeTarget:
         return f"127.0.0.1:{self.port}"
 
     @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    @property
     def metrics_url(self) -> str:
-        return f"http://{self.address}/metrics"
+        return f"{self.url}/metrics"
 
     def start(self, *, timeout: float = 30.0) -> None:
-        """Start the process and wait until ``/metrics`` answers 200."""
+        """Start the process and wait until ``ready_path`` answers 200.
+
+        Raises :class:`HarnessError` with the end of the process's output when it exits
+        first or does not get ready in ``timeout`` seconds.
+        """
         log = self.log_path.open("wb")
-        self.process = subprocess.Popen(list(self.command), cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            list(self.command), cwd=self.cwd, env=None if self.env is None else dict(self.env),
+            stdout=log, stderr=subprocess.STDOUT,
+        )
         process = self.process
 
         def ready() -> bool:
             if process.poll() is not None:
-                raise HarnessError(f"{' '.join(self.command)} exited with {process.returncode}: "
-                                   f"{self.log_path.read_text(errors='replace')[-2000:]}")
-            return _answers(self.metrics_url)
+                raise HarnessError(f"{' '.join(self.command)} exited with {process.returncode}: {self.output()}")
+            return _answers(self.url + self.ready_path)
 
-        wait_for(ready, timeout=timeout, what=f"{self.metrics_url} to answer")
+        try:
+            wait_for(ready, timeout=timeout, what=f"{self.url}{self.ready_path} to answer 200")
+        except HarnessError as error:
+            raise HarnessError(f"{error}\n{self.output()}") from None
+
+    def output(self, last_chars: int = 2000) -> str:
+        """Return the end of what the process wrote to stdout and stderr."""
+        return self.log_path.read_text(errors="replace")[-last_chars:]
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        """GET ``path`` of the process; return (status, body)."""
+        return http_get(self.url + path)
 
     def scrape(self) -> bytes:
         """Return one scrape of ``/metrics``."""
@@ -128,9 +153,12 @@ class ScrapeTarget:
             raise HarnessError(f"{self.metrics_url} answered {status}")
         return body
 
-    def stop(self) -> None:
-        if self.process is not None:
-            _stop(self.process)
+    def stop(self) -> int | None:
+        """Stop the process (SIGTERM, then SIGKILL after 10 s); return its exit status."""
+        if self.process is None:
+            return None
+        _stop(self.process)
+        return self.process.returncode
 
 
 @dataclass
@@ -202,6 +230,10 @@ class PrometheusServer:
     def query(self, expr: str, **params: str) -> dict[str, Any]:
         """Evaluate ``expr`` at the current instant (or ``time=...``); return the API's answer."""
         return self.api("query", query=expr, **params)
+
+    def query_range(self, expr: str, *, start: float, end: float, step: str = SCRAPE_INTERVAL) -> dict[str, Any]:
+        """Evaluate ``expr`` over [``start``, ``end``] (Unix seconds) as a graph panel does; return the answer."""
+        return self.api("query_range", query=expr, start=f"{start:.3f}", end=f"{end:.3f}", step=step)
 
     def vector(self, expr: str) -> list[dict[str, Any]]:
         """Evaluate ``expr`` and return its result, raising if Prometheus rejected it."""

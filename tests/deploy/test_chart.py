@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from scaler.daemon.service import SHUTDOWN_GRACE_SECONDS
 from scaler.settings import Settings
 from tests.deploy.chart import (
     TEMPLATES,
@@ -25,6 +26,7 @@ from tests.deploy.chart import (
     values_paths,
 )
 from tests.deploy.conftest import CHART, REPO
+from tests.deploy.dockerfile import env_values, stages
 from tests.deploy.metric_names import exported_series_names, referenced_metric_names
 
 #: Settings the chart deliberately does not take from values, and why.
@@ -256,6 +258,73 @@ def test_every_daemon_setting_is_set_by_the_deployment() -> None:
     env_names = set(re.findall(r"- name: (SCALER_[A-Z0-9_]+)", _template("deployment.yaml")))
     expected = {f"SCALER_{name.upper()}" for name in Settings.model_fields if name not in SETTINGS_NOT_FROM_VALUES}
     assert expected == env_names
+
+
+def test_each_config_value_feeds_its_own_setting() -> None:
+    """Each SCALER_* variable set from config.* takes the value named after it (healthIdleIntervalSeconds ->
+    SCALER_HEALTH_IDLE_INTERVAL_SECONDS), and every scalar config value is used so."""
+    pairs = re.findall(r"- name: (SCALER_[A-Z0-9_]+)\n\s+value: \{\{ \.Values\.config\.(\w+)\b",
+                       _template("deployment.yaml"))
+    expected = {f"SCALER_{re.sub(r'(?<!^)(?=[A-Z])', '_', key).upper()}": key for _, key in pairs}
+    scalars = {key for key, value in load_values()["config"].items() if not isinstance(value, dict)}
+    assert (expected, scalars) == (dict(pairs), {key for _, key in pairs})
+
+
+def _env_value(name: str) -> str:
+    match = re.search(rf"- name: {name}\n\s+value: (\S+)", _template("deployment.yaml"))
+    assert match is not None, name
+    return match.group(1)
+
+
+def _mount_path(volume: str) -> str:
+    match = re.search(rf"- name: {volume}\n\s+mountPath: (\S+)", _template("deployment.yaml"))
+    assert match is not None, volume
+    return match.group(1)
+
+
+def test_policies_are_mounted_where_the_daemon_reads_them() -> None:
+    """SCALER_POLICY_PATH is the policies ConfigMap's mount (the image's default too), mounted whole.
+
+    A subPath mount would never see a ConfigMap update; the whole volume, with its ..data
+    symlink, does (tests/deploy/test_policy_volume.py shows the daemon reads it right).
+    """
+    deployment = _template("deployment.yaml")
+    image_env = env_values(stages()[-1])
+    assert ("/etc/scaler/policies",) * 3 == (
+        _env_value("SCALER_POLICY_PATH"), _mount_path("policies"), image_env["SCALER_POLICY_PATH"]
+    )
+    assert "subPath" not in deployment
+
+
+def test_token_file_is_the_secret_mounted_for_its_owner() -> None:
+    """SCALER_API_TOKEN_FILE is the one item of the token Secret's mount, with mode 0400."""
+    deployment = _template("deployment.yaml")
+    token_file = _env_value("SCALER_API_TOKEN_FILE")
+    assert (_mount_path("api-token"), "token") == tuple(token_file.rsplit("/", 1))
+    assert re.search(r"- name: api-token\n\s+secret:\n.*?defaultMode: 0400\n.*?path: token\n", deployment,
+                     re.DOTALL)
+
+
+def test_default_state_lies_on_the_state_volume() -> None:
+    """Without a state URL the database is on the state volume, where the image declares its VOLUME."""
+    helpers = (TEMPLATES / "_helpers.tpl").read_text()
+    default = re.search(r'define "simplismart-scaler.stateUrl".*?default "(sqlite:///[^"]+)"', helpers, re.DOTALL)
+    assert default is not None
+    database = Path(default.group(1).removeprefix("sqlite:///"))
+    volume = next(i for i in stages()[-1] if i.keyword == "VOLUME").exec_form()
+    assert (Path(_mount_path("state")), [_mount_path("state")], default.group(1)) == (
+        database.parent, volume, env_values(stages()[-1])["SCALER_STATE_URL"]
+    )
+
+
+def test_pod_grace_period_outlasts_the_daemons_shutdown() -> None:
+    """Kubernetes waits longer after SIGTERM than the daemon gives calls in flight, so it never SIGKILLs one."""
+    assert load_values()["terminationGracePeriodSeconds"] > SHUTDOWN_GRACE_SECONDS
+
+
+def test_service_publishes_pods_that_are_not_ready() -> None:
+    """A scaler whose token is refused is not ready, and must still be scraped for its alerts to fire."""
+    assert "publishNotReadyAddresses: true" in _template("service.yaml")
 
 
 def test_deployment_security_context_comes_from_values() -> None:

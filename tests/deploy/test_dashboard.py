@@ -137,6 +137,20 @@ def test_today_panels_cover_today_so_far() -> None:
         assert ("now/d", True) == (panel["timeFrom"], "[$__range]" in panel["targets"][0]["expr"]), title
 
 
+def test_every_deployment_query_honours_the_policy_variable() -> None:
+    """A query filtered by $deployment is filtered by $policy too: Deployment at All must not undo a policy pick.
+
+    The deployment variable's All is ".*", so the policy can only narrow a panel through
+    ``scaler_deployment_info{policy=~"$policy"}`` (the savings counters carry no policy).
+    """
+    unfiltered = [
+        f"{panel['title']}/{target['refId']}"
+        for panel, target in dashboard_targets(load_dashboard())
+        if "$deployment" in target["expr"] and 'policy=~"$policy"' not in target["expr"]
+    ]
+    assert [] == unfiltered
+
+
 def test_every_metric_in_the_dashboard_exists_in_the_daemon() -> None:
     """Every scaler_* name in any panel query or variable is a series the daemon exports."""
     dashboard = load_dashboard()

@@ -1,94 +1,29 @@
-"""The image's install steps, followed outside a container engine.
+"""The image's install steps, followed in a fresh virtual environment (see tests.deploy.image_install).
 
-No container engine runs here, so this test does what the build stage does, step by
-step, read from the Dockerfile itself: the COPY lines (through .dockerignore) into a
-scratch root, then the RUN line, which runs docker/install-venv.sh, the same script
-the image runs. Paths of the image are mapped under the scratch root. The interpreter
-is this one (the image's is the base image's Python 3.12; both satisfy
-requires-python).
+The environment is built once per session (fixture ``installed_venv``) and then used
+as the image would use it: ``scaler --version``, ``scaler validate`` of the shipped
+policies and of the policy files the chart's examples inline.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import sys
 import tomllib
-from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.deploy.conftest import CHART, REPO
-from tests.deploy.dockerfile import in_build_context, stages
+from tests.deploy.dockerfile import stages
+from tests.deploy.image_install import image_environment
 
 pytestmark = pytest.mark.integration
 
 
-def _inside(root: Path, image_path: str) -> Path:
-    return root / PurePosixPath(image_path).relative_to("/")
-
-
-def _copy(source: Path, destination: Path) -> None:
-    if source.is_dir():
-        for path in sorted(source.rglob("*")):
-            relative = path.relative_to(REPO).as_posix()
-            if path.is_file() and in_build_context(relative):
-                target = destination / path.relative_to(source)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, target)
-    else:
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, destination)
-
-
-def follow_build_stage(root: Path) -> Path:
-    """Run the build stage's WORKDIR/COPY/RUN under ``root``; return the environment it installs."""
-    workdir = "/"
-    venv = None
-    for instruction in stages()[0][1:]:
-        if instruction.keyword == "WORKDIR":
-            workdir = instruction.argument
-            _inside(root, workdir).mkdir(parents=True, exist_ok=True)
-        elif instruction.keyword == "COPY":
-            *sources, destination = instruction.argument.split()
-            target = PurePosixPath(workdir) / destination
-            for source in sources:
-                assert in_build_context(source), f"{source} is left out by .dockerignore"
-                into = _inside(root, str(target))
-                if destination.endswith("/"):
-                    into = into / Path(source).name
-                _copy(REPO / source, into)
-        elif instruction.keyword == "RUN":
-            command = instruction.exec_form()
-            assert command is not None, "the build stage's RUN is in exec form"
-            mapped = [str(_inside(root, arg)) if arg.startswith("/") else arg for arg in command]
-            env = {**os.environ, "PYTHON": sys.executable, "PIP_NO_CACHE_DIR": "1"}
-            result = subprocess.run(mapped, cwd=_inside(root, workdir), env=env, capture_output=True, timeout=300,
-                                    check=False)
-            assert 0 == result.returncode, (result.stdout + result.stderr).decode()[-4000:]
-            venv = command[2]
-        else:
-            raise AssertionError(f"line {instruction.line}: the test does not know how to follow {instruction.keyword}")
-    assert venv is not None
-    return _inside(root, venv)
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The virtual environment the build stage would put at /opt/scaler."""
-    yield follow_build_stage(tmp_path_factory.mktemp("image-root"))
-
-
 def _scaler(venv: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(venv / "bin" / "scaler"), *args], capture_output=True, text=True, timeout=60,
-                          check=False, env={"PATH": str(venv / "bin"), "PYTHONDONTWRITEBYTECODE": "1"})
-
-
-def _has_validate(venv: Path) -> bool:
-    return 0 == _scaler(venv, "validate", "--help").returncode
+                          check=False, cwd=REPO, env=image_environment(venv))
 
 
 def test_final_stage_takes_the_environment_the_build_stage_made() -> None:
@@ -98,33 +33,43 @@ def test_final_stage_takes_the_environment_the_build_stage_made() -> None:
     assert f"--from=build {run[2]} {run[2]}" == copy
 
 
-def test_installed_scaler_reports_the_package_version(installed: Path) -> None:
+def test_installed_scaler_reports_the_package_version(installed_venv: Path) -> None:
     """`scaler --version` runs from the installed environment and prints the package's version."""
     version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
-    result = _scaler(installed, "--version")
+    result = _scaler(installed_venv, "--version")
     assert (0, f"scaler {version}\n") == (result.returncode, result.stdout)
 
 
-def test_installed_environment_holds_no_pip(installed: Path) -> None:
+def test_installed_environment_holds_no_pip(installed_venv: Path) -> None:
     """The environment the image carries has no pip: nothing in the image can install packages."""
-    assert [] == sorted(p.name for p in (installed / "bin").glob("pip*"))
+    assert [] == sorted(p.name for p in (installed_venv / "bin").glob("pip*"))
 
 
-def test_installed_scaler_validates_the_example_policies(installed: Path) -> None:
+def test_installed_scaler_is_not_the_source_tree(installed_venv: Path) -> None:
+    """The installed package is a copy inside the environment, not an editable link back to the checkout."""
+    result = subprocess.run(
+        [str(installed_venv / "bin" / "python"), "-c", "import scaler; print(scaler.__file__)"],
+        capture_output=True, text=True, timeout=60, check=False, cwd="/", env=image_environment(installed_venv),
+    )
+    assert (0, True) == (result.returncode, Path(result.stdout.strip()).is_relative_to(installed_venv)), result
+
+
+def test_installed_scaler_validates_the_example_policies(installed_venv: Path) -> None:
     """`scaler validate policies/examples` accepts the shipped examples with the installed package."""
-    if not _has_validate(installed):
-        pytest.skip("`scaler validate` does not exist yet (policy issue)")
-    examples = REPO / "policies" / "examples"
-    if not examples.is_dir():
-        pytest.skip("policies/examples/ does not exist yet (daemon issue)")
-    result = _scaler(installed, "validate", str(examples))
-    assert 0 == result.returncode, result.stdout + result.stderr
+    result = _scaler(installed_venv, "validate", "policies/examples")
+    assert (0, "valid:") == (result.returncode, result.stdout[:6]), result.stdout + result.stderr
 
 
-def test_chart_example_policies_are_valid(installed: Path, tmp_path: Path) -> None:
+def test_installed_scaler_rejects_an_invalid_policy(installed_venv: Path, tmp_path: Path) -> None:
+    """The installed `scaler validate` can fail: a policy without a name exits 1 naming the file and line."""
+    path = tmp_path / "broken.yaml"
+    path.write_text("version: 1\npolicies:\n  - match: {names: ['*']}\n    default: stopped\n")
+    result = _scaler(installed_venv, "validate", str(path))
+    assert (1, f"{path}:3:") == (result.returncode, result.stdout[: len(str(path)) + 3]), result.stdout + result.stderr
+
+
+def test_chart_example_policies_are_valid(installed_venv: Path, tmp_path: Path) -> None:
     """The policy files inlined in the chart's ci/*.yaml pass `scaler validate`."""
-    if not _has_validate(installed):
-        pytest.skip("`scaler validate` does not exist yet (policy issue)")
     written = []
     for values in sorted((CHART / "ci").glob("*.yaml")):
         files = (yaml.safe_load(values.read_text()).get("policies") or {}).get("files") or {}
@@ -136,7 +81,7 @@ def test_chart_example_policies_are_valid(installed: Path, tmp_path: Path) -> No
     assert written, "no ci/*.yaml inlines a policy file"
     failures = {}
     for path in written:
-        result = _scaler(installed, "validate", str(path))
+        result = _scaler(installed_venv, "validate", str(path))
         if result.returncode != 0:
             failures[str(path.relative_to(tmp_path))] = result.stdout + result.stderr
     assert {} == failures

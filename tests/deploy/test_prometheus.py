@@ -1,13 +1,19 @@
-"""The dashboard and the alert rules, proven against a real Prometheus server.
+"""The dashboard and the alert rules, proven against a real Prometheus server and the real daemon.
 
-Two Prometheus servers on loopback scrape every second: one scrapes only the daemon
-(the dashboard must work from its series alone), the other also scrapes a scaler in
-trouble and a port where nothing listens, and evaluates files/alerts.yaml. Every
-dashboard query and every alert expression then goes through the HTTP API.
+The daemon is ``scaler run`` against ``scaler sim`` serving ``tests/deploy/organization``
+(1 s cycles). Two Prometheus servers on loopback scrape every second: one scrapes only
+the daemon (the dashboard must work from its series alone); the other scrapes the
+daemon, the stand-in of a scaler in trouble (``tests/deploy/metrics_target``, for the
+alerts a healthy daemon cannot raise) and a port where nothing listens, and evaluates
+files/alerts.yaml. While they scrape, a deployment is added to the simulator and the
+daemon stops it, so there is an action to show. Every dashboard query then goes through
+the HTTP API as Grafana sends it (instant or over a range, variables substituted), and
+so does every alert expression.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import subprocess
 import time
@@ -28,27 +34,33 @@ from tests.deploy.dashboard import (
     variable_queries,
 )
 from tests.deploy.metrics_target import TROUBLED, TROUBLED_IDS_BY_ALERT
-from tests.deploy.prometheus_harness import JOB, PrometheusServer, ScrapeTarget, free_port, wait_for
+from tests.deploy.organization import LATE_DEPLOYMENT, add_deployment
+from tests.deploy.prometheus_harness import JOB, PrometheusServer, ServedProcess, free_port, wait_for
 
 pytestmark = pytest.mark.integration
 
-#: Panels that must show data on a working scaler, not just run.
+#: Panels that must show data from the daemon, not just run.
 CORE_PANELS = (
     "Actions per minute by action and result",
     "Health per deployment",
     "Status per deployment",
+    "Running GPUs",
     "Running GPUs by accelerator",
     "GPU-hours saved today",
     "GPU-hours saved, 7 days",
     "Dollars saved today",
     "Dollars saved, 7 days",
+    "Saving now",
     "Saving rate by accelerator",
     "Last reconcile",
     "Reconcile duration and age",
     "Next transition per deployment",
 )
-#: Scrapes stored before the dashboard is queried: enough for every 4 s rate window.
+#: Scrapes stored before the late deployment is added: enough for every 4 s rate window.
 DASHBOARD_SCRAPES = 6
+#: Labels whose values the daemon draws from a closed list (the stand-in may use no others).
+CLOSED_LABELS = ("action", "result", "reason", "event", "endpoint", "method", "status", "health", "ready", "bound",
+                 "change")
 
 
 @dataclass
@@ -57,20 +69,28 @@ class Servers:
 
     dashboard: PrometheusServer
     alerts: PrometheusServer
-    daemon: ScrapeTarget
-    troubled: ScrapeTarget
+    daemon: ServedProcess
+    troubled: ServedProcess
     dead_target: str
     started_at: float
+
+
+def _late_deployment_stopped(server: PrometheusServer) -> bool:
+    name = LATE_DEPLOYMENT["deployment_name"]
+    status = server.vector(f'scaler_deployment_status{{deployment="{name}", status="SCALED_DOWN"}} == 1')
+    health = server.vector(f'scaler_deployment_health{{deployment="{name}", health="SCALED_DOWN"}} == 1')
+    return bool(status and health)
 
 
 @pytest.fixture(scope="module")
 def servers(
     prometheus_binary: str,
-    daemon_target: ScrapeTarget,
-    troubled_target: ScrapeTarget,
+    simulator: ServedProcess,
+    daemon_target: ServedProcess,
+    troubled_target: ServedProcess,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Servers]:
-    """Both Prometheus servers, started together and holding enough samples."""
+    """Both Prometheus servers, holding samples from before and after the daemon stopped a new deployment."""
     dead_target = f"127.0.0.1:{free_port()}"
     dashboard = PrometheusServer(
         binary=prometheus_binary, workdir=tmp_path_factory.mktemp("prometheus-dashboard"),
@@ -85,6 +105,9 @@ def servers(
         dashboard.start()
         alerts.start()
         dashboard.wait_for_samples(daemon_target.address, DASHBOARD_SCRAPES)
+        add_deployment(simulator.url, LATE_DEPLOYMENT)
+        wait_for(lambda: _late_deployment_stopped(dashboard), timeout=20,
+                 what=f"Prometheus to see {LATE_DEPLOYMENT['deployment_name']} stopped by the daemon")
         alerts.wait_for_samples(troubled_target.address, 3)
         yield Servers(dashboard, alerts, daemon_target, troubled_target, dead_target, started_at)
     finally:
@@ -92,30 +115,71 @@ def servers(
         alerts.stop()
 
 
+# --- what the daemon itself says ------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class ScrapedDeployment:
     """One deployment as the daemon's own /metrics describes it."""
 
     name: str
+    deployment_id: str
     policy: str
-    health: str
+    status: str
+    health: str | None
 
 
-def scraped_deployments(target: ScrapeTarget) -> list[ScrapedDeployment]:
-    """Return the deployments a scrape of ``target`` reports, with their policy and current health.
-
-    The dashboard tests take their expectations from here, not from the stand-in's
-    source, so they hold unchanged when the target becomes the real daemon.
-    """
-    policies: dict[str, str] = {}
+def scraped_deployments(target: ServedProcess) -> list[ScrapedDeployment]:
+    """Return the deployments a scrape of ``target`` reports, with policy, status and health (None: unknown)."""
+    info: dict[str, tuple[str, str]] = {}
+    status: dict[str, str] = {}
     health: dict[str, str] = {}
     for family in text_string_to_metric_families(target.scrape().decode()):
         for sample in family.samples:
+            name = sample.labels.get("deployment")
             if sample.name == "scaler_deployment_info":
-                policies[sample.labels["deployment"]] = sample.labels.get("policy", "")
+                info[name] = (sample.labels["deployment_id"], sample.labels["policy"])
+            elif sample.name == "scaler_deployment_status" and sample.value == 1:
+                status[name] = sample.labels["status"]
             elif sample.name == "scaler_deployment_health" and sample.value == 1:
-                health[sample.labels["deployment"]] = sample.labels["health"]
-    return [ScrapedDeployment(name, policy, health.get(name, "")) for name, policy in sorted(policies.items())]
+                health[name] = sample.labels["health"]
+    return [
+        ScrapedDeployment(name, deployment_id, policy, status[name], health.get(name))
+        for name, (deployment_id, policy) in sorted(info.items())
+    ]
+
+
+def scraped_value(target: ServedProcess, series: str) -> float:
+    """Return the sum of the samples called ``series`` in one scrape of ``target``."""
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(target.scrape().decode())
+        for sample in family.samples
+        if sample.name == series
+    )
+
+
+def series_signatures(scrape: bytes) -> dict[str, set[frozenset[str]]]:
+    """Return, per series name of ``scrape``, the label-name sets its samples carry."""
+    found: dict[str, set[frozenset[str]]] = {}
+    for family in text_string_to_metric_families(scrape.decode()):
+        for sample in family.samples:
+            found.setdefault(sample.name, set()).add(frozenset(sample.labels))
+    return found
+
+
+def closed_label_values(scrape: bytes) -> set[tuple[str, str, str]]:
+    """Return the (series, label, value) triples of ``scrape`` for the labels of :data:`CLOSED_LABELS`."""
+    return {
+        (sample.name, label, value)
+        for family in text_string_to_metric_families(scrape.decode())
+        for sample in family.samples
+        for label, value in sample.labels.items()
+        if label in CLOSED_LABELS
+    }
+
+
+# --- the dashboard as Grafana queries it ------------------------------------------------
 
 
 def _alert_rules() -> list[dict[str, Any]]:
@@ -125,6 +189,58 @@ def _alert_rules() -> list[dict[str, Any]]:
 
 def _run_promtool(promtool: str, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([promtool, *args], input=stdin, capture_output=True, timeout=60, check=False)
+
+
+def grafana_query(
+    servers: Servers, target: dict[str, Any], *, deployment: str = ".*", policy: str = ".*"
+) -> dict[str, Any]:
+    """Send ``target`` as Grafana does: an instant query, or a range query over the time scraped so far."""
+    expr = substitute_variables(target["expr"], deployment=deployment, policy=policy)
+    if target.get("instant"):
+        return servers.dashboard.query(expr)
+    return servers.dashboard.query_range(expr, **scraped_range(servers))
+
+
+def scraped_range(servers: Servers) -> dict[str, float]:
+    """The range since the servers started, in whole steps ending now (so the last point is the latest)."""
+    end = time.time()
+    return {"start": end - math.floor(end - servers.started_at), "end": end}
+
+
+def grafana_series(servers: Servers, target: dict[str, Any], **variables: str) -> list[tuple[dict[str, str], float]]:
+    """Return each series of ``target`` with its last value, raising if Prometheus refused the query."""
+    answer = grafana_query(servers, target, **variables)
+    if answer.get("status") != "success":
+        raise AssertionError(f"{target['expr']}: {answer.get('error')}")
+    series = []
+    for result in answer["data"]["result"]:
+        point = result["value"] if "value" in result else result["values"][-1]
+        series.append((result["metric"], float(point[1])))
+    return series
+
+
+def panel_targets(title: str) -> dict[str, dict[str, Any]]:
+    """Return the queries of the panel called ``title``, by refId."""
+    targets = {target["refId"]: target for panel, target in dashboard_targets(load_dashboard())
+               if panel["title"] == title}
+    assert targets, f"no panel {title!r}"
+    return targets
+
+
+def only_value(servers: Servers, title: str, ref_id: str = "A", **variables: str) -> float:
+    """Return the single value a stat panel's query shows."""
+    series = grafana_series(servers, panel_targets(title)[ref_id], **variables)
+    assert 1 == len(series), series
+    return series[0][1]
+
+
+def _run_all(servers: Servers, deployment: str, policy: str) -> list[str]:
+    failures = []
+    for panel, target in dashboard_targets(load_dashboard()):
+        answer = grafana_query(servers, target, deployment=deployment, policy=policy)
+        if answer.get("status") != "success":
+            failures.append(f"{panel['title']} / {target['refId']}: {answer.get('error')}\n  {target['expr']}")
+    return failures
 
 
 # --- promtool -------------------------------------------------------------------
@@ -147,39 +263,65 @@ def test_promtool_rejects_a_broken_rule(promtool: str, tmp_path: Path) -> None:
     assert 1 == result.returncode
 
 
-@pytest.mark.parametrize("which", ["daemon_target", "troubled_target"])
-def test_promtool_accepts_a_real_scrape(promtool: str, which: str, request: pytest.FixtureRequest) -> None:
-    """`promtool check metrics` finds nothing to criticise in a real scrape of /metrics."""
-    target: ScrapeTarget = request.getfixturevalue(which)
-    scrape = target.scrape()
+def test_promtool_accepts_a_scrape_of_the_daemon(promtool: str, daemon_target: ServedProcess) -> None:
+    """`promtool check metrics` finds nothing to criticise in a real scrape of the daemon's /metrics."""
+    scrape = daemon_target.scrape()
     result = _run_promtool(promtool, "check", "metrics", stdin=scrape)
     assert (0, b"") == (result.returncode, result.stdout + result.stderr)
-    assert b"scaler_actions_total" in scrape
+    assert b'scaler_actions_total{action="stop",policy="always-stopped",result="success"}' in scrape
+
+
+def test_promtool_accepts_a_scrape_of_the_stand_in(promtool: str, troubled_target: ServedProcess) -> None:
+    """`promtool check metrics` also accepts the stand-in's scrape."""
+    result = _run_promtool(promtool, "check", "metrics", stdin=troubled_target.scrape())
+    assert (0, b"") == (result.returncode, result.stdout + result.stderr)
+
+
+def test_promtool_check_metrics_can_fail(promtool: str) -> None:
+    """The metrics check can fail: a counter without `_total` is reported."""
+    result = _run_promtool(promtool, "check", "metrics",
+                           stdin=b"# HELP scaler_things Things.\n# TYPE scaler_things counter\nscaler_things 1\n")
+    assert b"counter metrics should have \"_total\" suffix" in result.stdout + result.stderr
+
+
+# --- the stand-in cannot drift from the daemon ------------------------------------------------
+
+
+def test_stand_in_serves_only_series_the_daemon_exports(servers: Servers) -> None:
+    """Every series name of the stand-in, with its label names, is one the real daemon's scrape has."""
+    daemon = series_signatures(servers.daemon.scrape())
+    stand_in = series_signatures(servers.troubled.scrape())
+    unknown = {name: labels - daemon.get(name, set()) for name, labels in stand_in.items()}
+    assert {} == {name: sorted(sorted(s) for s in labels) for name, labels in unknown.items() if labels}
+
+
+def test_stand_in_uses_only_label_values_the_daemon_uses(servers: Servers) -> None:
+    """Closed labels (action, result, reason, status, health, ...) carry only values the daemon's scrape has."""
+    assert set() == closed_label_values(servers.troubled.scrape()) - closed_label_values(servers.daemon.scrape())
+
+
+def test_drift_check_can_fail(servers: Servers) -> None:
+    """A series the daemon never exports, or a label it never sets, is seen by the comparison."""
+    daemon = series_signatures(servers.daemon.scrape())
+    invented = series_signatures(b'scaler_api_auth_ok{region="eu"} 1\nscaler_invented_total 1\n')
+    assert {"scaler_api_auth_ok": {frozenset({"region"})}, "scaler_invented_total": {frozenset()}} == {
+        name: labels - daemon.get(name, set()) for name, labels in invented.items()
+    }
 
 
 # --- the dashboard ----------------------------------------------------------------
 
 
-def _run_all(server: PrometheusServer, deployment: str, policy: str) -> list[str]:
-    failures = []
-    for panel, target in dashboard_targets(load_dashboard()):
-        expr = substitute_variables(target["expr"], deployment=deployment, policy=policy)
-        answer = server.query(expr)
-        if answer.get("status") != "success":
-            failures.append(f"{panel['title']} / {target['refId']}: {answer.get('error')}\n  {expr}")
-    return failures
-
-
 def test_every_dashboard_query_runs_with_all_values(servers: Servers) -> None:
     """Every panel query, with $deployment and $policy at "All", is accepted and evaluated."""
-    assert [] == _run_all(servers.dashboard, deployment=".*", policy=".*")
+    assert [] == _run_all(servers, deployment=".*", policy=".*")
 
 
 def test_every_dashboard_query_runs_with_one_deployment_and_policy(servers: Servers) -> None:
     """Every panel query also runs with a real deployment and policy picked in the variables."""
     deployment = next(d for d in scraped_deployments(servers.daemon) if d.policy)
     assert re.fullmatch(r"[a-z0-9-]+", deployment.name + deployment.policy), "pick values needing no regex escape"
-    assert [] == _run_all(servers.dashboard, deployment=deployment.name, policy=deployment.policy)
+    assert [] == _run_all(servers, deployment=deployment.name, policy=deployment.policy)
 
 
 def test_dashboard_variables_find_the_deployments_and_policies(servers: Servers) -> None:
@@ -196,25 +338,87 @@ def test_dashboard_variables_find_the_deployments_and_policies(servers: Servers)
 @pytest.mark.parametrize("title", CORE_PANELS)
 def test_core_panel_shows_data(servers: Servers, title: str) -> None:
     """Each query of a core panel returns at least one series from the daemon's metrics."""
-    panels = {panel["title"]: panel for panel, _ in dashboard_targets(load_dashboard())}
-    empty = []
-    for target in panels[title]["targets"]:
-        expr = substitute_variables(target["expr"], deployment=".*", policy=".*")
-        if not servers.dashboard.vector(expr):
-            empty.append(target["refId"])
+    empty = [ref_id for ref_id, target in panel_targets(title).items() if not grafana_series(servers, target)]
     assert [] == empty
 
 
+def test_actions_panel_shows_the_daemon_stopping_a_new_deployment(servers: Servers) -> None:
+    """The actions graph has a stop/success above 0 at the moment the daemon stopped the late deployment."""
+    target = panel_targets("Actions per minute by action and result")["A"]
+    expr = substitute_variables(target["expr"], deployment=".*", policy=".*")
+    answer = servers.dashboard.query_range(expr, **scraped_range(servers))
+    peaks = {
+        (s["metric"]["action"], s["metric"]["result"]): max(float(v) for _, v in s["values"])
+        for s in answer["data"]["result"]
+    }
+    assert peaks[("stop", "success")] > 0, peaks
+
+
 def test_health_timeline_shows_each_deployments_health(servers: Servers) -> None:
-    """The health timeline encodes each deployment's current health as its mapped number."""
+    """The health timeline encodes each deployment's current health (where it is known) as its mapped number."""
     panel = next(p for p, _ in dashboard_targets(load_dashboard()) if p["title"] == "Health per deployment")
     codes = {}
     for mapping in panel["fieldConfig"]["defaults"]["mappings"]:
         for value, option in mapping["options"].items():
             codes[int(value)] = option["text"]
-    expr = substitute_variables(panel["targets"][0]["expr"], deployment=".*", policy=".*")
-    shown = {s["metric"]["deployment"]: codes[int(float(s["value"][1]))] for s in servers.dashboard.vector(expr)}
-    assert {d.name: d.health for d in scraped_deployments(servers.daemon)} == shown
+    shown = {labels["deployment"]: codes[int(value)] for labels, value in grafana_series(servers, panel["targets"][0])}
+    expected = {d.name: d.health for d in scraped_deployments(servers.daemon) if d.health is not None}
+    assert expected == shown
+
+
+def test_status_table_shows_each_deployments_status_and_policy(servers: Servers) -> None:
+    """The status table's queries give every deployment its status and its policy, as the daemon reports them."""
+    targets = panel_targets("Status per deployment")
+    status = {labels["deployment"]: labels["status"] for labels, _ in grafana_series(servers, targets["A"])}
+    policy = {labels["deployment"]: labels.get("policy", "") for labels, _ in grafana_series(servers, targets["C"])}
+    deployments = scraped_deployments(servers.daemon)
+    assert ({d.name: d.status for d in deployments}, {d.name: d.policy for d in deployments}) == (status, policy)
+
+
+def test_running_gpus_are_those_the_daemon_counts(servers: Servers) -> None:
+    """The Running GPUs stat shows the daemon's own count (chat-llm's L4 and embed-svc's A10G)."""
+    assert (2.0, 2.0) == (scraped_value(servers.daemon, "scaler_running_gpus"), only_value(servers, "Running GPUs"))
+
+
+@pytest.mark.parametrize(
+    "title", ["GPU-hours saved today", "GPU-hours saved, 7 days", "Dollars saved today", "Dollars saved, 7 days"]
+)
+def test_savings_panel_shows_what_the_stopped_deployments_saved(servers: Servers, title: str) -> None:
+    """The daemon keeps counting what the stopped batch deployments save: each savings stat is above 0."""
+    assert only_value(servers, title) > 0
+
+
+def test_saving_rate_is_that_of_the_stopped_accelerators(servers: Servers) -> None:
+    """The saving rate by accelerator names the stopped A100s, saving at more than 0 GPUs."""
+    rates = {labels["accelerator"]: value
+             for labels, value in grafana_series(servers, panel_targets("Saving rate by accelerator")["A"])}
+    assert ({"nvidia-a100"}, True) == ({a for a, rate in rates.items() if rate > 0}, rates["nvidia-a100"] > 0)
+
+
+def test_last_reconcile_is_seconds_old(servers: Servers) -> None:
+    """The age of the last reconcile is that of a daemon reconciling every second: well under a minute."""
+    age = only_value(servers, "Last reconcile")
+    assert 0 <= age < 60, age
+
+
+def test_next_transition_table_shows_the_coming_window(servers: Servers) -> None:
+    """chat-llm's next change (its nightly window opening or closing) is in the future, within a day."""
+    targets = panel_targets("Next transition per deployment")
+    at = {labels["deployment"]: value / 1000 for labels, value in grafana_series(servers, targets["A"])}
+    now = time.time()
+    assert (["chat-llm"], True) == (sorted(at), now < at["chat-llm"] <= now + 86400)
+
+
+def test_policy_variable_filters_every_per_deployment_panel(servers: Servers) -> None:
+    """With one policy picked and Deployment at All, no query shows another policy's deployment, nor its savings."""
+    governed = {d.name for d in scraped_deployments(servers.daemon) if d.policy == "steady-bounds"}
+    strays = set()
+    for panel, target in dashboard_targets(load_dashboard()):
+        for labels, _ in grafana_series(servers, target, policy="steady-bounds"):
+            if "deployment" in labels and labels["deployment"] not in governed:
+                strays.add(f"{panel['title']}/{target['refId']}: {labels['deployment']}")
+    saved = grafana_series(servers, panel_targets("Dollars saved today")["A"], policy="steady-bounds")
+    assert ({"chat-llm"}, set(), []) == (governed, strays, [value for _, value in saved if value > 0])
 
 
 # --- the alert rules ----------------------------------------------------------------
@@ -275,13 +479,15 @@ def test_every_alert_fires_for_the_troubled_scaler(servers: Servers) -> None:
     assert expected == named()
 
 
-def test_no_scaler_alert_names_the_healthy_scaler(servers: Servers) -> None:
-    """While the troubled scaler's alerts are active, none names the healthy daemon's instance."""
+def test_no_alert_names_the_healthy_daemon(servers: Servers) -> None:
+    """While the troubled scaler's alerts are active, none names the real daemon or one of its deployments."""
     wait_for(lambda: _active_alerts(servers.alerts), timeout=20, what="any alert to become active")
+    daemon_ids = {d.deployment_id for d in scraped_deployments(servers.daemon)}
     named = sorted(
         alert["labels"]["alertname"]
         for alert in _active_alerts(servers.alerts)
         if alert["labels"].get("instance") == servers.daemon.address
+        or alert["labels"].get("deployment_id") in daemon_ids
     )
     assert [] == named
 

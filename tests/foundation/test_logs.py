@@ -11,6 +11,13 @@ import structlog
 from scaler.logs import REDACTED, configure_logging, redact, register_secret
 
 SECRET = "eyJhbGciOi-logs-test-secret-7731"
+#: A secret as long as a real JWT, longer than any value a renderer shows in full.
+LONG_SECRET = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9." + "c2NhbGVyLWxvZ3MtbG9uZy1zZWNyZXQ" * 6 + ".sig-7f3a9c21e5d84b6a"
+
+
+def carries_part_of(text: str, secret: str, width: int = 12) -> bool:
+    """Whether ``text`` holds any ``width`` consecutive characters of ``secret``."""
+    return any(secret[start : start + width] in text for start in range(len(secret) - width + 1))
 
 
 @pytest.fixture(autouse=True)
@@ -24,6 +31,43 @@ def test_registered_secret_is_redacted_from_text() -> None:
     """redact() replaces a registered secret wherever it appears."""
     register_secret(SECRET)
     assert f"Bearer {REDACTED} rejected" == redact(f"Bearer {SECRET} rejected")
+
+
+def test_a_secret_cut_short_is_still_redacted() -> None:
+    """A secret shortened for display (its start, then an ellipsis or a count) loses what is left of it."""
+    register_secret(LONG_SECRET)
+    shown = redact(f"token={LONG_SECRET[:80]}…+150 and headers {{'Authorization': 'Bearer {LONG_SECRET[:40]}'}}")
+    assert f"token={REDACTED}…+150 and headers {{'Authorization': 'Bearer {REDACTED}'}}" == shown
+
+
+def test_secrets_sharing_their_start_are_each_redacted_whole() -> None:
+    """Two tokens with a long common start (a rotation) are both replaced whole, in either order."""
+    first, second = "rotation-secret-common-start-one", "rotation-secret-common-start-second"
+    register_secret(first)
+    register_secret(second)
+    assert f"{REDACTED} {REDACTED}" == redact(f"{first} {second}")
+    assert f"{REDACTED} {REDACTED}" == redact(f"{second} {first}")
+
+
+def _fail_with_secret_in_a_local() -> None:
+    headers = {"Authorization": f"Bearer {LONG_SECRET}"}  # what an HTTP client's frames hold
+    raise RuntimeError(f"request failed ({len(headers)} headers)")
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_a_traceback_shows_no_frame_locals_and_no_part_of_a_secret(
+    log_format: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Tracebacks leave frames' local variables out: a long secret held there cannot leak cut short or wrapped."""
+    register_secret(LONG_SECRET)
+    configure_logging(log_format=log_format, log_level="info")
+    try:
+        _fail_with_secret_in_a_local()
+    except RuntimeError:
+        structlog.get_logger().exception("request_failed")
+    err = capsys.readouterr().err
+    assert "request failed (1 headers)" in err and "_fail_with_secret_in_a_local" in err
+    assert (False, False) == ("Authorization" in err, carries_part_of(err, LONG_SECRET))
 
 
 def test_json_lines_never_carry_a_registered_secret(capsys: pytest.CaptureFixture[str]) -> None:

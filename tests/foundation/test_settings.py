@@ -90,6 +90,15 @@ def test_token_is_hidden_in_repr_str_and_public_view(monkeypatch: pytest.MonkeyP
     assert "**********" == settings.public_view()["api_token"]
 
 
+def test_the_database_password_is_hidden_in_repr_and_str(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A password in SCALER_STATE_URL shows as *** in repr and str, as in public_view; the URL itself keeps it."""
+    monkeypatch.setenv("SCALER_STATE_URL", "postgresql://scaler:db-pass-4711@db.example/scaler")
+    settings = load_settings()
+    assert "db-pass-4711" not in repr(settings) + str(settings) + f"{settings}"
+    assert "state_url='postgresql://scaler:***@db.example/scaler'" in repr(settings)
+    assert "postgresql://scaler:db-pass-4711@db.example/scaler" == settings.state_url
+
+
 def test_every_setting_is_documented_in_the_readme() -> None:
     """Each field appears in the README's configuration section as its SCALER_ variable."""
     readme = (Path(__file__).parents[2] / "README.md").read_text()

@@ -28,6 +28,13 @@ def test_malformed_durations(text: str):
         parse_duration(text)
 
 
+@pytest.mark.parametrize("text", ["1000000000000s", "11574075d", "999999999999999999999h"])
+def test_durations_beyond_a_million_days_are_refused(text: str):
+    """A duration no clock can hold (timedelta ends near 2.7 million years) is refused, not an OverflowError."""
+    with pytest.raises(ValueError, match="is far too long a duration"):
+        parse_duration(text)
+
+
 def test_format_duration_is_the_inverse():
     """format_duration writes what parse_duration reads."""
     assert ["0s", "1h30m", "7d", "1d2h3m4s"] == [

@@ -405,6 +405,13 @@ def test_invalid_input_names_file_line_and_path(text: str, line: int, path: str,
     assert message in issue.message, str(issue)
 
 
+def test_issues_on_one_line_follow_the_order_of_their_indexes():
+    """Twelve bad policies written on one line are reported policies[0] to policies[11], not [0], [1], [10], [11], [2]."""
+    policies = ", ".join("{name: P%d, match: {names: [a]}}" % index for index in range(12))
+    found = issues(("p.yaml", f"version: 1\npolicies: [{policies}]\n"))
+    assert [f"policies[{index}].name" for index in range(12)] == [issue.path for issue in found]
+
+
 def test_duplicate_policy_name_across_files_names_the_second_file():
     """A policy name used in two files is reported at the second, pointing at the first."""
     found = issues(("a.yaml", VALID), ("b.yaml", VALID))
@@ -503,6 +510,144 @@ def test_nesting_too_deep_for_the_parser_is_an_error_not_a_crash():
     """Nesting deep enough to exhaust the YAML parser's recursion is refused rather than crashing."""
     found = issues(("p.yaml", "version: 1\nx: " + "[" * 1500 + "]" * 1500 + "\n"))
     assert "nesting is too deep" in found[0].message
+
+
+@pytest.mark.parametrize(
+    ("field", "line", "path"),
+    [
+        ("baseline_replicas: 10001", 4, "policies[0].baseline_replicas"),
+        ("default: {min_replicas: 1, max_replicas: 10001}", 4, "policies[0].default.max_replicas"),
+        ("default: {min_replicas: 10001, max_replicas: 2}", 4, "policies[0].default.min_replicas"),
+    ],
+)
+def test_replica_counts_above_ten_thousand_are_refused(field: str, line: int, path: str):
+    """Replicas beyond 10,000 are a typo (and would overflow GPU-hour arithmetic): refused at the field."""
+    found = issues(("p.yaml", f"version: 1\npolicies:\n  - name: p\n    {field}\n    match: {{names: [a]}}\n"))
+    assert (line, path) == (found[0].line, found[0].path)
+    assert found[0].message.startswith("must be at most 10000")
+
+
+@pytest.mark.parametrize("price", [".inf", ".nan", "-.inf"])
+def test_a_price_must_be_a_finite_number(price: str):
+    """An infinite or not-a-number price would make every cost meaningless: refused."""
+    issue = only_issue(f"version: 1\npricing:\n  nvidia-l4: {price}\n")
+    assert (3, "pricing.nvidia-l4") == (issue.line, issue.path)
+    assert issue.message.startswith("expected a finite number")
+
+
+def test_a_key_that_is_not_a_plain_name_is_quoted_and_escaped_in_the_path():
+    """A key holding a newline and a terminal escape cannot break the one-line FILE:LINE: path: message form."""
+    issue = only_issue('version: 1\n"a\\nb\\e[31m": 1\n')
+    assert '["a\\nb\\u001b[31m"]' == issue.path
+    assert str(issue).isprintable()
+
+
+def test_invisible_characters_in_a_key_are_shown_escaped():
+    """A BOM or a bidi override inside a key is shown as an escape, so the key that is wrong can be seen."""
+    found = issues(("p.yaml", "version: 1\npolicies:\n  - name: p\n    match: {names: [a]}\n    \ufeffpriority: 1\n"))
+    assert ['policies[0]["\\ufeffpriority"]'] == [issue.path for issue in found]
+    assert all(str(issue).isprintable() for issue in found)
+
+
+def test_a_very_long_unknown_key_is_cut_in_the_path_and_the_message():
+    """A 1,000-character key is shown cut, so one issue stays one readable line."""
+    issue = only_issue("version: 1\n? " + "k" * 1000 + "\n: 1\n")
+    assert ('["' + "k" * 37 + '..."]', "unknown key '" + "k" * 57 + "...'") == (issue.path, issue.message.split(";")[0])
+
+
+def test_a_character_yaml_forbids_is_one_line_naming_its_line():
+    """A control character in the file is refused on one line, with its line, code point and column."""
+    issue = only_issue("version: 1\npolicies: []\n# a \x1b[31m comment\n")
+    expected = (
+        "character U+001B (column 5) is not allowed in a YAML file; "
+        "write it as an escape inside double quotes (\\x1b) or remove it"
+    )
+    assert (3, "", expected) == (issue.line, issue.path, issue.message)
+
+
+def test_the_escape_suggested_for_a_forbidden_character_is_its_own():
+    """DEL (U+007F) is suggested as \\x7f, not as another character's escape."""
+    issue = only_issue("version: 1\n\x7f\n")
+    assert "character U+007F (column 1) is not allowed in a YAML file; write it as an escape inside double quotes (\\x7f) or remove it" == issue.message
+
+
+@pytest.mark.parametrize(
+    ("zone", "opens", "closes"),
+    [
+        ("America/Adak", "9999-12-31T00:00", "9999-12-31T23:59"),  # ten hours west of UTC: year 10000
+        ("UTC", "0001-01-01T00:00+14:00", "0001-01-02T00:00+14:00"),  # fourteen hours east: year 0
+    ],
+)
+def test_instants_beyond_what_a_clock_can_hold_are_refused(zone: str, opens: str, closes: str):
+    """from/until at the ends of the calendar would overflow once put in UTC; they are refused, naming the range."""
+    found = issues(
+        (
+            "p.yaml",
+            f"""\
+            version: 1
+            policies:
+              - name: p
+                match: {{names: [a]}}
+                timezone: {zone}
+                windows:
+                  - from: "{opens}"
+                    until: "{closes}"
+                    state: stopped
+            """,
+        )
+    )
+    assert [(7, "policies[0].windows[0].from"), (8, "policies[0].windows[0].until")] == [(i.line, i.path) for i in found]
+    assert found[0].message.endswith("is out of range; dates and times from 1970-01-01 to 9999-12-30 are accepted")
+
+
+def test_a_duration_longer_than_any_clock_is_an_error_not_a_crash():
+    """A duration of 10^20 days would overflow timedelta; it is refused as far too long."""
+    issue = only_issue(
+        "version: 1\npolicies:\n  - name: p\n    match: {names: [a]}\n    windows:\n"
+        '      - cron: "0 9 * * *"\n        duration: 99999999999999999999d\n        state: running\n'
+    )
+    assert (7, "policies[0].windows[0].duration") == (issue.line, issue.path)
+    assert issue.message.startswith("'99999999999999999999d' is far too long a duration")
+
+
+def test_a_number_with_thousands_of_digits_is_an_error_not_a_crash():
+    """Python refuses to read integers of more than 4,300 digits; the reader refuses long numbers first."""
+    issue = only_issue("version: 1\npolicies:\n  - name: p\n    priority: " + "9" * 5000 + "\n    match: {names: [a]}\n")
+    assert (4, "policies[0].priority", "number of 5000 characters; at most 100 are allowed") == (
+        issue.line,
+        issue.path,
+        issue.message,
+    )
+
+
+def test_an_escaped_lone_surrogate_is_an_error_at_its_value():
+    """An escaped \\ud800 in double quotes makes half a UTF-16 pair, which no output can print: refused where it is."""
+    issue = only_issue('version: 1\npolicies:\n  - name: p\n    match: {names: [a]}\n    timezone: "\\ud800"\n')
+    assert (5, "policies[0].timezone", "text holds \\ud800, half of a UTF-16 pair, which is not a character") == (
+        issue.line,
+        issue.path,
+        issue.message,
+    )
+
+
+def test_an_escaped_lone_surrogate_in_a_key_is_an_error_at_the_key():
+    """A key holding half a UTF-16 pair is refused (not validated), with a printable path."""
+    issue = only_issue('version: 1\n"a\\udfffb": 1\n')
+    assert (2, '["a?b"]', "key holds \\udfff, half of a UTF-16 pair, which is not a character") == (
+        issue.line,
+        issue.path,
+        issue.message,
+    )
+
+
+def test_a_mapping_merged_into_itself_is_an_error_not_a_crash():
+    """`<<: *a` inside the mapping anchored `&a` would recurse forever; it is refused at the merge."""
+    issue = only_issue("version: 1\npolicies:\n  - &a\n    name: p\n    <<: *a\n")
+    assert (5, "policies[0]", "a merge key (<<) merges a mapping into itself (through an alias)") == (
+        issue.line,
+        issue.path,
+        issue.message,
+    )
 
 
 def test_unsupported_tags_are_refused():

@@ -93,3 +93,22 @@ def test_unknown_price_makes_totals_unknown_and_percent_of_gpu_hours():
     totals = plan_json(deployment("llama-8b"), deployment("tpu-thing", accelerator="tpu-v5"))["totals"]
     assert {"baseline": None, "planned": None} == totals["cost"]
     assert round(100 * 14 / 48, 4) == totals["savings_percent"]
+
+
+def test_the_largest_accepted_replica_counts_plan_to_finite_figures():
+    """10,000 replicas (the language's limit) on a 1,000-GPU deployment for a year: GPU-hours and cost stay finite."""
+    largest = policy_set(
+        """
+        - name: big
+          match: {names: ["*"]}
+          baseline_replicas: 10000
+          default: {min_replicas: 10000, max_replicas: 10000}
+          windows:
+            - between: "Mon-Fri 09:00-17:00"
+              state: stopped
+        """
+    )
+    result = build_plan(largest, [deployment("huge", count=1000)], MONDAY, MONDAY + (TUESDAY - MONDAY) * 366)
+    totals = result.to_json()["totals"]
+    figures = [*totals["gpu_hours"].values(), *totals["cost"].values(), totals["savings_percent"]]
+    assert [] == [figure for figure in figures if not 0 < figure < float("inf")]
