@@ -54,6 +54,8 @@ HEALTH_VALUES = (
     "Unrecognized",
 )
 SCHEDULER_EVENTS = ("executed", "error", "missed", "max_instances")
+#: Values of the ``direction`` label of ``scaler_clock_jumps_total``.
+CLOCK_JUMP_DIRECTIONS = ("forward", "backward")
 #: Values of the ``ready`` label of ``scaler_deployment_pods``.
 POD_READINESS = ("true", "false")
 #: Values of the ``bound`` label of ``scaler_deployment_desired_replicas``.
@@ -174,6 +176,12 @@ class Metrics:
             ["event"],
             registry=r,
         )
+        self.clock_jumps = Counter(
+            "scaler_clock_jumps_total",
+            "Steps of the wall clock against the monotonic clock (NTP corrections, VM resumes), by direction.",
+            ["direction"],
+            registry=r,
+        )
 
         # --- Policies ----------------------------------------------------
         self.policy_reloads = Counter(
@@ -227,6 +235,8 @@ class Metrics:
                 self.action_errors.labels(action=action, reason=reason)
         for event in SCHEDULER_EVENTS:
             self.scheduler_events.labels(event=event)
+        for direction in CLOCK_JUMP_DIRECTIONS:
+            self.clock_jumps.labels(direction=direction)
         for result in POLICY_RELOAD_RESULTS:
             self.policy_reloads.labels(result=result)
         for change in ("acquired", "lost"):

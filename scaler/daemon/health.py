@@ -85,6 +85,7 @@ class HealthPoller:
         """The pods of each deployment's last answer (``None``: not reported)."""
         self.answers: dict[UUID, DeploymentHealth] = {}
         self._tracks: dict[UUID, HealthTrack] = {}
+        self._unrecognized: dict[UUID, str] = {}
 
     def due(self, deployments: Iterable[Deployment], watched: Collection[UUID], now: datetime) -> list[Deployment]:
         """Return the deployments whose health is to be fetched at ``now`` (see the polling rule)."""
@@ -178,4 +179,21 @@ class HealthPoller:
         self.last_fetched[deployment_id] = now
         self.pods[deployment_id] = health.pods
         self.answers[deployment_id] = health
+        self._note_unrecognized(deployment, health)
         return deployment_id, health.status.value, now
+
+    def _note_unrecognized(self, deployment: Deployment, health: DeploymentHealth) -> None:
+        """Log once a health value this version does not know (no health rule matches it)."""
+        deployment_id = deployment.deployment_id
+        if health.status is not HealthStatus.UNRECOGNIZED:
+            self._unrecognized.pop(deployment_id, None)
+            return
+        if self._unrecognized.get(deployment_id) != health.status_raw:
+            self._unrecognized[deployment_id] = health.status_raw
+            log.warning(
+                "health_unrecognized",
+                deployment=deployment.deployment_name,
+                deployment_id=str(deployment_id),
+                health=health.status_raw,
+                effect="tracked as Unrecognized: no health rule matches it",
+            )

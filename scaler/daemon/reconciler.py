@@ -11,7 +11,10 @@ A cycle runs at one instant ``now`` (read once from the clock by its caller):
    change concerns) the engine resolves the desired state from the policies, the
    tracked health, the rules' memory, any suspension and the first sighting;
    :func:`scaler.daemon.decide.decide` turns it into plans. One deployment failing does
-   not stop the others.
+   not stop the others. A plan a health rule asks for (a restart, a rule's state) waits
+   while the deployment's health was last observed more than ``health_max_age`` ago:
+   the platform's recent answers could not be read (or were not asked for, the
+   platform being unreachable), and the last good one is not taken as still true.
 4. **Execute** the plans through the :class:`~scaler.daemon.executor.Executor`.
 5. **Remember**: the rules' memory (restarts included) is persisted and realized savings
    are counted, by the instance that may act only (a standby's copy could be stale); gauges and the ``/status`` views are updated; the next instant at which
@@ -28,13 +31,13 @@ import json
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import structlog
 
-from scaler.daemon.clock import Clock, unix_seconds
+from scaler.daemon.clock import Clock, iso, unix_seconds
 from scaler.daemon.decide import Decision, Plan, decide
 from scaler.daemon.executor import ActionReport, Execution, Executor, always
 from scaler.daemon.gauges import DeploymentGauges
@@ -57,7 +60,7 @@ from scaler.policy import (
 )
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.errors import AuthenticationError, SimplismartError
-from scaler.simplismart.models import Deployment, HealthStatus
+from scaler.simplismart.models import Deployment, DeploymentStatus, HealthStatus
 from scaler.store import AppliedState, Backoff, HealthTrack, Store, StoreError, Suspension
 
 log = structlog.get_logger()
@@ -129,7 +132,9 @@ class Reconciler:
         health: HealthPoller,
         allow_delete: bool,
         may_act: Callable[[], bool] = always,
+        health_max_age: timedelta = timedelta(seconds=60),
     ) -> None:
+        """``health_max_age``: how old the last health observation may be for a health rule to act on it."""
         self._client = client
         self._store = store
         self._metrics = metrics
@@ -163,6 +168,9 @@ class Reconciler:
         self._watched_key: tuple[object, ...] | None = None
         self._accelerators: set[str] = set()
         self._listed_since_cycle = False
+        self._unknown_statuses: set[tuple[UUID, str]] = set()
+        self.health_max_age = health_max_age
+        self._health_held: set[UUID] = set()
 
     # --- Inventory -----------------------------------------------------------------
 
@@ -200,6 +208,7 @@ class Reconciler:
         self.first_seen.update(seen)
         self.inventory = {deployment.deployment_id: deployment for deployment in deployments}
         self.inventory_at = now
+        self._note_unknown_statuses(deployments)
         self._listed_since_cycle = True
         listed = self.inventory.keys()
         self._gauges.retain(listed)
@@ -208,6 +217,24 @@ class Reconciler:
             del self.views[deployment_id]
             self.next_changes.pop(deployment_id, None)
         return True
+
+    def _note_unknown_statuses(self, deployments: Iterable[Deployment]) -> None:
+        """Log once each deployment listed with a status this version does not know (it is left alone)."""
+        unknown = {
+            (deployment.deployment_id, deployment.status_raw): deployment
+            for deployment in deployments
+            if deployment.status is DeploymentStatus.UNKNOWN
+        }
+        for (deployment_id, raw), deployment in unknown.items():
+            if (deployment_id, raw) not in self._unknown_statuses:
+                log.warning(
+                    "deployment_status_unknown",
+                    deployment=deployment.deployment_name,
+                    deployment_id=str(deployment_id),
+                    status=raw,
+                    effect="left alone until the platform reports a status the scaler knows",
+                )
+        self._unknown_statuses = set(unknown)
 
     def watched(self) -> set[UUID]:
         """The deployments governed by a policy with health rules (their health is polled every interval).
@@ -298,7 +325,7 @@ class Reconciler:
             # Only against a fresh list: pending actions are settled by what the platform shows now.
             try:
                 recovered = await recover_pending(
-                    store=self._store, executor=self.executor, inventory=self.inventory, now=now
+                    store=self._store, executor=self.executor, client=self._client, inventory=self.inventory, now=now
                 )
             except StoreError as error:
                 self._store_failed("recover_pending", error)
@@ -341,6 +368,7 @@ class Reconciler:
                     backoff=memory.backoffs.get(deployment_id),
                     resumed=deployment_id in self._resuming,
                 )
+                decision = self._hold_on_stale_health(deployment, decision, memory.tracks.get(deployment_id), now)
             except Exception as error:  # one failing deployment never stops the others
                 self._deployment_failed(deployment, error, now)
                 continue
@@ -363,6 +391,38 @@ class Reconciler:
             await self._remember(policy_set, memory, resolved, execution, now)
         self._publish(policy_set, memory, resolved, execution, now)
         return summary
+
+    @property
+    def health_held(self) -> set[UUID]:
+        """The deployments whose health-rule plans wait for a health answer that can be read."""
+        return set(self._health_held)
+
+    def _hold_on_stale_health(
+        self, deployment: Deployment, decision: Decision, track: HealthTrack | None, now: datetime
+    ) -> Decision:
+        """Hold the plans a health rule asks for unless the deployment's health was observed lately."""
+        held = [plan for plan in decision.plans if plan.kind == "restart" or plan.source.startswith("health:")]
+        deployment_id = deployment.deployment_id
+        if not held or (track is not None and now - track.last_observed <= self.health_max_age):
+            self._health_held.discard(deployment_id)
+            return decision
+        observed = iso(track.last_observed) if track is not None else None
+        if deployment_id not in self._health_held:
+            self._health_held.add(deployment_id)
+            log.warning(
+                "health_action_held",
+                deployment=deployment.deployment_name,
+                deployment_id=str(deployment_id),
+                actions=[step.describe() for plan in held for step in plan.steps],
+                rule=held[0].rule,
+                health_observed_at=observed,
+                effect="waits for a health answer that can be read",
+            )
+        remaining = tuple(plan for plan in decision.plans if plan not in held)
+        return Decision(
+            plans=remaining,
+            skip=None if remaining else f"health rule {held[0].rule} waits: health last observed at {observed}",
+        )
 
     def _read_memory(self, now: datetime) -> _Memory:
         store = self._store

@@ -6,7 +6,11 @@ compares each one with what the platform now reports, and finishes it:
 
 - ``stop``: SCALED_DOWN confirms it (success, its state recorded as applied); otherwise error.
 - ``start``: DEPLOYED or DEPLOYING confirms it; otherwise error.
-- ``delete``: DELETING, DELETED or no longer listed confirms it; otherwise error.
+- ``delete``: DELETING or DELETED confirms it; otherwise error. A deployment no longer
+  listed is asked about (its health): "not found" or "deleted" confirms the deletion;
+  an answer means it still exists (error), and so does no answer (error: the next
+  cycle decides again). Absence from the list alone proves nothing: a list can come
+  back empty or without a damaged item.
 - ``update_replicas``: the platform does not report replica bounds, so the outcome cannot
   be known: error ("outcome unknown"). The applied state stays what it was, so the next
   cycle sends the bounds again if they are still desired (the call is idempotent).
@@ -35,6 +39,8 @@ import structlog
 from scaler.daemon.decide import Plan, Step, applied_state_of
 from scaler.daemon.executor import Execution, Executor
 from scaler.policy import DesiredState
+from scaler.simplismart.client import SimplismartClient
+from scaler.simplismart.errors import InvalidRequest, NotFound, SimplismartError
 from scaler.simplismart.models import Deployment, DeploymentStatus
 from scaler.store import ActionRecord, AppliedState, Store
 
@@ -57,11 +63,20 @@ class Settlement:
     complete_restart: bool = False
 
 
-def settle(record: ActionRecord, deployment: Deployment | None, *, now: datetime) -> Settlement:
-    """Return how to finish the pending ``record`` given the deployment as listed now (``None``: not listed)."""
+def settle(
+    record: ActionRecord, deployment: Deployment | None, *, now: datetime, gone: bool | None = None
+) -> Settlement:
+    """Return how to finish the pending ``record`` given the deployment as listed now (``None``: not listed).
+
+    ``gone`` is what the platform says of a deployment not listed: ``True`` (not found or
+    deleted), ``False`` (it answered: it exists), ``None`` (not asked, or no answer).
+    """
     if deployment is None:
+        if record.action == "delete" and gone:
+            return Settlement("success", "interrupted; confirmed: the platform no longer has the deployment")
         if record.action == "delete":
-            return Settlement("success", "interrupted; confirmed: the deployment is no longer listed")
+            found = "it still exists" if gone is False else "the platform could not confirm it"
+            return Settlement("error", f"interrupted; not listed, but {found}; decided again")
         return Settlement("error", "interrupted; the deployment is no longer listed")
     status = deployment.status
     if record.action == "restart":
@@ -94,10 +109,16 @@ def _applied_target(record: ActionRecord, now: datetime) -> AppliedState | None:
 
 
 async def recover_pending(
-    *, store: Store, executor: Executor, inventory: Mapping[UUID, Deployment], now: datetime
+    *,
+    store: Store,
+    executor: Executor,
+    client: SimplismartClient,
+    inventory: Mapping[UUID, Deployment],
+    now: datetime,
 ) -> Execution:
     """Settle every pending action of the store against ``inventory``; return what changed.
 
+    ``client`` asks the platform about a pending deletion whose deployment is not listed.
     Raises :class:`~scaler.store.StoreError` when the store cannot be read or written
     (the actions stay pending, to be settled by a later attempt).
     """
@@ -105,7 +126,10 @@ async def recover_pending(
     pending = await asyncio.to_thread(store.pending_actions)
     for record in pending:
         deployment = inventory.get(record.deployment_id)
-        settlement = settle(record, deployment, now=now)
+        gone = None
+        if deployment is None and record.action == "delete":
+            gone = await platform_confirms_gone(client, record.deployment_id)
+        settlement = settle(record, deployment, now=now, gone=gone)
         result, message = settlement.result, settlement.message
         if settlement.complete_restart and deployment is not None:
             completed = await _complete_restart(record, deployment, executor, now, execution)
@@ -137,6 +161,19 @@ async def recover_pending(
             message=message,
         )
     return execution
+
+
+async def platform_confirms_gone(client: SimplismartClient, deployment_id: UUID) -> bool | None:
+    """Ask the platform whether ``deployment_id`` is gone: ``True`` (404, or 400 "deleted"), ``False`` (it
+    answers its health), ``None`` (no usable answer)."""
+    try:
+        await client.get_health(deployment_id)
+    except (NotFound, InvalidRequest):
+        return True
+    except SimplismartError as error:
+        log.warning("recovery_check_failed", deployment_id=str(deployment_id), reason=error.reason)
+        return None
+    return False
 
 
 async def _complete_restart(

@@ -28,11 +28,21 @@ Every job catches, logs and counts its own exceptions (it returns :data:`JOB_FAI
 so one failure never stops the loop. A listener turns APScheduler's events into
 ``scaler_scheduler_events_total{event}`` (``executed``, ``error``, ``missed``,
 ``max_instances``) and logs every event but ``executed``.
+
+Clock steps: APScheduler 3 plans on the wall clock, so when the wall clock steps back
+by an hour (an NTP correction) every recurring job would wait an hour for its next
+run: no list, no health poll, no policy reload, no token re-read. A watchdog on the
+monotonic clock compares it with the wall clock every :data:`CLOCK_CHECK_SECONDS`;
+a step of :data:`CLOCK_STEP_SECONDS` or more either way is logged (``clock_jumped``),
+counted in ``scaler_clock_jumps_total{direction}``, and the recurring jobs are planned
+again from the new wall clock, the reconcile job at once. The boundary wake-up keeps
+its wall-clock instant: a boundary is a wall-clock fact.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -61,6 +71,11 @@ JOB_FAILED = "job-failed"
 TOKEN_CHECK_SECONDS = 10.0
 #: Seconds between checks whether the token probe is due.
 PROBE_CHECK_SECONDS = 10.0
+#: Seconds (monotonic) between comparisons of the wall clock with the monotonic clock.
+CLOCK_CHECK_SECONDS = 2.0
+#: A change of the wall clock's offset from the monotonic clock this large is a step, in seconds.
+#: NTP slews errors below 128 ms and drifts by at most 0.5 ms a second; a second is a step.
+CLOCK_STEP_SECONDS = 1.0
 
 Job = Callable[[], Awaitable[Any]]
 
@@ -119,9 +134,15 @@ class DaemonScheduler:
         metrics: Metrics,
         reconcile_interval_seconds: float,
         health_interval_seconds: float,
+        wall: Callable[[], float] = time.time,
     ) -> None:
+        """Plan ``jobs``; ``wall`` is the wall clock in Unix seconds, compared with the loop's
+        monotonic clock to notice steps."""
         self._jobs = jobs
         self._metrics = metrics
+        self._wall = wall
+        self._offset: float | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
         self.timings = job_timings(
             reconcile_interval_seconds=reconcile_interval_seconds, health_interval_seconds=health_interval_seconds
         )
@@ -163,9 +184,41 @@ class DaemonScheduler:
             )
 
     def start(self, now: datetime) -> None:
-        """Add the jobs and start the scheduler; call from inside the running event loop."""
+        """Add the jobs, start the scheduler and the clock watchdog; call from inside the running event loop."""
         self.add_jobs(now)
         self.scheduler.start()
+        loop = asyncio.get_running_loop()
+        self._offset = self._wall() - loop.time()
+        self._watchdog = loop.call_later(CLOCK_CHECK_SECONDS, self.check_clock)
+
+    def check_clock(self) -> float:
+        """Compare the wall clock with the monotonic one; re-plan the jobs after a step. Return the step, in seconds.
+
+        Runs every :data:`CLOCK_CHECK_SECONDS` once started (plain loop timers, which a
+        step of the wall clock does not delay).
+        """
+        loop = asyncio.get_running_loop()
+        offset = self._wall() - loop.time()
+        step = 0.0 if self._offset is None else offset - self._offset
+        self._offset = offset
+        if abs(step) >= CLOCK_STEP_SECONDS:
+            self.clock_stepped(step)
+        if self.scheduler.running:
+            self._watchdog = loop.call_later(CLOCK_CHECK_SECONDS, self.check_clock)
+        return step
+
+    def clock_stepped(self, step: float) -> None:
+        """The wall clock stepped by ``step`` seconds: log and count it, plan the recurring jobs again from now."""
+        direction = "forward" if step > 0 else "backward"
+        self._metrics.clock_jumps.labels(direction=direction).inc()
+        log.warning(
+            "clock_jumped",
+            direction=direction,
+            seconds=round(step, 3),
+            effect="recurring jobs planned again from the new wall clock; reconciling now",
+        )
+        if self.scheduler.running:
+            self.add_jobs(datetime.fromtimestamp(self._wall(), UTC))
 
     def run_now(self, name: str) -> None:
         """Bring the next run of the recurring job ``name`` forward to now (it then keeps its interval).
@@ -252,6 +305,9 @@ class DaemonScheduler:
 
         Returns whether every running job finished in time (those that did not are cancelled).
         """
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         if self.scheduler.running:
             self.scheduler.pause()
         try:

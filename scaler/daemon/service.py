@@ -33,7 +33,7 @@ import httpx
 import structlog
 
 from scaler import __version__
-from scaler.daemon.clock import Clock, iso, system_clock, unix_seconds
+from scaler.daemon.clock import Clock, SteadyClock, iso, system_clock, unix_seconds
 from scaler.daemon.executor import Executor, always
 from scaler.daemon.health import HealthPoller
 from scaler.daemon.http import BackgroundServer, create_http_app, listen
@@ -57,6 +57,9 @@ log = structlog.get_logger()
 SHUTDOWN_GRACE_SECONDS = 25.0
 #: Recent audit records shown by /status.
 RECENT_ACTIONS = 50
+#: Health rules act on health observed within this many health intervals: one poll may be late or
+#: fail without holding them, two in a row mean the deployment's health is unknown.
+HEALTH_FRESH_INTERVALS = 2
 
 
 class Daemon:
@@ -70,17 +73,23 @@ class Daemon:
         store: Store,
         metrics: Metrics,
         clock: Clock = system_clock,
+        monotonic: Callable[[], float] = time.monotonic,
         token: TokenSource | None = None,
         may_act: Callable[[], bool] = always,
         elector: LeaderElector | None = None,
     ) -> None:
         """Wire the parts together. With an ``elector`` its ``may_act`` is the fence (``may_act``
-        is then ignored); the client's ``may_send`` is set to the same fence."""
+        is then ignored); the client's ``may_send`` is set to the same fence. ``clock`` is the
+        wall clock (wrapped in a :class:`SteadyClock`, which never goes back before what the
+        store remembers); ``monotonic`` measures how long ago the last cycle ended
+        (liveness), immune to steps of the wall clock."""
         self.settings = settings
         self.client = client
         self.store = store
         self.metrics = metrics
+        clock = clock if isinstance(clock, SteadyClock) else SteadyClock(clock)
         self.clock = clock
+        self.monotonic = monotonic
         self.token = token
         self.elector = elector
         if elector is not None:
@@ -88,7 +97,10 @@ class Daemon:
             elector.on_change(self._leadership_changed)
         self.may_act = may_act
         client.may_send = may_act
+        self._restore_clock_floor()
         self.started_at = clock()
+        self._started_monotonic = monotonic()
+        self._last_tick_monotonic: float | None = None
         self.organization = OrganizationState(metrics=metrics)
         self.policies = PolicyKeeper([settings.policy_path], metrics=metrics)
         self.executor = Executor(
@@ -119,6 +131,7 @@ class Daemon:
             organization=self.organization,
             health=self.health,
             allow_delete=settings.allow_delete,
+            health_max_age=timedelta(seconds=HEALTH_FRESH_INTERVALS * settings.health_interval_seconds),
             may_act=may_act,
         )
         self.scheduler: DaemonScheduler | None = None
@@ -183,11 +196,20 @@ class Daemon:
             return await self.reconciler.reconcile(now, reason=reason)
         finally:
             self.last_tick = self.clock()
+            self._last_tick_monotonic = self.monotonic()
 
     async def poll_health(self, now: datetime | None = None, *, reconcile: bool = True) -> None:
-        """Poll health by the polling rule; reconcile the deployments whose health changed."""
+        """Poll health by the polling rule; reconcile the deployments whose health changed.
+
+        Nothing is polled while the last list of the deployments failed: the platform is
+        unreachable, and a health request per deployment, each retried, would only add
+        load to a platform that is down or recovering. The next successful list resumes it.
+        """
         now = now or self.clock()
         if self.reconciler.inventory_at is None or self.organization.api_paused:
+            return
+        if self.reconciler.api_reachable is False:
+            log.info("health_poll_skipped", why="the last list of the deployments failed: the platform is unreachable")
             return
         started = time.perf_counter()
         try:
@@ -201,7 +223,8 @@ class Daemon:
         self._health_polled = True
         self.metrics.health_poll_duration.observe(time.perf_counter() - started)
         self.metrics.last_health_poll.set(unix_seconds(self.clock()))
-        changed = poll.changed & self.reconciler.inventory.keys()
+        # Health rules held for want of a readable answer act as soon as one is read.
+        changed = (poll.changed | (self.reconciler.health_held & poll.tracks.keys())) & self.reconciler.inventory.keys()
         if reconcile and changed:
             await self.reconciler.reconcile(now, reason="health", only=changed)
 
@@ -378,12 +401,27 @@ class Daemon:
     # --- What the HTTP endpoints show ------------------------------------------------------
 
     def liveness(self) -> tuple[bool, dict[str, Any]]:
-        """Whether the loop is alive and cycles keep completing; with the facts behind the answer."""
-        now = self.clock()
-        limit = timedelta(seconds=3 * self.settings.reconcile_interval_seconds + 60)
-        last = self.last_tick or self.started_at
-        ok = now - last <= limit
-        return ok, {"last_cycle": iso(self.last_tick), "stale_after_seconds": limit.total_seconds()}
+        """Whether the loop is alive and cycles keep completing; with the facts behind the answer.
+
+        Measured on the monotonic clock: a step of the wall clock neither kills a healthy
+        daemon (forward) nor hides a stuck one (backward).
+        """
+        limit = 3 * self.settings.reconcile_interval_seconds + 60
+        last = self._last_tick_monotonic if self._last_tick_monotonic is not None else self._started_monotonic
+        ok = self.monotonic() - last <= limit
+        return ok, {"last_cycle": iso(self.last_tick), "stale_after_seconds": float(limit)}
+
+    def _restore_clock_floor(self) -> None:
+        """Hold the daemon's time at or after the latest instant the store remembers (see SteadyClock)."""
+        try:
+            instants = [state.applied_at for state in self.store.all_applied().values()]
+            instants += [track.last_observed for track in self.store.health_tracks().values()]
+            instants += [record.started_at for record in self.store.recent_actions(1)]
+        except StoreError as error:
+            log.warning("clock_floor_unavailable", error=str(error), effect="the daemon follows the wall clock")
+            return
+        if instants:
+            self.clock.raise_floor(max(instants))
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Whether the daemon can do its job: policies loaded, API reachable and authorized, store writable."""

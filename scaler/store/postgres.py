@@ -1,10 +1,13 @@
 """The PostgreSQL backend (psycopg 3): one connection shared by threads under a lock, re-made when lost.
 
-A lost connection (server restart, failover, network cut) fails the transaction in
-flight with :class:`StoreUnavailable`; nothing is retried behind the caller's back,
-because a write whose commit acknowledgement was lost may or may not have happened.
-The next transaction connects again. Schema migrations hold a transaction-scoped
-advisory lock, so several scaler processes opening one database migrate it once.
+A connection lost while idle (a failover, a server restart, the server ending idle
+sessions) is found dead at the ``BEGIN`` of the next transaction, before anything of it
+was sent: it is replaced and that transaction runs on the new one, so a failover costs
+no failed call. A connection lost during a transaction fails that transaction with
+:class:`StoreUnavailable`; nothing of it is retried behind the caller's back, because a
+write whose commit acknowledgement was lost may or may not have happened. The next
+transaction connects again. Schema migrations hold a transaction-scoped advisory lock,
+so several scaler processes opening one database migrate it once.
 """
 
 from __future__ import annotations
@@ -90,14 +93,45 @@ class PostgresDatabase(Database):
 
     @contextmanager
     def _transaction(self) -> Iterator[Cursor]:
+        conn = self._begin()
+        try:
+            yield Cursor(conn.cursor(), self.dialect)
+            conn.execute("COMMIT")
+        except psycopg.Error as exc:
+            self._end_failed(conn)
+            raise self._classify(exc) from None
+        except BaseException:
+            self._end_failed(conn)
+            raise
+
+    def _begin(self) -> psycopg.Connection[Any]:
+        """Return the connection with a transaction begun; a connection found dead at BEGIN is replaced once."""
         conn = self._open_connection()
         try:
-            with conn.transaction():
-                yield Cursor(conn.cursor(), self.dialect)
+            conn.execute("BEGIN")
+            return conn
         except psycopg.Error as exc:
-            if conn.broken or conn.closed:
-                self._drop_connection()
+            if not (conn.broken or conn.closed):
+                self._end_failed(conn)
+                raise self._classify(exc) from None
+        self._drop_connection()
+        conn = self._open_connection()
+        try:
+            conn.execute("BEGIN")
+        except psycopg.Error as exc:
+            self._end_failed(conn)
             raise self._classify(exc) from None
+        return conn
+
+    def _end_failed(self, conn: psycopg.Connection[Any]) -> None:
+        """Roll back a failed transaction, or drop the connection when it is lost."""
+        if conn.broken or conn.closed:
+            self._drop_connection()
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except psycopg.Error:
+            self._drop_connection()
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
@@ -121,7 +155,8 @@ class PostgresDatabase(Database):
             self._conn = None
 
     def _scrub(self, exc: BaseException) -> str:
-        return scrub(str(exc).strip(), self._secrets)
+        """The driver's message without secrets, on one line (the server adds DETAIL, HINT and CONTEXT lines)."""
+        return " ".join(scrub(str(exc), self._secrets).split())
 
     def _classify(self, exc: psycopg.Error) -> StoreError:
         return classify_postgres_error(exc, self.location, self._scrub(exc))

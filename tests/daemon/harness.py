@@ -9,7 +9,7 @@ store's audit log, metrics on a fresh registry and captured logs.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -91,13 +91,34 @@ class Harness:
         policies: str | Path,
         start: datetime = MONDAY,
         seed: SeedDocument | None = None,
+        clock: Callable[[], datetime] | None = None,
+        sim_sleep: Callable[[float], Awaitable[Any]] = no_sleep,
+        client_options: dict[str, Any] | None = None,
+        network: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
+        monotonic: Callable[[], float] | None = None,
+        token: str = DEFAULT_TOKEN,
         **settings: Any,
     ) -> None:
+        """Build the simulator, the store and the daemon (policies loaded).
+
+        ``clock`` replaces the manual clock (then ``at``/``advance`` cannot move it: the
+        caller's clock moves itself); ``sim_sleep`` is what the simulator awaits for
+        injected latency; ``client_options`` override the client's test defaults (no
+        sleeping, no rate limit, no jitter); ``network`` wraps the transport the daemon's
+        client uses (faults between the daemon and the platform). ``settings`` override
+        the daemon's settings. ``monotonic`` is the daemon's monotonic clock (default: the
+        manual clock's seconds, so that moving it makes the daemon's liveness stale).
+        ``token`` is the API token the platform accepts and the daemon sends.
+        """
         self.tmp_path = tmp_path
-        self.clock = ManualClock(start)
-        self.sim = SimState.from_seed(seed or DEFAULT_SEED, clock=self.clock, sleep=no_sleep)
+        self.clock: Any = clock or ManualClock(start)
+        self.client_options = client_options or {}
+        self.monotonic = monotonic or (lambda: self.clock().timestamp())
+        self.token = token
+        self.sim = SimState.from_seed(seed or DEFAULT_SEED, clock=self.clock, sleep=sim_sleep, token=token)
         self.app = create_app(self.sim)
         self.transport = httpx.ASGITransport(app=self.app)
+        self.network = network(self.transport) if network is not None else self.transport
         self.registry = CollectorRegistry()
         self.metrics = Metrics(self.registry)
         if isinstance(policies, Path):
@@ -109,7 +130,7 @@ class Harness:
         self.policy_path = policy_path
         options: dict[str, Any] = {
             "api_url": "http://sim",
-            "api_token": DEFAULT_TOKEN,
+            "api_token": token,
             "org_id": DEFAULT_ORG_ID,
             "policy_path": policy_path,
             "state_url": f"sqlite:///{tmp_path / 'state.db'}",
@@ -123,20 +144,26 @@ class Harness:
         self.daemon.load_policies()
 
     def _build(self) -> Daemon:
-        client = SimplismartClient.from_settings(
-            self.settings,
-            transport=self.transport,
+        options: dict[str, Any] = {
+            "sleep": no_sleep,
+            "max_requests_per_second": math.inf,
+            "retry_wait_jitter_seconds": 0.0,
+            **self.client_options,
+        }
+        client = SimplismartClient.from_settings(self.settings, transport=self.network, metrics=self.metrics, **options)
+        return Daemon(
+            settings=self.settings,
+            client=client,
+            store=self.store,
             metrics=self.metrics,
-            sleep=no_sleep,
-            max_requests_per_second=math.inf,
-            retry_wait_jitter_seconds=0.0,
+            clock=self.clock,
+            monotonic=self.monotonic,
         )
-        return Daemon(settings=self.settings, client=client, store=self.store, metrics=self.metrics, clock=self.clock)
 
     def restart(self, **settings: Any) -> Daemon:
         """A new daemon process on the same store and simulator (a restart, or a crash and a restart)."""
         if settings:
-            self.settings = load_settings(**{**self.settings.model_dump(), **settings, "api_token": DEFAULT_TOKEN})
+            self.settings = load_settings(**{**self.settings.model_dump(), **settings, "api_token": self.token})
         self.metrics = Metrics(CollectorRegistry())
         self.registry = self.metrics.registry
         self.daemon = self._build()

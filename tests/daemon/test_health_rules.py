@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+import structlog
+
 from tests.daemon import policies
 from tests.daemon.harness import EMBEDDINGS, MONDAY, RERANKER, Harness, at_utc
 from tests.daemon.policies import document
@@ -105,3 +107,36 @@ async def test_a_still_unhealthy_deployment_is_not_restarted_again_in_the_same_e
     await harness.control("PUT", f"deployments/{RERANKER}/health", {"data": "Unhealthy"})
     await harness.run_until(at_utc(MONDAY, "11:00"), health_every=HALF_MINUTE)
     assert ["stop", "start"] == [call.action for call in harness.calls()]
+
+
+async def test_a_restart_waits_while_the_health_answers_cannot_be_read(make_harness: Callable[..., Harness]) -> None:
+    """Unhealthy from 10:00, then every health answer fails: at 10:05 the restart is held (logged once), not sent on
+    the 10:00 observation; at the first poll that reads an answer again (10:08:29, still Unhealthy) it is sent."""
+    harness = make_harness(RESTART, start=at_utc(MONDAY, "10:00"))
+    await harness.cycle()
+    await set_health(harness, RERANKER, "Unhealthy")
+    await harness.control("POST", "faults/fail-next", {"endpoint": "get_health", "status": 503, "count": 1000})
+    with structlog.testing.capture_logs() as logs:
+        await harness.run_until(at_utc(MONDAY, "10:07:59"), health_every=HALF_MINUTE)
+    held = harness.calls(clear=True)
+    await harness.control("DELETE", "faults")
+    await harness.run_until(at_utc(MONDAY, "10:09"), health_every=HALF_MINUTE)
+    assert [] == held
+    assert ["Mon 10:08:29 reranker-ms-marco stop -> 200", "Mon 10:08:29 reranker-ms-marco start -> 200"] == [
+        str(call) for call in harness.calls()
+    ]
+    assert [("health_action_held", ["restart"], "unhealthy-restart")] == [
+        (line["event"], line["actions"], line["rule"]) for line in logs if line["event"] == "health_action_held"
+    ]
+
+
+async def test_an_unrecognized_health_value_is_logged_once(make_harness: Callable[..., Harness]) -> None:
+    """"Overheating" is tracked as Unrecognized and logged once, not at every poll."""
+    harness = make_harness(RESTART, start=at_utc(MONDAY, "10:00"))
+    await harness.cycle()
+    with structlog.testing.capture_logs() as logs:
+        await set_health(harness, RERANKER, "Overheating")
+        await harness.run_until(at_utc(MONDAY, "10:05"), health_every=HALF_MINUTE)
+    assert [("reranker-ms-marco", "Overheating")] == [
+        (line["deployment"], line["health"]) for line in logs if line["event"] == "health_unrecognized"
+    ]

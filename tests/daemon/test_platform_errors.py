@@ -163,3 +163,21 @@ async def test_a_transient_error_after_retries_is_decided_again_at_the_next_cycl
     assert [("stop", "error", reason), ("stop", "success", None)] == [
         (record.action, record.result, record.error_reason) for record in harness.audit()
     ]
+
+
+async def test_health_is_not_polled_while_the_list_fails(make_harness: Callable[..., Harness]) -> None:
+    """After a failed list (the platform down) the health poll sends nothing; after the next good list it polls again."""
+    harness = make_harness(document(policies.RESTART), start=at_utc(MONDAY, "06:00"))
+    await harness.cycle()
+    harness.advance(minutes=1)
+    await harness.control("POST", "faults/fail-next", {"endpoint": "list_deployments", "status": 503, "count": 2})
+    await harness.cycle()
+    before = len(harness.requests("get_health"))
+    harness.advance(seconds=30)
+    await harness.poll_health()
+    during = len(harness.requests("get_health")) - before
+    harness.advance(seconds=30)
+    await harness.cycle()
+    await harness.poll_health()
+    after = len(harness.requests("get_health")) - before
+    assert (0, 1) == (during, after)

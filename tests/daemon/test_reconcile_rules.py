@@ -216,3 +216,19 @@ async def test_expiry_of_a_deployment_is_counted_from_its_first_sighting(make_ha
     document = await harness.daemon.status_document()
     entry = next(item for item in document["deployments"] if item["deployment_id"] == TMP_QWEN)
     assert ("2026-03-02T10:00:00Z", "2026-03-02T11:00:00Z") == (entry["first_seen"], entry["expires_at"])
+
+
+async def test_an_unknown_status_is_left_alone_and_logged_once(make_harness: Callable[..., Harness]) -> None:
+    """llama listed as HIBERNATING over three cycles: no call, one warning naming the status, the gauge says UNKNOWN."""
+    harness = make_harness(document(policies.LLAMA_STOPPED), start=at_utc(MONDAY, "10:00"))
+    await harness.control("PUT", f"deployments/{LLAMA_8B}/status", {"status": "HIBERNATING"})
+    with structlog.testing.capture_logs() as logs:
+        for _ in range(3):
+            await harness.cycle()
+            harness.advance(minutes=1)
+    warnings = [(line["deployment"], line["status"]) for line in logs if line["event"] == "deployment_status_unknown"]
+    assert [] == harness.calls()
+    assert [("llama-3-8b-chat", "HIBERNATING")] == warnings
+    assert 1.0 == harness.sample(
+        "scaler_deployment_status", deployment="llama-3-8b-chat", deployment_id=LLAMA_8B, status="UNKNOWN"
+    )

@@ -12,7 +12,7 @@ import structlog
 from scaler.daemon.service import Daemon
 from scaler.store import ActionIntent, StoreUnavailable
 from tests.daemon import policies
-from tests.daemon.harness import LLAMA_8B, MONDAY, RERANKER, WHISPER, Harness, at_utc
+from tests.daemon.harness import LLAMA_8B, MONDAY, RERANKER, TMP_QWEN, WHISPER, Harness, at_utc
 from tests.daemon.policies import document
 
 OFFICE_AND_NIGHT = document(policies.OFFICE, policies.NIGHT, policies.RESTART)
@@ -194,3 +194,45 @@ async def test_an_instance_that_may_not_act_sends_nothing_but_keeps_watching(
     assert [] == harness.calls()
     assert [action_id] == [record.id for record in harness.store.pending_actions()]
     assert ("stopped", 0.0) == (llama["desired"]["state"], harness.sample("scaler_leader"))
+
+
+async def test_a_pending_deletion_of_a_deployment_the_platform_no_longer_has_is_confirmed(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """Pending delete, and the deployment is neither listed nor known to the platform (404): success, nothing sent."""
+    harness = make_harness(document(policies.EXPIRE), start=at_utc(MONDAY, "12:00"), allow_delete=True)
+    action_id = pending(harness, TMP_QWEN, "tmp-eval-qwen-32b", "delete", source="expire")
+    await harness.control("PUT", f"deployments/{TMP_QWEN}/status", {"status": "DELETED"})
+    harness.advance(minutes=11)  # a deleted deployment leaves the list 10 minutes later
+    await harness.cycle()
+    record = harness.store.get_action(action_id)
+    assert record is not None
+    assert ("success", "interrupted; confirmed: the platform no longer has the deployment") == (
+        record.result,
+        record.platform_message,
+    )
+    assert [] == harness.calls()
+
+
+async def test_a_pending_deletion_is_not_confirmed_by_absence_from_the_list_alone(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """Pending delete, the list comes back without the deployment but the platform still has it: error, and the
+    next cycle deletes it once."""
+    harness = make_harness(document(policies.EXPIRE), start=at_utc(MONDAY, "10:00"), allow_delete=True)
+    await harness.cycle()
+    harness.at(at_utc(MONDAY, "11:00"))
+    action_id = pending(harness, TMP_QWEN, "tmp-eval-qwen-32b", "delete", source="expire")
+    harness.restart()
+    damaged = {"kind": "missing_fields", "endpoint": "list_deployments", "count": 1}
+    await harness.control("POST", "faults/malformed", damaged)
+    await harness.cycle()
+    record = harness.store.get_action(action_id)
+    harness.advance(minutes=1)
+    await harness.cycle()
+    assert record is not None
+    assert ("error", "interrupted; not listed, but it still exists; decided again") == (
+        record.result,
+        record.platform_message,
+    )
+    assert ["Mon 11:01:00 tmp-eval-qwen-32b delete -> 200"] == [str(call) for call in harness.calls()]

@@ -150,6 +150,10 @@ class ScenarioFigures:
         self.add(crashes=1)
         self._note(note)
 
+    def note(self, note: str) -> None:
+        """Keep a line about what the scenario measured (printed under the table)."""
+        self._note(note)
+
     def _note(self, note: str) -> None:
         line = " ".join(note.split())[:300]
         kind = re.sub(r"\d+", "N", line)

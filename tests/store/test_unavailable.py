@@ -149,11 +149,11 @@ def test_read_only_server_at_open(postgres_server: PostgresServer, postgres_url:
 
 
 @pytest.mark.integration
-def test_lost_connection_fails_the_call_and_the_next_one_reconnects(
+def test_a_connection_lost_while_idle_is_replaced_at_the_next_call(
     postgres_server: PostgresServer, postgres_url: str
 ) -> None:
-    """The server drops the store's connection: that call raises StoreUnavailable (nothing is
-    retried behind the caller's back), and the next call connects again and succeeds."""
+    """The server ends the store's idle connection (a failover does): the next call finds it dead at BEGIN,
+    before anything of it was sent, connects again and succeeds: a failover costs no failed call."""
     database = postgres_url.rsplit("/", 1)[1]
     with open_store(postgres_url) as store:
         deployment = uuid4()
@@ -161,7 +161,49 @@ def test_lost_connection_fails_the_call_and_the_next_one_reconnects(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
             (database,),
         )
+        store.set_backoff(deployment, at(1), 1, "quota")
+        assert 1 == store.backoffs()[deployment].failures
+
+
+@pytest.mark.integration
+def test_a_connection_lost_during_a_transaction_fails_that_call_and_the_next_one_reconnects(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    """Lost after the transaction's first statement: that call raises StoreUnavailable (nothing is retried
+    behind the caller's back: a write may or may not have happened), and the next call connects again."""
+    database = postgres_url.rsplit("/", 1)[1]
+    db = connect(postgres_url)
+    try:
+        with pytest.raises(StoreUnavailable) as raised, db.transaction() as cursor:
+            cursor.execute("SELECT 1").fetchone()
+            postgres_server.admin().execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (database,),
+            )
+            cursor.execute("SELECT 2").fetchone()
+        with db.transaction() as cursor:
+            answer = cursor.execute("SELECT 3").fetchone()
+    finally:
+        db.close()
+    assert ("connection", (3,)) == (raised.value.reason, answer)
+
+@pytest.mark.integration
+def test_a_full_postgresql_disk_is_reported_on_one_line(postgres_server: PostgresServer, postgres_url: str) -> None:
+    """The server's disk-full error (SQLSTATE 53100) comes with HINT and CONTEXT lines: disk_full, on one line."""
+    with open_store(postgres_url) as store:
+        db = connect(postgres_url)
+        try:
+            with db.transaction() as cursor:
+                cursor.execute(
+                    "CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
+                    "'could not extend file: No space left on device' USING ERRCODE = 'disk_full', "
+                    "HINT = 'Check free disk space.'; END $$"
+                )
+                cursor.execute("CREATE TRIGGER full_disk BEFORE INSERT ON backoffs EXECUTE FUNCTION full_disk()")
+        finally:
+            db.close()
         with pytest.raises(StoreUnavailable) as raised:
-            store.set_backoff(deployment, at(1), 1, "quota")
-        store.set_backoff(deployment, at(2), 2, "quota")
-        assert ("connection", 2) == (raised.value.reason, store.backoffs()[deployment].failures)
+            store.set_backoff(uuid4(), at(1), 1, "quota")
+    message = str(raised.value)
+    assert ("disk_full", 1) == (raised.value.reason, len(message.splitlines()))
+    assert "No space left on device" in message and "Check free disk space." in message
