@@ -160,7 +160,7 @@ class Reconciler:
         self.on_next_wakeup: Callable[[datetime | None], None] | None = None
         self.needs_recovery = True
         self._gauges = DeploymentGauges(metrics)
-        self._savings = SavingsMeter(metrics)
+        self._savings = SavingsMeter(self._gauges)
         self._suspended: set[UUID] = set()
         self._resuming: set[UUID] = set()
         self._dry_rules: dict[UUID, dict[tuple[str, str], Any]] = {}
