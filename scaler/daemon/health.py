@@ -22,7 +22,7 @@ whose value changed, so the daemon can reconcile them at once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -70,12 +70,15 @@ class HealthPoller:
         organization: OrganizationState,
         idle_interval_seconds: float,
         poll_interval_seconds: float = 0.0,
+        on_progress: Callable[[], None] | None = None,
     ) -> None:
-        """``poll_interval_seconds``: the health interval, the period of :meth:`poll`."""
+        """``poll_interval_seconds``: the health interval, the period of :meth:`poll`;
+        ``on_progress`` is called after every health request (a long poll is alive)."""
         self._client = client
         self._store = store
         self._metrics = metrics
         self._organization = organization
+        self._on_progress = on_progress
         self.idle_interval = timedelta(seconds=idle_interval_seconds) if idle_interval_seconds > 0 else None
         self._idle_due = None
         if self.idle_interval is not None:
@@ -87,8 +90,11 @@ class HealthPoller:
         self._tracks: dict[UUID, HealthTrack] = {}
         self._unrecognized: dict[UUID, str] = {}
 
-    def due(self, deployments: Iterable[Deployment], watched: Collection[UUID], now: datetime) -> list[Deployment]:
-        """Return the deployments whose health is to be fetched at ``now`` (see the polling rule)."""
+    def due(
+        self, deployments: Iterable[Deployment], watched: Collection[UUID], now: datetime, *, watched_only: bool = False
+    ) -> list[Deployment]:
+        """Return the deployments whose health is to be fetched at ``now`` (see the polling rule);
+        with ``watched_only``, only those governed by health rules."""
         chosen = []
         for deployment in deployments:
             if deployment.status is not DeploymentStatus.DEPLOYED:
@@ -96,15 +102,18 @@ class HealthPoller:
             if deployment.deployment_id in watched:
                 chosen.append(deployment)
                 continue
-            if self._idle_due is None:
+            if self._idle_due is None or watched_only:
                 continue
             last = self.last_fetched.get(deployment.deployment_id)
             if last is None or now - last >= self._idle_due:
                 chosen.append(deployment)
         return chosen
 
-    async def poll(self, deployments: Sequence[Deployment], watched: Collection[UUID], now: datetime) -> HealthPoll:
-        """Observe the health of ``deployments`` at ``now`` by the polling rule; record and return it.
+    async def poll(
+        self, deployments: Sequence[Deployment], watched: Collection[UUID], now: datetime, *, watched_only: bool = False
+    ) -> HealthPoll:
+        """Observe the health of ``deployments`` at ``now`` by the polling rule (``watched_only``: only
+        those governed by health rules); record and return it.
 
         Raises :class:`~scaler.store.StoreError` when the observations cannot be recorded.
         """
@@ -116,7 +125,7 @@ class HealthPoller:
             if deployment.status is DeploymentStatus.SCALED_DOWN:
                 observations.append((deployment.deployment_id, HealthStatus.SCALED_DOWN.value, now))
                 self.pods[deployment.deployment_id] = None
-        chosen = self.due(deployments, watched, now)
+        chosen = self.due(deployments, watched, now, watched_only=watched_only)
         due = iter(chosen)
 
         async def worker() -> None:
@@ -124,6 +133,8 @@ class HealthPoller:
                 if self._organization.api_paused:
                     return
                 answer = await self._fetch(deployment, now, result)
+                if self._on_progress is not None:
+                    self._on_progress()
                 if answer is not None:
                     observations.append(answer)
 

@@ -101,6 +101,8 @@ class Daemon:
         self.started_at = clock()
         self._started_monotonic = monotonic()
         self._last_tick_monotonic: float | None = None
+        self._last_progress_monotonic: float | None = None
+        """When the last health answer of a poll arrived (a long poll in progress is alive)."""
         self.organization = OrganizationState(metrics=metrics)
         self.policies = PolicyKeeper([settings.policy_path], metrics=metrics)
         self.executor = Executor(
@@ -120,6 +122,7 @@ class Daemon:
             organization=self.organization,
             idle_interval_seconds=settings.health_idle_interval_seconds,
             poll_interval_seconds=settings.health_interval_seconds,
+            on_progress=self._note_progress,
         )
         self.reconciler = Reconciler(
             client=client,
@@ -184,7 +187,13 @@ class Daemon:
     # --- Jobs ------------------------------------------------------------------------
 
     async def inventory_cycle(self, reason: str = "interval") -> CycleSummary:
-        """List the deployments, poll health the first time, reconcile everything; return the summary."""
+        """List the deployments, reconcile everything; return the summary.
+
+        The first time, the health of the deployments governed by health rules is polled
+        before the reconcile, so that no rule decides without it. The others' health is
+        left to the health job: with thousands of deployments and a rate limit, polling them
+        all first would hold back every scheduled transition by minutes.
+        """
         now = self.clock()
         try:
             listed = await self.reconciler.fetch_inventory(now)
@@ -192,14 +201,20 @@ class Daemon:
                 reason_text = "the platform refuses the token" if self.organization.api_paused else "listing failed"
                 return CycleSummary(reason=reason, at=now, error=f"the deployments could not be listed: {reason_text}")
             if not self._health_polled:
-                await self.poll_health(now, reconcile=False)
+                await self.poll_health(now, reconcile=False, watched_only=True)
             return await self.reconciler.reconcile(now, reason=reason)
         finally:
             self.last_tick = self.clock()
             self._last_tick_monotonic = self.monotonic()
 
-    async def poll_health(self, now: datetime | None = None, *, reconcile: bool = True) -> None:
-        """Poll health by the polling rule; reconcile the deployments whose health changed.
+    def _note_progress(self) -> None:
+        self._last_progress_monotonic = self.monotonic()
+
+    async def poll_health(
+        self, now: datetime | None = None, *, reconcile: bool = True, watched_only: bool = False
+    ) -> None:
+        """Poll health by the polling rule (``watched_only``: only the deployments governed by
+        health rules); reconcile the deployments whose health changed.
 
         Nothing is polled while the last list of the deployments failed: the platform is
         unreachable, and a health request per deployment, each retried, would only add
@@ -213,7 +228,9 @@ class Daemon:
             return
         started = time.perf_counter()
         try:
-            poll = await self.health.poll(list(self.reconciler.inventory.values()), self.reconciler.watched(), now)
+            poll = await self.health.poll(
+                list(self.reconciler.inventory.values()), self.reconciler.watched(), now, watched_only=watched_only
+            )
         except StoreError as error:
             self.executor.store_ok = False
             self.metrics.reconcile_errors.inc()
@@ -401,13 +418,16 @@ class Daemon:
     # --- What the HTTP endpoints show ------------------------------------------------------
 
     def liveness(self) -> tuple[bool, dict[str, Any]]:
-        """Whether the loop is alive and cycles keep completing; with the facts behind the answer.
+        """Whether the loop is alive and cycles keep completing (or a long one keeps getting
+        health answers); with the facts behind the answer.
 
         Measured on the monotonic clock: a step of the wall clock neither kills a healthy
         daemon (forward) nor hides a stuck one (backward).
         """
         limit = 3 * self.settings.reconcile_interval_seconds + 60
         last = self._last_tick_monotonic if self._last_tick_monotonic is not None else self._started_monotonic
+        if self._last_progress_monotonic is not None:
+            last = max(last, self._last_progress_monotonic)
         ok = self.monotonic() - last <= limit
         return ok, {"last_cycle": iso(self.last_tick), "stale_after_seconds": float(limit)}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,10 +17,12 @@ from scaler.daemon.health import HealthPoller
 from scaler.daemon.organization import OrganizationState
 from scaler.metrics import Metrics
 from scaler.simplismart.client import SimplismartClient
-from scaler.simplismart.models import Deployment
+from scaler.simplismart.models import Deployment, DeploymentStatus
 from scaler.simplismart.token import TokenSource
 from scaler.store import open_store
-from tests.daemon.harness import MONDAY
+from tests.daemon import policies
+from tests.daemon.harness import MONDAY, RERANKER, Harness, at_utc
+from tests.daemon.policies import document
 
 
 def running(number: int) -> Deployment:
@@ -88,3 +91,51 @@ def test_an_unwatched_deployment_is_polled_when_its_idle_interval_is_up_within_h
     ]
     store.close()
     assert [False, True] == due
+
+
+async def test_the_first_cycle_polls_only_the_deployments_under_health_rules(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """Before its first reconcile the daemon fetches the health its rules need (reranker's) and nothing else;
+    the health job then polls every running deployment (the others by the idle interval, never polled yet)."""
+    harness = make_harness(document(policies.OFFICE, policies.RESTART), start=at_utc(MONDAY, "06:00"))
+    await harness.cycle()
+    first = {entry.deployment_id for entry in harness.requests("get_health")}
+    harness.sim.requests.clear()
+    await harness.poll_health()
+    then = {entry.deployment_id for entry in harness.requests("get_health")}
+    running = {
+        str(deployment.deployment_id)
+        for deployment in harness.daemon.reconciler.inventory.values()
+        if deployment.status is DeploymentStatus.DEPLOYED
+    }
+    assert {RERANKER} == first
+    assert running == then and len(then) > 3
+
+
+async def test_a_first_poll_longer_than_the_liveness_limit_stays_alive_while_answers_arrive(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """Every deployment under a health rule, one request at a time, 60 s per answer: the first cycle's poll lasts
+    far beyond /healthz's limit (3 x 60 s + 60 s), and the daemon is alive at every answer; stuck, it is not."""
+    liveness: list[bool] = []
+    holder: list[Harness] = []
+
+    async def slow_platform(seconds: float) -> None:
+        liveness.append(holder[0].daemon.liveness()[0])
+        holder[0].advance(seconds=seconds)
+
+    everything_restarts = policies.RESTART.replace("names: [reranker-ms-marco]", "names: ['*']")
+    harness = make_harness(
+        document(everything_restarts), start=at_utc(MONDAY, "06:00"), sim_sleep=slow_platform, max_concurrency=1
+    )
+    holder.append(harness)
+    await harness.control("PUT", "faults/latency", {"fixed_ms": 60_000, "endpoints": ["get_health"]})
+    started = harness.now()
+    await harness.cycle()
+    lasted = harness.now() - started
+    alive_after = harness.daemon.liveness()[0]
+    harness.advance(seconds=241)
+    stuck = harness.daemon.liveness()[0]
+    assert lasted > timedelta(seconds=300) and len(liveness) >= 5
+    assert (True, True, False) == (all(liveness), alive_after, stuck)

@@ -157,6 +157,7 @@ async def test_a_refused_token_pauses_calls_probes_every_minute_and_logs_each_ch
     """401: readiness false, one list per minute (the probe) and nothing else, one log line per change of state."""
     harness = make_harness(OFFICE, start=at_utc(MONDAY, "06:00"))
     await harness.cycle()
+    await harness.daemon.poll_health()  # every running deployment's health is fresh for the idle interval
     harness.sim.requests.clear()
     harness.sim.token = "rotated-token"
     with structlog.testing.capture_logs() as logs:
@@ -204,6 +205,7 @@ async def test_health_is_not_polled_while_the_list_fails(make_harness: Callable[
     """After a failed list (the platform down) the health poll sends nothing; after the next good list it polls again."""
     harness = make_harness(document(policies.RESTART), start=at_utc(MONDAY, "06:00"))
     await harness.cycle()
+    await harness.poll_health()  # the others' health is fresh for the idle interval: only reranker's is due again
     harness.advance(minutes=1)
     await harness.control("POST", "faults/fail-next", {"endpoint": "list_deployments", "status": 503, "count": 2})
     await harness.cycle()
