@@ -125,6 +125,7 @@ async def test_status_prints_one_row_per_deployment(make_harness: Callable[..., 
         start=at_utc(MONDAY, "06:00"),
     )
     await harness.cycle()
+    await harness.poll_health()
     with LoopbackServer(create_http_app(harness.daemon, harness.registry)) as server:
         result = invoke("status", "--url", server.url)
     assert 0 == result.exit_code, result.stderr
@@ -143,7 +144,7 @@ async def test_status_prints_one_row_per_deployment(make_harness: Callable[..., 
         "LAST",
         "ACTION",
     ] == lines[3].split()
-    assert row.split()[:5] == ["llama-3-8b-chat", "SCALED_DOWN", "Healthy", "office", "stopped"]
+    assert row.split()[:5] == ["llama-3-8b-chat", "SCALED_DOWN", "SCALED_DOWN", "office", "stopped"]
     assert "min=1 max=3 at 2026-03-02 08:00Z (in 2h)" in row
     assert "stop success 2026-03-02 06:00Z" in row
     assert 13 == len(lines[4:])
