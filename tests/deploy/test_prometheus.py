@@ -788,3 +788,192 @@ def test_no_leadership_alert_through_a_failover_and_a_missed_scrape(servers: Ser
     active = [a["labels"]["alertname"] for a in _active_alerts(servers.replicas)
               if a["labels"]["alertname"] in LEADERSHIP_ALERTS]
     assert (True, dict.fromkeys(LEADERSHIP_ALERTS, 0), []) == (without_leader > 0, flagged, active)
+
+
+# --- the leadership and deployment alerts over time: promtool's rule unit tests ---------------
+#
+# A live Prometheus shows an alert pending within seconds, but not whether it fires after
+# its `for`, nor what a failover minutes long does to it. `promtool test rules` evaluates
+# the real rules over synthetic series, one sample per 15 s scrape, at chosen instants.
+# Only the annotations are dropped from the copy it loads: they are templates whose
+# rendering `promtool check rules` already checks, and the unit tests compare labels.
+
+#: One scrape interval, as in a common Prometheus configuration.
+UNIT_INTERVAL = "15s"
+UNIT_JOB = JOB
+#: Two replicas of one install, as the Prometheus Operator labels their targets.
+REPLICA_A = {"job": UNIT_JOB, "namespace": "scaler", "service": "simplismart-scaler", "instance": "10.0.0.1:9464",
+             "pod": "scaler-a"}
+REPLICA_B = REPLICA_A | {"instance": "10.0.0.2:9464", "pod": "scaler-b"}
+#: The labels an install's leadership alert carries (the replicas added up).
+INSTALL = {"job": UNIT_JOB, "namespace": "scaler", "service": "simplismart-scaler", "severity": "critical"}
+
+
+def _series(name: str, labels: dict[str, str]) -> str:
+    return name + "{" + ", ".join(f'{key}="{value}"' for key, value in labels.items()) + "}"
+
+
+def rule_unit_test(
+    promtool: str,
+    tmp_path: Path,
+    input_series: dict[str, str],
+    expected: list[tuple[str, str, list[dict[str, str]]]],
+) -> tuple[int, str]:
+    """Run `promtool test rules` on the rules of files/alerts.yaml (annotations dropped).
+
+    ``input_series`` maps a series selector to its values in promtool's notation, one value per
+    :data:`UNIT_INTERVAL`; ``expected`` lists (eval_time, alertname, labels of each alert firing
+    then). Return promtool's exit status and output.
+    """
+    document = yaml.safe_load(ALERTS.read_text())
+    for group in document["groups"]:
+        for rule in group["rules"]:
+            rule.pop("annotations", None)
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    tests = {
+        "rule_files": ["rules.yaml"],
+        "evaluation_interval": UNIT_INTERVAL,
+        "tests": [{
+            "interval": UNIT_INTERVAL,
+            "input_series": [{"series": series, "values": values} for series, values in input_series.items()],
+            "alert_rule_test": [
+                {"eval_time": at, "alertname": alert, "exp_alerts": [{"exp_labels": labels} for labels in firing]}
+                for at, alert, firing in expected
+            ],
+        }],
+    }
+    path = tmp_path / "tests.yaml"
+    path.write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = _run_promtool(promtool, "test", "rules", str(path))
+    return result.returncode, (result.stdout + result.stderr).decode()
+
+
+def test_rule_unit_test_can_fail(promtool: str, tmp_path: Path) -> None:
+    """A wrong expectation makes promtool's rule unit test fail: two leaders expected silent."""
+    leaders = {_series("scaler_leader", REPLICA_A): "1x20", _series("scaler_leader", REPLICA_B): "1x20"}
+    status, output = rule_unit_test(promtool, tmp_path, leaders, [("4m", "SimplismartScalerMultipleLeaders", [])])
+    assert (1, True) == (status, "FAILED" in output), output
+
+
+def test_no_leader_fires_three_minutes_after_the_last_leader(promtool: str, tmp_path: Path) -> None:
+    """The leader (last 1 at 5 m) becomes a standby and none takes over: the install's alert is
+    pending, not firing, at 8 m, and fires by 8 m 30 s, once, without naming a replica."""
+    series = {_series("scaler_leader", REPLICA_A): "1x20 0x40", _series("scaler_leader", REPLICA_B): "0x60"}
+    expected = [
+        ("8m", "SimplismartScalerNoLeader", []),
+        ("8m30s", "SimplismartScalerNoLeader", [INSTALL]),
+    ]
+    status, output = rule_unit_test(promtool, tmp_path, series, expected)
+    assert 0 == status, output
+
+
+def test_no_leader_names_only_the_install_without_one(promtool: str, tmp_path: Path) -> None:
+    """Of two installs, the one whose replicas all stand by fires; the one with a leader does not."""
+    other = {"namespace": "other", "instance": "10.0.1.1:9464", "pod": "other-a"}
+    series = {
+        _series("scaler_leader", REPLICA_A): "0x40",
+        _series("scaler_leader", REPLICA_B): "0x40",
+        _series("scaler_leader", REPLICA_A | other): "1x40",
+        _series("scaler_leader", REPLICA_A | other | {"instance": "10.0.1.2:9464", "pod": "other-b"}): "0x40",
+    }
+    status, output = rule_unit_test(promtool, tmp_path, series, [("5m", "SimplismartScalerNoLeader", [INSTALL])])
+    assert 0 == status, output
+
+
+def test_no_leader_silent_through_a_slow_failover(promtool: str, tmp_path: Path) -> None:
+    """The leader dies at 5 m (its series goes stale) and the standby leads 2 m 30 s later, far beyond
+    a real failover: the alert never fires."""
+    series = {
+        _series("scaler_leader", REPLICA_A): "1x20 stale",
+        _series("scaler_leader", REPLICA_B): "0x29 1x30",
+    }
+    # At 7 m 15 s the install has had no current leader for 2 minutes: only the minute during
+    # which the dead leader's last report still counts keeps the alert from firing then.
+    expected = [(at, "SimplismartScalerNoLeader", []) for at in ("6m", "7m", "7m15s", "7m30s", "8m", "12m")]
+    status, output = rule_unit_test(promtool, tmp_path, series, expected)
+    assert 0 == status, output
+
+
+def test_no_leader_silent_while_the_leaders_scrapes_fail(promtool: str, tmp_path: Path) -> None:
+    """The leader's scrapes fail two out of three times for 10 minutes (its series stale in between):
+    the alert never fires."""
+    series = {
+        _series("scaler_leader", REPLICA_A): "1 " + "stale stale 1 " * 40,
+        _series("scaler_leader", REPLICA_B): "0x120",
+    }
+    expected = [(at, "SimplismartScalerNoLeader", []) for at in ("3m", "5m", "7m", "10m")]
+    status, output = rule_unit_test(promtool, tmp_path, series, expected)
+    assert 0 == status, output
+
+
+def test_no_leader_silent_when_every_replica_is_gone(promtool: str, tmp_path: Path) -> None:
+    """Every replica stops being scraped at 5 m: no series is left to add up, and the alert stays
+    silent (SimplismartScalerDown and SimplismartScalerAbsent speak then)."""
+    series = {_series("scaler_leader", REPLICA_A): "1x20 stale", _series("scaler_leader", REPLICA_B): "0x20 stale"}
+    status, output = rule_unit_test(promtool, tmp_path, series, [("15m", "SimplismartScalerNoLeader", [])])
+    assert 0 == status, output
+
+
+def test_multiple_leaders_fire_after_two_minutes(promtool: str, tmp_path: Path) -> None:
+    """Two replicas of one install lead from the start: pending at 1 m 45 s, firing at 2 m 15 s, once
+    for the install."""
+    series = {_series("scaler_leader", REPLICA_A): "1x20", _series("scaler_leader", REPLICA_B): "1x20"}
+    expected = [
+        ("1m45s", "SimplismartScalerMultipleLeaders", []),
+        ("2m15s", "SimplismartScalerMultipleLeaders", [INSTALL]),
+    ]
+    status, output = rule_unit_test(promtool, tmp_path, series, expected)
+    assert 0 == status, output
+
+
+def test_multiple_leaders_silent_through_a_failover(promtool: str, tmp_path: Path) -> None:
+    """The new leader is scraped as 1 while the old leader's last 1 is still its newest sample (one
+    scrape of overlap before it goes stale): the alert never fires."""
+    series = {
+        _series("scaler_leader", REPLICA_A): "1x20 stale",
+        _series("scaler_leader", REPLICA_B): "0x19 1x40",
+    }
+    expected = [(at, "SimplismartScalerMultipleLeaders", []) for at in ("5m", "6m", "7m", "10m")]
+    status, output = rule_unit_test(promtool, tmp_path, series, expected)
+    assert 0 == status, output
+
+
+def test_one_leader_per_install_is_not_multiple_leaders(promtool: str, tmp_path: Path) -> None:
+    """One Prometheus scraping two installs, each with its own leader, raises no alert."""
+    other = {"namespace": "other", "instance": "10.0.1.1:9464", "pod": "other-a"}
+    series = {_series("scaler_leader", REPLICA_A): "1x20", _series("scaler_leader", REPLICA_A | other): "1x20"}
+    status, output = rule_unit_test(promtool, tmp_path, series, [("4m", "SimplismartScalerMultipleLeaders", [])])
+    assert 0 == status, output
+
+
+@pytest.mark.parametrize(
+    ("alert", "health", "after"),
+    [("SimplismartDeploymentUnhealthy", "Unhealthy", "16m"), ("SimplismartDeploymentDegraded", "Degraded", "31m")],
+)
+def test_deployment_alert_fires_once_over_replicas(
+    promtool: str, tmp_path: Path, alert: str, health: str, after: str
+) -> None:
+    """Both replicas report the same deployment's health: one alert names the deployment, not one per replica."""
+    deployment = {"deployment": "chat-a100", "deployment_id": "7e1d2c3b-0000-4000-8000-000000000101",
+                  "health": health}
+    series = {_series("scaler_deployment_health", replica | deployment): "1x140" for replica in (REPLICA_A, REPLICA_B)}
+    firing = {"job": UNIT_JOB, "namespace": "scaler", "service": "simplismart-scaler"} | deployment
+    severity = {"SimplismartDeploymentUnhealthy": "critical", "SimplismartDeploymentDegraded": "warning"}[alert]
+    status, output = rule_unit_test(promtool, tmp_path, series, [(after, alert, [firing | {"severity": severity}])])
+    assert 0 == status, output
+
+
+def test_start_not_healthy_fires_once_over_replicas(promtool: str, tmp_path: Path) -> None:
+    """Both replicas report a deployment wanted running that stays SCALED_DOWN: one alert names it."""
+    deployment = {"deployment": "embed-l4", "deployment_id": "7e1d2c3b-0000-4000-8000-000000000102"}
+    series: dict[str, str] = {}
+    for replica in (REPLICA_A, REPLICA_B):
+        series[_series("scaler_deployment_desired_running", replica | deployment)] = "1x100"
+        series[_series("scaler_deployment_status", replica | deployment | {"status": "SCALED_DOWN"})] = "1x100"
+        series[_series("scaler_deployment_suspended", replica | deployment)] = "0x100"
+        series[_series("scaler_deployment_desired_replicas", replica | deployment | {"bound": "min"})] = "1x100"
+    firing = {"job": UNIT_JOB, "namespace": "scaler", "service": "simplismart-scaler", "severity": "warning"}
+    status, output = rule_unit_test(
+        promtool, tmp_path, series, [("21m", "SimplismartDeploymentStartNotHealthy", [firing | deployment])]
+    )
+    assert 0 == status, output
