@@ -1,4 +1,4 @@
-# The commands of the README: `make demo`, `make test` and `make reliability`. Each creates .venv first.
+# The commands of the README: `make demo`, `make test`, `make reliability` and `make bench`. Each creates .venv first.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -26,6 +26,10 @@ test: $(STAMP)
 ## written to bench/results/reliability.json. A single test may take up to 30 minutes here.
 reliability: $(STAMP)
 	SCALER_RELIABILITY=full $(BIN)/python -m pytest tests/reliability -q --timeout=1800
+
+## bench: the scale benchmark, 10,000 deployments (about 14 minutes; options pass through: make bench ARGS="--quick")
+bench: $(STAMP)
+	$(BIN)/python bench/scale_bench.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

@@ -244,7 +244,7 @@ def _converge(
         kind: PlanKind = "resume" if resumed else ("first_sight" if applied is None else "change")
         steps = _steps_towards(desired, status)
         reason = {
-            "first_sight": "first sight: the desired state is applied once",
+            "first_sight": "first sight (or the last call's outcome is unknown): the desired state is applied once",
             "resume": "suspension ended: the desired state is applied once",
             "change": f"desired state changed from {_applied_text(applied) if applied else 'unknown'}",
         }[kind]

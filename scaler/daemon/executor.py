@@ -29,6 +29,10 @@ Errors (:mod:`scaler.simplismart.errors`): 400 quota and other refusals back the
 deployment off (1 minute, doubling to 30), its desired state kept; 402 blocks spend
 organization-wide; 401/403 pauses every call; 404 forgets the deployment; 5xx, 429
 and timeouts were already retried by the client, and the next cycle decides again.
+When a state-changing call may or may not have taken effect (no answer, a 5xx, an
+unreadable answer, or a refusal after such an attempt), the deployment's applied state
+is forgotten with the outcome: the next cycle applies the desired state once more from
+what the platform reports, even when it has changed back to what was applied before.
 """
 
 from __future__ import annotations
@@ -49,10 +53,13 @@ from scaler.metrics import Metrics
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.errors import (
     AuthenticationError,
+    ClientValidationError,
+    ConfigurationError,
     InvalidRequest,
     NotFound,
     NotSent,
     QuotaExceeded,
+    RateLimited,
     SimplismartError,
     WalletBlocked,
 )
@@ -73,6 +80,30 @@ STATUS_AFTER = {
     "restart": DeploymentStatus.DEPLOYED,
     "delete": DeploymentStatus.DELETING,
 }
+
+#: Errors that prove a request had no effect: refused, or never sent.
+NO_EFFECT_ERRORS = (
+    AuthenticationError,
+    InvalidRequest,
+    QuotaExceeded,
+    WalletBlocked,
+    NotFound,
+    RateLimited,
+    ClientValidationError,
+    ConfigurationError,
+    NotSent,
+)
+
+
+def outcome_unknown(step: Step, error: SimplismartError) -> bool:
+    """Whether the failed ``step`` may nevertheless have changed the deployment's state.
+
+    Only a first attempt that was refused or never sent proves nothing happened; after a
+    retried attempt (which may have landed) or with no usable answer, nobody knows.
+    """
+    if step.action not in ("update_replicas", "stop", "start"):
+        return False
+    return not (isinstance(error, NO_EFFECT_ERRORS) and error.attempts <= 1)
 
 
 def always() -> bool:
@@ -138,6 +169,8 @@ class Execution:
     """Deployments the platform no longer has (404): forgotten."""
     backoffs: dict[UUID, Backoff | None] = field(default_factory=dict)
     """Backoffs set (after a refusal) or cleared (``None``, after a success)."""
+    state_unknown: set[UUID] = field(default_factory=set)
+    """Deployments whose applied state was forgotten: a call's outcome is unknown."""
     unrecorded: bool = False
     """An outcome could not be written: some action stays pending until recovery."""
 
@@ -411,7 +444,17 @@ class Executor:
             except _StepFailed as failure:
                 if isinstance(failure.error, NotSent) and not failure.stopped:
                     # Leadership was lost between the check above and the attempt (or a retry).
-                    await self._finish(action_id, plan, step, "deferred", message=f"not sent: {failure.error.message}")
+                    unknown = outcome_unknown(step, failure.error)
+                    await self._finish(
+                        action_id,
+                        plan,
+                        step,
+                        "deferred",
+                        message=f"not sent: {failure.error.message}",
+                        state_unknown=unknown,
+                    )
+                    if unknown:
+                        execution.state_unknown.add(deployment_id)
                     return
                 await self._failed(plan, step, action_id, failure, now, backoff, execution)
                 return
@@ -514,6 +557,9 @@ class Executor:
                 consequence = f"backing off until {iso(until)} ({failures} failures)"
             except StoreError as store_error:
                 self._store_failed("set_backoff", store_error)
+        unknown = outcome_unknown(step, error)
+        if unknown:
+            consequence = "; ".join(filter(None, [consequence, "outcome unknown: the desired state is applied again"]))
         recorded = await self._finish(
             action_id,
             plan,
@@ -523,7 +569,10 @@ class Executor:
             request_id=error.request_id,
             error_reason=error.reason,
             consequence=consequence,
+            state_unknown=unknown,
         )
+        if recorded and unknown:
+            execution.state_unknown.add(deployment_id)
         if failure.stopped:
             await self._note_stopped_by_restart(plan, finished, execution)
         if not recorded:
@@ -651,8 +700,12 @@ class Executor:
         error_reason: str | None = None,
         applied: AppliedState | None = None,
         consequence: str | None = None,
+        state_unknown: bool = False,
     ) -> bool:
-        """Record the outcome; then (only then) log and count it. Return whether it was recorded."""
+        """Record the outcome; then (only then) log and count it. Return whether it was recorded.
+
+        ``state_unknown``: the call may have taken effect; the applied state is forgotten.
+        """
         try:
             await asyncio.to_thread(
                 self._store.finish_action,
@@ -663,6 +716,7 @@ class Executor:
                 request_id=request_id,
                 error_reason=error_reason,
                 applied=applied,
+                state_unknown=state_unknown,
             )
         except StoreError as error:
             self._store_failed("finish_action", error, action_id=action_id)

@@ -6,6 +6,9 @@ The polling rule keeps the request rate proportional to what health is used for:
   interval (``SCALER_HEALTH_INTERVAL_SECONDS``): its rules need the health and since when.
 - Any other DEPLOYED deployment is polled every ``SCALER_HEALTH_IDLE_INTERVAL_SECONDS``
   (0: never): its health only feeds ``/status``, the health metrics and their alerts.
+  Polls happen at health intervals, so it is polled at the first poll at most half a
+  health interval before its idle interval is up: a job starting a few milliseconds
+  early then does not put it off by a whole health interval.
 - A SCALED_DOWN deployment is not polled: the contract's health of a paused or
   scaled-to-zero deployment is ``SCALED_DOWN``, recorded as observed without a request.
 - DEPLOYING, FAILED, DELETING, DELETED and unknown statuses are not polled: the scaler
@@ -35,8 +38,10 @@ from scaler.store import HealthTrack, Store
 
 log = structlog.get_logger()
 
-#: Health requests started together at most; the client's own concurrency limit still applies.
-POLL_BATCH = 500
+#: Health requests waiting for the client at most (each a coroutine); the client's own concurrency
+#: limit decides how many are in flight. Each starts its next request as soon as one ends, so the client's
+#: slots stay full until the last request: no batch waits for its slowest request.
+POLL_WORKERS = 500
 
 
 @dataclass
@@ -64,12 +69,17 @@ class HealthPoller:
         metrics: Metrics,
         organization: OrganizationState,
         idle_interval_seconds: float,
+        poll_interval_seconds: float = 0.0,
     ) -> None:
+        """``poll_interval_seconds``: the health interval, the period of :meth:`poll`."""
         self._client = client
         self._store = store
         self._metrics = metrics
         self._organization = organization
         self.idle_interval = timedelta(seconds=idle_interval_seconds) if idle_interval_seconds > 0 else None
+        self._idle_due = None
+        if self.idle_interval is not None:
+            self._idle_due = self.idle_interval - timedelta(seconds=poll_interval_seconds / 2)
         self.last_fetched: dict[UUID, datetime] = {}
         self.pods: dict[UUID, Pods | None] = {}
         """The pods of each deployment's last answer (``None``: not reported)."""
@@ -86,10 +96,10 @@ class HealthPoller:
             if deployment.deployment_id in watched:
                 chosen.append(deployment)
                 continue
-            if self.idle_interval is None:
+            if self._idle_due is None:
                 continue
             last = self.last_fetched.get(deployment.deployment_id)
-            if last is None or now - last >= self.idle_interval:
+            if last is None or now - last >= self._idle_due:
                 chosen.append(deployment)
         return chosen
 
@@ -106,13 +116,18 @@ class HealthPoller:
             if deployment.status is DeploymentStatus.SCALED_DOWN:
                 observations.append((deployment.deployment_id, HealthStatus.SCALED_DOWN.value, now))
                 self.pods[deployment.deployment_id] = None
-        due = self.due(deployments, watched, now)
-        for start in range(0, len(due), POLL_BATCH):
-            batch = due[start : start + POLL_BATCH]
-            answers = await asyncio.gather(*(self._fetch(deployment, now, result) for deployment in batch))
-            observations.extend(answer for answer in answers if answer is not None)
-            if self._organization.api_paused:
-                break
+        chosen = self.due(deployments, watched, now)
+        due = iter(chosen)
+
+        async def worker() -> None:
+            for deployment in due:  # one iterator shared by every worker: each deployment is fetched once
+                if self._organization.api_paused:
+                    return
+                answer = await self._fetch(deployment, now, result)
+                if answer is not None:
+                    observations.append(answer)
+
+        await asyncio.gather(*(worker() for _ in range(min(POLL_WORKERS, len(chosen)))))
         if not observations:
             return result
         previous = {deployment_id: track.value for deployment_id, track in self._tracks.items()}

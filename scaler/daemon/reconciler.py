@@ -160,7 +160,7 @@ class Reconciler:
         self.on_next_wakeup: Callable[[datetime | None], None] | None = None
         self.needs_recovery = True
         self._gauges = DeploymentGauges(metrics)
-        self._savings = SavingsMeter(metrics)
+        self._savings = SavingsMeter(self._gauges)
         self._suspended: set[UUID] = set()
         self._resuming: set[UUID] = set()
         self._dry_rules: dict[UUID, dict[tuple[str, str], Any]] = {}
@@ -547,6 +547,9 @@ class Reconciler:
         """Update views, gauges, savings and next changes of the deployments just considered."""
         applied_all = {**self.executor.applied_view(memory.applied), **execution.applied}
         stored_applied = {**memory.applied, **({} if self.executor.dry_run else execution.applied)}
+        for deployment_id in execution.state_unknown:
+            applied_all.pop(deployment_id, None)
+            stored_applied.pop(deployment_id, None)
         backoffs = {**memory.backoffs}
         for deployment_id, backoff in execution.backoffs.items():
             if backoff is None:

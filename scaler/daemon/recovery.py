@@ -12,8 +12,9 @@ compares each one with what the platform now reports, and finishes it:
   cycle decides again). Absence from the list alone proves nothing: a list can come
   back empty or without a damaged item.
 - ``update_replicas``: the platform does not report replica bounds, so the outcome cannot
-  be known: error ("outcome unknown"). The applied state stays what it was, so the next
-  cycle sends the bounds again if they are still desired (the call is idempotent).
+  be known: error ("outcome unknown"), and the applied state is forgotten with it. The
+  next cycle applies the desired state once more (the call is idempotent), whether it is
+  still the bounds that were sent or has changed back to what was applied before.
 - ``restart``: SCALED_DOWN means its stop went out and its start did not: the start is
   sent now (through the executor, write-ahead like any action) and the restart is
   settled by that start's outcome. DEPLOYED cannot tell "never stopped" from "stopped and
@@ -61,6 +62,7 @@ class Settlement:
     message: str
     applied: AppliedState | None = None
     complete_restart: bool = False
+    state_unknown: bool = False
 
 
 def settle(
@@ -84,7 +86,9 @@ def settle(
             return Settlement("error", "interrupted after its stop; completed by a new start", complete_restart=True)
         return Settlement("error", f"interrupted; outcome unknown ({status.value}); the health rule decides again")
     if record.action == "update_replicas":
-        return Settlement("error", "interrupted; outcome unknown (bounds are not reported); decided again")
+        return Settlement(
+            "error", "interrupted; outcome unknown (bounds are not reported); decided again", state_unknown=True
+        )
     confirming = CONFIRMING_STATUS.get(record.action)
     if confirming is None or status not in confirming:
         return Settlement("error", f"interrupted; not confirmed by the platform (status {status.value}); decided again")
@@ -147,9 +151,12 @@ async def recover_pending(
             platform_message=message,
             error_reason=None if result == "success" else "interrupted",
             applied=settlement.applied if result == "success" else None,
+            state_unknown=settlement.state_unknown,
         )
         if settlement.applied is not None and result == "success":
             execution.applied[record.deployment_id] = settlement.applied
+        if settlement.state_unknown:
+            execution.state_unknown.add(record.deployment_id)
         log.warning(
             "action_recovered",
             action_id=record.id,

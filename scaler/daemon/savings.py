@@ -32,7 +32,7 @@ from datetime import datetime
 from uuid import UUID
 
 from scaler.daemon.decide import desired_of
-from scaler.metrics import Metrics
+from scaler.daemon.gauges import DeploymentGauges
 from scaler.policy import DesiredState, replicas_under, usage_between
 from scaler.simplismart.models import Deployment, DeploymentStatus
 from scaler.store import AppliedState
@@ -64,8 +64,8 @@ class _Held:
 class SavingsMeter:
     """Counts each deployment's realized saving interval by interval."""
 
-    def __init__(self, metrics: Metrics) -> None:
-        self._metrics = metrics
+    def __init__(self, gauges: DeploymentGauges) -> None:
+        self._gauges = gauges
         self._held: dict[UUID, _Held] = {}
 
     def settle(self, now: datetime, *, count: bool = True) -> None:
@@ -83,15 +83,12 @@ class SavingsMeter:
             saved_hours = usage.saved_gpu_hours
             if saved_hours <= 0:
                 continue
-            labels = {
-                "deployment": held.deployment.deployment_name,
-                "deployment_id": str(held.deployment.deployment_id),
-                "accelerator": held.deployment.accelerator,
-            }
-            self._metrics.gpu_seconds_saved.labels(**labels).inc(saved_hours * 3600.0)
             saved_cost = usage.saved_cost
-            if saved_cost is not None and saved_cost > 0:
-                self._metrics.cost_saved.labels(**labels).inc(saved_cost)
+            self._gauges.add_saving(
+                held.deployment,
+                gpu_seconds=saved_hours * 3600.0,
+                dollars=saved_cost if saved_cost is not None and saved_cost > 0 else None,
+            )
 
     def hold(
         self,

@@ -10,7 +10,7 @@ job             when                                    what
                 start
 ``health``      every health interval                   poll health by the polling rule;
                                                         reconcile those whose health changed
-``boundary``    once, at the next instant any answer    reconcile the deployments due (no list:
+``boundary-N``  once, at the next instant any answer    reconcile the deployments due (no list:
                 changes; replaced whenever that         the last inventory, so the call leaves
                 instant changes                         at the boundary, not after a list)
 ``policies``    every 5 s                               reload the policy files if they changed
@@ -18,6 +18,11 @@ job             when                                    what
                                                         while the token is refused probes at once
 ``probe``       every 10 s                              the token probe, when due
 ==============  ======================================  =====================================
+
+Each wake-up is a job of its own (``boundary-1``, ``boundary-2``, ...), so one that falls
+due while an earlier one still runs (its calls in flight, or waiting for a full cycle
+to release the reconciler's lock) runs too, rather than being skipped by
+``max_instances``; the reconciles take turns on the reconciler's lock.
 
 Every job catches, logs and counts its own exceptions (it returns :data:`JOB_FAILED`),
 so one failure never stops the loop. A listener turns APScheduler's events into
@@ -150,6 +155,9 @@ class DaemonScheduler:
             self.on_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
         )
         self.wakeup_at: datetime | None = None
+        self._wakeup_job: str | None = None
+        """The id of the wake-up planned and not fired yet."""
+        self._wakeups = 0
         self._running = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -221,27 +229,38 @@ class DaemonScheduler:
             self.scheduler.modify_job(name, next_run_time=datetime.now(UTC))
 
     def schedule_wakeup(self, at: datetime | None) -> None:
-        """Run the ``boundary`` job exactly at ``at`` (replacing any earlier plan); ``None`` cancels it."""
+        """Run a ``boundary`` job exactly at ``at``, replacing the one planned and not fired yet; ``None``
+        cancels it. A wake-up already running is not affected."""
         if at == self.wakeup_at:
             return
         self.wakeup_at = at
+        if self._wakeup_job is not None and self.scheduler.get_job(self._wakeup_job) is not None:
+            self.scheduler.remove_job(self._wakeup_job)
+        self._wakeup_job = None
         if at is None:
-            if self.scheduler.get_job("boundary") is not None:
-                self.scheduler.remove_job("boundary")
             return
+        self._wakeups += 1
+        job_id = f"boundary-{self._wakeups}"
         self.scheduler.add_job(
             self._boundary,
             trigger=DateTrigger(run_date=at, timezone=UTC),
-            id="boundary",
+            args=(job_id,),
+            id=job_id,
             name="boundary",
-            replace_existing=True,
             misfire_grace_time=int(self.boundary_misfire_grace_seconds),
             coalesce=True,
             max_instances=1,
         )
+        self._wakeup_job = job_id
 
-    async def _boundary(self) -> Any:
-        self.wakeup_at = None
+    def wakeup_jobs(self) -> list[Any]:
+        """The wake-ups planned and not fired yet (at most one)."""
+        return [job for job in self.scheduler.get_jobs() if job.name == "boundary"]
+
+    async def _boundary(self, job_id: str) -> Any:
+        if job_id == self._wakeup_job:
+            self._wakeup_job = None
+            self.wakeup_at = None
         return await self.run_job("boundary", self._jobs.boundary)
 
     async def run_job(self, name: str, job: Job) -> Any:

@@ -119,6 +119,7 @@ class Daemon:
             metrics=metrics,
             organization=self.organization,
             idle_interval_seconds=settings.health_idle_interval_seconds,
+            poll_interval_seconds=settings.health_interval_seconds,
         )
         self.reconciler = Reconciler(
             client=client,

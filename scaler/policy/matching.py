@@ -50,7 +50,7 @@ def selects(match: Match, deployment: Deployment) -> bool:
         return False
     if match.names and not _any_glob(match.names, deployment.deployment_name):
         return False
-    if match.ids and deployment.deployment_id not in match.ids:
+    if match.ids and deployment.deployment_id not in match.id_set:
         return False
     if match.model_repo_ids and deployment.model_repo_id not in match.model_repo_ids:
         return False
@@ -61,8 +61,34 @@ def selects(match: Match, deployment: Deployment) -> bool:
     return match.selects_anything
 
 
+#: Deployments whose match a policy set remembers at most; past that it starts again (deployments come and go).
+MATCH_CACHE_LIMIT = 65_536
+
+
 def match_policies(policy_set: PolicySet, deployment: Deployment) -> PolicyMatch:
-    """Return the policy that governs ``deployment`` in ``policy_set``, or the conflict."""
+    """Return the policy that governs ``deployment`` in ``policy_set``, or the conflict.
+
+    The answer depends only on the set and on the fields ``match`` reads, so the set
+    remembers it: every cycle asks again for every deployment, and with hundreds of
+    policies matching was most of a 10,000-deployment cycle.
+    """
+    key = (
+        deployment.deployment_id,
+        deployment.deployment_name,
+        deployment.model_repo_id,
+        deployment.model_repo_name,
+        tuple(deployment.accelerator_type),
+    )
+    cache = policy_set.match_cache
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= MATCH_CACHE_LIMIT:
+            cache.clear()
+        found = cache[key] = _match(policy_set, deployment)
+    return found
+
+
+def _match(policy_set: PolicySet, deployment: Deployment) -> PolicyMatch:
     best: list[Policy] = []
     for policy in policy_set.policies:
         if not selects(policy.match, deployment):

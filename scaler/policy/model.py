@@ -360,6 +360,11 @@ class Match(_Strict):
         default=(), description="Globs on deployment_name; an excluded deployment is never touched by this policy."
     )
 
+    @cached_property
+    def id_set(self) -> frozenset[UUID]:
+        """``ids`` as a set: membership in constant time, however many ids a policy lists."""
+        return frozenset(self.ids)
+
     @property
     def selects_anything(self) -> bool:
         """Whether at least one positive selector is given (exclusions alone select nothing)."""
@@ -554,6 +559,12 @@ class PolicySet:
     @cached_property
     def _by_name(self) -> dict[str, Policy]:
         return {policy.name: policy for policy in self.policies}
+
+    @cached_property
+    def match_cache(self) -> dict[tuple[object, ...], Any]:
+        """What :func:`scaler.policy.matching.match_policies` found for each deployment, kept with
+        the set (policies do not change once loaded; a reload builds a new set)."""
+        return {}
 
     @property
     def window_count(self) -> int:

@@ -1,9 +1,12 @@
 """The asynchronous client of the Deployment Lifecycle API: the only code that speaks HTTP to it.
 
-One :class:`SimplismartClient` owns one ``httpx.AsyncClient``. Every call:
+One :class:`SimplismartClient` owns one ``httpx.AsyncClient``, over the network through
+:mod:`.transport` (aiohttp's connection pool; tests pass an httpx transport of their own). Every call:
 
 - validates its arguments first and raises :class:`ClientValidationError` without a request;
-- waits for one of ``max_concurrency`` slots and for the rate limiter (at most
+- waits for one of ``max_concurrency`` slots (:mod:`.slots`: a call that changes a deployment
+  goes before waiting reads, so a stop due at a boundary never queues behind a health poll)
+  and for the rate limiter (at most
   ``max_requests_per_second``), then sends the request with a ``User-Agent`` and a
   fresh ``X-Request-Id``. Each attempt of a retried call is a request of its own and
   gets its own id, so the platform's logs and ours match one line to one request;
@@ -79,12 +82,15 @@ from scaler.simplismart.responses import (
     parse_object,
     status_label,
 )
+from scaler.simplismart.slots import RequestSlots
 from scaler.simplismart.token import TokenSource
+from scaler.simplismart.transport import network_transport
 
 log = structlog.get_logger()
 
 USER_AGENT = f"simplismart-scaler/{__version__}"
-#: Endpoints that change something on the platform: fenced by ``may_send``.
+#: Endpoints that change something on the platform: fenced by ``may_send``, and given the next free
+#: request slot before any waiting read.
 MUTATING_ENDPOINTS = frozenset({"update_replicas", "startstop", "delete"})
 
 #: Backoff before the first retry, in seconds; doubled for each further retry.
@@ -217,17 +223,19 @@ class SimplismartClient:
         self._wait_initial = retry_wait_initial_seconds
         self._wait_max = retry_wait_max_seconds
         self._wait_jitter = retry_wait_jitter_seconds
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self._slots = RequestSlots(max_concurrency)
         self._limiter = RequestRateLimiter(max_requests_per_second, clock=clock, sleep=sleep)
-        verify: ssl.SSLContext | bool = _ssl_context(ca_bundle) if ca_bundle is not None else True
+        if transport is None:
+            ssl_context = _ssl_context(ca_bundle) if ca_bundle is not None else None
+            transport = network_transport(
+                base_url=self.base_url, max_connections=max_concurrency, ssl_context=ssl_context
+            )
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             transport=transport,
-            verify=verify,
             timeout=httpx.Timeout(
                 connect=timeout_seconds, read=timeout_seconds, write=timeout_seconds, pool=timeout_seconds
             ),
-            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             follow_redirects=False,
         )
@@ -460,7 +468,7 @@ class SimplismartClient:
         token = self._token.get()
         headers = {"Authorization": f"Bearer {token}", "X-Request-Id": request_id}
         request = self._http.build_request(method, path, params=params, json=json, headers=headers)
-        async with self._slots:
+        async with self._slots.hold(urgent=context.endpoint in MUTATING_ENDPOINTS):
             await self._limiter.acquire()
             if context.endpoint in MUTATING_ENDPOINTS and self.may_send is not None and not self.may_send():
                 raise NotSent("this instance may no longer act (it is not the leader)", **sent.error_fields())

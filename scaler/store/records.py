@@ -102,7 +102,10 @@ class ActionIntent:
 
 @dataclass(frozen=True, slots=True)
 class ActionOutcome:
-    """How an action ended. ``applied`` (success only) is the deployment's new applied state."""
+    """How an action ended. ``applied`` (success only) is the deployment's new applied state;
+    ``state_unknown`` (not a success) says the call may or may not have taken effect, so the
+    deployment's applied state is forgotten: nothing is on record until the desired state is
+    applied again."""
 
     result: ActionResult
     finished_at: datetime
@@ -110,6 +113,7 @@ class ActionOutcome:
     request_id: str | None = None
     error_reason: str | None = None
     applied: AppliedState | None = None
+    state_unknown: bool = False
 
     def __post_init__(self) -> None:
         if self.result not in FINAL_RESULTS:
@@ -117,6 +121,8 @@ class ActionOutcome:
         object.__setattr__(self, "finished_at", utc(self.finished_at, "finished_at"))
         if self.applied is not None and self.result != "success":
             raise ValueError(f"only a successful action changes the applied state, not a {self.result} one")
+        if self.state_unknown and self.result == "success":
+            raise ValueError("a successful action's effect is known: state_unknown needs another result")
 
 
 @dataclass(frozen=True, slots=True)

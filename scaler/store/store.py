@@ -412,12 +412,15 @@ class Store:
         request_id: str | None = None,
         error_reason: str | None = None,
         applied: AppliedState | None = None,
+        state_unknown: bool = False,
     ) -> None:
         """Record the outcome of pending action ``action_id``, and on success the deployment's
-        new applied state (``applied``), in one transaction.
+        new applied state (``applied``), in one transaction. ``state_unknown``: the call may
+        or may not have taken effect, and the deployment's applied state is forgotten.
 
-        Raises ``ValueError`` for a result that is not final or ``applied`` without
-        success, :class:`ActionNotPending` when the action is unknown or already finished.
+        Raises ``ValueError`` for a result that is not final, ``applied`` without success or
+        ``state_unknown`` with it, :class:`ActionNotPending` when the action is unknown or
+        already finished.
         """
         outcome = ActionOutcome(
             result=result,
@@ -426,6 +429,7 @@ class Store:
             request_id=request_id,
             error_reason=error_reason,
             applied=applied,
+            state_unknown=state_unknown,
         )
         self.finish_actions([(action_id, outcome)])
 
@@ -462,6 +466,8 @@ class Store:
                 if outcome.applied is not None
             ]
             cursor.executemany(_UPSERT_APPLIED, sorted(applied, key=_first))
+            unknown = sorted({found[action_id][0] for action_id, outcome in batch if outcome.state_unknown})
+            cursor.executemany("DELETE FROM applied_state WHERE deployment_id = ?", [(key,) for key in unknown])
 
     def record_actions(self, entries: Iterable[tuple[ActionIntent, ActionOutcome]]) -> list[int]:
         """Record decisions that send no call (``dry_run``, ``deferred``, ``blocked``), intent and

@@ -52,6 +52,36 @@ async def test_no_more_than_max_concurrency_requests_are_in_flight() -> None:
     assert (3, 3, 25, 25) == (in_flight_while_gated, platform.most_in_flight, platform.served, len(results))
 
 
+async def test_a_call_that_changes_a_deployment_goes_before_waiting_reads() -> None:
+    """With one slot busy and three health reads waiting, a stop queued after them is sent first."""
+    order: list[str] = []
+    first_sent = asyncio.Event()
+    release = asyncio.Event()
+
+    async def platform(request: httpx.Request) -> httpx.Response:
+        if not order:
+            order.append("first read")
+            first_sent.set()
+            await release.wait()
+            return httpx.Response(200, json={"data": "Healthy"})
+        if request.url.path.endswith("/startstop/"):
+            order.append("stop")
+            return httpx.Response(200, json={"message": "Deployment stopped successfully"})
+        order.append("read")
+        return httpx.Response(200, json={"data": "Healthy"})
+
+    async with make_client(platform, max_concurrency=1) as client:
+        calls = [asyncio.create_task(client.get_health(DEPLOYMENT_ID))]
+        await first_sent.wait()
+        calls += [asyncio.create_task(client.get_health(DEPLOYMENT_ID)) for _ in range(3)]
+        await _settle()
+        calls.append(asyncio.create_task(client.stop(DEPLOYMENT_ID)))
+        await _settle()
+        release.set()
+        await asyncio.gather(*calls)
+    assert ["first read", "stop", "read", "read", "read"] == order
+
+
 async def test_a_call_waiting_to_retry_frees_its_slot(fake_time: FakeTime) -> None:
     """While one call sleeps before a retry, another call can use the only slot."""
     retry_wait_started = asyncio.Event()

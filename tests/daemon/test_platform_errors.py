@@ -60,6 +60,41 @@ async def test_quota_backs_off_exponentially_and_keeps_the_desired_state(make_ha
     assert {} == harness.store.backoffs()
 
 
+async def test_a_refusal_keeps_the_applied_state_and_an_unanswered_update_forgets_it(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """At 08:00 a quota refusal (first attempt) proves nothing changed: "stopped" stays on record. At 08:01
+    every attempt of the update gets a 503 (any of them may have landed): the applied state is forgotten,
+    and the next cycle applies the desired state once more from what the platform shows."""
+    harness = make_harness(OFFICE, start=at_utc(MONDAY, "07:00"))
+    await harness.cycle()
+    await harness.control("PATCH", "quotas", {"nvidia-l4": 2})
+    harness.at(at_utc(MONDAY, "08:00"))
+    await harness.cycle()
+    refused = harness.store.get_applied(UUID(LLAMA_8B))
+    await harness.control("PATCH", "quotas", {"nvidia-l4": None})
+    harness.store.clear_backoff(UUID(LLAMA_8B))
+    await harness.control("POST", "faults/fail-next", {"status": 503, "endpoint": "update_replicas", "count": 2})
+    harness.at(at_utc(MONDAY, "08:01"))
+    with structlog.testing.capture_logs() as logs:
+        await harness.cycle()
+    unanswered = harness.store.get_applied(UUID(LLAMA_8B))
+    harness.at(at_utc(MONDAY, "08:02"))
+    await harness.cycle()
+    assert refused is not None and "stopped" == refused.kind
+    assert unanswered is None
+    failed = [line for line in logs if line["event"] == "action" and line["result"] == "error"]
+    assert ["outcome unknown: the desired state is applied again"] == [line["consequence"] for line in failed]
+    assert [
+        "Mon 07:00:00 llama-3-8b-chat stop -> 200",
+        "Mon 08:00:00 llama-3-8b-chat update_replicas 1..3 -> 400",
+        "Mon 08:01:00 llama-3-8b-chat update_replicas 1..3 -> 503",
+        "Mon 08:01:00 llama-3-8b-chat update_replicas 1..3 -> 503",
+        "Mon 08:02:00 llama-3-8b-chat update_replicas 1..3 -> 200",
+        "Mon 08:02:00 llama-3-8b-chat start -> 200",
+    ] == [str(call) for call in harness.calls()]
+
+
 async def test_a_blocked_wallet_pauses_starts_lets_stops_out_and_probes_every_ten_minutes(
     make_harness: Callable[..., Harness],
 ) -> None:

@@ -112,6 +112,29 @@ async def test_an_interrupted_update_is_sent_again_only_if_still_desired(make_ha
     assert ["update_replicas 1..3"] == [call.action for call in harness.calls() if call.deployment == "llama-3-8b-chat"]
 
 
+async def test_an_interrupted_update_is_followed_by_the_desired_bounds_even_if_they_were_applied_before(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """1..3 applied at 08:00; a crash leaves an update to 2..5 pending (it may have landed): the applied state
+    is forgotten with it, and the next cycle sends 1..3 again although 1..3 is what was applied before."""
+    harness = make_harness(OFFICE_AND_NIGHT, start=at_utc(MONDAY, "08:00"))
+    await harness.cycle()
+    before = harness.store.get_applied(UUID(LLAMA_8B))
+    assert before is not None and (1, 3) == (before.min_replicas, before.max_replicas)
+    harness.advance(minutes=30)
+    action_id = pending(
+        harness, LLAMA_8B, "llama-3-8b-chat", "update_replicas", min_replicas=2, max_replicas=5, source="window:office"
+    )
+    harness.calls(clear=True)
+    harness.restart()
+    await harness.cycle()
+    record = harness.store.get_action(action_id)
+    assert record is not None and ("error", "interrupted") == (record.result, record.error_reason)
+    assert ["Mon 08:30:00 llama-3-8b-chat update_replicas 1..3 -> 200"] == [str(call) for call in harness.calls()]
+    after = harness.store.get_applied(UUID(LLAMA_8B))
+    assert after is not None and (1, 3) == (after.min_replicas, after.max_replicas)
+
+
 async def test_actions_are_not_repeated_across_many_restarts(make_harness: Callable[..., Harness]) -> None:
     """A daemon restarted every hour over a day sends exactly the schedule's calls."""
     harness = make_harness(OFFICE_AND_NIGHT, start=at_utc(MONDAY, "03:00"))

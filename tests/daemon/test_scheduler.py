@@ -78,15 +78,44 @@ async def test_the_wake_up_is_one_job_replaced_when_the_boundary_moves(metrics: 
     try:
         scheduler.schedule_wakeup(NOW + timedelta(hours=2))
         scheduler.schedule_wakeup(NOW + timedelta(minutes=7, seconds=30))
-        boundary_jobs = [job for job in scheduler.scheduler.get_jobs() if job.id == "boundary"]
         planned = [
-            (job.next_run_time, job.coalesce, job.max_instances, job.misfire_grace_time) for job in boundary_jobs
+            (job.next_run_time, job.coalesce, job.max_instances, job.misfire_grace_time)
+            for job in scheduler.wakeup_jobs()
         ]
         scheduler.schedule_wakeup(None)
         assert [(NOW + timedelta(minutes=7, seconds=30), True, 1, 60)] == planned
-        assert scheduler.scheduler.get_job("boundary") is None
+        assert [] == scheduler.wakeup_jobs()
     finally:
         scheduler.scheduler.shutdown(wait=False)
+
+
+async def test_a_wake_up_due_while_an_earlier_one_still_runs_runs_too(metrics: Metrics) -> None:
+    """The next boundary falls due while the last one's reconcile still waits: it runs as well, none is skipped."""
+    first_started, second_ran = asyncio.Event(), asyncio.Event()
+    runs: list[str] = []
+
+    async def boundary() -> None:
+        if not runs:
+            runs.append("first")
+            first_started.set()
+            await second_ran.wait()  # still running until the next wake-up has run
+        else:
+            runs.append("second")
+            second_ran.set()
+
+    scheduler = make_scheduler(metrics, boundary=boundary)
+    scheduler.scheduler.start()
+    try:
+        scheduler.schedule_wakeup(datetime.now(UTC))
+        await asyncio.wait_for(first_started.wait(), 5)
+        scheduler.schedule_wakeup(datetime.now(UTC))
+        await asyncio.wait_for(second_ran.wait(), 5)
+    finally:
+        scheduler.scheduler.shutdown(wait=False)
+    assert (["first", "second"], 0.0) == (
+        runs,
+        metrics.registry.get_sample_value("scaler_scheduler_events_total", {"event": "max_instances"}),
+    )
 
 
 def test_events_become_metrics_and_log_lines(metrics: Metrics) -> None:

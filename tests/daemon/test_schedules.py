@@ -60,6 +60,6 @@ async def test_the_wake_up_is_scheduled_at_exactly_the_next_boundary(make_harnes
     harness = make_harness(OFFICE_AND_NIGHT, start=at_utc(MONDAY, "05:12:07"))
     scheduler = harness.daemon.build_scheduler()
     await harness.cycle()
-    job = scheduler.scheduler.get_job("boundary")
+    (job,) = scheduler.wakeup_jobs()
     assert at_utc(MONDAY, "06:00") == scheduler.wakeup_at
     assert at_utc(MONDAY, "06:00") == job.trigger.run_date

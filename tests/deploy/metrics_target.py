@@ -27,7 +27,8 @@ leader steps down, the standby takes over, each counts savings only while it lea
 and a scrape fails on purpose.
 
 It declares nothing of its own: every series comes from ``scaler.metrics.Metrics``
-and is set through the real metric objects, and a test compares its series with a
+and is set through the real metric objects (the per-deployment series through
+``DeploymentSeries``, as the daemon sets them), and a test compares its series with a
 scrape of the real daemon (same names, same label names, label values the daemon uses),
 so it cannot drift from what the daemon exports.
 
@@ -49,13 +50,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 from prometheus_client import make_wsgi_app
 
 from scaler import __version__
-from scaler.metrics import (
-    DEPLOYMENT_STATUSES,
-    HEALTH_VALUES,
-    POD_READINESS,
-    Metrics,
-    set_one_hot,
-)
+from scaler.metrics import DeploymentSeries, Metrics
 
 TICK_SECONDS = 0.25
 #: Where a replica takes its commands: ``POST /_control/<command>``.
@@ -122,21 +117,24 @@ def publish_inventory(metrics: Metrics, deployments: tuple[FakeDeployment, ...],
     """Set every per-deployment gauge, as the daemon does after an inventory and health poll."""
     running_gpus: dict[str, int] = {}
     for d in deployments:
-        labels = {"deployment": d.name, "deployment_id": d.deployment_id}
-        metrics.deployment_info.labels(**labels, policy=d.policy, accelerator=d.accelerator).set(1)
-        set_one_hot(metrics.deployment_status, labels, "status", d.status, DEPLOYMENT_STATUSES)
-        set_one_hot(metrics.deployment_health, labels, "health", d.health or "", HEALTH_VALUES)
-        for ready, count in zip(POD_READINESS, (d.pods_ready, d.pods_not_ready), strict=True):
-            metrics.deployment_pods.labels(**labels, ready=ready).set(count)
-        if d.desired_min is not None and d.desired_max is not None:
-            metrics.deployment_desired_replicas.labels(**labels, bound="min").set(d.desired_min)
-            metrics.deployment_desired_replicas.labels(**labels, bound="max").set(d.desired_max)
-        metrics.deployment_desired_running.labels(**labels).set(d.desired_running)
         next_at = now + d.next_transition_in_seconds if d.next_transition_in_seconds else 0
-        metrics.deployment_next_transition.labels(**labels).set(next_at)
-        metrics.deployment_suspended.labels(**labels).set(1 if d.suspended else 0)
-        metrics.gpu_seconds_saved.labels(**labels, accelerator=d.accelerator)
-        metrics.cost_saved.labels(**labels, accelerator=d.accelerator)
+        metrics.deployments.track(
+            DeploymentSeries(
+                d.name,
+                d.deployment_id,
+                d.policy,
+                d.accelerator,
+                status=d.status,
+                health=d.health,
+                pods_ready=d.pods_ready,
+                pods_not_ready=d.pods_not_ready,
+                desired_min=d.desired_min,
+                desired_max=d.desired_max,
+                desired_running=d.desired_running,
+                next_transition=next_at,
+                suspended=1 if d.suspended else 0,
+            )
+        )
         held = (d.desired_min if d.desired_min is not None else 1) * d.gpus if d.status == "DEPLOYED" else 0
         running_gpus[d.accelerator] = running_gpus.get(d.accelerator, 0) + held
     for accelerator, gpus in running_gpus.items():

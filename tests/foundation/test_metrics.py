@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from scaler.metrics import ACTIONS, ACTION_RESULTS, Metrics, set_one_hot
+from scaler.metrics import ACTIONS, ACTION_RESULTS, HEALTH_VALUES, DeploymentSeries, Metrics
 
 
 def test_two_instances_do_not_collide() -> None:
@@ -41,17 +41,52 @@ def test_policy_series_are_initialised_for_every_action_and_result() -> None:
     assert {0.0} == set(values.values())
 
 
-def test_set_one_hot_marks_only_the_current_value() -> None:
-    """set_one_hot sets the current label value to 1 and every other to 0."""
+LABELS = {"deployment": "whisper-v3", "deployment_id": "1e99a854-26de-4c19-b6b6-68c7e03c39c3"}
+
+
+def test_a_deployment_health_is_one_hot() -> None:
+    """A tracked deployment's health series is 1 for its current value and 0 for every other value."""
     metrics = Metrics()
-    labels = {"deployment": "whisper-v3", "deployment_id": "1e99a854-26de-4c19-b6b6-68c7e03c39c3"}
-    set_one_hot(metrics.deployment_health, labels, "health", "Degraded", ("Healthy", "Degraded"))
-    assert 1.0 == metrics.registry.get_sample_value(
-        "scaler_deployment_health", {**labels, "health": "Degraded"}
-    )
-    assert 0.0 == metrics.registry.get_sample_value(
-        "scaler_deployment_health", {**labels, "health": "Healthy"}
-    )
+    series = DeploymentSeries("whisper-v3", LABELS["deployment_id"], "p", "nvidia-l4", health="Degraded")
+    metrics.deployments.track(series)
+    values = {
+        health: metrics.registry.get_sample_value("scaler_deployment_health", {**LABELS, "health": health})
+        for health in HEALTH_VALUES
+    }
+    assert {health: (1.0 if health == "Degraded" else 0.0) for health in HEALTH_VALUES} == values
+
+
+def test_desired_replicas_exist_only_while_bounds_are_desired() -> None:
+    """scaler_deployment_desired_replicas is absent without desired bounds and present with them."""
+    metrics = Metrics()
+    series = metrics.deployments.track(DeploymentSeries("whisper-v3", LABELS["deployment_id"], "p", "nvidia-l4"))
+    before = metrics.registry.get_sample_value("scaler_deployment_desired_replicas", {**LABELS, "bound": "max"})
+    series.desired_min, series.desired_max = 1, 3
+    after = metrics.registry.get_sample_value("scaler_deployment_desired_replicas", {**LABELS, "bound": "max"})
+    assert (None, 3.0) == (before, after)
+
+
+def test_a_dropped_deployment_has_no_series() -> None:
+    """Once dropped, none of a deployment's series is exported, its savings counters included."""
+    metrics = Metrics()
+    metrics.deployments.track(DeploymentSeries("whisper-v3", LABELS["deployment_id"], "p", "nvidia-l4"))
+    metrics.deployments.drop(LABELS["deployment_id"])
+    exported = [
+        sample
+        for family in metrics.registry.collect()
+        for sample in family.samples
+        if sample.labels.get("deployment_id") == LABELS["deployment_id"]
+    ]
+    assert [] == exported
+
+
+def test_only_the_families_asked_for_are_rendered() -> None:
+    """A scrape restricted with name[] (as the benchmark and Prometheus federation do) finds deployment series."""
+    metrics = Metrics()
+    metrics.deployments.track(DeploymentSeries("whisper-v3", LABELS["deployment_id"], "p", "nvidia-l4"))
+    text = generate_latest(metrics.registry.restricted_registry(["scaler_deployment_info"])).decode()
+    families = {line.split("{")[0] for line in text.splitlines() if not line.startswith("#")}
+    assert ["scaler_deployment_info"] == sorted(families)
 
 
 def test_exposition_follows_naming_conventions() -> None:

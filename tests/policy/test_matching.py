@@ -56,3 +56,32 @@ def test_conflict_lists_tied_policies_in_file_order():
     )
     matched = match_policies(policies, deployment("x1"))
     assert (None, ("b", "a")) == (matched.policy, matched.conflict)
+
+
+def test_a_remembered_match_follows_a_renamed_deployment():
+    """The set remembers each deployment's match; the same deployment under a new name is matched afresh."""
+    policies = policy_set(
+        """
+        - name: llamas
+          match: {names: ["llama-*"]}
+        """
+    )
+    deployment_id = "1e99a854-26de-4c19-b6b6-68c7e03c39c3"
+    before = match_policies(policies, deployment("llama-8b", deployment_id=deployment_id))
+    again = match_policies(policies, deployment("llama-8b", deployment_id=deployment_id))
+    renamed = match_policies(policies, deployment("whisper-v3", deployment_id=deployment_id))
+    assert ("llamas", True, None) == (
+        before.policy.name if before.policy else None,
+        again is before,
+        renamed.policy,
+    )
+
+
+def test_a_policy_listing_many_ids_selects_exactly_those():
+    """ids is a set: with a thousand ids listed, a listed deployment is selected and another one is not."""
+    listed = [f"00000000-0000-4000-8000-{number:012d}" for number in range(1000)]
+    p = policy("name: p\nmatch: {ids: [" + ", ".join(listed) + "]}")
+    assert (True, False) == (
+        selects(p.match, deployment("a", deployment_id=listed[-1])),
+        selects(p.match, deployment("b", deployment_id="1e99a854-26de-4c19-b6b6-68c7e03c39c3")),
+    )

@@ -35,7 +35,7 @@ pending and converge. What must hold:
   plans establishing the same state with no change of the desired state between them
   are a duplicate. A request that changes nothing is a re-send: an ``update-replicas``
   interrupted by a kill cannot be confirmed (the API does not report bounds), so
-  recovery settles it as an error and the next cycle sends the same bounds again; the
+  recovery settles it as an error and the next cycle sends the desired bounds again; the
   platform already has them, nothing changes, and it is counted as a re-send, not as a
   duplicate (one transition, one completed record).
 - **Integrity**: after every kill the SQLite file passes ``PRAGMA integrity_check``; at

@@ -91,3 +91,27 @@ def test_applied_state_on_an_unsuccessful_outcome_is_refused(store: Store) -> No
             action_id, result="error", finished_at=at(1), applied=AppliedState(kind="stopped", applied_at=at(1))
         )
     assert [action_id] == [a.id for a in store.pending_actions()]
+
+
+def test_an_outcome_that_may_have_taken_effect_forgets_the_applied_state(store: Store) -> None:
+    """state_unknown: the call may have landed, so nothing stays on record, in the same transaction as the outcome."""
+    deployment, other = uuid4(), uuid4()
+    store.set_applied(deployment, AppliedState(kind="bounds", applied_at=at(0), min_replicas=1, max_replicas=2))
+    store.set_applied(other, AppliedState(kind="running", applied_at=at(0)))
+    action_id = store.begin_action(intent(deployment, "update_replicas"))
+    store.finish_action(action_id, result="error", finished_at=at(1), error_reason="timeout", state_unknown=True)
+    record = store.get_action(action_id)
+    assert record is not None and "error" == record.result
+    assert store.get_applied(deployment) is None
+    assert {other} == set(store.all_applied())
+
+
+def test_an_unknown_state_on_a_success_is_refused(store: Store) -> None:
+    """A success's effect is known: state_unknown with it is a bug in the caller, and nothing is written."""
+    deployment = uuid4()
+    store.set_applied(deployment, AppliedState(kind="running", applied_at=at(0)))
+    action_id = store.begin_action(intent(deployment, "stop"))
+    with pytest.raises(ValueError, match="state_unknown needs another result"):
+        store.finish_action(action_id, result="success", finished_at=at(1), state_unknown=True)
+    assert "running" == store.get_applied(deployment).kind  # type: ignore[union-attr]
+    assert [action_id] == [a.id for a in store.pending_actions()]

@@ -1,0 +1,90 @@
+"""How a health poll uses the client: every due deployment fetched once, none waiting for an unrelated slow answer."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+
+from scaler.daemon import health
+from scaler.daemon.health import HealthPoller
+from scaler.daemon.organization import OrganizationState
+from scaler.metrics import Metrics
+from scaler.simplismart.client import SimplismartClient
+from scaler.simplismart.models import Deployment
+from scaler.simplismart.token import TokenSource
+from scaler.store import open_store
+from tests.daemon.harness import MONDAY
+
+
+def running(number: int) -> Deployment:
+    return Deployment.model_validate(
+        {
+            "deployment_id": str(uuid.UUID(int=number + 1)),
+            "deployment_name": f"model-{number}",
+            "status": "DEPLOYED",
+            "accelerator_type": ["nvidia-l4"],
+        }
+    )
+
+
+async def test_a_slow_answer_does_not_hold_back_the_other_requests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With two requests at a time, the other four are fetched while the first one still waits for its answer."""
+    monkeypatch.setattr(health, "POLL_WORKERS", 2)
+    deployments = [running(number) for number in range(5)]
+    slow = str(deployments[0].deployment_id)
+    others_answered = asyncio.Event()
+    answered: list[str] = []
+
+    async def platform(request: httpx.Request) -> httpx.Response:
+        deployment_id = request.url.path.rstrip("/").rsplit("/", 1)[1]
+        if deployment_id == slow:
+            await others_answered.wait()  # answers only once every other deployment was fetched
+        else:
+            answered.append(deployment_id)
+            if len(answered) == len(deployments) - 1:
+                others_answered.set()
+        return httpx.Response(200, json={"data": "Healthy"})
+
+    metrics = Metrics(CollectorRegistry())
+    client = SimplismartClient(
+        base_url="http://platform", token=TokenSource.static("tok-health-poll-5e9a1c"), org_id=None,
+        transport=httpx.MockTransport(platform), max_concurrency=2,
+    )
+    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    poller = HealthPoller(
+        client=client, store=store, metrics=metrics, organization=OrganizationState(metrics=metrics),
+        idle_interval_seconds=300,
+    )
+    try:
+        poll = await asyncio.wait_for(poller.poll(deployments, set(), MONDAY), timeout=10)
+    finally:
+        await client.aclose()
+        store.close()
+    assert (5, {d.deployment_id for d in deployments}) == (poll.fetched, set(poll.tracks))
+
+
+def test_an_unwatched_deployment_is_polled_when_its_idle_interval_is_up_within_half_a_poll(tmp_path: Path) -> None:
+    """Idle interval 300 s, polls every 30 s: due at the poll 299.9 s after its last fetch, not at 270 s."""
+    metrics = Metrics(CollectorRegistry())
+    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    poller = HealthPoller(
+        client=SimplismartClient(base_url="http://platform", token=TokenSource.static("tok-health-poll-5e9a1c"),
+                                 org_id=None, transport=httpx.MockTransport(lambda request: httpx.Response(500))),
+        store=store, metrics=metrics,
+        organization=OrganizationState(metrics=metrics), idle_interval_seconds=300, poll_interval_seconds=30,
+    )
+    deployment = running(0)
+    poller.last_fetched[deployment.deployment_id] = MONDAY
+    due = [
+        bool(poller.due([deployment], set(), MONDAY + timedelta(seconds=seconds))) for seconds in (270.0, 299.9)
+    ]
+    store.close()
+    assert [False, True] == due
