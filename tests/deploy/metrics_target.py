@@ -264,11 +264,12 @@ class Replica:
                 if not self.leading:
                     return "409 Conflict", "save: a standby counts no savings\n"
                 saving = next(d for d in HEALTHY if d.status == "SCALED_DOWN")
-                labels = {"deployment": saving.name, "deployment_id": saving.deployment_id,
-                          "accelerator": saving.accelerator}
+                series = m.deployments.get(saving.deployment_id)
+                if series is None:
+                    return "409 Conflict", f"save: {saving.name} is not tracked\n"
                 gpu_seconds, dollars = SAVED_PER_COMMAND
-                m.gpu_seconds_saved.labels(**labels).inc(gpu_seconds)
-                m.cost_saved.labels(**labels).inc(dollars)
+                series.gpu_seconds_saved += gpu_seconds  # as the daemon counts (scaler.daemon.gauges)
+                series.cost_saved += dollars
             elif name == "reload":
                 m.policy_reloads.labels(result="success").inc()
             elif name == "fail-next-scrape":
