@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from prometheus_client import CollectorRegistry
 
+from scaler.daemon.executor import always
 from scaler.daemon.reconciler import CycleSummary
 from scaler.daemon.service import Daemon
 from scaler.metrics import Metrics
@@ -140,25 +141,40 @@ class Harness:
         options.update(settings)
         self.settings = load_settings(**options)
         self.store: Store = open_store(self.settings.state_url)
+        self._replicas: list[Daemon] = []
         self.daemon = self._build()
         self.daemon.load_policies()
 
-    def _build(self) -> Daemon:
+    def _build(self, *, metrics: Metrics | None = None, may_act: Callable[[], bool] | None = None) -> Daemon:
         options: dict[str, Any] = {
             "sleep": no_sleep,
             "max_requests_per_second": math.inf,
             "retry_wait_jitter_seconds": 0.0,
             **self.client_options,
         }
-        client = SimplismartClient.from_settings(self.settings, transport=self.network, metrics=self.metrics, **options)
+        metrics = metrics or self.metrics
+        client = SimplismartClient.from_settings(self.settings, transport=self.network, metrics=metrics, **options)
         return Daemon(
             settings=self.settings,
             client=client,
             store=self.store,
-            metrics=self.metrics,
+            metrics=metrics,
             clock=self.clock,
             monotonic=self.monotonic,
+            may_act=may_act or always,
         )
+
+    def replica(self, *, may_act: Callable[[], bool]) -> tuple[Daemon, CollectorRegistry]:
+        """Another instance on the same store and simulator, acting only while ``may_act()`` holds.
+
+        It has its own client and its own metrics registry (returned with it), as a second
+        replica's process would, and its policies are loaded. It is closed with the harness.
+        """
+        registry = CollectorRegistry()
+        daemon = self._build(metrics=Metrics(registry), may_act=may_act)
+        daemon.load_policies()
+        self._replicas.append(daemon)
+        return daemon, registry
 
     def restart(self, **settings: Any) -> Daemon:
         """A new daemon process on the same store and simulator (a restart, or a crash and a restart)."""
@@ -262,6 +278,8 @@ class Harness:
         return response
 
     async def close(self) -> None:
+        for replica in self._replicas:
+            await replica.client.aclose()
         await self.daemon.client.aclose()
         self.store.close()
 

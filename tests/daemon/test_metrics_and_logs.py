@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import structlog
+from prometheus_client import CollectorRegistry
 
 from scaler import __version__
 from tests.daemon.harness import LLAMA_8B, MONDAY, WHISPER, Harness, at_utc
@@ -147,6 +148,72 @@ async def test_realized_savings_count_what_was_applied(make_harness: Callable[..
         round(
             harness.sample("scaler_cost_saved_dollars_total", **WHISPER_LABELS, accelerator="nvidia-tesla-t4") or 0, 6
         ),
+    )
+
+
+SAVINGS_SERIES = (
+    ("scaler_gpu_seconds_saved_total", {**LLAMA, "accelerator": "nvidia-l4"}),
+    ("scaler_gpu_seconds_saved_total", {**WHISPER_LABELS, "accelerator": "nvidia-tesla-t4"}),
+    ("scaler_cost_saved_dollars_total", {**LLAMA, "accelerator": "nvidia-l4"}),
+    ("scaler_cost_saved_dollars_total", {**WHISPER_LABELS, "accelerator": "nvidia-tesla-t4"}),
+)
+
+
+def savings(registry: CollectorRegistry) -> tuple[float, ...]:
+    """llama's and whisper's GPU-seconds, then dollars, saved in ``registry`` (rounded to the micro-unit)."""
+    return tuple(round(registry.get_sample_value(name, labels) or 0.0, 6) for name, labels in SAVINGS_SERIES)
+
+
+def running_gpus(registry: CollectorRegistry) -> dict[str, float]:
+    """``scaler_running_gpus`` of ``registry``, by accelerator."""
+    return {
+        sample.labels["accelerator"]: sample.value
+        for metric in registry.collect()
+        if metric.name == "scaler_running_gpus"
+        for sample in metric.samples
+    }
+
+
+async def test_a_standby_counts_no_savings_but_reports_the_same_running_gpus(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """Beside the leader, a standby counts nothing saved (so the replicas' savings add up to the
+    leader's) and reports the same GPUs running at every cycle (so a dashboard takes one, not the sum)."""
+    harness = make_harness(OFFICE_AND_NIGHT, start=at_utc(MONDAY, "03:00"))
+    standby, standby_registry = harness.replica(may_act=lambda: False)
+    gpus_differing = []
+    for hour in range(3, 13):
+        harness.at(at_utc(MONDAY, f"{hour:02d}:00"))
+        await harness.cycle()
+        await standby.inventory_cycle()
+        if running_gpus(harness.registry) != running_gpus(standby_registry):
+            gpus_differing.append(hour)
+    assert ((4 * 3600.0, 3 * 3600.0, 6.0, 3.6), (0.0, 0.0, 0.0, 0.0)) == (
+        savings(harness.registry),
+        savings(standby_registry),
+    )
+    assert [] == gpus_differing
+
+
+async def test_savings_counted_across_a_handover_add_up_to_one_instances(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """One replica leads until 05:00, the other from then on: each counts only while it leads, and
+    their counters add up to what one instance counts alone (4 h and 3 h stopped, $6.00 and $3.60)."""
+    harness = make_harness(OFFICE_AND_NIGHT, start=at_utc(MONDAY, "03:00"))
+    leader = {"name": "first"}
+    first, first_registry = harness.replica(may_act=lambda: leader["name"] == "first")
+    second, second_registry = harness.replica(may_act=lambda: leader["name"] == "second")
+    for hour in range(3, 13):
+        harness.at(at_utc(MONDAY, f"{hour:02d}:00"))
+        await first.inventory_cycle()
+        await second.inventory_cycle()
+        if hour == 5:
+            leader["name"] = "second"
+    first_part, second_part = savings(first_registry), savings(second_registry)
+    assert ((2 * 3600.0, 2 * 3600.0, 3.0, 2.4), (2 * 3600.0, 3600.0, 3.0, 1.2)) == (first_part, second_part)
+    assert (4 * 3600.0, 3 * 3600.0, 6.0, 3.6) == tuple(
+        round(a + b, 6) for a, b in zip(first_part, second_part, strict=True)
     )
 
 

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import skip_or_fail
+from tests.deploy.metrics_target import CONTROL_PREFIX
 from tests.deploy.organization import clean_environment, daemon_settings, scaler_command, sim_command
-from tests.deploy.prometheus_harness import ServedProcess, find_binary, free_port
+from tests.deploy.prometheus_harness import (
+    HarnessError,
+    ServedProcess,
+    find_binary,
+    free_port,
+    http_get,
+    http_post,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "helm" / "simplismart-scaler"
@@ -18,9 +27,49 @@ ALERTS = CHART / "files" / "alerts.yaml"
 DASHBOARD = CHART / "files" / "dashboard.json"
 
 
-def troubled_target_command(port: int) -> list[str]:
-    """The stand-in serving a scaler in every state an alert exists for (see tests.deploy.metrics_target)."""
-    return [sys.executable, "-m", "tests.deploy.metrics_target", "--port", str(port)]
+#: The replicas the stand-in serves, by name: two leaders of one install (a split brain),
+#: two standbys of another (no leader), and a leader and a standby that play a failover.
+REPLICAS = {
+    "split-brain-1": "leader",
+    "split-brain-2": "leader",
+    "no-leader-1": "standby",
+    "no-leader-2": "standby",
+    "failover-a": "leader",
+    "failover-b": "standby",
+}
+
+
+def stand_in_command(served: Mapping[int, str]) -> list[str]:
+    """The stand-in (see tests.deploy.metrics_target) serving a stand-in of each kind on its port."""
+    command = [sys.executable, "-m", "tests.deploy.metrics_target"]
+    for port, kind in served.items():
+        command += ["--serve", f"{kind}:{port}"]
+    return command
+
+
+@dataclass
+class ReplicaTargets:
+    """The replicas of :data:`REPLICAS`, served by one stand-in process, each on its own port."""
+
+    process: ServedProcess
+    ports: Mapping[str, int]
+
+    def address(self, name: str) -> str:
+        """Return the scrape address (host:port) of replica ``name``."""
+        return f"127.0.0.1:{self.ports[name]}"
+
+    def scrape(self, name: str) -> bytes:
+        """Return one scrape of replica ``name``'s ``/metrics``."""
+        status, body = http_get(f"http://{self.address(name)}/metrics")
+        if status != 200:
+            raise HarnessError(f"{name} answered {status} to a scrape")
+        return body
+
+    def command(self, name: str, command: str) -> None:
+        """Send ``command`` to replica ``name`` (see ``Replica.command``); raise unless it was carried out."""
+        status, body = http_post(f"http://{self.address(name)}{CONTROL_PREFIX}{command}")
+        if status != 200:
+            raise HarnessError(f"{name} refused {command}: {status} {body.decode(errors='replace').strip()}")
 
 
 def _debian_prometheus_binary(name: str) -> str:
@@ -96,5 +145,21 @@ def troubled_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served
     """The stand-in's ``/metrics``, in which every alert condition holds, running."""
     port = free_port()
     log = tmp_path_factory.mktemp("troubled-target") / "output.log"
-    process = ServedProcess(command=troubled_target_command(port), port=port, cwd=REPO, log_path=log)
+    process = ServedProcess(command=stand_in_command({port: "troubled"}), port=port, cwd=REPO, log_path=log)
     yield from _running(process)
+
+
+@pytest.fixture(scope="module")
+def replica_targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReplicaTargets]:
+    """The healthy replicas of :data:`REPLICAS`, leading or standing by, served by one running process."""
+    ports: dict[str, int] = {}
+    for name in REPLICAS:
+        port = free_port()
+        while port in ports.values():
+            port = free_port()
+        ports[name] = port
+    log = tmp_path_factory.mktemp("replica-targets") / "output.log"
+    command = stand_in_command({ports[name]: kind for name, kind in REPLICAS.items()})
+    process = ServedProcess(command=command, port=next(iter(ports.values())), cwd=REPO, log_path=log)
+    for running in _running(process):
+        yield ReplicaTargets(running, ports)

@@ -1,8 +1,9 @@
 """A real Prometheus server on loopback for the tests: config, process, HTTP API.
 
 ``PrometheusServer`` writes a scrape config (1 s interval, storage in a temporary
-directory), starts the ``prometheus`` binary on a free 127.0.0.1 port, and answers
-instant and range queries through the HTTP API. ``ServedProcess`` runs a process that
+directory; targets alone or in groups carrying labels of their own, as the Prometheus
+Operator gives each target its ``namespace``), starts the ``prometheus`` binary on a
+free 127.0.0.1 port, and answers instant and range queries through the HTTP API. ``ServedProcess`` runs a process that
 serves HTTP on a loopback port (the daemon, the simulator, the stand-in scrape target)
 and waits until it answers. Every wait polls with a deadline; nothing sleeps for a
 fixed time.
@@ -67,6 +68,16 @@ def http_get(url: str, *, timeout: float = 5.0) -> tuple[int, bytes]:
     """GET ``url``; return (status, body), with HTTP error statuses returned, not raised."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def http_post(url: str, *, timeout: float = 5.0) -> tuple[int, bytes]:
+    """POST an empty body to ``url``; return (status, body), with HTTP error statuses returned, not raised."""
+    request = urllib.request.Request(url, data=b"", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -161,14 +172,23 @@ class ServedProcess:
         return self.process.returncode
 
 
+@dataclass(frozen=True)
+class TargetGroup:
+    """Targets scraped with the same extra labels (one ``static_configs`` entry)."""
+
+    targets: Sequence[str]
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class PrometheusServer:
-    """A Prometheus server scraping ``targets`` as job ``simplismart-scaler``."""
+    """A Prometheus server scraping ``targets`` and the targets of ``groups`` as job ``simplismart-scaler``."""
 
     binary: str
     workdir: Path
-    targets: Sequence[str]
+    targets: Sequence[str] = ()
     rule_files: Sequence[Path] = ()
+    groups: Sequence[TargetGroup] = ()
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -178,11 +198,13 @@ class PrometheusServer:
 
     def write_config(self) -> Path:
         """Write prometheus.yml: 1 s scrapes and rule evaluations, the targets, the rules."""
+        static_configs: list[dict[str, Any]] = [{"targets": list(self.targets)}] if self.targets else []
+        static_configs += [{"targets": list(group.targets), "labels": dict(group.labels)} for group in self.groups]
         config = {
             "global": {"scrape_interval": SCRAPE_INTERVAL, "scrape_timeout": SCRAPE_INTERVAL,
                        "evaluation_interval": SCRAPE_INTERVAL},
             "rule_files": [str(path) for path in self.rule_files],
-            "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": list(self.targets)}]}],
+            "scrape_configs": [{"job_name": JOB, "static_configs": static_configs}],
         }
         path = self.workdir / "prometheus.yml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))

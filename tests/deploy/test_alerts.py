@@ -25,6 +25,8 @@ REQUIRED_ALERTS = {
     "deployment Unhealthy too long": "SimplismartDeploymentUnhealthy",
     "deployment Degraded too long": "SimplismartDeploymentDegraded",
     "scheduled start not Healthy in time": "SimplismartDeploymentStartNotHealthy",
+    "no leader among the replicas": "SimplismartScalerNoLeader",
+    "more than one leader among the replicas": "SimplismartScalerMultipleLeaders",
 }
 
 

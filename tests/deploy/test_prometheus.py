@@ -1,14 +1,24 @@
 """The dashboard and the alert rules, proven against a real Prometheus server and the real daemon.
 
 The daemon is ``scaler run`` against ``scaler sim`` serving ``tests/deploy/organization``
-(1 s cycles). Two Prometheus servers on loopback scrape every second: one scrapes only
-the daemon (the dashboard must work from its series alone); the other scrapes the
-daemon, the stand-in of a scaler in trouble (``tests/deploy/metrics_target``, for the
-alerts a healthy daemon cannot raise) and a port where nothing listens, and evaluates
-files/alerts.yaml. While they scrape, a deployment is added to the simulator and the
-daemon stops it, so there is an action to show. Every dashboard query then goes through
-the HTTP API as Grafana sends it (instant or over a range, variables substituted), and
-so does every alert expression.
+(1 s cycles). Three Prometheus servers on loopback scrape every second:
+
+- one scrapes only the daemon (the dashboard must work from its series alone);
+- one evaluates files/alerts.yaml over four installs, told apart by their ``namespace``
+  label as the Prometheus Operator labels targets: the daemon alone (a single instance
+  on SQLite, its own leader); the stand-in of a scaler in trouble
+  (``tests/deploy/metrics_target``, for the alerts a healthy daemon cannot raise) beside
+  a port where nothing listens; two healthy replicas that both lead (a split brain); two
+  healthy replicas that both stand by (no leader);
+- one scrapes two healthy replicas through a failover (the leader misses a scrape, both
+  reload their policies, the leader counts a saving, steps down, and the standby takes
+  over and counts one too), for the dashboard's view of several replicas and for the
+  leadership alerts' silence through it.
+
+While they scrape, a deployment is added to the simulator and the daemon stops it, so
+there is an action to show. Every dashboard query then goes through the HTTP API as
+Grafana sends it (instant or over a range, variables substituted), and so does every
+alert expression.
 """
 
 from __future__ import annotations
@@ -26,16 +36,23 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.deploy.conftest import ALERTS
+from tests.deploy.conftest import ALERTS, REPLICAS, ReplicaTargets
 from tests.deploy.dashboard import (
     dashboard_targets,
     load_dashboard,
     substitute_variables,
     variable_queries,
 )
-from tests.deploy.metrics_target import TROUBLED, TROUBLED_IDS_BY_ALERT
+from tests.deploy.metrics_target import SAVED_PER_COMMAND, TROUBLED, TROUBLED_IDS_BY_ALERT
 from tests.deploy.organization import LATE_DEPLOYMENT, add_deployment
-from tests.deploy.prometheus_harness import JOB, PrometheusServer, ServedProcess, free_port, wait_for
+from tests.deploy.prometheus_harness import (
+    JOB,
+    PrometheusServer,
+    ServedProcess,
+    TargetGroup,
+    free_port,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -55,9 +72,16 @@ CORE_PANELS = (
     "Last reconcile",
     "Reconcile duration and age",
     "Next transition per deployment",
+    "Role per replica",
 )
 #: Scrapes stored before the late deployment is added: enough for every 4 s rate window.
 DASHBOARD_SCRAPES = 6
+#: The alerts about the leader election, proven on installs of several replicas.
+LEADERSHIP_ALERTS = ("SimplismartScalerNoLeader", "SimplismartScalerMultipleLeaders")
+#: The namespace label of each install the alerts' server scrapes.
+SINGLE_INSTANCE, TROUBLED_INSTALL, SPLIT_BRAIN, NO_LEADER = "single-instance", "troubled", "split-brain", "no-leader"
+#: The failover pair the replicas' server scrapes: the leader, then the standby that takes over.
+OLD_LEADER, NEW_LEADER = "failover-a", "failover-b"
 #: Labels whose values the daemon draws from a closed list (the stand-in may use no others).
 CLOSED_LABELS = ("action", "result", "reason", "event", "endpoint", "method", "status", "health", "ready", "bound",
                  "change")
@@ -65,14 +89,23 @@ CLOSED_LABELS = ("action", "result", "reason", "event", "endpoint", "method", "s
 
 @dataclass
 class Servers:
-    """The two Prometheus servers and what they scrape."""
+    """The three Prometheus servers and what they scrape."""
 
     dashboard: PrometheusServer
     alerts: PrometheusServer
+    replicas: PrometheusServer
     daemon: ServedProcess
     troubled: ServedProcess
+    replica_targets: ReplicaTargets
     dead_target: str
     started_at: float
+    failover_started_at: float
+
+    def stand_in_scrapes(self) -> dict[str, bytes]:
+        """One scrape of every stand-in (the troubled scaler and each replica), by name."""
+        return {"troubled": self.troubled.scrape()} | {
+            name: self.replica_targets.scrape(name) for name in REPLICAS
+        }
 
 
 def _late_deployment_stopped(server: PrometheusServer) -> bool:
@@ -82,37 +115,88 @@ def _late_deployment_stopped(server: PrometheusServer) -> bool:
     return bool(status and health)
 
 
+def _has(server: PrometheusServer, expr: str) -> bool:
+    return bool(server.vector(expr))
+
+
+def play_failover(server: PrometheusServer, replicas: ReplicaTargets) -> float:
+    """Play a failover from :data:`OLD_LEADER` to :data:`NEW_LEADER`, each step stored by ``server``;
+    return the instant it began (both replicas scraped).
+
+    Both replicas' savings are scraped at 0 first; then one scrape of the leader fails;
+    both reload their policies and the leader counts one GPU-hour saved; the leader steps
+    down, leaving a moment without a leader (a failover's takeover delay); the standby
+    takes over and counts one GPU-hour saved.
+    """
+    old, new = replicas.address(OLD_LEADER), replicas.address(NEW_LEADER)
+    server.wait_for_samples(old, 2)
+    server.wait_for_samples(new, 2)
+    began = time.time()
+    replicas.command(OLD_LEADER, "fail-next-scrape")
+    wait_for(lambda: _has(server, f'min_over_time(up{{instance="{old}"}}[1m]) == 0'), timeout=10,
+             what="a failed scrape of the leader")
+    for name in (OLD_LEADER, NEW_LEADER):
+        replicas.command(name, "reload")
+    replicas.command(OLD_LEADER, "save")
+    wait_for(lambda: _has(server, f'scaler_gpu_seconds_saved_total{{instance="{old}"}} > 0')
+             and 2 == len(server.vector('scaler_policy_reloads_total{result="success"} == 2')),
+             timeout=10, what="the leader's saving and both reloads")
+    replicas.command(OLD_LEADER, "step-down")
+    wait_for(lambda: _has(server, "sum(scaler_leader) == 0"), timeout=10, what="a moment without a leader")
+    replicas.command(NEW_LEADER, "lead")
+    replicas.command(NEW_LEADER, "save")
+    wait_for(lambda: _has(server, f'scaler_leader{{instance="{new}"}} == 1')
+             and _has(server, f'scaler_gpu_seconds_saved_total{{instance="{new}"}} > 0'),
+             timeout=10, what="the new leader and its saving")
+    return began
+
+
 @pytest.fixture(scope="module")
 def servers(
     prometheus_binary: str,
     simulator: ServedProcess,
     daemon_target: ServedProcess,
     troubled_target: ServedProcess,
+    replica_targets: ReplicaTargets,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Servers]:
-    """Both Prometheus servers, holding samples from before and after the daemon stopped a new deployment."""
+    """The three Prometheus servers, holding samples from before and after the daemon stopped a new
+    deployment, and from before and after the replicas' failover."""
     dead_target = f"127.0.0.1:{free_port()}"
     dashboard = PrometheusServer(
         binary=prometheus_binary, workdir=tmp_path_factory.mktemp("prometheus-dashboard"),
         targets=[daemon_target.address],
     )
     alerts = PrometheusServer(
-        binary=prometheus_binary, workdir=tmp_path_factory.mktemp("prometheus-alerts"),
-        targets=[daemon_target.address, troubled_target.address, dead_target], rule_files=[ALERTS],
+        binary=prometheus_binary, workdir=tmp_path_factory.mktemp("prometheus-alerts"), rule_files=[ALERTS],
+        groups=[
+            TargetGroup([daemon_target.address], {"namespace": SINGLE_INSTANCE}),
+            TargetGroup([troubled_target.address, dead_target], {"namespace": TROUBLED_INSTALL}),
+            TargetGroup([replica_targets.address(f"split-brain-{n}") for n in (1, 2)], {"namespace": SPLIT_BRAIN}),
+            TargetGroup([replica_targets.address(f"no-leader-{n}") for n in (1, 2)], {"namespace": NO_LEADER}),
+        ],
+    )
+    replicas = PrometheusServer(
+        binary=prometheus_binary, workdir=tmp_path_factory.mktemp("prometheus-replicas"), rule_files=[ALERTS],
+        targets=[replica_targets.address(OLD_LEADER), replica_targets.address(NEW_LEADER)],
     )
     started_at = time.time()
     try:
         dashboard.start()
         alerts.start()
+        replicas.start()
+        failover_started_at = play_failover(replicas, replica_targets)
         dashboard.wait_for_samples(daemon_target.address, DASHBOARD_SCRAPES)
         add_deployment(simulator.url, LATE_DEPLOYMENT)
         wait_for(lambda: _late_deployment_stopped(dashboard), timeout=20,
                  what=f"Prometheus to see {LATE_DEPLOYMENT['deployment_name']} stopped by the daemon")
         alerts.wait_for_samples(troubled_target.address, 3)
-        yield Servers(dashboard, alerts, daemon_target, troubled_target, dead_target, started_at)
+        yield Servers(dashboard, alerts, replicas, daemon_target, troubled_target, replica_targets, dead_target,
+                      started_at, failover_started_at)
     finally:
         dashboard.stop()
         alerts.stop()
+        replicas.stop()
 
 
 # --- what the daemon itself says ------------------------------------------------------
@@ -151,9 +235,14 @@ def scraped_deployments(target: ServedProcess) -> list[ScrapedDeployment]:
 
 def scraped_value(target: ServedProcess, series: str) -> float:
     """Return the sum of the samples called ``series`` in one scrape of ``target``."""
+    return scraped_total(target.scrape(), series)
+
+
+def scraped_total(scrape: bytes, series: str) -> float:
+    """Return the sum of the samples called ``series`` in ``scrape``."""
     return sum(
         sample.value
-        for family in text_string_to_metric_families(target.scrape().decode())
+        for family in text_string_to_metric_families(scrape.decode())
         for sample in family.samples
         if sample.name == series
     )
@@ -192,13 +281,20 @@ def _run_promtool(promtool: str, *args: str, stdin: bytes | None = None) -> subp
 
 
 def grafana_query(
-    servers: Servers, target: dict[str, Any], *, deployment: str = ".*", policy: str = ".*"
+    servers: Servers,
+    target: dict[str, Any],
+    *,
+    deployment: str = ".*",
+    policy: str = ".*",
+    server: PrometheusServer | None = None,
 ) -> dict[str, Any]:
-    """Send ``target`` as Grafana does: an instant query, or a range query over the time scraped so far."""
+    """Send ``target`` as Grafana does to ``server`` (the dashboard's by default): an instant query,
+    or a range query over the time scraped so far."""
+    server = server or servers.dashboard
     expr = substitute_variables(target["expr"], deployment=deployment, policy=policy)
     if target.get("instant"):
-        return servers.dashboard.query(expr)
-    return servers.dashboard.query_range(expr, **scraped_range(servers))
+        return server.query(expr)
+    return server.query_range(expr, **scraped_range(servers))
 
 
 def scraped_range(servers: Servers) -> dict[str, float]:
@@ -207,9 +303,11 @@ def scraped_range(servers: Servers) -> dict[str, float]:
     return {"start": end - math.floor(end - servers.started_at), "end": end}
 
 
-def grafana_series(servers: Servers, target: dict[str, Any], **variables: str) -> list[tuple[dict[str, str], float]]:
+def grafana_series(
+    servers: Servers, target: dict[str, Any], *, server: PrometheusServer | None = None, **variables: str
+) -> list[tuple[dict[str, str], float]]:
     """Return each series of ``target`` with its last value, raising if Prometheus refused the query."""
-    answer = grafana_query(servers, target, **variables)
+    answer = grafana_query(servers, target, server=server, **variables)
     if answer.get("status") != "success":
         raise AssertionError(f"{target['expr']}: {answer.get('error')}")
     series = []
@@ -227,17 +325,39 @@ def panel_targets(title: str) -> dict[str, dict[str, Any]]:
     return targets
 
 
-def only_value(servers: Servers, title: str, ref_id: str = "A", **variables: str) -> float:
+def only_value(
+    servers: Servers, title: str, ref_id: str = "A", *, server: PrometheusServer | None = None, **variables: str
+) -> float:
     """Return the single value a stat panel's query shows."""
-    series = grafana_series(servers, panel_targets(title)[ref_id], **variables)
+    series = grafana_series(servers, panel_targets(title)[ref_id], server=server, **variables)
     assert 1 == len(series), series
     return series[0][1]
 
 
-def _run_all(servers: Servers, deployment: str, policy: str) -> list[str]:
+def peaks(
+    servers: Servers,
+    target: dict[str, Any],
+    labels: tuple[str, ...],
+    server: PrometheusServer,
+    span: dict[str, float] | None = None,
+) -> dict[tuple[str, ...], float]:
+    """Return the highest value of each series of ``target`` over ``span`` (by default the time
+    scraped so far), keyed by ``labels``."""
+    expr = substitute_variables(target["expr"], deployment=".*", policy=".*")
+    answer = server.query_range(expr, **(span or scraped_range(servers)))
+    assert "success" == answer["status"], answer
+    return {
+        tuple(s["metric"].get(label, "") for label in labels): max(float(v) for _, v in s["values"])
+        for s in answer["data"]["result"]
+    }
+
+
+def _run_all(
+    servers: Servers, deployment: str, policy: str, server: PrometheusServer | None = None
+) -> list[str]:
     failures = []
     for panel, target in dashboard_targets(load_dashboard()):
-        answer = grafana_query(servers, target, deployment=deployment, policy=policy)
+        answer = grafana_query(servers, target, deployment=deployment, policy=policy, server=server)
         if answer.get("status") != "success":
             failures.append(f"{panel['title']} / {target['refId']}: {answer.get('error')}\n  {target['expr']}")
     return failures
@@ -271,10 +391,16 @@ def test_promtool_accepts_a_scrape_of_the_daemon(promtool: str, daemon_target: S
     assert b'scaler_actions_total{action="stop",policy="always-stopped",result="success"}' in scrape
 
 
-def test_promtool_accepts_a_scrape_of_the_stand_in(promtool: str, troubled_target: ServedProcess) -> None:
-    """`promtool check metrics` also accepts the stand-in's scrape."""
-    result = _run_promtool(promtool, "check", "metrics", stdin=troubled_target.scrape())
-    assert (0, b"") == (result.returncode, result.stdout + result.stderr)
+def test_promtool_accepts_a_scrape_of_each_stand_in(
+    promtool: str, troubled_target: ServedProcess, replica_targets: ReplicaTargets
+) -> None:
+    """`promtool check metrics` also accepts the scrape of the troubled stand-in and of each replica."""
+    scrapes = {"troubled": troubled_target.scrape()} | {name: replica_targets.scrape(name) for name in REPLICAS}
+    findings = {}
+    for name, scrape in scrapes.items():
+        result = _run_promtool(promtool, "check", "metrics", stdin=scrape)
+        findings[name] = (result.returncode, result.stdout + result.stderr)
+    assert {name: (0, b"") for name in scrapes} == findings
 
 
 def test_promtool_check_metrics_can_fail(promtool: str) -> None:
@@ -288,16 +414,26 @@ def test_promtool_check_metrics_can_fail(promtool: str) -> None:
 
 
 def test_stand_in_serves_only_series_the_daemon_exports(servers: Servers) -> None:
-    """Every series name of the stand-in, with its label names, is one the real daemon's scrape has."""
+    """Every series name of each stand-in (troubled scaler, replicas), with its label names, is one the
+    real daemon's scrape has."""
     daemon = series_signatures(servers.daemon.scrape())
-    stand_in = series_signatures(servers.troubled.scrape())
-    unknown = {name: labels - daemon.get(name, set()) for name, labels in stand_in.items()}
-    assert {} == {name: sorted(sorted(s) for s in labels) for name, labels in unknown.items() if labels}
+    unknown = {}
+    for stand_in, scrape in servers.stand_in_scrapes().items():
+        for name, labels in series_signatures(scrape).items():
+            if labels - daemon.get(name, set()):
+                unknown[f"{stand_in}: {name}"] = sorted(sorted(s) for s in labels - daemon.get(name, set()))
+    assert {} == unknown
 
 
 def test_stand_in_uses_only_label_values_the_daemon_uses(servers: Servers) -> None:
-    """Closed labels (action, result, reason, status, health, ...) carry only values the daemon's scrape has."""
-    assert set() == closed_label_values(servers.troubled.scrape()) - closed_label_values(servers.daemon.scrape())
+    """Closed labels (action, result, reason, status, health, change, ...) of every stand-in carry only
+    values the daemon's scrape has."""
+    daemon = closed_label_values(servers.daemon.scrape())
+    unknown = {
+        stand_in: sorted(closed_label_values(scrape) - daemon)
+        for stand_in, scrape in servers.stand_in_scrapes().items()
+    }
+    assert {stand_in: [] for stand_in in unknown} == unknown
 
 
 def test_drift_check_can_fail(servers: Servers) -> None:
@@ -421,6 +557,99 @@ def test_policy_variable_filters_every_per_deployment_panel(servers: Servers) ->
     assert ({"chat-llm"}, set(), []) == (governed, strays, [value for _, value in saved if value > 0])
 
 
+# --- the dashboard over several replicas ------------------------------------------------
+
+
+def test_every_dashboard_query_runs_over_the_replicas(servers: Servers) -> None:
+    """Every panel query also runs against the Prometheus scraping two replicas through a failover."""
+    assert [] == _run_all(servers, deployment=".*", policy=".*", server=servers.replicas)
+
+
+def test_organization_panels_show_each_fact_once_across_replicas(servers: Servers) -> None:
+    """Two replicas report the same organization: the overview shows what one of them reports, not twice it."""
+    series_by_panel = {
+        ("Deployments", "A"): "scaler_deployment_info",
+        ("Running GPUs", "A"): "scaler_running_gpus",
+        ("Policies / conflicts", "A"): "scaler_policies_loaded",
+        ("Policies / conflicts", "B"): "scaler_policy_conflicts",
+        ("Suspended", "A"): "scaler_deployment_suspended",
+        ("API auth", "A"): "scaler_api_auth_ok",
+        ("Wallet", "A"): "scaler_wallet_blocked",
+    }
+    reported = {}
+    for name in (OLD_LEADER, NEW_LEADER):
+        scrape = servers.replica_targets.scrape(name)
+        reported[name] = {panel: scraped_total(scrape, series) for panel, series in series_by_panel.items()}
+    shown = {(title, ref_id): only_value(servers, title, ref_id, server=servers.replicas)
+             for title, ref_id in series_by_panel}
+    assert (reported[OLD_LEADER], reported[OLD_LEADER]) == (reported[NEW_LEADER], shown)
+
+
+def test_running_gpus_by_accelerator_are_one_replicas_count(servers: Servers) -> None:
+    """The GPUs by accelerator are those each replica reports (1 A100, 3 L4, no H100), not their sum."""
+    target = panel_targets("Running GPUs by accelerator")["A"]
+    shown = {labels["accelerator"]: value for labels, value in grafana_series(servers, target, server=servers.replicas)}
+    assert {"nvidia-a100": 1.0, "nvidia-l4": 3.0, "nvidia-h100": 0.0} == shown
+
+
+@pytest.mark.parametrize(
+    ("title", "unit"),
+    [
+        ("GPU-hours saved today", SAVED_PER_COMMAND[0] / 3600),
+        ("GPU-hours saved, 7 days", SAVED_PER_COMMAND[0] / 3600),
+        ("Dollars saved today", SAVED_PER_COMMAND[1]),
+        ("Dollars saved, 7 days", SAVED_PER_COMMAND[1]),
+    ],
+)
+def test_savings_panels_add_up_what_each_leader_counted(servers: Servers, title: str, unit: float) -> None:
+    """The old leader counted one saving before the failover and the new leader one after: the panel
+    shows two (within Prometheus' extrapolation of increase()), where the larger of the two would show one."""
+    assert 2 == round(only_value(servers, title, server=servers.replicas) / unit)
+
+
+def test_saved_by_deployment_adds_up_both_leaders(servers: Servers) -> None:
+    """The saving per deployment adds up what both leaders counted for batch-h100."""
+    target = panel_targets("Saved by deployment, 7 days")["A"]
+    shown = {labels["deployment"]: round(value / SAVED_PER_COMMAND[1])
+             for labels, value in grafana_series(servers, target, server=servers.replicas) if value > 0}
+    assert {"batch-h100": 2} == shown
+
+
+def test_policy_reloads_panel_counts_a_reload_of_every_replica_once(servers: Servers) -> None:
+    """Both replicas reloaded the same files at once: the panel peaks where one replica's own count
+    peaks, not at their sum."""
+    target = panel_targets("Policy reloads and conflicts")["A"]
+    span = scraped_range(servers)  # one span for both queries: the same instants evaluated
+    shown = peaks(servers, target, ("result",), servers.replicas, span)
+    per_replica = peaks(servers, {"expr": "increase(scaler_policy_reloads_total[$__rate_interval])"},
+                        ("instance", "result"), servers.replicas, span)
+    one_replica = max(value for (_, result), value in per_replica.items() if result == "success")
+    assert (True, one_replica) == (one_replica >= 1, shown[("success",)])
+
+
+def test_role_panel_shows_which_replica_leads(servers: Servers) -> None:
+    """After the failover the role panel shows the new leader as leader (1) and the old one as standby (0)."""
+    target = panel_targets("Role per replica")["A"]
+    shown = {labels["instance"]: value for labels, value in grafana_series(servers, target, server=servers.replicas)}
+    replicas = servers.replica_targets
+    assert {replicas.address(OLD_LEADER): 0.0, replicas.address(NEW_LEADER): 1.0} == shown
+
+
+def test_role_panel_shows_the_single_daemon_leading(servers: Servers) -> None:
+    """The daemon, alone on SQLite, is shown as the leader."""
+    target = panel_targets("Role per replica")["A"]
+    assert [({"instance": servers.daemon.address}, 1.0)] == grafana_series(servers, target)
+
+
+def test_leadership_changes_panel_shows_the_failover(servers: Servers) -> None:
+    """The changes panel shows the old leader's loss and the new leader's gain, and nothing else."""
+    shown = peaks(servers, panel_targets("Leadership changes")["A"], ("instance", "change"), servers.replicas)
+    replicas = servers.replica_targets
+    assert {(replicas.address(OLD_LEADER), "lost"), (replicas.address(NEW_LEADER), "acquired")} == {
+        key for key, value in shown.items() if value > 0
+    }
+
+
 # --- the alert rules ----------------------------------------------------------------
 
 
@@ -453,8 +682,10 @@ def _active_alerts(server: PrometheusServer) -> list[dict[str, Any]]:
 
 
 def test_every_alert_fires_for_the_troubled_scaler(servers: Servers) -> None:
-    """Each alert (but the absence one) is pending or firing, on the instance or deployments it should name."""
-    expected = {rule["alert"]: {servers.troubled.address} for rule in _alert_rules()}
+    """Each alert (but the absence and leadership ones) is pending or firing, on the instance or
+    deployments of the troubled install it should name."""
+    expected = {rule["alert"]: {servers.troubled.address} for rule in _alert_rules()
+                if rule["alert"] not in LEADERSHIP_ALERTS}
     expected.pop("SimplismartScalerAbsent")
     expected["SimplismartScalerDown"] = {servers.dead_target}
     expected.update(TROUBLED_IDS_BY_ALERT)
@@ -464,6 +695,8 @@ def test_every_alert_fires_for_the_troubled_scaler(servers: Servers) -> None:
         seen: dict[str, set[str]] = {}
         for alert in _active_alerts(servers.alerts):
             labels = alert["labels"]
+            if labels["alertname"] in LEADERSHIP_ALERTS:
+                continue
             if "deployment_id" in labels:
                 if labels["deployment_id"] in troubled_ids:
                     seen.setdefault(labels["alertname"], set()).add(labels["deployment_id"])
@@ -501,3 +734,246 @@ def test_absent_alert_fires_only_when_no_scaler_is_scraped(servers: Servers) -> 
     )
     assert [] == servers.alerts.vector(rule["expr"])
 
+
+def _alerts_by_namespace(server: PrometheusServer) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for alert in _active_alerts(server):
+        found.setdefault(alert["labels"].get("namespace", ""), set()).add(alert["labels"]["alertname"])
+    return found
+
+
+def _leadership_alerts_active(server: PrometheusServer) -> dict[str, set[str]] | None:
+    found = _alerts_by_namespace(server)
+    active = set().union(*found.values()) if found else set()
+    return found if set(LEADERSHIP_ALERTS) <= active else None
+
+
+def test_each_leadership_alert_names_only_the_install_in_that_trouble(servers: Servers) -> None:
+    """Two leaders raise SimplismartScalerMultipleLeaders, two standbys SimplismartScalerNoLeader; neither
+    names the single daemon (its own leader) nor the troubled scaler (the leader beside a dead target)."""
+    found = wait_for(lambda: _leadership_alerts_active(servers.alerts), timeout=20,
+                     what="both leadership alerts to become active")
+    named = {alert: {namespace for namespace, alerts in found.items() if alert in alerts}
+             for alert in LEADERSHIP_ALERTS}
+    assert {"SimplismartScalerNoLeader": {NO_LEADER}, "SimplismartScalerMultipleLeaders": {SPLIT_BRAIN}} == named
+
+
+def test_replicas_in_leadership_trouble_raise_no_other_alert(servers: Servers) -> None:
+    """The split-brain and leaderless installs are healthy otherwise: their leadership alert is their only one."""
+    found = wait_for(lambda: _leadership_alerts_active(servers.alerts), timeout=20,
+                     what="both leadership alerts to become active")
+    assert {SPLIT_BRAIN: {"SimplismartScalerMultipleLeaders"}, NO_LEADER: {"SimplismartScalerNoLeader"}} == {
+        namespace: found.get(namespace, set()) for namespace in (SPLIT_BRAIN, NO_LEADER)
+    }
+
+
+def test_no_leadership_alert_through_a_failover_and_a_missed_scrape(servers: Servers) -> None:
+    """While the replicas' Prometheus saw moments without a leader (the leader's failed scrape, the takeover
+    delay), neither leadership expression was ever true there, and no leadership alert is active.
+
+    The span begins once both replicas had been scraped: before that, a first scrape of the
+    standby alone looks like an install without a leader for an instant (which the rule's
+    ``for`` rides out).
+    """
+    span = {"start": servers.failover_started_at, "end": time.time()}
+    rules = {rule["alert"]: rule["expr"] for rule in _alert_rules()}
+
+    def instants(expr: str) -> int:
+        answer = servers.replicas.query_range(expr, **span, step="250ms")
+        assert "success" == answer["status"], answer
+        return sum(len(series["values"]) for series in answer["data"]["result"])
+
+    without_leader = instants("sum(scaler_leader) == 0")
+    flagged = {alert: instants(rules[alert]) for alert in LEADERSHIP_ALERTS}
+    active = [a["labels"]["alertname"] for a in _active_alerts(servers.replicas)
+              if a["labels"]["alertname"] in LEADERSHIP_ALERTS]
+    assert (True, dict.fromkeys(LEADERSHIP_ALERTS, 0), []) == (without_leader > 0, flagged, active)
+
+
+# --- the leadership and deployment alerts over time: promtool's rule unit tests ---------------
+#
+# A live Prometheus shows an alert pending within seconds, but not whether it fires after
+# its `for`, nor what a failover minutes long does to it. `promtool test rules` evaluates
+# the real rules over synthetic series, one sample per 15 s scrape, at chosen instants.
+# Only the annotations are dropped from the copy it loads: they are templates whose
+# rendering `promtool check rules` already checks, and the unit tests compare labels.
+
+#: One scrape interval, as in a common Prometheus configuration.
+UNIT_INTERVAL = "15s"
+UNIT_JOB = JOB
+#: Two replicas of one install, as the Prometheus Operator labels their targets.
+REPLICA_A = {"job": UNIT_JOB, "namespace": "scaler", "service": "simplismart-scaler", "instance": "10.0.0.1:9464",
+             "pod": "scaler-a"}
+REPLICA_B = REPLICA_A | {"instance": "10.0.0.2:9464", "pod": "scaler-b"}
+#: The labels an install's leadership alert carries (the replicas added up).
+INSTALL = {"job": UNIT_JOB, "namespace": "scaler", "service": "simplismart-scaler", "severity": "critical"}
+
+
+def _series(name: str, labels: dict[str, str]) -> str:
+    return name + "{" + ", ".join(f'{key}="{value}"' for key, value in labels.items()) + "}"
+
+
+def rule_unit_test(
+    promtool: str,
+    tmp_path: Path,
+    input_series: dict[str, str],
+    expected: list[tuple[str, str, list[dict[str, str]]]],
+) -> tuple[int, str]:
+    """Run `promtool test rules` on the rules of files/alerts.yaml (annotations dropped).
+
+    ``input_series`` maps a series selector to its values in promtool's notation, one value per
+    :data:`UNIT_INTERVAL`; ``expected`` lists (eval_time, alertname, labels of each alert firing
+    then). Return promtool's exit status and output.
+    """
+    document = yaml.safe_load(ALERTS.read_text())
+    for group in document["groups"]:
+        for rule in group["rules"]:
+            rule.pop("annotations", None)
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    tests = {
+        "rule_files": ["rules.yaml"],
+        "evaluation_interval": UNIT_INTERVAL,
+        "tests": [{
+            "interval": UNIT_INTERVAL,
+            "input_series": [{"series": series, "values": values} for series, values in input_series.items()],
+            "alert_rule_test": [
+                {"eval_time": at, "alertname": alert, "exp_alerts": [{"exp_labels": labels} for labels in firing]}
+                for at, alert, firing in expected
+            ],
+        }],
+    }
+    path = tmp_path / "tests.yaml"
+    path.write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = _run_promtool(promtool, "test", "rules", str(path))
+    return result.returncode, (result.stdout + result.stderr).decode()
+
+
+def test_rule_unit_test_can_fail(promtool: str, tmp_path: Path) -> None:
+    """A wrong expectation makes promtool's rule unit test fail: two leaders expected silent."""
+    leaders = {_series("scaler_leader", REPLICA_A): "1x20", _series("scaler_leader", REPLICA_B): "1x20"}
+    status, output = rule_unit_test(promtool, tmp_path, leaders, [("4m", "SimplismartScalerMultipleLeaders", [])])
+    assert (1, True) == (status, "FAILED" in output), output
+
+
+def test_no_leader_fires_three_minutes_after_the_last_leader(promtool: str, tmp_path: Path) -> None:
+    """The leader (last 1 at 5 m) becomes a standby and none takes over: the install's alert is
+    pending, not firing, at 8 m, and fires by 8 m 30 s, once, without naming a replica."""
+    series = {_series("scaler_leader", REPLICA_A): "1x20 0x40", _series("scaler_leader", REPLICA_B): "0x60"}
+    expected = [
+        ("8m", "SimplismartScalerNoLeader", []),
+        ("8m30s", "SimplismartScalerNoLeader", [INSTALL]),
+    ]
+    status, output = rule_unit_test(promtool, tmp_path, series, expected)
+    assert 0 == status, output
+
+
+def test_no_leader_names_only_the_install_without_one(promtool: str, tmp_path: Path) -> None:
+    """Of two installs, the one whose replicas all stand by fires; the one with a leader does not."""
+    other = {"namespace": "other", "instance": "10.0.1.1:9464", "pod": "other-a"}
+    series = {
+        _series("scaler_leader", REPLICA_A): "0x40",
+        _series("scaler_leader", REPLICA_B): "0x40",
+        _series("scaler_leader", REPLICA_A | other): "1x40",
+        _series("scaler_leader", REPLICA_A | other | {"instance": "10.0.1.2:9464", "pod": "other-b"}): "0x40",
+    }
+    status, output = rule_unit_test(promtool, tmp_path, series, [("5m", "SimplismartScalerNoLeader", [INSTALL])])
+    assert 0 == status, output
+
+
+def test_no_leader_silent_through_a_slow_failover(promtool: str, tmp_path: Path) -> None:
+    """The leader dies at 5 m (its series goes stale) and the standby leads 2 m 30 s later, far beyond
+    a real failover: the alert never fires."""
+    series = {
+        _series("scaler_leader", REPLICA_A): "1x20 stale",
+        _series("scaler_leader", REPLICA_B): "0x29 1x30",
+    }
+    # At 7 m 15 s the install has had no current leader for 2 minutes: only the minute during
+    # which the dead leader's last report still counts keeps the alert from firing then.
+    expected = [(at, "SimplismartScalerNoLeader", []) for at in ("6m", "7m", "7m15s", "7m30s", "8m", "12m")]
+    status, output = rule_unit_test(promtool, tmp_path, series, expected)
+    assert 0 == status, output
+
+
+def test_no_leader_silent_while_the_leaders_scrapes_fail(promtool: str, tmp_path: Path) -> None:
+    """The leader's scrapes fail two out of three times for 10 minutes (its series stale in between):
+    the alert never fires."""
+    series = {
+        _series("scaler_leader", REPLICA_A): "1 " + "stale stale 1 " * 40,
+        _series("scaler_leader", REPLICA_B): "0x120",
+    }
+    expected = [(at, "SimplismartScalerNoLeader", []) for at in ("3m", "5m", "7m", "10m")]
+    status, output = rule_unit_test(promtool, tmp_path, series, expected)
+    assert 0 == status, output
+
+
+def test_no_leader_silent_when_every_replica_is_gone(promtool: str, tmp_path: Path) -> None:
+    """Every replica stops being scraped at 5 m: no series is left to add up, and the alert stays
+    silent (SimplismartScalerDown and SimplismartScalerAbsent speak then)."""
+    series = {_series("scaler_leader", REPLICA_A): "1x20 stale", _series("scaler_leader", REPLICA_B): "0x20 stale"}
+    status, output = rule_unit_test(promtool, tmp_path, series, [("15m", "SimplismartScalerNoLeader", [])])
+    assert 0 == status, output
+
+
+def test_multiple_leaders_fire_after_two_minutes(promtool: str, tmp_path: Path) -> None:
+    """Two replicas of one install lead from the start: pending at 1 m 45 s, firing at 2 m 15 s, once
+    for the install."""
+    series = {_series("scaler_leader", REPLICA_A): "1x20", _series("scaler_leader", REPLICA_B): "1x20"}
+    expected = [
+        ("1m45s", "SimplismartScalerMultipleLeaders", []),
+        ("2m15s", "SimplismartScalerMultipleLeaders", [INSTALL]),
+    ]
+    status, output = rule_unit_test(promtool, tmp_path, series, expected)
+    assert 0 == status, output
+
+
+def test_multiple_leaders_silent_through_a_failover(promtool: str, tmp_path: Path) -> None:
+    """The new leader is scraped as 1 while the old leader's last 1 is still its newest sample (one
+    scrape of overlap before it goes stale): the alert never fires."""
+    series = {
+        _series("scaler_leader", REPLICA_A): "1x20 stale",
+        _series("scaler_leader", REPLICA_B): "0x19 1x40",
+    }
+    expected = [(at, "SimplismartScalerMultipleLeaders", []) for at in ("5m", "6m", "7m", "10m")]
+    status, output = rule_unit_test(promtool, tmp_path, series, expected)
+    assert 0 == status, output
+
+
+def test_one_leader_per_install_is_not_multiple_leaders(promtool: str, tmp_path: Path) -> None:
+    """One Prometheus scraping two installs, each with its own leader, raises no alert."""
+    other = {"namespace": "other", "instance": "10.0.1.1:9464", "pod": "other-a"}
+    series = {_series("scaler_leader", REPLICA_A): "1x20", _series("scaler_leader", REPLICA_A | other): "1x20"}
+    status, output = rule_unit_test(promtool, tmp_path, series, [("4m", "SimplismartScalerMultipleLeaders", [])])
+    assert 0 == status, output
+
+
+@pytest.mark.parametrize(
+    ("alert", "health", "after"),
+    [("SimplismartDeploymentUnhealthy", "Unhealthy", "16m"), ("SimplismartDeploymentDegraded", "Degraded", "31m")],
+)
+def test_deployment_alert_fires_once_over_replicas(
+    promtool: str, tmp_path: Path, alert: str, health: str, after: str
+) -> None:
+    """Both replicas report the same deployment's health: one alert names the deployment, not one per replica."""
+    deployment = {"deployment": "chat-a100", "deployment_id": "7e1d2c3b-0000-4000-8000-000000000101",
+                  "health": health}
+    series = {_series("scaler_deployment_health", replica | deployment): "1x140" for replica in (REPLICA_A, REPLICA_B)}
+    firing = {"job": UNIT_JOB, "namespace": "scaler", "service": "simplismart-scaler"} | deployment
+    severity = {"SimplismartDeploymentUnhealthy": "critical", "SimplismartDeploymentDegraded": "warning"}[alert]
+    status, output = rule_unit_test(promtool, tmp_path, series, [(after, alert, [firing | {"severity": severity}])])
+    assert 0 == status, output
+
+
+def test_start_not_healthy_fires_once_over_replicas(promtool: str, tmp_path: Path) -> None:
+    """Both replicas report a deployment wanted running that stays SCALED_DOWN: one alert names it."""
+    deployment = {"deployment": "embed-l4", "deployment_id": "7e1d2c3b-0000-4000-8000-000000000102"}
+    series: dict[str, str] = {}
+    for replica in (REPLICA_A, REPLICA_B):
+        series[_series("scaler_deployment_desired_running", replica | deployment)] = "1x100"
+        series[_series("scaler_deployment_status", replica | deployment | {"status": "SCALED_DOWN"})] = "1x100"
+        series[_series("scaler_deployment_suspended", replica | deployment)] = "0x100"
+        series[_series("scaler_deployment_desired_replicas", replica | deployment | {"bound": "min"})] = "1x100"
+    firing = {"job": UNIT_JOB, "namespace": "scaler", "service": "simplismart-scaler", "severity": "warning"}
+    status, output = rule_unit_test(
+        promtool, tmp_path, series, [("21m", "SimplismartDeploymentStartNotHealthy", [firing | deployment])]
+    )
+    assert 0 == status, output
