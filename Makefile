@@ -1,10 +1,10 @@
-# The commands of the README: `make demo`, `make test`, `make reliability` and `make bench`. Each creates .venv first.
+# The commands of the README: `make demo`, `make test`, `make reliability`, `make bench` and `make helm`. Each creates .venv first.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint-imports bench reliability clean
+.PHONY: demo test lint-imports bench reliability helm clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+
+## helm: fetch the Helm binary the chart tests run (v4.1.4, linux-amd64, SHA-256 checked) into .cache/helm/
+helm: $(STAMP)
+	$(BIN)/python -m tests.deploy.fetch_helm
 
 ## reliability: the whole reliability and security suite with large case counts (minutes);
 ## `make test` runs a fast subset of every scenario. The table is printed at the end and

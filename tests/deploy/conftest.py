@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import skip_or_fail
+from tests.deploy.fetch_helm import CACHED_HELM, FETCH_COMMAND
 from tests.deploy.metrics_target import CONTROL_PREFIX
 from tests.deploy.organization import clean_environment, daemon_settings, scaler_command, sim_command
 from tests.deploy.prometheus_harness import (
@@ -83,6 +86,31 @@ def _debian_prometheus_binary(name: str) -> str:
 def prometheus_binary() -> str:
     """Path of the ``prometheus`` server (Debian package ``prometheus``)."""
     return _debian_prometheus_binary("prometheus")
+
+
+def find_helm() -> str | None:
+    """Return the Helm binary to test the chart with, or None when there is none.
+
+    In this order: the ``SCALER_HELM`` environment variable, the binary ``make helm`` fetches
+    into ``.cache/helm/``, ``helm`` on PATH.
+    """
+    chosen = os.environ.get("SCALER_HELM")
+    if chosen:
+        return chosen
+    if CACHED_HELM.is_file():
+        return str(CACHED_HELM)
+    return shutil.which("helm")
+
+
+@pytest.fixture(scope="session")
+def helm_binary() -> str:
+    """Path of the ``helm`` binary (see :func:`find_helm`); skips, or fails in CI, without one."""
+    path = find_helm()
+    if path is None:
+        skip_or_fail(f"no helm binary: fetch it with `{FETCH_COMMAND}`, or set SCALER_HELM to a Helm binary")
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"the helm binary {path} is not an executable file")
+    return path
 
 
 @pytest.fixture(scope="session")
