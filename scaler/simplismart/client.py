@@ -1,7 +1,9 @@
 """The asynchronous client of the Deployment Lifecycle API: the only code that speaks HTTP to it.
 
 One :class:`SimplismartClient` owns one ``httpx.AsyncClient``, over the network through
-:mod:`.transport` (aiohttp's connection pool; tests pass an httpx transport of their own). Every call:
+:mod:`.transport` (aiohttp's connection pool; tests pass an httpx transport of their own); its
+requests are built and sent by :mod:`.exchange`, which skips the per-request work of
+``build_request`` and ``send`` that gives this client nothing. Every call:
 
 - validates its arguments first and raises :class:`ClientValidationError` without a request;
 - waits for one of ``max_concurrency`` slots (:mod:`.slots`: a call that changes a deployment
@@ -63,6 +65,7 @@ from scaler.simplismart.errors import (
     SimplismartError,
     one_line,
 )
+from scaler.simplismart.exchange import Exchange
 from scaler.simplismart.models import (
     DeleteResult,
     Deployment,
@@ -239,6 +242,7 @@ class SimplismartClient:
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             follow_redirects=False,
         )
+        self._exchange = Exchange(self._http, transport)
 
     @classmethod
     def from_settings(
@@ -467,7 +471,7 @@ class SimplismartClient:
         sent = CallContext(context.endpoint, context.operation, context.deployment_id, request_id)
         token = self._token.get()
         headers = {"Authorization": f"Bearer {token}", "X-Request-Id": request_id}
-        request = self._http.build_request(method, path, params=params, json=json, headers=headers)
+        request = self._exchange.build(method, path, params=params, json=json, headers=headers)
         async with self._slots.hold(urgent=context.endpoint in MUTATING_ENDPOINTS):
             await self._limiter.acquire()
             if context.endpoint in MUTATING_ENDPOINTS and self.may_send is not None and not self.may_send():
@@ -511,7 +515,7 @@ class SimplismartClient:
         too-large answer comes back with an empty body (its status and headers kept).
         Raises what ``httpx`` raises for a failed transport.
         """
-        response = await self._http.send(request, stream=True)
+        response = await self._exchange.send(request)
         try:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self.max_response_bytes:
