@@ -31,7 +31,8 @@ requests are built and sent by :mod:`.exchange`, which skips the per-request wor
 
 Retries use tenacity's ``AsyncRetrying``: its ``sleep`` is injectable, and its ``wait``
 sees the failed attempt, so a Retry-After wait can be capped by the remaining budget on
-an injectable clock. Tests pass ``clock``/``sleep`` and control time without sleeping.
+an injectable clock. It is set up only when a first attempt fails transiently (most
+calls succeed at once), and then replays that failure as its own first attempt. Tests pass ``clock``/``sleep`` and control time without sleeping.
 """
 
 from __future__ import annotations
@@ -388,20 +389,14 @@ class SimplismartClient:
     ) -> ResultT:
         """Send the request (with retries), parse the answer; count a failed call once."""
         started = self._clock()
-        retrying = tenacity.AsyncRetrying(
-            sleep=self._sleep,
-            stop=lambda state: self._out_of_budget(state, started),
-            wait=lambda state: self._next_wait(state, started),
-            retry=tenacity.retry_if_exception(lambda exc: isinstance(exc, SimplismartError) and exc.transient),
-            before_sleep=lambda state: self._on_retry(state, context),
-            reraise=True,
-        )
         try:
             try:
-                response, sent = await retrying(self._send_once, context, params, json)
+                response, sent = await self._send_once(context, params, json)
             except SimplismartError as error:
-                error.attempts = retrying.statistics.get("attempt_number", 1)
-                raise
+                if not error.transient:
+                    error.attempts = 1
+                    raise
+                response, sent = await self._retry(context, params, json, started, error)
             return parse(response, sent)
         except MalformedResponse as error:
             log.warning(
@@ -418,6 +413,42 @@ class SimplismartClient:
         except SimplismartError as error:
             if not isinstance(error, (ClientValidationError, ConfigurationError, NotSent)):  # no request was sent
                 self._count_error(context.endpoint, error)
+            raise
+
+    async def _retry(
+        self,
+        context: CallContext,
+        params: dict[str, str] | None,
+        json: dict[str, Any] | None,
+        started: float,
+        first: SimplismartError,
+    ) -> tuple[httpx.Response, CallContext]:
+        """Retry a call whose first attempt (begun at ``started``) failed with the transient ``first``.
+
+        Most calls succeed at once, so the first attempt is sent without the retry machinery; on a
+        transient failure it takes over as if it had sent that attempt itself: its first attempt
+        raises ``first`` again, so the budget, the wait, the ``api_retry`` event and the attempt count
+        are those of a call retried from the start. Raises the last attempt's error.
+        """
+        replayed = [first]
+
+        async def attempt() -> tuple[httpx.Response, CallContext]:
+            if replayed:
+                raise replayed.pop()
+            return await self._send_once(context, params, json)
+
+        retrying = tenacity.AsyncRetrying(
+            sleep=self._sleep,
+            stop=lambda state: self._out_of_budget(state, started),
+            wait=lambda state: self._next_wait(state, started),
+            retry=tenacity.retry_if_exception(lambda exc: isinstance(exc, SimplismartError) and exc.transient),
+            before_sleep=lambda state: self._on_retry(state, context),
+            reraise=True,
+        )
+        try:
+            return await retrying(attempt)
+        except SimplismartError as error:
+            error.attempts = retrying.statistics.get("attempt_number", 1)
             raise
 
     def _out_of_budget(self, state: tenacity.RetryCallState, started: float) -> bool:
