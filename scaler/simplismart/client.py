@@ -551,6 +551,12 @@ class SimplismartClient:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self.max_response_bytes:
                 return _with_body(response, b""), True
+            if declared.isdigit() and "content-encoding" not in response.headers:
+                # Uncompressed, of a declared length within the cap: the HTTP parser reads no more
+                # than that, so the body is read whole, into this very response (no copy of it).
+                if len(await response.aread()) > self.max_response_bytes:  # an in-process transport may lie
+                    return _with_body(response, b""), True
+                return response, False
             body = bytearray()
             async for chunk in response.aiter_bytes():
                 body += chunk
