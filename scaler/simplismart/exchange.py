@@ -29,6 +29,10 @@ from typing import Any
 
 import httpx
 
+#: Parsed URLs kept at most: one per deployment and endpoint called (a health poll calls one per
+#: running deployment). About 450 bytes each, so at most about 15 MB; the cache starts afresh when full.
+URL_CACHE_SIZE = 32_768
+
 #: httpx's own message for a request on a closed client.
 CLOSED_MESSAGE = "Cannot send a request, as the client has been closed."
 
@@ -44,6 +48,8 @@ class Exchange:
         self._plain_base = not base.userinfo and not base.query and not base.fragment
         self._prefix = str(base).rstrip("/")
         self._timeout = http.timeout.as_dict()
+        self._client_headers = http.headers.raw
+        self._urls: dict[str, httpx.URL] = {}
 
     def build(
         self,
@@ -57,11 +63,20 @@ class Exchange:
         """Return the request ``AsyncClient.build_request`` would build for ``path`` (relative to the base URL)."""
         if params or not self._plain_base or self._http.cookies:
             return self._http.build_request(method, path, params=params, json=json, headers=headers)
-        merged = httpx.Headers(self._http.headers)
-        merged.update(headers)
-        return httpx.Request(
-            method, self._prefix + path, headers=merged, json=json, extensions={"timeout": self._timeout}
-        )
+        # The client's headers, then the call's, each replacing any of the same name (Headers.update).
+        replaced = {name.lower().encode("ascii") for name in headers}
+        merged = [(name, value) for name, value in self._client_headers if name.lower() not in replaced]
+        merged += [(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()]
+        return httpx.Request(method, self._url(path), headers=merged, json=json, extensions={"timeout": self._timeout})
+
+    def _url(self, path: str) -> httpx.URL:
+        """The base URL plus ``path``, parsed once per path: the same few paths per deployment recur every poll."""
+        url = self._urls.get(path)
+        if url is None:
+            if len(self._urls) >= URL_CACHE_SIZE:
+                self._urls.clear()
+            url = self._urls[path] = httpx.URL(self._prefix + path)
+        return url
 
     async def send(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``; return the response with its body not yet read (the caller reads and closes it).

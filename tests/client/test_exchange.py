@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from scaler.simplismart import exchange as exchange_module
 from scaler.simplismart.exchange import CLOSED_MESSAGE, Exchange
 
 HEADERS = {"Authorization": "Bearer secret-token", "X-Request-Id": "5f8f1c5e-6f4b-4a43-9d84-1f1f2b0c3d4e"}
@@ -125,3 +126,12 @@ async def test_a_base_url_with_credentials_goes_through_httpx_send() -> None:
     expected = http.build_request("GET", HEALTH_PATH, headers=HEADERS)
     httpx.BasicAuth("user", "pass").sync_auth_flow(expected).__next__()
     assert [expected.headers["authorization"]] == seen
+
+
+def test_urls_stay_right_when_the_parsed_url_cache_starts_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With room for two parsed URLs, five paths asked in turn twice each still get their own URLs."""
+    monkeypatch.setattr(exchange_module, "URL_CACHE_SIZE", 2)
+    _, exchange = _client(_ok)
+    paths = [f"/deployments/{number}/fetch-status/" for number in range(5)] * 2
+    expected = [f"https://api.example.com{path}" for path in paths]
+    assert expected == [str(exchange.build("GET", path, headers=HEADERS).url) for path in paths]
