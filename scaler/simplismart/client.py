@@ -222,6 +222,9 @@ class SimplismartClient:
         self.max_response_bytes = max_response_bytes
         self._token = token
         self._metrics = metrics
+        #: The request duration histogram's series by (endpoint, method, status label), looked up once
+        #: each: a bounded set (five endpoints, their methods, a few dozen statuses and failure kinds).
+        self._duration_series: dict[tuple[str, str, str], Any] = {}
         self._clock = clock
         self._sleep = sleep
         self._wait_initial = retry_wait_initial_seconds
@@ -576,9 +579,13 @@ class SimplismartClient:
         """
         status = status_label(outcome)
         if self._metrics is not None:
-            self._metrics.api_request_duration.labels(
-                endpoint=sent.endpoint, method=method, status_code=status
-            ).observe(duration)
+            key = (sent.endpoint, method, status)
+            series = self._duration_series.get(key)
+            if series is None:
+                series = self._duration_series[key] = self._metrics.api_request_duration.labels(
+                    endpoint=sent.endpoint, method=method, status_code=status
+                )
+            series.observe(duration)
         fields: dict[str, Any] = {
             "endpoint": sent.endpoint,
             "method": method,
