@@ -70,6 +70,15 @@ async def fetch_all(client: SimplismartClient, ids: list[UUID]) -> None:
     await asyncio.gather(*(worker() for _ in range(min(CLIENT_WORKERS, len(ids)))))
 
 
+def request_seconds(metrics: Metrics) -> tuple[float, float]:
+    """The client's health requests so far and their seconds from send to answer read (its histogram)."""
+    labels = {"endpoint": "get_health", "method": "GET", "status_code": "200"}
+    registry = metrics.registry
+    count = registry.get_sample_value("scaler_api_request_duration_seconds_count", labels) or 0.0
+    total = registry.get_sample_value("scaler_api_request_duration_seconds_sum", labels) or 0.0
+    return count, total
+
+
 async def measure(arguments: argparse.Namespace, url: str, token: str, org_id: str, workdir: Path) -> list[float]:
     """Run the rounds; return each counted round's CPU milliseconds per request."""
     metrics = Metrics(CollectorRegistry())
@@ -108,13 +117,17 @@ async def measure(arguments: argparse.Namespace, url: str, token: str, org_id: s
         per_request: list[float] = []
         ratios: list[float] = []
         for number in range(arguments.rounds):
+            held = request_seconds(metrics)
             cpu, wall = time.process_time(), time.perf_counter()
             await one_round()
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            held = [after - before for after, before in zip(request_seconds(metrics), held, strict=True)]
             milliseconds = cpu / len(running) * 1000
             print(
                 f"round {number + 1}: {wall:.2f} s wall ({wall / ideal:.2f} x ideal), "
-                f"{cpu:.2f} s CPU, {milliseconds:.3f} ms CPU a request{'  (not counted)' if number == 0 else ''}"
+                f"{cpu:.2f} s CPU, {milliseconds:.3f} ms CPU a request, "
+                f"{held[1] / held[0] * 1000:.1f} ms a request from send to answer read"
+                f"{'  (not counted)' if number == 0 else ''}"
             )
             if number > 0:
                 per_request.append(milliseconds)
