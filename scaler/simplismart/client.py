@@ -1,7 +1,9 @@
 """The asynchronous client of the Deployment Lifecycle API: the only code that speaks HTTP to it.
 
 One :class:`SimplismartClient` owns one ``httpx.AsyncClient``, over the network through
-:mod:`.transport` (aiohttp's connection pool; tests pass an httpx transport of their own). Every call:
+:mod:`.transport` (aiohttp's connection pool; tests pass an httpx transport of their own); its
+requests are built and sent by :mod:`.exchange`, which skips the per-request work of
+``build_request`` and ``send`` that gives this client nothing. Every call:
 
 - validates its arguments first and raises :class:`ClientValidationError` without a request;
 - waits for one of ``max_concurrency`` slots (:mod:`.slots`: a call that changes a deployment
@@ -29,7 +31,8 @@ One :class:`SimplismartClient` owns one ``httpx.AsyncClient``, over the network 
 
 Retries use tenacity's ``AsyncRetrying``: its ``sleep`` is injectable, and its ``wait``
 sees the failed attempt, so a Retry-After wait can be capped by the remaining budget on
-an injectable clock. Tests pass ``clock``/``sleep`` and control time without sleeping.
+an injectable clock. It is set up only when a first attempt fails transiently (most
+calls succeed at once), and then replays that failure as its own first attempt. Tests pass ``clock``/``sleep`` and control time without sleeping.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ from scaler.simplismart.errors import (
     SimplismartError,
     one_line,
 )
+from scaler.simplismart.exchange import Exchange
 from scaler.simplismart.models import (
     DeleteResult,
     Deployment,
@@ -218,6 +222,9 @@ class SimplismartClient:
         self.max_response_bytes = max_response_bytes
         self._token = token
         self._metrics = metrics
+        #: The request duration histogram's series by (endpoint, method, status label), looked up once
+        #: each: a bounded set (five endpoints, their methods, a few dozen statuses and failure kinds).
+        self._duration_series: dict[tuple[str, str, str], Any] = {}
         self._clock = clock
         self._sleep = sleep
         self._wait_initial = retry_wait_initial_seconds
@@ -239,6 +246,7 @@ class SimplismartClient:
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             follow_redirects=False,
         )
+        self._exchange = Exchange(self._http, transport)
 
     @classmethod
     def from_settings(
@@ -384,20 +392,14 @@ class SimplismartClient:
     ) -> ResultT:
         """Send the request (with retries), parse the answer; count a failed call once."""
         started = self._clock()
-        retrying = tenacity.AsyncRetrying(
-            sleep=self._sleep,
-            stop=lambda state: self._out_of_budget(state, started),
-            wait=lambda state: self._next_wait(state, started),
-            retry=tenacity.retry_if_exception(lambda exc: isinstance(exc, SimplismartError) and exc.transient),
-            before_sleep=lambda state: self._on_retry(state, context),
-            reraise=True,
-        )
         try:
             try:
-                response, sent = await retrying(self._send_once, context, params, json)
+                response, sent = await self._send_once(context, params, json)
             except SimplismartError as error:
-                error.attempts = retrying.statistics.get("attempt_number", 1)
-                raise
+                if not error.transient:
+                    error.attempts = 1
+                    raise
+                response, sent = await self._retry(context, params, json, started, error)
             return parse(response, sent)
         except MalformedResponse as error:
             log.warning(
@@ -414,6 +416,42 @@ class SimplismartClient:
         except SimplismartError as error:
             if not isinstance(error, (ClientValidationError, ConfigurationError, NotSent)):  # no request was sent
                 self._count_error(context.endpoint, error)
+            raise
+
+    async def _retry(
+        self,
+        context: CallContext,
+        params: dict[str, str] | None,
+        json: dict[str, Any] | None,
+        started: float,
+        first: SimplismartError,
+    ) -> tuple[httpx.Response, CallContext]:
+        """Retry a call whose first attempt (begun at ``started``) failed with the transient ``first``.
+
+        Most calls succeed at once, so the first attempt is sent without the retry machinery; on a
+        transient failure it takes over as if it had sent that attempt itself: its first attempt
+        raises ``first`` again, so the budget, the wait, the ``api_retry`` event and the attempt count
+        are those of a call retried from the start. Raises the last attempt's error.
+        """
+        replayed = [first]
+
+        async def attempt() -> tuple[httpx.Response, CallContext]:
+            if replayed:
+                raise replayed.pop()
+            return await self._send_once(context, params, json)
+
+        retrying = tenacity.AsyncRetrying(
+            sleep=self._sleep,
+            stop=lambda state: self._out_of_budget(state, started),
+            wait=lambda state: self._next_wait(state, started),
+            retry=tenacity.retry_if_exception(lambda exc: isinstance(exc, SimplismartError) and exc.transient),
+            before_sleep=lambda state: self._on_retry(state, context),
+            reraise=True,
+        )
+        try:
+            return await retrying(attempt)
+        except SimplismartError as error:
+            error.attempts = retrying.statistics.get("attempt_number", 1)
             raise
 
     def _out_of_budget(self, state: tenacity.RetryCallState, started: float) -> bool:
@@ -467,7 +505,7 @@ class SimplismartClient:
         sent = CallContext(context.endpoint, context.operation, context.deployment_id, request_id)
         token = self._token.get()
         headers = {"Authorization": f"Bearer {token}", "X-Request-Id": request_id}
-        request = self._http.build_request(method, path, params=params, json=json, headers=headers)
+        request = self._exchange.build(method, path, params=params, json=json, headers=headers)
         async with self._slots.hold(urgent=context.endpoint in MUTATING_ENDPOINTS):
             await self._limiter.acquire()
             if context.endpoint in MUTATING_ENDPOINTS and self.may_send is not None and not self.may_send():
@@ -511,11 +549,17 @@ class SimplismartClient:
         too-large answer comes back with an empty body (its status and headers kept).
         Raises what ``httpx`` raises for a failed transport.
         """
-        response = await self._http.send(request, stream=True)
+        response = await self._exchange.send(request)
         try:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self.max_response_bytes:
                 return _with_body(response, b""), True
+            if declared.isdigit() and "content-encoding" not in response.headers:
+                # Uncompressed, of a declared length within the cap: the HTTP parser reads no more
+                # than that, so the body is read whole, into this very response (no copy of it).
+                if len(await response.aread()) > self.max_response_bytes:  # an in-process transport may lie
+                    return _with_body(response, b""), True
+                return response, False
             body = bytearray()
             async for chunk in response.aiter_bytes():
                 body += chunk
@@ -535,9 +579,13 @@ class SimplismartClient:
         """
         status = status_label(outcome)
         if self._metrics is not None:
-            self._metrics.api_request_duration.labels(
-                endpoint=sent.endpoint, method=method, status_code=status
-            ).observe(duration)
+            key = (sent.endpoint, method, status)
+            series = self._duration_series.get(key)
+            if series is None:
+                series = self._duration_series[key] = self._metrics.api_request_duration.labels(
+                    endpoint=sent.endpoint, method=method, status_code=status
+                )
+            series.observe(duration)
         fields: dict[str, Any] = {
             "endpoint": sent.endpoint,
             "method": method,

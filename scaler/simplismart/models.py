@@ -69,14 +69,12 @@ class HealthStatus(str, Enum):
     @classmethod
     def parse(cls, raw: str) -> HealthStatus:
         """Return the health value for ``raw`` (case-insensitive), or ``UNRECOGNIZED``."""
-        wanted = raw.strip().casefold()
-        for member in cls:
-            if member is not cls.UNRECOGNIZED and member.value.casefold() == wanted:
-                return member
-        if wanted == "stopped":
-            return cls.SCALED_DOWN
-        return cls.UNRECOGNIZED
+        return _HEALTH_BY_FOLDED.get(raw.strip().casefold(), cls.UNRECOGNIZED)
 
+
+#: Each health value by its case-folded text, and ``stopped`` (the CLI documentation's word) as SCALED_DOWN.
+_HEALTH_BY_FOLDED = {member.value.casefold(): member for member in HealthStatus if member is not HealthStatus.UNRECOGNIZED}
+_HEALTH_BY_FOLDED.setdefault("stopped", HealthStatus.SCALED_DOWN)
 
 #: The health values the contract documents (those a policy may name).
 DOCUMENTED_HEALTH = tuple(h for h in HealthStatus if h is not HealthStatus.UNRECOGNIZED)

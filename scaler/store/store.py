@@ -237,11 +237,13 @@ class Store:
         newest observation. An observation older than the one already recorded is
         ignored (a slow answer must not overwrite a newer one). One transaction.
         """
-        rows = [
-            (_uid(deployment_id), str(value), stamp, stamp)
-            for deployment_id, value, observed_at in observations
-            for stamp in (instant_to_db(observed_at, "observed_at"),)
-        ]
+        stamps: dict[datetime, str] = {}  # a poll observes thousands of deployments at one instant
+        rows = []
+        for deployment_id, value, observed_at in observations:
+            stamp = stamps.get(observed_at)
+            if stamp is None:
+                stamp = stamps[observed_at] = instant_to_db(observed_at, "observed_at")
+            rows.append((_uid(deployment_id), str(value), stamp, stamp))
         if not rows:
             return {}
         rows.sort(key=_first)  # stable: observations of one deployment keep their order
@@ -257,13 +259,13 @@ class Store:
             tracks = self._rows_for_ids(
                 cursor, "SELECT deployment_id, value, since, last_observed FROM health", list({r[0] for r in rows})
             )
-        return dict(map(_health, tracks))
+        return _health_tracks(tracks)
 
     def health_tracks(self) -> dict[UUID, HealthTrack]:
         """Return the health track of every deployment that has one."""
         with self._db.transaction(write=False) as cursor:
             rows = cursor.execute("SELECT deployment_id, value, since, last_observed FROM health").fetchall()
-        return dict(map(_health, rows))
+        return _health_tracks(rows)
 
     # --- Health-rule memory -----------------------------------------------
 
@@ -658,11 +660,21 @@ def _action(row: tuple[Any, ...]) -> ActionRecord:
     )
 
 
-def _health(row: tuple[Any, ...]) -> tuple[UUID, HealthTrack]:
-    deployment_id, value, since, last_observed = row
-    return uuid_from_db(deployment_id), HealthTrack(
-        value=value, since=instant_from_db(since), last_observed=instant_from_db(last_observed)
-    )
+def _health_tracks(rows: Iterable[tuple[Any, ...]]) -> dict[UUID, HealthTrack]:
+    """The tracks of ``health`` rows by deployment; each stored instant is read once (most rows share
+    the instant of the poll that observed them)."""
+    instants: dict[Any, datetime] = {}
+
+    def instant(value: Any) -> datetime:
+        found = instants.get(value)
+        if found is None:
+            found = instants[value] = instant_from_db(value)
+        return found
+
+    return {
+        uuid_from_db(deployment_id): HealthTrack(value=value, since=instant(since), last_observed=instant(last_observed))
+        for deployment_id, value, since, last_observed in rows
+    }
 
 
 def _seen(row: tuple[Any, ...]) -> SeenDeployment:
