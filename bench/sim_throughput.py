@@ -32,6 +32,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from scale.report import cpu_model
+
 TOKEN = "sim-token"
 ROOT = Path(__file__).resolve().parent.parent
 #: Read buffer per connection: large enough for a 10,000-deployment list (about 3 MB) in one go.
@@ -51,16 +53,6 @@ class Result:
     @property
     def per_second(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def cpu_seconds(pid: int) -> float | None:

@@ -32,7 +32,8 @@ requests are built and sent by :mod:`.exchange`, which skips the per-request wor
 Retries use tenacity's ``AsyncRetrying``: its ``sleep`` is injectable, and its ``wait``
 sees the failed attempt, so a Retry-After wait can be capped by the remaining budget on
 an injectable clock. It is set up only when a first attempt fails transiently (most
-calls succeed at once), and then replays that failure as its own first attempt. Tests pass ``clock``/``sleep`` and control time without sleeping.
+calls succeed at once), and then replays that failure as its own first attempt. Tests
+pass ``clock``/``sleep`` and control time without sleeping.
 """
 
 from __future__ import annotations
@@ -222,9 +223,6 @@ class SimplismartClient:
         self.max_response_bytes = max_response_bytes
         self._token = token
         self._metrics = metrics
-        #: The request duration histogram's series by (endpoint, method, status label), looked up once
-        #: each: a bounded set (five endpoints, their methods, a few dozen statuses and failure kinds).
-        self._duration_series: dict[tuple[str, str, str], Any] = {}
         self._clock = clock
         self._sleep = sleep
         self._wait_initial = retry_wait_initial_seconds
@@ -579,13 +577,9 @@ class SimplismartClient:
         """
         status = status_label(outcome)
         if self._metrics is not None:
-            key = (sent.endpoint, method, status)
-            series = self._duration_series.get(key)
-            if series is None:
-                series = self._duration_series[key] = self._metrics.api_request_duration.labels(
-                    endpoint=sent.endpoint, method=method, status_code=status
-                )
-            series.observe(duration)
+            self._metrics.api_request_duration.labels(
+                endpoint=sent.endpoint, method=method, status_code=status
+            ).observe(duration)
         fields: dict[str, Any] = {
             "endpoint": sent.endpoint,
             "method": method,

@@ -25,12 +25,13 @@ response ``send(request, stream=True)`` would return, body unread.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import httpx
 
 #: Parsed URLs kept at most: one per deployment and endpoint called (a health poll calls one per
-#: running deployment). About 450 bytes each, so at most about 15 MB; the cache starts afresh when full.
+#: running deployment). About 450 bytes each, so at most about 15 MB; the least recently used go first.
 URL_CACHE_SIZE = 32_768
 
 #: httpx's own message for a request on a closed client.
@@ -49,7 +50,8 @@ class Exchange:
         self._prefix = str(base).rstrip("/")
         self._timeout = http.timeout.as_dict()
         self._client_headers = http.headers.raw
-        self._urls: dict[str, httpx.URL] = {}
+        self._url = functools.lru_cache(maxsize=URL_CACHE_SIZE)(self._parse_url)
+        """The base URL plus a path, parsed once per path: the same few paths per deployment recur every poll."""
 
     def build(
         self,
@@ -69,14 +71,8 @@ class Exchange:
         merged += [(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()]
         return httpx.Request(method, self._url(path), headers=merged, json=json, extensions={"timeout": self._timeout})
 
-    def _url(self, path: str) -> httpx.URL:
-        """The base URL plus ``path``, parsed once per path: the same few paths per deployment recur every poll."""
-        url = self._urls.get(path)
-        if url is None:
-            if len(self._urls) >= URL_CACHE_SIZE:
-                self._urls.clear()
-            url = self._urls[path] = httpx.URL(self._prefix + path)
-        return url
+    def _parse_url(self, path: str) -> httpx.URL:
+        return httpx.URL(self._prefix + path)
 
     async def send(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``; return the response with its body not yet read (the caller reads and closes it).

@@ -11,6 +11,7 @@ methods do a whole cycle's worth of work in one transaction.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -237,13 +238,11 @@ class Store:
         newest observation. An observation older than the one already recorded is
         ignored (a slow answer must not overwrite a newer one). One transaction.
         """
-        stamps: dict[datetime, str] = {}  # a poll observes thousands of deployments at one instant
-        rows = []
-        for deployment_id, value, observed_at in observations:
-            stamp = stamps.get(observed_at)
-            if stamp is None:
-                stamp = stamps[observed_at] = instant_to_db(observed_at, "observed_at")
-            rows.append((_uid(deployment_id), str(value), stamp, stamp))
+        stamp = functools.cache(lambda at: instant_to_db(at, "observed_at"))  # a poll shares one instant
+        rows = [
+            (_uid(deployment_id), str(value), stamp(observed_at), stamp(observed_at))
+            for deployment_id, value, observed_at in observations
+        ]
         if not rows:
             return {}
         rows.sort(key=_first)  # stable: observations of one deployment keep their order
@@ -663,14 +662,7 @@ def _action(row: tuple[Any, ...]) -> ActionRecord:
 def _health_tracks(rows: Iterable[tuple[Any, ...]]) -> dict[UUID, HealthTrack]:
     """The tracks of ``health`` rows by deployment; each stored instant is read once (most rows share
     the instant of the poll that observed them)."""
-    instants: dict[Any, datetime] = {}
-
-    def instant(value: Any) -> datetime:
-        found = instants.get(value)
-        if found is None:
-            found = instants[value] = instant_from_db(value)
-        return found
-
+    instant = functools.cache(instant_from_db)
     return {
         uuid_from_db(deployment_id): HealthTrack(value=value, since=instant(since), last_observed=instant(last_observed))
         for deployment_id, value, since, last_observed in rows

@@ -128,7 +128,7 @@ async def test_a_base_url_with_credentials_goes_through_httpx_send() -> None:
     assert [expected.headers["authorization"]] == seen
 
 
-def test_urls_stay_right_when_the_parsed_url_cache_starts_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_urls_stay_right_when_the_parsed_url_cache_is_full(monkeypatch: pytest.MonkeyPatch) -> None:
     """With room for two parsed URLs, five paths asked in turn twice each still get their own URLs."""
     monkeypatch.setattr(exchange_module, "URL_CACHE_SIZE", 2)
     _, exchange = _client(_ok)
