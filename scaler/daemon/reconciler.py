@@ -17,7 +17,8 @@ A cycle runs at one instant ``now`` (read once from the clock by its caller):
    platform being unreachable), and the last good one is not taken as still true.
 4. **Execute** the plans through the :class:`~scaler.daemon.executor.Executor`.
 5. **Remember**: the rules' memory (restarts included) is persisted and realized savings
-   are counted, by the instance that may act only (a standby's copy could be stale); gauges and the ``/status`` views are updated; the next instant at which
+   are counted, by the instance that may act only (a standby's copy could be stale);
+   gauges and the ``/status`` views are updated; the next instant at which
    any answer changes (a boundary, a rule's timer, a suspension's end, a backoff's end,
    a probe) is handed to the scheduler as the next wake-up.
 

@@ -434,14 +434,12 @@ class Daemon:
     def _restore_clock_floor(self) -> None:
         """Hold the daemon's time at or after the latest instant the store remembers (see SteadyClock)."""
         try:
-            instants = [state.applied_at for state in self.store.all_applied().values()]
-            instants += [track.last_observed for track in self.store.health_tracks().values()]
-            instants += [record.started_at for record in self.store.recent_actions(1)]
+            latest = self.store.latest_instant()
         except StoreError as error:
             log.warning("clock_floor_unavailable", error=str(error), effect="the daemon follows the wall clock")
             return
-        if instants:
-            self.clock.raise_floor(max(instants))
+        if latest is not None:
+            self.clock.raise_floor(latest)
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Whether the daemon can do its job: policies loaded, API reachable and authorized, store writable."""

@@ -500,6 +500,14 @@ class Store:
             row = cursor.execute(f"SELECT {_ACTION_COLUMNS} FROM actions WHERE id = ?", (int(action_id),)).fetchone()
         return None if row is None else _action(row)
 
+    def latest_instant(self) -> datetime | None:
+        """Return the latest instant the store remembers (a state applied, a health observation, an
+        action begun), or ``None`` when it remembers none. Three ``MAX`` queries: no table is read whole."""
+        with self._db.transaction(write=False) as cursor:
+            columns = (("applied_state", "applied_at"), ("health", "last_observed"), ("actions", "started_at"))
+            values = [cursor.execute(f"SELECT MAX({column}) FROM {table}").fetchone()[0] for table, column in columns]
+        return max((instant_from_db(value) for value in values if value is not None), default=None)
+
     def recent_actions(self, limit: int = 50, deployment_id: UUID | None = None) -> list[ActionRecord]:
         """Return the ``limit`` latest audit records (of one deployment if given), newest first."""
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:

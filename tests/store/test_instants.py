@@ -71,3 +71,16 @@ def test_naive_instant_in_a_record_is_refused() -> None:
     """The records check their instants when they are built."""
     with pytest.raises(ValueError, match="applied_at must be timezone-aware"):
         AppliedState(kind="stopped", applied_at=datetime(2025, 3, 3, 8, 0))
+
+
+def test_the_latest_instant_remembered_is_the_latest_of_states_health_and_actions(store: Store) -> None:
+    """None on an empty store; then the latest of an applied state, a health observation and an action's start."""
+    empty = store.latest_instant()
+    deployment = uuid4()
+    store.set_applied(deployment, AppliedState(kind="running", applied_at=at(5)))
+    store.record_health([(deployment, "Healthy", at(30))])
+    store.begin_action(intent(deployment, minutes=10))
+    by_health = store.latest_instant()
+    store.begin_action(intent(deployment, minutes=45))
+    by_action = store.latest_instant()
+    assert (None, at(30), at(45)) == (empty, by_health, by_action)
