@@ -7,9 +7,7 @@ simulator's own view of a deployment (its control API) is compared with what the
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator
-from typing import Any
 from uuid import UUID
 
 import httpx
@@ -17,64 +15,25 @@ import pytest
 
 from scaler import __version__
 from scaler.metrics import Metrics
-from scaler.sim import DEFAULT_ORG_ID, DEFAULT_TOKEN
-from scaler.sim.app import create_app
-from scaler.sim.clock import ManualClock
-from scaler.sim.seed import DEFAULT_SEED_PATH, load_seed
-from scaler.sim.state import SimState
+from scaler.sim import DEFAULT_ORG_ID
 from scaler.simplismart import errors
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.models import DeploymentStatus, HealthStatus, Pods
-from scaler.simplismart.token import TokenSource
-from tests.client.fakes import FakeTime
+from tests.client.in_process_sim import WHISPER, InProcessSim
 
-WHISPER = "1e99a854-26de-4c19-b6b6-68c7e03c39c3"  # the contract's example deployment, in the default seed
 WHISPER_REPO = "0caac439-5518-4569-a3db-a2d505a189f2"
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
 
-class Sim:
-    """An in-process simulator on the default seed, its control API, and clients pointed at it."""
-
-    def __init__(self) -> None:
-        self.clock = ManualClock()
-        self.state = SimState.from_seed(load_seed(DEFAULT_SEED_PATH), clock=self.clock)
-        self.app = create_app(self.state)
-        self.control = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://sim.test")
-        self.time = FakeTime()
-
-    def client(self, *, token: str = DEFAULT_TOKEN, org_id: str | None = DEFAULT_ORG_ID, **options: Any) -> SimplismartClient:
-        settings: dict[str, Any] = {
-            "base_url": "http://sim.test",
-            "token": TokenSource.static(token),
-            "org_id": UUID(org_id) if org_id else None,
-            "transport": httpx.ASGITransport(app=self.app),
-            "clock": self.time.clock,
-            "sleep": self.time.sleep,
-            "max_requests_per_second": math.inf,
-            "retry_wait_jitter_seconds": 0.0,
-        }
-        settings.update(options)
-        return SimplismartClient(**settings)
-
-    async def ctl(self, method: str, path: str, body: Any = None) -> Any:
-        response = await self.control.request(method, f"/_sim{path}", json=body)
-        assert response.is_success, response.text
-        return response.json()
-
-    async def requests(self, **query: str) -> list[dict[str, Any]]:
-        return (await self.ctl("GET", "/requests?" + "&".join(f"{k}={v}" for k, v in query.items())))["requests"]
-
-
 @pytest.fixture
-async def sim() -> AsyncIterator[Sim]:
-    simulator = Sim()
+async def sim() -> AsyncIterator[InProcessSim]:
+    simulator = InProcessSim()
     yield simulator
-    await simulator.control.aclose()
+    await simulator.aclose()
 
 
 @pytest.fixture
-async def client(sim: Sim) -> AsyncIterator[SimplismartClient]:
+async def client(sim: InProcessSim) -> AsyncIterator[SimplismartClient]:
     async with sim.client() as api:
         yield api
 
@@ -82,7 +41,7 @@ async def client(sim: Sim) -> AsyncIterator[SimplismartClient]:
 # --- list ------------------------------------------------------------------------------
 
 
-async def test_list_returns_every_listed_deployment_of_the_seed(sim: Sim, client: SimplismartClient) -> None:
+async def test_list_returns_every_listed_deployment_of_the_seed(sim: InProcessSim, client: SimplismartClient) -> None:
     """The client's list equals the simulator's own view: ids, names, statuses, accelerators."""
     deployments = await client.list_deployments()
     own = [item for item in await sim.ctl("GET", "/deployments") if item["listed"]]
@@ -97,7 +56,7 @@ async def test_list_returns_every_listed_deployment_of_the_seed(sim: Sim, client
     assert 10 <= len(deployments)
 
 
-async def test_list_filters_by_model_repo_id(sim: Sim, client: SimplismartClient) -> None:
+async def test_list_filters_by_model_repo_id(sim: InProcessSim, client: SimplismartClient) -> None:
     """model_repo_id returns exactly the deployments of that container, and travels in the query."""
     deployments = await client.list_deployments(model_repo_id=WHISPER_REPO)
     assert {UUID(WHISPER_REPO)} == {d.model_repo_id for d in deployments}
@@ -107,7 +66,7 @@ async def test_list_filters_by_model_repo_id(sim: Sim, client: SimplismartClient
 
 
 @pytest.mark.parametrize("status", ["DEPLOYED", "DEPLOYING", "FAILED", "DELETED", "DELETING", "SCALED_DOWN"])
-async def test_every_documented_status_is_read(sim: Sim, client: SimplismartClient, status: str) -> None:
+async def test_every_documented_status_is_read(sim: InProcessSim, client: SimplismartClient, status: str) -> None:
     """A deployment put in each of the six statuses is listed with it."""
     await sim.ctl("PUT", f"/deployments/{WHISPER}/status", {"status": status})
     by_id = {str(d.deployment_id): d for d in await client.list_deployments()}
@@ -118,7 +77,7 @@ async def test_every_documented_status_is_read(sim: Sim, client: SimplismartClie
     ("label", "expected"),
     [("PENDING", DeploymentStatus.DEPLOYING), ("STOPPED", DeploymentStatus.SCALED_DOWN), ("HIBERNATING", DeploymentStatus.UNKNOWN)],
 )
-async def test_aliases_and_unknown_statuses_are_read(sim: Sim, client: SimplismartClient, label: str, expected: DeploymentStatus) -> None:
+async def test_aliases_and_unknown_statuses_are_read(sim: InProcessSim, client: SimplismartClient, label: str, expected: DeploymentStatus) -> None:
     """PENDING and STOPPED read as their documented twins; an unknown status is kept as UNKNOWN."""
     await sim.ctl("PUT", f"/deployments/{WHISPER}/status", {"status": label})
     by_id = {str(d.deployment_id): d for d in await client.list_deployments()}
@@ -131,7 +90,7 @@ async def test_aliases_and_unknown_statuses_are_read(sim: Sim, client: Simplisma
 @pytest.mark.parametrize(
     "value", ["Healthy", "Progressing", "Initializing", "Degraded", "Unhealthy", "Unknown", "SCALED_DOWN", "Missing", "Rebooting"]
 )
-async def test_every_health_value_is_read(sim: Sim, client: SimplismartClient, value: str) -> None:
+async def test_every_health_value_is_read(sim: InProcessSim, client: SimplismartClient, value: str) -> None:
     """Each documented health value (and an unknown one) comes back with its pods and messages."""
     answer = {"data": value, "pods": {"ready": 1, "not_ready": 2}, "messages": [{"message": f"it is {value}", "severity": "warning"}]}
     await sim.ctl("PUT", f"/deployments/{WHISPER}/health", answer)
@@ -141,7 +100,7 @@ async def test_every_health_value_is_read(sim: Sim, client: SimplismartClient, v
     assert [(f"it is {value}", "warning")] == [(m.message, m.severity) for m in health.messages]
 
 
-async def test_health_without_pods_is_read(sim: Sim, client: SimplismartClient) -> None:
+async def test_health_without_pods_is_read(sim: InProcessSim, client: SimplismartClient) -> None:
     """An answer that leaves pods out gives pods None."""
     await sim.ctl("PUT", f"/deployments/{WHISPER}/health", {"data": "Missing", "pods": None})
     assert None is (await client.get_health(WHISPER)).pods
@@ -154,7 +113,7 @@ async def test_health_of_an_unknown_deployment_is_not_found(client: SimplismartC
     assert ("Deployment not found", UNKNOWN_ID) == (caught.value.message, caught.value.deployment_id)
 
 
-async def test_health_of_a_deleted_deployment_is_an_invalid_request(sim: Sim, client: SimplismartClient) -> None:
+async def test_health_of_a_deleted_deployment_is_an_invalid_request(sim: InProcessSim, client: SimplismartClient) -> None:
     """400 for a deleted deployment, as the contract documents."""
     await sim.ctl("PUT", f"/deployments/{WHISPER}/status", {"status": "DELETED"})
     with pytest.raises(errors.InvalidRequest) as caught:
@@ -165,7 +124,7 @@ async def test_health_of_a_deleted_deployment_is_an_invalid_request(sim: Sim, cl
 # --- stop, start -----------------------------------------------------------------------
 
 
-async def test_stop_scales_down_at_once(sim: Sim, client: SimplismartClient) -> None:
+async def test_stop_scales_down_at_once(sim: InProcessSim, client: SimplismartClient) -> None:
     """stop: the platform's message, SCALED_DOWN in the list and in health, the documented body sent."""
     result = await client.stop(WHISPER)
     by_id = {str(d.deployment_id): d for d in await client.list_deployments()}
@@ -180,7 +139,7 @@ async def test_stop_scales_down_at_once(sim: Sim, client: SimplismartClient) -> 
     )
 
 
-async def test_start_progresses_then_becomes_healthy(sim: Sim, client: SimplismartClient) -> None:
+async def test_start_progresses_then_becomes_healthy(sim: InProcessSim, client: SimplismartClient) -> None:
     """start: DEPLOYED and Progressing with pods not ready, Healthy with ready pods after the start-up delay."""
     await client.stop(WHISPER)
     result = await client.start(WHISPER)
@@ -196,7 +155,7 @@ async def test_start_progresses_then_becomes_healthy(sim: Sim, client: Simplisma
     assert started.pods is not None and 0 < started.pods.ready
 
 
-async def test_start_while_the_wallet_is_blocked_is_refused(sim: Sim, client: SimplismartClient) -> None:
+async def test_start_while_the_wallet_is_blocked_is_refused(sim: InProcessSim, client: SimplismartClient) -> None:
     """402 becomes WalletBlocked with the platform's message; nothing is retried."""
     await sim.ctl("PUT", "/wallet", {"blocked": True})
     with pytest.raises(errors.WalletBlocked) as caught:
@@ -205,7 +164,7 @@ async def test_start_while_the_wallet_is_blocked_is_refused(sim: Sim, client: Si
     assert 1 == len(await sim.requests(endpoint="startstop"))
 
 
-async def test_start_with_another_organization_is_an_invalid_request(sim: Sim) -> None:
+async def test_start_with_another_organization_is_an_invalid_request(sim: InProcessSim) -> None:
     """An org id the platform does not know is refused with 400 and its message."""
     async with sim.client(org_id="11111111-1111-4111-8111-111111111111") as other:
         with pytest.raises(errors.InvalidRequest) as caught:
@@ -222,7 +181,7 @@ async def test_start_of_an_unknown_deployment_is_not_found(client: SimplismartCl
 # --- update-replicas -------------------------------------------------------------------
 
 
-async def test_update_replicas_sets_the_bounds(sim: Sim, client: SimplismartClient) -> None:
+async def test_update_replicas_sets_the_bounds(sim: InProcessSim, client: SimplismartClient) -> None:
     """The platform confirms the bounds and the simulator holds them; the body is as documented."""
     result = await client.update_replicas(WHISPER, 2, 3)
     own = await sim.ctl("GET", f"/deployments/{WHISPER}")
@@ -232,7 +191,7 @@ async def test_update_replicas_sets_the_bounds(sim: Sim, client: SimplismartClie
     assert {"min_replicas": 2, "max_replicas": 3} == logged["body"]
 
 
-async def test_update_replicas_beyond_the_quota_is_quota_exceeded(sim: Sim, client: SimplismartClient) -> None:
+async def test_update_replicas_beyond_the_quota_is_quota_exceeded(sim: InProcessSim, client: SimplismartClient) -> None:
     """A max_replicas the GPU quota cannot hold raises QuotaExceeded with the platform's message."""
     await sim.ctl("PUT", "/quotas", {"nvidia-tesla-t4": 2})
     with pytest.raises(errors.QuotaExceeded) as caught:
@@ -240,7 +199,7 @@ async def test_update_replicas_beyond_the_quota_is_quota_exceeded(sim: Sim, clie
     assert ("Insufficient GPU quota for requested replicas", 400) == (caught.value.message, caught.value.status_code)
 
 
-async def test_update_replicas_of_a_failed_deployment_is_not_found(sim: Sim, client: SimplismartClient) -> None:
+async def test_update_replicas_of_a_failed_deployment_is_not_found(sim: InProcessSim, client: SimplismartClient) -> None:
     """FAILED, DELETING or DELETED: 404 'No active deployment found'."""
     await sim.ctl("PUT", f"/deployments/{WHISPER}/status", {"status": "FAILED"})
     with pytest.raises(errors.NotFound) as caught:
@@ -248,7 +207,7 @@ async def test_update_replicas_of_a_failed_deployment_is_not_found(sim: Sim, cli
     assert "No active deployment found" == caught.value.message
 
 
-async def test_a_refused_min_zero_surfaces_the_platform_message(sim: Sim, client: SimplismartClient) -> None:
+async def test_a_refused_min_zero_surfaces_the_platform_message(sim: InProcessSim, client: SimplismartClient) -> None:
     """When the platform refuses min_replicas 0, its own words reach the caller."""
     await sim.ctl("PATCH", f"/deployments/{WHISPER}", {"refuse_min_zero": True})
     with pytest.raises(errors.InvalidRequest) as caught:
@@ -256,7 +215,7 @@ async def test_a_refused_min_zero_surfaces_the_platform_message(sim: Sim, client
     assert "min_replicas can only be 0 when cron scaling is configured for this deployment" == caught.value.message
 
 
-async def test_invalid_bounds_never_reach_the_platform(sim: Sim, client: SimplismartClient) -> None:
+async def test_invalid_bounds_never_reach_the_platform(sim: InProcessSim, client: SimplismartClient) -> None:
     """Client-side validation sends nothing: the request log stays empty."""
     with pytest.raises(errors.ClientValidationError):
         await client.update_replicas(WHISPER, 3, 1)
@@ -266,7 +225,7 @@ async def test_invalid_bounds_never_reach_the_platform(sim: Sim, client: Simplis
 # --- delete ----------------------------------------------------------------------------
 
 
-async def test_delete_is_asynchronous_and_idempotent(sim: Sim, client: SimplismartClient) -> None:
+async def test_delete_is_asynchronous_and_idempotent(sim: InProcessSim, client: SimplismartClient) -> None:
     """Deleted successfully, DELETING, then DELETED after the delay; a repeat says already deleted."""
     first = await client.delete(WHISPER)
     during = {str(d.deployment_id): d.status for d in await client.list_deployments()}[WHISPER]
@@ -285,7 +244,7 @@ async def test_delete_of_an_unknown_deployment_is_not_found(client: SimplismartC
     assert "Deployment not found" == caught.value.message
 
 
-async def test_failed_deletions_are_retried_until_the_platform_refuses(sim: Sim) -> None:
+async def test_failed_deletions_are_retried_until_the_platform_refuses(sim: InProcessSim) -> None:
     """Three 500s are retried; the fourth answer, 400 'failed multiple times', is not."""
     await sim.ctl("PATCH", f"/deployments/{WHISPER}", {"deletion_failures": 5})
     async with sim.client(retry_attempts=6) as client:
@@ -300,7 +259,7 @@ async def test_failed_deletions_are_retried_until_the_platform_refuses(sim: Sim)
 # --- auth, headers, faults ------------------------------------------------------------
 
 
-async def test_a_wrong_token_is_an_authentication_error(sim: Sim) -> None:
+async def test_a_wrong_token_is_an_authentication_error(sim: InProcessSim) -> None:
     """401 {"detail": "Invalid token."} raises AuthenticationError, not retried."""
     async with sim.client(token="not-the-sim-token") as client:
         with pytest.raises(errors.AuthenticationError) as caught:
@@ -309,7 +268,7 @@ async def test_a_wrong_token_is_an_authentication_error(sim: Sim) -> None:
     assert 1 == len(await sim.requests())
 
 
-async def test_the_request_log_shows_our_request_ids(sim: Sim, client: SimplismartClient) -> None:
+async def test_the_request_log_shows_our_request_ids(sim: InProcessSim, client: SimplismartClient) -> None:
     """Each request reaches the platform with the X-Request-Id the client logged and would report."""
     await sim.ctl("POST", "/faults/fail-next", {"endpoint": "get_health", "count": 1, "status": 404})
     with pytest.raises(errors.NotFound) as caught:
@@ -318,7 +277,7 @@ async def test_the_request_log_shows_our_request_ids(sim: Sim, client: Simplisma
     assert caught.value.request_id == logged["request_id"]
 
 
-async def test_a_retry_after_from_the_platform_is_honoured(sim: Sim, client: SimplismartClient) -> None:
+async def test_a_retry_after_from_the_platform_is_honoured(sim: InProcessSim, client: SimplismartClient) -> None:
     """Two injected 429s with Retry-After: 4 are waited out (4 s each), then the list succeeds."""
     await sim.ctl(
         "POST", "/faults/fail-next", {"endpoint": "list_deployments", "count": 2, "status": 429, "headers": {"Retry-After": "4"}}
@@ -329,7 +288,7 @@ async def test_a_retry_after_from_the_platform_is_honoured(sim: Sim, client: Sim
     assert deployments
 
 
-async def test_injected_server_errors_are_retried_then_reported(sim: Sim) -> None:
+async def test_injected_server_errors_are_retried_then_reported(sim: InProcessSim) -> None:
     """Persistent 503s: retry_attempts requests, then ServerError with the injected message."""
     await sim.ctl("POST", "/faults/fail-next", {"endpoint": "get_health", "count": 10, "status": 503, "body": {"error": "maintenance"}})
     metrics = Metrics()
@@ -341,7 +300,7 @@ async def test_injected_server_errors_are_retried_then_reported(sim: Sim) -> Non
 
 
 @pytest.mark.parametrize("kind", ["missing_fields", "wrong_types"])
-async def test_damaged_list_items_are_skipped_and_counted(sim: Sim, kind: str) -> None:
+async def test_damaged_list_items_are_skipped_and_counted(sim: InProcessSim, kind: str) -> None:
     """Every item damaged: none returned, each one counted as malformed, no exception."""
     metrics = Metrics()
     async with sim.client(metrics=metrics) as client:
@@ -352,7 +311,7 @@ async def test_damaged_list_items_are_skipped_and_counted(sim: Sim, kind: str) -
 
 
 @pytest.mark.parametrize(("kind", "error_class"), [("non_json", errors.MalformedResponse), ("html", errors.ServerError)])
-async def test_a_proxy_answer_instead_of_json_is_a_typed_error(sim: Sim, kind: str, error_class: type) -> None:
+async def test_a_proxy_answer_instead_of_json_is_a_typed_error(sim: InProcessSim, kind: str, error_class: type) -> None:
     """A 200 plain-text body is MalformedResponse; a 502 HTML page a ServerError without a message."""
     await sim.ctl("POST", "/faults/malformed", {"kind": kind, "endpoint": "get_health", "count": 10})
     async with sim.client(retry_attempts=2) as client:
@@ -361,13 +320,13 @@ async def test_a_proxy_answer_instead_of_json_is_a_typed_error(sim: Sim, kind: s
     assert "<html" not in str(caught.value)
 
 
-async def test_a_large_but_valid_answer_is_read(sim: Sim, client: SimplismartClient) -> None:
+async def test_a_large_but_valid_answer_is_read(sim: InProcessSim, client: SimplismartClient) -> None:
     """A list padded to 2 MB is still valid JSON and parses."""
     await sim.ctl("POST", "/faults/malformed", {"kind": "large", "endpoint": "list_deployments", "size_bytes": 2_000_000})
     assert await client.list_deployments()
 
 
-async def test_user_agent_names_the_product(sim: Sim) -> None:
+async def test_user_agent_names_the_product(sim: InProcessSim) -> None:
     """Requests carry User-Agent simplismart-scaler/<version> (checked at the ASGI boundary)."""
     seen: list[str] = []
 

@@ -47,7 +47,7 @@ from scaler.simplismart.models import (
 from tests.client.fakes import DEPLOYMENT_ID, OTHER_DEPLOYMENT_ID, ScriptedPlatform, deployment_json, make_client
 from tests.client.serving import LoopbackServer
 from tests.reliability.figures import ScenarioFigures, run_seed, scaled
-from tests.reliability.simulator import WHISPER, InProcessSim
+from tests.client.in_process_sim import WHISPER, InProcessSim
 
 pytestmark = pytest.mark.scenario(4)
 

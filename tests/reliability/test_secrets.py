@@ -46,7 +46,7 @@ from scaler.simplismart.token import TokenSource
 from tests.client.fakes import DEPLOYMENT_ID, ScriptedPlatform, make_client
 from tests.client.serving import LoopbackServer
 from tests.reliability.figures import ScenarioFigures, is_full, run_seed, scaled
-from tests.reliability.simulator import WHISPER, InProcessSim
+from tests.client.in_process_sim import WHISPER, InProcessSim
 
 pytestmark = [pytest.mark.scenario(6), pytest.mark.usefixtures("restore_logging")]
 

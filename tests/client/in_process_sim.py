@@ -1,4 +1,5 @@
-"""The platform simulator as the reliability scenarios use it: in process, on a manual clock, with its control API.
+"""The platform simulator in process, on a manual clock, with its control API: for the client's tests against it and
+the reliability scenarios.
 
 ``InProcessSim`` serves the default seed through ``httpx.ASGITransport``; ``client()``
 builds a :class:`~scaler.simplismart.client.SimplismartClient` pointed at it (fake time
@@ -41,12 +42,20 @@ class InProcessSim:
         self.control = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url=BASE_URL)
         self.time = FakeTime()
 
-    def client(self, *, token: str | None = None, metrics: Metrics | None = None, **options: Any) -> SimplismartClient:
-        """A client of the simulator, with its token unless ``token`` is given (``options`` override the rest)."""
+    def client(
+        self,
+        *,
+        token: str | None = None,
+        org_id: str | None = DEFAULT_ORG_ID,
+        metrics: Metrics | None = None,
+        **options: Any,
+    ) -> SimplismartClient:
+        """A client of the simulator, with its token unless ``token`` is given, of ``org_id`` (``None``: no
+        organization); ``options`` override the rest."""
         settings: dict[str, Any] = {
             "base_url": BASE_URL,
             "token": TokenSource.static(token or self.token),
-            "org_id": UUID(DEFAULT_ORG_ID),
+            "org_id": UUID(org_id) if org_id else None,
             "transport": httpx.ASGITransport(app=self.app),
             "metrics": metrics,
             "clock": self.time.clock,
