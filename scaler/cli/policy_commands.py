@@ -113,7 +113,7 @@ def _read_inventory(path: Path) -> list[Deployment]:
 @click.option("--from", "start", callback=_parse_from, help="Start, ISO 8601 (UTC when no offset). Default: now.")
 @click.option("--hours", type=click.IntRange(1, 24 * 366), default=168, show_default=True, help="Length of the plan.")
 @click.option("--deployment", "name_globs", multiple=True, help="Only deployments whose name matches this glob (repeatable).")
-@click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def plan(
     policy_paths: tuple[Path, ...],
     inventory: Path | None,
