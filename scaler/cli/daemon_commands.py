@@ -14,6 +14,7 @@ import structlog
 
 from scaler.cli.common import EXIT_FAILURE, EXIT_USAGE, fail, quiet_settings, settings_or_exit
 from scaler.cli.deployments import render_table
+from scaler.cli.usage import epilog
 from scaler.daemon.reconciler import CycleSummary
 from scaler.daemon.service import Daemon
 from scaler.metrics import Metrics
@@ -62,7 +63,18 @@ def summary_lines(summary: CycleSummary) -> list[str]:
     return lines
 
 
-@click.command("run")
+@click.command(
+    "run",
+    epilog=epilog(
+        ["scaler run", "scaler run --once --dry-run"],
+        {
+            0: "stopped by SIGTERM; with --once: every action succeeded, was deferred or is a dry run",
+            1: "with --once: an action failed, or the deployments could not be listed",
+            2: "could not start: settings, policies, state store or HTTP port",
+            130: "stopped by Ctrl-C (SIGINT), cleanly",
+        },
+    ),
+)
 @click.option(
     "--once", is_flag=True, help="Run one full reconcile, then exit (0: every action succeeded or was deferred)."
 )
@@ -72,7 +84,7 @@ def run(once: bool, dry_run: bool) -> None:
 
     Needs SCALER_API_TOKEN or SCALER_API_TOKEN_FILE, SCALER_ORG_ID and SCALER_POLICY_PATH.
     Serves /metrics, /healthz, /readyz and /status on SCALER_HTTP_HOST:SCALER_HTTP_PORT.
-    SIGTERM or SIGINT stop it cleanly (exit 0); SIGHUP reloads the policy files.
+    SIGTERM (exit 0) or SIGINT (Ctrl-C, exit 130) stop it cleanly; SIGHUP reloads the policy files.
     """
     settings = settings_or_exit(**({"dry_run": True} if dry_run else {}))
     log.info("settings", **settings.public_view())
@@ -182,7 +194,13 @@ def status_table(document: dict[str, Any]) -> str:
     return "\n".join(header) + "\n" + table
 
 
-@click.command("status")
+@click.command(
+    "status",
+    epilog=epilog(
+        ["scaler status", "scaler status --url http://scaler.example:9464 -o json"],
+        {0: "shown", 1: "the daemon could not be reached or did not answer its /status", 2: "unusable settings"},
+    ),
+)
 @click.option("--url", help="The daemon's address. Default: http://SCALER_HTTP_HOST:SCALER_HTTP_PORT.")
 @click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def status(url: str | None, output: str) -> None:

@@ -21,6 +21,7 @@ import click
 
 import scaler
 from scaler.cli.common import EXIT_USAGE, fail, positive_duration
+from scaler.cli.usage import epilog
 from scaler.daemon.http import BackgroundServer, listen
 from scaler.daemon.service import Daemon
 from scaler.logs import configure_logging
@@ -49,7 +50,13 @@ def example_policies() -> Path:
     fail("policies/examples/ was not found: run the demo from a checkout of simplismart-scaler", code=EXIT_USAGE)
 
 
-@click.command("demo")
+@click.command(
+    "demo",
+    epilog=epilog(
+        ["scaler demo", "scaler demo --for 5m --port 0"],
+        {0: "finished after --for", 2: "could not start: no policies/examples/ or the port is taken"},
+    ),
+)
 @click.option(
     "--for", "length", callback=positive_duration, metavar="DURATION", help="Stop by itself after this long (20s, 5m)."
 )

@@ -18,6 +18,7 @@ import click
 from pydantic import BaseModel
 
 from scaler.cli.common import call_platform, fail
+from scaler.cli.usage import WholeHelpGroup, epilog, examples_only
 from scaler.simplismart.models import (
     Deployment,
     DeploymentHealth,
@@ -91,12 +92,28 @@ def health_table(health: DeploymentHealth) -> str:
     return render_table(("FIELD", "VALUE"), rows)
 
 
-@click.group("deployments")
+#: Exit statuses of the commands that call the platform.
+PLATFORM_EXITS = {
+    0: "done",
+    1: "the platform refused or the call failed (one line on stderr: its message and the request id)",
+    2: "bad usage or settings (no token, say)",
+}
+_ID = "1e99a854-26de-4c19-b6b6-68c7e03c39c3"
+
+
+@click.group(
+    "deployments",
+    cls=WholeHelpGroup,
+    epilog=examples_only(["scaler deployments list", f"scaler deployments stop {_ID}"]),
+)
 def deployments() -> None:
     """Look at and operate the organization's deployments directly, outside any policy."""
 
 
-@deployments.command("list")
+@deployments.command(
+    "list",
+    epilog=epilog(["scaler deployments list", "scaler deployments list -o json > inventory.json"], PLATFORM_EXITS),
+)
 @click.option("--model-repo-id", metavar="UUID", help="Only the deployments of this model repository.")
 @_output_option
 def list_command(model_repo_id: str | None, output: str) -> None:
@@ -105,7 +122,7 @@ def list_command(model_repo_id: str | None, output: str) -> None:
     click.echo(_dump(result) if output == "json" else deployments_table(result))
 
 
-@deployments.command("health")
+@deployments.command("health", epilog=epilog([f"scaler deployments health {_ID}"], PLATFORM_EXITS))
 @click.argument("deployment_id", metavar="ID")
 @_output_option
 def health_command(deployment_id: str, output: str) -> None:
@@ -114,7 +131,9 @@ def health_command(deployment_id: str, output: str) -> None:
     click.echo(_dump(result, deployment_id=deployment_id) if output == "json" else health_table(result))
 
 
-@deployments.command("scale")
+@deployments.command(
+    "scale", epilog=epilog([f"scaler deployments scale {_ID} --min 1 --max 3"], PLATFORM_EXITS)
+)
 @click.argument("deployment_id", metavar="ID")
 @click.option("--min", "min_replicas", type=int, required=True, help="Minimum replicas (>= 0).")
 @click.option("--max", "max_replicas", type=int, required=True, help="Maximum replicas (>= 1, >= --min).")
@@ -138,7 +157,7 @@ def _echo_startstop(deployment_id: str, action: str, result: StartStopResult, ou
         click.echo(f"{deployment_id}: {result.message or action + ' requested'}")
 
 
-@deployments.command("start")
+@deployments.command("start", epilog=epilog([f"scaler deployments start {_ID}"], PLATFORM_EXITS))
 @click.argument("deployment_id", metavar="ID")
 @_output_option
 def start_command(deployment_id: str, output: str) -> None:
@@ -147,7 +166,7 @@ def start_command(deployment_id: str, output: str) -> None:
     _echo_startstop(deployment_id, "start", result, output)
 
 
-@deployments.command("stop")
+@deployments.command("stop", epilog=epilog([f"scaler deployments stop {_ID}"], PLATFORM_EXITS))
 @click.argument("deployment_id", metavar="ID")
 @_output_option
 def stop_command(deployment_id: str, output: str) -> None:
@@ -156,7 +175,13 @@ def stop_command(deployment_id: str, output: str) -> None:
     _echo_startstop(deployment_id, "stop", result, output)
 
 
-@deployments.command("delete")
+@deployments.command(
+    "delete",
+    epilog=epilog(
+        [f"scaler deployments delete {_ID}", f"scaler deployments delete {_ID} --yes"],
+        {**PLATFORM_EXITS, 1: "not confirmed, or the platform refused or the call failed"},
+    ),
+)
 @click.argument("deployment_id", metavar="ID")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @_output_option
@@ -167,8 +192,10 @@ def delete_command(deployment_id: str, yes: bool, output: str) -> None:
             confirmed = click.confirm(
                 f"Delete deployment {deployment_id}? This cannot be undone.", default=False, err=True
             )
-        except click.Abort:  # no answer: end of input
-            click.echo(err=True)
+        except click.Abort as abort:
+            if isinstance(abort.__context__, KeyboardInterrupt):
+                raise  # Ctrl-C at the question: the command is interrupted
+            click.echo(err=True)  # no answer: end of input
             confirmed = False
         if not confirmed:
             fail("deletion not confirmed, nothing deleted (pass --yes to skip the question)")

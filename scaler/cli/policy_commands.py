@@ -17,6 +17,7 @@ import click
 from pydantic import ValidationError
 
 from scaler.cli.common import EXIT_FAILURE, EXIT_USAGE, call_platform, fail, quiet_settings
+from scaler.cli.usage import epilog
 from scaler.policy.errors import PolicyLoadError, PolicyPathError
 from scaler.policy.loader import load_policy_set
 from scaler.policy.model import PolicySet
@@ -46,13 +47,19 @@ def _default_policy_paths(paths: tuple[Path, ...]) -> tuple[Path, ...]:
     return paths or (quiet_settings().policy_path,)
 
 
-@click.command("validate")
+@click.command(
+    "validate",
+    epilog=epilog(
+        ["scaler validate policies/", "scaler validate policies/office.yaml policies/night.yaml"],
+        {0: "valid", 1: "invalid (every problem listed) or no policy file", 2: "unreadable path or unusable settings"},
+    ),
+)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def validate(paths: tuple[Path, ...]) -> None:
     """Check policy files and list every problem as FILE:LINE: PATH: message.
 
     PATHS are files or directories (their own .yaml/.yml files, in name order);
-    default: SCALER_POLICY_PATH. Exit status: 0 valid, 1 invalid, 2 unreadable path.
+    default: SCALER_POLICY_PATH.
     """
     policy_set = _policy_set_or_exit(_default_policy_paths(paths))
     click.echo(f"valid: {policy_set.summary()}")
@@ -92,7 +99,20 @@ def _read_inventory(path: Path) -> list[Deployment]:
     return deployments
 
 
-@click.command("plan")
+@click.command(
+    "plan",
+    epilog=epilog(
+        [
+            "scaler plan --inventory inventory.json --from 2026-12-21T00:00 --hours 48",
+            "scaler plan --live --deployment 'llama-*' -o json",
+        ],
+        {
+            0: "planned",
+            1: "invalid policies or inventory, or a failed API call",
+            2: "unreadable path, unusable settings or bad usage",
+        },
+    ),
+)
 @click.option(
     "--policies",
     "policy_paths",
@@ -126,8 +146,6 @@ def plan(
     """Show what the policies will do to each deployment, and what that saves.
 
     Give exactly one of --inventory FILE or --live. Health rules are not predicted.
-    Exit status: 0 planned, 1 invalid policies or inventory or a failed API call,
-    2 unreadable path, unusable settings or bad usage.
     """
     if (inventory is None) == (not live):
         raise click.UsageError("give exactly one of --inventory FILE or --live")

@@ -18,6 +18,7 @@ import click
 
 from scaler.cli.common import EXIT_USAGE, fail, positive_duration, quiet_settings
 from scaler.cli.deployments import render_table
+from scaler.cli.usage import epilog
 from scaler.daemon.clock import iso
 from scaler.settings import Settings
 from scaler.simplismart.client import SimplismartClient
@@ -69,9 +70,21 @@ def resolve_deployment(store: Store, settings: Settings, name_or_id: str) -> tup
     return found[0]
 
 
-@click.command("suspend")
+@click.command(
+    "suspend",
+    epilog=epilog(
+        ["scaler suspend llama-3-8b-chat --for 2h --reason 'incident 4711'"],
+        {
+            0: "recorded",
+            1: "unknown or ambiguous deployment, or the state store cannot be used",
+            2: "bad usage or settings",
+        },
+    ),
+)
 @click.argument("name_or_id", metavar="NAME-OR-ID")
-@click.option("--for", "length", required=True, callback=positive_duration, help="How long: 30m, 2h, 1d12h ...")
+@click.option(
+    "--for", "length", required=True, callback=positive_duration, metavar="DURATION", help="How long: 30m, 2h, 1d12h ..."
+)
 @click.option("--reason", required=True, help="Why, for the people who will wonder (shown in /status and logs).")
 def suspend(name_or_id: str, length: timedelta, reason: str) -> None:
     """Take a deployment out of automation for a while (an incident, a launch, an experiment)."""
@@ -90,7 +103,17 @@ def suspend(name_or_id: str, length: timedelta, reason: str) -> None:
     click.echo(f"suspended {name} ({deployment_id}) until {iso(suspension.until)}: {suspension.reason}")
 
 
-@click.command("resume")
+@click.command(
+    "resume",
+    epilog=epilog(
+        ["scaler resume llama-3-8b-chat"],
+        {
+            0: "resumed",
+            1: "not suspended, unknown or ambiguous deployment, or the state store cannot be used",
+            2: "bad usage or settings",
+        },
+    ),
+)
 @click.argument("name_or_id", metavar="NAME-OR-ID")
 def resume(name_or_id: str) -> None:
     """End a deployment's suspension: the scaler applies its desired state again at its next cycle."""
@@ -109,7 +132,13 @@ def resume(name_or_id: str) -> None:
     click.echo(f"resumed {name} ({deployment_id})")
 
 
-@click.command("suspensions")
+@click.command(
+    "suspensions",
+    epilog=epilog(
+        ["scaler suspensions", "scaler suspensions --all"],
+        {0: "listed", 1: "the state store cannot be read", 2: "unusable settings"},
+    ),
+)
 @click.option("--all", "show_all", is_flag=True, help="Include suspensions that have ended.")
 def suspensions(show_all: bool) -> None:
     """List the deployments taken out of automation, and until when."""
