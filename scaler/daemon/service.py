@@ -8,7 +8,8 @@ applied action is repeated. Then the scheduler's jobs run (:mod:`scaler.daemon.s
 Signals: SIGTERM and SIGINT stop the daemon cleanly: no new action starts, jobs and
 calls in flight get :data:`SHUTDOWN_GRACE_SECONDS` to finish (an action cut short stays
 pending and is settled by crash recovery at the next start), the HTTP server and the
-store are closed, and :meth:`Daemon.run` returns 0. SIGHUP reloads the policy files.
+store are closed, and :meth:`Daemon.run` returns 0 after SIGTERM, 130 after SIGINT
+(Ctrl-C, as shells report an interrupted command). SIGHUP reloads the policy files.
 
 High availability: with a PostgreSQL state the replicas elect a leader
 (:mod:`scaler.store.leader`); on SQLite the one instance always leads. ``may_act`` (the
@@ -55,6 +56,8 @@ log = structlog.get_logger()
 
 #: Seconds jobs and calls in flight get to finish after SIGTERM (the chart gives the pod 30).
 SHUTDOWN_GRACE_SECONDS = 25.0
+#: What :meth:`Daemon.run` returns after SIGINT (Ctrl-C): 128 + 2, as shells report it.
+EXIT_INTERRUPTED = 130
 #: Recent audit records shown by /status.
 RECENT_ACTIONS = 50
 #: Health rules act on health observed within this many health intervals: one poll may be late or
@@ -143,6 +146,7 @@ class Daemon:
         self._health_polled = False
         self._last_token: str | None = None
         self._stop: asyncio.Event | None = None
+        self._exit_code = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         metrics.build_info.info({"version": __version__})
 
@@ -313,6 +317,11 @@ class Daemon:
         if self._stop is not None:
             self._stop.set()
 
+    def interrupt(self) -> None:
+        """Stop as :meth:`request_stop` does, and make :meth:`run` return 130 (what SIGINT does)."""
+        self._exit_code = EXIT_INTERRUPTED
+        self.request_stop()
+
     def request_reload(self) -> None:
         """Reload the policy files now (what SIGHUP does)."""
         log.info("policy_reload_requested", signal="SIGHUP")
@@ -351,7 +360,8 @@ class Daemon:
         return scheduler
 
     async def run(self, *, install_signal_handlers: bool = True, on_ready: Callable[[str], None] | None = None) -> int:
-        """Serve HTTP and run the jobs until :meth:`request_stop` (or SIGTERM/SIGINT); return 0.
+        """Serve HTTP and run the jobs until :meth:`request_stop` (or SIGTERM/SIGINT); return 0, or 130
+        when interrupted (SIGINT).
 
         ``on_ready`` is called with the HTTP server's URL once it listens. Raises
         ``OSError`` when the HTTP address cannot be bound.
@@ -363,7 +373,7 @@ class Daemon:
             self._stop.set()
         if install_signal_handlers:
             loop.add_signal_handler(signal.SIGTERM, self.request_stop)
-            loop.add_signal_handler(signal.SIGINT, self.request_stop)
+            loop.add_signal_handler(signal.SIGINT, self.interrupt)
             loop.add_signal_handler(signal.SIGHUP, self.request_reload)
         self.http = BackgroundServer(create_http_app(self, self.metrics.registry), listener)
         self.http.start()
@@ -388,7 +398,7 @@ class Daemon:
             await self._stop.wait()
         finally:
             await self._shutdown(install_signal_handlers)
-        return 0
+        return self._exit_code
 
     async def _shutdown(self, signal_handlers_installed: bool) -> None:
         log.info("daemon_stopping", grace_seconds=SHUTDOWN_GRACE_SECONDS)
