@@ -18,6 +18,7 @@ import click
 
 from scaler.cli.common import EXIT_USAGE, fail, positive_duration, quiet_settings
 from scaler.cli.deployments import render_table
+from scaler.cli.naming import matching, the_one
 from scaler.cli.usage import epilog
 from scaler.daemon.clock import iso
 from scaler.settings import Settings
@@ -44,12 +45,7 @@ def _from_api(settings: Settings, name_or_id: str) -> list[tuple[UUID, str]]:
     async def listing() -> list[tuple[UUID, str]]:
         async with SimplismartClient.from_settings(settings) as client:
             deployments = await client.list_deployments()
-        wanted = name_or_id.strip()
-        return [
-            (d.deployment_id, d.deployment_name)
-            for d in deployments
-            if d.deployment_name == wanted or str(d.deployment_id) == wanted.lower()
-        ]
+        return matching(((d.deployment_id, d.deployment_name) for d in deployments), name_or_id)
 
     try:
         return asyncio.run(listing())
@@ -62,12 +58,7 @@ def resolve_deployment(store: Store, settings: Settings, name_or_id: str) -> tup
     found = [(seen.deployment_id, seen.name) for seen in store.find_deployments(name_or_id)]
     if not found:
         found = _from_api(settings, name_or_id)
-    if not found:
-        fail(f"no deployment is called {name_or_id!r} (by name or id) in the state store or the organization")
-    if len(found) > 1:
-        candidates = ", ".join(f"{name} ({deployment_id})" for deployment_id, name in found)
-        fail(f"{name_or_id!r} names {len(found)} deployments: {candidates}; give the id instead")
-    return found[0]
+    return the_one(found, name_or_id, searched="the state store or the organization")
 
 
 @click.command(
