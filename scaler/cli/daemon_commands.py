@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 import click
@@ -19,6 +19,7 @@ from scaler.daemon.reconciler import CycleSummary
 from scaler.daemon.service import Daemon
 from scaler.metrics import Metrics
 from scaler.policy import PolicyError, PolicyLoadError
+from scaler.policy.zones import zone
 from scaler.settings import Settings
 from scaler.simplismart.errors import SimplismartError
 from scaler.store import StoreError
@@ -124,16 +125,68 @@ def _default_url(settings: Settings) -> str:
     return f"http://{shown}:{settings.http_port}"
 
 
-def _when(at: str | None, now: datetime | None) -> str:
-    """``2026-03-02 08:00Z (in 1h55m)`` from an ISO instant."""
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _when(at: str | None, now: datetime | None, zone_name: str | None = None) -> str:
+    """``2026-03-02 08:00Z (in 1h55m)`` from an ISO instant; in a policy's zone other than UTC,
+    the local time beside the UTC one, as ``scaler plan`` shows it: ``2026-03-02 09:00 CET / 08:00Z``."""
     if not at:
         return "-"
-    instant = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    instant = _instant(at)
     text = f"{instant:%Y-%m-%d %H:%MZ}"
+    local_zone = _zone_or_none(zone_name)
+    if local_zone is not None:
+        local = instant.astimezone(local_zone)
+        utc = f"{instant:%H:%MZ}" if local.date() == instant.date() else text
+        text = f"{local:%Y-%m-%d %H:%M %Z} / {utc}"
     if now is not None:
         seconds = int((instant - now).total_seconds())
         text += f" (in {_span(seconds)})" if seconds >= 0 else f" ({_span(-seconds)} ago)"
     return text
+
+
+def _zone_or_none(name: str | None) -> tzinfo | None:
+    """The zone called ``name``, or ``None`` for UTC, no zone or a zone this machine does not know."""
+    if not name or name == "UTC":
+        return None
+    try:
+        return zone(name)
+    except ValueError:
+        return None
+
+
+def _health_text(item: dict[str, Any], now: datetime | None) -> str:
+    """The health value and how long ago it was observed; SCALED_DOWN for a scaled-down deployment
+    (the platform reports no other health for it), never the value it had while it ran."""
+    if item.get("status") == "SCALED_DOWN":
+        return "SCALED_DOWN"
+    health = item.get("health") or {}
+    value = health.get("value")
+    if not value:
+        return "-"
+    observed = health.get("last_observed")
+    if now is None or not observed:
+        return value
+    return f"{value} ({_span(max(0, int((now - _instant(observed)).total_seconds())))} ago)"
+
+
+def _status_text(item: dict[str, Any]) -> str:
+    text = item.get("status_raw") or item.get("status") or "-"
+    return f"{text} (drift)" if item.get("drift") else text
+
+
+def _reload_text(policies: dict[str, Any]) -> str:
+    """``ok``-like result of the last reload, or ``error: <the first line of the first problem>``."""
+    last = policies.get("last_reload") or {}
+    result = last.get("result") or "-"
+    errors = last.get("errors") or []
+    if result == "error" and errors:
+        first = str(errors[0]).splitlines()[0] if str(errors[0]) else "?"
+        more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+        return f"error: {first}{more}"
+    return result
 
 
 def _span(seconds: int) -> str:
@@ -155,23 +208,23 @@ def status_table(document: dict[str, Any]) -> str:
         following = item.get("next_transition") or {}
         suspension = item.get("suspension")
         last = item.get("last_action")
-        health = (item.get("health") or {}).get("value") or "-"
+        local = item.get("timezone")
         rows.append(
             (
                 item["deployment_name"],
-                item.get("status_raw") or item.get("status"),
-                health,
+                _status_text(item),
+                _health_text(item, now),
                 item.get("policy") or ("conflict: " + ",".join(item["conflict"]) if item.get("conflict") else "-"),
                 f"{desired.get('state', '-')} ({desired.get('source', '-')})" if desired else "-",
-                f"{following['state']} at {_when(following.get('at'), now)}" if following else "-",
-                f"until {_when(suspension['until'], now)}: {suspension['reason']}" if suspension else "-",
-                f"{last['action']} {last['result']} {_when(last.get('at'), None)}" if last else "-",
+                f"{following['state']} at {_when(following.get('at'), now, local)}" if following else "-",
+                f"until {_when(suspension['until'], now, local)}: {suspension['reason']}" if suspension else "-",
+                f"{last['action']} {last['result']} {_when(last.get('at'), None, local)}" if last else "-",
             )
         )
     policies = daemon.get("policies", {})
     organization = daemon.get("organization", {})
     last_reconcile = daemon.get("last_reconcile") or {}
-    last_reload = (policies.get("last_reload") or {}).get("result") or "-"
+    last_reload = _reload_text(policies)
     leadership = daemon.get("leadership") or {}
     role = leadership.get("role")
     header = [

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import httpx
 import structlog
@@ -42,14 +43,14 @@ from scaler.daemon.organization import OrganizationState
 from scaler.daemon.policies import PolicyKeeper
 from scaler.daemon.reconciler import CycleSummary, Reconciler
 from scaler.daemon.scheduler import DaemonJobs, DaemonScheduler
-from scaler.daemon.status import action_entry, deployment_status
+from scaler.daemon.status import DeploymentView, action_entry, deployment_status
 from scaler.metrics import Metrics
 from scaler.policy import PolicySet
 from scaler.settings import Settings
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.errors import ClientValidationError
 from scaler.simplismart.token import TokenSource
-from scaler.store import Store, StoreError, open_store
+from scaler.store import ActionRecord, Store, StoreError, open_store
 from scaler.store.leader import LEADER, LeaderElector, LeaderTiming, Role, open_elector
 
 log = structlog.get_logger()
@@ -516,6 +517,8 @@ class Daemon:
             self.reconciler.views.values(),
             key=lambda view: (view.deployment.deployment_name, str(view.deployment.deployment_id)),
         )
+        recorded = await self._recorded_actions(deployments)
+        zones = self._policy_zones()
         settings = self.settings
         return {
             "daemon": {
@@ -547,6 +550,30 @@ class Daemon:
                 "next_wakeup": iso(self.scheduler.wakeup_at) if self.scheduler is not None else None,
                 "inventory_listed_at": iso(self.reconciler.inventory_at),
             },
-            "deployments": [deployment_status(view, self.reconciler.next_state(view)) for view in deployments],
+            "deployments": [
+                deployment_status(
+                    view,
+                    self.reconciler.next_state(view),
+                    recorded_action=recorded.get(view.deployment.deployment_id),
+                    timezone=zones.get(view.resolution.policy or "") if view.resolution else None,
+                )
+                for view in deployments
+            ],
             "recent_actions": recent,
         }
+
+    async def _recorded_actions(self, views: list[DeploymentView]) -> dict[UUID, ActionRecord]:
+        """The audit log's newest record per deployment (one query), when some deployment has no
+        last action in memory (as after a restart); empty when every one has or the store fails."""
+        if all(view.last_action is not None for view in views):
+            return {}
+        try:
+            return await asyncio.to_thread(self.store.latest_actions)
+        except StoreError as error:
+            log.warning("status_last_actions_unavailable", error=str(error))
+            return {}
+
+    def _policy_zones(self) -> dict[str, str]:
+        """Each policy's time zone, by name."""
+        policy_set = self.policies.current
+        return {policy.name: policy.timezone for policy in policy_set.policies} if policy_set is not None else {}
