@@ -2,9 +2,13 @@
 
 They read and write the state store (SCALER_STATE_URL) directly; a running daemon honours
 a suspension at its next cycle and reports it (log, ``/status``, ``scaler_deployment_suspended``).
+They only open a store the daemon has created: a store started anew here (a relative
+SCALER_STATE_URL read from another directory) would be one the daemon never reads.
 A deployment is named by id or name: first among those the daemon has seen (the store),
 else, when API credentials are set, among the organization's deployments. A name shared
 by several deployments is refused, listing them, so that the id can be given instead.
+A suspension lasts at most :data:`MAX_SUSPENSION` (exceptions are temporary; leaving a
+deployment alone for longer belongs in its policy, ``exclude_names``). Ends are whole seconds.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import UUID
 
 import click
@@ -20,21 +25,65 @@ from scaler.cli.common import EXIT_USAGE, fail, positive_duration, quiet_setting
 from scaler.cli.deployments import render_table
 from scaler.cli.naming import matching, the_one
 from scaler.cli.usage import epilog
-from scaler.daemon.clock import iso
 from scaler.settings import Settings
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.errors import SimplismartError
-from scaler.store import Store, StoreConfigError, StoreError, open_store
+from scaler.store import Store, StoreConfigError, StoreError, StoreMissing, open_store
+
+
+#: The longest suspension: exceptions are temporary by design.
+MAX_SUSPENSION = timedelta(days=30)
 
 
 def _store(settings: Settings) -> Store:
-    """Open the state store or exit: 2 for a bad SCALER_STATE_URL, 1 when it cannot be used."""
+    """Open the existing state store or exit: 2 for a bad SCALER_STATE_URL, 1 when there is no
+    store there or it cannot be used."""
     try:
-        return open_store(settings.state_url)
+        return open_store(settings.state_url, create=False)
     except StoreConfigError as exc:
         fail(str(exc), code=EXIT_USAGE)
+    except StoreMissing as exc:
+        fail(str(exc))
     except StoreError as exc:
         fail(f"the state store cannot be used: {exc}")
+
+
+def _where(store: Store) -> str:
+    """The store's location for people: an absolute path for SQLite, the redacted URL for PostgreSQL."""
+    return str(Path(store.location).absolute()) if store.backend == "sqlite" else store.location
+
+
+def _second(instant: datetime) -> str:
+    """``2026-03-02 18:00:00Z``: an instant in UTC, to the second."""
+    return f"{instant.astimezone(UTC):%Y-%m-%d %H:%M:%SZ}"
+
+
+def _parse_until(text: str) -> datetime:
+    """``--until``: an ISO 8601 date-time, local to this machine unless it carries an offset."""
+    try:
+        instant = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise click.UsageError(
+            f"--until: {text!r} is not a date-time such as 2026-03-02T18:00 (this machine's local time) "
+            "or 2026-03-02T18:00+01:00"
+        ) from None
+    return instant.astimezone(UTC) if instant.tzinfo is not None else instant.astimezone().astimezone(UTC)
+
+
+def _suspension_end(now: datetime, length: timedelta | None, until_text: str | None) -> datetime:
+    """When the suspension ends, to the second; a usage error unless exactly one of --for and
+    --until is given, the end is in the future and at most :data:`MAX_SUSPENSION` away."""
+    if (length is None) == (until_text is None):
+        raise click.UsageError("give exactly one of --for or --until")
+    until = (now + length if length is not None else _parse_until(until_text or "")).replace(microsecond=0)
+    if until <= now:
+        raise click.UsageError(f"--until: {_second(until)} is not in the future (now: {_second(now)})")
+    if until - now > MAX_SUSPENSION:
+        raise click.UsageError(
+            f"a suspension lasts at most 30 days (this one would end {_second(until)}): exceptions are "
+            "temporary; to leave a deployment alone for longer, exclude it in its policy (match.exclude_names)"
+        )
+    return until
 
 
 def _from_api(settings: Settings, name_or_id: str) -> list[tuple[UUID, str]]:
@@ -64,34 +113,52 @@ def resolve_deployment(store: Store, settings: Settings, name_or_id: str) -> tup
 @click.command(
     "suspend",
     epilog=epilog(
-        ["scaler suspend llama-3-8b-chat --for 2h --reason 'incident 4711'"],
+        [
+            "scaler suspend llama-3-8b-chat --for 2h --reason 'incident 4711'",
+            "scaler suspend whisper-v3 --until 2026-03-02T18:00 --reason 'launch'",
+        ],
         {
             0: "recorded",
-            1: "unknown or ambiguous deployment, or the state store cannot be used",
-            2: "bad usage or settings",
+            1: "unknown or ambiguous deployment, no state store at SCALER_STATE_URL, or it cannot be used",
+            2: "bad usage (--for or --until missing, in the past or beyond 30 days) or settings",
         },
     ),
 )
 @click.argument("name_or_id", metavar="NAME-OR-ID")
 @click.option(
-    "--for", "length", required=True, callback=positive_duration, metavar="DURATION", help="How long: 30m, 2h, 1d12h ..."
+    "--for", "length", callback=positive_duration, metavar="DURATION", help="How long: 30m, 2h, 1d12h ... (at most 30d)."
+)
+@click.option(
+    "--until",
+    "until_text",
+    metavar="DATETIME",
+    help="Until when: 2026-03-02T18:00 (this machine's local time) or with an offset (+01:00, Z).",
 )
 @click.option("--reason", required=True, help="Why, for the people who will wonder (shown in /status and logs).")
-def suspend(name_or_id: str, length: timedelta, reason: str) -> None:
-    """Take a deployment out of automation for a while (an incident, a launch, an experiment)."""
+def suspend(name_or_id: str, length: timedelta | None, until_text: str | None, reason: str) -> None:
+    """Take a deployment out of automation for a while (an incident, a launch, an experiment).
+
+    Give --for or --until; a suspension lasts at most 30 days. The suspension is written
+    to the daemon's existing state store (SCALER_STATE_URL), which is named.
+    """
     if not reason.strip():
         raise click.BadParameter("must not be empty", param_hint="--reason")
+    now = datetime.now(UTC).replace(microsecond=0)
+    until = _suspension_end(now, length, until_text)
     settings = quiet_settings()
     store = _store(settings)
     try:
         deployment_id, name = resolve_deployment(store, settings, name_or_id)
-        now = datetime.now(UTC)
-        suspension = store.suspend(deployment_id, name, now + length, reason.strip(), now, _who())
+        replaced = store.active_suspensions(now).get(deployment_id)
+        suspension = store.suspend(deployment_id, name, until, reason.strip(), now, _who())
     except StoreError as exc:
         fail(f"the suspension could not be recorded: {exc}")
     finally:
         store.close()
-    click.echo(f"suspended {name} ({deployment_id}) until {iso(suspension.until)}: {suspension.reason}")
+    click.echo(f"suspended {name} ({deployment_id}) until {_second(suspension.until)}: {suspension.reason}")
+    if replaced is not None:
+        click.echo(f"replaced its suspension until {_second(replaced.until)} ({replaced.reason})")
+    click.echo(f"state store: {_where(store)}")
 
 
 @click.command(
@@ -100,7 +167,7 @@ def suspend(name_or_id: str, length: timedelta, reason: str) -> None:
         ["scaler resume llama-3-8b-chat"],
         {
             0: "resumed",
-            1: "not suspended, unknown or ambiguous deployment, or the state store cannot be used",
+            1: "not suspended, unknown or ambiguous deployment, no state store at SCALER_STATE_URL, or it cannot be used",
             2: "bad usage or settings",
         },
     ),
@@ -127,7 +194,7 @@ def resume(name_or_id: str) -> None:
     "suspensions",
     epilog=epilog(
         ["scaler suspensions", "scaler suspensions --all"],
-        {0: "listed", 1: "the state store cannot be read", 2: "unusable settings"},
+        {0: "listed", 1: "no state store at SCALER_STATE_URL, or it cannot be read", 2: "unusable settings"},
     ),
 )
 @click.option("--all", "show_all", is_flag=True, help="Include suspensions that have ended.")
@@ -149,7 +216,7 @@ def suspensions(show_all: bool) -> None:
         (
             item.deployment_name,
             item.deployment_id,
-            iso(item.until),
+            _second(item.until),
             _remaining(item.until - now),
             item.reason,
             item.created_by,

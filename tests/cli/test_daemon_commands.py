@@ -9,6 +9,7 @@ from uuid import UUID
 
 import pytest
 from click.testing import CliRunner, Result
+from freezegun import freeze_time
 
 from scaler.cli.main import main
 from scaler.daemon.http import create_http_app
@@ -179,13 +180,16 @@ def state_url(tmp_path: Path) -> str:
 
 def test_suspend_by_name_records_the_suspension(state_url: str) -> None:
     """suspend NAME --for 2h --reason: stored with its end, reason and author; printed."""
-    before = datetime.now(UTC)
-    result = invoke("suspend", "llama-3-8b-chat", "--for", "2h", "--reason", "incident 42", SCALER_STATE_URL=state_url)
+    now = datetime.now(UTC).replace(microsecond=0)
+    with freeze_time(now):
+        result = invoke(
+            "suspend", "llama-3-8b-chat", "--for", "2h", "--reason", "incident 42", SCALER_STATE_URL=state_url
+        )
     assert 0 == result.exit_code, result.stderr
     with open_store(state_url) as store:
-        (suspension,) = store.active_suspensions(datetime.now(UTC)).values()
+        (suspension,) = store.active_suspensions(now).values()
     assert (UUID(LLAMA_8B), "incident 42") == (suspension.deployment_id, suspension.reason)
-    assert before + timedelta(hours=2) <= suspension.until <= datetime.now(UTC) + timedelta(hours=2)
+    assert now + timedelta(hours=2) == suspension.until
     assert result.stdout.startswith(f"suspended llama-3-8b-chat ({LLAMA_8B}) until ")
 
 
