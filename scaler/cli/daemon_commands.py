@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
+from uuid import UUID
 
 import click
 import httpx
@@ -15,8 +18,10 @@ import structlog
 from scaler.cli.common import EXIT_FAILURE, EXIT_USAGE, fail, quiet_settings, settings_or_exit
 from scaler.cli.deployments import render_table
 from scaler.cli.usage import epilog
+from scaler.daemon.executor import ActionReport
 from scaler.daemon.reconciler import CycleSummary
 from scaler.daemon.service import Daemon
+from scaler.daemon.status import DeploymentView
 from scaler.metrics import Metrics
 from scaler.policy import PolicyError, PolicyLoadError
 from scaler.policy.zones import zone
@@ -46,10 +51,27 @@ def build_daemon(settings: Settings, metrics: Metrics) -> Daemon:
     return daemon
 
 
-def summary_lines(summary: CycleSummary) -> list[str]:
-    """One line per action of a cycle, then a count by result (for ``scaler run --once``)."""
+def _action_text(report: ActionReport, view: DeploymentView | None) -> str:
+    """``update_replicas min=1 max=2 (window:peak)``: the step as decided, with the source that asked for it."""
+    plans = view.decision.plans if view is not None and view.decision is not None else ()
+    for plan in plans:
+        for step in plan.steps:
+            if step.action == report.action and plan.policy == report.policy:
+                return f"{step.describe()} ({plan.source})"
+    return f"{report.action} ({report.rule or report.reason})"
+
+
+def skip_reason(skip: str) -> str:
+    """A decision's reason to skip without its particulars (an end, a detail after a colon), for counting."""
+    return re.split(r" until |: ", skip, maxsplit=1)[0]
+
+
+def summary_lines(summary: CycleSummary, views: Mapping[UUID, DeploymentView]) -> list[str]:
+    """One line per action of a cycle (its values, reason and result), then a count of actions by
+    result and of skipped deployments by reason (for ``scaler run --once``)."""
     lines = [
-        f"{report.deployment_name} ({report.deployment_id}): {report.action} {report.result}"
+        f"{report.deployment_name} ({report.deployment_id}): "
+        f"{_action_text(report, views.get(report.deployment_id))} {report.result}"
         + (f": {report.message}" if report.message else "")
         for report in summary.reports
         if report.new
@@ -57,9 +79,17 @@ def summary_lines(summary: CycleSummary) -> list[str]:
     counts = Counter(report.result for report in summary.reports if report.new)
     detail = ", ".join(f"{count} {result}" for result, count in sorted(counts.items()))
     total = sum(counts.values())
+    skipped = Counter(
+        skip_reason(view.decision.skip)
+        for view in views.values()
+        if view.considered_at == summary.at and view.decision is not None and view.decision.skip
+    )
+    by_count = sorted(skipped.items(), key=lambda item: (-item[1], item[0]))
+    skipped_detail = ", ".join(f"{count} {reason}" for reason, count in by_count)
     lines.append(
         f"reconciled {summary.considered} deployments: {total} action{'' if total == 1 else 's'}"
         + (f" ({detail})" if detail else "")
+        + (f"; {sum(skipped.values())} skipped ({skipped_detail})" if skipped else "")
     )
     return lines
 
@@ -93,8 +123,9 @@ def run(once: bool, dry_run: bool) -> None:
     daemon = build_daemon(settings, metrics)
     if once:
         summary = asyncio.run(_run_once(daemon))
-        for line in summary_lines(summary):
-            click.echo(line)
+        if summary.error is None or summary.considered or summary.reports:
+            for line in summary_lines(summary, daemon.reconciler.views):
+                click.echo(line)
         if not summary.acting:
             click.echo("standby: another instance holds the leader lock, so this run sent nothing", err=True)
         if summary.error is not None:

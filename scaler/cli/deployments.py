@@ -161,7 +161,8 @@ def list_command(model_repo_id: str | None, output: str) -> None:
 
 
 @deployments.command(
-    "health", epilog=epilog(["scaler deployments health whisper-v3", f"scaler deployments health {_ID}"], PLATFORM_EXITS)
+    "health",
+    epilog=epilog(["scaler deployments health whisper-v3", f"scaler deployments health {_ID}"], PLATFORM_EXITS),
 )
 @_NAME_OR_ID
 @_output_option
@@ -234,7 +235,8 @@ def delete_command(name_or_id: str, yes: bool, output: str) -> None:
     target = resolve_target(name_or_id, want_name=not yes)
     if not yes:
         try:
-            confirmed = click.confirm(f"Delete deployment {target.label}? This cannot be undone.", default=False, err=True)
+            question = f"Delete deployment {target.label}? This cannot be undone."
+            confirmed = click.confirm(question, default=False, err=True)
         except click.Abort as abort:
             if isinstance(abort.__context__, KeyboardInterrupt):
                 raise  # Ctrl-C at the question: the command is interrupted

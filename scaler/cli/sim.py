@@ -28,7 +28,11 @@ from scaler.sim.state import SimState
     "sim",
     epilog=epilog(
         ["scaler sim", "scaler sim --port 0 --generate 5000"],
-        {0: "stopped by SIGTERM", 2: "bad usage, an invalid seed or the port is taken", 130: "stopped by Ctrl-C (SIGINT)"},
+        {
+            0: "stopped by SIGTERM",
+            2: "bad usage, an invalid seed or the port is taken",
+            130: "stopped by Ctrl-C (SIGINT)",
+        },
     ),
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")

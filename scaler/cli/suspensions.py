@@ -126,7 +126,11 @@ def resolve_deployment(store: Store, settings: Settings, name_or_id: str) -> tup
 )
 @click.argument("name_or_id", metavar="NAME-OR-ID")
 @click.option(
-    "--for", "length", callback=positive_duration, metavar="DURATION", help="How long: 30m, 2h, 1d12h ... (at most 30d)."
+    "--for",
+    "length",
+    callback=positive_duration,
+    metavar="DURATION",
+    help="How long: 30m, 2h, 1d12h ... (at most 30d).",
 )
 @click.option(
     "--until",
@@ -167,7 +171,8 @@ def suspend(name_or_id: str, length: timedelta | None, until_text: str | None, r
         ["scaler resume llama-3-8b-chat"],
         {
             0: "resumed",
-            1: "not suspended, unknown or ambiguous deployment, no state store at SCALER_STATE_URL, or it cannot be used",
+            1: "not suspended, unknown or ambiguous deployment, "
+            "no state store at SCALER_STATE_URL, or it cannot be used",
             2: "bad usage or settings",
         },
     ),

@@ -48,7 +48,7 @@ from scaler.metrics import Metrics
 from scaler.policy import PolicySet
 from scaler.settings import Settings
 from scaler.simplismart.client import SimplismartClient
-from scaler.simplismart.errors import ClientValidationError
+from scaler.simplismart.errors import ClientValidationError, ConnectionFailed
 from scaler.simplismart.token import TokenSource
 from scaler.store import ActionRecord, Store, StoreError, open_store
 from scaler.store.leader import LEADER, LeaderElector, LeaderTiming, Role, open_elector
@@ -203,14 +203,26 @@ class Daemon:
         try:
             listed = await self.reconciler.fetch_inventory(now)
             if not listed:
-                reason_text = "the platform refuses the token" if self.organization.api_paused else "listing failed"
-                return CycleSummary(reason=reason, at=now, error=f"the deployments could not be listed: {reason_text}")
+                return CycleSummary(reason=reason, at=now, error=self._listing_failure())
             if not self._health_polled:
                 await self.poll_health(now, reconcile=False, watched_only=True)
             return await self.reconciler.reconcile(now, reason=reason)
         finally:
             self.last_tick = self.clock()
             self._last_tick_monotonic = self.monotonic()
+
+    def _listing_failure(self) -> str:
+        """One line saying why the deployments could not be listed, naming the setting to check."""
+        error = self.reconciler.list_error
+        if self.organization.api_paused:
+            return "the deployments could not be listed: the platform refuses the token"
+        if isinstance(error, ConnectionFailed):
+            url = httpx.URL(self.settings.api_url)
+            port = url.port or (443 if url.scheme == "https" else 80)
+            return f"cannot connect to {url.host}:{port}: check SCALER_API_URL"
+        if error is not None:
+            return f"the deployments could not be listed: {error}"
+        return "the deployments could not be listed"
 
     def _note_progress(self) -> None:
         self._last_progress_monotonic = self.monotonic()

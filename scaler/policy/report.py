@@ -66,10 +66,14 @@ def _deployment_block(entry: DeploymentPlan) -> list[str]:
     if entry.policy is not None:
         tz = zone(entry.timezone)
         rows: list[tuple[datetime, str]] = [
-            (transition.at, f"  {_local(transition.at, tz)}  {_utc(transition.at)}  {_state(transition):<14} {transition.source}")
+            (
+                transition.at,
+                f"  {_local(transition.at, tz)}  {_utc(transition.at)}  {_state(transition):<14} {transition.source}",
+            )
             for transition in entry.transitions
         ]
-        rows.extend((local_instant(skipped.day, time(0), tz), _skipped_line(skipped)) for skipped in entry.skipped_dates)
+        for skipped in entry.skipped_dates:
+            rows.append((local_instant(skipped.day, time(0), tz), _skipped_line(skipped)))
         lines.extend(line for _, line in sorted(rows, key=lambda row: row[0]))
     usage = entry.usage
     lines.append(

@@ -73,8 +73,8 @@ def test_run_once_reconciles_and_exits_0(tmp_path: Path, served_sim: tuple[str, 
     result = invoke("run", "--once", **daemon_env(tmp_path, url, LLAMA_STOPPED))
     assert 0 == result.exit_code, result.stderr
     assert [
-        f"llama-3-8b-chat ({LLAMA_8B}): stop success: Deployment stopped successfully",
-        "reconciled 13 deployments: 1 action (1 success)",
+        f"llama-3-8b-chat ({LLAMA_8B}): stop (default) success: Deployment stopped successfully",
+        "reconciled 13 deployments: 1 action (1 success); 12 skipped (12 no policy governs it)",
     ] == result.stdout.splitlines()
     assert ["startstop"] == [entry.endpoint for entry in state.requests if entry.method == "POST"]
 
@@ -85,7 +85,7 @@ def test_run_once_exits_1_when_an_action_fails(tmp_path: Path, served_sim: tuple
     state.wallet_blocked = True
     result = invoke("run", "--once", **daemon_env(tmp_path, url, BATCH_RUNNING))
     assert 1 == result.exit_code
-    assert "batch-transcribe" in result.stdout and "start error" in result.stdout
+    assert "batch-transcribe" in result.stdout and "start (default) error" in result.stdout
 
 
 def test_run_refuses_an_invalid_policy_set_with_every_problem(tmp_path: Path, served_sim: tuple[str, SimState]) -> None:
@@ -111,7 +111,7 @@ def test_run_dry_run_flag_sends_nothing(tmp_path: Path, served_sim: tuple[str, S
     url, state = served_sim
     result = invoke("run", "--once", "--dry-run", **daemon_env(tmp_path, url, LLAMA_STOPPED))
     assert 0 == result.exit_code
-    assert "stop dry_run" in result.stdout
+    assert "stop (default) dry_run" in result.stdout
     assert [] == [entry for entry in state.requests if entry.method != "GET"]
 
 
