@@ -21,6 +21,7 @@ class Stalls(httpx.AsyncBaseTransport):
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self._inner = inner
         self._gates: dict[str, asyncio.Event] = {}
+        self._errors: dict[str, Exception] = {}
         self.held: Counter[str] = Counter()
         """How many answers each gate holds now."""
         self._changed = asyncio.Condition()
@@ -29,8 +30,11 @@ class Stalls(httpx.AsyncBaseTransport):
         """Hold the answers of requests whose path contains ``fragment`` until :meth:`release`."""
         self._gates[fragment] = asyncio.Event()
 
-    def release(self, fragment: str) -> None:
-        """Let the held answers of ``fragment`` through, and every later one."""
+    def release(self, fragment: str, *, lost: Exception | None = None) -> None:
+        """Let the held answers of ``fragment`` through, and every later one; with ``lost``, the held
+        answers are lost instead (their requests raise it, as a read timeout does: the platform acted)."""
+        if lost is not None:
+            self._errors[fragment] = lost
         self._gates.pop(fragment).set()
 
     async def wait_held(self, fragment: str, count: int = 1) -> None:
@@ -47,6 +51,12 @@ class Stalls(httpx.AsyncBaseTransport):
                     self._changed.notify_all()
                 await gate.wait()
                 self.held[fragment] -= 1
+                lost = self._errors.pop(fragment, None)
+                if lost is not None:
+                    self._errors[fragment] = lost  # for every answer that was held with it
+                    if self.held[fragment] == 0:
+                        self._errors.pop(fragment)
+                    raise lost
         return response
 
 
