@@ -445,6 +445,7 @@ class Reconciler:
                     allow_delete=self.allow_delete,
                     backoff=memory.backoffs.get(deployment_id),
                     resumed=deployment_id in self._resuming,
+                    spend_reference=self._spend_reference(policy_set, resolution),
                 )
                 decision = self._hold_on_stale_health(deployment, decision, memory.tracks.get(deployment_id), now)
             except Exception as error:  # one failing deployment never stops the others
@@ -501,6 +502,12 @@ class Reconciler:
             plans=remaining,
             skip=None if remaining else f"health rule {held[0].rule} waits: health last observed at {observed}",
         )
+
+    @staticmethod
+    def _spend_reference(policy_set: PolicySet, resolution: Resolution) -> tuple[int, int] | None:
+        """The governing policy's bounds to compare a change with when the applied bounds are unknown."""
+        policy = policy_set.policy(resolution.policy) if resolution.policy else None
+        return policy.spend_reference if policy is not None else None
 
     def _read_memory(self, now: datetime) -> _Memory:
         store = self._store
