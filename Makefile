@@ -29,7 +29,7 @@ helm: $(STAMP)
 ## `make test` runs a fast subset of every scenario. The table is printed at the end and
 ## written to bench/results/reliability.json. A single test may take up to 30 minutes here.
 reliability: $(STAMP)
-	SCALER_RELIABILITY=full $(BIN)/python -m pytest tests/reliability -q --timeout=1800
+	SCALERTEST_RELIABILITY=full $(BIN)/python -m pytest tests/reliability -q --timeout=1800
 
 ## bench: the scale benchmark, 10,000 deployments (about 14 minutes; options pass through: make bench ARGS="--quick")
 bench: $(STAMP)

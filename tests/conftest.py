@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-REQUIRE_INTEGRATION = os.environ.get("SCALER_REQUIRE_INTEGRATION") == "1"
+REQUIRE_INTEGRATION = os.environ.get("SCALERTEST_REQUIRE_INTEGRATION") == "1"
 
 # A real PostgreSQL server on loopback: fixtures postgres_server and postgres_url.
 pytest_plugins = ["tests.pg"]
@@ -18,7 +18,7 @@ pytest_plugins = ["tests.pg"]
 def skip_or_fail(reason: str) -> None:
     """Skip an integration test for ``reason``, or fail it when CI requires integration."""
     if REQUIRE_INTEGRATION:
-        pytest.fail(f"{reason} (SCALER_REQUIRE_INTEGRATION=1 forbids skipping)")
+        pytest.fail(f"{reason} (SCALERTEST_REQUIRE_INTEGRATION=1 forbids skipping)")
     pytest.skip(reason)
 
 
