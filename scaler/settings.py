@@ -7,8 +7,11 @@ variable becomes a :class:`SettingsError` whose text names the variable.
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote
@@ -300,16 +303,44 @@ def check_leader_timing(*, heartbeat_seconds: float, lease_seconds: float, takeo
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings from the environment (and explicit overrides).
 
-    Raises :class:`SettingsError` with one line per bad variable, each naming it.
+    Raises :class:`SettingsError` with one line per bad variable, each naming it: first
+    every ``SCALER_*`` variable that is no setting (a misspelt ``SCALER_DRY_RUN`` must
+    not turn a dry run into a real one), then every malformed value.
     """
+    problems = unknown_variables(os.environ)
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
-        raise SettingsError(describe_validation_error(exc)) from None
+        problems.append(describe_validation_error(exc))
+    if problems:
+        raise SettingsError("\n".join(problems))
+    return settings
+
+
+def setting_variables() -> list[str]:
+    """Return the name of every setting's environment variable (``SCALER_DRY_RUN``...)."""
+    return [f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields]
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """Return one line for each variable of ``environ`` that starts with ``SCALER_`` but is no
+    setting, naming the closest setting when one is close. Names are compared without regard
+    to case, as the settings are read."""
+    known = setting_variables()
+    lines = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known:
+            continue
+        suffixes = [variable.removeprefix(ENV_PREFIX) for variable in known]
+        close = difflib.get_close_matches(upper.removeprefix(ENV_PREFIX), suffixes, n=1, cutoff=0.6)
+        hint = f"did you mean {ENV_PREFIX}{close[0]}?" if close else "no setting has a similar name"
+        lines.append(f"{name} is not a setting; {hint}")
+    return lines
 
 
 def describe_validation_error(exc: ValidationError) -> str:
-    """Render a settings validation error as lines of ``SCALER_NAME: problem``."""
+    """Render a settings validation error as lines of ``SCALER_<NAME>: problem``."""
     lines = []
     for error in exc.errors(include_url=False, include_input=False):
         if not error["loc"]:  # a check across fields: its message names the variables itself

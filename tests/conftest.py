@@ -9,10 +9,23 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
+from scaler.settings import unknown_variables
+
 REQUIRE_INTEGRATION = os.environ.get("SCALERTEST_REQUIRE_INTEGRATION") == "1"
 
 # A real PostgreSQL server on loopback: fixtures postgres_server and postgres_url.
 pytest_plugins = ["tests.pg"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to start with a SCALER_* variable that is no setting: every command run by the tests
+    would refuse it too. The suite's own switches start with SCALERTEST_."""
+    problems = unknown_variables(os.environ)
+    if problems:
+        raise pytest.UsageError(
+            "\n".join(problems) + "\n(the test suite's own variables start with SCALERTEST_, "
+            "e.g. SCALERTEST_REQUIRE_INTEGRATION=1)"
+        )
 
 
 def skip_or_fail(reason: str) -> None:

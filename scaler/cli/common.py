@@ -45,14 +45,19 @@ def positive_duration(_: click.Context | None, __: click.Parameter | None, value
     return length
 
 
+def fail_lines(lines: list[str], *, code: int = EXIT_FAILURE) -> NoReturn:
+    """Print each of ``lines`` as an ``error:`` line on stderr (secrets scrubbed) and exit with ``code``."""
+    for line in lines[:-1]:
+        click.echo(f"error: {redact(line)}", err=True)
+    fail(lines[-1] if lines else "failed", code=code)
+
+
 def settings_or_exit(**overrides: Any) -> Settings:
-    """Load the settings, configure logging from them, or exit naming the bad variable."""
+    """Load the settings, configure logging from them, or exit 2 with one line per bad variable."""
     try:
         settings = load_settings(**overrides)
     except SettingsError as exc:
-        for line in str(exc).splitlines():
-            click.echo(f"error: {line}", err=True)
-        raise SystemExit(EXIT_USAGE) from None
+        fail_lines(str(exc).splitlines(), code=EXIT_USAGE)
     configure_logging(log_format=settings.log_format, log_level=settings.log_level)
     return settings
 

@@ -12,7 +12,7 @@ import click
 import httpx
 import structlog
 
-from scaler.cli.common import EXIT_FAILURE, EXIT_USAGE, fail, quiet_settings, settings_or_exit
+from scaler.cli.common import EXIT_FAILURE, EXIT_USAGE, fail, fail_lines, quiet_settings, settings_or_exit
 from scaler.cli.deployments import render_table
 from scaler.daemon.reconciler import CycleSummary
 from scaler.daemon.service import Daemon
@@ -38,9 +38,7 @@ def build_daemon(settings: Settings, metrics: Metrics) -> Daemon:
     except PolicyError as exc:
         asyncio.run(daemon.aclose())
         issues = [str(issue) for issue in exc.issues] if isinstance(exc, PolicyLoadError) else [str(exc)]
-        for line in issues[:-1]:
-            click.echo(f"error: {line}", err=True)
-        fail(issues[-1], code=EXIT_USAGE)
+        fail_lines(issues, code=EXIT_USAGE)
     return daemon
 
 

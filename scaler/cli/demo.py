@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 
 import scaler
-from scaler.cli.common import EXIT_USAGE, fail, positive_duration
+from scaler.cli.common import EXIT_USAGE, fail, fail_lines, positive_duration
 from scaler.daemon.http import BackgroundServer, listen
 from scaler.daemon.service import Daemon
 from scaler.logs import configure_logging
@@ -91,7 +91,7 @@ async def _demo(policies: Path, port: int, length: timedelta | None) -> int:
             )
         except SettingsError as exc:
             await simulator.stop()
-            fail(str(exc), code=EXIT_USAGE)
+            fail_lines(str(exc).splitlines(), code=EXIT_USAGE)
         metrics = Metrics()
         daemon = Daemon.from_settings(settings, metrics=metrics)
         try:

@@ -96,6 +96,22 @@ def test_run_refuses_an_invalid_policy_set_with_every_problem(tmp_path: Path, se
     assert [] == list(state.requests)
 
 
+def test_run_refuses_a_misspelt_setting_before_sending_anything(tmp_path: Path, served_sim: tuple[str, SimState]) -> None:
+    """SCALER_DRYRUN=true is no dry run: exit 2, one line naming the setting meant, no request sent."""
+    url, state = served_sim
+    result = invoke("run", "--once", **daemon_env(tmp_path, url, LLAMA_STOPPED), SCALER_DRYRUN="true")
+    assert 2 == result.exit_code
+    assert ["error: SCALER_DRYRUN is not a setting; did you mean SCALER_DRY_RUN?"] == result.stderr.splitlines()
+    assert [] == list(state.requests)
+
+
+def test_demo_refuses_a_misspelt_setting_too() -> None:
+    """Every command that reads settings refuses an unknown SCALER_ variable, the demo included."""
+    result = invoke("demo", "--for", "1s", "--port", "0", SCALER_LOG_LEVL="debug")
+    assert 2 == result.exit_code
+    assert ["error: SCALER_LOG_LEVL is not a setting; did you mean SCALER_LOG_LEVEL?"] == result.stderr.splitlines()
+
+
 def test_run_needs_the_organization_id(tmp_path: Path, served_sim: tuple[str, SimState]) -> None:
     """Without SCALER_ORG_ID the daemon does not start: exit 2 naming the variable."""
     url, _ = served_sim
