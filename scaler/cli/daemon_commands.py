@@ -12,12 +12,21 @@ import click
 import httpx
 import structlog
 
-from scaler.cli.common import EXIT_FAILURE, EXIT_USAGE, fail, fail_lines, quiet_settings, settings_or_exit
+from scaler.cli.common import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    describe_policy_path_error,
+    fail,
+    fail_lines,
+    policy_path_label,
+    quiet_settings,
+    settings_or_exit,
+)
 from scaler.cli.deployments import render_table
 from scaler.daemon.reconciler import CycleSummary
 from scaler.daemon.service import Daemon
 from scaler.metrics import Metrics
-from scaler.policy import PolicyError, PolicyLoadError
+from scaler.policy import PolicyError, PolicyLoadError, PolicyPathError
 from scaler.settings import Settings
 from scaler.simplismart.errors import SimplismartError
 from scaler.store import StoreError
@@ -37,6 +46,8 @@ def build_daemon(settings: Settings, metrics: Metrics) -> Daemon:
         daemon.load_policies()
     except PolicyError as exc:
         asyncio.run(daemon.aclose())
+        if isinstance(exc, PolicyPathError):
+            fail(describe_policy_path_error(exc, {settings.policy_path: policy_path_label(settings)}), code=EXIT_USAGE)
         issues = [str(issue) for issue in exc.issues] if isinstance(exc, PolicyLoadError) else [str(exc)]
         fail_lines(issues, code=EXIT_USAGE)
     return daemon

@@ -9,14 +9,22 @@ from __future__ import annotations
 import fnmatch
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
 from pydantic import ValidationError
 
-from scaler.cli.common import EXIT_FAILURE, EXIT_USAGE, call_platform, fail, quiet_settings
+from scaler.cli.common import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    call_platform,
+    describe_policy_path_error,
+    fail,
+    policy_path_label,
+    quiet_settings,
+)
 from scaler.policy.errors import PolicyLoadError, PolicyPathError
 from scaler.policy.loader import load_policy_set
 from scaler.policy.model import PolicySet
@@ -25,12 +33,13 @@ from scaler.policy.report import render_plan_table
 from scaler.simplismart.models import Deployment
 
 
-def _policy_set_or_exit(paths: Sequence[Path]) -> PolicySet:
-    """Load the policies, or print every issue (stdout) and exit 1; exit 2 for an unreadable path."""
+def _policy_set_or_exit(paths: Mapping[Path, str]) -> PolicySet:
+    """Load the policies (each path with how to name it), or print every issue (stdout) and exit 1;
+    exit 2 for an unreadable path."""
     try:
-        policy_set = load_policy_set(paths)
+        policy_set = load_policy_set(list(paths))
     except PolicyPathError as exc:
-        fail(str(exc), code=EXIT_USAGE)
+        fail(describe_policy_path_error(exc, paths), code=EXIT_USAGE)
     except PolicyLoadError as exc:
         for issue in exc.issues:
             click.echo(str(issue))
@@ -42,8 +51,12 @@ def _policy_set_or_exit(paths: Sequence[Path]) -> PolicySet:
     return policy_set
 
 
-def _default_policy_paths(paths: tuple[Path, ...]) -> tuple[Path, ...]:
-    return paths or (quiet_settings().policy_path,)
+def _policy_paths(paths: tuple[Path, ...], *, option: str | None = None) -> dict[Path, str]:
+    """The paths given (as an option's values or as arguments), else SCALER_POLICY_PATH; each with its name."""
+    if paths:
+        return {path: f"{option} {path}" if option else str(path) for path in paths}
+    settings = quiet_settings()
+    return {settings.policy_path: policy_path_label(settings)}
 
 
 @click.command("validate")
@@ -54,7 +67,7 @@ def validate(paths: tuple[Path, ...]) -> None:
     PATHS are files or directories (their own .yaml/.yml files, in name order);
     default: SCALER_POLICY_PATH. Exit status: 0 valid, 1 invalid, 2 unreadable path.
     """
-    policy_set = _policy_set_or_exit(_default_policy_paths(paths))
+    policy_set = _policy_set_or_exit(_policy_paths(paths))
     click.echo(f"valid: {policy_set.summary()}")
 
 
@@ -131,7 +144,7 @@ def plan(
     """
     if (inventory is None) == (not live):
         raise click.UsageError("give exactly one of --inventory FILE or --live")
-    policy_set = _policy_set_or_exit(_default_policy_paths(policy_paths))
+    policy_set = _policy_set_or_exit(_policy_paths(policy_paths, option="--policies"))
     if inventory is not None:
         deployments = _read_inventory(inventory)
     else:

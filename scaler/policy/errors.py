@@ -13,6 +13,7 @@ Each :class:`PolicyIssue` names the file, the line, the path inside the document
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True, order=True)
@@ -34,7 +35,16 @@ class PolicyError(Exception):
 
 
 class PolicyPathError(PolicyError):
-    """A policy path does not exist or cannot be read; the message names the path and the reason."""
+    """A policy path does not exist or cannot be read; the message names the path and the reason.
+
+    ``path`` is the path that failed (a path given, or a file inside a directory given) and
+    ``problem`` what is wrong with it, so a command can name where the path came from.
+    """
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
 
 
 class PolicyLoadError(PolicyError):

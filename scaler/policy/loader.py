@@ -75,10 +75,17 @@ def policy_files(paths: Sequence[Path | str]) -> list[Path]:
             elif path.exists():
                 files.append(path)
             else:
-                raise PolicyPathError(f"{path}: no such file or directory")
+                raise PolicyPathError(path, _missing(path))
         except PermissionError as exc:
-            raise PolicyPathError(f"{path}: cannot be read ({exc.strerror})") from None
+            raise PolicyPathError(path, f"cannot be read ({exc.strerror})") from None
     return files
+
+
+def _missing(path: Path) -> str:
+    """What to call a path that does not exist: a policy file by its suffix, a directory without one."""
+    if path.suffix.lower() in POLICY_SUFFIXES:
+        return "no such file"
+    return "no such directory" if not path.suffix else "no such file or directory"
 
 
 def read_policy_sources(paths: Sequence[Path | str]) -> list[tuple[str, bytes]]:
@@ -91,7 +98,7 @@ def read_policy_sources(paths: Sequence[Path | str]) -> list[tuple[str, bytes]]:
         try:
             sources.append((str(path), path.read_bytes()))
         except OSError as exc:
-            raise PolicyPathError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+            raise PolicyPathError(path, f"cannot be read ({exc.strerror or exc})") from None
     return sources
 
 

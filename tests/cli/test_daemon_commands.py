@@ -112,6 +112,24 @@ def test_demo_refuses_a_misspelt_setting_too() -> None:
     assert ["error: SCALER_LOG_LEVL is not a setting; did you mean SCALER_LOG_LEVEL?"] == result.stderr.splitlines()
 
 
+def test_run_names_the_setting_of_a_missing_policy_path(
+    tmp_path: Path, served_sim: tuple[str, SimState], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Started where ./policies does not exist, `scaler run` says which setting named it: exit 2, nothing sent."""
+    url, state = served_sim
+    env: dict[str, str | None] = {**daemon_env(tmp_path, url, LLAMA_STOPPED), "SCALER_POLICY_PATH": None}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = invoke("run", "--once", **env)
+    assert 2 == result.exit_code
+    assert (
+        f"error: SCALER_POLICY_PATH=./policies (the default): no such directory (relative to {elsewhere})"
+        == result.stderr.splitlines()[-1]
+    )
+    assert [] == list(state.requests)
+
+
 def test_run_needs_the_organization_id(tmp_path: Path, served_sim: tuple[str, SimState]) -> None:
     """Without SCALER_ORG_ID the daemon does not start: exit 2 naming the variable."""
     url, _ = served_sim

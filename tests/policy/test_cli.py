@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from scaler.cli.main import main
@@ -85,7 +86,35 @@ def test_validate_lists_every_error_and_exits_1(tmp_path: Path):
 def test_validate_unreadable_path_exits_2(tmp_path: Path):
     """A path that does not exist: one line on stderr, exit 2."""
     result = run("validate", str(tmp_path / "missing"))
-    assert (2, f"error: {tmp_path / 'missing'}: no such file or directory\n") == (result.exit_code, result.stderr)
+    assert (2, f"error: {tmp_path / 'missing'}: no such directory\n") == (result.exit_code, result.stderr)
+
+
+def test_a_missing_default_policy_path_names_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """validate without PATHS reads SCALER_POLICY_PATH: a missing default says so, and where it looked."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SCALER_POLICY_PATH", raising=False)
+    result = run("validate")
+    assert 2 == result.exit_code
+    assert [
+        f"error: SCALER_POLICY_PATH=./policies (the default): no such directory (relative to {tmp_path})"
+    ] == result.stderr.splitlines()
+
+
+def test_a_missing_policy_path_from_the_environment_names_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A SCALER_POLICY_PATH set in the environment is named with its value and its origin."""
+    monkeypatch.setenv("SCALER_POLICY_PATH", str(tmp_path / "office.yaml"))
+    result = run("validate")
+    assert 2 == result.exit_code
+    assert [
+        f"error: SCALER_POLICY_PATH={tmp_path / 'office.yaml'} (from the environment): no such file"
+    ] == result.stderr.splitlines()
+
+
+def test_a_missing_policies_option_names_the_option(tmp_path: Path):
+    """plan --policies PATH that does not exist names the option."""
+    result = run("plan", "--policies", str(EXAMPLES), "--policies", str(tmp_path / "more"), "--inventory", str(INVENTORY))
+    assert 2 == result.exit_code
+    assert [f"error: --policies {tmp_path / 'more'}: no such directory"] == result.stderr.splitlines()
 
 
 def test_validate_directory_without_policy_files_exits_1(tmp_path: Path):

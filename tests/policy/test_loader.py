@@ -724,7 +724,7 @@ def test_missing_path_is_a_path_error(tmp_path: Path):
     """A path that does not exist raises PolicyPathError naming it."""
     with pytest.raises(PolicyPathError) as caught:
         load_policy_set([tmp_path / "nope"])
-    assert f"{tmp_path / 'nope'}: no such file or directory" == str(caught.value)
+    assert f"{tmp_path / 'nope'}: no such directory" == str(caught.value)
 
 
 def test_content_hash_changes_only_when_content_changes(tmp_path: Path):
