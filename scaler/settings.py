@@ -130,6 +130,15 @@ class Settings(BaseSettings):
         default=Path("./policies"),
         description="Policy file, or directory whose .yaml/.yml files are all read in name order.",
     )
+    allow_empty_policies: bool = Field(
+        default=False,
+        description=(
+            "Run with a policy set that holds no policy (no policy file, or a pricing block alone). "
+            "Off by default: an empty set at start, or a half-written ConfigMap or checkout on reload, "
+            "would otherwise switch every schedule off in silence; it is refused instead (at start "
+            "the daemon exits 2, on reload the previous set stays in force)."
+        ),
+    )
     state_url: str = Field(
         default="sqlite:///./scaler-state.db",
         description="Where the daemon keeps its memory: sqlite:///PATH or postgresql://...",

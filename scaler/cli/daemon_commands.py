@@ -26,8 +26,8 @@ from scaler.cli.deployments import render_table
 from scaler.daemon.reconciler import CycleSummary
 from scaler.daemon.service import Daemon
 from scaler.metrics import Metrics
-from scaler.policy import PolicyError, PolicyLoadError, PolicyPathError
-from scaler.settings import Settings
+from scaler.policy import PolicyError, PolicyLoadError, PolicyPathError, PolicySetEmpty
+from scaler.settings import ENV_PREFIX, Settings
 from scaler.simplismart.errors import SimplismartError
 from scaler.store import StoreError
 
@@ -46,8 +46,12 @@ def build_daemon(settings: Settings, metrics: Metrics) -> Daemon:
         daemon.load_policies()
     except PolicyError as exc:
         asyncio.run(daemon.aclose())
+        labels = {settings.policy_path: policy_path_label(settings)}
         if isinstance(exc, PolicyPathError):
-            fail(describe_policy_path_error(exc, {settings.policy_path: policy_path_label(settings)}), code=EXIT_USAGE)
+            fail(describe_policy_path_error(exc, labels), code=EXIT_USAGE)
+        if isinstance(exc, PolicySetEmpty):
+            on_purpose = f"set {ENV_PREFIX}ALLOW_EMPTY_POLICIES=true to run with no policy on purpose"
+            fail_lines([exc.describe(labels), on_purpose], code=EXIT_USAGE)
         issues = [str(issue) for issue in exc.issues] if isinstance(exc, PolicyLoadError) else [str(exc)]
         fail_lines(issues, code=EXIT_USAGE)
     return daemon

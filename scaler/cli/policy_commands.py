@@ -25,8 +25,8 @@ from scaler.cli.common import (
     policy_path_label,
     quiet_settings,
 )
-from scaler.policy.errors import PolicyLoadError, PolicyPathError
-from scaler.policy.loader import load_policy_set
+from scaler.policy.errors import PolicyLoadError, PolicyPathError, PolicySetEmpty
+from scaler.policy.loader import load_policy_set, require_policies
 from scaler.policy.model import PolicySet
 from scaler.policy.plan import build_plan
 from scaler.policy.report import render_plan_table
@@ -45,9 +45,10 @@ def _policy_set_or_exit(paths: Mapping[Path, str]) -> PolicySet:
             click.echo(str(issue))
         count = len(exc.issues)
         fail(f"{count} problem{'s' if count != 1 else ''} in the policy files", code=EXIT_FAILURE)
-    if not policy_set.sources:
-        shown = ", ".join(str(path) for path in paths)
-        fail(f"no policy files (.yaml, .yml) in {shown}", code=EXIT_FAILURE)
+    try:
+        require_policies(policy_set, list(paths))
+    except PolicySetEmpty as exc:
+        fail(exc.describe(paths), code=EXIT_FAILURE)
     return policy_set
 
 

@@ -25,7 +25,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, ValidationError
 
-from scaler.policy.errors import PolicyIssue, PolicyLoadError, PolicyPathError
+from scaler.policy.errors import PolicyIssue, PolicyLoadError, PolicyPathError, PolicySetEmpty
 from scaler.policy.model import (
     BUILTIN_PRICES,
     FORMAT_VERSION,
@@ -56,6 +56,43 @@ def load_policy_set(paths: Sequence[Path | str]) -> PolicySet:
     return parse_policy_sources(read_policy_sources(paths))
 
 
+def require_policies(policy_set: PolicySet, paths: Sequence[Path | str]) -> None:
+    """Check that ``policy_set``, read from ``paths``, holds at least one policy.
+
+    Raises :class:`PolicySetEmpty` otherwise, naming the files read and the subdirectories
+    that hold policy files (which are not read), so that a person sees where they went.
+    """
+    if policy_set.policies:
+        return
+    given = [Path(path) for path in paths]
+    nested = [
+        (child, count)
+        for path in given
+        if path.is_dir()
+        for child in sorted(path.iterdir())
+        if child.is_dir() and not child.name.startswith(".")
+        for count in [_count_yaml_files(child)]
+        if count
+    ]
+    raise PolicySetEmpty(given, [source.path for source in policy_set.sources], nested)
+
+
+def _count_yaml_files(directory: Path) -> int:
+    """How many policy files ``directory`` holds directly (0 when it cannot be listed)."""
+    try:
+        return len(_yaml_files(directory))
+    except OSError:
+        return 0
+
+
+def _yaml_files(directory: Path) -> list[Path]:
+    """The policy files directly inside ``directory``, in name order."""
+    return sorted(
+        (child for child in directory.iterdir() if child.suffix in POLICY_SUFFIXES and child.is_file()),
+        key=lambda child: child.name,
+    )
+
+
 def policy_files(paths: Sequence[Path | str]) -> list[Path]:
     """Return the policy files named by ``paths``: files as given, directories' own YAML files in name order.
 
@@ -66,12 +103,7 @@ def policy_files(paths: Sequence[Path | str]) -> list[Path]:
         path = Path(raw_path)
         try:
             if path.is_dir():
-                files.extend(
-                    sorted(
-                        (child for child in path.iterdir() if child.suffix in POLICY_SUFFIXES and child.is_file()),
-                        key=lambda child: child.name,
-                    )
-                )
+                files.extend(_yaml_files(path))
             elif path.exists():
                 files.append(path)
             else:

@@ -120,7 +120,48 @@ def test_a_missing_policies_option_names_the_option(tmp_path: Path):
 def test_validate_directory_without_policy_files_exits_1(tmp_path: Path):
     """A directory with no .yaml/.yml file is reported, not silently accepted."""
     result = run("validate", str(tmp_path))
-    assert (1, f"error: no policy files (.yaml, .yml) in {tmp_path}\n") == (result.exit_code, result.stderr)
+    assert (
+        1,
+        f"error: {tmp_path} holds no policy file (.yaml, .yml); policy files are read from the directory itself, "
+        "not from its subdirectories\n",
+    ) == (result.exit_code, result.stderr)
+
+
+def test_validate_points_at_subdirectories_holding_policy_files(tmp_path: Path):
+    """Policy files one level down are not read; the message says where they are."""
+    (tmp_path / "team-a").mkdir()
+    (tmp_path / "team-a" / "office.yaml").write_text(GOOD)
+    (tmp_path / "notes").mkdir()
+    result = run("validate", str(tmp_path))
+    assert 1 == result.exit_code
+    assert [
+        f"error: {tmp_path} holds no policy file (.yaml, .yml); policy files are read from the directory itself, "
+        f"not from its subdirectories, and {tmp_path / 'team-a'}/ holds 1: point the policy path at it, "
+        "or move the files up"
+    ] == result.stderr.splitlines()
+
+
+def test_validate_refuses_a_set_with_pricing_only(tmp_path: Path):
+    """Files that declare no policy (a pricing block alone) are no policy set: exit 1 saying so."""
+    (tmp_path / "pricing.yaml").write_text("version: 1\npricing: {nvidia-l4: 1.5}\n")
+    result = run("validate", str(tmp_path))
+    assert 1 == result.exit_code
+    assert [f"error: {tmp_path} holds no policy: pricing.yaml has none under policies"] == [
+        line.split(";")[0] for line in result.stderr.splitlines()
+    ]
+
+
+def test_validate_from_the_repository_root_says_that_policies_holds_only_examples(monkeypatch: pytest.MonkeyPatch):
+    """With the default settings at the repository's root, ./policies holds only policies/examples/: say so."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("SCALER_POLICY_PATH", raising=False)
+    result = run("validate")
+    assert 1 == result.exit_code
+    assert [
+        "error: SCALER_POLICY_PATH=./policies (the default) holds no policy file (.yaml, .yml); policy files are "
+        "read from the directory itself, not from its subdirectories, and policies/examples/ holds 7: point "
+        "the policy path at it, or move the files up"
+    ] == result.stderr.splitlines()
 
 
 def test_validate_the_examples():
