@@ -3,10 +3,11 @@
 A policy path is a file, or a directory whose own ``.yaml``/``.yml`` files are read
 in name order (not its subdirectories). Each file is read by
 :mod:`scaler.policy.yamlsource`, checked for the shape of its windows and rules,
-validated with the models of :mod:`scaler.policy.model` one policy at a time (so one
-broken policy does not hide the errors of the next), checked for what spans fields
-(``from`` before ``until``, bounds that a ``default`` can restore, unique names), and
-finally checked across files (unique policy names, one ``pricing`` block).
+checked for what spans fields (``from`` before ``until``, bounds that a ``default`` can
+restore, unique names) on the raw values, so these are reported beside every other
+problem, validated with the models of :mod:`scaler.policy.model` one policy at a time
+(so one broken policy does not hide the errors of the next), and finally checked across
+files (unique policy names, one ``pricing`` block).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, TypeAdapter, ValidationError
 
 from scaler.policy.errors import PolicyIssue, PolicyLoadError, PolicyPathError, PolicySetEmpty
 from scaler.policy.model import (
@@ -31,15 +32,18 @@ from scaler.policy.model import (
     FORMAT_VERSION,
     NAME_MAX,
     Accelerator,
+    LocalDateTimeField,
+    Match,
     Policy,
     PolicyFile,
     PolicySet,
     PolicySource,
     Price,
+    StateField,
     describe_value,
 )
 from scaler.policy.yamlsource import Path_, YamlDocument, YamlSourceError, read_yaml
-from scaler.policy.zones import wall_instant
+from scaler.policy.zones import wall_instant, zone
 
 POLICY_SUFFIXES = (".yaml", ".yml")
 
@@ -246,12 +250,12 @@ def _parse_file(file: str, raw: bytes) -> _ParsedFile:
         if isinstance(name, str):
             result.names.append((name, document.line_of((*path, "name")), _format_path((*path, "name"))))
         _check_shape(raw_policy, path, report)
+        _check_relations(raw_policy, path, report)
         try:
             policy = Policy.model_validate(raw_policy)
         except ValidationError as exc:
             report.validation_error(exc, path, Policy)
             continue
-        _check_meaning(policy, path, report)
         result.policies.append(policy)
     return result
 
@@ -365,33 +369,65 @@ def _check_unique_names(items: list[Any], path: Path_, what: str, report: _Repor
             seen[effective] = index
 
 
-# --------------------------------------------------------------------------- meaning checks (validated policy)
+# --------------------------------------------------------------------------- relations between fields (raw data)
+
+_MATCH = TypeAdapter(Match)
+_STATE = TypeAdapter(StateField)
+_LOCAL_DATETIME = TypeAdapter(LocalDateTimeField)
+_NOT_VALID = object()
 
 
-def _check_meaning(policy: Policy, path: Path_, report: _Reporter) -> None:
-    if not policy.match.selects_anything:
+def _valid(adapter: TypeAdapter[Any], value: Any) -> Any:
+    """``value`` validated by ``adapter``, or ``_NOT_VALID`` (its own problem is reported by the models)."""
+    try:
+        return adapter.validate_python(value)
+    except (ValidationError, ValueError):
+        return _NOT_VALID
+
+
+def _check_relations(policy: dict[str, Any], path: Path_, report: _Reporter) -> None:
+    """Check what spans fields (a match that selects nothing, ``until`` after ``from``, bounds a
+    default can restore) on the raw values, each field validated on its own, so that these
+    problems are reported beside any other in the policy: pydantic runs no check across
+    fields once one field fails. A relation with an invalid part is left to that part's error."""
+    match = _valid(_MATCH, policy["match"]) if isinstance(policy.get("match"), dict) else _NOT_VALID
+    if match is not _NOT_VALID and not match.selects_anything:
         report.at(
             (*path, "match"),
             "match selects nothing: give names, ids, model_repo_ids, model_repo_names or accelerator_types "
             "(to select every deployment write names: [\"*\"])",
         )
-    restorable = policy.default is not None and policy.default.kind in ("stopped", "bounds")
-    for index, window in enumerate(policy.windows):
+    try:
+        tz = zone(policy.get("timezone", "UTC")) if isinstance(policy.get("timezone", "UTC"), str) else None
+    except ValueError:
+        tz = None
+    default = _valid(_STATE, policy["default"]) if policy.get("default") is not None else None
+    restorable = None if default is _NOT_VALID else default is not None and default.kind in ("stopped", "bounds")
+    windows = policy.get("windows")
+    for index, window in enumerate(windows if isinstance(windows, list) else []):
+        if not isinstance(window, dict):
+            continue
         window_path = (*path, "windows", index)
-        if window.from_ is not None and window.until is not None:
-            opens = wall_instant(window.from_, policy.tz)
-            closes = wall_instant(window.until, policy.tz)
-            if closes <= opens:
+        if tz is not None and "from" in window and "until" in window:
+            opens, closes = _valid(_LOCAL_DATETIME, window["from"]), _valid(_LOCAL_DATETIME, window["until"])
+            if _NOT_VALID not in (opens, closes) and wall_instant(closes, tz) <= wall_instant(opens, tz):
                 report.at(
                     (*window_path, "until"),
-                    f"until ({window.until.isoformat(timespec='minutes')}) must be after from "
-                    f"({window.from_.isoformat(timespec='minutes')})",
+                    f"until ({closes.isoformat(timespec='minutes')}) must be after from "
+                    f"({opens.isoformat(timespec='minutes')})",
                 )
-        if window.state.kind == "bounds" and not restorable:
+        if restorable is False and _is_bounds(window.get("state")):
             report.at((*window_path, "state"), _unrestorable("window"))
-    for index, rule in enumerate(policy.health):
-        if rule.state is not None and rule.state.kind == "bounds" and not restorable:
+    rules = policy.get("health")
+    for index, rule in enumerate(rules if isinstance(rules, list) else []):
+        if restorable is False and isinstance(rule, dict) and _is_bounds(rule.get("state")):
             report.at((*path, "health", index, "state"), _unrestorable("health rule"))
+
+
+def _is_bounds(raw_state: Any) -> bool:
+    """Whether ``raw_state`` is a valid state with replica bounds."""
+    state = _valid(_STATE, raw_state) if raw_state is not None else _NOT_VALID
+    return state is not _NOT_VALID and state.kind == "bounds"
 
 
 def _unrestorable(what: str) -> str:
