@@ -1,7 +1,7 @@
 """Loading policy files: every error found, each with its file, line and path.
 
-A policy path is a file, or a directory whose own ``.yaml``/``.yml`` files are read
-in name order (not its subdirectories). Each file is read by
+A policy path is a file, or a directory whose own ``.yaml``/``.yml`` files (in any case:
+``.YAML`` too) are read in name order (not its subdirectories). Each file is read by
 :mod:`scaler.policy.yamlsource`, checked for the shape of its windows and rules,
 checked for what spans fields (``from`` before ``until``, bounds that a ``default`` can
 restore, unique names) on the raw values, so these are reported beside every other
@@ -92,7 +92,7 @@ def _count_yaml_files(directory: Path) -> int:
 def _yaml_files(directory: Path) -> list[Path]:
     """The policy files directly inside ``directory``, in name order."""
     return sorted(
-        (child for child in directory.iterdir() if child.suffix in POLICY_SUFFIXES and child.is_file()),
+        (child for child in directory.iterdir() if child.suffix.lower() in POLICY_SUFFIXES and child.is_file()),
         key=lambda child: child.name,
     )
 

@@ -720,6 +720,21 @@ def test_directory_is_read_in_name_order_without_subdirectories(tmp_path: Path):
     assert [tmp_path / "a.yaml", tmp_path / "b.yml"] == [source.path for source in policy_set.sources]
 
 
+def test_upper_case_suffixes_are_read(tmp_path: Path):
+    """office.YAML and night.Yml are policy files too: read, never skipped in silence."""
+    (tmp_path / "office.YAML").write_text(VALID)
+    (tmp_path / "night.Yml").write_text(VALID.replace("office", "night"))
+    policy_set = load_policy_set([tmp_path])
+    assert ["night", "office"] == [policy.name for policy in policy_set.policies]
+
+
+def test_a_zone_after_the_times_of_between_is_located(tmp_path: Path):
+    """The form other downscalers use is refused at its file, line and path, with the way to write it."""
+    issue = only_issue(VALID.replace('"Mon-Fri 08:00-18:00"', '"Mon-Fri 07:30-20:30 Europe/Berlin"'))
+    assert (9, "policies[0].windows[0].between") == (issue.line, issue.path)
+    assert "write timezone: Europe/Berlin in the policy" in issue.message
+
+
 def test_missing_path_is_a_path_error(tmp_path: Path):
     """A path that does not exist raises PolicyPathError naming it."""
     with pytest.raises(PolicyPathError) as caught:
