@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import unquote
 from uuid import UUID
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from scaler.redaction import MARKER, redact_url_passwords
 
 ENV_PREFIX = "SCALER_"
 DEFAULT_API_URL = "https://api.app.simplismart.ai"
@@ -255,33 +255,14 @@ class Settings(BaseSettings):
     def __repr_args__(self) -> Any:
         """What ``repr`` and ``str`` show: every field, the database password replaced (the token is a SecretStr)."""
         for name, value in super().__repr_args__():
-            yield name, redact_url_password(value) if name == "state_url" and isinstance(value, str) else value
+            yield name, redact_url_passwords(value) if name == "state_url" and isinstance(value, str) else value
 
     def public_view(self) -> dict[str, Any]:
         """Return every setting as plain data, secrets replaced by a marker."""
         view = self.model_dump(mode="json")
-        view["api_token"] = "**********" if self.api_token is not None else None
-        view["state_url"] = redact_url_password(self.state_url)
+        view["api_token"] = MARKER if self.api_token is not None else None
+        view["state_url"] = redact_url_passwords(self.state_url)
         return view
-
-
-_URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@]*:)(?P<password>[^/?#]*)(?P<tail>@)")
-_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<password>[^&#]*)")
-
-#: What a redacted password is replaced with in a URL.
-REDACTED_PASSWORD = "***"
-
-
-def redact_url_password(url: str) -> str:
-    """Return ``url`` with its password (``user:PASSWORD@`` or ``?password=``) replaced by ``***``."""
-    url = _URL_PASSWORD.sub(lambda m: f"{m['head']}{REDACTED_PASSWORD}{m['tail']}", url, count=1)
-    return _QUERY_PASSWORD.sub(lambda m: f"{m['head']}{REDACTED_PASSWORD}", url)
-
-
-def url_passwords(url: str) -> list[str]:
-    """Return the passwords written in ``url`` (as written and percent-decoded), to be scrubbed."""
-    found = [m["password"] for m in (_URL_PASSWORD.match(url), *_QUERY_PASSWORD.finditer(url)) if m]
-    return [text for password in found if password for text in dict.fromkeys((password, unquote(password)))]
 
 
 def check_leader_timing(*, heartbeat_seconds: float, lease_seconds: float, takeover_delay_seconds: float) -> None:
