@@ -143,6 +143,14 @@ class Settings(BaseSettings):
         default="sqlite:///./scaler-state.db",
         description="Where the daemon keeps its memory: sqlite:///PATH or postgresql://...",
     )
+    state_url_file: Path | None = Field(
+        default=None,
+        description=(
+            "File holding SCALER_STATE_URL, e.g. a mounted secret, so that a database password is "
+            "kept out of the environment. Read once at start; surrounding whitespace is dropped. "
+            "Exclusive with SCALER_STATE_URL."
+        ),
+    )
     dry_run: bool = Field(
         default=False,
         description="Decide, log and count every action, but send no mutating call.",
@@ -243,6 +251,17 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _state_url_from_its_file(cls, data: Any) -> Any:
+        """Read SCALER_STATE_URL_FILE into ``state_url``; both set is an error."""
+        if not isinstance(data, dict) or data.get("state_url_file") is None:
+            return data
+        if data.get("state_url") is not None:
+            raise ValueError(f"{ENV_PREFIX}STATE_URL and {ENV_PREFIX}STATE_URL_FILE are both set; set only one")
+        path = Path(data["state_url_file"])
+        return {**data, "state_url": read_setting_file(path, f"{ENV_PREFIX}STATE_URL_FILE")}
+
     @model_validator(mode="after")
     def _leader_timing_is_safe(self) -> Settings:
         check_leader_timing(
@@ -263,6 +282,23 @@ class Settings(BaseSettings):
         view["api_token"] = MARKER if self.api_token is not None else None
         view["state_url"] = redact_url_passwords(self.state_url)
         return view
+
+
+def read_setting_file(path: Path, variable: str) -> str:
+    """Return the content of the file a ``*_FILE`` setting names, stripped of surrounding whitespace.
+
+    Raises ``ValueError`` starting with ``variable`` and the path when the file cannot be
+    read, is not UTF-8 text or holds only whitespace.
+    """
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ValueError(f"{variable}: {path} cannot be read ({exc.strerror or type(exc).__name__})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{variable}: {path} is not UTF-8 text") from None
+    if not text:
+        raise ValueError(f"{variable}: {path} is empty")
+    return text
 
 
 def check_leader_timing(*, heartbeat_seconds: float, lease_seconds: float, takeover_delay_seconds: float) -> None:

@@ -268,6 +268,19 @@ def test_suspend_by_name_records_the_suspension(state_url: str) -> None:
     assert result.stdout.startswith(f"suspended llama-3-8b-chat ({LLAMA_8B}) until ")
 
 
+def test_suspend_reads_the_state_url_from_its_file(state_url: str, tmp_path: Path) -> None:
+    """SCALER_STATE_URL_FILE names the store as SCALER_STATE_URL would."""
+    (tmp_path / "state-url").write_text(state_url + "\n")
+    result = invoke(
+        "suspend", "llama-3-8b-chat", "--for", "1h", "--reason", "from a file",
+        SCALER_STATE_URL=None, SCALER_STATE_URL_FILE=str(tmp_path / "state-url"),
+    )  # fmt: skip
+    assert 0 == result.exit_code, result.stderr
+    with open_store(state_url) as store:
+        (suspension,) = store.active_suspensions(datetime.now(UTC)).values()
+    assert "from a file" == suspension.reason
+
+
 def test_an_ambiguous_name_is_refused_listing_the_candidates(state_url: str) -> None:
     """Two deployments called twin: exit 1, both ids named, nothing stored."""
     result = invoke("suspend", "twin", "--for", "1h", "--reason", "x", SCALER_STATE_URL=state_url)

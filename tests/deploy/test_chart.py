@@ -32,6 +32,7 @@ from tests.deploy.metric_names import exported_series_names, referenced_metric_n
 #: Settings the chart deliberately does not take from values, and why.
 SETTINGS_NOT_FROM_VALUES = {
     "api_token": "the token is mounted from a Secret as SCALER_API_TOKEN_FILE, so a rotation needs no restart",
+    "state_url_file": "the URL comes from a Secret (state.existingSecret) as SCALER_STATE_URL, never in plain text",
 }
 #: values.yaml keys whose content is a Kubernetes object passed through as given.
 PASSTHROUGH_KEYS = {

@@ -138,6 +138,47 @@ def test_the_database_password_is_hidden_in_repr_and_str(monkeypatch: pytest.Mon
     assert "postgresql://scaler:db-pass-4711@db.example/scaler" == settings.state_url
 
 
+def test_the_state_url_can_come_from_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """SCALER_STATE_URL_FILE (a mounted secret) holds the URL with its password; surrounding whitespace is dropped."""
+    secret = tmp_path / "state-url"
+    secret.write_text("  postgresql://scaler:db-pass-4711@db.example/scaler\n")
+    monkeypatch.setenv("SCALER_STATE_URL_FILE", str(secret))
+    settings = load_settings()
+    assert "postgresql://scaler:db-pass-4711@db.example/scaler" == settings.state_url
+    assert secret == settings.state_url_file
+    assert "postgresql://scaler:***@db.example/scaler" == settings.public_view()["state_url"]
+    assert "db-pass-4711" not in repr(settings) + str(settings.public_view())
+
+
+def test_state_url_and_its_file_are_exclusive(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Both set is a mistake (which one would win?): one line naming both."""
+    (tmp_path / "state-url").write_text("sqlite:///a.db")
+    monkeypatch.setenv("SCALER_STATE_URL_FILE", str(tmp_path / "state-url"))
+    monkeypatch.setenv("SCALER_STATE_URL", "sqlite:///b.db")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert ["SCALER_STATE_URL and SCALER_STATE_URL_FILE are both set; set only one"] == str(caught.value).splitlines()
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [(None, "cannot be read (No such file or directory)"), ("\n  \n", "is empty"), (b"\xff\xfe", "is not UTF-8 text")],
+)
+def test_an_unusable_state_url_file_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: str | bytes | None, problem: str
+) -> None:
+    """A missing, empty or binary file: one line naming the variable, the file and the problem."""
+    path = tmp_path / "state-url"
+    if isinstance(content, str):
+        path.write_text(content)
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    monkeypatch.setenv("SCALER_STATE_URL_FILE", str(path))
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert [f"SCALER_STATE_URL_FILE: {path} {problem}"] == str(caught.value).splitlines()
+
+
 def test_every_setting_is_documented_in_the_readme() -> None:
     """Each field appears in the README's configuration section as its SCALER_ variable."""
     readme = (Path(__file__).parents[2] / "README.md").read_text()
