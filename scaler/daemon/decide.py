@@ -7,7 +7,11 @@ what the scaler last applied to it (the store's memory), what the platform repor
 
 **Edge and level.** The scaler acts when the desired state differs from what it last
 applied (``change``; ``first_sight`` when it has applied nothing yet, ``resume`` when a
-suspension just ended), so a person's manual change in between is respected. With
+suspension just ended), so a person's manual change in between is respected. A plan
+interrupted between its calls (a shutdown after ``update_replicas``, a refused
+``start``) left its completed calls on record (``AppliedState.remaining``): the next
+decision sends only the rest (``complete``), or notes the state when the platform
+already shows it. With
 ``enforce: true`` it also corrects drift it can observe (``drift``): running while it
 should be stopped, stopped while it should run.
 
@@ -43,7 +47,7 @@ from scaler.simplismart.models import ACTIVE_STATUSES, Deployment, DeploymentSta
 from scaler.store import AppliedState, Backoff
 
 ActionName = Literal["start", "stop", "update_replicas", "restart", "delete"]
-PlanKind = Literal["first_sight", "change", "drift", "resume", "restart", "expire"]
+PlanKind = Literal["first_sight", "change", "complete", "drift", "resume", "restart", "expire"]
 
 #: Urgency classes: lower goes first.
 SAVES_MONEY, INCREASES_SPEND, DELETES = 0, 1, 2
@@ -240,8 +244,14 @@ def _converge(
     if desired is None:
         return None
     status = deployment.status
-    if applied is None or not same_state(applied, desired):
-        kind: PlanKind = "resume" if resumed else ("first_sight" if applied is None else "change")
+    kind: PlanKind
+    if applied is not None and applied.remaining and same_state(applied, desired):
+        # A plan was interrupted after some of its calls: send the rest, never a completed one again.
+        kind = "complete"
+        steps = tuple(step for step in _steps_towards(desired, status) if step.action in applied.remaining)
+        reason = f"completing an interrupted plan: {' and '.join(applied.remaining)} still due"
+    elif applied is None or not same_state(applied, desired):
+        kind = "resume" if resumed else ("first_sight" if applied is None else "change")
         steps = _steps_towards(desired, status)
         reason = {
             "first_sight": "first sight (or the last call's outcome is unknown): the desired state is applied once",
@@ -299,8 +309,17 @@ def same_state(applied: AppliedState, desired: DesiredState) -> bool:
     )
 
 
-def applied_state_of(desired: DesiredState, *, at: datetime, policy: str | None, source: str) -> AppliedState:
-    """Return the store's record of ``desired`` applied at ``at`` under ``policy`` from ``source``."""
+def applied_state_of(
+    desired: DesiredState,
+    *,
+    at: datetime,
+    policy: str | None,
+    source: str,
+    decided_at: datetime | None = None,
+    remaining: tuple[str, ...] = (),
+) -> AppliedState:
+    """Return the store's record of ``desired`` applied at ``at`` under ``policy`` from ``source``, decided at
+    ``decided_at``; ``remaining``: the calls of its plan still to send (none: the state is complete)."""
     rule = source.split(":", 1)[1] if ":" in source else None
     return AppliedState(
         kind=desired.kind,
@@ -310,6 +329,8 @@ def applied_state_of(desired: DesiredState, *, at: datetime, policy: str | None,
         policy=policy,
         rule=rule,
         source=source,
+        decided_at=decided_at,
+        remaining=remaining,
     )
 
 
@@ -340,6 +361,5 @@ def _raises_bounds(previous: AppliedState | None, step: Step) -> bool:
 
 
 def _applied_text(applied: AppliedState) -> str:
-    if applied.kind == "bounds":
-        return f"min={applied.min_replicas} max={applied.max_replicas}"
-    return applied.kind
+    text = f"min={applied.min_replicas} max={applied.max_replicas}" if applied.kind == "bounds" else applied.kind
+    return f"{text} ({' and '.join(applied.remaining)} still due)" if applied.remaining else text

@@ -442,26 +442,30 @@ class Executor:
             try:
                 message, request_id = await self._send(step, deployment_id)
             except _StepFailed as failure:
-                if isinstance(failure.error, NotSent) and not failure.stopped:
-                    # Leadership was lost between the check above and the attempt (or a retry).
-                    unknown = outcome_unknown(step, failure.error)
+                if (
+                    isinstance(failure.error, NotSent)
+                    and not failure.stopped
+                    and not outcome_unknown(step, failure.error)
+                ):
+                    # Leadership was lost between the check above and the first attempt: nothing left.
                     await self._finish(
-                        action_id,
-                        plan,
-                        step,
-                        "deferred",
-                        message=f"not sent: {failure.error.message}",
-                        state_unknown=unknown,
+                        action_id, plan, step, "deferred", message=f"not sent: {failure.error.message}"
                     )
-                    if unknown:
-                        execution.state_unknown.add(deployment_id)
                     return
+                # A retry refused after an attempt that may have been delivered keeps that uncertainty.
                 await self._failed(plan, step, action_id, failure, now, backoff, execution)
                 return
             finished = self._clock()
             applied = None
-            if last and plan.target is not None:
-                applied = applied_state_of(plan.target, at=finished, policy=plan.policy, source=plan.source)
+            if plan.target is not None:  # each completed call is on record: an interrupted plan resumes after it
+                applied = applied_state_of(
+                    plan.target,
+                    at=finished,
+                    policy=plan.policy,
+                    source=plan.source,
+                    decided_at=now,
+                    remaining=tuple(later.action for later in plan.steps[index + 1 :]),
+                )
             recorded = await self._finish(
                 action_id, plan, step, "success", message=message, request_id=request_id, applied=applied
             )
@@ -539,6 +543,8 @@ class Executor:
         message = error.message or error.default_message()
         if failure.stopped:
             message = f"stopped, but the start failed: {message}"
+        elif isinstance(error, NotSent):
+            message = f"an earlier attempt may have been delivered; then {message}"
         consequence = None
         if isinstance(error, AuthenticationError):
             self._organization.auth_refused(finished, error)
@@ -574,7 +580,7 @@ class Executor:
         if recorded and unknown:
             execution.state_unknown.add(deployment_id)
         if failure.stopped:
-            await self._note_stopped_by_restart(plan, finished, execution)
+            await self._note_stopped_by_restart(plan, finished, now, execution)
         if not recorded:
             execution.unrecorded = True
             return
@@ -597,14 +603,16 @@ class Executor:
                 self._store_failed("forget", store_error)
             self.forget(deployment_id)
 
-    async def _note_stopped_by_restart(self, plan: Plan, at: datetime, execution: Execution) -> None:
+    async def _note_stopped_by_restart(self, plan: Plan, at: datetime, now: datetime, execution: Execution) -> None:
         """A restart stopped the deployment and could not start it: remember it as stopped.
 
         The next cycle then sees the desired (running) state differ from what was applied
         and starts it, instead of leaving it stopped because "running" was applied before.
         """
         deployment_id = plan.deployment.deployment_id
-        state = AppliedState(kind="stopped", applied_at=at, policy=plan.policy, rule=plan.rule, source=plan.source)
+        state = AppliedState(
+            kind="stopped", applied_at=at, policy=plan.policy, rule=plan.rule, source=plan.source, decided_at=now
+        )
         execution.statuses[deployment_id] = DeploymentStatus.SCALED_DOWN
         if plan.restart_rule is not None:
             execution.restarted[deployment_id] = (plan.restart_rule, at)
@@ -619,7 +627,7 @@ class Executor:
         """Record the target as applied without a call: the deployment is already that way."""
         assert plan.target is not None
         deployment_id = plan.deployment.deployment_id
-        state = applied_state_of(plan.target, at=now, policy=plan.policy, source=plan.source)
+        state = applied_state_of(plan.target, at=now, policy=plan.policy, source=plan.source, decided_at=now)
         if not self.dry_run:
             try:
                 await asyncio.to_thread(self._store.set_applied, deployment_id, state)
@@ -662,7 +670,7 @@ class Executor:
             self._count(plan, step, "dry_run")
             self._log(plan, step, "dry_run")
         if plan.target is not None:
-            state = applied_state_of(plan.target, at=now, policy=plan.policy, source=plan.source)
+            state = applied_state_of(plan.target, at=now, policy=plan.policy, source=plan.source, decided_at=now)
             self._dry_applied[plan.deployment.deployment_id] = state
             execution.applied[plan.deployment.deployment_id] = state
         if plan.restart_rule is not None:

@@ -109,7 +109,13 @@ def _applied_target(record: ActionRecord, now: datetime) -> AppliedState | None:
     except ValueError:
         return None
     source = record.parameters.get("source")
-    return applied_state_of(desired, at=now, policy=record.policy, source=source if isinstance(source, str) else "")
+    return applied_state_of(
+        desired,
+        at=now,
+        policy=record.policy,
+        source=source if isinstance(source, str) else "",
+        decided_at=record.started_at,
+    )
 
 
 async def recover_pending(

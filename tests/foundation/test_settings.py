@@ -9,6 +9,7 @@ from uuid import UUID
 import pytest
 
 from scaler.settings import DEFAULT_API_URL, Settings, SettingsError, load_settings, setting_variables
+from tests.doc_pages import marked_section
 
 ROOT = Path(__file__).parents[2]
 
@@ -179,16 +180,15 @@ def test_an_unusable_state_url_file_is_named(
     assert [f"SCALER_STATE_URL_FILE: {path} {problem}"] == str(caught.value).splitlines()
 
 
-def test_every_setting_is_documented_in_the_readme() -> None:
-    """Each field appears in the README's configuration section as its SCALER_ variable."""
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    section = readme.split("<!-- BEGIN:configuration -->")[1].split("<!-- END:configuration -->")[0]
+def test_every_setting_is_documented() -> None:
+    """Each field appears in the configuration page's section as its SCALER_ variable."""
+    section = marked_section("configuration.md", "configuration")
     missing = [name for name in Settings.model_fields if f"SCALER_{name.upper()}" not in section]
     assert [] == missing
 
 
 def test_every_setting_has_a_description() -> None:
-    """Every field documents itself (the README table and the chart draw on it)."""
+    """Every field documents itself (the configuration page's table and the chart draw on it)."""
     assert [] == [name for name, field in Settings.model_fields.items() if not field.description]
 
 
