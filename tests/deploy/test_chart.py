@@ -12,6 +12,7 @@ import yaml
 from scaler.daemon.service import SHUTDOWN_GRACE_SECONDS
 from scaler.settings import Settings
 from tests.deploy.chart import (
+    SETTINGS_NOT_FROM_VALUES,
     TEMPLATES,
     block_structure_errors,
     errors_with,
@@ -30,11 +31,6 @@ from tests.deploy.dockerfile import env_values, stages
 from tests.deploy.metric_names import exported_series_names, referenced_metric_names
 from tests.doc_pages import README, marked_section
 
-#: Settings the chart deliberately does not take from values, and why.
-SETTINGS_NOT_FROM_VALUES = {
-    "api_token": "the token is mounted from a Secret as SCALER_API_TOKEN_FILE, so a rotation needs no restart",
-    "state_url_file": "the URL comes from a Secret (state.existingSecret) as SCALER_STATE_URL, never in plain text",
-}
 #: values.yaml keys whose content is a Kubernetes object passed through as given.
 PASSTHROUGH_KEYS = {
     "resources", "podSecurityContext", "securityContext", "affinity", "nodeSelector", "tolerations",

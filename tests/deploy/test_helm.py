@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from scaler.settings import ENV_PREFIX, Settings, load_settings
-from tests.deploy.chart import load_values
+from tests.deploy.chart import SETTINGS_NOT_FROM_VALUES, load_values
 from tests.deploy.conftest import ALERTS, CHART, DASHBOARD, REPO
 from tests.doc_pages import marked_section
 
@@ -56,6 +56,7 @@ CONFIG = {
     "apiRetryAttempts": 5,
     "apiRetryTimeoutSeconds": 45,
     "allowDelete": True,
+    "allowEmptyPolicies": True,
     "reconcileIntervalSeconds": 90,
     "healthIntervalSeconds": 40,
     "healthIdleIntervalSeconds": 0,
@@ -333,8 +334,9 @@ def test_probes_are_healthz_and_readyz_on_the_http_port(rendered: dict[str, list
 
 
 def test_env_names_are_the_daemons_settings(rendered: dict[str, list[dict[str, Any]]]) -> None:
-    """The container's variables are exactly the daemon's settings, less the inline token (a file instead)."""
-    expected = {f"{ENV_PREFIX}{field.upper()}" for field in Settings.model_fields if field != "api_token"}
+    """The container's variables are exactly the daemon's settings, less those the chart leaves out on purpose
+    (the inline token: a file instead; the state URL's file: a Secret's value instead)."""
+    expected = {f"{ENV_PREFIX}{field.upper()}" for field in Settings.model_fields if field not in SETTINGS_NOT_FROM_VALUES}
     assert sorted(expected) == sorted(_env(rendered["everything"]))
 
 
