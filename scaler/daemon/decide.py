@@ -27,15 +27,18 @@ goes on.
 status but DEPLOYED and SCALED_DOWN (DEPLOYING, FAILED, DELETING, DELETED, unknown).
 While a backoff runs, plans that increase spend wait; plans that save money go on.
 
-**Urgency** (:func:`urgency`), most urgent first: the plan waiting longest (a plan
-deferred in an earlier cycle goes before new ones); then plans that save money (stops,
+**Urgency** (:func:`urgency`), most urgent first: plans that save money (stops,
 scale-downs) before those that increase spend (starts, scale-ups, restarts), and
-deletions last (irreversible, and never time-critical); then by name.
+deletions last (irreversible, and never time-critical); within each, the plan waiting
+longest (a plan deferred in an earlier cycle goes before new ones); then by name.
+Whether a plan saves or spends is judged against the last applied bounds, or, when
+they are unknown, the policy's default bounds (its lowest state when the default has
+none): a stop or a scale-down never waits for a blocked wallet or a quota backoff.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Literal
@@ -95,6 +98,8 @@ class Plan:
     reason: str
     restart_rule: str | None = None
     blocked: str | None = None
+    spend_reference: tuple[int, int] | None = None
+    """The bounds compared with when the applied bounds are unknown (see :func:`_raises_bounds`)."""
 
     @property
     def rule(self) -> str | None:
@@ -105,11 +110,12 @@ class Plan:
 
     @property
     def increases_spend(self) -> bool:
-        """Whether a step starts something or raises replica bounds (paused while the wallet is blocked)."""
+        """Whether a step starts something or raises replica bounds (paused while the wallet is blocked
+        or a quota refusal backs the deployment off); stops and scale-downs never wait for either."""
         for step in self.steps:
             if step.action in ("start", "restart"):
                 return True
-            if step.action == "update_replicas" and _raises_bounds(self.previous, step):
+            if step.action == "update_replicas" and _raises_bounds(self.previous, step, self.spend_reference):
                 return True
         return False
 
@@ -163,12 +169,15 @@ def decide(
     allow_delete: bool,
     backoff: Backoff | None = None,
     resumed: bool = False,
+    spend_reference: tuple[int, int] | None = None,
 ) -> Decision:
     """Return what to do with ``deployment`` at ``now`` (see the module's docstring).
 
     ``applied`` is what the scaler last applied (``None``: nothing yet), ``resumed``
     whether a suspension of the deployment just ended (the desired state is then applied
-    once, as on first sight).
+    once, as on first sight). ``spend_reference``: the governing policy's
+    :attr:`~scaler.policy.Policy.spend_reference`, which a change of bounds is compared
+    with when the applied bounds are unknown.
     """
     if resolution.suspended:
         return Decision(skip=f"suspended until {iso(resolution.next_change)}")
@@ -200,6 +209,8 @@ def decide(
     convergence = _converge(
         deployment, resolution, applied=None if resumed else applied, previous=applied, resumed=resumed
     )
+    if convergence is not None and spend_reference is not None:
+        convergence = replace(convergence, spend_reference=spend_reference)
     if convergence is not None:
         plans.append(convergence)
     elif resolution.restart_due is not None and deployment.status is DeploymentStatus.DEPLOYED:
@@ -348,16 +359,23 @@ def _desired(kind: str, low: int | None, high: int | None) -> DesiredState:
 
 def urgency(plan: Plan, waiting_since: datetime) -> tuple[object, ...]:
     """Sort key of a plan, most urgent first (see the module's docstring)."""
-    return (waiting_since, plan.urgency_class, plan.deployment.deployment_name, str(plan.deployment.deployment_id))
+    return (plan.urgency_class, waiting_since, plan.deployment.deployment_name, str(plan.deployment.deployment_id))
 
 
-def _raises_bounds(previous: AppliedState | None, step: Step) -> bool:
-    """Whether ``step`` raises a bound above what was applied (unknown bounds count as raised)."""
-    if previous is None or previous.kind != "bounds":
+def _raises_bounds(previous: AppliedState | None, step: Step, reference: tuple[int, int] | None) -> bool:
+    """Whether ``step`` raises a bound above the last applied bounds.
+
+    When those are unknown (nothing applied, a stopped or running state, or an outcome
+    left unknown), the step is compared with ``reference``, the policy's default bounds
+    or its lowest state; with no reference at all it counts as raised.
+    """
+    if previous is not None and previous.kind == "bounds":
+        low, high = previous.min_replicas or 0, previous.max_replicas or 0
+    elif reference is not None:
+        low, high = reference
+    else:
         return True
-    return (step.min_replicas or 0) > (previous.min_replicas or 0) or (step.max_replicas or 0) > (
-        previous.max_replicas or 0
-    )
+    return (step.min_replicas or 0) > low or (step.max_replicas or 0) > high
 
 
 def _applied_text(applied: AppliedState) -> str:

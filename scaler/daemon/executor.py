@@ -2,14 +2,16 @@
 
 For every plan of a cycle, most urgent first (:func:`scaler.daemon.decide.urgency`):
 
-- **Budget**: at most ``max_actions_per_cycle`` actions (audit records; a restart is one
-  action of two calls) per cycle. A plan is never split: one that does not fit what is
-  left is deferred to a later cycle, except that the first plan of a cycle always runs
-  (a two-action plan under a limit of 1 would otherwise never run).
 - **Gates**: nothing is sent while the platform refuses the token; a plan that increases
   spend is blocked while the wallet is blocked (except the probe, see
   :mod:`scaler.daemon.organization`); a plan whose expiry may not delete is blocked.
   Blocked and deferred plans are recorded, logged and counted once, not every cycle.
+- **Budget**, after the gates (a plan a gate holds takes no slot): at most
+  ``max_actions_per_cycle`` actions (audit records; a restart is one action of two
+  calls) per cycle, shared among the plans that can go out, money-saving ones first. A
+  plan is never split: one that does not fit what is left is deferred to a later cycle,
+  except that the first plan of a cycle always runs (a two-action plan under a limit of
+  1 would otherwise never run).
 - **Fencing**: every call is sent only while ``may_act()`` holds (the leader elector's
   lease; always true for a single instance): checked before each action is recorded and
   again before it is sent, and by the client before each attempt (retries included, see
@@ -64,7 +66,7 @@ from scaler.simplismart.errors import (
     WalletBlocked,
 )
 from scaler.simplismart.models import DeploymentStatus
-from scaler.store import ActionIntent, ActionOutcome, AppliedState, Backoff, Store, StoreError
+from scaler.store import ActionIntent, ActionNotPending, ActionOutcome, AppliedState, Backoff, Store, StoreError
 
 log = structlog.get_logger()
 
@@ -267,20 +269,15 @@ class Executor:
                 self._reported.pop(slot, None)
         since = {id(plan): self._note_waiting(plan, now) for plan in plans}
         ordered = sorted(plans, key=lambda plan: urgency(plan, since[id(plan)]))
-        budget = self.max_actions_per_cycle
-        runnable: list[Plan] = []
         held: list[tuple[Plan, str, str]] = []
+        open_plans = []
         for plan in ordered:
             if plan.blocked is not None:
                 held.append((plan, "blocked", plan.blocked))
-            elif not plan.steps:
-                runnable.append(plan)
-            elif len(plan.steps) <= budget or budget == self.max_actions_per_cycle:
-                budget = max(budget - len(plan.steps), 0)
-                runnable.append(plan)
             else:
-                held.append((plan, "deferred", f"more than {self.max_actions_per_cycle} actions this cycle"))
-        going = self._through_gates(runnable, now, held)
+                open_plans.append(plan)
+        # Gates first: a plan a gate holds takes no slot of the cycle's budget.
+        going = self._within_budget(self._through_gates(open_plans, now, held), held)
         await self._report_held(held, now, execution)
         first_ids = await self._write_ahead(going, now)
         outcomes = await asyncio.gather(
@@ -304,10 +301,33 @@ class Executor:
                 self._metrics.reconcile_errors.inc()
         return execution
 
+    def _within_budget(
+        self, passed: list[tuple[Plan, SpendGate]], held: list[tuple[Plan, str, str]]
+    ) -> list[tuple[Plan, SpendGate]]:
+        """Share the cycle's budget among the plans that can go out, most urgent (money-saving) first.
+
+        A plan is never split: one that does not fit what is left is deferred, except that the
+        first plan of a cycle always runs (a two-action plan under a limit of 1 would otherwise
+        never run). A deferred probe gives the wallet probe back.
+        """
+        budget = self.max_actions_per_cycle
+        going: list[tuple[Plan, SpendGate]] = []
+        for plan, gate in passed:
+            if not plan.steps:
+                going.append((plan, gate))
+            elif len(plan.steps) <= budget or budget == self.max_actions_per_cycle:
+                budget = max(budget - len(plan.steps), 0)
+                going.append((plan, gate))
+            else:
+                held.append((plan, "deferred", f"more than {self.max_actions_per_cycle} actions this cycle"))
+                if gate == "probe":
+                    self._organization.probe_abandoned()
+        return going
+
     def _through_gates(
         self, runnable: list[Plan], now: datetime, held: list[tuple[Plan, str, str]]
     ) -> list[tuple[Plan, SpendGate]]:
-        """Pass the runnable plans, most urgent first, through the organization's gates.
+        """Pass the plans, most urgent first, through the organization's gates.
 
         A refused token holds every plan that sends calls; a blocked wallet holds those that
         increase spend, except the most urgent one when the probe is due. Blocked plans are
@@ -726,6 +746,18 @@ class Executor:
                 applied=applied,
                 state_unknown=state_unknown,
             )
+        except ActionNotPending as error:
+            # Another instance (a newer leader's crash recovery) settled it first: its record stands.
+            log.warning(
+                "action_settled_elsewhere",
+                action_id=action_id,
+                deployment=plan.deployment.deployment_name,
+                deployment_id=str(plan.deployment.deployment_id),
+                result=result,
+                error=str(error),
+                effect="the record another instance wrote is kept",
+            )
+            return False
         except StoreError as error:
             self._store_failed("finish_action", error, action_id=action_id)
             return False

@@ -46,7 +46,7 @@ from scaler.daemon.health import HealthPoll, HealthPoller
 from scaler.daemon.organization import OrganizationState
 from scaler.daemon.policies import PolicyKeeper
 from scaler.daemon.recovery import recover_pending
-from scaler.daemon.savings import SavingsMeter, running_gpus, state_in_effect
+from scaler.daemon.savings import SavingsMeter, running_gpus, state_in_effect, state_saving
 from scaler.daemon.status import DeploymentView
 from scaler.metrics import Metrics
 from scaler.policy import (
@@ -419,7 +419,9 @@ class Reconciler:
             summary.error = f"the state store cannot be read: {error}"
             return summary
         self.health.remember(memory.tracks)
-        self._savings.settle(now, count=acting)
+        # Savings run up to what the platform was last seen doing, not past it (the list may be older than now).
+        observed = self.inventory_at if self._listed_since_cycle and self.inventory_at is not None else now
+        self._savings.settle(min(observed, now), count=acting)
 
         self._listed_since_cycle = False
         full = only is None
@@ -445,6 +447,7 @@ class Reconciler:
                     allow_delete=self.allow_delete,
                     backoff=memory.backoffs.get(deployment_id),
                     resumed=deployment_id in self._resuming,
+                    spend_reference=self._spend_reference(policy_set, resolution),
                 )
                 decision = self._hold_on_stale_health(deployment, decision, memory.tracks.get(deployment_id), now)
             except Exception as error:  # one failing deployment never stops the others
@@ -501,6 +504,12 @@ class Reconciler:
             plans=remaining,
             skip=None if remaining else f"health rule {held[0].rule} waits: health last observed at {observed}",
         )
+
+    @staticmethod
+    def _spend_reference(policy_set: PolicySet, resolution: Resolution) -> tuple[int, int] | None:
+        """The governing policy's bounds to compare a change with when the applied bounds are unknown."""
+        policy = policy_set.policy(resolution.policy) if resolution.policy else None
+        return policy.spend_reference if policy is not None else None
 
     def _read_memory(self, now: datetime) -> _Memory:
         store = self._store
@@ -686,7 +695,7 @@ class Reconciler:
             self._gauges.publish_health(deployment, view.health.value if view.health else None, view.pods)
             self._savings.hold(
                 deployment,
-                state_in_effect(stored_applied.get(deployment_id), deployment.status),
+                state_saving(stored_applied.get(deployment_id), deployment.status, resolution.desired),
                 baseline=baseline,
                 pricing=policy_set.pricing,
                 now=now,
