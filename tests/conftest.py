@@ -11,6 +11,13 @@ import structlog
 
 from scaler.settings import unknown_variables
 
+#: The name CI environments have long used for the integration switch. It is taken as the suite's own
+#: SCALERTEST_REQUIRE_INTEGRATION and removed, so that no command the tests run sees a SCALER_*
+#: variable that is no setting (the product refuses those, as it must).
+LEGACY_REQUIRE_INTEGRATION = "SCALER_REQUIRE_INTEGRATION"
+if LEGACY_REQUIRE_INTEGRATION in os.environ:
+    os.environ.setdefault("SCALERTEST_REQUIRE_INTEGRATION", os.environ.pop(LEGACY_REQUIRE_INTEGRATION))
+
 REQUIRE_INTEGRATION = os.environ.get("SCALERTEST_REQUIRE_INTEGRATION") == "1"
 
 # A real PostgreSQL server on loopback: fixtures postgres_server and postgres_url.
