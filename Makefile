@@ -1,10 +1,11 @@
-# The commands of the README: `make demo`, `make test`, `make reliability`, `make bench` and `make helm`. Each creates .venv first.
+# The commands of the README: `make demo`, `make test`, `make reliability`, `make bench` and `make helm`;
+# `make schema` regenerates a committed file. Each creates .venv first.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint-imports bench reliability helm clean
+.PHONY: demo test lint-imports bench reliability helm schema clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,10 @@ test: $(STAMP)
 ## helm: fetch the Helm binary the chart tests run (v4.1.4, linux-amd64, SHA-256 checked) into .cache/helm/
 helm: $(STAMP)
 	$(BIN)/python -m tests.deploy.fetch_helm
+
+## schema: regenerate the policy JSON Schema (scaler/policy/schema.json) from the models
+schema: $(STAMP)
+	$(BIN)/python -m scaler.policy.schema > scaler/policy/schema.json
 
 ## reliability: the whole reliability and security suite with large case counts (minutes);
 ## `make test` runs a fast subset of every scenario. The table is printed at the end and
