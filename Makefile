@@ -1,11 +1,11 @@
 # The commands of the README: `make demo`, `make test`, `make reliability`, `make bench` and `make helm`;
-# `make schema` regenerates a committed file. Each creates .venv first.
+# `make lock` and `make schema` regenerate committed files. Each creates .venv first.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint-imports bench reliability helm schema clean
+.PHONY: demo test lint-imports bench reliability helm lock schema clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,16 @@ test: $(STAMP)
 ## helm: fetch the Helm binary the chart tests run (v4.1.4, linux-amd64, SHA-256 checked) into .cache/helm/
 helm: $(STAMP)
 	$(BIN)/python -m tests.deploy.fetch_helm
+
+## lock: recompile requirements.lock, the image's dependencies pinned with their hashes, from
+## pyproject.toml (existing pins are kept; make lock ARGS=--upgrade takes the newest allowed).
+## One lock for every platform and every Python from requires-python's minimum on (--universal).
+UV_VERSION := 0.13.9
+LOCK_COMMAND := uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" --output-file requirements.lock --quiet
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet 'uv==$(UV_VERSION)'
+	$(BIN)/$(LOCK_COMMAND) $(ARGS)
 
 ## schema: regenerate the policy JSON Schema (scaler/policy/schema.json) from the models
 schema: $(STAMP)
