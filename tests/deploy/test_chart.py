@@ -426,9 +426,13 @@ def test_dashboard_config_map_carries_the_sidecar_label() -> None:
 
 
 def test_service_monitor_names_the_job_the_alerts_select() -> None:
-    """The ServiceMonitor's job label is the chart name, the job the alert rules select on."""
+    """The ServiceMonitor's job label is the pods' app.kubernetes.io/name (the chart name or nameOverride), the
+    job the chart's alert rules select on in place of the plain file's job="simplismart-scaler"."""
+    helpers = _template("_helpers.tpl")
     assert "jobLabel: app.kubernetes.io/name" in _template("servicemonitor.yaml")
+    assert re.search(r'define "simplismart-scaler.job" -\}\}\n\{\{- include "simplismart-scaler.name" \. \}\}', helpers)
     assert 'job="simplismart-scaler"' in (CHART / "files" / "alerts.yaml").read_text()
+    assert 'replace "job=\\"simplismart-scaler\\"" $matchers' in _template("prometheusrule.yaml")
     assert "simplismart-scaler" == _chart_metadata()["name"]
 
 

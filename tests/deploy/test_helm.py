@@ -435,11 +435,69 @@ def test_pod_disruption_budget_keeps_one_replica(rendered: dict[str, list[dict[s
                       _one(manifests, "Deployment")["spec"]["replicas"])
 
 
-def test_prometheus_rule_holds_the_alerts_file(rendered: dict[str, list[dict[str, Any]]]) -> None:
-    """The PrometheusRule's spec is files/alerts.yaml, the plain rule file, as it is."""
+def _alerts_as_the_chart_adapts_them(matchers: str, runbook_base: str | None) -> dict[str, Any]:
+    """files/alerts.yaml with each job="simplismart-scaler" replaced by ``matchers`` and, given a base, each
+    runbook_url made base#alertname."""
+    document = yaml.safe_load(ALERTS.read_text())
+    for group in document["groups"]:
+        for rule in group["rules"]:
+            rule["expr"] = rule["expr"].replace('job="simplismart-scaler"', matchers)
+            if runbook_base is not None:
+                rule["annotations"]["runbook_url"] = f"{runbook_base}#{rule['alert'].lower()}"
+    return document
+
+
+def _rules_by_alert(rule: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["alert"]: r for group in rule["spec"]["groups"] for r in group["rules"]}
+
+
+def test_prometheus_rule_is_the_alerts_file_adapted_to_the_release(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """The PrometheusRule's spec is files/alerts.yaml with the release's job and namespace in place of
+    job="simplismart-scaler", and each runbook link on the documentation's runbook page."""
     rule = _one(rendered["monitoring"], "PrometheusRule")
-    assert (yaml.safe_load(ALERTS.read_text()), "kube-prometheus-stack") == (
-        rule["spec"], rule["metadata"]["labels"]["release"]
+    expected = _alerts_as_the_chart_adapts_them(
+        f'job="simplismart-scaler", namespace="{NAMESPACE}"', load_values()["prometheusRule"]["runbookUrlBase"]
+    )
+    assert (expected, "kube-prometheus-stack") == (rule["spec"], rule["metadata"]["labels"]["release"])
+    assert "https://simplismart.github.io/simplismart-scaler/runbook/" == load_values()["prometheusRule"]["runbookUrlBase"]
+
+
+def test_prometheus_rule_follows_name_override_disabled_severities_and_labels(helm: Helm) -> None:
+    """With nameOverride the rules select that job; a disabled alert is left out, a severity set per alert
+    replaces the file's, extra labels reach every alert, and an empty runbookUrlBase keeps the file's links."""
+    manifests = helm.render({
+        **MINIMAL, "nameOverride": "gpu-scaler",
+        "prometheusRule": {
+            "enabled": True, "disabled": {"SimplismartDeploymentDegraded": True},
+            "severities": {"SimplismartScalerDown": "warning", "SimplismartDeploymentStartNotHealthy": "critical"},
+            "additionalRuleLabels": {"team": "platform"}, "runbookUrlBase": "",
+        },
+    })
+    rules = _rules_by_alert(_one(manifests, "PrometheusRule"))
+    file_rules = _rules_by_alert({"spec": _alerts_as_the_chart_adapts_them(
+        f'job="gpu-scaler", namespace="{NAMESPACE}"', None)})
+    expected_severity = {name: r["labels"]["severity"] for name, r in file_rules.items()}
+    del expected_severity["SimplismartDeploymentDegraded"]
+    expected_severity |= {"SimplismartScalerDown": "warning", "SimplismartDeploymentStartNotHealthy": "critical"}
+    assert (
+        expected_severity, {"platform"},
+        {name: r["expr"] for name, r in file_rules.items() if name != "SimplismartDeploymentDegraded"},
+        {name: r["annotations"] for name, r in file_rules.items() if name != "SimplismartDeploymentDegraded"},
+    ) == (
+        {name: r["labels"]["severity"] for name, r in rules.items()}, {r["labels"]["team"] for r in rules.values()},
+        {name: r["expr"] for name, r in rules.items()}, {name: r["annotations"] for name, r in rules.items()},
+    )
+    assert 'absent(up{job="gpu-scaler", namespace="platform"})' == rules["SimplismartScalerAbsent"]["expr"]
+
+
+@pytest.mark.parametrize("setting", ["disabled", "severities"])
+def test_prometheus_rule_refuses_an_alert_that_does_not_exist(helm: Helm, setting: str) -> None:
+    """A misspelt alert name in prometheusRule.disabled or .severities fails the render, naming it."""
+    value = True if setting == "disabled" else "warning"
+    result = helm.template({**MINIMAL, "prometheusRule": {"enabled": True, setting: {"SimplismartScalerDwn": value}}})
+    assert (1, True) == (
+        result.returncode, f"prometheusRule.{setting}.SimplismartScalerDwn: there is no alert SimplismartScalerDwn"
+        in result.stderr,
     )
 
 
@@ -508,6 +566,19 @@ def test_notes_tell_how_to_follow_the_scaler(helm: Helm) -> None:
     ]
     lines = [line.strip() for line in notes.splitlines()]
     assert expected == [line for line in expected if line in lines]
+
+
+def test_notes_name_the_job_and_namespace_the_rules_select(helm: Helm) -> None:
+    """The notes name the job Prometheus gives a renamed release's targets (nameOverride), with or without
+    the ServiceMonitor, never the chart's default name."""
+    renamed = {**MINIMAL, "nameOverride": "gpu-scaler"}
+    with_monitor = helm.notes({**renamed, "serviceMonitor": {"enabled": True}})
+    without = helm.notes(renamed)
+    selector = f'job="gpu-scaler", namespace="{NAMESPACE}"'
+    assert (True, True, True, False) == (
+        f"ServiceMonitor scaler-gpu-scaler ({selector})" in with_monitor, 'scrape job named "gpu-scaler"' in without,
+        selector in without, 'job="simplismart-scaler"' in with_monitor + without,
+    )
 
 
 def test_notes_warn_of_a_missing_org_id_and_policies(helm: Helm) -> None:

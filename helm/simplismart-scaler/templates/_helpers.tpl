@@ -116,3 +116,20 @@ The state URL when it is not read from a Secret: state.url, or SQLite on the sta
 {{- define "simplismart-scaler.stateUrl" -}}
 {{- default "sqlite:////var/lib/scaler/state.db" .Values.state.url }}
 {{- end }}
+
+{{/*
+The job label Prometheus gives the scaler's targets: the ServiceMonitor takes it from the
+Service's app.kubernetes.io/name label (jobLabel), which is the chart name or nameOverride.
+The alert rules, the release notes and the dashboard's default select on it.
+*/}}
+{{- define "simplismart-scaler.job" -}}
+{{- include "simplismart-scaler.name" . }}
+{{- end }}
+
+{{/*
+The label matchers that pick this release's targets out of everything a Prometheus
+scrapes: its job, and the namespace the Prometheus Operator labels each target with.
+*/}}
+{{- define "simplismart-scaler.targetMatchers" -}}
+{{- printf "job=%q, namespace=%q" (include "simplismart-scaler.job" .) .Release.Namespace }}
+{{- end }}
