@@ -1,11 +1,11 @@
 # The commands of the README: `make demo`, `make test`, `make reliability`, `make bench` and `make helm`;
-# `make lock` and `make schema` regenerate committed files. Each creates .venv first.
+# `make lock`, `make schema` and `make chart-readme` regenerate committed files. Each creates .venv first.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint-imports bench reliability helm lock schema clean
+.PHONY: demo test lint-imports bench reliability helm lock schema chart-readme clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ lock: $(STAMP)
 ## schema: regenerate the policy JSON Schema (scaler/policy/schema.json) from the models
 schema: $(STAMP)
 	$(BIN)/python -m scaler.policy.schema > scaler/policy/schema.json
+
+## chart-readme: regenerate the values table of helm/simplismart-scaler/README.md from values.yaml's comments
+chart-readme: $(STAMP)
+	$(BIN)/python -m tests.deploy.chart_readme
 
 ## reliability: the whole reliability and security suite with large case counts (minutes);
 ## `make test` runs a fast subset of every scenario. The table is printed at the end and

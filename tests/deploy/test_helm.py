@@ -83,6 +83,13 @@ EVERYTHING = {
     "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
     "prometheusRule": {"enabled": True},
     "grafanaDashboard": {"enabled": True, "namespace": "monitoring"},
+    "podDisruptionBudget": {"maxUnavailable": 1},
+    "networkPolicy": {
+        "enabled": True,
+        "databaseTo": [{"ipBlock": {"cidr": "10.20.0.0/16"}}],
+        "databasePort": 6432,
+        "extraEgress": [{"to": [{"ipBlock": {"cidr": "10.30.0.8/32"}}], "ports": [{"port": 3128, "protocol": "TCP"}]}],
+    },
 }
 
 #: The least that installs: a token.
@@ -121,9 +128,15 @@ EXPECTED_OBJECTS = {
         ("PrometheusRule", FULLNAME, NAMESPACE), ("Service", FULLNAME, NAMESPACE),
         ("ServiceAccount", FULLNAME, NAMESPACE), ("ServiceMonitor", FULLNAME, NAMESPACE),
     ],
+    "hardened": [
+        ("Deployment", FULLNAME, NAMESPACE), ("NetworkPolicy", FULLNAME, NAMESPACE),
+        ("PersistentVolumeClaim", f"{FULLNAME}-state", NAMESPACE), ("Service", FULLNAME, NAMESPACE),
+        ("ServiceAccount", FULLNAME, NAMESPACE),
+    ],
     "everything": [
         ("ConfigMap", f"{FULLNAME}-dashboard", "monitoring"), ("ConfigMap", f"{FULLNAME}-policies", NAMESPACE),
-        ("Deployment", FULLNAME, NAMESPACE), ("PodDisruptionBudget", FULLNAME, NAMESPACE),
+        ("Deployment", FULLNAME, NAMESPACE), ("NetworkPolicy", FULLNAME, NAMESPACE),
+        ("PodDisruptionBudget", FULLNAME, NAMESPACE),
         ("PrometheusRule", FULLNAME, NAMESPACE), ("Service", FULLNAME, NAMESPACE),
         ("ServiceAccount", FULLNAME, NAMESPACE), ("ServiceMonitor", FULLNAME, NAMESPACE),
     ],
@@ -512,6 +525,109 @@ def test_dashboard_config_map_carries_the_sidecar_label_and_the_dashboard(
     )
 
 
+def test_state_claim_is_created_with_its_size_class_and_access_mode(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """With state.persistence.enabled the chart creates a PVC of the given size, class and access mode, with
+    its annotations, and mounts it as the state volume."""
+    manifests = rendered["hardened"]
+    claim = _one(manifests, "PersistentVolumeClaim")
+    assert ({"accessModes": ["ReadWriteOncePod"], "storageClassName": "fast-ssd",
+             "resources": {"requests": {"storage": "2Gi"}}}, {"helm.sh/resource-policy": "keep"},
+            {"name": "state", "persistentVolumeClaim": {"claimName": f"{FULLNAME}-state"}}) == (
+        claim["spec"], claim["metadata"]["annotations"], _volume(manifests, "state"),
+    )
+
+
+@pytest.mark.parametrize(("storage_class", "expected"), [("", None), ("-", "")], ids=["default-class", "no-class"])
+def test_state_claim_storage_class(helm: Helm, storage_class: str, expected: str | None) -> None:
+    """An empty storageClass leaves the cluster's default class; "-" asks for no class (storageClassName "")."""
+    manifests = helm.render({**MINIMAL, "state": {"persistence": {"enabled": True, "storageClass": storage_class}}})
+    assert expected == _one(manifests, "PersistentVolumeClaim")["spec"].get("storageClassName", None)
+
+
+def test_startup_probe_guards_the_start(rendered: dict[str, list[dict[str, Any]]], helm: Helm) -> None:
+    """The startup probe asks /healthz on the HTTP port with the values' timing; startupProbe.enabled=false
+    leaves it out."""
+    probe = _container(rendered["hardened"])["startupProbe"]
+    without = _container(helm.render({**MINIMAL, "startupProbe": {"enabled": False}}))
+    assert ({"httpGet": {"path": "/healthz", "port": "http-metrics"}, "periodSeconds": 5, "timeoutSeconds": 5,
+             "failureThreshold": 120}, False) == (probe, "startupProbe" in without)
+
+
+def test_pod_disruption_budget_takes_max_unavailable_when_set(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """With podDisruptionBudget.maxUnavailable set, the PDB has maxUnavailable and no minAvailable."""
+    spec = _one(rendered["everything"], "PodDisruptionBudget")["spec"]
+    assert (1, False) == (spec["maxUnavailable"], "minAvailable" in spec)
+
+
+def test_network_policy_admits_the_http_port_and_lets_out_dns_api_and_database(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    """The NetworkPolicy selects the pods; ingress reaches the HTTP port alone; egress goes to DNS on 53, the
+    API on its URL's port (443 for https), the database on its port, and the extra rule, nothing else."""
+    policy = _one(rendered["everything"], "NetworkPolicy")["spec"]
+    values = load_values()["networkPolicy"]
+    assert (
+        _one(rendered["everything"], "Deployment")["spec"]["selector"]["matchLabels"], ["Ingress", "Egress"],
+        [{"ports": [{"port": "http-metrics", "protocol": "TCP"}]}],
+        [
+            {"to": values["dnsTo"], "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+            {"to": values["apiTo"], "ports": [{"port": 443, "protocol": "TCP"}]},
+            {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"port": 6432, "protocol": "TCP"}]},
+            EVERYTHING["networkPolicy"]["extraEgress"][0],
+        ],
+    ) == (policy["podSelector"]["matchLabels"], policy["policyTypes"], policy["ingress"], policy["egress"])
+
+
+@pytest.mark.parametrize(("api_url", "port"), [("https://api.example.com:8443/v1", 8443), ("http://sim.internal", 80)])
+def test_network_policy_lets_out_the_port_of_the_api_url(helm: Helm, api_url: str, port: int) -> None:
+    """The API's egress port is the one config.apiUrl names, or its scheme's."""
+    manifests = helm.render({**MINIMAL, "config": {"apiUrl": api_url}, "networkPolicy": {"enabled": True}})
+    assert [{"port": port, "protocol": "TCP"}] == _one(manifests, "NetworkPolicy")["spec"]["egress"][1]["ports"]
+
+
+def test_network_policy_admits_only_the_given_sources(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """With networkPolicy.metricsFrom, only those peers may reach the HTTP port; without a databaseTo, no
+    database egress."""
+    policy = _one(rendered["hardened"], "NetworkPolicy")["spec"]
+    assert (VALUE_SETS["hardened"]["networkPolicy"]["metricsFrom"], 2) == (
+        policy["ingress"][0]["from"], len(policy["egress"])
+    )
+
+
+def test_topology_spread_constraints_spread_the_releases_pods(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """A topology spread constraint without labelSelector is given the pods' selector labels."""
+    pod = _pod(rendered["hardened"])
+    selector = _one(rendered["hardened"], "Deployment")["spec"]["selector"]
+    assert [{**VALUE_SETS["hardened"]["topologySpreadConstraints"][0], "labelSelector": selector}] == (
+        pod["topologySpreadConstraints"]
+    )
+
+
+def test_chart_installs_as_a_subchart_of_an_umbrella_chart(helm: Helm, tmp_path: Path) -> None:
+    """An umbrella chart that depends on this one renders it, with the `global` values Helm hands every
+    subchart and this chart's values under its name."""
+    umbrella = tmp_path / "platform-tools"
+    umbrella.mkdir()
+    (umbrella / "Chart.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "v2", "name": "platform-tools", "version": "1.0.0",
+        "dependencies": [{"name": CHART.name, "version": _chart_metadata()["version"],
+                          "repository": f"file://{CHART}"}],
+    }))
+    (umbrella / "values.yaml").write_text(yaml.safe_dump({
+        "global": {"imageRegistry": "registry.example.com", "storageClass": "fast-ssd"},
+        CHART.name: {"apiToken": {"existingSecret": "simplismart-api"}, "orgId": ORG_ID},
+    }))
+    update = helm.run("dependency", "update", str(umbrella))
+    assert 0 == update.returncode, update.stderr
+    result = helm.run("template", "tools", str(umbrella), "--namespace", NAMESPACE)
+    assert 0 == result.returncode, result.stderr
+    manifests = [doc for doc in yaml.safe_load_all(result.stdout) if doc is not None]
+    deployment = _one(manifests, "Deployment")
+    assert ("tools-simplismart-scaler", ORG_ID) == (
+        deployment["metadata"]["name"], _env(manifests)["SCALER_ORG_ID"]
+    )
+
+
 # --- what the chart refuses --------------------------------------------------------------
 
 
@@ -521,6 +637,12 @@ def test_dashboard_config_map_carries_the_sidecar_label_and_the_dashboard(
         pytest.param({"replicas": 2}, "- at '': additional properties 'replicas' not allowed", id="unknown-key"),
         pytest.param({"config": {"maxConcurrency": "ten"}}, "- at '/config/maxConcurrency': got string, want integer",
                      id="wrong-type"),
+        pytest.param({"prometheusRule": {"severities": {"SimplismartScalerDown": "page"}}},
+                     "- at '/prometheusRule/severities/SimplismartScalerDown': value must be one of 'critical', "
+                     "'warning', 'info'", id="unknown-severity"),
+        pytest.param({"state": {"persistence": {"accessMode": "ReadOnlyMany"}}},
+                     "- at '/state/persistence/accessMode': value must be one of 'ReadWriteOnce', 'ReadWriteOncePod', "
+                     "'ReadWriteMany'", id="unknown-access-mode"),
     ],
 )
 def test_schema_rejects(helm: Helm, override: dict[str, Any], message: str) -> None:

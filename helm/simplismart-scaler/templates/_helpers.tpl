@@ -111,6 +111,18 @@ The ConfigMap holding the policy files: the existing one, or the one this chart 
 {{- end }}
 
 {{/*
+The PersistentVolumeClaim of the state volume: the existing one, or the one this chart
+creates with state.persistence.enabled.
+*/}}
+{{- define "simplismart-scaler.stateClaimName" -}}
+{{- if .Values.state.persistence.existingClaim }}
+{{- .Values.state.persistence.existingClaim }}
+{{- else }}
+{{- printf "%s-state" (include "simplismart-scaler.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{/*
 The state URL when it is not read from a Secret: state.url, or SQLite on the state volume.
 */}}
 {{- define "simplismart-scaler.stateUrl" -}}
