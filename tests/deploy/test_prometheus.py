@@ -51,6 +51,7 @@ from tests.deploy.prometheus_harness import (
     ServedProcess,
     TargetGroup,
     free_port,
+    promtool_test_rules,
     wait_for,
 )
 
@@ -819,33 +820,9 @@ def rule_unit_test(
     input_series: dict[str, str],
     expected: list[tuple[str, str, list[dict[str, str]]]],
 ) -> tuple[int, str]:
-    """Run `promtool test rules` on the rules of files/alerts.yaml (annotations dropped).
-
-    ``input_series`` maps a series selector to its values in promtool's notation, one value per
-    :data:`UNIT_INTERVAL`; ``expected`` lists (eval_time, alertname, labels of each alert firing
-    then). Return promtool's exit status and output.
-    """
-    document = yaml.safe_load(ALERTS.read_text())
-    for group in document["groups"]:
-        for rule in group["rules"]:
-            rule.pop("annotations", None)
-    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
-    tests = {
-        "rule_files": ["rules.yaml"],
-        "evaluation_interval": UNIT_INTERVAL,
-        "tests": [{
-            "interval": UNIT_INTERVAL,
-            "input_series": [{"series": series, "values": values} for series, values in input_series.items()],
-            "alert_rule_test": [
-                {"eval_time": at, "alertname": alert, "exp_alerts": [{"exp_labels": labels} for labels in firing]}
-                for at, alert, firing in expected
-            ],
-        }],
-    }
-    path = tmp_path / "tests.yaml"
-    path.write_text(yaml.safe_dump(tests, sort_keys=False))
-    result = _run_promtool(promtool, "test", "rules", str(path))
-    return result.returncode, (result.stdout + result.stderr).decode()
+    """Run `promtool test rules` on the rules of files/alerts.yaml (see promtool_test_rules)."""
+    return promtool_test_rules(promtool, tmp_path, yaml.safe_load(ALERTS.read_text()), input_series, expected,
+                               interval=UNIT_INTERVAL)
 
 
 def test_rule_unit_test_can_fail(promtool: str, tmp_path: Path) -> None:
