@@ -1,16 +1,17 @@
-# The commands of the README: `make demo`, `make test`, `make reliability`, `make bench` and `make helm`;
-# `make lock`, `make schema` and `make chart-readme` regenerate committed files. Each creates .venv first.
+# The commands of the README and the documentation: `make demo`, `make test`, `make docs`, `make reliability`,
+# `make bench` and `make helm`; `make lock`, `make schema` and `make chart-readme` regenerate committed files.
+# Each creates .venv first.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint-imports bench reliability helm lock schema chart-readme clean
+.PHONY: demo test docs lint-imports bench reliability helm lock schema chart-readme clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench,docs]'
 	touch $(STAMP)
 
 ## demo: the scaler on the built-in simulator (options pass through: make demo ARGS="--for 2m")
@@ -21,6 +22,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+
+## docs: build the documentation site (docs/, mkdocs.yml) into site/; a broken link or anchor fails it.
+## NO_MKDOCS_2_WARNING silences the theme's notice about MkDocs 2.0, printed on every run.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 ## helm: fetch the Helm binary the chart tests run (v4.1.4, linux-amd64, SHA-256 checked) into .cache/helm/
 helm: $(STAMP)
@@ -55,4 +61,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/scale_bench.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis build site *.egg-info

@@ -7,7 +7,11 @@ what the scaler last applied to it (the store's memory), what the platform repor
 
 **Edge and level.** The scaler acts when the desired state differs from what it last
 applied (``change``; ``first_sight`` when it has applied nothing yet, ``resume`` when a
-suspension just ended), so a person's manual change in between is respected. With
+suspension just ended), so a person's manual change in between is respected. A plan
+interrupted between its calls (a shutdown after ``update_replicas``, a refused
+``start``) left its completed calls on record (``AppliedState.remaining``): the next
+decision sends only the rest (``complete``), or notes the state when the platform
+already shows it. With
 ``enforce: true`` it also corrects drift it can observe (``drift``): running while it
 should be stopped, stopped while it should run.
 
@@ -23,15 +27,18 @@ goes on.
 status but DEPLOYED and SCALED_DOWN (DEPLOYING, FAILED, DELETING, DELETED, unknown).
 While a backoff runs, plans that increase spend wait; plans that save money go on.
 
-**Urgency** (:func:`urgency`), most urgent first: the plan waiting longest (a plan
-deferred in an earlier cycle goes before new ones); then plans that save money (stops,
+**Urgency** (:func:`urgency`), most urgent first: plans that save money (stops,
 scale-downs) before those that increase spend (starts, scale-ups, restarts), and
-deletions last (irreversible, and never time-critical); then by name.
+deletions last (irreversible, and never time-critical); within each, the plan waiting
+longest (a plan deferred in an earlier cycle goes before new ones); then by name.
+Whether a plan saves or spends is judged against the last applied bounds, or, when
+they are unknown, the policy's default bounds (its lowest state when the default has
+none): a stop or a scale-down never waits for a blocked wallet or a quota backoff.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Literal
@@ -43,7 +50,7 @@ from scaler.simplismart.models import ACTIVE_STATUSES, Deployment, DeploymentSta
 from scaler.store import AppliedState, Backoff
 
 ActionName = Literal["start", "stop", "update_replicas", "restart", "delete"]
-PlanKind = Literal["first_sight", "change", "drift", "resume", "restart", "expire"]
+PlanKind = Literal["first_sight", "change", "complete", "drift", "resume", "restart", "expire"]
 
 #: Urgency classes: lower goes first.
 SAVES_MONEY, INCREASES_SPEND, DELETES = 0, 1, 2
@@ -91,6 +98,8 @@ class Plan:
     reason: str
     restart_rule: str | None = None
     blocked: str | None = None
+    spend_reference: tuple[int, int] | None = None
+    """The bounds compared with when the applied bounds are unknown (see :func:`_raises_bounds`)."""
 
     @property
     def rule(self) -> str | None:
@@ -101,11 +110,12 @@ class Plan:
 
     @property
     def increases_spend(self) -> bool:
-        """Whether a step starts something or raises replica bounds (paused while the wallet is blocked)."""
+        """Whether a step starts something or raises replica bounds (paused while the wallet is blocked
+        or a quota refusal backs the deployment off); stops and scale-downs never wait for either."""
         for step in self.steps:
             if step.action in ("start", "restart"):
                 return True
-            if step.action == "update_replicas" and _raises_bounds(self.previous, step):
+            if step.action == "update_replicas" and _raises_bounds(self.previous, step, self.spend_reference):
                 return True
         return False
 
@@ -159,12 +169,15 @@ def decide(
     allow_delete: bool,
     backoff: Backoff | None = None,
     resumed: bool = False,
+    spend_reference: tuple[int, int] | None = None,
 ) -> Decision:
     """Return what to do with ``deployment`` at ``now`` (see the module's docstring).
 
     ``applied`` is what the scaler last applied (``None``: nothing yet), ``resumed``
     whether a suspension of the deployment just ended (the desired state is then applied
-    once, as on first sight).
+    once, as on first sight). ``spend_reference``: the governing policy's
+    :attr:`~scaler.policy.Policy.spend_reference`, which a change of bounds is compared
+    with when the applied bounds are unknown.
     """
     if resolution.suspended:
         return Decision(skip=f"suspended until {iso(resolution.next_change)}")
@@ -196,6 +209,8 @@ def decide(
     convergence = _converge(
         deployment, resolution, applied=None if resumed else applied, previous=applied, resumed=resumed
     )
+    if convergence is not None and spend_reference is not None:
+        convergence = replace(convergence, spend_reference=spend_reference)
     if convergence is not None:
         plans.append(convergence)
     elif resolution.restart_due is not None and deployment.status is DeploymentStatus.DEPLOYED:
@@ -240,8 +255,14 @@ def _converge(
     if desired is None:
         return None
     status = deployment.status
-    if applied is None or not same_state(applied, desired):
-        kind: PlanKind = "resume" if resumed else ("first_sight" if applied is None else "change")
+    kind: PlanKind
+    if applied is not None and applied.remaining and same_state(applied, desired):
+        # A plan was interrupted after some of its calls: send the rest, never a completed one again.
+        kind = "complete"
+        steps = tuple(step for step in _steps_towards(desired, status) if step.action in applied.remaining)
+        reason = f"completing an interrupted plan: {' and '.join(applied.remaining)} still due"
+    elif applied is None or not same_state(applied, desired):
+        kind = "resume" if resumed else ("first_sight" if applied is None else "change")
         steps = _steps_towards(desired, status)
         reason = {
             "first_sight": "first sight (or the last call's outcome is unknown): the desired state is applied once",
@@ -299,8 +320,17 @@ def same_state(applied: AppliedState, desired: DesiredState) -> bool:
     )
 
 
-def applied_state_of(desired: DesiredState, *, at: datetime, policy: str | None, source: str) -> AppliedState:
-    """Return the store's record of ``desired`` applied at ``at`` under ``policy`` from ``source``."""
+def applied_state_of(
+    desired: DesiredState,
+    *,
+    at: datetime,
+    policy: str | None,
+    source: str,
+    decided_at: datetime | None = None,
+    remaining: tuple[str, ...] = (),
+) -> AppliedState:
+    """Return the store's record of ``desired`` applied at ``at`` under ``policy`` from ``source``, decided at
+    ``decided_at``; ``remaining``: the calls of its plan still to send (none: the state is complete)."""
     rule = source.split(":", 1)[1] if ":" in source else None
     return AppliedState(
         kind=desired.kind,
@@ -310,6 +340,8 @@ def applied_state_of(desired: DesiredState, *, at: datetime, policy: str | None,
         policy=policy,
         rule=rule,
         source=source,
+        decided_at=decided_at,
+        remaining=remaining,
     )
 
 
@@ -327,19 +359,25 @@ def _desired(kind: str, low: int | None, high: int | None) -> DesiredState:
 
 def urgency(plan: Plan, waiting_since: datetime) -> tuple[object, ...]:
     """Sort key of a plan, most urgent first (see the module's docstring)."""
-    return (waiting_since, plan.urgency_class, plan.deployment.deployment_name, str(plan.deployment.deployment_id))
+    return (plan.urgency_class, waiting_since, plan.deployment.deployment_name, str(plan.deployment.deployment_id))
 
 
-def _raises_bounds(previous: AppliedState | None, step: Step) -> bool:
-    """Whether ``step`` raises a bound above what was applied (unknown bounds count as raised)."""
-    if previous is None or previous.kind != "bounds":
+def _raises_bounds(previous: AppliedState | None, step: Step, reference: tuple[int, int] | None) -> bool:
+    """Whether ``step`` raises a bound above the last applied bounds.
+
+    When those are unknown (nothing applied, a stopped or running state, or an outcome
+    left unknown), the step is compared with ``reference``, the policy's default bounds
+    or its lowest state; with no reference at all it counts as raised.
+    """
+    if previous is not None and previous.kind == "bounds":
+        low, high = previous.min_replicas or 0, previous.max_replicas or 0
+    elif reference is not None:
+        low, high = reference
+    else:
         return True
-    return (step.min_replicas or 0) > (previous.min_replicas or 0) or (step.max_replicas or 0) > (
-        previous.max_replicas or 0
-    )
+    return (step.min_replicas or 0) > low or (step.max_replicas or 0) > high
 
 
 def _applied_text(applied: AppliedState) -> str:
-    if applied.kind == "bounds":
-        return f"min={applied.min_replicas} max={applied.max_replicas}"
-    return applied.kind
+    text = f"min={applied.min_replicas} max={applied.max_replicas}" if applied.kind == "bounds" else applied.kind
+    return f"{text} ({' and '.join(applied.remaining)} still due)" if applied.remaining else text

@@ -2,14 +2,16 @@
 
 For every plan of a cycle, most urgent first (:func:`scaler.daemon.decide.urgency`):
 
-- **Budget**: at most ``max_actions_per_cycle`` actions (audit records; a restart is one
-  action of two calls) per cycle. A plan is never split: one that does not fit what is
-  left is deferred to a later cycle, except that the first plan of a cycle always runs
-  (a two-action plan under a limit of 1 would otherwise never run).
 - **Gates**: nothing is sent while the platform refuses the token; a plan that increases
   spend is blocked while the wallet is blocked (except the probe, see
   :mod:`scaler.daemon.organization`); a plan whose expiry may not delete is blocked.
   Blocked and deferred plans are recorded, logged and counted once, not every cycle.
+- **Budget**, after the gates (a plan a gate holds takes no slot): at most
+  ``max_actions_per_cycle`` actions (audit records; a restart is one action of two
+  calls) per cycle, shared among the plans that can go out, money-saving ones first. A
+  plan is never split: one that does not fit what is left is deferred to a later cycle,
+  except that the first plan of a cycle always runs (a two-action plan under a limit of
+  1 would otherwise never run).
 - **Fencing**: every call is sent only while ``may_act()`` holds (the leader elector's
   lease; always true for a single instance): checked before each action is recorded and
   again before it is sent, and by the client before each attempt (retries included, see
@@ -64,7 +66,7 @@ from scaler.simplismart.errors import (
     WalletBlocked,
 )
 from scaler.simplismart.models import DeploymentStatus
-from scaler.store import ActionIntent, ActionOutcome, AppliedState, Backoff, Store, StoreError
+from scaler.store import ActionIntent, ActionNotPending, ActionOutcome, AppliedState, Backoff, Store, StoreError
 
 log = structlog.get_logger()
 
@@ -267,20 +269,15 @@ class Executor:
                 self._reported.pop(slot, None)
         since = {id(plan): self._note_waiting(plan, now) for plan in plans}
         ordered = sorted(plans, key=lambda plan: urgency(plan, since[id(plan)]))
-        budget = self.max_actions_per_cycle
-        runnable: list[Plan] = []
         held: list[tuple[Plan, str, str]] = []
+        open_plans = []
         for plan in ordered:
             if plan.blocked is not None:
                 held.append((plan, "blocked", plan.blocked))
-            elif not plan.steps:
-                runnable.append(plan)
-            elif len(plan.steps) <= budget or budget == self.max_actions_per_cycle:
-                budget = max(budget - len(plan.steps), 0)
-                runnable.append(plan)
             else:
-                held.append((plan, "deferred", f"more than {self.max_actions_per_cycle} actions this cycle"))
-        going = self._through_gates(runnable, now, held)
+                open_plans.append(plan)
+        # Gates first: a plan a gate holds takes no slot of the cycle's budget.
+        going = self._within_budget(self._through_gates(open_plans, now, held), held)
         await self._report_held(held, now, execution)
         first_ids = await self._write_ahead(going, now)
         outcomes = await asyncio.gather(
@@ -304,10 +301,33 @@ class Executor:
                 self._metrics.reconcile_errors.inc()
         return execution
 
+    def _within_budget(
+        self, passed: list[tuple[Plan, SpendGate]], held: list[tuple[Plan, str, str]]
+    ) -> list[tuple[Plan, SpendGate]]:
+        """Share the cycle's budget among the plans that can go out, most urgent (money-saving) first.
+
+        A plan is never split: one that does not fit what is left is deferred, except that the
+        first plan of a cycle always runs (a two-action plan under a limit of 1 would otherwise
+        never run). A deferred probe gives the wallet probe back.
+        """
+        budget = self.max_actions_per_cycle
+        going: list[tuple[Plan, SpendGate]] = []
+        for plan, gate in passed:
+            if not plan.steps:
+                going.append((plan, gate))
+            elif len(plan.steps) <= budget or budget == self.max_actions_per_cycle:
+                budget = max(budget - len(plan.steps), 0)
+                going.append((plan, gate))
+            else:
+                held.append((plan, "deferred", f"more than {self.max_actions_per_cycle} actions this cycle"))
+                if gate == "probe":
+                    self._organization.probe_abandoned()
+        return going
+
     def _through_gates(
         self, runnable: list[Plan], now: datetime, held: list[tuple[Plan, str, str]]
     ) -> list[tuple[Plan, SpendGate]]:
-        """Pass the runnable plans, most urgent first, through the organization's gates.
+        """Pass the plans, most urgent first, through the organization's gates.
 
         A refused token holds every plan that sends calls; a blocked wallet holds those that
         increase spend, except the most urgent one when the probe is due. Blocked plans are
@@ -442,26 +462,30 @@ class Executor:
             try:
                 message, request_id = await self._send(step, deployment_id)
             except _StepFailed as failure:
-                if isinstance(failure.error, NotSent) and not failure.stopped:
-                    # Leadership was lost between the check above and the attempt (or a retry).
-                    unknown = outcome_unknown(step, failure.error)
+                if (
+                    isinstance(failure.error, NotSent)
+                    and not failure.stopped
+                    and not outcome_unknown(step, failure.error)
+                ):
+                    # Leadership was lost between the check above and the first attempt: nothing left.
                     await self._finish(
-                        action_id,
-                        plan,
-                        step,
-                        "deferred",
-                        message=f"not sent: {failure.error.message}",
-                        state_unknown=unknown,
+                        action_id, plan, step, "deferred", message=f"not sent: {failure.error.message}"
                     )
-                    if unknown:
-                        execution.state_unknown.add(deployment_id)
                     return
+                # A retry refused after an attempt that may have been delivered keeps that uncertainty.
                 await self._failed(plan, step, action_id, failure, now, backoff, execution)
                 return
             finished = self._clock()
             applied = None
-            if last and plan.target is not None:
-                applied = applied_state_of(plan.target, at=finished, policy=plan.policy, source=plan.source)
+            if plan.target is not None:  # each completed call is on record: an interrupted plan resumes after it
+                applied = applied_state_of(
+                    plan.target,
+                    at=finished,
+                    policy=plan.policy,
+                    source=plan.source,
+                    decided_at=now,
+                    remaining=tuple(later.action for later in plan.steps[index + 1 :]),
+                )
             recorded = await self._finish(
                 action_id, plan, step, "success", message=message, request_id=request_id, applied=applied
             )
@@ -539,6 +563,8 @@ class Executor:
         message = error.message or error.default_message()
         if failure.stopped:
             message = f"stopped, but the start failed: {message}"
+        elif isinstance(error, NotSent):
+            message = f"an earlier attempt may have been delivered; then {message}"
         consequence = None
         if isinstance(error, AuthenticationError):
             self._organization.auth_refused(finished, error)
@@ -574,7 +600,7 @@ class Executor:
         if recorded and unknown:
             execution.state_unknown.add(deployment_id)
         if failure.stopped:
-            await self._note_stopped_by_restart(plan, finished, execution)
+            await self._note_stopped_by_restart(plan, finished, now, execution)
         if not recorded:
             execution.unrecorded = True
             return
@@ -597,14 +623,16 @@ class Executor:
                 self._store_failed("forget", store_error)
             self.forget(deployment_id)
 
-    async def _note_stopped_by_restart(self, plan: Plan, at: datetime, execution: Execution) -> None:
+    async def _note_stopped_by_restart(self, plan: Plan, at: datetime, now: datetime, execution: Execution) -> None:
         """A restart stopped the deployment and could not start it: remember it as stopped.
 
         The next cycle then sees the desired (running) state differ from what was applied
         and starts it, instead of leaving it stopped because "running" was applied before.
         """
         deployment_id = plan.deployment.deployment_id
-        state = AppliedState(kind="stopped", applied_at=at, policy=plan.policy, rule=plan.rule, source=plan.source)
+        state = AppliedState(
+            kind="stopped", applied_at=at, policy=plan.policy, rule=plan.rule, source=plan.source, decided_at=now
+        )
         execution.statuses[deployment_id] = DeploymentStatus.SCALED_DOWN
         if plan.restart_rule is not None:
             execution.restarted[deployment_id] = (plan.restart_rule, at)
@@ -619,7 +647,7 @@ class Executor:
         """Record the target as applied without a call: the deployment is already that way."""
         assert plan.target is not None
         deployment_id = plan.deployment.deployment_id
-        state = applied_state_of(plan.target, at=now, policy=plan.policy, source=plan.source)
+        state = applied_state_of(plan.target, at=now, policy=plan.policy, source=plan.source, decided_at=now)
         if not self.dry_run:
             try:
                 await asyncio.to_thread(self._store.set_applied, deployment_id, state)
@@ -662,7 +690,7 @@ class Executor:
             self._count(plan, step, "dry_run")
             self._log(plan, step, "dry_run")
         if plan.target is not None:
-            state = applied_state_of(plan.target, at=now, policy=plan.policy, source=plan.source)
+            state = applied_state_of(plan.target, at=now, policy=plan.policy, source=plan.source, decided_at=now)
             self._dry_applied[plan.deployment.deployment_id] = state
             execution.applied[plan.deployment.deployment_id] = state
         if plan.restart_rule is not None:
@@ -718,6 +746,18 @@ class Executor:
                 applied=applied,
                 state_unknown=state_unknown,
             )
+        except ActionNotPending as error:
+            # Another instance (a newer leader's crash recovery) settled it first: its record stands.
+            log.warning(
+                "action_settled_elsewhere",
+                action_id=action_id,
+                deployment=plan.deployment.deployment_name,
+                deployment_id=str(plan.deployment.deployment_id),
+                result=result,
+                error=str(error),
+                effect="the record another instance wrote is kept",
+            )
+            return False
         except StoreError as error:
             self._store_failed("finish_action", error, action_id=action_id)
             return False

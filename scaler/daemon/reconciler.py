@@ -46,7 +46,7 @@ from scaler.daemon.health import HealthPoll, HealthPoller
 from scaler.daemon.organization import OrganizationState
 from scaler.daemon.policies import PolicyKeeper
 from scaler.daemon.recovery import recover_pending
-from scaler.daemon.savings import SavingsMeter, running_gpus, state_in_effect
+from scaler.daemon.savings import SavingsMeter, running_gpus, state_in_effect, state_saving
 from scaler.daemon.status import DeploymentView
 from scaler.metrics import Metrics
 from scaler.policy import (
@@ -159,6 +159,8 @@ class Reconciler:
         self.last_full_at: datetime | None = None
         """When the last cycle over every deployment ran."""
         self.on_next_wakeup: Callable[[datetime | None], None] | None = None
+        self.last_decided_at: datetime | None = None
+        """The instant of the latest cycle's decisions: no cycle decides at an older one."""
         self.needs_recovery = True
         self._gauges = DeploymentGauges(metrics)
         self._savings = SavingsMeter(self._gauges)
@@ -170,6 +172,8 @@ class Reconciler:
         self._accelerators: set[str] = set()
         self._listed_since_cycle = False
         self._unknown_statuses: set[tuple[UUID, str]] = set()
+        self._status_after_action: dict[UUID, tuple[datetime, DeploymentStatus]] = {}
+        """The status each deployment's last successful action established, and when it was answered."""
         self.health_max_age = health_max_age
         self._health_held: set[UUID] = set()
 
@@ -207,7 +211,7 @@ class Reconciler:
             return False
         self.executor.store_ok = True
         self.first_seen.update(seen)
-        self.inventory = {deployment.deployment_id: deployment for deployment in deployments}
+        self.inventory = self._not_older_than_actions(deployments, requested_at=now)
         self.inventory_at = now
         self._note_unknown_statuses(deployments)
         self._listed_since_cycle = True
@@ -218,6 +222,26 @@ class Reconciler:
             del self.views[deployment_id]
             self.next_changes.pop(deployment_id, None)
         return True
+
+    def _not_older_than_actions(self, deployments: Iterable[Deployment], *, requested_at: datetime) -> dict[UUID, Deployment]:
+        """The listed deployments by id, each with the status its last successful action established
+        when that action was answered after the list was requested (the list may predate it).
+
+        A list answered late can show a deployment running that a boundary has stopped
+        since: taken as the truth, it would be corrected as drift, and the stop sent twice.
+        """
+        inventory: dict[UUID, Deployment] = {}
+        for deployment in deployments:
+            deployment_id = deployment.deployment_id
+            after_action = self._status_after_action.get(deployment_id)
+            if after_action is not None and after_action[0] >= requested_at:
+                status = after_action[1]
+                if deployment.status is not status:
+                    deployment = deployment.model_copy(update={"status": status, "status_raw": status.value})
+            else:
+                self._status_after_action.pop(deployment_id, None)
+            inventory[deployment_id] = deployment
+        return inventory
 
     def _note_unknown_statuses(self, deployments: Iterable[Deployment]) -> None:
         """Log once each deployment listed with a status this version does not know (it is left alone)."""
@@ -295,21 +319,74 @@ class Reconciler:
 
     # --- A cycle ----------------------------------------------------------------------
 
-    async def reconcile(self, now: datetime, *, reason: str, only: Collection[UUID] | None = None) -> CycleSummary:
-        """Run one cycle at ``now`` over the cached inventory (or the ``only`` subset of it); return its summary."""
+    async def reconcile(self, *, reason: str, only: Collection[UUID] | None = None) -> CycleSummary:
+        """Run one cycle over the cached inventory (or the ``only`` subset of it); return its summary.
+
+        The cycle's instant is read here, once the cycle holds :attr:`lock` (see :meth:`_decision_instant`).
+        """
         async with self.lock:
-            started = time.perf_counter()
-            summary = await self._cycle(now, reason=reason, only=only)
-            self._metrics.reconcile_duration.observe(time.perf_counter() - started)
-            if summary.error is None:
-                self.last_success_at = now
-                if only is None:
-                    self.last_full_at = now
-                self._metrics.last_reconcile.set(unix_seconds(self._clock()))
-            self.last_summary = summary
+            summary = await self._locked_cycle(reason=reason, only=lambda _now: only)
+        assert summary is not None  # only an empty due set skips a cycle
+        return summary
+
+    async def reconcile_due(self, *, reason: str = "boundary") -> CycleSummary | None:
+        """Reconcile the deployments whose answer has changed by now (:meth:`due`, read under the lock).
+
+        Returns ``None`` when none is due (the next wake-up is planned again all the same).
+        """
+        async with self.lock:
+            return await self._locked_cycle(reason=reason, only=self.due, skip_when_empty=True)
+
+    def _decision_instant(self) -> datetime | None:
+        """The instant a cycle decides with: read now, after its I/O and once it holds the lock.
+
+        A job that waited (for a list, for health answers, for the lock held by a boundary
+        whose calls were retrying) must not decide with the instant it started at: newer
+        decisions may have been applied meanwhile, and deciding at the older instant would
+        revert them. The daemon's clock never goes back (:class:`~scaler.daemon.clock.SteadyClock`);
+        should an instant older than the last decision come back all the same, the cycle
+        stands down (``None``) and leaves the work to the next one.
+        """
+        now = self._clock()
+        last = self.last_decided_at
+        if last is not None and now < last:
+            log.warning(
+                "decision_stood_down",
+                now=iso(now),
+                last_decision=iso(last),
+                effect="an instant older than the last decision never acts; the next cycle decides",
+            )
+            return None
+        self.last_decided_at = now
+        return now
+
+    async def _locked_cycle(
+        self,
+        *,
+        reason: str,
+        only: Callable[[datetime], Collection[UUID] | None],
+        skip_when_empty: bool = False,
+    ) -> CycleSummary | None:
+        now = self._decision_instant()
+        if now is None:
+            return CycleSummary(reason=reason, at=self.last_decided_at or self._clock(), error="stale instant")
+        subset = only(now)
+        if skip_when_empty and subset is not None and not subset:
             if self.on_next_wakeup is not None:
                 self.on_next_wakeup(self.next_wakeup(now))
-            return summary
+            return None
+        started = time.perf_counter()
+        summary = await self._cycle(now, reason=reason, only=subset)
+        self._metrics.reconcile_duration.observe(time.perf_counter() - started)
+        if summary.error is None:
+            self.last_success_at = now
+            if subset is None:
+                self.last_full_at = now
+            self._metrics.last_reconcile.set(unix_seconds(self._clock()))
+        self.last_summary = summary
+        if self.on_next_wakeup is not None:
+            self.on_next_wakeup(self.next_wakeup(now))
+        return summary
 
     async def _cycle(self, now: datetime, *, reason: str, only: Collection[UUID] | None) -> CycleSummary:
         summary = CycleSummary(reason=reason, at=now)
@@ -342,7 +419,9 @@ class Reconciler:
             summary.error = f"the state store cannot be read: {error}"
             return summary
         self.health.remember(memory.tracks)
-        self._savings.settle(now, count=acting)
+        # Savings run up to what the platform was last seen doing, not past it (the list may be older than now).
+        observed = self.inventory_at if self._listed_since_cycle and self.inventory_at is not None else now
+        self._savings.settle(min(observed, now), count=acting)
 
         self._listed_since_cycle = False
         full = only is None
@@ -368,6 +447,7 @@ class Reconciler:
                     allow_delete=self.allow_delete,
                     backoff=memory.backoffs.get(deployment_id),
                     resumed=deployment_id in self._resuming,
+                    spend_reference=self._spend_reference(policy_set, resolution),
                 )
                 decision = self._hold_on_stale_health(deployment, decision, memory.tracks.get(deployment_id), now)
             except Exception as error:  # one failing deployment never stops the others
@@ -424,6 +504,12 @@ class Reconciler:
             plans=remaining,
             skip=None if remaining else f"health rule {held[0].rule} waits: health last observed at {observed}",
         )
+
+    @staticmethod
+    def _spend_reference(policy_set: PolicySet, resolution: Resolution) -> tuple[int, int] | None:
+        """The governing policy's bounds to compare a change with when the applied bounds are unknown."""
+        policy = policy_set.policy(resolution.policy) if resolution.policy else None
+        return policy.spend_reference if policy is not None else None
 
     def _read_memory(self, now: datetime) -> _Memory:
         store = self._store
@@ -609,7 +695,7 @@ class Reconciler:
             self._gauges.publish_health(deployment, view.health.value if view.health else None, view.pods)
             self._savings.hold(
                 deployment,
-                state_in_effect(stored_applied.get(deployment_id), deployment.status),
+                state_saving(stored_applied.get(deployment_id), deployment.status, resolution.desired),
                 baseline=baseline,
                 pricing=policy_set.pricing,
                 now=now,
@@ -657,8 +743,10 @@ class Reconciler:
         return view.baseline if view is not None else 1
 
     def _absorb_statuses(self, execution: Execution) -> None:
-        """Show the status each successful action established until the next list confirms it."""
+        """Show the status each successful action established until a list requested after it confirms it."""
+        answered = self._clock()
         for deployment_id, status in execution.statuses.items():
+            self._status_after_action[deployment_id] = (answered, status)
             deployment = self.inventory.get(deployment_id)
             if deployment is not None and deployment.status is not status:
                 self.inventory[deployment_id] = deployment.model_copy(
@@ -673,6 +761,7 @@ class Reconciler:
             self.views.pop(deployment_id, None)
             self.next_changes.pop(deployment_id, None)
             self.backoff_until.pop(deployment_id, None)
+            self._status_after_action.pop(deployment_id, None)
             self.executor.forget(deployment_id)
             log.warning(
                 "deployment_gone",

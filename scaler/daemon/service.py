@@ -202,7 +202,7 @@ class Daemon:
                 return CycleSummary(reason=reason, at=now, error=f"the deployments could not be listed: {reason_text}")
             if not self._health_polled:
                 await self.poll_health(now, reconcile=False, watched_only=True)
-            return await self.reconciler.reconcile(now, reason=reason)
+            return await self.reconciler.reconcile(reason=reason)
         finally:
             self.last_tick = self.clock()
             self._last_tick_monotonic = self.monotonic()
@@ -243,26 +243,20 @@ class Daemon:
         # Health rules held for want of a readable answer act as soon as one is read.
         changed = (poll.changed | (self.reconciler.health_held & poll.tracks.keys())) & self.reconciler.inventory.keys()
         if reconcile and changed:
-            await self.reconciler.reconcile(now, reason="health", only=changed)
+            await self.reconciler.reconcile(reason="health", only=changed)
 
     async def wake_up(self) -> CycleSummary | None:
         """At a boundary: reconcile the deployments whose answer changes now (from the last inventory)."""
-        now = self.clock()
         if self.organization.api_paused:
             return None
-        due = self.reconciler.due(now)
-        if due is not None and not due:
-            if self.reconciler.on_next_wakeup is not None:
-                self.reconciler.on_next_wakeup(self.reconciler.next_wakeup(now))
-            return None
-        return await self.reconciler.reconcile(now, reason="boundary", only=due)
+        return await self.reconciler.reconcile_due(reason="boundary")
 
     async def check_policies(self, *, force: bool = False) -> bool:
         """Reload the policy files if they changed (always when ``force``); reconcile after a new set."""
         now = self.clock()
         changed = await asyncio.to_thread(self.policies.check, now, force=force)
         if changed and self.reconciler.inventory_at is not None and not self.organization.api_paused:
-            await self.reconciler.reconcile(now, reason="policy reload")
+            await self.reconciler.reconcile(reason="policy reload")
         return changed
 
     async def check_token(self) -> None:

@@ -493,6 +493,22 @@ class Policy(_Strict):
         return 1
 
     @cached_property
+    def spend_reference(self) -> tuple[int, int] | None:
+        """The replica bounds a change is compared with when the deployment's bounds are unknown.
+
+        The default's bounds when the default has bounds; else the lowest floor and the
+        lowest ceiling any state of the policy asks for (bringing the deployment down to the
+        policy's lowest state saves money whatever it ran at); ``None`` when no state has bounds.
+        """
+        if self.default is not None and self.default.kind == "bounds":
+            return (self.default.min_replicas or 0, self.default.max_replicas or 0)
+        states = [window.state for window in self.windows] + [rule.state for rule in self.health if rule.state]
+        bounded = [state for state in states if state is not None and state.kind == "bounds"]
+        if not bounded:
+            return None
+        return (min(state.min_replicas or 0 for state in bounded), min(state.max_replicas or 0 for state in bounded))
+
+    @cached_property
     def schedule(self):  # -> scaler.policy.schedule.PolicySchedule (import cycle avoided)
         """The compiled schedule of the windows and default (built once, memoised)."""
         from scaler.policy.schedule import PolicySchedule

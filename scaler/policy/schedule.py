@@ -8,7 +8,7 @@ list order whose intervals contain it decides, else the default, else nothing.
 Results are computed in week-long chunks and memoised per policy, so the daemon's
 frequent questions and ``scaler plan`` over many deployments cost little.
 
-Semantics decided here (and documented in the README):
+Semantics decided here (and documented in docs/policies.md):
 - ``cron`` + ``duration``: each firing opens the window for ``duration`` of elapsed time.
 - ``between``: wall-clock open and close; an end at or before the start closes the next day.
 - ``from`` + ``until``: wall-clock (or explicit-offset) instants; skip dates do not apply.

@@ -2,7 +2,7 @@
 
 JSON in and out, no authentication, never written to the request log. Errors
 answer 400 ``{"error": "<field>: <problem>"}``, an unknown deployment 404, a
-deployment id that is taken 409. The README's "Control API" section lists every
+deployment id that is taken 409. The "Control API" section of docs/simulator.md lists every
 endpoint with its body.
 """
 

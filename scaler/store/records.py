@@ -56,6 +56,12 @@ class AppliedState:
     ``bounds`` (running with ``min_replicas``..``max_replicas``). ``source`` says where
     the desired state came from (a window, a health rule, the default); ``action_id``
     is the audit record that applied it, filled in by the store.
+
+    ``decided_at`` is the instant of the decision that applied it: the store never
+    replaces (nor forgets) a state with one decided at an earlier instant, so a late
+    writer (a former leader waking up) cannot undo a newer decision. ``remaining``
+    names the calls of its plan not sent yet (``("start",)`` after the ``update_replicas``
+    of a plan that also starts): the state's bounds are applied, the rest is still due.
     """
 
     kind: StateKind
@@ -66,11 +72,16 @@ class AppliedState:
     rule: str | None = None
     source: str = ""
     action_id: int | None = None
+    decided_at: datetime | None = None
+    remaining: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in STATE_KINDS:
             raise ValueError(f"kind must be one of {', '.join(STATE_KINDS)}, got {self.kind!r}")
         object.__setattr__(self, "applied_at", utc(self.applied_at, "applied_at"))
+        if self.decided_at is not None:
+            object.__setattr__(self, "decided_at", utc(self.decided_at, "decided_at"))
+        object.__setattr__(self, "remaining", tuple(self.remaining))
         if self.kind == "bounds":
             low, high = self.min_replicas, self.max_replicas
             if not (_is_count(low) and _is_count(high) and low <= high):  # type: ignore[operator]

@@ -116,6 +116,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX actions_pending ON actions (id) WHERE result = 'pending'",
         ),
     ),
+    Migration(
+        version=3,
+        description="applied state: the instant it was decided at, and the steps of its plan still to send",
+        statements=(
+            "ALTER TABLE applied_state ADD COLUMN decided_at {instant}",
+            "ALTER TABLE applied_state ADD COLUMN remaining TEXT",
+        ),
+    ),
 )
 
 #: The schema version this code writes and reads.

@@ -54,14 +54,25 @@ _INSERT_ACTION = (
     "result, dry_run, started_at, finished_at, platform_message, request_id, error_reason) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
 )
+# A state decided at an earlier instant than the one on record never replaces it (a late
+# writer, such as a former leader resuming after a pause, cannot undo a newer decision).
 _UPSERT_APPLIED = (
     "INSERT INTO applied_state (deployment_id, kind, min_replicas, max_replicas, policy, rule, source, "
-    "applied_at, action_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "applied_at, action_id, decided_at, remaining) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (deployment_id) DO UPDATE SET kind = excluded.kind, min_replicas = excluded.min_replicas, "
     "max_replicas = excluded.max_replicas, policy = excluded.policy, rule = excluded.rule, "
-    "source = excluded.source, applied_at = excluded.applied_at, action_id = excluded.action_id"
+    "source = excluded.source, applied_at = excluded.applied_at, action_id = excluded.action_id, "
+    "decided_at = excluded.decided_at, remaining = excluded.remaining "
+    "WHERE applied_state.decided_at IS NULL OR excluded.decided_at IS NULL "
+    "OR applied_state.decided_at <= excluded.decided_at"
 )
-_APPLIED_COLUMNS = "deployment_id, kind, min_replicas, max_replicas, policy, rule, source, applied_at, action_id"
+# An action whose outcome is unknown forgets the applied state, unless a later decision wrote it.
+_FORGET_APPLIED_OF_ACTION = (
+    "DELETE FROM applied_state WHERE deployment_id = ? AND (decided_at IS NULL OR decided_at <= ?)"
+)
+_APPLIED_COLUMNS = (
+    "deployment_id, kind, min_replicas, max_replicas, policy, rule, source, applied_at, action_id, decided_at, remaining"
+)
 _SUSPENSION_COLUMNS = "deployment_id, deployment_name, until, reason, created_at, created_by"
 _SELECT_SEEN = "SELECT deployment_id, name, first_seen FROM deployments"
 
@@ -444,13 +455,13 @@ class Store:
         if not batch:
             return
         with self._db.transaction() as cursor:
-            found: dict[int, tuple[str, str]] = {}
+            found: dict[int, tuple[str, str, Any]] = {}
             for part in chunks(ids):
                 marks = ", ".join("?" * len(part))
-                for action_id, deployment_id, result in cursor.execute(
-                    f"SELECT id, deployment_id, result FROM actions WHERE id IN ({marks})", part
+                for action_id, deployment_id, result, started_at in cursor.execute(
+                    f"SELECT id, deployment_id, result, started_at FROM actions WHERE id IN ({marks})", part
                 ).fetchall():
-                    found[int(action_id)] = (uuid_text_from_db(deployment_id), result)
+                    found[int(action_id)] = (uuid_text_from_db(deployment_id), result, started_at)
             not_pending = [i for i in ids if i not in found or found[i][1] != "pending"]
             if not_pending:
                 raise ActionNotPending(
@@ -467,8 +478,9 @@ class Store:
                 if outcome.applied is not None
             ]
             cursor.executemany(_UPSERT_APPLIED, sorted(applied, key=_first))
-            unknown = sorted({found[action_id][0] for action_id, outcome in batch if outcome.state_unknown})
-            cursor.executemany("DELETE FROM applied_state WHERE deployment_id = ?", [(key,) for key in unknown])
+            # The action was decided when it was recorded (its started_at): forget only what is not newer.
+            unknown = sorted({found[action_id][::2] for action_id, outcome in batch if outcome.state_unknown})
+            cursor.executemany(_FORGET_APPLIED_OF_ACTION, unknown)
 
     def record_actions(self, entries: Iterable[tuple[ActionIntent, ActionOutcome]]) -> list[int]:
         """Record decisions that send no call (``dry_run``, ``deferred``, ``blocked``), intent and
@@ -629,11 +641,13 @@ def _applied_row(key: str, state: AppliedState, action_id: int | None) -> tuple[
         state.source,
         instant_to_db(state.applied_at, "applied_at"),
         action_id,
+        None if state.decided_at is None else instant_to_db(state.decided_at, "decided_at"),
+        " ".join(state.remaining) or None,
     )
 
 
 def _applied(row: tuple[Any, ...]) -> tuple[UUID, AppliedState]:
-    deployment_id, kind, low, high, policy, rule, source, applied_at, action_id = row
+    deployment_id, kind, low, high, policy, rule, source, applied_at, action_id, decided_at, remaining = row
     state = AppliedState(
         kind=kind,
         applied_at=instant_from_db(applied_at),
@@ -643,6 +657,8 @@ def _applied(row: tuple[Any, ...]) -> tuple[UUID, AppliedState]:
         rule=rule,
         source=source,
         action_id=None if action_id is None else int(action_id),
+        decided_at=optional_instant_from_db(decided_at),
+        remaining=tuple(remaining.split()) if remaining else (),
     )
     return uuid_from_db(deployment_id), state
 

@@ -138,8 +138,8 @@ def test_an_expiry_without_permission_is_blocked_and_the_schedule_goes_on() -> N
     ]
 
 
-def test_urgency_puts_waiting_plans_first_then_savings_then_spend() -> None:
-    """Sorted: an older plan before newer ones; among equals a stop before a start."""
+def test_urgency_puts_savings_first_then_waiting_plans_then_spend() -> None:
+    """Sorted: a stop before starts; among starts the older plan before the newer one."""
     start = decide(
         deployment("SCALED_DOWN", "a"), resolution(DesiredState.running()), applied=None, now=NOW, allow_delete=False
     ).plans[0]
@@ -151,7 +151,7 @@ def test_urgency_puts_waiting_plans_first_then_savings_then_spend() -> None:
     ).plans[0]
     since = {id(start): NOW, id(stop): NOW, id(old_start): NOW - timedelta(minutes=1)}
     ordered = sorted([start, stop, old_start], key=lambda plan: urgency(plan, since[id(plan)]))
-    assert ["c", "b", "a"] == [plan.deployment.deployment_name for plan in ordered]
+    assert ["b", "c", "a"] == [plan.deployment.deployment_name for plan in ordered]
     assert (INCREASES_SPEND, SAVES_MONEY) == (start.urgency_class, stop.urgency_class)
 
 
@@ -173,3 +173,28 @@ def test_the_state_in_effect_is_the_applied_one_only_when_the_status_confirms_it
     state = applied(kind, low, 3 if kind == "bounds" else None)
     effect = state_in_effect(state, DeploymentStatus(status))
     assert expected == (effect.describe() if effect is not None else None)
+
+
+@pytest.mark.parametrize(
+    ("reference", "kept"),
+    [((1, 2), True), ((0, 1), True), (None, False)],
+    ids=["below the default", "the policy's lowest state", "no reference: counted as raising"],
+)
+def test_a_scale_down_with_unknown_bounds_goes_on_during_a_quota_backoff(
+    reference: tuple[int, int] | None, kept: bool
+) -> None:
+    """Nothing applied on record (an outcome left unknown): 0..1 is judged against the policy's bounds, and a
+    change not above them saves money, so a quota backoff does not hold it."""
+    backoff = Backoff(deployment_id=ID, until=NOW + timedelta(minutes=1), failures=1, reason="quota: no room")
+    decision = decide(
+        deployment("DEPLOYED"),
+        resolution(DesiredState.bounds(0, 1)),
+        applied=None,
+        now=NOW,
+        allow_delete=False,
+        backoff=backoff,
+        spend_reference=reference,
+    )
+    assert kept == bool(decision.plans)
+    if kept:
+        assert SAVES_MONEY == decision.plans[0].urgency_class

@@ -1,17 +1,21 @@
-"""The alert rules as a file: every alert the issue lists, annotated, with its runbook."""
+"""The alert rules as a file: every alert the issue lists, annotated, with its runbook entry in the documentation."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.deploy.conftest import ALERTS, REPO
+from tests.deploy.conftest import ALERTS, DASHBOARD
 from tests.deploy.metric_names import exported_series_names, referenced_metric_names
+from tests.doc_pages import MKDOCS_CONFIG, heading_anchor, marked_section
 
-RUNBOOK_BASE = "https://github.com/simplismart/simplismart-scaler/blob/main/README.md#"
+#: The runbook page of the documentation site, as MkDocs publishes docs/runbook.md.
+RUNBOOK_PAGE = yaml.safe_load(MKDOCS_CONFIG.read_text())["site_url"].rstrip("/") + "/runbook/"
+RUNBOOK_BASE = RUNBOOK_PAGE + "#"
 #: The conditions the issue asks an alert for, and the alert that covers each.
 REQUIRED_ALERTS = {
     "scaler down": "SimplismartScalerDown",
@@ -36,15 +40,7 @@ def _rules() -> list[dict[str, Any]]:
 
 
 def _runbook_section() -> str:
-    readme = (REPO / "README.md").read_text()
-    match = re.search(r"<!-- BEGIN:runbook -->(.*)<!-- END:runbook -->", readme, re.DOTALL)
-    assert match is not None, "README.md has no runbook section"
-    return match.group(1)
-
-
-def _github_anchor(heading: str) -> str:
-    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces to hyphens."""
-    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+    return marked_section("runbook.md", "runbook")
 
 
 def test_every_required_alert_exists() -> None:
@@ -73,21 +69,35 @@ def test_alert_waits_before_firing(rule: dict[str, Any]) -> None:
     assert re.fullmatch(r"\d+m", rule["for"]) and int(rule["for"][:-1]) >= 1
 
 
-def test_every_runbook_link_has_its_readme_section() -> None:
-    """Each runbook_url anchor is a heading of the README's runbook section."""
+def test_every_runbook_link_has_its_runbook_entry() -> None:
+    """Each runbook_url anchor is a heading of the runbook page."""
     anchors = {
-        _github_anchor(heading)
-        for heading in re.findall(r"^#{3,4} (.+)$", _runbook_section(), re.MULTILINE)
+        heading_anchor(heading)
+        for heading in re.findall(r"^#{2,3} (.+)$", _runbook_section(), re.MULTILINE)
     }
     missing = [rule["alert"] for rule in _rules() if rule["annotations"]["runbook_url"].split("#")[1] not in anchors]
     assert [] == missing
+
+
+def test_dashboard_links_to_the_runbook_page() -> None:
+    """The dashboard's Runbook link opens the documentation's runbook page."""
+    links = json.loads(DASHBOARD.read_text())["links"]
+    assert [RUNBOOK_PAGE] == [link["url"] for link in links if link["title"] == "Runbook"]
+
+
+def test_heading_anchor_is_the_one_mkdocs_gives() -> None:
+    """Each runbook heading, and one full of punctuation, gets the anchor MkDocs' toc extension gives it."""
+    from markdown.extensions.toc import slugify  # MkDocs' own (the docs extra), so imported only here
+
+    headings = [*re.findall(r"^## (.+)$", _runbook_section(), re.MULTILINE), "scaler demo [--for DURATION] [--port N]"]
+    assert [slugify(heading, "-") for heading in headings] == [heading_anchor(heading) for heading in headings]
 
 
 def test_runbook_says_what_to_do_for_each_alert() -> None:
     """The runbook has one section per alert, each saying what it means and what to do."""
     sections = {
         section.splitlines()[0].strip(): section
-        for section in re.split(r"^### ", _runbook_section(), flags=re.MULTILINE)[1:]
+        for section in re.split(r"^## ", _runbook_section(), flags=re.MULTILINE)[1:]
     }
     assert {rule["alert"] for rule in _rules()} == set(sections)
     incomplete = [

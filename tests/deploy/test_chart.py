@@ -11,7 +11,6 @@ import yaml
 
 from scaler.daemon.service import SHUTDOWN_GRACE_SECONDS
 from scaler.settings import Settings
-from tests.deploy.chart_readme import README, VALUES, read_keys, render_readme, undocumented, values_table
 from tests.deploy.chart import (
     TEMPLATES,
     block_structure_errors,
@@ -26,9 +25,12 @@ from tests.deploy.chart import (
     template_files,
     values_paths,
 )
+from tests.deploy.chart_readme import README as CHART_README
+from tests.deploy.chart_readme import VALUES, read_keys, render_readme, undocumented, values_table
 from tests.deploy.conftest import CHART, REPO
 from tests.deploy.dockerfile import env_values, stages
 from tests.deploy.metric_names import exported_series_names, referenced_metric_names
+from tests.doc_pages import README, marked_section
 
 #: Settings the chart deliberately does not take from values, and why.
 SETTINGS_NOT_FROM_VALUES = {
@@ -219,7 +221,7 @@ def test_values_table_gives_type_default_and_description() -> None:
 
 def test_chart_readme_values_table_is_current() -> None:
     """helm/simplismart-scaler/README.md holds the table values.yaml generates (regenerate: make chart-readme)."""
-    readme = README.read_text()
+    readme = CHART_README.read_text()
     assert render_readme(readme, VALUES.read_text()) == readme, "the chart README is stale: run make chart-readme"
 
 
@@ -494,29 +496,28 @@ def test_merge_replaces_lists_and_deletes_nulls() -> None:
     assert {"a": {"b": 2, "c": [3]}} == merge_values(base, {"a": {"b": 2, "c": [3]}, "d": None})
 
 
-# --- the README's instructions ------------------------------------------------------------
+# --- the documentation's instructions -----------------------------------------------------
 
 
-def _readme_section(name: str) -> str:
-    readme = (REPO / "README.md").read_text()
-    match = re.search(rf"<!-- BEGIN:{name} -->(.*)<!-- END:{name} -->", readme, re.DOTALL)
-    assert match is not None, f"README.md has no {name} section"
-    return match.group(1)
-
-
-def test_readme_installs_with_an_existing_secret_and_a_policy_file() -> None:
-    """The deployment section shows `helm install` with an existing token Secret and a policy file."""
-    section = _readme_section("deployment")
+def test_docs_install_with_an_existing_secret_and_a_policy_file() -> None:
+    """The deployment page shows `helm install` with an existing token Secret and a policy file."""
+    section = marked_section("deployment.md", "deployment")
     install = re.search(r"helm install .*?(?=\n```)", section, re.DOTALL)
     assert install is not None
     assert "--set apiToken.existingSecret=" in install.group(0)
     assert "--set-file 'policies.files." in install.group(0)
 
 
-def test_readme_helm_commands_set_only_existing_values() -> None:
-    """Every --set/--set-file path in the README's helm commands is a key path of values.yaml."""
+def test_docs_helm_commands_set_only_existing_values() -> None:
+    """Every --set/--set-file path in the helm commands of the documentation, the README and the chart's README
+    is a key path of values.yaml."""
     values = load_values()
-    text = _readme_section("deployment") + _readme_section("dashboards")
+    text = (
+        marked_section("deployment.md", "deployment")
+        + marked_section("dashboards-and-alerts.md", "dashboards")
+        + README.read_text()
+        + CHART_README.read_text()
+    )
     paths = re.findall(r"--set(?:-file)? '?([A-Za-z][\w.\\-]*)=", text)
     assert paths
     unknown = []

@@ -25,6 +25,7 @@ from scaler.settings import ENV_PREFIX, Settings, load_settings
 from tests.deploy.chart import load_values
 from tests.deploy.conftest import ALERTS, CHART, DASHBOARD, REPO
 from tests.deploy.helm_cli import NAMESPACE, RELEASE, Helm
+from tests.doc_pages import marked_section
 
 pytestmark = pytest.mark.integration
 
@@ -661,21 +662,20 @@ def test_notes_warn_of_a_missing_org_id_and_policies(helm: Helm) -> None:
     )
 
 
-# --- the README's commands ---------------------------------------------------------------
+# --- the documentation's commands --------------------------------------------------------
 
 
-def _readme_helm_installs() -> list[list[str]]:
-    """Return the ``helm install`` commands of the README's deployment section, as argument lists."""
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("<!-- BEGIN:deployment -->", 1)[1].split("<!-- END:deployment -->", 1)[0]
+def _docs_helm_installs() -> list[list[str]]:
+    """Return the ``helm install`` commands of the deployment page, as argument lists."""
+    section = marked_section("deployment.md", "deployment")
     commands = re.findall(r"^helm install .*?(?<!\\)$", section.replace("\\\n", " "), re.MULTILINE)
     return [shlex.split(command) for command in commands]
 
 
-def test_readme_install_with_a_policy_file_renders_it(helm: Helm, tmp_path: Path) -> None:
-    """The README's ``helm install`` with --set-file, run as a dry run from a directory holding the
-    chart and a policy file, puts that file in the policies ConfigMap under its own name."""
-    command = next(c for c in _readme_helm_installs() if any(a.startswith("--set-file") for a in c))
+def test_docs_install_with_a_policy_file_renders_it(helm: Helm, tmp_path: Path) -> None:
+    """The deployment page's ``helm install`` with --set-file, run as a dry run from a directory holding
+    the chart and a policy file, puts that file in the policies ConfigMap under its own name."""
+    command = next(c for c in _docs_helm_installs() if any(a.startswith("--set-file") for a in c))
     (tmp_path / "helm").mkdir()
     (tmp_path / "helm" / CHART.name).symlink_to(CHART)
     (tmp_path / "policies").mkdir()

@@ -1,4 +1,4 @@
-"""The README's deployment, dashboards and runbook sections, held true to the code.
+"""The deployment, dashboards and runbook pages of the documentation, held true to the code.
 
 Every ``scaler`` command these sections show exists, with every option it is given;
 the deployment section names every daemon setting and every ``config.*`` value.
@@ -14,19 +14,18 @@ import pytest
 from scaler.cli.main import main
 from scaler.settings import Settings
 from tests.deploy.chart import load_values
-from tests.deploy.conftest import REPO
+from tests.doc_pages import marked_section
 
-SECTIONS = ("deployment", "dashboards", "runbook")
+#: Each checked section and the page of docs/ it lives on.
+SECTIONS = {"deployment": "deployment.md", "dashboards": "dashboards-and-alerts.md", "runbook": "runbook.md"}
 #: ``scaler`` followed by its words, in code: not part of a longer name (simplismart-scaler, deployment/scaler-...)
 #: nor a container's name (docker run --name scaler).
 _COMMAND = re.compile(r"(?<![\w./-])(?<!--name )scaler((?: +(?:--?[A-Za-z][\w-]*|[A-Za-z][\w-]*))*)")
 
 
 def section(name: str) -> str:
-    """Return the text between the README's markers of section ``name``."""
-    match = re.search(rf"<!-- BEGIN:{name} -->(.*)<!-- END:{name} -->", (REPO / "README.md").read_text(), re.DOTALL)
-    assert match is not None, f"README.md has no {name} section"
-    return match.group(1)
+    """Return the text of section ``name`` on its page of docs/."""
+    return marked_section(SECTIONS[name], name)
 
 
 def code_of(text: str) -> list[str]:

@@ -8,6 +8,7 @@ from uuid import UUID
 import pytest
 
 from scaler.settings import DEFAULT_API_URL, Settings, SettingsError, load_settings
+from tests.doc_pages import marked_section
 
 TOKEN = "tok-3f9a1c77-very-recognisable"
 
@@ -99,14 +100,13 @@ def test_the_database_password_is_hidden_in_repr_and_str(monkeypatch: pytest.Mon
     assert "postgresql://scaler:db-pass-4711@db.example/scaler" == settings.state_url
 
 
-def test_every_setting_is_documented_in_the_readme() -> None:
-    """Each field appears in the README's configuration section as its SCALER_ variable."""
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    section = readme.split("<!-- BEGIN:configuration -->")[1].split("<!-- END:configuration -->")[0]
+def test_every_setting_is_documented() -> None:
+    """Each field appears in the configuration page's section as its SCALER_ variable."""
+    section = marked_section("configuration.md", "configuration")
     missing = [name for name in Settings.model_fields if f"SCALER_{name.upper()}" not in section]
     assert [] == missing
 
 
 def test_every_setting_has_a_description() -> None:
-    """Every field documents itself (the README table and the chart draw on it)."""
+    """Every field documents itself (the configuration page's table and the chart draw on it)."""
     assert [] == [name for name, field in Settings.model_fields.items() if not field.description]

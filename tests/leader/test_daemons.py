@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
+import asyncio
 from datetime import datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
+import httpx
 import pytest
 import structlog
 
 from scaler.store import FINAL_RESULTS, ActionIntent
 from scaler.store.leader import LEADER, STANDBY
 from tests.daemon import policies
-from tests.daemon.harness import MONDAY, WHISPER, Harness, at_utc
+from tests.daemon.harness import LLAMA_8B, MONDAY, WHISPER, Harness, at_utc
 from tests.daemon.policies import document
+from tests.daemon.stalls import Stalls
 from tests.leader.conftest import FAST, FakeClock, changes, terminate_backend
 from tests.leader.replicas import Replica, make_replica, mutating_request_ids, senders
 
@@ -220,3 +223,57 @@ async def test_a_regained_leadership_settles_what_the_last_leader_left_pending(c
     settled = next(record for record in harness.store.recent_actions(100) if record.id == left_pending)
     assert [] == [record.id for record in harness.store.pending_actions()]
     assert settled.result in FINAL_RESULTS
+
+
+@pytest.mark.parametrize("new_leader_first", [True, False], ids=["new leader settles first", "old leader first"])
+async def test_a_leader_frozen_after_its_calls_left_never_records_them_as_not_sent(
+    cluster: Cluster, new_leader_first: bool
+) -> None:
+    """The leader's 19:00 stop reaches the platform, its answer is late; the leader freezes and the standby
+    takes over. The old leader resumes: its answer is lost (a timeout), its fenced retry is not sent, and the
+    stop is recorded delivered or unknown, never "not sent"; nothing it writes replaces what the new leader
+    recorded, whichever of the two writes first."""
+    stalls = Stalls(cluster.harness.transport)
+    cluster.harness.transport = stalls  # type: ignore[assignment]
+    old, new = cluster.add("scaler-0"), cluster.add("scaler-1")
+    await cluster.elect(old)
+    cluster.harness.at(at_utc(MONDAY, "18:59"))
+    await cluster.everyone("inventory_cycle")
+    cluster.harness.at(at_utc(MONDAY, "19:00"))
+    stalls.hold("/startstop/")
+    frozen = asyncio.create_task(old.daemon.wake_up())
+    await stalls.wait_held("/startstop/")
+
+    # The old leader is frozen: no heartbeat, its lease runs out, and the server ends its idle lock session.
+    assert old.elector.backend_pid is not None
+    terminate_backend(cluster.state_url, old.elector.backend_pid)
+    cluster.clock.advance(FAST.lease_seconds)
+    cluster.dead.add(old.name)
+    await cluster.tick(FAST.campaign_seconds)
+    await cluster.tick(FAST.takeover_delay_seconds)
+    assert LEADER == new.elector.role
+
+    async def old_leader_resumes() -> None:
+        cluster.dead.discard(old.name)
+        await old.elector.tick()  # it wakes up and learns it no longer leads
+        stalls.release("/startstop/", lost=httpx.ReadTimeout("the answer arrived during the freeze"))
+        await frozen
+
+    if not new_leader_first:
+        cluster.harness.at(at_utc(MONDAY, "19:00:06"))
+        await old_leader_resumes()
+    cluster.harness.at(at_utc(MONDAY, "19:00:10"))
+    await new.daemon.inventory_cycle()
+    recorded_by_new = new.daemon.store.get_applied(UUID(LLAMA_8B))
+    if new_leader_first:
+        cluster.harness.at(at_utc(MONDAY, "19:00:15"))
+        await old_leader_resumes()
+
+    stops = [record for record in cluster.harness.store.recent_actions(100) if record.action == "stop"]
+    assert stops and all(record.result in ("success", "error") for record in stops)
+    assert [] == [record.platform_message for record in stops if "not sent" in (record.platform_message or "")]
+    assert ["Mon 19:00:00 llama-3-8b-chat stop -> 200"] == [
+        str(call) for call in cluster.harness.calls() if call.at.hour == 19
+    ]
+    assert recorded_by_new is not None and "stopped" == recorded_by_new.kind
+    assert recorded_by_new == new.daemon.store.get_applied(UUID(LLAMA_8B))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import psycopg
 import pytest
 from structlog.testing import capture_logs
 
 from scaler.store.leader import LEADER, STANDBY
+from tests.doc_pages import marked_section
 from tests.leader.conftest import FAST, ElectorFactory, FakeClock, changes, fresh_metrics
 from tests.pg import PostgresServer
 
@@ -134,18 +133,17 @@ async def test_unreachable_database_keeps_it_standby_and_logs_once(
     assert "hunter2-secret" not in str(logs)
 
 
-def readme_leader_query() -> str:
-    """The SQL query of the README's high availability section that shows who leads."""
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    section = readme.split("<!-- BEGIN:ha -->")[1].split("<!-- END:ha -->")[0]
+def docs_leader_query() -> str:
+    """The SQL query of the high availability page that shows who leads."""
+    section = marked_section("high-availability.md", "ha")
     return section.split("```sql")[1].split("```")[0]
 
 
-async def test_readme_query_shows_the_leader(make_elector: ElectorFactory, postgres_url: str) -> None:
-    """The README's query finds exactly the leader's lock connection, named after the leader."""
+async def test_docs_query_shows_the_leader(make_elector: ElectorFactory, postgres_url: str) -> None:
+    """The high availability page's query finds exactly the leader's lock connection, named after the leader."""
     leader, standby = make_elector(identity="scaler-0"), make_elector(identity="scaler-1")
     await leader.tick()
     await standby.tick()
     with psycopg.connect(postgres_url, autocommit=True) as conn:
-        rows = conn.execute(readme_leader_query()).fetchall()
+        rows = conn.execute(docs_leader_query()).fetchall()
     assert ["simplismart-scaler leader scaler-0"] == [row[0] for row in rows]

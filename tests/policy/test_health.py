@@ -170,8 +170,8 @@ def _walk(rule, steps):
     return answers
 
 
-def test_state_rule_timeline_of_the_readme(rules):
-    """The Degraded timeline documented in the README, minute by minute."""
+def test_state_rule_timeline_of_the_docs(rules):
+    """The Degraded timeline documented in docs/policies.md (Health rules), minute by minute."""
     day = "2026-03-02T"
     steps = [
         (day + "10:00", DEGRADED, day + "10:00"),
@@ -199,8 +199,8 @@ def test_state_rule_timeline_of_the_readme(rules):
     ] == _walk(rules["degraded-shrink"], steps)
 
 
-def test_restart_rule_timeline_of_the_readme(rules):
-    """The Unhealthy timeline documented in the README: restart at 10:15, then not before 11:15."""
+def test_restart_rule_timeline_of_the_docs(rules):
+    """The Unhealthy timeline documented in docs/policies.md (Health rules): restart at 10:15, then not before 11:15."""
     day = "2026-03-02T"
     steps = [
         (day + "10:00", UNHEALTHY, day + "10:00"),

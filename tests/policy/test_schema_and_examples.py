@@ -23,6 +23,7 @@ from scaler.policy.plan import build_plan
 from scaler.policy.schema import SCHEMA_ID, render_schema
 from scaler.policy.shipped import example_texts, examples_directory, schema_text
 from scaler.simplismart.models import Deployment
+from tests.doc_pages import marked_section
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = Path(scaler.policy.__file__).parent
@@ -141,10 +142,10 @@ def test_holiday_shutdown_example_stops_over_christmas():
     assert 0 < plan.savings_percent < 100
 
 
-def test_readme_complete_file_is_valid():
-    """The complete file shown in the README's policies section loads as written."""
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index("```yaml\n", readme.index("### A complete file")) + len("```yaml\n")
-    text = readme[start : readme.index("```", start)]
-    policy_set = load_policy_text(text, "README.md")
+def test_docs_complete_file_is_valid():
+    """The complete file shown on the policies page loads as written."""
+    section = marked_section("policies.md", "policies")
+    start = section.index("```yaml\n", section.index("## A complete file")) + len("```yaml\n")
+    text = section[start : section.index("```", start)]
+    policy_set = load_policy_text(text, "docs/policies.md")
     assert "1 policy, 3 windows, 2 health rules in 1 file" == policy_set.summary()

@@ -194,7 +194,7 @@ class FiguresBook:
 
 
 def render_table(rows: list[ScenarioFigures]) -> list[str]:
-    """Return the rows as a Markdown table (the README shows it as is), one string per line."""
+    """Return the rows as a Markdown table (docs/reliability.md shows it as is), one string per line."""
     headings = ["scenario", *COLUMNS.values(), "tests passed", "seconds"]
     body = [
         [

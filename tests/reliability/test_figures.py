@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.doc_pages import marked_section
 from tests.reliability.figures import FiguresBook, ScenarioFigures, render_table, run_seed, run_size, scaled
 
 
@@ -109,10 +110,9 @@ def test_make_reliability_runs_the_whole_suite_at_full_size() -> None:
     assert recipe["command"].startswith("SCALER_RELIABILITY=full ") and " tests/reliability" in recipe["command"]
 
 
-def test_the_readme_table_has_the_columns_the_suite_prints() -> None:
-    """The README's latest figures use exactly the headings of the printed table."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("<!-- BEGIN:reliability -->")[1].split("<!-- END:reliability -->")[0]
+def test_the_docs_table_has_the_columns_the_suite_prints() -> None:
+    """The reliability page's latest figures use exactly the headings of the printed table."""
+    section = marked_section("reliability.md", "reliability")
     printed = render_table([ScenarioFigures(4)])[0]
     headings = [cell.strip() for cell in printed.strip("|").split("|")]
     tables = [line for line in section.splitlines() if line.startswith("| scenario | cases tried")]

@@ -1,4 +1,4 @@
-"""The README's simulator section stays true to the code: its seed example loads, its control API table is complete."""
+"""The simulator page stays true to the code: its seed example loads, its control API table is complete."""
 
 from __future__ import annotations
 
@@ -8,28 +8,27 @@ from pathlib import Path
 from scaler.sim.app import create_app
 from scaler.sim.seed import load_seed
 from scaler.sim.state import SimState
-
-README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-def section(name: str) -> str:
-    text = README.read_text(encoding="utf-8")
-    return text.split(f"<!-- BEGIN:{name} -->", 1)[1].split(f"<!-- END:{name} -->", 1)[0]
+from tests.doc_pages import marked_section
 
 
-def test_readme_seed_example_is_a_valid_seed(tmp_path: Path) -> None:
-    """The seed format example of the README loads without error."""
-    example = re.search(r"```yaml\n(.*?)```", section("commands-sim"), re.S)
+def section() -> str:
+    """Return the simulator's section of the documentation."""
+    return marked_section("simulator.md", "commands-sim")
+
+
+def test_docs_seed_example_is_a_valid_seed(tmp_path: Path) -> None:
+    """The seed format example of the simulator page loads without error."""
+    example = re.search(r"```yaml\n(.*?)```", section(), re.S)
     assert example is not None
     path = tmp_path / "example.yaml"
     path.write_text(example.group(1))
     assert ["whisper-v3"] == [d.deployment_name for d in load_seed(path).deployments]
 
 
-def test_readme_lists_every_control_endpoint_and_no_other() -> None:
+def test_docs_list_every_control_endpoint_and_no_other() -> None:
     """The control API table names exactly the routes the app serves under /_sim/."""
     documented = set()
-    for cell in re.findall(r"^\| `([A-Z]+ /_sim/[^`]*)`(?:, `([A-Z]+ /_sim/[^`]*)`)?", section("commands-sim"), re.M):
+    for cell in re.findall(r"^\| `([A-Z]+ /_sim/[^`]*)`(?:, `([A-Z]+ /_sim/[^`]*)`)?", section(), re.M):
         for entry in cell:
             if entry:
                 method, path = entry.split(" ", 1)
