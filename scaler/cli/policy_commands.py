@@ -1,4 +1,5 @@
-"""``scaler validate`` and ``scaler plan``: check policy files, and show what they will do and save.
+"""``scaler validate`` and ``scaler plan``: check policy files, and show what they will do and save;
+``scaler examples`` and ``scaler schema``: the example policies and the JSON Schema the package ships.
 
 ``scaler plan`` reads the deployments from a saved list response (``--inventory``) or
 lists them through the API (``--live``); the engine itself never does I/O.
@@ -30,6 +31,7 @@ from scaler.policy.loader import load_policy_set, require_policies
 from scaler.policy.model import PolicySet
 from scaler.policy.plan import build_plan
 from scaler.policy.report import render_plan_table
+from scaler.policy.shipped import example_texts, schema_text
 from scaler.simplismart.models import Deployment
 
 
@@ -159,3 +161,35 @@ def plan(
         click.echo(json.dumps(result.to_json(), indent=indent))
     else:
         click.echo(render_plan_table(result))
+
+
+@click.command("schema")
+def schema() -> None:
+    """Print the JSON Schema of policy files (draft 2020-12).
+
+    Save it beside your policies and point your editor at it with a first line
+    ``# yaml-language-server: $schema=schema.json``.
+    """
+    click.echo(schema_text(), nl=False)
+
+
+@click.command("examples")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def examples(directory: Path) -> None:
+    """Write the example policy files into DIRECTORY (created if missing).
+
+    They are the files `scaler demo` runs on: start from them, then check your own with
+    `scaler validate DIRECTORY`. Existing files are never overwritten. Exit status: 0
+    written, 1 a file already exists (nothing written), 2 the directory cannot be written.
+    """
+    texts = example_texts()
+    existing = [name for name in texts if (directory / name).exists()]
+    if existing:
+        fail(f"{directory}: already holds {', '.join(existing)}; nothing written (choose another directory)")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, text in texts.items():
+            (directory / name).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"{directory}: cannot be written ({exc.strerror or exc})", code=EXIT_USAGE)
+    click.echo(f"wrote {len(texts)} example policy files to {directory}: check them with `scaler validate {directory}`")

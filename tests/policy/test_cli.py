@@ -9,6 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from scaler.cli.main import main
+from scaler.policy.schema import render_schema
+from scaler.policy.shipped import example_texts
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "policies" / "examples"
@@ -169,6 +171,40 @@ def test_validate_the_examples():
     result = run("validate", str(EXAMPLES))
     assert 0 == result.exit_code, result.output
     assert result.stdout.startswith("valid: 9 policies")
+
+
+def test_schema_prints_the_policy_schema():
+    """`scaler schema` prints the policy JSON Schema, exactly as the models generate it."""
+    result = run("schema")
+    assert (0, render_schema()) == (result.exit_code, result.stdout)
+    assert "https://json-schema.org/draft/2020-12/schema" == json.loads(result.stdout)["$schema"]
+
+
+def test_examples_writes_the_shipped_examples_that_validate(tmp_path: Path):
+    """`scaler examples DIR` creates DIR with every shipped example, byte for byte, and they validate."""
+    directory = tmp_path / "new" / "policies"
+    result = run("examples", str(directory))
+    assert 0 == result.exit_code, result.output
+    assert example_texts() == {path.name: path.read_text() for path in sorted(directory.iterdir())}
+    assert run("validate", str(directory)).stdout.startswith("valid: 9 policies")
+
+
+def test_examples_never_overwrite_a_file(tmp_path: Path):
+    """With one example's name already taken, nothing is written, the file is untouched and the exit is 1."""
+    (tmp_path / "10-office-hours.yaml").write_text("mine\n")
+    result = run("examples", str(tmp_path))
+    assert (1, "error: ", ["10-office-hours.yaml"], "mine\n") == (
+        result.exit_code, result.stderr[:7], sorted(p.name for p in tmp_path.iterdir()),
+        (tmp_path / "10-office-hours.yaml").read_text(),
+    )
+    assert "10-office-hours.yaml" in result.stderr
+
+
+def test_examples_into_an_unwritable_place_exits_2(tmp_path: Path):
+    """A directory that cannot be created (a file is in the way) is exit 2 naming it."""
+    (tmp_path / "taken").write_text("a file\n")
+    result = run("examples", str(tmp_path / "taken" / "policies"))
+    assert (2, True) == (result.exit_code, result.stderr.startswith(f"error: {tmp_path / 'taken' / 'policies'}: cannot be written"))
 
 
 def test_plan_json_is_one_object_with_the_documented_shape(tmp_path: Path):
