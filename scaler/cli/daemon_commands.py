@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections import Counter
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, tzinfo
 from typing import Any
+from uuid import UUID
 
 import click
 import httpx
@@ -23,10 +26,14 @@ from scaler.cli.common import (
     settings_or_exit,
 )
 from scaler.cli.deployments import render_table
+from scaler.cli.usage import epilog
+from scaler.daemon.executor import ActionReport
 from scaler.daemon.reconciler import CycleSummary
 from scaler.daemon.service import Daemon
+from scaler.daemon.status import DeploymentView
 from scaler.metrics import Metrics
 from scaler.policy import PolicyError, PolicyLoadError, PolicyPathError, PolicySetEmpty
+from scaler.policy.zones import zone
 from scaler.settings import ENV_PREFIX, Settings
 from scaler.simplismart.errors import SimplismartError
 from scaler.store import StoreError
@@ -57,10 +64,27 @@ def build_daemon(settings: Settings, metrics: Metrics) -> Daemon:
     return daemon
 
 
-def summary_lines(summary: CycleSummary) -> list[str]:
-    """One line per action of a cycle, then a count by result (for ``scaler run --once``)."""
+def _action_text(report: ActionReport, view: DeploymentView | None) -> str:
+    """``update_replicas min=1 max=2 (window:peak)``: the step as decided, with the source that asked for it."""
+    plans = view.decision.plans if view is not None and view.decision is not None else ()
+    for plan in plans:
+        for step in plan.steps:
+            if step.action == report.action and plan.policy == report.policy:
+                return f"{step.describe()} ({plan.source})"
+    return f"{report.action} ({report.rule or report.reason})"
+
+
+def skip_reason(skip: str) -> str:
+    """A decision's reason to skip without its particulars (an end, a detail after a colon), for counting."""
+    return re.split(r" until |: ", skip, maxsplit=1)[0]
+
+
+def summary_lines(summary: CycleSummary, views: Mapping[UUID, DeploymentView]) -> list[str]:
+    """One line per action of a cycle (its values, reason and result), then a count of actions by
+    result and of skipped deployments by reason (for ``scaler run --once``)."""
     lines = [
-        f"{report.deployment_name} ({report.deployment_id}): {report.action} {report.result}"
+        f"{report.deployment_name} ({report.deployment_id}): "
+        f"{_action_text(report, views.get(report.deployment_id))} {report.result}"
         + (f": {report.message}" if report.message else "")
         for report in summary.reports
         if report.new
@@ -68,14 +92,33 @@ def summary_lines(summary: CycleSummary) -> list[str]:
     counts = Counter(report.result for report in summary.reports if report.new)
     detail = ", ".join(f"{count} {result}" for result, count in sorted(counts.items()))
     total = sum(counts.values())
+    skipped = Counter(
+        skip_reason(view.decision.skip)
+        for view in views.values()
+        if view.considered_at == summary.at and view.decision is not None and view.decision.skip
+    )
+    by_count = sorted(skipped.items(), key=lambda item: (-item[1], item[0]))
+    skipped_detail = ", ".join(f"{count} {reason}" for reason, count in by_count)
     lines.append(
         f"reconciled {summary.considered} deployments: {total} action{'' if total == 1 else 's'}"
         + (f" ({detail})" if detail else "")
+        + (f"; {sum(skipped.values())} skipped ({skipped_detail})" if skipped else "")
     )
     return lines
 
 
-@click.command("run")
+@click.command(
+    "run",
+    epilog=epilog(
+        ["scaler run", "scaler run --once --dry-run"],
+        {
+            0: "stopped by SIGTERM; with --once: every action succeeded, was deferred or is a dry run",
+            1: "with --once: an action failed, or the deployments could not be listed",
+            2: "could not start: settings, policies, state store or HTTP port",
+            130: "stopped by Ctrl-C (SIGINT), cleanly",
+        },
+    ),
+)
 @click.option(
     "--once", is_flag=True, help="Run one full reconcile, then exit (0: every action succeeded or was deferred)."
 )
@@ -85,7 +128,7 @@ def run(once: bool, dry_run: bool) -> None:
 
     Needs SCALER_API_TOKEN or SCALER_API_TOKEN_FILE, SCALER_ORG_ID and SCALER_POLICY_PATH.
     Serves /metrics, /healthz, /readyz and /status on SCALER_HTTP_HOST:SCALER_HTTP_PORT.
-    SIGTERM or SIGINT stop it cleanly (exit 0); SIGHUP reloads the policy files.
+    SIGTERM (exit 0) or SIGINT (Ctrl-C, exit 130) stop it cleanly; SIGHUP reloads the policy files.
     """
     settings = settings_or_exit(**({"dry_run": True} if dry_run else {}))
     log.info("settings", **settings.public_view())
@@ -93,8 +136,9 @@ def run(once: bool, dry_run: bool) -> None:
     daemon = build_daemon(settings, metrics)
     if once:
         summary = asyncio.run(_run_once(daemon))
-        for line in summary_lines(summary):
-            click.echo(line)
+        if summary.error is None or summary.considered or summary.reports:
+            for line in summary_lines(summary, daemon.reconciler.views):
+                click.echo(line)
         if not summary.acting:
             click.echo("standby: another instance holds the leader lock, so this run sent nothing", err=True)
         if summary.error is not None:
@@ -125,16 +169,68 @@ def _default_url(settings: Settings) -> str:
     return f"http://{shown}:{settings.http_port}"
 
 
-def _when(at: str | None, now: datetime | None) -> str:
-    """``2026-03-02 08:00Z (in 1h55m)`` from an ISO instant."""
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _when(at: str | None, now: datetime | None, zone_name: str | None = None) -> str:
+    """``2026-03-02 08:00Z (in 1h55m)`` from an ISO instant; in a policy's zone other than UTC,
+    the local time beside the UTC one, as ``scaler plan`` shows it: ``2026-03-02 09:00 CET / 08:00Z``."""
     if not at:
         return "-"
-    instant = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    instant = _instant(at)
     text = f"{instant:%Y-%m-%d %H:%MZ}"
+    local_zone = _zone_or_none(zone_name)
+    if local_zone is not None:
+        local = instant.astimezone(local_zone)
+        utc = f"{instant:%H:%MZ}" if local.date() == instant.date() else text
+        text = f"{local:%Y-%m-%d %H:%M %Z} / {utc}"
     if now is not None:
         seconds = int((instant - now).total_seconds())
         text += f" (in {_span(seconds)})" if seconds >= 0 else f" ({_span(-seconds)} ago)"
     return text
+
+
+def _zone_or_none(name: str | None) -> tzinfo | None:
+    """The zone called ``name``, or ``None`` for UTC, no zone or a zone this machine does not know."""
+    if not name or name == "UTC":
+        return None
+    try:
+        return zone(name)
+    except ValueError:
+        return None
+
+
+def _health_text(item: dict[str, Any], now: datetime | None) -> str:
+    """The health value and how long ago it was observed; SCALED_DOWN for a scaled-down deployment
+    (the platform reports no other health for it), never the value it had while it ran."""
+    if item.get("status") == "SCALED_DOWN":
+        return "SCALED_DOWN"
+    health = item.get("health") or {}
+    value = health.get("value")
+    if not value:
+        return "-"
+    observed = health.get("last_observed")
+    if now is None or not observed:
+        return value
+    return f"{value} ({_span(max(0, int((now - _instant(observed)).total_seconds())))} ago)"
+
+
+def _status_text(item: dict[str, Any]) -> str:
+    text = item.get("status_raw") or item.get("status") or "-"
+    return f"{text} (drift)" if item.get("drift") else text
+
+
+def _reload_text(policies: dict[str, Any]) -> str:
+    """``ok``-like result of the last reload, or ``error: <the first line of the first problem>``."""
+    last = policies.get("last_reload") or {}
+    result = last.get("result") or "-"
+    errors = last.get("errors") or []
+    if result == "error" and errors:
+        first = str(errors[0]).splitlines()[0] if str(errors[0]) else "?"
+        more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+        return f"error: {first}{more}"
+    return result
 
 
 def _span(seconds: int) -> str:
@@ -156,23 +252,23 @@ def status_table(document: dict[str, Any]) -> str:
         following = item.get("next_transition") or {}
         suspension = item.get("suspension")
         last = item.get("last_action")
-        health = (item.get("health") or {}).get("value") or "-"
+        local = item.get("timezone")
         rows.append(
             (
                 item["deployment_name"],
-                item.get("status_raw") or item.get("status"),
-                health,
+                _status_text(item),
+                _health_text(item, now),
                 item.get("policy") or ("conflict: " + ",".join(item["conflict"]) if item.get("conflict") else "-"),
                 f"{desired.get('state', '-')} ({desired.get('source', '-')})" if desired else "-",
-                f"{following['state']} at {_when(following.get('at'), now)}" if following else "-",
-                f"until {_when(suspension['until'], now)}: {suspension['reason']}" if suspension else "-",
-                f"{last['action']} {last['result']} {_when(last.get('at'), None)}" if last else "-",
+                f"{following['state']} at {_when(following.get('at'), now, local)}" if following else "-",
+                f"until {_when(suspension['until'], now, local)}: {suspension['reason']}" if suspension else "-",
+                f"{last['action']} {last['result']} {_when(last.get('at'), None, local)}" if last else "-",
             )
         )
     policies = daemon.get("policies", {})
     organization = daemon.get("organization", {})
     last_reconcile = daemon.get("last_reconcile") or {}
-    last_reload = (policies.get("last_reload") or {}).get("result") or "-"
+    last_reload = _reload_text(policies)
     leadership = daemon.get("leadership") or {}
     role = leadership.get("role")
     header = [
@@ -195,7 +291,13 @@ def status_table(document: dict[str, Any]) -> str:
     return "\n".join(header) + "\n" + table
 
 
-@click.command("status")
+@click.command(
+    "status",
+    epilog=epilog(
+        ["scaler status", "scaler status --url http://scaler.example:9464 -o json"],
+        {0: "shown", 1: "the daemon could not be reached or did not answer its /status", 2: "unusable settings"},
+    ),
+)
 @click.option("--url", help="The daemon's address. Default: http://SCALER_HTTP_HOST:SCALER_HTTP_PORT.")
 @click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def status(url: str | None, output: str) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 import click
 
 from scaler.cli.common import EXIT_USAGE, fail, fail_lines, positive_duration
+from scaler.cli.usage import epilog
 from scaler.daemon.http import BackgroundServer, listen
 from scaler.daemon.service import Daemon
 from scaler.logs import configure_logging
@@ -37,7 +38,13 @@ DEMO_RECONCILE_SECONDS = 10.0
 DEMO_HEALTH_SECONDS = 5.0
 
 
-@click.command("demo")
+@click.command(
+    "demo",
+    epilog=epilog(
+        ["scaler demo", "scaler demo --for 5m --port 0"],
+        {0: "finished after --for", 2: "could not start: a setting is wrong or the port is taken"},
+    ),
+)
 @click.option(
     "--for", "length", callback=positive_duration, metavar="DURATION", help="Stop by itself after this long (20s, 5m)."
 )

@@ -11,9 +11,14 @@ from scaler.cli.deployments import deployments
 from scaler.cli.policy_commands import examples, plan, schema, validate
 from scaler.cli.sim import sim
 from scaler.cli.suspensions import resume, suspend, suspensions
+from scaler.cli.usage import WholeHelpGroup, examples_only
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=WholeHelpGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=examples_only(["scaler validate policies/", "scaler plan --live --hours 24"]),
+)
 @click.version_option(__version__, prog_name="scaler", message="%(prog)s %(version)s")
 def main() -> None:
     """Scheduled autoscaling and cost saving for Simplismart deployments."""

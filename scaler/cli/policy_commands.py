@@ -26,8 +26,10 @@ from scaler.cli.common import (
     policy_path_label,
     quiet_settings,
 )
+from scaler.cli.usage import epilog
 from scaler.policy.errors import PolicyLoadError, PolicyPathError, PolicySetEmpty
 from scaler.policy.loader import load_policy_set, require_policies
+from scaler.policy.matching import policies_matching_nothing
 from scaler.policy.model import PolicySet
 from scaler.policy.plan import build_plan
 from scaler.policy.report import render_plan_table
@@ -62,13 +64,19 @@ def _policy_paths(paths: tuple[Path, ...], *, option: str | None = None) -> dict
     return {settings.policy_path: policy_path_label(settings)}
 
 
-@click.command("validate")
+@click.command(
+    "validate",
+    epilog=epilog(
+        ["scaler validate policies/", "scaler validate policies/office.yaml policies/night.yaml"],
+        {0: "valid", 1: "invalid (every problem listed) or no policy file", 2: "unreadable path or unusable settings"},
+    ),
+)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def validate(paths: tuple[Path, ...]) -> None:
     """Check policy files and list every problem as FILE:LINE: PATH: message.
 
     PATHS are files or directories (their own .yaml/.yml files, in name order);
-    default: SCALER_POLICY_PATH. Exit status: 0 valid, 1 invalid, 2 unreadable path.
+    default: SCALER_POLICY_PATH.
     """
     policy_set = _policy_set_or_exit(_policy_paths(paths))
     click.echo(f"valid: {policy_set.summary()}")
@@ -108,7 +116,21 @@ def _read_inventory(path: Path) -> list[Deployment]:
     return deployments
 
 
-@click.command("plan")
+@click.command(
+    "plan",
+    epilog=epilog(
+        [
+            "scaler plan --inventory inventory.json --from 2026-12-21T00:00 --hours 48",
+            "scaler plan --live --deployment 'llama-*' --fail-on-conflict",
+        ],
+        {
+            0: "planned",
+            1: "invalid policies or inventory, a failed API call, --deployment matching nothing, "
+            "or a conflict with --fail-on-conflict",
+            2: "unreadable path, unusable settings or bad usage",
+        },
+    ),
+)
 @click.option(
     "--policies",
     "policy_paths",
@@ -128,8 +150,18 @@ def _read_inventory(path: Path) -> list[Deployment]:
 )
 @click.option("--from", "start", callback=_parse_from, help="Start, ISO 8601 (UTC when no offset). Default: now.")
 @click.option("--hours", type=click.IntRange(1, 24 * 366), default=168, show_default=True, help="Length of the plan.")
-@click.option("--deployment", "name_globs", multiple=True, help="Only deployments whose name matches this glob (repeatable).")
-@click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--deployment",
+    "name_globs",
+    multiple=True,
+    help="Only deployments whose name matches this glob (repeatable); matching none is an error.",
+)
+@click.option(
+    "--fail-on-conflict",
+    is_flag=True,
+    help="Exit 1 when policies conflict over any planned deployment (a CI gate).",
+)
+@click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def plan(
     policy_paths: tuple[Path, ...],
     inventory: Path | None,
@@ -137,13 +169,14 @@ def plan(
     start: datetime,
     hours: int,
     name_globs: tuple[str, ...],
+    fail_on_conflict: bool,
     output: str,
 ) -> None:
     """Show what the policies will do to each deployment, and what that saves.
 
     Give exactly one of --inventory FILE or --live. Health rules are not predicted.
-    Exit status: 0 planned, 1 invalid policies or inventory or a failed API call,
-    2 unreadable path, unusable settings or bad usage.
+    With --live, a policy that selects none of the organization's deployments is named
+    in a warning on stderr.
     """
     if (inventory is None) == (not live):
         raise click.UsageError("give exactly one of --inventory FILE or --live")
@@ -152,8 +185,14 @@ def plan(
         deployments = _read_inventory(inventory)
     else:
         deployments = call_platform(lambda client: client.list_deployments())
+        for name in policies_matching_nothing(policy_set, deployments):
+            click.echo(f"warning: policy {name} matches none of the organization's deployments", err=True)
     if name_globs:
+        listed = len(deployments)
         deployments = [d for d in deployments if any(fnmatch.fnmatchcase(d.deployment_name, glob) for glob in name_globs)]
+        if not deployments:
+            globs = ", ".join(repr(glob) for glob in name_globs)
+            fail(f"no deployment matches --deployment {globs} ({listed} deployment{'s' if listed != 1 else ''} listed)")
     result = build_plan(policy_set, deployments, start, start + timedelta(hours=hours))
     if output == "json":
         # Indented for a person at a terminal; compact (and much faster to write) otherwise.
@@ -161,6 +200,10 @@ def plan(
         click.echo(json.dumps(result.to_json(), indent=indent))
     else:
         click.echo(render_plan_table(result))
+    conflicts = [entry for entry in result.deployments if entry.conflict]
+    if fail_on_conflict and conflicts:
+        named = ", ".join(f"{entry.deployment.deployment_name} ({', '.join(entry.conflict)})" for entry in conflicts)
+        fail(f"{len(conflicts)} deployment{'s' if len(conflicts) != 1 else ''} in conflict: {named}")
 
 
 @click.command("schema")

@@ -1,4 +1,4 @@
-"""``scaler sim``: serve the platform simulator with uvicorn until SIGTERM or SIGINT."""
+"""``scaler sim``: serve the platform simulator with uvicorn until SIGTERM (exit 0) or SIGINT (exit 130)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import uvicorn
 from click.core import ParameterSource
 
 from scaler.cli.common import EXIT_USAGE, fail
+from scaler.cli.usage import EXIT_INTERRUPTED, epilog
 from scaler.logs import configure_logging
 from scaler.sim import DEFAULT_ORG_ID, DEFAULT_TOKEN
 from scaler.sim.app import DroppedConnection, create_app
@@ -23,7 +24,17 @@ from scaler.sim.seed import DEFAULT_SEED_PATH, SeedError, generate_seed, load_se
 from scaler.sim.state import SimState
 
 
-@click.command("sim")
+@click.command(
+    "sim",
+    epilog=epilog(
+        ["scaler sim", "scaler sim --port 0 --generate 5000"],
+        {
+            0: "stopped by SIGTERM",
+            2: "bad usage, an invalid seed or the port is taken",
+            130: "stopped by Ctrl-C (SIGINT)",
+        },
+    ),
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port",
@@ -132,11 +143,11 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def _serve(state: SimState, listener: socket.socket, log_level: str) -> None:
-    """Serve until SIGTERM or SIGINT, then exit 0 after a graceful shutdown."""
+    """Serve until SIGTERM or SIGINT, then exit after a graceful shutdown: 0 after SIGTERM, 130 after SIGINT."""
     # uvicorn handles the signal itself, shuts down gracefully and then raises it again
     # so that earlier handlers run: these make that last step a clean exit.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    signal.signal(signal.SIGINT, _exit_cleanly)
+    signal.signal(signal.SIGINT, _exit_interrupted)
     config = uvicorn.Config(
         create_app(state),
         log_level=log_level,
@@ -150,6 +161,10 @@ def _serve(state: SimState, listener: socket.socket, log_level: str) -> None:
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
+
+
+def _exit_interrupted(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(EXIT_INTERRUPTED)
 
 
 def _url_host(host: str) -> str:

@@ -310,6 +310,11 @@ def _drift_correction(desired: DesiredState, status: DeploymentStatus) -> tuple[
     return (Step("start"),) if should_run and status is DeploymentStatus.SCALED_DOWN else ()
 
 
+def drifted(desired: DesiredState, status: DeploymentStatus) -> bool:
+    """Whether the platform's ``status`` visibly differs from ``desired`` (what ``enforce`` corrects)."""
+    return bool(_drift_correction(desired, status))
+
+
 def same_state(applied: AppliedState, desired: DesiredState) -> bool:
     """Whether the applied state is the desired one (kind and, for bounds, both bounds)."""
     if applied.kind != desired.kind:

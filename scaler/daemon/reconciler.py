@@ -150,6 +150,8 @@ class Reconciler:
         self.inventory: dict[UUID, Deployment] = {}
         self.inventory_at: datetime | None = None
         self.api_reachable: bool | None = None
+        self.list_error: SimplismartError | None = None
+        """Why the last list of the deployments failed (``None`` after one that succeeded)."""
         self.first_seen: dict[UUID, datetime] = {}
         self.views: dict[UUID, DeploymentView] = {}
         self.next_changes: dict[UUID, datetime] = {}
@@ -195,13 +197,18 @@ class Reconciler:
             return False
         except SimplismartError as error:
             self.api_reachable = False
+            self.list_error = error
             self._metrics.reconcile_errors.inc()
             log.warning(
-                "inventory_failed", reason=error.reason, message=str(error), effect="the next cycle tries again"
+                "inventory_failed",
+                reason=error.reason,
+                message=str(error),
+                effect="nothing is reconciled until a list succeeds",
             )
             return False
         self.organization.auth_accepted(now)
         self.api_reachable = True
+        self.list_error = None
         try:
             seen = await asyncio.to_thread(
                 self._store.mark_seen, [(d.deployment_id, d.deployment_name) for d in deployments], now

@@ -8,7 +8,8 @@ applied action is repeated. Then the scheduler's jobs run (:mod:`scaler.daemon.s
 Signals: SIGTERM and SIGINT stop the daemon cleanly: no new action starts, jobs and
 calls in flight get :data:`SHUTDOWN_GRACE_SECONDS` to finish (an action cut short stays
 pending and is settled by crash recovery at the next start), the HTTP server and the
-store are closed, and :meth:`Daemon.run` returns 0. SIGHUP reloads the policy files.
+store are closed, and :meth:`Daemon.run` returns 0 after SIGTERM, 130 after SIGINT
+(Ctrl-C, as shells report an interrupted command). SIGHUP reloads the policy files.
 
 High availability: with a PostgreSQL state the replicas elect a leader
 (:mod:`scaler.store.leader`); on SQLite the one instance always leads. ``may_act`` (the
@@ -28,6 +29,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import httpx
 import structlog
@@ -41,20 +43,22 @@ from scaler.daemon.organization import OrganizationState
 from scaler.daemon.policies import PolicyKeeper
 from scaler.daemon.reconciler import CycleSummary, Reconciler
 from scaler.daemon.scheduler import DaemonJobs, DaemonScheduler
-from scaler.daemon.status import action_entry, deployment_status
+from scaler.daemon.status import DeploymentView, action_entry, deployment_status
 from scaler.metrics import Metrics
 from scaler.policy import PolicySet
 from scaler.settings import Settings
 from scaler.simplismart.client import SimplismartClient
-from scaler.simplismart.errors import ClientValidationError
+from scaler.simplismart.errors import ClientValidationError, ConnectionFailed
 from scaler.simplismart.token import TokenSource
-from scaler.store import Store, StoreError, open_store
+from scaler.store import ActionRecord, Store, StoreError, open_store
 from scaler.store.leader import LEADER, LeaderElector, LeaderTiming, Role, open_elector
 
 log = structlog.get_logger()
 
 #: Seconds jobs and calls in flight get to finish after SIGTERM (the chart gives the pod 30).
 SHUTDOWN_GRACE_SECONDS = 25.0
+#: What :meth:`Daemon.run` returns after SIGINT (Ctrl-C): 128 + 2, as shells report it.
+EXIT_INTERRUPTED = 130
 #: Recent audit records shown by /status.
 RECENT_ACTIONS = 50
 #: Health rules act on health observed within this many health intervals: one poll may be late or
@@ -145,6 +149,7 @@ class Daemon:
         self._health_polled = False
         self._last_token: str | None = None
         self._stop: asyncio.Event | None = None
+        self._exit_code = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         metrics.build_info.info({"version": __version__})
 
@@ -200,14 +205,26 @@ class Daemon:
         try:
             listed = await self.reconciler.fetch_inventory(now)
             if not listed:
-                reason_text = "the platform refuses the token" if self.organization.api_paused else "listing failed"
-                return CycleSummary(reason=reason, at=now, error=f"the deployments could not be listed: {reason_text}")
+                return CycleSummary(reason=reason, at=now, error=self._listing_failure())
             if not self._health_polled:
                 await self.poll_health(now, reconcile=False, watched_only=True)
             return await self.reconciler.reconcile(reason=reason)
         finally:
             self.last_tick = self.clock()
             self._last_tick_monotonic = self.monotonic()
+
+    def _listing_failure(self) -> str:
+        """One line saying why the deployments could not be listed, naming the setting to check."""
+        error = self.reconciler.list_error
+        if self.organization.api_paused:
+            return "the deployments could not be listed: the platform refuses the token"
+        if isinstance(error, ConnectionFailed):
+            url = httpx.URL(self.settings.api_url)
+            port = url.port or (443 if url.scheme == "https" else 80)
+            return f"cannot connect to {url.host}:{port}: check SCALER_API_URL"
+        if error is not None:
+            return f"the deployments could not be listed: {error}"
+        return "the deployments could not be listed"
 
     def _note_progress(self) -> None:
         self._last_progress_monotonic = self.monotonic()
@@ -309,6 +326,11 @@ class Daemon:
         if self._stop is not None:
             self._stop.set()
 
+    def interrupt(self) -> None:
+        """Stop as :meth:`request_stop` does, and make :meth:`run` return 130 (what SIGINT does)."""
+        self._exit_code = EXIT_INTERRUPTED
+        self.request_stop()
+
     def request_reload(self) -> None:
         """Reload the policy files now (what SIGHUP does)."""
         log.info("policy_reload_requested", signal="SIGHUP")
@@ -347,7 +369,8 @@ class Daemon:
         return scheduler
 
     async def run(self, *, install_signal_handlers: bool = True, on_ready: Callable[[str], None] | None = None) -> int:
-        """Serve HTTP and run the jobs until :meth:`request_stop` (or SIGTERM/SIGINT); return 0.
+        """Serve HTTP and run the jobs until :meth:`request_stop` (or SIGTERM/SIGINT); return 0, or 130
+        when interrupted (SIGINT).
 
         ``on_ready`` is called with the HTTP server's URL once it listens. Raises
         ``OSError`` when the HTTP address cannot be bound.
@@ -359,7 +382,7 @@ class Daemon:
             self._stop.set()
         if install_signal_handlers:
             loop.add_signal_handler(signal.SIGTERM, self.request_stop)
-            loop.add_signal_handler(signal.SIGINT, self.request_stop)
+            loop.add_signal_handler(signal.SIGINT, self.interrupt)
             loop.add_signal_handler(signal.SIGHUP, self.request_reload)
         self.http = BackgroundServer(create_http_app(self, self.metrics.registry), listener)
         self.http.start()
@@ -384,7 +407,7 @@ class Daemon:
             await self._stop.wait()
         finally:
             await self._shutdown(install_signal_handlers)
-        return 0
+        return self._exit_code
 
     async def _shutdown(self, signal_handlers_installed: bool) -> None:
         log.info("daemon_stopping", grace_seconds=SHUTDOWN_GRACE_SECONDS)
@@ -502,6 +525,8 @@ class Daemon:
             self.reconciler.views.values(),
             key=lambda view: (view.deployment.deployment_name, str(view.deployment.deployment_id)),
         )
+        recorded = await self._recorded_actions(deployments)
+        zones = self._policy_zones()
         settings = self.settings
         return {
             "daemon": {
@@ -533,6 +558,30 @@ class Daemon:
                 "next_wakeup": iso(self.scheduler.wakeup_at) if self.scheduler is not None else None,
                 "inventory_listed_at": iso(self.reconciler.inventory_at),
             },
-            "deployments": [deployment_status(view, self.reconciler.next_state(view)) for view in deployments],
+            "deployments": [
+                deployment_status(
+                    view,
+                    self.reconciler.next_state(view),
+                    recorded_action=recorded.get(view.deployment.deployment_id),
+                    timezone=zones.get(view.resolution.policy or "") if view.resolution else None,
+                )
+                for view in deployments
+            ],
             "recent_actions": recent,
         }
+
+    async def _recorded_actions(self, views: list[DeploymentView]) -> dict[UUID, ActionRecord]:
+        """The audit log's newest record per deployment (one query), when some deployment has no
+        last action in memory (as after a restart); empty when every one has or the store fails."""
+        if all(view.last_action is not None for view in views):
+            return {}
+        try:
+            return await asyncio.to_thread(self.store.latest_actions)
+        except StoreError as error:
+            log.warning("status_last_actions_unavailable", error=str(error))
+            return {}
+
+    def _policy_zones(self) -> dict[str, str]:
+        """Each policy's time zone, by name."""
+        policy_set = self.policies.current
+        return {policy.name: policy.timezone for policy in policy_set.policies} if policy_set is not None else {}

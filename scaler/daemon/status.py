@@ -2,7 +2,9 @@
 
 :class:`DeploymentView` is what the reconciler keeps about one deployment after a cycle;
 :func:`deployment_status` renders it as plain JSON data. Instants are ISO 8601 in UTC
-with ``Z``; the API token never appears (nothing here holds it).
+with ``Z``; the API token never appears (nothing here holds it). A deployment's last
+action is the one this process saw, else the newest record of the audit log (so it
+survives a restart); ``drift`` says the platform visibly differs from the desired state.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from scaler.daemon.clock import iso
-from scaler.daemon.decide import Decision
+from scaler.daemon.decide import Decision, drifted
 from scaler.daemon.executor import ActionReport
 from scaler.daemon.gauges import health_label
 from scaler.policy import DesiredState, Resolution
@@ -63,11 +65,32 @@ def _applied(applied: AppliedState | None) -> dict[str, Any] | None:
     }
 
 
-def deployment_status(view: DeploymentView, next_state: Resolution | None = None) -> dict[str, Any]:
-    """Return one deployment's entry of ``/status`` (``next_state``: the engine's answer at the next change)."""
+def _drift(view: DeploymentView) -> bool:
+    resolution = view.resolution
+    if resolution is None or resolution.suspended or resolution.desired is None:
+        return False
+    return drifted(resolution.desired, view.deployment.status)
+
+
+def deployment_status(
+    view: DeploymentView,
+    next_state: Resolution | None = None,
+    *,
+    recorded_action: ActionRecord | None = None,
+    timezone: str | None = None,
+) -> dict[str, Any]:
+    """Return one deployment's entry of ``/status`` (``next_state``: the engine's answer at the next
+    change; ``recorded_action``: the newest audit record, shown when this process has seen no
+    action; ``timezone``: the governing policy's zone, for people reading the times)."""
     deployment = view.deployment
     resolution = view.resolution
     decision = view.decision
+    if view.last_action is not None:
+        last_action = view.last_action.view()
+    elif recorded_action is not None:
+        last_action = recorded_action_view(recorded_action)
+    else:
+        last_action = None
     entry: dict[str, Any] = {
         "deployment_id": str(deployment.deployment_id),
         "deployment_name": deployment.deployment_name,
@@ -82,6 +105,7 @@ def deployment_status(view: DeploymentView, next_state: Resolution | None = None
             "pods": view.pods.model_dump() if view.pods is not None else None,
         },
         "policy": resolution.policy if resolution else None,
+        "timezone": timezone,
         "conflict": list(resolution.conflict) if resolution else [],
         "desired": {
             "state": _state(resolution.desired),
@@ -90,6 +114,7 @@ def deployment_status(view: DeploymentView, next_state: Resolution | None = None
         }
         if resolution
         else None,
+        "drift": _drift(view),
         "last_applied": _applied(view.applied),
         "next_transition": {
             "at": iso(view.next_change),
@@ -115,7 +140,7 @@ def deployment_status(view: DeploymentView, next_state: Resolution | None = None
         else None,
         "skipped": decision.skip if decision is not None else None,
         "waiting": {"result": view.waiting[0], "since": iso(view.waiting[1])} if view.waiting else None,
-        "last_action": view.last_action.view() if view.last_action is not None else None,
+        "last_action": last_action,
         "first_seen": iso(view.first_seen),
         "expires_at": iso(resolution.expire_at) if resolution else None,
         "considered_at": iso(view.considered_at),
@@ -123,6 +148,20 @@ def deployment_status(view: DeploymentView, next_state: Resolution | None = None
     if view.error:
         entry["error"] = view.error
     return entry
+
+
+def recorded_action_view(record: ActionRecord) -> dict[str, Any]:
+    """Return an audit record in the shape of a deployment's ``last_action`` (as ``ActionReport.view``)."""
+    return {
+        "action": record.action,
+        "result": record.result,
+        "at": iso(record.started_at),
+        "policy": record.policy,
+        "rule": record.rule,
+        "reason": record.reason,
+        "message": record.platform_message,
+        "request_id": record.request_id,
+    }
 
 
 def action_entry(record: ActionRecord) -> dict[str, Any]:

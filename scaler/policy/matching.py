@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -100,3 +101,14 @@ def _match(policy_set: PolicySet, deployment: Deployment) -> PolicyMatch:
     if len(best) == 1:
         return PolicyMatch(best[0])
     return PolicyMatch(None, tuple(policy.name for policy in best))
+
+
+def policies_matching_nothing(policy_set: PolicySet, deployments: Iterable[Deployment]) -> list[str]:
+    """Return the names of the policies (in file order) whose ``match`` selects none of ``deployments``."""
+    unmatched = {policy.name: policy for policy in policy_set.policies}
+    for deployment in deployments:
+        if not unmatched:
+            break
+        for name in [name for name, policy in unmatched.items() if selects(policy.match, deployment)]:
+            del unmatched[name]
+    return list(unmatched)

@@ -3,21 +3,24 @@
 ``build_plan`` runs the schedule engine over ``[start, until)`` for each deployment
 (health rules are not predicted) and adds up GPU-hours and cost with and without the
 scaler. ``Plan.to_json()`` gives the object ``scaler plan --output json`` prints.
-Deployments that are FAILED, DELETING or DELETED are left out (the scaler never acts
-on them and they run no GPUs); they are listed in ``Plan.skipped``.
+Deployments are in name order (then id). Deployments that are FAILED, DELETING or
+DELETED are left out (the scaler never acts on them and they run no GPUs); they are
+listed in ``Plan.skipped``. The dates on which a skip date keeps a recurring window
+closed are listed with each deployment (``skipped_dates``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import cached_property
 from typing import Any
 
 from scaler.policy.matching import match_policies
 from scaler.policy.model import DesiredState, Policy, PolicySet
 from scaler.policy.savings import Usage, baseline_replicas, savings_percent, usage_between
+from scaler.policy.schedule import skipped_openings
 from scaler.policy.zones import UTC, require_aware
 from scaler.simplismart.models import Deployment, DeploymentStatus
 
@@ -60,6 +63,18 @@ class Transition:
 
 
 @dataclass(frozen=True)
+class SkippedDate:
+    """A local date on which ``skip_dates`` keep the recurring ``windows`` closed."""
+
+    day: date
+    windows: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the skipped date as the plan's JSON shape."""
+        return {"date": self.day.isoformat(), "windows": list(self.windows)}
+
+
+@dataclass(frozen=True)
 class DeploymentPlan:
     """One deployment's policy (or conflict), transitions and usage over the plan's period."""
 
@@ -69,6 +84,7 @@ class DeploymentPlan:
     timezone: str
     transitions: tuple[Transition, ...]
     usage: Usage
+    skipped_dates: tuple[SkippedDate, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """Return the deployment's entry in the plan's JSON shape."""
@@ -80,6 +96,7 @@ class DeploymentPlan:
             "policy": self.policy,
             "conflict": list(self.conflict),
             "transitions": [transition.to_json() for transition in self.transitions],
+            "skipped_dates": [skipped.to_json() for skipped in self.skipped_dates],
             "gpu_hours": {"baseline": _round(self.usage.baseline_gpu_hours), "planned": _round(self.usage.planned_gpu_hours)},
             "cost": {"baseline": _round(self.usage.baseline_cost), "planned": _round(self.usage.planned_cost)},
         }
@@ -87,7 +104,7 @@ class DeploymentPlan:
 
 @dataclass(frozen=True)
 class Plan:
-    """The plan for ``[start, until)``: one entry per deployment, in inventory order, and the totals."""
+    """The plan for ``[start, until)``: one entry per deployment, by name, and the totals."""
 
     start: datetime
     until: datetime
@@ -142,7 +159,7 @@ def build_plan(policy_set: PolicySet, deployments: Iterable[Deployment], start: 
     entries = []
     skipped = []
     timelines: dict[str, _Timeline] = {}
-    for deployment in deployments:
+    for deployment in sorted(deployments, key=lambda item: (item.deployment_name, str(item.deployment_id))):
         if deployment.status in SKIPPED_STATUSES:
             skipped.append(deployment)
             continue
@@ -156,6 +173,7 @@ class _Timeline:
 
     transitions: tuple[Transition, ...]
     periods: tuple[tuple[DesiredState | None, datetime, datetime], ...]
+    skipped_dates: tuple[SkippedDate, ...]
 
 
 def _timeline(policy: Policy, start: datetime, until: datetime) -> _Timeline:
@@ -165,7 +183,8 @@ def _timeline(policy: Policy, start: datetime, until: datetime) -> _Timeline:
         periods.append((segment.state, segment.start, segment.end))
         if not transitions or transitions[-1].state != segment.state:
             transitions.append(Transition(segment.start, segment.state, segment.source))
-    return _Timeline(tuple(transitions), tuple(periods))
+    skipped = tuple(SkippedDate(day, windows) for day, windows in skipped_openings(policy, start, until))
+    return _Timeline(tuple(transitions), tuple(periods), skipped)
 
 
 def plan_deployment(
@@ -192,4 +211,6 @@ def plan_deployment(
     usage = Usage()
     for state, opened, closed in timeline.periods:
         usage = usage + usage_between(deployment, state, baseline, opened, closed, pricing)
-    return DeploymentPlan(deployment, policy.name, (), policy.timezone, timeline.transitions, usage)
+    return DeploymentPlan(
+        deployment, policy.name, (), policy.timezone, timeline.transitions, usage, timeline.skipped_dates
+    )

@@ -1,11 +1,12 @@
-"""The plan as text for people: each deployment's transitions in local and UTC time, and the totals."""
+"""The plan as text for people: each deployment's transitions in local and UTC time, the dates
+a skip date keeps a window closed, and the totals (a negative saving reads as an added cost)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 
-from scaler.policy.plan import DeploymentPlan, Plan, Transition
-from scaler.policy.zones import UTC, zone
+from scaler.policy.plan import DeploymentPlan, Plan, SkippedDate, Transition
+from scaler.policy.zones import UTC, local_instant, zone
 
 
 def render_plan_table(plan: Plan) -> str:
@@ -28,11 +29,28 @@ def render_plan_table(plan: Plan) -> str:
     basis = "cost" if total.baseline_cost is not None else "GPU-hours"
     lines.append(
         f"Totals: GPU-hours {_hours(total.baseline_gpu_hours)} -> {_hours(total.planned_gpu_hours)} "
-        f"(saved {_hours(total.saved_gpu_hours)}); cost {_money(total.baseline_cost)} -> {_money(total.planned_cost)} "
-        f"(saved {_money(total.saved_cost)}); saving "
-        + (f"{percent:.1f} % of {basis}" if percent is not None else "n/a")
+        f"({_hours_saved(total.saved_gpu_hours)}); cost {_money(total.baseline_cost)} -> {_money(total.planned_cost)} "
+        f"({_money_saved(total.saved_cost)}); {_percent_saved(percent, basis)}"
     )
     return "\n".join(lines)
+
+
+def _hours_saved(value: float) -> str:
+    return f"adds {_hours(-value)}" if round(value, 1) < 0 else f"saved {_hours(value)}"
+
+
+def _money_saved(value: float | None) -> str:
+    if value is not None and round(value, 2) < 0:
+        return f"costs +{_money(-value)}"
+    return f"saved {_money(value)}"
+
+
+def _percent_saved(percent: float | None, basis: str) -> str:
+    if percent is None:
+        return "saving n/a"
+    if round(percent, 1) < 0:
+        return f"adds {-percent:.1f} % to {basis}"
+    return f"saving {percent:.1f} % of {basis}"
 
 
 def _deployment_block(entry: DeploymentPlan) -> list[str]:
@@ -47,14 +65,29 @@ def _deployment_block(entry: DeploymentPlan) -> list[str]:
     lines = [f"{deployment.deployment_name}  {accelerator}  {governed}"]
     if entry.policy is not None:
         tz = zone(entry.timezone)
-        for transition in entry.transitions:
-            lines.append(f"  {_local(transition.at, tz)}  {_utc(transition.at)}  {_state(transition):<14} {transition.source}")
+        rows: list[tuple[datetime, str]] = [
+            (
+                transition.at,
+                f"  {_local(transition.at, tz)}  {_utc(transition.at)}  {_state(transition):<14} {transition.source}",
+            )
+            for transition in entry.transitions
+        ]
+        for skipped in entry.skipped_dates:
+            rows.append((local_instant(skipped.day, time(0), tz), _skipped_line(skipped)))
+        lines.extend(line for _, line in sorted(rows, key=lambda row: row[0]))
     usage = entry.usage
     lines.append(
         f"  GPU-hours {_hours(usage.baseline_gpu_hours)} -> {_hours(usage.planned_gpu_hours)}; "
         f"cost {_money(usage.baseline_cost)} -> {_money(usage.planned_cost)}"
     )
     return lines
+
+
+def _skipped_line(skipped: SkippedDate) -> str:
+    windows = ", ".join(skipped.windows)
+    verb = "does" if len(skipped.windows) == 1 else "do"
+    noun = "window" if len(skipped.windows) == 1 else "windows"
+    return f"  {skipped.day:%a %Y-%m-%d}  skip date: {noun} {windows} {verb} not open"
 
 
 def _state(transition: Transition) -> str:

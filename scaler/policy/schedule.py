@@ -23,10 +23,10 @@ import bisect
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from scaler.policy.zones import UTC, local_date, require_aware, wall_instant
+from scaler.policy.zones import UTC, days, local_date, require_aware, wall_instant
 
 if TYPE_CHECKING:
     from scaler.policy.model import DesiredState, Policy, Window
@@ -37,6 +37,7 @@ _CHUNK = timedelta(days=7)
 _EPOCH = datetime(1970, 1, 5, tzinfo=UTC)  # a Monday
 _MAX_CHUNKS = 256
 _ONE_DAY = timedelta(days=1)
+_TICK = timedelta(microseconds=1)
 
 Interval = tuple[datetime, datetime]
 
@@ -111,6 +112,32 @@ def _between_intervals(policy: Policy, window: Window, start: datetime, end: dat
 def _absolute_intervals(policy: Policy, window: Window) -> list[Interval]:
     assert window.from_ is not None and window.until is not None
     return [(wall_instant(window.from_, policy.tz) - window.lead_time, wall_instant(window.until, policy.tz))]
+
+
+def skipped_openings(policy: Policy, start: datetime, end: datetime) -> list[tuple[date, tuple[str, ...]]]:
+    """Return the local dates of ``[start, end)`` on which a recurring window of ``policy`` would
+    open but does not because of ``skip_dates``, each with those windows' names, in date order."""
+    start = require_aware(start, "start")
+    end = require_aware(end, "end")
+    recurring = [window for window in policy.windows if window.recurring]
+    if end <= start or not policy.skip_dates or not recurring:
+        return []
+    tz, skip = policy.tz, policy.skip
+    found = []
+    for day in days(local_date(start, tz), local_date(end - _TICK, tz)):
+        if day not in skip:
+            continue
+        names = tuple(window.label for window in recurring if _would_open(window, day))
+        if names:
+            found.append((day, names))
+    return found
+
+
+def _would_open(window: Window, day: date) -> bool:
+    """Whether a recurring window opens on local date ``day``, skip dates aside."""
+    if window.cron is not None:
+        return window.cron.matches_date(day)
+    return window.between is not None and window.between.opens_on(day)
 
 
 def _merge_clip(intervals: list[Interval], start: datetime, end: datetime) -> list[Interval]:

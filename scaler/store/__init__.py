@@ -10,6 +10,7 @@ from scaler.store.errors import (
     SchemaTooNew,
     StoreConfigError,
     StoreError,
+    StoreMissing,
     StoreUnavailable,
     UnavailableReason,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "Store",
     "StoreConfigError",
     "StoreError",
+    "StoreMissing",
     "StoreUnavailable",
     "Suspension",
     "UnavailableReason",

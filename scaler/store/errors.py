@@ -6,6 +6,7 @@
      ├── StoreConfigError      SCALER_STATE_URL is malformed or names an unknown backend
      ├── StoreUnavailable      cannot open or reach the database, it is read-only, its disk
      │                         is full, or it stayed locked: nothing was written
+     ├── StoreMissing          no store where one was expected (opened without creating one)
      ├── SchemaTooNew          the database was migrated by a newer scaler than this one
      ├── MigrationFailed       a schema migration failed and was rolled back
      └── ActionNotPending      finish of an action that is unknown or already finished
@@ -50,6 +51,17 @@ class StoreUnavailable(StoreError):
     def __init__(self, message: str, *, reason: UnavailableReason, location: str) -> None:
         super().__init__(message)
         self.reason: UnavailableReason = reason
+        self.location = location
+
+
+class StoreMissing(StoreError):
+    """There is no state store at ``location``: no database file, or one the scaler never set up.
+
+    Raised only when the caller asked not to create one (``open_store(..., create=False)``).
+    """
+
+    def __init__(self, message: str, *, location: str) -> None:
+        super().__init__(message)
         self.location = location
 
 

@@ -32,6 +32,22 @@ DEFAULT_BUSY_TIMEOUT_SECONDS = 5.0
 _WAL_RETRY_SECONDS = 0.01
 
 
+def has_schema(path: Path) -> bool | None:
+    """Whether the SQLite file at ``path`` holds the scaler's schema, looked at read-only (nothing is
+    written, no journal created); ``None`` when it cannot be read (opening it says why)."""
+    try:
+        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        found = conn.execute(SQLITE.table_exists_sql, ("schema_version",)).fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return found is not None
+
+
 class SqliteDatabase(Database):
     """A SQLite database file (or a private in-memory database), opened for reading and writing."""
 

@@ -534,6 +534,15 @@ class Store:
                 )
             return [_action(row) for row in rows.fetchall()]
 
+    def latest_actions(self) -> dict[UUID, ActionRecord]:
+        """Return the newest audit record of each deployment that has one, read in one query."""
+        with self._db.transaction(write=False) as cursor:
+            rows = cursor.execute(
+                f"SELECT {_ACTION_COLUMNS} FROM actions "
+                "WHERE id IN (SELECT MAX(id) FROM actions GROUP BY deployment_id)"
+            ).fetchall()
+        return {record.deployment_id: record for record in map(_action, rows)}
+
     def count_actions(
         self, deployment_id: UUID, action: str, since: datetime, results: Sequence[str] = ("success",)
     ) -> int:

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import pytest
 from click.testing import CliRunner, Result
+from freezegun import freeze_time
 
 from scaler.cli.main import main
 from scaler.daemon.http import create_http_app
@@ -77,8 +78,8 @@ def test_run_once_reconciles_and_exits_0(tmp_path: Path, served_sim: tuple[str, 
     result = invoke("run", "--once", **daemon_env(tmp_path, url, LLAMA_STOPPED))
     assert 0 == result.exit_code, result.stderr
     assert [
-        f"llama-3-8b-chat ({LLAMA_8B}): stop success: Deployment stopped successfully",
-        "reconciled 13 deployments: 1 action (1 success)",
+        f"llama-3-8b-chat ({LLAMA_8B}): stop (default) success: Deployment stopped successfully",
+        "reconciled 13 deployments: 1 action (1 success); 12 skipped (12 no policy governs it)",
     ] == result.stdout.splitlines()
     assert ["startstop"] == [entry.endpoint for entry in state.requests if entry.method == "POST"]
 
@@ -89,7 +90,7 @@ def test_run_once_exits_1_when_an_action_fails(tmp_path: Path, served_sim: tuple
     state.wallet_blocked = True
     result = invoke("run", "--once", **daemon_env(tmp_path, url, BATCH_RUNNING))
     assert 1 == result.exit_code
-    assert "batch-transcribe" in result.stdout and "start error" in result.stdout
+    assert "batch-transcribe" in result.stdout and "start (default) error" in result.stdout
 
 
 def test_run_refuses_an_invalid_policy_set_with_every_problem(tmp_path: Path, served_sim: tuple[str, SimState]) -> None:
@@ -189,7 +190,7 @@ def test_run_dry_run_flag_sends_nothing(tmp_path: Path, served_sim: tuple[str, S
     url, state = served_sim
     result = invoke("run", "--once", "--dry-run", **daemon_env(tmp_path, url, LLAMA_STOPPED))
     assert 0 == result.exit_code
-    assert "stop dry_run" in result.stdout
+    assert "stop (default) dry_run" in result.stdout
     assert [] == [entry for entry in state.requests if entry.method != "GET"]
 
 
@@ -258,13 +259,16 @@ def state_url(tmp_path: Path) -> str:
 
 def test_suspend_by_name_records_the_suspension(state_url: str) -> None:
     """suspend NAME --for 2h --reason: stored with its end, reason and author; printed."""
-    before = datetime.now(UTC)
-    result = invoke("suspend", "llama-3-8b-chat", "--for", "2h", "--reason", "incident 42", SCALER_STATE_URL=state_url)
+    now = datetime.now(UTC).replace(microsecond=0)
+    with freeze_time(now):
+        result = invoke(
+            "suspend", "llama-3-8b-chat", "--for", "2h", "--reason", "incident 42", SCALER_STATE_URL=state_url
+        )
     assert 0 == result.exit_code, result.stderr
     with open_store(state_url) as store:
-        (suspension,) = store.active_suspensions(datetime.now(UTC)).values()
+        (suspension,) = store.active_suspensions(now).values()
     assert (UUID(LLAMA_8B), "incident 42") == (suspension.deployment_id, suspension.reason)
-    assert before + timedelta(hours=2) <= suspension.until <= datetime.now(UTC) + timedelta(hours=2)
+    assert now + timedelta(hours=2) == suspension.until
     assert result.stdout.startswith(f"suspended llama-3-8b-chat ({LLAMA_8B}) until ")
 
 

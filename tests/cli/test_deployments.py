@@ -280,16 +280,16 @@ def test_delete_asks_and_a_no_deletes_nothing(sim: ServedSim) -> None:
     """Answering n: exit 1, no request sent."""
     result = run(sim, "delete", WHISPER, input="n\n")
     assert 1 == result.exit_code
-    assert f"Delete deployment {WHISPER}? This cannot be undone. [y/N]" in result.stderr
+    assert f"Delete deployment whisper-v3 ({WHISPER})? This cannot be undone. [y/N]" in result.stderr
     assert "error: deletion not confirmed, nothing deleted (pass --yes to skip the question)" == result.stderr.splitlines()[-1]
-    assert [] == sim.requests()
+    assert [] == sim.requests("delete")
 
 
 def test_delete_without_an_answer_deletes_nothing(sim: ServedSim) -> None:
     """End of input at the prompt is a no."""
     result = run(sim, "delete", WHISPER, input="")
     assert 1 == result.exit_code
-    assert [] == sim.requests()
+    assert [] == sim.requests("delete")
 
 
 def test_delete_asks_and_a_yes_deletes(sim: ServedSim) -> None:
@@ -346,12 +346,6 @@ def test_a_malformed_setting_is_a_settings_failure(sim: ServedSim) -> None:
     assert result.stderr.startswith("error: SCALER_ORG_ID")
 
 
-def test_a_deployment_id_that_is_not_a_uuid_fails_without_a_request(sim: ServedSim) -> None:
-    """A bad id: exit 1, the value shown, nothing sent."""
-    assert_one_line_failure(run(sim, "health", "whisper-v3"), 1, "deployment id must be a UUID, got 'whisper-v3'")
-    assert [] == sim.requests()
-
-
 def test_an_unreachable_platform_fails_with_a_connection_error() -> None:
     """Nothing listening: exit 1, a connection failure naming SCALER_API_URL."""
     with LoopbackServer(create_app(SimState())) as server:
@@ -360,10 +354,16 @@ def test_an_unreachable_platform_fails_with_a_connection_error() -> None:
     assert_one_line_failure(result, 1, "list deployments failed", "check SCALER_API_URL")
 
 
-def test_a_slow_platform_fails_with_a_timeout(sim: ServedSim) -> None:
-    """Latency above SCALER_HTTP_TIMEOUT_SECONDS: exit 1, a timeout naming the setting."""
-    sim.ctl("PUT", "/faults/latency", {"fixed_ms": 1000})
-    result = run(sim, "list", SCALER_HTTP_TIMEOUT_SECONDS="0.1")
+def test_a_slow_platform_fails_with_a_timeout() -> None:
+    """Latency above SCALER_HTTP_TIMEOUT_SECONDS: exit 1, a timeout naming the setting.
+
+    A simulator of its own: the request it answers after the client gave up must not
+    reach the request log of a later test."""
+    with LoopbackServer(create_app(SimState.from_seed(load_seed(DEFAULT_SEED_PATH), clock=ManualClock()))) as server:
+        slow = ServedSim(server)
+        slow.ctl("PUT", "/faults/latency", {"fixed_ms": 1000})
+        result = run(slow, "list", SCALER_HTTP_TIMEOUT_SECONDS="0.1")
+        slow.control.close()
     assert_one_line_failure(result, 1, "timed out after 0.1 s", "SCALER_HTTP_TIMEOUT_SECONDS")
 
 
@@ -396,3 +396,80 @@ def test_the_group_lists_every_command() -> None:
     result = CliRunner().invoke(main, ["deployments", "--help"])
     commands = result.stdout.split("Commands:")[1].split()
     assert {"list", "health", "scale", "start", "stop", "delete"} <= set(commands)
+
+
+# --- names instead of ids ----------------------------------------------------------------
+
+TWIN = "5f0e8a52-3c7d-4e7a-9d1b-2b6f1c9a7e44"
+
+
+def add_twin(sim: ServedSim) -> None:
+    """A second deployment called whisper-v3."""
+    twin = {
+        "deployment_id": TWIN,
+        "deployment_name": "whisper-v3",
+        "accelerator_type": ["nvidia-tesla-t4"],
+        "accelerator_count": 1,
+        "status": "DEPLOYED",
+    }
+    sim.ctl("POST", "/deployments", twin)
+
+
+@pytest.mark.parametrize(
+    ("args", "endpoint"),
+    [
+        (("health", "whisper-v3"), "get_health"),
+        (("scale", "whisper-v3", "--min", "1", "--max", "2"), "update_replicas"),
+        (("stop", "whisper-v3"), "startstop"),
+        (("start", "whisper-v3"), "startstop"),
+        (("delete", "whisper-v3", "--yes"), "delete"),
+    ],
+)
+def test_a_command_takes_a_deployment_name(sim: ServedSim, args: tuple[str, ...], endpoint: str) -> None:
+    """A name is looked up in the organization's list, then the call goes to that deployment's id."""
+    result = run(sim, *args)
+    assert 0 == result.exit_code, result.stderr
+    assert ["list_deployments", endpoint] == [entry["endpoint"] for entry in sim.requests()]
+    (call,) = sim.requests(endpoint)
+    assert WHISPER == call["deployment_id"]
+
+
+def test_a_name_is_shown_with_the_id(sim: ServedSim) -> None:
+    """Given by name, the result names the deployment and its id."""
+    result = run(sim, "stop", "whisper-v3")
+    assert f"whisper-v3 ({WHISPER}): Deployment stopped successfully\n" == result.stdout
+
+
+def test_an_ambiguous_name_is_refused_with_the_candidate_ids(sim: ServedSim) -> None:
+    """Two deployments called whisper-v3: exit 1, both ids listed, nothing but the list sent."""
+    add_twin(sim)
+    result = run(sim, "stop", "whisper-v3")
+    assert_one_line_failure(
+        result,
+        1,
+        f"'whisper-v3' names 2 deployments: whisper-v3 ({WHISPER}), whisper-v3 ({TWIN}); give the id instead",
+    )
+    assert ["list_deployments"] == [entry["endpoint"] for entry in sim.requests()]
+
+
+def test_an_unknown_name_is_an_error_after_one_list(sim: ServedSim) -> None:
+    """No deployment of that name: exit 1 naming it, nothing but the list sent."""
+    result = run(sim, "start", "whisper-v9")
+    assert_one_line_failure(result, 1, "no deployment is called 'whisper-v9'")
+    assert ["list_deployments"] == [entry["endpoint"] for entry in sim.requests()]
+
+
+def test_an_id_is_used_without_listing(sim: ServedSim) -> None:
+    """Given an id, the command sends its one call (no list)."""
+    run(sim, "health", WHISPER)
+    assert ["get_health"] == [entry["endpoint"] for entry in sim.requests()]
+
+
+def test_the_delete_question_names_the_deployment_and_its_id(sim: ServedSim) -> None:
+    """Asked by id or by name, the question shows both name and id."""
+    by_id = run(sim, "delete", WHISPER, input="n\n")
+    by_name = run(sim, "delete", "whisper-v3", input="n\n")
+    question = f"Delete deployment whisper-v3 ({WHISPER})? This cannot be undone. [y/N]"
+    assert question in by_id.stderr
+    assert question in by_name.stderr
+    assert [] == sim.requests("delete")

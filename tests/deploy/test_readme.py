@@ -71,8 +71,8 @@ def test_every_scaler_command_shown_exists_with_its_options(name: str) -> None:
 
 def test_command_check_can_fail() -> None:
     """An unknown command and an unknown option are both reported."""
-    assert ["scaler: no command pause", "scaler suspend: no option --until"] == command_problems(
-        "scaler pause x; scaler suspend NAME --until 2h"
+    assert ["scaler: no command pause", "scaler suspend: no option --hours"] == command_problems(
+        "scaler pause x; scaler suspend NAME --hours 2"
     )
 
 

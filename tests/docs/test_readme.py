@@ -97,7 +97,7 @@ def test_readme_policy_commands_work_as_written(policy_checkout: Path) -> None:
         planned = CliRunner().invoke(main, plan[1:])
     assert 0 == planned.exit_code, planned.output
     governed = re.findall(r"^(\S+) .* policy office-hours \(Europe/Berlin\)$", planned.stdout, re.MULTILINE)
-    assert ["llama-3-8b-chat", "llama-3-70b-instruct"] == governed
+    assert ["llama-3-70b-instruct", "llama-3-8b-chat"] == governed  # by name
     assert planned.stdout.startswith("Plan from 2026-12-21 05:00Z until 2026-12-23 05:00Z (48 h)")
     assert "  Mon 2026-12-21 07:50 CET    2026-12-21 06:50Z  min=1 max=3    window:office\n" in planned.stdout
     assert "  Mon 2026-12-21 19:00 CET    2026-12-21 18:00Z  stopped        default\n" in planned.stdout

@@ -118,6 +118,8 @@ class DaemonProcess:
             user=user,
         )
         self.url: str | None = None
+        self.elects = not str(env.get("SCALER_STATE_URL") or "").startswith("sqlite")
+        """Whether it takes part in an election (PostgreSQL); on SQLite it leads from its start, unannounced."""
 
     # --- What it says --------------------------------------------------------------
 
@@ -157,15 +159,18 @@ class DaemonProcess:
 
     def wait_acting(self, timeout: float = START_TIMEOUT_SECONDS) -> dict[str, Any]:
         """Wait until it leads (at once on SQLite, after the takeover delay on PostgreSQL) and a reconcile ran since
-        (a new leader reconciles at once); return /status."""
+        (a new leader reconciles at once); return /status.
+
+        A single SQLite instance logs no leadership at info level: it leads once ``daemon_started`` is logged."""
+        sign = "leadership_acquired" if self.elects else "daemon_started"
 
         def acquired() -> float | None:
             for event in self.events():
-                if event.get("event") == "leadership_acquired":
+                if event.get("event") == sign:
                     return _unix(str(event["timestamp"]))
             return None
 
-        since = wait_for("leadership_acquired", acquired, timeout, self.tail)
+        since = wait_for(sign, acquired, timeout, self.tail)
         return self.wait_cycle(after=since, timeout=timeout)
 
     def wait_cycle(self, *, after: float, timeout: float = START_TIMEOUT_SECONDS) -> dict[str, Any]:

@@ -182,6 +182,21 @@ def test_recent_actions_of_one_deployment(store: Store) -> None:
     assert [ids[2], ids[0]] == [a.id for a in store.recent_actions(deployment_id=mine)]
 
 
+def test_latest_actions_gives_each_deployments_newest_record(store: Store) -> None:
+    """latest_actions: the newest audit record of every deployment that has one, in one answer."""
+    first, second, never = uuid4(), uuid4(), uuid4()
+    ids = store.begin_actions([intent(first, "stop"), intent(second, "start", 1), intent(first, "start", 2)])
+    latest = store.latest_actions()
+    assert {first: ids[2], second: ids[1]} == {key: record.id for key, record in latest.items()}
+    assert ("start", first) == (latest[first].action, latest[first].deployment_id)
+    assert never not in latest
+
+
+def test_latest_actions_of_an_empty_log_is_empty(store: Store) -> None:
+    """No audit record yet: an empty answer."""
+    assert {} == store.latest_actions()
+
+
 def test_count_actions_counts_one_action_since_an_instant(store: Store) -> None:
     """count_actions counts a deployment's successful actions of one kind since ``since``."""
     deployment = uuid4()

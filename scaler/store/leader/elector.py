@@ -101,6 +101,10 @@ class LeaderElector(ABC):
     def describe(self) -> dict[str, Any]:
         """Return the election state as plain data for ``/status``."""
 
+    #: Whether role changes are news to an operator (logged at info or warning); a single
+    #: instance with no election logs them at debug only.
+    announces_roles = True
+
     def _set_role(self, role: Role, *, event: str, **fields: Any) -> None:
         if role == self._role:
             return
@@ -110,7 +114,10 @@ class LeaderElector(ABC):
             self._metrics.leader.set(1 if role == LEADER else 0)
             self._metrics.leadership_changes.labels(change="acquired" if role == LEADER else "lost").inc()
         quiet = role == LEADER or fields.get("reason") == "stopped"
-        (log.info if quiet else log.warning)(event, backend=self.backend, **fields)
+        if not self.announces_roles:
+            log.debug(event, backend=self.backend, **fields)
+        else:
+            (log.info if quiet else log.warning)(event, backend=self.backend, **fields)
         for callback in list(self._callbacks):
             try:
                 callback(role)
@@ -122,6 +129,7 @@ class SingleInstanceElector(LeaderElector):
     """The elector of a SQLite state: the only instance, leader from :meth:`start` until :meth:`stop`."""
 
     backend = "sqlite"
+    announces_roles = False
 
     def __init__(self, *, metrics: Metrics | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(metrics=metrics, clock=clock)
