@@ -206,7 +206,10 @@ def plan(
         fail(f"{len(conflicts)} deployment{'s' if len(conflicts) != 1 else ''} in conflict: {named}")
 
 
-@click.command("schema")
+@click.command(
+    "schema",
+    epilog=epilog(["scaler schema > policies/schema.json"], {0: "printed"}),
+)
 def schema() -> None:
     """Print the JSON Schema of policy files (draft 2020-12).
 
@@ -216,14 +219,19 @@ def schema() -> None:
     click.echo(schema_text(), nl=False)
 
 
-@click.command("examples")
+@click.command(
+    "examples",
+    epilog=epilog(
+        ["scaler examples ./my-policies", "scaler examples /tmp/try-policies"],
+        {0: "written", 1: "a file already exists (nothing written)", 2: "the directory cannot be written"},
+    ),
+)
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def examples(directory: Path) -> None:
     """Write the example policy files into DIRECTORY (created if missing).
 
     They are the files `scaler demo` runs on: start from them, then check your own with
-    `scaler validate DIRECTORY`. Existing files are never overwritten. Exit status: 0
-    written, 1 a file already exists (nothing written), 2 the directory cannot be written.
+    `scaler validate DIRECTORY`. Existing files are never overwritten.
     """
     texts = example_texts()
     existing = [name for name in texts if (directory / name).exists()]

@@ -172,7 +172,7 @@ def test_run_with_no_policy_on_purpose(tmp_path: Path, served_sim: tuple[str, Si
     env = daemon_env(tmp_path, url, "version: 1\npricing: {nvidia-l4: 1.5}\n")
     result = invoke("run", "--once", **env, SCALER_ALLOW_EMPTY_POLICIES="true")
     assert 0 == result.exit_code, result.stderr
-    assert ["reconciled 13 deployments: 0 actions"] == result.stdout.splitlines()
+    assert ["reconciled 13 deployments: 0 actions; 13 skipped (13 no policy governs it)"] == result.stdout.splitlines()
     assert [] == [entry for entry in state.requests if entry.method != "GET"]
 
 
