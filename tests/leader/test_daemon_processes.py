@@ -137,7 +137,7 @@ def test_run_once_acts_when_it_wins_the_election(tmp_path: Path, simulator: str,
     (tmp_path / "p.yaml").write_text(STOPPED)
     result = run_once(simulator, postgres_url, tmp_path)
     assert (0, ["stop"]) == (result.returncode, startstop_actions(simulator)), result.stderr[-2000:]
-    assert "llama-3-8b-chat (0b6df06d-c35c-4c90-ae22-290d3b7b7ed7): stop success" in result.stdout
+    assert "llama-3-8b-chat (0b6df06d-c35c-4c90-ae22-290d3b7b7ed7): stop (default) success" in result.stdout
 
 
 def test_run_once_only_watches_while_another_instance_leads(
