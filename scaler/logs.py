@@ -2,9 +2,10 @@
 
 Modules log with ``log = structlog.get_logger()`` and stable snake_case event names.
 Every rendered line passes :func:`scrub_secrets`, which replaces any value that was
-registered with :func:`register_secret` (the API token), wherever it appears, and also
-the start of one cut short (text shortened for display keeps a secret's first
-characters). Tracebacks are rendered without their frames' local variables: those hold
+registered with :func:`register_secret` (the API token, the database password) by
+``***`` where it is a whole value (:mod:`scaler.redaction`: a short password never eats
+into the words around it), and also the start of one cut short (text shortened for
+display keeps a secret's first characters). Tracebacks are rendered without their frames' local variables: those hold
 request headers, and a rich or JSON rendering cuts and wraps long values, which would
 leave parts of a secret that no scrubber recognises.
 """
@@ -19,7 +20,9 @@ from typing import Any
 import structlog
 import structlog.tracebacks
 
-REDACTED = "[REDACTED]"
+from scaler.redaction import MARKER, MIN_FREE_LENGTH, redact_secret
+
+REDACTED = MARKER
 #: Characters from a secret's start that are scrubbed even when the rest is missing (cut off).
 SECRET_PREFIX_CHARS = 12
 
@@ -28,14 +31,15 @@ _secrets_lock = threading.Lock()
 
 
 def register_secret(value: str | None) -> None:
-    """Remember a secret so that it is scrubbed from every log line from now on."""
-    if value and len(value) >= 4:
+    """Remember a secret so that it is scrubbed from every log line from now on (one shorter than
+    :data:`~scaler.redaction.MIN_FREE_LENGTH` could not be told from a word: URLs hide it)."""
+    if value and len(value) >= MIN_FREE_LENGTH:
         with _secrets_lock:
             _secrets.add(value)
 
 
 def redact(text: str) -> str:
-    """Return ``text`` with every registered secret replaced by ``[REDACTED]``.
+    """Return ``text`` with every registered secret replaced by ``***`` where it is a whole value.
 
     A secret that was cut short (its first :data:`SECRET_PREFIX_CHARS` characters or
     more, then something else) is replaced as far as it goes.
@@ -43,7 +47,7 @@ def redact(text: str) -> str:
     secrets = sorted(tuple(_secrets), key=len, reverse=True)  # whole secrets first, longest first; then what is left of cut ones
     for secret in secrets:
         if secret in text:
-            text = text.replace(secret, REDACTED)
+            text = redact_secret(text, secret)
     for secret in secrets:
         if len(secret) > SECRET_PREFIX_CHARS and secret[:SECRET_PREFIX_CHARS] in text:
             text = _redact_cut(text, secret)

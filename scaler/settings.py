@@ -7,15 +7,18 @@ variable becomes a :class:`SettingsError` whose text names the variable.
 
 from __future__ import annotations
 
-import re
+import difflib
+import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import unquote
 from uuid import UUID
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from scaler.redaction import MARKER, redact_url_passwords
 
 ENV_PREFIX = "SCALER_"
 DEFAULT_API_URL = "https://api.app.simplismart.ai"
@@ -127,9 +130,26 @@ class Settings(BaseSettings):
         default=Path("./policies"),
         description="Policy file, or directory whose .yaml/.yml files are all read in name order.",
     )
+    allow_empty_policies: bool = Field(
+        default=False,
+        description=(
+            "Run with a policy set that holds no policy (no policy file, or a pricing block alone). "
+            "Off by default: an empty set at start, or a half-written ConfigMap or checkout on reload, "
+            "would otherwise switch every schedule off in silence; it is refused instead (at start "
+            "the daemon exits 2, on reload the previous set stays in force)."
+        ),
+    )
     state_url: str = Field(
         default="sqlite:///./scaler-state.db",
         description="Where the daemon keeps its memory: sqlite:///PATH or postgresql://...",
+    )
+    state_url_file: Path | None = Field(
+        default=None,
+        description=(
+            "File holding SCALER_STATE_URL, e.g. a mounted secret, so that a database password is "
+            "kept out of the environment. Read once at start; surrounding whitespace is dropped. "
+            "Exclusive with SCALER_STATE_URL."
+        ),
     )
     dry_run: bool = Field(
         default=False,
@@ -231,6 +251,17 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _state_url_from_its_file(cls, data: Any) -> Any:
+        """Read SCALER_STATE_URL_FILE into ``state_url``; both set is an error."""
+        if not isinstance(data, dict) or data.get("state_url_file") is None:
+            return data
+        if data.get("state_url") is not None:
+            raise ValueError(f"{ENV_PREFIX}STATE_URL and {ENV_PREFIX}STATE_URL_FILE are both set; set only one")
+        path = Path(data["state_url_file"])
+        return {**data, "state_url": read_setting_file(path, f"{ENV_PREFIX}STATE_URL_FILE")}
+
     @model_validator(mode="after")
     def _leader_timing_is_safe(self) -> Settings:
         check_leader_timing(
@@ -243,33 +274,31 @@ class Settings(BaseSettings):
     def __repr_args__(self) -> Any:
         """What ``repr`` and ``str`` show: every field, the database password replaced (the token is a SecretStr)."""
         for name, value in super().__repr_args__():
-            yield name, redact_url_password(value) if name == "state_url" and isinstance(value, str) else value
+            yield name, redact_url_passwords(value) if name == "state_url" and isinstance(value, str) else value
 
     def public_view(self) -> dict[str, Any]:
         """Return every setting as plain data, secrets replaced by a marker."""
         view = self.model_dump(mode="json")
-        view["api_token"] = "**********" if self.api_token is not None else None
-        view["state_url"] = redact_url_password(self.state_url)
+        view["api_token"] = MARKER if self.api_token is not None else None
+        view["state_url"] = redact_url_passwords(self.state_url)
         return view
 
 
-_URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@]*:)(?P<password>[^/?#]*)(?P<tail>@)")
-_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<password>[^&#]*)")
+def read_setting_file(path: Path, variable: str) -> str:
+    """Return the content of the file a ``*_FILE`` setting names, stripped of surrounding whitespace.
 
-#: What a redacted password is replaced with in a URL.
-REDACTED_PASSWORD = "***"
-
-
-def redact_url_password(url: str) -> str:
-    """Return ``url`` with its password (``user:PASSWORD@`` or ``?password=``) replaced by ``***``."""
-    url = _URL_PASSWORD.sub(lambda m: f"{m['head']}{REDACTED_PASSWORD}{m['tail']}", url, count=1)
-    return _QUERY_PASSWORD.sub(lambda m: f"{m['head']}{REDACTED_PASSWORD}", url)
-
-
-def url_passwords(url: str) -> list[str]:
-    """Return the passwords written in ``url`` (as written and percent-decoded), to be scrubbed."""
-    found = [m["password"] for m in (_URL_PASSWORD.match(url), *_QUERY_PASSWORD.finditer(url)) if m]
-    return [text for password in found if password for text in dict.fromkeys((password, unquote(password)))]
+    Raises ``ValueError`` starting with ``variable`` and the path when the file cannot be
+    read, is not UTF-8 text or holds only whitespace.
+    """
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ValueError(f"{variable}: {path} cannot be read ({exc.strerror or type(exc).__name__})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{variable}: {path} is not UTF-8 text") from None
+    if not text:
+        raise ValueError(f"{variable}: {path} is empty")
+    return text
 
 
 def check_leader_timing(*, heartbeat_seconds: float, lease_seconds: float, takeover_delay_seconds: float) -> None:
@@ -300,16 +329,44 @@ def check_leader_timing(*, heartbeat_seconds: float, lease_seconds: float, takeo
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings from the environment (and explicit overrides).
 
-    Raises :class:`SettingsError` with one line per bad variable, each naming it.
+    Raises :class:`SettingsError` with one line per bad variable, each naming it: first
+    every ``SCALER_*`` variable that is no setting (a misspelt ``SCALER_DRY_RUN`` must
+    not turn a dry run into a real one), then every malformed value.
     """
+    problems = unknown_variables(os.environ)
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
-        raise SettingsError(describe_validation_error(exc)) from None
+        problems.append(describe_validation_error(exc))
+    if problems:
+        raise SettingsError("\n".join(problems))
+    return settings
+
+
+def setting_variables() -> list[str]:
+    """Return the name of every setting's environment variable (``SCALER_DRY_RUN``...)."""
+    return [f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields]
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """Return one line for each variable of ``environ`` that starts with ``SCALER_`` but is no
+    setting, naming the closest setting when one is close. Names are compared without regard
+    to case, as the settings are read."""
+    known = setting_variables()
+    lines = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known:
+            continue
+        suffixes = [variable.removeprefix(ENV_PREFIX) for variable in known]
+        close = difflib.get_close_matches(upper.removeprefix(ENV_PREFIX), suffixes, n=1, cutoff=0.6)
+        hint = f"did you mean {ENV_PREFIX}{close[0]}?" if close else "no setting has a similar name"
+        lines.append(f"{name} is not a setting; {hint}")
+    return lines
 
 
 def describe_validation_error(exc: ValidationError) -> str:
-    """Render a settings validation error as lines of ``SCALER_NAME: problem``."""
+    """Render a settings validation error as lines of ``SCALER_<NAME>: problem``."""
     lines = []
     for error in exc.errors(include_url=False, include_input=False):
         if not error["loc"]:  # a check across fields: its message names the variables itself

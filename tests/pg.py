@@ -8,12 +8,12 @@ Fixtures:
   directory, ``fsync=off`` for speed; stopped at the end of the session. Password
   authentication over TCP (scram-sha-256), so URLs carry a real password.
   Under root, which PostgreSQL refuses to run as, the server runs as the ``postgres``
-  system user. ``SCALER_TEST_POSTGRES_URL=postgresql://...`` (a superuser on an
+  system user. ``SCALERTEST_POSTGRES_URL=postgresql://...`` (a superuser on an
   existing server) is used instead of starting one.
 - ``postgres_url``: the URL of a new, empty database on that server, for one test.
 
 Without server binaries the tests that use them skip (fail under
-``SCALER_REQUIRE_INTEGRATION=1``), with the reason.
+``SCALERTEST_REQUIRE_INTEGRATION=1``), with the reason.
 """
 
 from __future__ import annotations
@@ -122,13 +122,13 @@ class PostgresServer:
 def find_postgres_bindir() -> Path | None:
     """Return the directory holding ``initdb``, ``pg_ctl`` and ``postgres``, or ``None``.
 
-    Looks at ``SCALER_TEST_PG_BINDIR``, then PATH, then the newest
+    Looks at ``SCALERTEST_PG_BINDIR``, then PATH, then the newest
     ``/usr/lib/postgresql/<version>/bin`` (Debian keeps the server binaries off PATH).
     """
     wanted = ("initdb", "pg_ctl", "postgres")
     candidates: list[Path] = []
-    if os.environ.get("SCALER_TEST_PG_BINDIR"):
-        candidates.append(Path(os.environ["SCALER_TEST_PG_BINDIR"]))
+    if os.environ.get("SCALERTEST_PG_BINDIR"):
+        candidates.append(Path(os.environ["SCALERTEST_PG_BINDIR"]))
     on_path = shutil.which("initdb")
     if on_path:
         candidates.append(Path(os.path.realpath(on_path)).parent)
@@ -243,7 +243,7 @@ class LocalPostgres:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A PostgreSQL server for the whole session (see the module docstring)."""
-    external = os.environ.get("SCALER_TEST_POSTGRES_URL")
+    external = os.environ.get("SCALERTEST_POSTGRES_URL")
     if external:
         parts = urlsplit(external)
         yield PostgresServer(
@@ -258,7 +258,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     if bindir is None:
         skip_or_fail(
             "no PostgreSQL server binaries (initdb, pg_ctl, postgres) on PATH or under "
-            "/usr/lib/postgresql/*/bin: install the postgresql package, or set SCALER_TEST_PG_BINDIR"
+            "/usr/lib/postgresql/*/bin: install the postgresql package, or set SCALERTEST_PG_BINDIR"
         )
     try:
         local = LocalPostgres(bindir)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
 
 from scaler.logs import configure_logging, redact
 from scaler.policy.durations import parse_duration
-from scaler.settings import Settings, SettingsError, load_settings
+from scaler.policy.errors import PolicyPathError
+from scaler.settings import ENV_PREFIX, Settings, SettingsError, load_settings
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.errors import ConfigurationError, SimplismartError
 
@@ -45,14 +47,19 @@ def positive_duration(_: click.Context | None, __: click.Parameter | None, value
     return length
 
 
+def fail_lines(lines: list[str], *, code: int = EXIT_FAILURE) -> NoReturn:
+    """Print each of ``lines`` as an ``error:`` line on stderr (secrets scrubbed) and exit with ``code``."""
+    for line in lines[:-1]:
+        click.echo(f"error: {redact(line)}", err=True)
+    fail(lines[-1] if lines else "failed", code=code)
+
+
 def settings_or_exit(**overrides: Any) -> Settings:
-    """Load the settings, configure logging from them, or exit naming the bad variable."""
+    """Load the settings, configure logging from them, or exit 2 with one line per bad variable."""
     try:
         settings = load_settings(**overrides)
     except SettingsError as exc:
-        for line in str(exc).splitlines():
-            click.echo(f"error: {line}", err=True)
-        raise SystemExit(EXIT_USAGE) from None
+        fail_lines(str(exc).splitlines(), code=EXIT_USAGE)
     configure_logging(log_format=settings.log_format, log_level=settings.log_level)
     return settings
 
@@ -63,6 +70,23 @@ def quiet_settings() -> Settings:
     if "log_level" not in settings.model_fields_set:
         configure_logging(log_format=settings.log_format, log_level="error")
     return settings
+
+
+def policy_path_label(settings: Settings) -> str:
+    """How messages name SCALER_POLICY_PATH: ``SCALER_POLICY_PATH=./policies (the default)`` or
+    ``(from the environment)``, so a person knows which setting to change."""
+    path = settings.policy_path
+    shown = str(path) if path.is_absolute() or str(path).startswith(".") else f"./{path}"
+    origin = "from the environment" if "policy_path" in settings.model_fields_set else "the default"
+    return f"{ENV_PREFIX}POLICY_PATH={shown} ({origin})"
+
+
+def describe_policy_path_error(error: PolicyPathError, labels: Mapping[Path, str]) -> str:
+    """One line for a policy path that cannot be read, the path named by ``labels`` (where it came
+    from: a setting, an option) when it is one of theirs, and a relative path's starting point."""
+    label = labels.get(error.path, str(error.path))
+    relative = "" if error.path.is_absolute() else f" (relative to {Path.cwd()})"
+    return f"{label}: {error.problem}{relative}"
 
 
 def call_platform(operation: Callable[[SimplismartClient], Awaitable[ResultT]]) -> ResultT:

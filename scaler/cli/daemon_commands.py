@@ -15,7 +15,16 @@ import click
 import httpx
 import structlog
 
-from scaler.cli.common import EXIT_FAILURE, EXIT_USAGE, fail, quiet_settings, settings_or_exit
+from scaler.cli.common import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    describe_policy_path_error,
+    fail,
+    fail_lines,
+    policy_path_label,
+    quiet_settings,
+    settings_or_exit,
+)
 from scaler.cli.deployments import render_table
 from scaler.cli.usage import epilog
 from scaler.daemon.executor import ActionReport
@@ -23,9 +32,9 @@ from scaler.daemon.reconciler import CycleSummary
 from scaler.daemon.service import Daemon
 from scaler.daemon.status import DeploymentView
 from scaler.metrics import Metrics
-from scaler.policy import PolicyError, PolicyLoadError
+from scaler.policy import PolicyError, PolicyLoadError, PolicyPathError, PolicySetEmpty
 from scaler.policy.zones import zone
-from scaler.settings import Settings
+from scaler.settings import ENV_PREFIX, Settings
 from scaler.simplismart.errors import SimplismartError
 from scaler.store import StoreError
 
@@ -44,10 +53,14 @@ def build_daemon(settings: Settings, metrics: Metrics) -> Daemon:
         daemon.load_policies()
     except PolicyError as exc:
         asyncio.run(daemon.aclose())
+        labels = {settings.policy_path: policy_path_label(settings)}
+        if isinstance(exc, PolicyPathError):
+            fail(describe_policy_path_error(exc, labels), code=EXIT_USAGE)
+        if isinstance(exc, PolicySetEmpty):
+            on_purpose = f"set {ENV_PREFIX}ALLOW_EMPTY_POLICIES=true to run with no policy on purpose"
+            fail_lines([exc.describe(labels), on_purpose], code=EXIT_USAGE)
         issues = [str(issue) for issue in exc.issues] if isinstance(exc, PolicyLoadError) else [str(exc)]
-        for line in issues[:-1]:
-            click.echo(f"error: {line}", err=True)
-        fail(issues[-1], code=EXIT_USAGE)
+        fail_lines(issues, code=EXIT_USAGE)
     return daemon
 
 

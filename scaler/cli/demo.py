@@ -1,7 +1,7 @@
 """``scaler demo``: the daemon at work on the built-in simulator, in one process, with nothing to set up.
 
 The simulator serves the default seed on a free loopback port; the daemon runs against it
-with ``policies/examples/``, a fresh temporary SQLite state and short intervals (reconcile
+with the example policies shipped in the package (``scaler examples`` writes them out), a fresh temporary SQLite state and short intervals (reconcile
 every 10 s, health every 5 s), so that things visibly happen within a minute or two, and
 logs every action as a readable line. ``embeddings-bge-large`` turns Degraded 20 s after
 the start; its health rule (``for: 1m``) shrinks it at about 80 s and restores it once it
@@ -19,14 +19,14 @@ from pathlib import Path
 
 import click
 
-import scaler
-from scaler.cli.common import EXIT_USAGE, fail, positive_duration
+from scaler.cli.common import EXIT_USAGE, fail, fail_lines, positive_duration
 from scaler.cli.usage import epilog
 from scaler.daemon.http import BackgroundServer, listen
 from scaler.daemon.service import Daemon
 from scaler.logs import configure_logging
 from scaler.metrics import Metrics
 from scaler.policy import PolicyError
+from scaler.policy.shipped import examples_directory
 from scaler.settings import SettingsError, load_settings
 from scaler.sim.app import create_app
 from scaler.sim.seed import DEFAULT_SEED_PATH, load_seed
@@ -38,23 +38,11 @@ DEMO_RECONCILE_SECONDS = 10.0
 DEMO_HEALTH_SECONDS = 5.0
 
 
-def example_policies() -> Path:
-    """Return ``policies/examples`` of the source tree (or of the current directory); exit 2 if there is none."""
-    candidates = [
-        Path(scaler.__file__).resolve().parents[1] / "policies" / "examples",
-        Path.cwd() / "policies" / "examples",
-    ]
-    for candidate in candidates:
-        if candidate.is_dir():
-            return candidate
-    fail("policies/examples/ was not found: run the demo from a checkout of simplismart-scaler", code=EXIT_USAGE)
-
-
 @click.command(
     "demo",
     epilog=epilog(
         ["scaler demo", "scaler demo --for 5m --port 0"],
-        {0: "finished after --for", 2: "could not start: no policies/examples/ or the port is taken"},
+        {0: "finished after --for", 2: "could not start: a setting is wrong or the port is taken"},
     ),
 )
 @click.option(
@@ -70,8 +58,9 @@ def example_policies() -> Path:
 def demo(length: timedelta | None, port: int) -> None:
     """Watch the scaler work on a simulated Simplismart organization (no token, no network)."""
     configure_logging(log_format="console", log_level="info")
-    policies = example_policies()
-    raise SystemExit(asyncio.run(_demo(policies, port, length)))
+    with examples_directory() as policies:
+        code = asyncio.run(_demo(policies, port, length))
+    raise SystemExit(code)
 
 
 async def _demo(policies: Path, port: int, length: timedelta | None) -> int:
@@ -98,7 +87,7 @@ async def _demo(policies: Path, port: int, length: timedelta | None) -> int:
             )
         except SettingsError as exc:
             await simulator.stop()
-            fail(str(exc), code=EXIT_USAGE)
+            fail_lines(str(exc).splitlines(), code=EXIT_USAGE)
         metrics = Metrics()
         daemon = Daemon.from_settings(settings, metrics=metrics)
         try:

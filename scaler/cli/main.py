@@ -8,7 +8,7 @@ from scaler import __version__
 from scaler.cli.daemon_commands import run, status
 from scaler.cli.demo import demo
 from scaler.cli.deployments import deployments
-from scaler.cli.policy_commands import plan, validate
+from scaler.cli.policy_commands import examples, plan, schema, validate
 from scaler.cli.sim import sim
 from scaler.cli.suspensions import resume, suspend, suspensions
 from scaler.cli.usage import WholeHelpGroup, examples_only
@@ -28,6 +28,8 @@ main.add_command(deployments)
 main.add_command(sim)
 main.add_command(validate)
 main.add_command(plan)
+main.add_command(schema)
+main.add_command(examples)
 main.add_command(run)
 main.add_command(demo)
 main.add_command(status)

@@ -1,4 +1,5 @@
-"""``scaler validate`` and ``scaler plan``: check policy files, and show what they will do and save.
+"""``scaler validate`` and ``scaler plan``: check policy files, and show what they will do and save;
+``scaler examples`` and ``scaler schema``: the example policies and the JSON Schema the package ships.
 
 ``scaler plan`` reads the deployments from a saved list response (``--inventory``) or
 lists them through the API (``--live``); the engine itself never does I/O.
@@ -9,43 +10,58 @@ from __future__ import annotations
 import fnmatch
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
 from pydantic import ValidationError
 
-from scaler.cli.common import EXIT_FAILURE, EXIT_USAGE, call_platform, fail, quiet_settings
+from scaler.cli.common import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    call_platform,
+    describe_policy_path_error,
+    fail,
+    policy_path_label,
+    quiet_settings,
+)
 from scaler.cli.usage import epilog
-from scaler.policy.errors import PolicyLoadError, PolicyPathError
-from scaler.policy.loader import load_policy_set
+from scaler.policy.errors import PolicyLoadError, PolicyPathError, PolicySetEmpty
+from scaler.policy.loader import load_policy_set, require_policies
 from scaler.policy.matching import policies_matching_nothing
 from scaler.policy.model import PolicySet
 from scaler.policy.plan import build_plan
 from scaler.policy.report import render_plan_table
+from scaler.policy.shipped import example_texts, schema_text
 from scaler.simplismart.models import Deployment
 
 
-def _policy_set_or_exit(paths: Sequence[Path]) -> PolicySet:
-    """Load the policies, or print every issue (stdout) and exit 1; exit 2 for an unreadable path."""
+def _policy_set_or_exit(paths: Mapping[Path, str]) -> PolicySet:
+    """Load the policies (each path with how to name it), or print every issue (stdout) and exit 1;
+    exit 2 for an unreadable path."""
     try:
-        policy_set = load_policy_set(paths)
+        policy_set = load_policy_set(list(paths))
     except PolicyPathError as exc:
-        fail(str(exc), code=EXIT_USAGE)
+        fail(describe_policy_path_error(exc, paths), code=EXIT_USAGE)
     except PolicyLoadError as exc:
         for issue in exc.issues:
             click.echo(str(issue))
         count = len(exc.issues)
         fail(f"{count} problem{'s' if count != 1 else ''} in the policy files", code=EXIT_FAILURE)
-    if not policy_set.sources:
-        shown = ", ".join(str(path) for path in paths)
-        fail(f"no policy files (.yaml, .yml) in {shown}", code=EXIT_FAILURE)
+    try:
+        require_policies(policy_set, list(paths))
+    except PolicySetEmpty as exc:
+        fail(exc.describe(paths), code=EXIT_FAILURE)
     return policy_set
 
 
-def _default_policy_paths(paths: tuple[Path, ...]) -> tuple[Path, ...]:
-    return paths or (quiet_settings().policy_path,)
+def _policy_paths(paths: tuple[Path, ...], *, option: str | None = None) -> dict[Path, str]:
+    """The paths given (as an option's values or as arguments), else SCALER_POLICY_PATH; each with its name."""
+    if paths:
+        return {path: f"{option} {path}" if option else str(path) for path in paths}
+    settings = quiet_settings()
+    return {settings.policy_path: policy_path_label(settings)}
 
 
 @click.command(
@@ -62,7 +78,7 @@ def validate(paths: tuple[Path, ...]) -> None:
     PATHS are files or directories (their own .yaml/.yml files, in name order);
     default: SCALER_POLICY_PATH.
     """
-    policy_set = _policy_set_or_exit(_default_policy_paths(paths))
+    policy_set = _policy_set_or_exit(_policy_paths(paths))
     click.echo(f"valid: {policy_set.summary()}")
 
 
@@ -164,7 +180,7 @@ def plan(
     """
     if (inventory is None) == (not live):
         raise click.UsageError("give exactly one of --inventory FILE or --live")
-    policy_set = _policy_set_or_exit(_default_policy_paths(policy_paths))
+    policy_set = _policy_set_or_exit(_policy_paths(policy_paths, option="--policies"))
     if inventory is not None:
         deployments = _read_inventory(inventory)
     else:
@@ -188,3 +204,43 @@ def plan(
     if fail_on_conflict and conflicts:
         named = ", ".join(f"{entry.deployment.deployment_name} ({', '.join(entry.conflict)})" for entry in conflicts)
         fail(f"{len(conflicts)} deployment{'s' if len(conflicts) != 1 else ''} in conflict: {named}")
+
+
+@click.command(
+    "schema",
+    epilog=epilog(["scaler schema > policies/schema.json"], {0: "printed"}),
+)
+def schema() -> None:
+    """Print the JSON Schema of policy files (draft 2020-12).
+
+    Save it beside your policies and point your editor at it with a first line
+    ``# yaml-language-server: $schema=schema.json``.
+    """
+    click.echo(schema_text(), nl=False)
+
+
+@click.command(
+    "examples",
+    epilog=epilog(
+        ["scaler examples ./my-policies", "scaler examples /tmp/try-policies"],
+        {0: "written", 1: "a file already exists (nothing written)", 2: "the directory cannot be written"},
+    ),
+)
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def examples(directory: Path) -> None:
+    """Write the example policy files into DIRECTORY (created if missing).
+
+    They are the files `scaler demo` runs on: start from them, then check your own with
+    `scaler validate DIRECTORY`. Existing files are never overwritten.
+    """
+    texts = example_texts()
+    existing = [name for name in texts if (directory / name).exists()]
+    if existing:
+        fail(f"{directory}: already holds {', '.join(existing)}; nothing written (choose another directory)")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, text in texts.items():
+            (directory / name).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"{directory}: cannot be written ({exc.strerror or exc})", code=EXIT_USAGE)
+    click.echo(f"wrote {len(texts)} example policy files to {directory}: check them with `scaler validate {directory}`")

@@ -1,13 +1,14 @@
 """The policy set in force, and reloading it when the files change.
 
-At start the set must load (an invalid set stops the daemon with every problem listed).
+At start the set must load (an invalid set stops the daemon with every problem listed), and
+hold a policy unless an empty set is allowed.
 Afterwards :meth:`PolicyKeeper.check` runs every few seconds: it reads the files' bytes
 and reloads only when they changed. Kubernetes updates a mounted ConfigMap by swapping a
 ``..data`` symlink atomically, which file-event watchers often miss, so the check
 compares content, not events. SIGHUP forces a reload.
 
-A reload that fails (a syntax error, an invalid field, an unreadable path) is rejected
-whole: the previous set stays in force, every problem is logged once per distinct
+A reload that fails (a syntax error, an invalid field, an unreadable path, or no policy
+at all unless ``SCALER_ALLOW_EMPTY_POLICIES`` says that is meant) is rejected whole: the previous set stays in force, every problem is logged once per distinct
 content, and ``scaler_policy_reloads_total{result="error"}`` and
 ``scaler_policy_last_reload_successful`` say so. A valid set with the same content hash
 changes nothing.
@@ -24,7 +25,7 @@ import structlog
 
 from scaler.daemon.clock import iso
 from scaler.metrics import Metrics
-from scaler.policy import PolicyError, PolicyLoadError, PolicySet, load_policy_set
+from scaler.policy import PolicyError, PolicyLoadError, PolicySet, load_policy_set, require_policies
 from scaler.policy.loader import read_policy_sources
 
 log = structlog.get_logger()
@@ -54,10 +55,14 @@ def files_fingerprint(paths: Sequence[Path]) -> str:
 class PolicyKeeper:
     """Holds the policy set in force and reloads it (see the module's docstring)."""
 
-    def __init__(self, paths: Sequence[Path], *, metrics: Metrics, loader: Loader = load_policy_set) -> None:
+    def __init__(
+        self, paths: Sequence[Path], *, metrics: Metrics, loader: Loader = load_policy_set, allow_empty: bool = False
+    ) -> None:
+        """Keep the set read from ``paths`` by ``loader``; a set with no policy is refused unless ``allow_empty``."""
         self.paths = tuple(paths)
         self._metrics = metrics
         self._loader = loader
+        self._allow_empty = allow_empty
         self.current: PolicySet | None = None
         self.loaded_at: datetime | None = None
         self.last_result: str | None = None
@@ -69,11 +74,12 @@ class PolicyKeeper:
         """Load the set at start; return it.
 
         Raises :class:`~scaler.policy.PolicyError` (every problem listed) when it is
-        invalid or unreadable: a daemon without a valid set does not start.
+        invalid or unreadable, or :class:`~scaler.policy.PolicySetEmpty` when it holds no
+        policy and that is not allowed: a daemon without a valid set does not start.
         """
         self._fingerprint = files_fingerprint(self.paths)
         try:
-            policy_set = self._loader(self.paths)
+            policy_set = self._read()
         except PolicyError as error:
             self._rejected(error, now)
             raise
@@ -90,7 +96,7 @@ class PolicyKeeper:
             return False
         self._fingerprint = fingerprint
         try:
-            policy_set = self._loader(self.paths)
+            policy_set = self._read()
         except PolicyError as error:
             self._rejected(error, now)
             return False
@@ -105,6 +111,13 @@ class PolicyKeeper:
             forced=force,
         )
         return changed
+
+    def _read(self) -> PolicySet:
+        """Load the set; raises :class:`~scaler.policy.PolicyError`, also for a set with no policy unless allowed."""
+        policy_set = self._loader(self.paths)
+        if not self._allow_empty:
+            require_policies(policy_set, self.paths)
+        return policy_set
 
     def _accepted(self, policy_set: PolicySet, now: datetime) -> None:
         self.current = policy_set

@@ -46,7 +46,7 @@ from scaler.daemon.health import HealthPoll, HealthPoller
 from scaler.daemon.organization import OrganizationState
 from scaler.daemon.policies import PolicyKeeper
 from scaler.daemon.recovery import recover_pending
-from scaler.daemon.savings import SavingsMeter, running_gpus, state_in_effect
+from scaler.daemon.savings import SavingsMeter, running_gpus, state_in_effect, state_saving
 from scaler.daemon.status import DeploymentView
 from scaler.metrics import Metrics
 from scaler.policy import (
@@ -426,7 +426,9 @@ class Reconciler:
             summary.error = f"the state store cannot be read: {error}"
             return summary
         self.health.remember(memory.tracks)
-        self._savings.settle(now, count=acting)
+        # Savings run up to what the platform was last seen doing, not past it (the list may be older than now).
+        observed = self.inventory_at if self._listed_since_cycle and self.inventory_at is not None else now
+        self._savings.settle(min(observed, now), count=acting)
 
         self._listed_since_cycle = False
         full = only is None
@@ -700,7 +702,7 @@ class Reconciler:
             self._gauges.publish_health(deployment, view.health.value if view.health else None, view.pods)
             self._savings.hold(
                 deployment,
-                state_in_effect(stored_applied.get(deployment_id), deployment.status),
+                state_saving(stored_applied.get(deployment_id), deployment.status, resolution.desired),
                 baseline=baseline,
                 pricing=policy_set.pricing,
                 now=now,

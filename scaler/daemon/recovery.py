@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
@@ -160,7 +160,7 @@ async def recover_pending(
             state_unknown=settlement.state_unknown,
         )
         if settlement.applied is not None and result == "success":
-            execution.applied[record.deployment_id] = settlement.applied
+            execution.applied[record.deployment_id] = replace(settlement.applied, action_id=record.id)
         if settlement.state_unknown:
             execution.state_unknown.add(record.deployment_id)
         log.warning(

@@ -8,8 +8,13 @@ is really in effect, not to the desired one:
   floor of 0 and SCALED_DOWN). When they disagree (a person changed it, or a call has
   not taken effect) nothing is in effect and nothing is saved. A dry run applies
   nothing, so it saves nothing.
-- Every cycle, each deployment's saving over the interval since the last one is counted
-  with the state in effect during that interval, into
+- A saving is counted only while that state was established by a call of the scaler's
+  and is still the desired state (:func:`state_saving`): a deployment already stopped
+  when first seen and never touched saves nothing of the scaler's, and one held down
+  because the wallet or a quota refuses its start saves nothing either.
+- Every cycle, each deployment's saving up to the instant the platform was last
+  observed (the list the cycle works from) is counted with the state in effect during
+  that interval, into
   ``scaler_gpu_seconds_saved_total`` and ``scaler_cost_saved_dollars_total``
   (cost only when the accelerator has a price).
 - A state above the baseline (a peak window) costs more than the baseline; counters
@@ -31,11 +36,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from scaler.daemon.decide import desired_of
+from scaler.daemon.decide import desired_of, same_state
 from scaler.daemon.gauges import DeploymentGauges
 from scaler.policy import DesiredState, replicas_under, usage_between
 from scaler.simplismart.models import Deployment, DeploymentStatus
 from scaler.store import AppliedState
+
+
+def state_saving(
+    applied: AppliedState | None, status: DeploymentStatus, desired: DesiredState | None
+) -> DesiredState | None:
+    """Return the state whose saving is counted now, or ``None`` (nothing is counted).
+
+    That is the state in effect (:func:`state_in_effect`), when the scaler established it
+    with a call of its own (a state only noted, such as a deployment already stopped when
+    first seen, is not the scaler's saving: without the scaler it would be stopped too)
+    and while it is still the desired state (a deployment kept down because the wallet
+    or a quota refuses its start saves money by the platform's doing, not the scaler's).
+    """
+    if applied is None or applied.action_id is None or applied.remaining:
+        return None
+    if desired is None or not same_state(applied, desired):
+        return None
+    return state_in_effect(applied, status)
 
 
 def state_in_effect(applied: AppliedState | None, status: DeploymentStatus) -> DesiredState | None:

@@ -108,7 +108,9 @@ class Daemon:
         self._last_progress_monotonic: float | None = None
         """When the last health answer of a poll arrived (a long poll in progress is alive)."""
         self.organization = OrganizationState(metrics=metrics)
-        self.policies = PolicyKeeper([settings.policy_path], metrics=metrics)
+        self.policies = PolicyKeeper(
+            [settings.policy_path], metrics=metrics, allow_empty=settings.allow_empty_policies
+        )
         self.executor = Executor(
             client=client,
             store=store,

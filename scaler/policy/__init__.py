@@ -5,9 +5,9 @@ module of its own (``model``, ``loader``, ``schedule``, ``matching``, ``health``
 ``resolve``, ``savings``, ``plan``).
 """
 
-from scaler.policy.errors import PolicyError, PolicyIssue, PolicyLoadError, PolicyPathError
+from scaler.policy.errors import PolicyError, PolicyIssue, PolicyLoadError, PolicyPathError, PolicySetEmpty
 from scaler.policy.health import HealthObservation, HealthRuleMemory, record_restart
-from scaler.policy.loader import load_policy_set
+from scaler.policy.loader import load_policy_set, require_policies
 from scaler.policy.matching import PolicyMatch, match_policies
 from scaler.policy.model import (
     BUILTIN_PRICES,
@@ -48,6 +48,7 @@ __all__ = [
     "PolicyLoadError",
     "PolicyMatch",
     "PolicyPathError",
+    "PolicySetEmpty",
     "PolicySet",
     "PolicySource",
     "Resolution",
@@ -64,6 +65,7 @@ __all__ = [
     "price_per_gpu_hour",
     "record_restart",
     "replicas_under",
+    "require_policies",
     "resolve_desired_state",
     "scheduled_state",
     "usage_between",

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from scaler.policy.zones import local_instant
+from scaler.policy.zones import local_instant, zone
 
 #: Python's weekday numbers (Monday = 0) by the names accepted in ``between``.
 _DAY_NUMBERS = {
@@ -71,6 +71,7 @@ def parse_between(text: str) -> BetweenSpec:
     if not isinstance(text, str) or not text.strip():
         raise BetweenError(f"empty window; expected {EXPECTED}")
     compact = " ".join(text.split())
+    _refuse_a_zone(compact)
     times_match = _TIMES.search(compact)
     if times_match is None:
         tail = compact.rsplit(" ", 1)[-1]
@@ -89,6 +90,30 @@ def parse_between(text: str) -> BetweenSpec:
         )
     weekdays = _parse_days(day_part) if day_part else frozenset(range(7))
     return BetweenSpec(compact, weekdays, start, end, end_is_midnight_after)
+
+
+def _refuse_a_zone(compact: str) -> None:
+    """Raise :class:`BetweenError` when a part of ``compact`` is a time zone (``Mon-Fri 07:30-20:30
+    Europe/Berlin``, as other downscalers write it), saying to put it in the policy's ``timezone``."""
+    parts = compact.split(" ")
+    for index, part in enumerate(parts):
+        if _is_zone(part):
+            rest = " ".join(parts[:index] + parts[index + 1 :])
+            raise BetweenError(
+                f"{part!r} is a time zone: between takes wall-clock times in the policy's zone; "
+                f'write timezone: {part} in the policy and between: "{rest}"'
+            )
+
+
+def _is_zone(part: str) -> bool:
+    """Whether ``part`` names a time zone (``Europe/Berlin``, ``UTC``, ``CET``), not a day list or times."""
+    if ":" in part or part.lower().replace(",", "-").split("-")[0] in _DAY_NUMBERS:
+        return False
+    try:
+        zone(part)
+    except ValueError:
+        return "/" in part
+    return True
 
 
 def _clock(hour: int, minute: int, times_text: str, *, allow_24: bool) -> time:

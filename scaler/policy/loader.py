@@ -1,12 +1,13 @@
 """Loading policy files: every error found, each with its file, line and path.
 
-A policy path is a file, or a directory whose own ``.yaml``/``.yml`` files are read
-in name order (not its subdirectories). Each file is read by
+A policy path is a file, or a directory whose own ``.yaml``/``.yml`` files (in any case:
+``.YAML`` too) are read in name order (not its subdirectories). Each file is read by
 :mod:`scaler.policy.yamlsource`, checked for the shape of its windows and rules,
-validated with the models of :mod:`scaler.policy.model` one policy at a time (so one
-broken policy does not hide the errors of the next), checked for what spans fields
-(``from`` before ``until``, bounds that a ``default`` can restore, unique names), and
-finally checked across files (unique policy names, one ``pricing`` block).
+checked for what spans fields (``from`` before ``until``, bounds that a ``default`` can
+restore, unique names) on the raw values, so these are reported beside every other
+problem, validated with the models of :mod:`scaler.policy.model` one policy at a time
+(so one broken policy does not hide the errors of the next), and finally checked across
+files (unique policy names, one ``pricing`` block).
 """
 
 from __future__ import annotations
@@ -23,23 +24,26 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, TypeAdapter, ValidationError
 
-from scaler.policy.errors import PolicyIssue, PolicyLoadError, PolicyPathError
+from scaler.policy.errors import PolicyIssue, PolicyLoadError, PolicyPathError, PolicySetEmpty
 from scaler.policy.model import (
     BUILTIN_PRICES,
     FORMAT_VERSION,
     NAME_MAX,
     Accelerator,
+    LocalDateTimeField,
+    Match,
     Policy,
     PolicyFile,
     PolicySet,
     PolicySource,
     Price,
+    StateField,
     describe_value,
 )
 from scaler.policy.yamlsource import Path_, YamlDocument, YamlSourceError, read_yaml
-from scaler.policy.zones import wall_instant
+from scaler.policy.zones import wall_instant, zone
 
 POLICY_SUFFIXES = (".yaml", ".yml")
 
@@ -56,6 +60,43 @@ def load_policy_set(paths: Sequence[Path | str]) -> PolicySet:
     return parse_policy_sources(read_policy_sources(paths))
 
 
+def require_policies(policy_set: PolicySet, paths: Sequence[Path | str]) -> None:
+    """Check that ``policy_set``, read from ``paths``, holds at least one policy.
+
+    Raises :class:`PolicySetEmpty` otherwise, naming the files read and the subdirectories
+    that hold policy files (which are not read), so that a person sees where they went.
+    """
+    if policy_set.policies:
+        return
+    given = [Path(path) for path in paths]
+    nested = [
+        (child, count)
+        for path in given
+        if path.is_dir()
+        for child in sorted(path.iterdir())
+        if child.is_dir() and not child.name.startswith(".")
+        for count in [_count_yaml_files(child)]
+        if count
+    ]
+    raise PolicySetEmpty(given, [source.path for source in policy_set.sources], nested)
+
+
+def _count_yaml_files(directory: Path) -> int:
+    """How many policy files ``directory`` holds directly (0 when it cannot be listed)."""
+    try:
+        return len(_yaml_files(directory))
+    except OSError:
+        return 0
+
+
+def _yaml_files(directory: Path) -> list[Path]:
+    """The policy files directly inside ``directory``, in name order."""
+    return sorted(
+        (child for child in directory.iterdir() if child.suffix.lower() in POLICY_SUFFIXES and child.is_file()),
+        key=lambda child: child.name,
+    )
+
+
 def policy_files(paths: Sequence[Path | str]) -> list[Path]:
     """Return the policy files named by ``paths``: files as given, directories' own YAML files in name order.
 
@@ -66,19 +107,21 @@ def policy_files(paths: Sequence[Path | str]) -> list[Path]:
         path = Path(raw_path)
         try:
             if path.is_dir():
-                files.extend(
-                    sorted(
-                        (child for child in path.iterdir() if child.suffix in POLICY_SUFFIXES and child.is_file()),
-                        key=lambda child: child.name,
-                    )
-                )
+                files.extend(_yaml_files(path))
             elif path.exists():
                 files.append(path)
             else:
-                raise PolicyPathError(f"{path}: no such file or directory")
+                raise PolicyPathError(path, _missing(path))
         except PermissionError as exc:
-            raise PolicyPathError(f"{path}: cannot be read ({exc.strerror})") from None
+            raise PolicyPathError(path, f"cannot be read ({exc.strerror})") from None
     return files
+
+
+def _missing(path: Path) -> str:
+    """What to call a path that does not exist: a policy file by its suffix, a directory without one."""
+    if path.suffix.lower() in POLICY_SUFFIXES:
+        return "no such file"
+    return "no such directory" if not path.suffix else "no such file or directory"
 
 
 def read_policy_sources(paths: Sequence[Path | str]) -> list[tuple[str, bytes]]:
@@ -91,7 +134,7 @@ def read_policy_sources(paths: Sequence[Path | str]) -> list[tuple[str, bytes]]:
         try:
             sources.append((str(path), path.read_bytes()))
         except OSError as exc:
-            raise PolicyPathError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+            raise PolicyPathError(path, f"cannot be read ({exc.strerror or exc})") from None
     return sources
 
 
@@ -207,12 +250,12 @@ def _parse_file(file: str, raw: bytes) -> _ParsedFile:
         if isinstance(name, str):
             result.names.append((name, document.line_of((*path, "name")), _format_path((*path, "name"))))
         _check_shape(raw_policy, path, report)
+        _check_relations(raw_policy, path, report)
         try:
             policy = Policy.model_validate(raw_policy)
         except ValidationError as exc:
             report.validation_error(exc, path, Policy)
             continue
-        _check_meaning(policy, path, report)
         result.policies.append(policy)
     return result
 
@@ -326,33 +369,65 @@ def _check_unique_names(items: list[Any], path: Path_, what: str, report: _Repor
             seen[effective] = index
 
 
-# --------------------------------------------------------------------------- meaning checks (validated policy)
+# --------------------------------------------------------------------------- relations between fields (raw data)
+
+_MATCH = TypeAdapter(Match)
+_STATE = TypeAdapter(StateField)
+_LOCAL_DATETIME = TypeAdapter(LocalDateTimeField)
+_NOT_VALID = object()
 
 
-def _check_meaning(policy: Policy, path: Path_, report: _Reporter) -> None:
-    if not policy.match.selects_anything:
+def _valid(adapter: TypeAdapter[Any], value: Any) -> Any:
+    """``value`` validated by ``adapter``, or ``_NOT_VALID`` (its own problem is reported by the models)."""
+    try:
+        return adapter.validate_python(value)
+    except (ValidationError, ValueError):
+        return _NOT_VALID
+
+
+def _check_relations(policy: dict[str, Any], path: Path_, report: _Reporter) -> None:
+    """Check what spans fields (a match that selects nothing, ``until`` after ``from``, bounds a
+    default can restore) on the raw values, each field validated on its own, so that these
+    problems are reported beside any other in the policy: pydantic runs no check across
+    fields once one field fails. A relation with an invalid part is left to that part's error."""
+    match = _valid(_MATCH, policy["match"]) if isinstance(policy.get("match"), dict) else _NOT_VALID
+    if match is not _NOT_VALID and not match.selects_anything:
         report.at(
             (*path, "match"),
             "match selects nothing: give names, ids, model_repo_ids, model_repo_names or accelerator_types "
             "(to select every deployment write names: [\"*\"])",
         )
-    restorable = policy.default is not None and policy.default.kind in ("stopped", "bounds")
-    for index, window in enumerate(policy.windows):
+    try:
+        tz = zone(policy.get("timezone", "UTC")) if isinstance(policy.get("timezone", "UTC"), str) else None
+    except ValueError:
+        tz = None
+    default = _valid(_STATE, policy["default"]) if policy.get("default") is not None else None
+    restorable = None if default is _NOT_VALID else default is not None and default.kind in ("stopped", "bounds")
+    windows = policy.get("windows")
+    for index, window in enumerate(windows if isinstance(windows, list) else []):
+        if not isinstance(window, dict):
+            continue
         window_path = (*path, "windows", index)
-        if window.from_ is not None and window.until is not None:
-            opens = wall_instant(window.from_, policy.tz)
-            closes = wall_instant(window.until, policy.tz)
-            if closes <= opens:
+        if tz is not None and "from" in window and "until" in window:
+            opens, closes = _valid(_LOCAL_DATETIME, window["from"]), _valid(_LOCAL_DATETIME, window["until"])
+            if _NOT_VALID not in (opens, closes) and wall_instant(closes, tz) <= wall_instant(opens, tz):
                 report.at(
                     (*window_path, "until"),
-                    f"until ({window.until.isoformat(timespec='minutes')}) must be after from "
-                    f"({window.from_.isoformat(timespec='minutes')})",
+                    f"until ({closes.isoformat(timespec='minutes')}) must be after from "
+                    f"({opens.isoformat(timespec='minutes')})",
                 )
-        if window.state.kind == "bounds" and not restorable:
+        if restorable is False and _is_bounds(window.get("state")):
             report.at((*window_path, "state"), _unrestorable("window"))
-    for index, rule in enumerate(policy.health):
-        if rule.state is not None and rule.state.kind == "bounds" and not restorable:
+    rules = policy.get("health")
+    for index, rule in enumerate(rules if isinstance(rules, list) else []):
+        if restorable is False and isinstance(rule, dict) and _is_bounds(rule.get("state")):
             report.at((*path, "health", index, "state"), _unrestorable("health rule"))
+
+
+def _is_bounds(raw_state: Any) -> bool:
+    """Whether ``raw_state`` is a valid state with replica bounds."""
+    state = _valid(_STATE, raw_state) if raw_state is not None else _NOT_VALID
+    return state is not _NOT_VALID and state.kind == "bounds"
 
 
 def _unrestorable(what: str) -> str:

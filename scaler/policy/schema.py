@@ -1,9 +1,9 @@
 """The JSON Schema of policy files, generated from the models.
 
-``policies/schema.json`` is this module's output; regenerate it after changing the
-models with ``python -m scaler.policy.schema > policies/schema.json`` (a test fails
-while it is out of date). Editors that speak the YAML language server use it through
-a first line ``# yaml-language-server: $schema=<path or URL of schema.json>``.
+``scaler/policy/schema.json`` (shipped in the package, printed by ``scaler schema``) is
+this module's output; regenerate it after changing the models with ``make schema``
+(a test fails while it is out of date). Editors that speak the YAML language server use
+it through a first line ``# yaml-language-server: $schema=<path or URL of schema.json>``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pydantic.json_schema import GenerateJsonSchema
 from scaler.policy.durations import format_duration
 from scaler.policy.model import DesiredState, PolicyFile
 
-SCHEMA_ID = "https://github.com/simplismart/simplismart-scaler/blob/main/policies/schema.json"
+#: Where the schema is served as plain JSON (an editor's modeline may point at it).
+SCHEMA_ID = "https://raw.githubusercontent.com/simplismart/simplismart-scaler/main/scaler/policy/schema.json"
 
 
 class _PolicySchemaGenerator(GenerateJsonSchema):
@@ -50,7 +51,7 @@ def policy_file_schema() -> dict[str, Any]:
 
 
 def render_schema() -> str:
-    """Return the schema as the text committed in ``policies/schema.json``."""
+    """Return the schema as the text committed in ``scaler/policy/schema.json``."""
     return json.dumps(policy_file_schema(), indent=2, ensure_ascii=False) + "\n"
 
 

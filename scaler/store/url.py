@@ -19,7 +19,7 @@ from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict
 
-from scaler.settings import redact_url_password, url_passwords
+from scaler.redaction import redact_secrets, redact_url_passwords, url_passwords
 from scaler.store.errors import StoreConfigError
 
 VARIABLE = "SCALER_STATE_URL"
@@ -48,11 +48,9 @@ class PostgresLocation:
 
 
 def scrub(text: str, secrets: tuple[str, ...]) -> str:
-    """Return ``text`` with every one of ``secrets`` replaced by ``***``."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+    """Return ``text`` with the passwords of its URLs and each of ``secrets`` replaced by ``***`` where
+    they are whole values (:mod:`scaler.redaction`): the rest of a driver's message is left as it was."""
+    return redact_secrets(text, secrets)
 
 
 def parse_state_url(url: str) -> SqliteLocation | PostgresLocation:
@@ -61,7 +59,7 @@ def parse_state_url(url: str) -> SqliteLocation | PostgresLocation:
     Raises :class:`StoreConfigError` naming ``SCALER_STATE_URL`` for an unknown scheme,
     a missing path, or a URL libpq cannot read; the message shows the URL redacted.
     """
-    shown = redact_url_password(url)
+    shown = redact_url_passwords(url)
     scheme, sep, rest = url.partition("://")
     if not sep:
         raise StoreConfigError(f"{VARIABLE}: {shown!r} is not a URL; {_EXPECTED}")

@@ -52,6 +52,11 @@ def invoke(*args: str, **env: str | None) -> Result:
     return CliRunner().invoke(main, list(args), env=environment)
 
 
+def error_lines(result: Result) -> list[str]:
+    """The lines of stderr that are the command's errors (the rest are log lines)."""
+    return [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+
+
 def daemon_env(tmp_path: Path, url: str, policy: str) -> dict[str, str]:
     (tmp_path / "policies").mkdir(exist_ok=True)
     (tmp_path / "policies" / "p.yaml").write_text(policy)
@@ -95,6 +100,80 @@ def test_run_refuses_an_invalid_policy_set_with_every_problem(tmp_path: Path, se
     assert 2 == result.exit_code
     assert "'stoped' is not a state" in result.stderr
     assert [] == list(state.requests)
+
+
+def test_run_refuses_a_misspelt_setting_before_sending_anything(tmp_path: Path, served_sim: tuple[str, SimState]) -> None:
+    """SCALER_DRYRUN=true is no dry run: exit 2, one line naming the setting meant, no request sent."""
+    url, state = served_sim
+    result = invoke("run", "--once", **daemon_env(tmp_path, url, LLAMA_STOPPED), SCALER_DRYRUN="true")
+    assert 2 == result.exit_code
+    assert ["error: SCALER_DRYRUN is not a setting; did you mean SCALER_DRY_RUN?"] == result.stderr.splitlines()
+    assert [] == list(state.requests)
+
+
+def test_demo_refuses_a_misspelt_setting_too() -> None:
+    """Every command that reads settings refuses an unknown SCALER_ variable, the demo included."""
+    result = invoke("demo", "--for", "1s", "--port", "0", SCALER_LOG_LEVL="debug")
+    assert 2 == result.exit_code
+    assert ["error: SCALER_LOG_LEVL is not a setting; did you mean SCALER_LOG_LEVEL?"] == result.stderr.splitlines()
+
+
+def test_run_names_the_setting_of_a_missing_policy_path(
+    tmp_path: Path, served_sim: tuple[str, SimState], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Started where ./policies does not exist, `scaler run` says which setting named it: exit 2, nothing sent."""
+    url, state = served_sim
+    env: dict[str, str | None] = {**daemon_env(tmp_path, url, LLAMA_STOPPED), "SCALER_POLICY_PATH": None}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = invoke("run", "--once", **env)
+    assert 2 == result.exit_code
+    assert (
+        f"error: SCALER_POLICY_PATH=./policies (the default): no such directory (relative to {elsewhere})"
+        == result.stderr.splitlines()[-1]
+    )
+    assert [] == list(state.requests)
+
+
+def test_run_refuses_a_set_without_policy_before_sending_anything(tmp_path: Path, served_sim: tuple[str, SimState]) -> None:
+    """Only a pricing block: `scaler run --once` exits 2 with validate's message instead of reconciling nothing."""
+    url, state = served_sim
+    result = invoke("run", "--once", **daemon_env(tmp_path, url, "version: 1\npricing: {nvidia-l4: 1.5}\n"))
+    assert 2 == result.exit_code
+    assert [
+        f"error: SCALER_POLICY_PATH={tmp_path / 'policies'} (from the environment) holds no policy: p.yaml has none "
+        "under policies; policy files are read from the directory itself, not from its subdirectories",
+        "error: set SCALER_ALLOW_EMPTY_POLICIES=true to run with no policy on purpose",
+    ] == error_lines(result)
+    assert [] == list(state.requests)
+
+
+def test_run_from_the_repository_root_says_that_policies_holds_only_examples(
+    tmp_path: Path, served_sim: tuple[str, SimState], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Default settings at the repository's root: ./policies holds no policy (only policies/examples/), exit 2."""
+    url, state = served_sim
+    env: dict[str, str | None] = {**daemon_env(tmp_path, url, LLAMA_STOPPED), "SCALER_POLICY_PATH": None}
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    result = invoke("run", "--once", **env)
+    assert 2 == result.exit_code
+    assert (
+        "error: SCALER_POLICY_PATH=./policies (the default) holds no policy file (.yaml, .yml); policy files are "
+        "read from the directory itself, not from its subdirectories, and policies/examples/ holds 7: point the "
+        "policy path at it, or move the files up"
+    ) == error_lines(result)[0]
+    assert [] == list(state.requests)
+
+
+def test_run_with_no_policy_on_purpose(tmp_path: Path, served_sim: tuple[str, SimState]) -> None:
+    """SCALER_ALLOW_EMPTY_POLICIES=true: the daemon runs with no policy and does nothing."""
+    url, state = served_sim
+    env = daemon_env(tmp_path, url, "version: 1\npricing: {nvidia-l4: 1.5}\n")
+    result = invoke("run", "--once", **env, SCALER_ALLOW_EMPTY_POLICIES="true")
+    assert 0 == result.exit_code, result.stderr
+    assert ["reconciled 13 deployments: 0 actions; 13 skipped (13 no policy governs it)"] == result.stdout.splitlines()
+    assert [] == [entry for entry in state.requests if entry.method != "GET"]
 
 
 def test_run_needs_the_organization_id(tmp_path: Path, served_sim: tuple[str, SimState]) -> None:
@@ -191,6 +270,19 @@ def test_suspend_by_name_records_the_suspension(state_url: str) -> None:
     assert (UUID(LLAMA_8B), "incident 42") == (suspension.deployment_id, suspension.reason)
     assert now + timedelta(hours=2) == suspension.until
     assert result.stdout.startswith(f"suspended llama-3-8b-chat ({LLAMA_8B}) until ")
+
+
+def test_suspend_reads_the_state_url_from_its_file(state_url: str, tmp_path: Path) -> None:
+    """SCALER_STATE_URL_FILE names the store as SCALER_STATE_URL would."""
+    (tmp_path / "state-url").write_text(state_url + "\n")
+    result = invoke(
+        "suspend", "llama-3-8b-chat", "--for", "1h", "--reason", "from a file",
+        SCALER_STATE_URL=None, SCALER_STATE_URL_FILE=str(tmp_path / "state-url"),
+    )  # fmt: skip
+    assert 0 == result.exit_code, result.stderr
+    with open_store(state_url) as store:
+        (suspension,) = store.active_suspensions(datetime.now(UTC)).values()
+    assert "from a file" == suspension.reason
 
 
 def test_an_ambiguous_name_is_refused_listing_the_candidates(state_url: str) -> None:

@@ -8,7 +8,7 @@ import pytest
 import structlog
 
 from scaler.daemon.service import Daemon
-from scaler.policy import PolicyLoadError
+from scaler.policy import PolicyLoadError, PolicySetEmpty
 from tests.daemon.harness import MONDAY, Harness, at_utc
 
 RUNNING = """
@@ -21,6 +21,7 @@ policies:
 
 STOPPED = RUNNING.replace("default: running", "default: stopped")
 BROKEN = RUNNING.replace("default: running", "default: stoped")
+PRICING_ONLY = "version: 1\npricing: {nvidia-l4: 1.5}\n"
 
 
 async def test_a_valid_change_is_reloaded_and_applied_at_once(make_harness: Callable[..., Harness]) -> None:
@@ -96,3 +97,65 @@ def test_an_invalid_set_at_start_stops_the_daemon(make_harness: Callable[..., Ha
     with pytest.raises(PolicyLoadError) as caught:
         daemon.load_policies()
     assert 1 == len(caught.value.issues)
+
+
+async def test_a_reload_to_no_policy_is_rejected_and_the_previous_set_stays(make_harness: Callable[..., Harness]) -> None:
+    """A half-written ConfigMap (only pricing left) must not switch the automation off: rejected like an invalid set."""
+    harness = make_harness(STOPPED, start=at_utc(MONDAY, "10:00"))
+    await harness.cycle()
+    in_force = harness.daemon.policies.current
+    (harness.policy_path / "policies.yaml").write_text(PRICING_ONLY)
+    with structlog.testing.capture_logs() as logs:
+        assert not await harness.daemon.check_policies()
+        assert not await harness.daemon.check_policies()
+    rejected = [line for line in logs if line["event"] == "policies_rejected"]
+    assert in_force is harness.daemon.policies.current
+    assert 1 == len(rejected)
+    assert [f"{harness.policy_path} holds no policy: policies.yaml has none under policies"] == [
+        issue.split(";")[0] for issue in rejected[0]["issues"]
+    ]
+    assert "the previous policy set stays in force" == rejected[0]["effect"]
+    assert (1.0, 0.0, 1.0) == (
+        harness.sample("scaler_policy_reloads_total", result="error"),
+        harness.sample("scaler_policy_last_reload_successful"),
+        harness.sample("scaler_policies_loaded"),
+    )
+
+
+async def test_an_empty_directory_on_reload_is_rejected_too(make_harness: Callable[..., Harness]) -> None:
+    """Every policy file removed: the previous set stays in force."""
+    harness = make_harness(STOPPED, start=at_utc(MONDAY, "10:00"))
+    in_force = harness.daemon.policies.current
+    (harness.policy_path / "policies.yaml").unlink()
+    assert not await harness.daemon.check_policies()
+    assert in_force is harness.daemon.policies.current
+    assert 0.0 == harness.sample("scaler_policy_last_reload_successful")
+
+
+async def test_allow_empty_policies_accepts_a_set_with_no_policy(make_harness: Callable[..., Harness]) -> None:
+    """SCALER_ALLOW_EMPTY_POLICIES=true: no policy is a choice, loaded at start and on reload."""
+    harness = make_harness(PRICING_ONLY, start=at_utc(MONDAY, "10:00"), allow_empty_policies=True)
+    assert () == harness.daemon.policies.current.policies
+    (harness.policy_path / "policies.yaml").write_text(STOPPED)
+    assert await harness.daemon.check_policies()
+    (harness.policy_path / "policies.yaml").write_text(PRICING_ONLY)
+    assert await harness.daemon.check_policies()
+    assert (1.0, 0.0) == (
+        harness.sample("scaler_policy_last_reload_successful"),
+        harness.sample("scaler_policies_loaded"),
+    )
+
+
+def test_no_policy_at_start_stops_the_daemon(make_harness: Callable[..., Harness]) -> None:
+    """A daemon with nothing to do does not start quietly: the load raises."""
+    harness = make_harness(RUNNING)
+    (harness.policy_path / "policies.yaml").write_text(PRICING_ONLY)
+    daemon = Daemon(
+        settings=harness.settings,
+        client=harness.daemon.client,
+        store=harness.store,
+        metrics=harness.metrics,
+        clock=harness.clock,
+    )
+    with pytest.raises(PolicySetEmpty):
+        daemon.load_policies()

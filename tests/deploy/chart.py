@@ -20,6 +20,11 @@ import yaml
 from tests.deploy.conftest import CHART
 
 TEMPLATES = CHART / "templates"
+#: Settings the chart deliberately does not take from values, and why.
+SETTINGS_NOT_FROM_VALUES = {
+    "api_token": "the token is mounted from a Secret as SCALER_API_TOKEN_FILE, so a rotation needs no restart",
+    "state_url_file": "the URL comes from a Secret (state.existingSecret) as SCALER_STATE_URL, never in plain text",
+}
 
 _ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.DOTALL)
 _VALUES_PATH = re.compile(r"\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")

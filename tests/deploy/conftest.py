@@ -91,10 +91,10 @@ def prometheus_binary() -> str:
 def find_helm() -> str | None:
     """Return the Helm binary to test the chart with, or None when there is none.
 
-    In this order: the ``SCALER_HELM`` environment variable, the binary ``make helm`` fetches
+    In this order: the ``SCALERTEST_HELM`` environment variable, the binary ``make helm`` fetches
     into ``.cache/helm/``, ``helm`` on PATH.
     """
-    chosen = os.environ.get("SCALER_HELM")
+    chosen = os.environ.get("SCALERTEST_HELM")
     if chosen:
         return chosen
     if CACHED_HELM.is_file():
@@ -107,7 +107,7 @@ def helm_binary() -> str:
     """Path of the ``helm`` binary (see :func:`find_helm`); skips, or fails in CI, without one."""
     path = find_helm()
     if path is None:
-        skip_or_fail(f"no helm binary: fetch it with `{FETCH_COMMAND}`, or set SCALER_HELM to a Helm binary")
+        skip_or_fail(f"no helm binary: fetch it with `{FETCH_COMMAND}`, or set SCALERTEST_HELM to a Helm binary")
     if not os.access(path, os.X_OK):
         pytest.fail(f"the helm binary {path} is not an executable file")
     return path

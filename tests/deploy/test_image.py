@@ -95,10 +95,11 @@ def test_every_hadolint_exception_is_justified() -> None:
 # --- what the image guarantees ---------------------------------------------------------
 
 
-def test_base_image_is_an_official_slim_python_pinned_to_a_minor_version() -> None:
-    """Every stage builds on python:3.X-slim-<debian> (never latest, never a floating major)."""
+def test_base_image_is_an_official_slim_python_pinned_by_digest() -> None:
+    """Every stage builds on python:3.X-slim-<debian> (never latest, never a floating major), pinned by the
+    digest of its image index beside the tag."""
     base = build_args()["PYTHON_IMAGE"]
-    assert re.fullmatch(r"python:3\.\d+(\.\d+)?-slim-(bookworm|trixie)", base), base
+    assert re.fullmatch(r"python:3\.\d+(\.\d+)?-slim-(bookworm|trixie)@sha256:[0-9a-f]{64}", base), base
     assert [f"${{PYTHON_IMAGE}}{suffix}" for suffix in (" AS build", "")] == [s[0].argument for s in stages()]
 
 
@@ -148,16 +149,20 @@ def test_exposed_port_is_the_daemons_port() -> None:
     assert str(Settings.model_fields["http_port"].default) == _one(_final_stage(), "EXPOSE").argument
 
 
-def test_oci_labels_name_source_version_and_licence() -> None:
-    """OCI labels carry the source URL, the package version (as the VERSION default) and Apache-2.0."""
+def test_oci_labels_name_source_version_revision_licence_and_base() -> None:
+    """OCI labels carry the source and documentation URLs, the package version (as the VERSION default), the
+    revision (a build argument), Apache-2.0 and the base image by digest."""
     found = labels(_final_stage())
     assert (
-        _package()["urls"]["Source"], "${VERSION}", _package()["license"],
+        _package()["urls"]["Source"], _package()["urls"]["Documentation"], "${VERSION}", "${REVISION}",
+        _package()["license"], "${PYTHON_IMAGE}",
     ) == (
-        found["org.opencontainers.image.source"], found["org.opencontainers.image.version"],
-        found["org.opencontainers.image.licenses"],
+        found["org.opencontainers.image.source"], found["org.opencontainers.image.documentation"],
+        found["org.opencontainers.image.version"], found["org.opencontainers.image.revision"],
+        found["org.opencontainers.image.licenses"], found["org.opencontainers.image.base.name"],
     )
-    assert _package()["version"] == build_args()["VERSION"]
+    final_args = [i.argument.split("=")[0] for i in _final_stage() if i.keyword == "ARG"]
+    assert (_package()["version"], ["PYTHON_IMAGE", "VERSION", "REVISION"]) == (build_args()["VERSION"], final_args)
 
 
 def test_no_cache_or_compiler_is_installed() -> None:
@@ -223,7 +228,8 @@ def test_every_copied_source_is_in_the_build_context() -> None:
 
 
 def test_build_context_leaves_out_everything_else() -> None:
-    """The build context holds the package, its metadata and the install script: no tests, venv or git."""
+    """The build context holds the package, its metadata, licence and lock, and the install script: no tests,
+    venv or git."""
     top_level = {path.split("/")[0] for path in build_context_files()}
-    assert {"README.md", "pyproject.toml", "docker", "scaler"} == top_level
+    assert {"LICENSE", "README.md", "pyproject.toml", "requirements.lock", "docker", "scaler"} == top_level
     assert not any("__pycache__" in path for path in build_context_files())

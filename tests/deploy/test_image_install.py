@@ -2,21 +2,28 @@
 
 The environment is built once per session (fixture ``installed_venv``) and then used
 as the image would use it: ``scaler --version``, ``scaler validate`` of the shipped
-policies and of the policy files the chart's examples inline.
+policies and of the policy files the chart's examples inline. Its software bill of
+materials, made as the documentation says (``cyclonedx-py environment``), must list
+exactly the packages requirements.lock pins.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
+from packaging.utils import canonicalize_name
 
 from tests.deploy.conftest import CHART, REPO
 from tests.deploy.dockerfile import stages
 from tests.deploy.image_install import image_environment
+from tests.deploy.lockfile import parse_lock
 
 pytestmark = pytest.mark.integration
 
@@ -85,3 +92,24 @@ def test_chart_example_policies_are_valid(installed_venv: Path, tmp_path: Path) 
         if result.returncode != 0:
             failures[str(path.relative_to(tmp_path))] = result.stdout + result.stderr
     assert {} == failures
+
+
+def test_sbom_of_the_environment_lists_exactly_the_locked_packages(installed_venv: Path, tmp_path: Path) -> None:
+    """`cyclonedx-py environment` run on the environment the image carries gives a CycloneDX SBOM whose root is
+    the project at its version and whose components are the packages of requirements.lock at their pins."""
+    tool = shutil.which("cyclonedx-py", path=str(Path(sys.executable).parent))
+    assert tool is not None, "cyclonedx-py is a test dependency (cyclonedx-bom): pip install -e '.[test]'"
+    output = tmp_path / "sbom.cdx.json"
+    result = subprocess.run(
+        [tool, "environment", str(installed_venv / "bin" / "python"), "--pyproject", str(REPO / "pyproject.toml"),
+         "--of", "JSON", "-o", str(output)],
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+    )
+    assert 0 == result.returncode, result.stderr
+    sbom = json.loads(output.read_text())
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    locked = {name: package.version for name, package in parse_lock((REPO / "requirements.lock").read_text()).items()}
+    assert ((project["name"], project["version"]), locked) == (
+        (sbom["metadata"]["component"]["name"], sbom["metadata"]["component"]["version"]),
+        {canonicalize_name(c["name"]): c["version"] for c in sbom["components"]},
+    )

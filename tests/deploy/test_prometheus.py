@@ -38,6 +38,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.deploy.conftest import ALERTS, REPLICAS, ReplicaTargets
 from tests.deploy.dashboard import (
+    INSTALLATION_VARIABLES,
+    dashboard_annotations,
     dashboard_targets,
     load_dashboard,
     substitute_variables,
@@ -51,6 +53,7 @@ from tests.deploy.prometheus_harness import (
     ServedProcess,
     TargetGroup,
     free_port,
+    promtool_test_rules,
     wait_for,
 )
 
@@ -287,11 +290,12 @@ def grafana_query(
     deployment: str = ".*",
     policy: str = ".*",
     server: PrometheusServer | None = None,
+    **installation: str,
 ) -> dict[str, Any]:
     """Send ``target`` as Grafana does to ``server`` (the dashboard's by default): an instant query,
-    or a range query over the time scraped so far."""
+    or a range query over the time scraped so far. ``installation`` may set job, namespace and cluster."""
     server = server or servers.dashboard
-    expr = substitute_variables(target["expr"], deployment=deployment, policy=policy)
+    expr = substitute_variables(target["expr"], deployment=deployment, policy=policy, **installation)
     if target.get("instant"):
         return server.query(expr)
     return server.query_range(expr, **scraped_range(servers))
@@ -467,7 +471,8 @@ def test_dashboard_variables_find_the_deployments_and_policies(servers: Servers)
         series = servers.dashboard.vector(substitute_variables(selector, deployment=".*", policy=".*"))
         found[name] = {s["metric"][label] for s in series if label in s["metric"]}
     deployments = scraped_deployments(servers.daemon)
-    expected = {"policy": {d.policy for d in deployments if d.policy}, "deployment": {d.name for d in deployments}}
+    expected = {"policy": {d.policy for d in deployments if d.policy}, "deployment": {d.name for d in deployments},
+                "cluster": set(), "job": {JOB}, "namespace": set()}
     assert expected == found
 
 
@@ -650,6 +655,64 @@ def test_leadership_changes_panel_shows_the_failover(servers: Servers) -> None:
     }
 
 
+# --- the dashboard over several installations -------------------------------------------
+
+
+def _series_of_every_query(servers: Servers, **installation: str) -> dict[str, int]:
+    """Return, per panel query and annotation, how many series it returns on the alerts' server (four
+    installations) with the installation variables at ``installation``; raise if Prometheus refuses one."""
+    dashboard = load_dashboard()
+    queries = {f"{panel['title']}/{target['refId']}": target for panel, target in dashboard_targets(dashboard)}
+    queries |= {f"annotation {a['name']}": {"expr": a["expr"]} for a in dashboard_annotations(dashboard)}
+    return {where: len(grafana_series(servers, target, server=servers.alerts, **installation))
+            for where, target in queries.items()}
+
+
+@pytest.mark.parametrize(
+    "installation",
+    [{"job": "no-such-job", "namespace": SINGLE_INSTANCE}, {"namespace": "no-such-namespace"},
+     {"namespace": SINGLE_INSTANCE, "cluster": "no-such-cluster"}],
+    ids=["job", "namespace", "cluster"],
+)
+def test_every_dashboard_query_keeps_to_the_chosen_installation(servers: Servers, installation: dict[str, str]) -> None:
+    """With a job, namespace or cluster that no installation has, every panel query and annotation returns
+    nothing, though the Prometheus holds four installations: no query reads series of another."""
+    assert {} == {where: count for where, count in _series_of_every_query(servers, **installation).items() if count}
+
+
+def test_dashboard_shows_each_installation_apart(servers: Servers) -> None:
+    """On one Prometheus holding four installations, "Scaler up" counts the targets up in the chosen one
+    (the single daemon 1, the troubled install 1 of its 2, the leaderless pair 2), and "Deployments" shows
+    the single daemon's own count."""
+    up = {namespace: only_value(servers, "Scaler up", server=servers.alerts, namespace=namespace)
+          for namespace in (SINGLE_INSTANCE, TROUBLED_INSTALL, NO_LEADER)}
+    deployments = only_value(servers, "Deployments", server=servers.alerts, namespace=SINGLE_INSTANCE)
+    assert ({SINGLE_INSTANCE: 1.0, TROUBLED_INSTALL: 1.0, NO_LEADER: 2.0}, float(len(scraped_deployments(servers.daemon)))) == (
+        up, deployments
+    )
+
+
+def test_installation_variables_list_the_installations(servers: Servers) -> None:
+    """On the Prometheus holding four installations, the job variable finds the one job, the namespace
+    variable the four namespaces, and the cluster variable nothing (no target has a cluster label)."""
+    found = {}
+    for name, selector, label in variable_queries(load_dashboard()):
+        if name in INSTALLATION_VARIABLES:
+            series = servers.alerts.vector(substitute_variables(selector, deployment=".*", policy=".*"))
+            found[name] = {s["metric"][label] for s in series if label in s["metric"]}
+    assert {"cluster": set(), "job": {JOB}, "namespace": {SINGLE_INSTANCE, TROUBLED_INSTALL, SPLIT_BRAIN, NO_LEADER}} == (
+        found
+    )
+
+
+def test_actions_annotation_marks_the_daemon_stopping_a_new_deployment(servers: Servers) -> None:
+    """The actions annotation's query has a stop/success series, under the daemon's policy, while the daemon
+    stopped the late deployment."""
+    annotation = next(dashboard_annotations(load_dashboard()))
+    shown = peaks(servers, {"expr": annotation["expr"]}, ("action", "result", "policy"), servers.dashboard)
+    assert shown.get(("stop", "success", "always-stopped"), 0) > 0, shown
+
+
 # --- the alert rules ----------------------------------------------------------------
 
 
@@ -819,33 +882,9 @@ def rule_unit_test(
     input_series: dict[str, str],
     expected: list[tuple[str, str, list[dict[str, str]]]],
 ) -> tuple[int, str]:
-    """Run `promtool test rules` on the rules of files/alerts.yaml (annotations dropped).
-
-    ``input_series`` maps a series selector to its values in promtool's notation, one value per
-    :data:`UNIT_INTERVAL`; ``expected`` lists (eval_time, alertname, labels of each alert firing
-    then). Return promtool's exit status and output.
-    """
-    document = yaml.safe_load(ALERTS.read_text())
-    for group in document["groups"]:
-        for rule in group["rules"]:
-            rule.pop("annotations", None)
-    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
-    tests = {
-        "rule_files": ["rules.yaml"],
-        "evaluation_interval": UNIT_INTERVAL,
-        "tests": [{
-            "interval": UNIT_INTERVAL,
-            "input_series": [{"series": series, "values": values} for series, values in input_series.items()],
-            "alert_rule_test": [
-                {"eval_time": at, "alertname": alert, "exp_alerts": [{"exp_labels": labels} for labels in firing]}
-                for at, alert, firing in expected
-            ],
-        }],
-    }
-    path = tmp_path / "tests.yaml"
-    path.write_text(yaml.safe_dump(tests, sort_keys=False))
-    result = _run_promtool(promtool, "test", "rules", str(path))
-    return result.returncode, (result.stdout + result.stderr).decode()
+    """Run `promtool test rules` on the rules of files/alerts.yaml (see promtool_test_rules)."""
+    return promtool_test_rules(promtool, tmp_path, yaml.safe_load(ALERTS.read_text()), input_series, expected,
+                               interval=UNIT_INTERVAL)
 
 
 def test_rule_unit_test_can_fail(promtool: str, tmp_path: Path) -> None:

@@ -33,6 +33,12 @@ def test_registered_secret_is_redacted_from_text() -> None:
     assert f"Bearer {REDACTED} rejected" == redact(f"Bearer {SECRET} rejected")
 
 
+def test_a_short_registered_secret_is_redacted_only_as_a_whole_word() -> None:
+    """A registered password of a few letters is replaced where it stands alone, never inside a word."""
+    register_secret("cept")
+    assert "accepting connections; password *** rejected" == redact("accepting connections; password cept rejected")
+
+
 def test_a_secret_cut_short_is_still_redacted() -> None:
     """A secret shortened for display (its start, then an ellipsis or a count) loses what is left of it."""
     register_secret(LONG_SECRET)

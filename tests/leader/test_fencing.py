@@ -123,7 +123,7 @@ def paused(pid: int) -> Iterator[None]:
 def local_server(postgres_server: PostgresServer) -> PostgresServer:
     """The session's server, when it runs here (its processes can be signalled)."""
     if postgres_server.datadir is None:
-        skip_or_fail("stalling a heartbeat needs a server started by the tests (SCALER_TEST_POSTGRES_URL is set)")
+        skip_or_fail("stalling a heartbeat needs a server started by the tests (SCALERTEST_POSTGRES_URL is set)")
     return postgres_server
 
 

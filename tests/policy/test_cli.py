@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from scaler.cli.main import main
+from scaler.policy.schema import render_schema
+from scaler.policy.shipped import example_texts
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "policies" / "examples"
@@ -85,13 +88,82 @@ def test_validate_lists_every_error_and_exits_1(tmp_path: Path):
 def test_validate_unreadable_path_exits_2(tmp_path: Path):
     """A path that does not exist: one line on stderr, exit 2."""
     result = run("validate", str(tmp_path / "missing"))
-    assert (2, f"error: {tmp_path / 'missing'}: no such file or directory\n") == (result.exit_code, result.stderr)
+    assert (2, f"error: {tmp_path / 'missing'}: no such directory\n") == (result.exit_code, result.stderr)
+
+
+def test_a_missing_default_policy_path_names_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """validate without PATHS reads SCALER_POLICY_PATH: a missing default says so, and where it looked."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SCALER_POLICY_PATH", raising=False)
+    result = run("validate")
+    assert 2 == result.exit_code
+    assert [
+        f"error: SCALER_POLICY_PATH=./policies (the default): no such directory (relative to {tmp_path})"
+    ] == result.stderr.splitlines()
+
+
+def test_a_missing_policy_path_from_the_environment_names_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A SCALER_POLICY_PATH set in the environment is named with its value and its origin."""
+    monkeypatch.setenv("SCALER_POLICY_PATH", str(tmp_path / "office.yaml"))
+    result = run("validate")
+    assert 2 == result.exit_code
+    assert [
+        f"error: SCALER_POLICY_PATH={tmp_path / 'office.yaml'} (from the environment): no such file"
+    ] == result.stderr.splitlines()
+
+
+def test_a_missing_policies_option_names_the_option(tmp_path: Path):
+    """plan --policies PATH that does not exist names the option."""
+    result = run("plan", "--policies", str(EXAMPLES), "--policies", str(tmp_path / "more"), "--inventory", str(INVENTORY))
+    assert 2 == result.exit_code
+    assert [f"error: --policies {tmp_path / 'more'}: no such directory"] == result.stderr.splitlines()
 
 
 def test_validate_directory_without_policy_files_exits_1(tmp_path: Path):
     """A directory with no .yaml/.yml file is reported, not silently accepted."""
     result = run("validate", str(tmp_path))
-    assert (1, f"error: no policy files (.yaml, .yml) in {tmp_path}\n") == (result.exit_code, result.stderr)
+    assert (
+        1,
+        f"error: {tmp_path} holds no policy file (.yaml, .yml); policy files are read from the directory itself, "
+        "not from its subdirectories\n",
+    ) == (result.exit_code, result.stderr)
+
+
+def test_validate_points_at_subdirectories_holding_policy_files(tmp_path: Path):
+    """Policy files one level down are not read; the message says where they are."""
+    (tmp_path / "team-a").mkdir()
+    (tmp_path / "team-a" / "office.yaml").write_text(GOOD)
+    (tmp_path / "notes").mkdir()
+    result = run("validate", str(tmp_path))
+    assert 1 == result.exit_code
+    assert [
+        f"error: {tmp_path} holds no policy file (.yaml, .yml); policy files are read from the directory itself, "
+        f"not from its subdirectories, and {tmp_path / 'team-a'}/ holds 1: point the policy path at it, "
+        "or move the files up"
+    ] == result.stderr.splitlines()
+
+
+def test_validate_refuses_a_set_with_pricing_only(tmp_path: Path):
+    """Files that declare no policy (a pricing block alone) are no policy set: exit 1 saying so."""
+    (tmp_path / "pricing.yaml").write_text("version: 1\npricing: {nvidia-l4: 1.5}\n")
+    result = run("validate", str(tmp_path))
+    assert 1 == result.exit_code
+    assert [f"error: {tmp_path} holds no policy: pricing.yaml has none under policies"] == [
+        line.split(";")[0] for line in result.stderr.splitlines()
+    ]
+
+
+def test_validate_from_the_repository_root_says_that_policies_holds_only_examples(monkeypatch: pytest.MonkeyPatch):
+    """With the default settings at the repository's root, ./policies holds only policies/examples/: say so."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("SCALER_POLICY_PATH", raising=False)
+    result = run("validate")
+    assert 1 == result.exit_code
+    assert [
+        "error: SCALER_POLICY_PATH=./policies (the default) holds no policy file (.yaml, .yml); policy files are "
+        "read from the directory itself, not from its subdirectories, and policies/examples/ holds 7: point "
+        "the policy path at it, or move the files up"
+    ] == result.stderr.splitlines()
 
 
 def test_validate_the_examples():
@@ -99,6 +171,40 @@ def test_validate_the_examples():
     result = run("validate", str(EXAMPLES))
     assert 0 == result.exit_code, result.output
     assert result.stdout.startswith("valid: 9 policies")
+
+
+def test_schema_prints_the_policy_schema():
+    """`scaler schema` prints the policy JSON Schema, exactly as the models generate it."""
+    result = run("schema")
+    assert (0, render_schema()) == (result.exit_code, result.stdout)
+    assert "https://json-schema.org/draft/2020-12/schema" == json.loads(result.stdout)["$schema"]
+
+
+def test_examples_writes_the_shipped_examples_that_validate(tmp_path: Path):
+    """`scaler examples DIR` creates DIR with every shipped example, byte for byte, and they validate."""
+    directory = tmp_path / "new" / "policies"
+    result = run("examples", str(directory))
+    assert 0 == result.exit_code, result.output
+    assert example_texts() == {path.name: path.read_text() for path in sorted(directory.iterdir())}
+    assert run("validate", str(directory)).stdout.startswith("valid: 9 policies")
+
+
+def test_examples_never_overwrite_a_file(tmp_path: Path):
+    """With one example's name already taken, nothing is written, the file is untouched and the exit is 1."""
+    (tmp_path / "10-office-hours.yaml").write_text("mine\n")
+    result = run("examples", str(tmp_path))
+    assert (1, "error: ", ["10-office-hours.yaml"], "mine\n") == (
+        result.exit_code, result.stderr[:7], sorted(p.name for p in tmp_path.iterdir()),
+        (tmp_path / "10-office-hours.yaml").read_text(),
+    )
+    assert "10-office-hours.yaml" in result.stderr
+
+
+def test_examples_into_an_unwritable_place_exits_2(tmp_path: Path):
+    """A directory that cannot be created (a file is in the way) is exit 2 naming it."""
+    (tmp_path / "taken").write_text("a file\n")
+    result = run("examples", str(tmp_path / "taken" / "policies"))
+    assert (2, True) == (result.exit_code, result.stderr.startswith(f"error: {tmp_path / 'taken' / 'policies'}: cannot be written"))
 
 
 def test_plan_json_is_one_object_with_the_documented_shape(tmp_path: Path):

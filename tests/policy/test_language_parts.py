@@ -78,6 +78,25 @@ def test_malformed_between(text: str, message: str):
         parse_between(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "zone", "times"),
+    [
+        ("Mon-Fri 07:30-20:30 Europe/Berlin", "Europe/Berlin", "Mon-Fri 07:30-20:30"),
+        ("Mon-Fri 07:30-20:30 UTC", "UTC", "Mon-Fri 07:30-20:30"),
+        ("22:00-06:00 America/New_York", "America/New_York", "22:00-06:00"),
+        ("Europe/Berlin Sat,Sun 00:00-24:00", "Europe/Berlin", "Sat,Sun 00:00-24:00"),
+    ],
+)
+def test_a_zone_inside_between_is_refused_with_the_timezone_key_as_the_way(text: str, zone: str, times: str):
+    """Other downscalers write the zone into the window; here it belongs in the policy's timezone: say so."""
+    with pytest.raises(BetweenError) as caught:
+        parse_between(text)
+    assert (
+        f"{zone!r} is a time zone: between takes wall-clock times in the policy's zone; "
+        f'write timezone: {zone} in the policy and between: "{times}"'
+    ) == str(caught.value)
+
+
 def test_date_set_membership_merges_ranges():
     """A date set answers membership for single dates and inclusive ranges."""
     dates = DateSet((parse_date_range("2026-12-25"), parse_date_range("2026-12-28..2026-12-31"), DateRange(date(2026, 12, 26), date(2026, 12, 26))))

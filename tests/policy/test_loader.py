@@ -720,11 +720,26 @@ def test_directory_is_read_in_name_order_without_subdirectories(tmp_path: Path):
     assert [tmp_path / "a.yaml", tmp_path / "b.yml"] == [source.path for source in policy_set.sources]
 
 
+def test_upper_case_suffixes_are_read(tmp_path: Path):
+    """office.YAML and night.Yml are policy files too: read, never skipped in silence."""
+    (tmp_path / "office.YAML").write_text(VALID)
+    (tmp_path / "night.Yml").write_text(VALID.replace("office", "night"))
+    policy_set = load_policy_set([tmp_path])
+    assert ["night", "office"] == [policy.name for policy in policy_set.policies]
+
+
+def test_a_zone_after_the_times_of_between_is_located(tmp_path: Path):
+    """The form other downscalers use is refused at its file, line and path, with the way to write it."""
+    issue = only_issue(VALID.replace('"Mon-Fri 08:00-18:00"', '"Mon-Fri 07:30-20:30 Europe/Berlin"'))
+    assert (9, "policies[0].windows[0].between") == (issue.line, issue.path)
+    assert "write timezone: Europe/Berlin in the policy" in issue.message
+
+
 def test_missing_path_is_a_path_error(tmp_path: Path):
     """A path that does not exist raises PolicyPathError naming it."""
     with pytest.raises(PolicyPathError) as caught:
         load_policy_set([tmp_path / "nope"])
-    assert f"{tmp_path / 'nope'}: no such file or directory" == str(caught.value)
+    assert f"{tmp_path / 'nope'}: no such directory" == str(caught.value)
 
 
 def test_content_hash_changes_only_when_content_changes(tmp_path: Path):
@@ -756,3 +771,83 @@ def test_unnamed_windows_and_rules_are_named_by_position():
     text = VALID + "      - between: \"Sat 10:00-12:00\"\n        state: running\n"
     policy = parse_policy_sources([("p.yaml", text.encode())]).policies[0]
     assert ["day", "1"] == [window.label for window in policy.windows]
+
+
+# --------------------------------------------------------------------------- relational checks beside other errors
+
+
+def test_until_before_from_is_reported_beside_a_sibling_error_in_the_same_window() -> None:
+    """A window whose state is misspelt still has its until-before-from reported: every problem at once."""
+    found = issues(
+        (
+            "p.yaml",
+            """\
+            version: 1
+            policies:
+              - name: p
+                match: {names: [a]}
+                default: running
+                windows:
+                  - from: "2026-12-27T00:00"
+                    until: "2026-12-24T00:00"
+                    state: stoped
+            """,
+        )
+    )
+    assert [
+        (8, "policies[0].windows[0].until", "until (2026-12-24T00:00) must be after from (2026-12-27T00:00)"),
+        (9, "policies[0].windows[0].state", "'stoped' is not a state; expected stopped, running or {min_replicas: N, max_replicas: M}"),
+    ] == [(issue.line, issue.path, issue.message) for issue in found]
+
+
+def test_relational_checks_run_when_other_parts_of_the_policy_are_invalid() -> None:
+    """An invalid cron in one window does not hide an empty match, an until before from in another
+    window, or bounds that the policy's default cannot restore."""
+    found = issues(
+        (
+            "p.yaml",
+            """\
+            version: 1
+            policies:
+              - name: p
+                match: {exclude_names: [a]}
+                timezone: Europe/Berlin
+                windows:
+                  - cron: "0 25 * * *"
+                    duration: 1h
+                    state: running
+                  - from: "2026-12-27T00:00"
+                    until: "2026-12-27T00:00"
+                    state: stopped
+                  - between: "08:00-18:00"
+                    state: {min_replicas: 1, max_replicas: 2}
+            """,
+        )
+    )
+    paths = [issue.path for issue in found]
+    assert [
+        "policies[0].match",
+        "policies[0].windows[0].cron",
+        "policies[0].windows[1].until",
+        "policies[0].windows[2].state",
+    ] == paths, "\n".join(str(issue) for issue in found)
+
+
+def test_a_relation_whose_parts_are_invalid_is_not_reported_twice() -> None:
+    """An unreadable from is reported once, as unreadable; no comparison is made with it."""
+    found = issues(
+        (
+            "p.yaml",
+            """\
+            version: 1
+            policies:
+              - name: p
+                match: {names: [a]}
+                windows:
+                  - from: "soon"
+                    until: "2026-12-24T00:00"
+                    state: stopped
+            """,
+        )
+    )
+    assert ["policies[0].windows[0].from"] == [issue.path for issue in found]

@@ -1,4 +1,9 @@
-"""The committed JSON Schema is current, and the shipped examples load, validate and plan meaningfully."""
+"""The committed JSON Schema is current, and the shipped examples load, validate and plan meaningfully.
+
+Both live in the package (scaler/policy/schema.json and scaler/policy/examples/), read
+through scaler.policy.shipped; policies/schema.json and policies/examples of the
+repository are links to them, never copies.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +15,58 @@ import jsonschema
 import pytest
 import yaml
 
+import scaler.policy
+
 from scaler.policy.loader import load_policy_set, load_policy_text
 from scaler.policy.model import DesiredState
 from scaler.policy.plan import build_plan
-from scaler.policy.schema import render_schema
+from scaler.policy.schema import SCHEMA_ID, render_schema
+from scaler.policy.shipped import example_texts, examples_directory, schema_text
 from scaler.simplismart.models import Deployment
 from tests.doc_pages import marked_section
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = ROOT / "policies" / "schema.json"
-EXAMPLES = ROOT / "policies" / "examples"
+PACKAGE = Path(scaler.policy.__file__).parent
+SCHEMA = PACKAGE / "schema.json"
+EXAMPLES = PACKAGE / "examples"
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml"))
 INVENTORY = [Deployment.model_validate(item) for item in json.loads((ROOT / "examples" / "inventory.json").read_text())]
 
 
 def test_schema_file_is_current():
-    """policies/schema.json equals what the models generate (regenerate: python -m scaler.policy.schema > policies/schema.json)."""
-    assert render_schema() == SCHEMA.read_text(), "policies/schema.json is stale: run python -m scaler.policy.schema > policies/schema.json"
+    """scaler/policy/schema.json equals what the models generate (regenerate: make schema)."""
+    assert render_schema() == SCHEMA.read_text(), "scaler/policy/schema.json is stale: run make schema"
+
+
+def test_shipped_schema_is_the_schema_file():
+    """The schema read as package data is the committed file."""
+    assert SCHEMA.read_text() == schema_text()
+
+
+def test_shipped_examples_are_the_example_files():
+    """The examples read as package data are the committed files, all of them, in name order."""
+    assert {path.name: path.read_text() for path in EXAMPLE_FILES} == example_texts()
+    assert list(example_texts()) == sorted(example_texts())
+
+
+def test_examples_directory_holds_the_examples():
+    """The examples' directory on the file system is the package's own (an installed package is a directory)."""
+    with examples_directory() as directory:
+        assert (EXAMPLES, [p.name for p in EXAMPLE_FILES]) == (directory, sorted(p.name for p in directory.glob("*.yaml")))
+
+
+@pytest.mark.parametrize(("link", "target"), [("policies/examples", EXAMPLES), ("policies/schema.json", SCHEMA)])
+def test_repository_paths_are_links_to_the_packaged_files(link: str, target: Path):
+    """policies/examples and policies/schema.json are symbolic links to the package's files: one copy, no drift."""
+    path = ROOT / link
+    assert (True, target) == (path.is_symlink(), path.resolve())
+
+
+def test_schema_id_is_the_raw_file_in_the_repository():
+    """The schema's $id is the raw (plain JSON) URL of the committed file, at its real path, for an editor modeline."""
+    prefix = "https://raw.githubusercontent.com/simplismart/simplismart-scaler/main/"
+    assert (True, SCHEMA) == (SCHEMA_ID.startswith(prefix), ROOT / SCHEMA_ID.removeprefix(prefix))
+    assert SCHEMA_ID == json.loads(SCHEMA.read_text())["$id"]
 
 
 def test_schema_is_a_valid_json_schema():

@@ -5,10 +5,10 @@ records its counts through the ``figures`` fixture (a :class:`ScenarioFigures`);
 suite's conftest prints one table row per scenario at the end of the run and writes the
 same rows to ``bench/results/reliability.json``.
 
-The size of a run comes from ``SCALER_RELIABILITY``: unset or ``fast`` (``make test``:
+The size of a run comes from ``SCALERTEST_RELIABILITY``: unset or ``fast`` (``make test``:
 a few seconds per scenario) or ``full`` (``make reliability``: large case counts).
 Tests size themselves with :func:`scaled`. Random choices are seeded from
-``SCALER_RELIABILITY_SEED`` (default :data:`DEFAULT_SEED`), so a run can be repeated.
+``SCALERTEST_RELIABILITY_SEED`` (default :data:`DEFAULT_SEED`), so a run can be repeated.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ SCENARIOS = {
     7: "resource faults",
 }
 
-SIZE_VARIABLE = "SCALER_RELIABILITY"
-SEED_VARIABLE = "SCALER_RELIABILITY_SEED"
+SIZE_VARIABLE = "SCALERTEST_RELIABILITY"
+SEED_VARIABLE = "SCALERTEST_RELIABILITY_SEED"
 SIZES = ("fast", "full")
 DEFAULT_SEED = 20260901
 
@@ -50,7 +50,7 @@ MAX_NOTES = 20
 
 
 def run_size() -> str:
-    """Return ``fast`` or ``full`` from ``SCALER_RELIABILITY``; raise ``ValueError`` for anything else."""
+    """Return ``fast`` or ``full`` from ``SCALERTEST_RELIABILITY``; raise ``ValueError`` for anything else."""
     size = os.environ.get(SIZE_VARIABLE, "").strip().lower() or "fast"
     if size not in SIZES:
         raise ValueError(f"{SIZE_VARIABLE}={size!r}: expected fast (the default) or full")
@@ -58,7 +58,7 @@ def run_size() -> str:
 
 
 def run_seed() -> int:
-    """Return the seed of the run's random choices: ``SCALER_RELIABILITY_SEED`` or :data:`DEFAULT_SEED`."""
+    """Return the seed of the run's random choices: ``SCALERTEST_RELIABILITY_SEED`` or :data:`DEFAULT_SEED`."""
     text = os.environ.get(SEED_VARIABLE, "").strip()
     if not text:
         return DEFAULT_SEED

@@ -12,30 +12,30 @@ from tests.reliability.figures import FiguresBook, ScenarioFigures, render_table
 
 
 def test_the_size_defaults_to_fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without SCALER_RELIABILITY the run is the fast subset and scaled() picks the fast count."""
-    monkeypatch.delenv("SCALER_RELIABILITY", raising=False)
+    """Without SCALERTEST_RELIABILITY the run is the fast subset and scaled() picks the fast count."""
+    monkeypatch.delenv("SCALERTEST_RELIABILITY", raising=False)
     assert ("fast", 10) == (run_size(), scaled(10, 1000))
 
 
 def test_full_picks_the_large_counts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """SCALER_RELIABILITY=full (any case, spaces around) is the whole suite."""
-    monkeypatch.setenv("SCALER_RELIABILITY", " Full ")
+    """SCALERTEST_RELIABILITY=full (any case, spaces around) is the whole suite."""
+    monkeypatch.setenv("SCALERTEST_RELIABILITY", " Full ")
     assert ("full", 1000) == (run_size(), scaled(10, 1000))
 
 
 def test_an_unknown_size_is_refused_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A typo in SCALER_RELIABILITY is an error, not silently the fast run."""
-    monkeypatch.setenv("SCALER_RELIABILITY", "ful")
-    with pytest.raises(ValueError, match="SCALER_RELIABILITY='ful': expected fast"):
+    """A typo in SCALERTEST_RELIABILITY is an error, not silently the fast run."""
+    monkeypatch.setenv("SCALERTEST_RELIABILITY", "ful")
+    with pytest.raises(ValueError, match="SCALERTEST_RELIABILITY='ful': expected fast"):
         run_size()
 
 
 def test_the_seed_is_read_from_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    """SCALER_RELIABILITY_SEED sets the seed; a non-number is refused."""
-    monkeypatch.setenv("SCALER_RELIABILITY_SEED", "42")
+    """SCALERTEST_RELIABILITY_SEED sets the seed; a non-number is refused."""
+    monkeypatch.setenv("SCALERTEST_RELIABILITY_SEED", "42")
     assert 42 == run_seed()
-    monkeypatch.setenv("SCALER_RELIABILITY_SEED", "x")
-    with pytest.raises(ValueError, match="SCALER_RELIABILITY_SEED"):
+    monkeypatch.setenv("SCALERTEST_RELIABILITY_SEED", "x")
+    with pytest.raises(ValueError, match="SCALERTEST_RELIABILITY_SEED"):
         run_seed()
 
 
@@ -103,11 +103,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_make_reliability_runs_the_whole_suite_at_full_size() -> None:
-    """The Makefile's reliability target runs tests/reliability with SCALER_RELIABILITY=full."""
+    """The Makefile's reliability target runs tests/reliability with SCALERTEST_RELIABILITY=full."""
     makefile = (ROOT / "Makefile").read_text()
     recipe = re.search(r"^reliability:.*\n\t(?P<command>.+)$", makefile, re.MULTILINE)
     assert recipe is not None
-    assert recipe["command"].startswith("SCALER_RELIABILITY=full ") and " tests/reliability" in recipe["command"]
+    assert recipe["command"].startswith("SCALERTEST_RELIABILITY=full ") and " tests/reliability" in recipe["command"]
 
 
 def test_the_docs_table_has_the_columns_the_suite_prints() -> None:

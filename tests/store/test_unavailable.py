@@ -118,6 +118,19 @@ def test_unreachable_server_is_named_without_password(postgres_server: PostgresS
     assert "Sup3rSecret" not in str(raised.value)
 
 
+@pytest.mark.parametrize("password", ["p", "cept"])
+def test_a_short_password_alters_nothing_else_in_the_message(password: str) -> None:
+    """A one-letter password, or one found inside words ('accepting'), leaves libpq's message whole;
+    the URL shows *** where the password was."""
+    url = f"postgresql://scaler:{password}@127.0.0.1:1/scaler?connect_timeout=2"
+    with pytest.raises(StoreUnavailable) as raised:
+        open_store(url)
+    message = str(raised.value)
+    assert "postgresql://scaler:***@127.0.0.1:1/scaler?connect_timeout=2" in message
+    assert 'connection to server at "127.0.0.1", port 1 failed: Connection refused' in message
+    assert "accepting TCP/IP connections?" in message
+
+
 @pytest.mark.integration
 def test_wrong_password_is_never_shown(postgres_server: PostgresServer, postgres_url: str) -> None:
     """Refused credentials: connection, and neither the wrong nor the right password in the message."""

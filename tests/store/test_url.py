@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from scaler.settings import load_settings
-from scaler.store import StoreConfigError, open_store
+from scaler.store import StoreConfigError, StoreUnavailable, open_store
+from tests.pg import PostgresServer
 from scaler.store.url import PostgresLocation, SqliteLocation, parse_state_url
 
 
@@ -103,3 +105,36 @@ def test_settings_public_view_hides_the_state_url_password() -> None:
     """/status and `scaler config` show the settings through public_view: no password there."""
     settings = load_settings(state_url="postgresql://scaler:hunter2@db:5432/scaler")
     assert "postgresql://scaler:***@db:5432/scaler" == settings.public_view()["state_url"]
+
+
+@pytest.mark.integration
+def test_a_state_url_file_opens_the_postgresql_store(
+    postgres_server: PostgresServer, postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SCALER_STATE_URL_FILE holding a URL with its password opens the real database."""
+    (tmp_path / "state-url").write_text(postgres_url + "\n")
+    monkeypatch.delenv("SCALER_STATE_URL", raising=False)
+    monkeypatch.setenv("SCALER_STATE_URL_FILE", str(tmp_path / "state-url"))
+    with open_store(load_settings().state_url) as store:
+        store.set_meta("opened-from", "file")
+        assert "file" == store.get_meta("opened-from")
+
+
+@pytest.mark.integration
+def test_libpq_reads_the_password_from_pgpassfile(
+    postgres_server: PostgresServer, postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A URL without a password and libpq's PGPASSFILE: the store opens, the password never in the URL."""
+    parts = urlsplit(postgres_url)
+    database = parts.path.lstrip("/")
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"{postgres_server.host}:{postgres_server.port}:{database}:{postgres_server.user}:{postgres_server.password}\n")
+    passfile.chmod(0o600)  # libpq ignores a password file that others can read
+    url = f"postgresql://{postgres_server.user}@{postgres_server.host}:{postgres_server.port}/{database}"
+    monkeypatch.setenv("PGPASSFILE", str(passfile))
+    with open_store(url) as store:
+        store.set_meta("password-from", "pgpassfile")
+        assert "pgpassfile" == store.get_meta("password-from")
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "none"))
+    with pytest.raises(StoreUnavailable):  # the same URL without the file: refused, so the file did it
+        open_store(url)

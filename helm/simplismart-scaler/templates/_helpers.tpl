@@ -111,8 +111,37 @@ The ConfigMap holding the policy files: the existing one, or the one this chart 
 {{- end }}
 
 {{/*
+The PersistentVolumeClaim of the state volume: the existing one, or the one this chart
+creates with state.persistence.enabled.
+*/}}
+{{- define "simplismart-scaler.stateClaimName" -}}
+{{- if .Values.state.persistence.existingClaim }}
+{{- .Values.state.persistence.existingClaim }}
+{{- else }}
+{{- printf "%s-state" (include "simplismart-scaler.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{/*
 The state URL when it is not read from a Secret: state.url, or SQLite on the state volume.
 */}}
 {{- define "simplismart-scaler.stateUrl" -}}
 {{- default "sqlite:////var/lib/scaler/state.db" .Values.state.url }}
+{{- end }}
+
+{{/*
+The job label Prometheus gives the scaler's targets: the ServiceMonitor takes it from the
+Service's app.kubernetes.io/name label (jobLabel), which is the chart name or nameOverride.
+The alert rules, the release notes and the dashboard's default select on it.
+*/}}
+{{- define "simplismart-scaler.job" -}}
+{{- include "simplismart-scaler.name" . }}
+{{- end }}
+
+{{/*
+The label matchers that pick this release's targets out of everything a Prometheus
+scrapes: its job, and the namespace the Prometheus Operator labels each target with.
+*/}}
+{{- define "simplismart-scaler.targetMatchers" -}}
+{{- printf "job=%q, namespace=%q" (include "simplismart-scaler.job" .) .Release.Namespace }}
 {{- end }}
