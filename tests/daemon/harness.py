@@ -164,6 +164,18 @@ class Harness:
             may_act=may_act or always,
         )
 
+    def sibling(self, **parts: Any) -> Daemon:
+        """Another daemon on this harness's settings, client, store, metrics and clock, its policies not
+        loaded yet; ``parts`` are further arguments of :class:`Daemon` (``may_act``, ``elector``)."""
+        return Daemon(
+            settings=self.settings,
+            client=self.daemon.client,
+            store=self.store,
+            metrics=self.metrics,
+            clock=self.clock,
+            **parts,
+        )
+
     def replica(self, *, may_act: Callable[[], bool]) -> tuple[Daemon, CollectorRegistry]:
         """Another instance on the same store and simulator, acting only while ``may_act()`` holds.
 

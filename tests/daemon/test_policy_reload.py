@@ -7,7 +7,6 @@ from collections.abc import Callable
 import pytest
 import structlog
 
-from scaler.daemon.service import Daemon
 from scaler.policy import PolicyLoadError, PolicySetEmpty
 from tests.daemon.harness import MONDAY, Harness, at_utc
 
@@ -87,13 +86,7 @@ def test_an_invalid_set_at_start_stops_the_daemon(make_harness: Callable[..., Ha
     """The daemon does not start on an invalid set: the load raises with every problem."""
     harness = make_harness(RUNNING)
     (harness.policy_path / "policies.yaml").write_text(BROKEN)
-    daemon = Daemon(
-        settings=harness.settings,
-        client=harness.daemon.client,
-        store=harness.store,
-        metrics=harness.metrics,
-        clock=harness.clock,
-    )
+    daemon = harness.sibling()
     with pytest.raises(PolicyLoadError) as caught:
         daemon.load_policies()
     assert 1 == len(caught.value.issues)
@@ -150,12 +143,6 @@ def test_no_policy_at_start_stops_the_daemon(make_harness: Callable[..., Harness
     """A daemon with nothing to do does not start quietly: the load raises."""
     harness = make_harness(RUNNING)
     (harness.policy_path / "policies.yaml").write_text(PRICING_ONLY)
-    daemon = Daemon(
-        settings=harness.settings,
-        client=harness.daemon.client,
-        store=harness.store,
-        metrics=harness.metrics,
-        clock=harness.clock,
-    )
+    daemon = harness.sibling()
     with pytest.raises(PolicySetEmpty):
         daemon.load_policies()

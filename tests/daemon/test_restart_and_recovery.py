@@ -9,7 +9,6 @@ from uuid import UUID
 import pytest
 import structlog
 
-from scaler.daemon.service import Daemon
 from scaler.store import ActionIntent, StoreUnavailable
 from tests.daemon import policies
 from tests.daemon.harness import LLAMA_8B, MONDAY, RERANKER, TMP_QWEN, WHISPER, Harness, at_utc
@@ -201,14 +200,7 @@ async def test_an_instance_that_may_not_act_sends_nothing_but_keeps_watching(
 ) -> None:
     """may_act() false (a standby): no call, no audit record, no recovery; /status and gauges still follow."""
     harness = make_harness(OFFICE_AND_NIGHT, start=at_utc(MONDAY, "05:00"))
-    standby = Daemon(
-        settings=harness.settings,
-        client=harness.daemon.client,
-        store=harness.store,
-        metrics=harness.metrics,
-        clock=harness.clock,
-        may_act=lambda: False,
-    )
+    standby = harness.sibling(may_act=lambda: False)
     standby.load_policies()
     action_id = pending(harness, LLAMA_8B, "llama-3-8b-chat", "stop", source="default", target="stopped")
     await standby.inventory_cycle()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from scaler.cli.daemon_commands import status_table
-from scaler.daemon.service import Daemon
 from scaler.store.leader import open_elector
 from tests.daemon.harness import MONDAY, Harness, at_utc
 from tests.daemon.policies import LLAMA_STOPPED, document
@@ -21,14 +20,7 @@ async def test_a_single_sqlite_instance_leads_and_says_so(tmp_path: Path) -> Non
     """On SQLite the daemon's elector leads from its start: /readyz and /status say leader, and it may act."""
     harness = Harness(tmp_path, policies=document(LLAMA_STOPPED), start=at_utc(MONDAY, "06:00"))
     elector = open_elector(harness.settings.state_url)
-    daemon = Daemon(
-        settings=harness.settings,
-        client=harness.daemon.client,
-        store=harness.store,
-        metrics=harness.metrics,
-        clock=harness.clock,
-        elector=elector,
-    )
+    daemon = harness.sibling(elector=elector)
     try:
         await elector.start()
         _, checks = daemon.readiness()
