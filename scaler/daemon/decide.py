@@ -38,7 +38,7 @@ none): a stop or a scale-down never waits for a blocked wallet or a quota backof
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Literal
@@ -207,10 +207,13 @@ def decide(
         plans.append(expiry)
 
     convergence = _converge(
-        deployment, resolution, applied=None if resumed else applied, previous=applied, resumed=resumed
+        deployment,
+        resolution,
+        applied=None if resumed else applied,
+        previous=applied,
+        resumed=resumed,
+        spend_reference=spend_reference,
     )
-    if convergence is not None and spend_reference is not None:
-        convergence = replace(convergence, spend_reference=spend_reference)
     if convergence is not None:
         plans.append(convergence)
     elif resolution.restart_due is not None and deployment.status is DeploymentStatus.DEPLOYED:
@@ -249,6 +252,7 @@ def _converge(
     applied: AppliedState | None,
     previous: AppliedState | None,
     resumed: bool,
+    spend_reference: tuple[int, int] | None,
 ) -> Plan | None:
     """Return the plan that brings the deployment to the desired state, or ``None`` when nothing is due."""
     desired = resolution.desired
@@ -286,6 +290,7 @@ def _converge(
         policy=resolution.policy or "",
         source=resolution.source,
         reason=f"{reason} ({resolution.source})",
+        spend_reference=spend_reference,
     )
 
 

@@ -242,9 +242,7 @@ class Reconciler:
             deployment_id = deployment.deployment_id
             after_action = self._status_after_action.get(deployment_id)
             if after_action is not None and after_action[0] >= requested_at:
-                status = after_action[1]
-                if deployment.status is not status:
-                    deployment = deployment.model_copy(update={"status": status, "status_raw": status.value})
+                deployment = _with_status(deployment, after_action[1])
             else:
                 self._status_after_action.pop(deployment_id, None)
             inventory[deployment_id] = deployment
@@ -428,7 +426,7 @@ class Reconciler:
         self.health.remember(memory.tracks)
         # Savings run up to what the platform was last seen doing, not past it (the list may be older than now).
         observed = self.inventory_at if self._listed_since_cycle and self.inventory_at is not None else now
-        self._savings.settle(min(observed, now), count=acting)
+        self._savings.settle(observed, count=acting)
 
         self._listed_since_cycle = False
         full = only is None
@@ -755,10 +753,8 @@ class Reconciler:
         for deployment_id, status in execution.statuses.items():
             self._status_after_action[deployment_id] = (answered, status)
             deployment = self.inventory.get(deployment_id)
-            if deployment is not None and deployment.status is not status:
-                self.inventory[deployment_id] = deployment.model_copy(
-                    update={"status": status, "status_raw": status.value}
-                )
+            if deployment is not None:
+                self.inventory[deployment_id] = _with_status(deployment, status)
 
     def _forget(self, deployment_ids: Iterable[UUID]) -> None:
         """Forget deployments the platform answered 404 for (the store forgot them already or does now)."""
@@ -802,3 +798,10 @@ class Reconciler:
         self.executor.store_ok = False
         self._metrics.reconcile_errors.inc()
         log.error("store_failed", operation=operation, error=str(error), reason=getattr(error, "reason", None))
+
+
+def _with_status(deployment: Deployment, status: DeploymentStatus) -> Deployment:
+    """``deployment`` showing ``status`` (itself when it already does)."""
+    if deployment.status is status:
+        return deployment
+    return deployment.model_copy(update={"status": status, "status_raw": status.value})

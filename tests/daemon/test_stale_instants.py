@@ -225,3 +225,13 @@ async def test_a_policy_reload_that_read_its_files_before_a_boundary_decides_aft
     assert sorted(f"Mon 05:41:02 {name} stop -> 200" for name in FOUR) == sorted(
         str(call) for call in harness.calls()
     )
+
+
+async def test_a_cycle_whose_instant_is_older_than_the_last_decision_stands_down(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """Should the clock ever return an instant before the last decision, the cycle sends nothing and says why."""
+    harness, _ = stalled_harness(make_harness, STOP_WINDOW, start=at_utc(MONDAY, "05:45"))
+    harness.daemon.reconciler.last_decided_at = at_utc(MONDAY, "06:00")
+    summary = await harness.cycle()
+    assert ("stale instant", []) == (summary.error, harness.calls())
