@@ -116,6 +116,11 @@ class Metrics:
             "1 while the platform reports the wallet blocked (402): starts and scale-ups pause.",
             registry=r,
         )
+        self.org_id_refused = Gauge(
+            "scaler_org_id_refused",
+            "1 while the platform refuses SCALER_ORG_ID on start/stop calls: starts and stops pause.",
+            registry=r,
+        )
 
         # --- Actions -----------------------------------------------------
         self.actions = Counter(

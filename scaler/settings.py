@@ -67,7 +67,10 @@ class Settings(BaseSettings):
     )
     org_id: UUID | None = Field(
         default=None,
-        description="Organization UUID, sent as `org` by start/stop calls.",
+        description=(
+            "Organization UUID, sent as `org` by start/stop calls. Read once at start: a changed "
+            "value takes effect at a restart. Refused by the platform, it pauses every start and stop."
+        ),
     )
     http_timeout_seconds: float = Field(
         default=10.0,

@@ -279,7 +279,8 @@ def status_table(document: dict[str, Any]) -> str:
         + f", ready: {'yes' if daemon.get('ready') else 'no'}"
         + f", policies: {len(policies.get('policies', []))} (last reload {last_reload})"
         + f", token: {'refused' if (organization.get('auth') or {}).get('ok') is False else 'accepted'}"
-        + f", wallet: {'blocked' if (organization.get('wallet') or {}).get('blocked') else 'ok'}",
+        + f", wallet: {'blocked' if (organization.get('wallet') or {}).get('blocked') else 'ok'}"
+        + (", SCALER_ORG_ID: refused (starts and stops paused)" if (organization.get("org_id") or {}).get("refused") else ""),
         f"last reconcile {_when(last_reconcile.get('at'), None)}"
         + (f": {last_reconcile['error']}" if last_reconcile.get("error") else ""),
         "",

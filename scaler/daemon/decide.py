@@ -52,6 +52,9 @@ from scaler.store import AppliedState, Backoff
 ActionName = Literal["start", "stop", "update_replicas", "restart", "delete"]
 PlanKind = Literal["first_sight", "change", "complete", "drift", "resume", "restart", "expire"]
 
+#: The actions sent through the platform's startstop endpoint (a restart is a stop, then a start).
+STARTSTOP_ACTIONS = frozenset({"start", "stop", "restart"})
+
 #: Urgency classes: lower goes first.
 SAVES_MONEY, INCREASES_SPEND, DELETES = 0, 1, 2
 
@@ -118,6 +121,11 @@ class Plan:
             if step.action == "update_replicas" and _raises_bounds(self.previous, step, self.spend_reference):
                 return True
         return False
+
+    @property
+    def sends_startstop(self) -> bool:
+        """Whether a step goes through startstop (paused while the platform refuses SCALER_ORG_ID)."""
+        return any(step.action in STARTSTOP_ACTIONS for step in self.steps)
 
     @property
     def urgency_class(self) -> int:

@@ -304,8 +304,8 @@ class Reconciler:
 
     def due(self, now: datetime) -> set[UUID] | None:
         """The deployments whose answer may have changed by ``now`` (``None``: all of them, when the
-        wallet probe fell due since the last cycle over every deployment)."""
-        probe = self.organization.next_wallet_probe if self.organization.wallet_blocked else None
+        probe of the wallet or the organization id fell due since the last cycle over every deployment)."""
+        probe = self.organization.next_probe()
         if probe is not None and probe <= now and (self.last_full_at is None or probe > self.last_full_at):
             return None
         due = {deployment_id for deployment_id, at in self.next_changes.items() if at <= now}
@@ -314,10 +314,10 @@ class Reconciler:
 
     def next_wakeup(self, now: datetime) -> datetime | None:
         """The next instant after ``now`` at which some deployment's answer changes, a backoff ends or the
-        wallet probe is due (the token probe has a job of its own)."""
+        probe of the wallet or the organization id is due (the token probe has a job of its own)."""
         candidates = [at for at in self.next_changes.values() if at > now]
         candidates += [at for at in self.backoff_until.values() if at > now]
-        probe = self.organization.next_wallet_probe if self.organization.wallet_blocked else None
+        probe = self.organization.next_probe()
         if probe is not None and probe > now:
             candidates.append(probe)
         return min(candidates) if candidates else None

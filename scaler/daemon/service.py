@@ -480,6 +480,15 @@ class Daemon:
                 "detail": self.policies.current.summary() if self.policies.current else "no policy set loaded",
             },
             "api": {"ok": api_ok, "detail": api_detail},
+            "org_id": {
+                "ok": not self.organization.org_refused,
+                "detail": (
+                    f"the platform refuses SCALER_ORG_ID: {self.organization.org_message}; starts and stops "
+                    "pause (a changed SCALER_ORG_ID takes effect at a restart)"
+                    if self.organization.org_refused
+                    else "not refused"
+                ),
+            },
             "store": {
                 "ok": self.executor.store_ok,
                 "detail": "writable" if self.executor.store_ok else "the last write to the state store failed",

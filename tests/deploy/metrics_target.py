@@ -6,6 +6,7 @@ within the seconds a test may take it cannot produce the series these alerts nee
 
 - ``SimplismartScalerApiAuthFailing``: the token refused (``scaler_api_auth_ok`` 0);
 - ``SimplismartScalerWalletBlocked``: the wallet blocked (``scaler_wallet_blocked`` 1);
+- ``SimplismartScalerOrgIdRefused``: SCALER_ORG_ID refused (``scaler_org_id_refused`` 1);
 - ``SimplismartScalerReconcileStalled``: the last reconcile an hour ago;
 - ``SimplismartScalerActionsFailing``: starts failing again and again for lack of quota;
 - ``SimplismartScalerPolicyReloadFailing`` and ``SimplismartScalerPolicyConflicts``: an
@@ -163,6 +164,7 @@ class TroubledScaler:
         m.policy_conflicts.set(2)
         m.api_auth_ok.set(0)
         m.wallet_blocked.set(1)
+        m.org_id_refused.set(1)
         publish_inventory(m, TROUBLED, now)
         # A stalled loop: the last reconcile and health poll finished an hour ago and never again.
         m.last_reconcile.set(now - 3600)
@@ -229,6 +231,7 @@ class Replica:
         m.policy_conflicts.set(0)
         m.api_auth_ok.set(1)
         m.wallet_blocked.set(0)
+        m.org_id_refused.set(0)
         publish_inventory(m, HEALTHY, time.time())
         m.leader.set(1 if self.leading else 0)
         if self.leading:

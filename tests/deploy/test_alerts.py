@@ -24,6 +24,7 @@ REQUIRED_ALERTS = {
     "actions failing repeatedly": "SimplismartScalerActionsFailing",
     "API auth failing": "SimplismartScalerApiAuthFailing",
     "wallet blocked": "SimplismartScalerWalletBlocked",
+    "organization id refused": "SimplismartScalerOrgIdRefused",
     "policy reload failing": "SimplismartScalerPolicyReloadFailing",
     "policy conflicts present": "SimplismartScalerPolicyConflicts",
     "deployment Unhealthy too long": "SimplismartDeploymentUnhealthy",

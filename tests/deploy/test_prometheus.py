@@ -1016,3 +1016,20 @@ def test_start_not_healthy_fires_once_over_replicas(promtool: str, tmp_path: Pat
         promtool, tmp_path, series, [("21m", "SimplismartDeploymentStartNotHealthy", [firing | deployment])]
     )
     assert 0 == status, output
+
+
+def test_org_id_refused_fires_after_five_minutes_and_ends_with_the_pause(promtool: str, tmp_path: Path) -> None:
+    """SCALER_ORG_ID refused from 0 to 10 m, then accepted: pending at 4 m 45 s, firing at 5 m 15 s on the
+    instance, silent again once the gauge is back to 0; a replica never refused stays silent."""
+    series = {
+        _series("scaler_org_id_refused", REPLICA_A): "1x40 0x20",
+        _series("scaler_org_id_refused", REPLICA_B): "0x60",
+    }
+    firing = REPLICA_A | {"severity": "critical"}
+    expected = [
+        ("4m45s", "SimplismartScalerOrgIdRefused", []),
+        ("5m15s", "SimplismartScalerOrgIdRefused", [firing]),
+        ("12m", "SimplismartScalerOrgIdRefused", []),
+    ]
+    status, output = rule_unit_test(promtool, tmp_path, series, expected)
+    assert 0 == status, output
