@@ -188,6 +188,17 @@ class Settings(BaseSettings):
             "that wait 15 minutes or more, so 5 minutes is timely at a tenth of the requests."
         ),
     )
+    new_deployment_grace_seconds: float = Field(
+        default=900.0,
+        ge=0,
+        le=7 * 24 * 3600,
+        description=(
+            "Seconds a deployment that appears after the scaler's first inventory is left alone "
+            "before its policy applies (0: none). 15 minutes, as the best-known downscalers use, "
+            "lets a person who creates a deployment outside its policy's hours try it before it is "
+            "stopped. A policy's `grace_period` overrides it."
+        ),
+    )
     max_actions_per_cycle: int = Field(
         default=20,
         ge=1,

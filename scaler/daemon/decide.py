@@ -23,7 +23,7 @@ then start) when nothing else is planned and the deployment runs. Expired under
 ``expire``: ``delete`` when deletion is allowed, else a blocked plan while the schedule
 goes on.
 
-**Skipped**: suspended deployments, conflicts, deployments no policy governs, and every
+**Skipped**: suspended deployments, new deployments in their grace period, conflicts, deployments no policy governs, and every
 status but DEPLOYED and SCALED_DOWN (DEPLOYING, FAILED, DELETING, DELETED, unknown).
 While a backoff runs, plans that increase spend wait; plans that save money go on.
 
@@ -189,6 +189,8 @@ def decide(
     """
     if resolution.suspended:
         return Decision(skip=f"suspended until {iso(resolution.next_change)}")
+    if resolution.grace_until is not None:
+        return Decision(skip=f"new deployment: left alone until its grace period ends at {iso(resolution.grace_until)}")
     if resolution.conflict:
         return Decision(skip=f"conflict between policies {', '.join(resolution.conflict)}")
     if resolution.policy is None:

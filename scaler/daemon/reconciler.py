@@ -134,8 +134,10 @@ class Reconciler:
         allow_delete: bool,
         may_act: Callable[[], bool] = always,
         health_max_age: timedelta = timedelta(seconds=60),
+        new_deployment_grace: timedelta = timedelta(0),
     ) -> None:
-        """``health_max_age``: how old the last health observation may be for a health rule to act on it."""
+        """``health_max_age``: how old the last health observation may be for a health rule to act on it;
+        ``new_deployment_grace``: how long a new deployment is left alone unless its policy says otherwise."""
         self._client = client
         self._store = store
         self._metrics = metrics
@@ -153,6 +155,11 @@ class Reconciler:
         self.list_error: SimplismartError | None = None
         """Why the last list of the deployments failed (``None`` after one that succeeded)."""
         self.first_seen: dict[UUID, datetime] = {}
+        self.first_inventory_at: datetime | None = None
+        """When the store recorded its first inventory: deployments first seen later are new."""
+        self.new_deployment_grace = new_deployment_grace
+        self._in_grace: dict[UUID, datetime] = {}
+        """The deployments in their grace period at their last cycle, and when it ends."""
         self.views: dict[UUID, DeploymentView] = {}
         self.next_changes: dict[UUID, datetime] = {}
         self.backoff_until: dict[UUID, datetime] = {}
@@ -213,6 +220,8 @@ class Reconciler:
             seen = await asyncio.to_thread(
                 self._store.mark_seen, [(d.deployment_id, d.deployment_name) for d in deployments], now
             )
+            if self.first_inventory_at is None:
+                self.first_inventory_at = await asyncio.to_thread(self._store.first_inventory_at)
         except StoreError as error:
             self._store_failed("mark_seen", error)
             return False
@@ -589,7 +598,15 @@ class Reconciler:
             rule_memory=rules,
             suspended_until=suspension.until if suspension is not None else None,
             first_seen=self.first_seen.get(deployment.deployment_id),
+            new=self.is_new(deployment.deployment_id),
+            default_grace=self.new_deployment_grace,
         )
+
+    def is_new(self, deployment_id: UUID) -> bool:
+        """Whether the deployment was first seen after the store's first inventory (it gets a grace period)."""
+        first_seen = self.first_seen.get(deployment_id)
+        first_inventory = self.first_inventory_at
+        return first_seen is not None and first_inventory is not None and first_seen > first_inventory
 
     async def _remember(
         self,
@@ -689,6 +706,7 @@ class Reconciler:
                 self.next_changes.pop(deployment_id, None)
             if not decision.plans or deployment_id in execution.applied:
                 self._resuming.discard(deployment_id)
+            self._note_grace(deployment, resolution)
             self.views[deployment_id] = view
             self._gauges.publish(
                 deployment,
@@ -716,6 +734,32 @@ class Reconciler:
         self._accelerators |= totals.keys()
         for accelerator in self._accelerators:
             self._metrics.running_gpus.labels(accelerator=accelerator).set(totals.get(accelerator, 0))
+
+    def _note_grace(self, deployment: Deployment, resolution: Resolution) -> None:
+        """Log once when a new deployment's grace period is seen running, and once when it has ended."""
+        deployment_id = deployment.deployment_id
+        if resolution.grace_until is not None:
+            if deployment_id not in self._in_grace:
+                log.info(
+                    "grace_period_started",
+                    deployment=deployment.deployment_name,
+                    deployment_id=str(deployment_id),
+                    policy=resolution.policy,
+                    source=resolution.source,
+                    first_seen=iso(self.first_seen.get(deployment_id)),
+                    grace_until=iso(resolution.grace_until),
+                    effect="a new deployment: left alone until the grace period ends, then its desired state is applied once",
+                )
+            self._in_grace[deployment_id] = resolution.grace_until
+        elif self._in_grace.pop(deployment_id, None) is not None:
+            log.info(
+                "grace_period_ended",
+                deployment=deployment.deployment_name,
+                deployment_id=str(deployment_id),
+                policy=resolution.policy,
+                source=resolution.source,
+                desired=resolution.desired.describe() if resolution.desired is not None else None,
+            )
 
     def next_state(self, view: DeploymentView) -> Resolution | None:
         """The engine's answer at the view's next change, with the memory of its last cycle (for /status).

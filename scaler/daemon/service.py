@@ -141,6 +141,7 @@ class Daemon:
             health=self.health,
             allow_delete=settings.allow_delete,
             health_max_age=timedelta(seconds=HEALTH_FRESH_INTERVALS * settings.health_interval_seconds),
+            new_deployment_grace=timedelta(seconds=settings.new_deployment_grace_seconds),
             may_act=may_act,
         )
         self.scheduler: DaemonScheduler | None = None

@@ -255,7 +255,7 @@ class Harness:
         calls = [
             Call(
                 datetime.fromisoformat(entry.timestamp),
-                NAMES.get(entry.deployment_id or "", entry.deployment_id or "?"),
+                self._name(entry.deployment_id),
                 describe_request(entry.endpoint or "", entry.body),
                 entry.status,
             )
@@ -265,6 +265,13 @@ class Harness:
         if clear:
             self.sim.requests.clear()
         return calls
+
+    def _name(self, deployment_id: str | None) -> str:
+        """The name of a deployment of the seed, or of one added since; else its id."""
+        if deployment_id in NAMES:
+            return NAMES[deployment_id]
+        added = self.sim.deployments.get(deployment_id or "")
+        return added.deployment_name if added is not None else deployment_id or "?"
 
     def requests(self, endpoint: str | None = None) -> list[Any]:
         """Every request the simulator answered (of one endpoint)."""
