@@ -205,6 +205,12 @@ class Metrics:
             "Policies in the set now in force.",
             registry=r,
         )
+        self.policy_matched_deployments = Gauge(
+            "scaler_policy_matched_deployments",
+            "Deployments of the last inventory whose match each policy of the set in force selects (0: none).",
+            ["policy"],
+            registry=r,
+        )
         self.policy_conflicts = Gauge(
             "scaler_policy_conflicts",
             "Deployments matched by two policies of the same highest priority (left alone).",
@@ -248,7 +254,8 @@ class Metrics:
             self.leadership_changes.labels(change=change)
 
     def initialise_policy(self, policy: str) -> None:
-        """Create the action series of one policy, so they exist before its first action."""
+        """Create the series of one policy, so they exist before its first action or inventory."""
+        self.policy_matched_deployments.labels(policy=policy)
         for action in ACTIONS:
             for result in ACTION_RESULTS:
                 self.actions.labels(action=action, result=result, policy=policy)

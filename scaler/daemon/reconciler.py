@@ -43,6 +43,7 @@ from scaler.daemon.decide import Decision, Plan, decide
 from scaler.daemon.executor import ActionReport, Execution, Executor, always
 from scaler.daemon.gauges import DeploymentGauges
 from scaler.daemon.health import HealthPoll, HealthPoller
+from scaler.daemon.notices import ConflictNotices, PolicyCoverage, SkippedTransitions
 from scaler.daemon.organization import OrganizationState
 from scaler.daemon.policies import PolicyKeeper
 from scaler.daemon.recovery import recover_pending
@@ -185,6 +186,9 @@ class Reconciler:
         """The status each deployment's last successful action established, and when it was answered."""
         self.health_max_age = health_max_age
         self._health_held: set[UUID] = set()
+        self._coverage = PolicyCoverage(metrics)
+        self._conflicts = ConflictNotices()
+        self._skipped = SkippedTransitions()
 
     # --- Inventory -----------------------------------------------------------------
 
@@ -451,8 +455,11 @@ class Reconciler:
                 resolution, rules = self._resolve(policy_set, deployment, memory, now)
                 if resolution.suspended:
                     suspended_now.add(deployment_id)
-                elif deployment_id in self._suspended:
-                    self._resuming.add(deployment_id)
+                    self._note_skipped_transition(policy_set, deployment, memory, now, rules)
+                else:
+                    self._skipped.forget(deployment_id)
+                    if deployment_id in self._suspended:
+                        self._resuming.add(deployment_id)
                 decision = decide(
                     deployment,
                     resolution,
@@ -485,7 +492,27 @@ class Reconciler:
         if acting:  # the leader alone keeps the rules' memory (a standby's copy may be stale)
             await self._remember(policy_set, memory, resolved, execution, now)
         self._publish(policy_set, memory, resolved, execution, now)
+        if full:
+            self._coverage.observe(policy_set, list(self.inventory.values()), self.inventory_at)
+            self._conflicts.retain(self.inventory.keys())
         return summary
+
+    def _note_skipped_transition(
+        self,
+        policy_set: PolicySet,
+        deployment: Deployment,
+        memory: _Memory,
+        now: datetime,
+        rules: Mapping[str, HealthRuleMemory],
+    ) -> None:
+        """Ask the engine what a suspended deployment's policy would want now, to log each boundary skipped."""
+        suspension = memory.suspensions.get(deployment.deployment_id)
+        if suspension is None:
+            return
+        unsuspended = self._engine(
+            policy_set, deployment, at=now, track=memory.tracks.get(deployment.deployment_id), suspension=None, rules=rules
+        )
+        self._skipped.observe(deployment, unsuspended, suspension)
 
     @property
     def health_held(self) -> set[UUID]:
@@ -707,6 +734,7 @@ class Reconciler:
             if not decision.plans or deployment_id in execution.applied:
                 self._resuming.discard(deployment_id)
             self._note_grace(deployment, resolution)
+            self._conflicts.observe(deployment, resolution.conflict)
             self.views[deployment_id] = view
             self._gauges.publish(
                 deployment,
