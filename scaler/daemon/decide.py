@@ -190,7 +190,7 @@ def decide(
     if resolution.suspended:
         return Decision(skip=f"suspended until {iso(resolution.next_change)}")
     if resolution.grace_until is not None:
-        return Decision(skip=f"new deployment: left alone until its grace period ends at {iso(resolution.grace_until)}")
+        return Decision(skip=f"grace period until {iso(resolution.grace_until)}: a new deployment is left alone")
     if resolution.conflict:
         return Decision(skip=f"conflict between policies {', '.join(resolution.conflict)}")
     if resolution.policy is None:

@@ -84,6 +84,7 @@ async def test_a_new_deployment_is_left_alone_until_its_grace_ends_then_stopped_
         entry["grace_until"],
         entry["next_transition"]["at"],
     )
+    assert "grace period until 2026-03-02T20:20:00Z: a new deployment is left alone" == entry["skipped"]
     assert ["Mon 20:20:00 late-llm stop -> 200"] == [str(call) for call in harness.calls()]
     assert [("grace_period_started", "2026-03-02T20:20:00Z"), ("grace_period_ended", None)] == [
         (line["event"], line.get("grace_until")) for line in logs if line["event"].startswith("grace_period")
