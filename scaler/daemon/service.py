@@ -384,7 +384,7 @@ class Daemon:
             loop.add_signal_handler(signal.SIGTERM, self.request_stop)
             loop.add_signal_handler(signal.SIGINT, self.interrupt)
             loop.add_signal_handler(signal.SIGHUP, self.request_reload)
-        self.http = BackgroundServer(create_http_app(self, self.metrics.registry), listener)
+        self.http = BackgroundServer(create_http_app(self, self.metrics), listener)
         self.http.start()
         if self.elector is not None:
             await self.elector.start()

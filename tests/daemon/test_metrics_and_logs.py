@@ -251,3 +251,54 @@ async def test_loop_metrics_and_build_info(make_harness: Callable[..., Harness])
     )
     await harness.daemon.poll_health()
     assert at_utc(MONDAY, "03:00").timestamp() == harness.sample("scaler_last_health_poll_timestamp_seconds")
+
+
+def policy_totals(registry: CollectorRegistry, name: str) -> dict[tuple[str, str], float]:
+    """The per-policy series ``name`` of ``registry``, by (policy, accelerator), zeros left out."""
+    return {
+        (sample.labels["policy"], sample.labels["accelerator"]): round(sample.value, 6)
+        for metric in registry.collect()
+        for sample in metric.samples
+        if sample.name == name and sample.value
+    }
+
+
+async def test_without_deployment_detail_the_policy_series_tell_the_savings_and_gpus(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """With SCALER_METRICS_DEPLOYMENT_DETAIL=off no series names a deployment, yet the per-policy series
+    count what full detail counts per deployment (llama 4 h, whisper 3 h stopped; $6.00 and $3.60) and the
+    GPUs running by policy add up to scaler_running_gpus."""
+    harness = make_harness(OFFICE_AND_NIGHT, start=at_utc(MONDAY, "03:00"), metrics_deployment_detail="off")
+    for hour in range(3, 13):
+        harness.at(at_utc(MONDAY, f"{hour:02d}:00"))
+        await harness.cycle()
+    named = {s.name for f in harness.registry.collect() for s in f.samples if "deployment_id" in s.labels}
+    gpus_by_accelerator: dict[str, float] = {}
+    for (_policy, accelerator), gpus in policy_totals(harness.registry, "scaler_policy_running_gpus").items():
+        gpus_by_accelerator[accelerator] = gpus_by_accelerator.get(accelerator, 0.0) + gpus
+    assert set() == named
+    assert (
+        {("office", "nvidia-l4"): 4 * 3600.0, ("night", "nvidia-tesla-t4"): 3 * 3600.0},
+        {("office", "nvidia-l4"): 6.0, ("night", "nvidia-tesla-t4"): 3.6},
+    ) == (
+        policy_totals(harness.registry, "scaler_policy_gpu_seconds_saved_total"),
+        policy_totals(harness.registry, "scaler_policy_cost_saved_dollars_total"),
+    )
+    assert {k: v for k, v in running_gpus(harness.registry).items() if v} == gpus_by_accelerator
+
+
+async def test_compact_detail_shows_each_deployments_current_status_by_id(make_harness: Callable[..., Harness]) -> None:
+    """In compact detail (the default) llama, stopped at night, shows one status series, SCALED_DOWN, keyed by its
+    id, and the policy series count it stopped under its policy."""
+    harness = make_harness(OFFICE_AND_NIGHT, start=at_utc(MONDAY, "03:00"), metrics_deployment_detail="compact")
+    await harness.cycle()
+    statuses = [
+        (sample.labels, sample.value)
+        for metric in harness.registry.collect()
+        for sample in metric.samples
+        if sample.name == "scaler_deployment_status" and sample.labels["deployment_id"] == LLAMA_8B
+    ]
+    stopped = harness.sample("scaler_policy_deployments", policy="office", status="SCALED_DOWN", health="",
+                             desired="stopped")
+    assert ([({"deployment_id": LLAMA_8B, "status": "SCALED_DOWN"}, 1.0)], 1.0) == (statuses, stopped)
