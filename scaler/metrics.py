@@ -415,13 +415,21 @@ def escape_label_value(value: str) -> str:
 def format_sample_value(value: float) -> str:
     """Return ``value`` as the text exposition format writes it (integers without a fraction)."""
     value = float(value)
+    if value.is_integer() and -1e15 < value < 1e15:
+        return str(int(value))
     if value != value:
         return "NaN"
     if value in (math.inf, -math.inf):
         return "+Inf" if value > 0 else "-Inf"
-    if value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
     return repr(value)
+
+
+class _EscapedValues(dict[str, str]):
+    """Label values escaped once per render (policies, accelerators, statuses and health repeat)."""
+
+    def __missing__(self, value: str) -> str:
+        self[value] = escaped = escape_label_value(value)
+        return escaped
 
 
 class _Families:
@@ -580,23 +588,39 @@ class DeploymentMetrics:
 
     @staticmethod
     def _render_compact(out: _Families, records: list[DeploymentSeries]) -> None:
-        text = out.as_text
+        # The text is written here without _Families.add: this is what /metrics serves by default.
+        text = out.text if out.as_text else None
+        escaped = _EscapedValues()
         info, health, status, _pods, _bounds, running, transition, _suspended, gpu, cost = DEPLOYMENT_FAMILIES
         out.start(*info[:4])
-        for s in records:
-            policy_text = f',policy="{escape_label_value(s.policy)}",accelerator="{escape_label_value(s.accelerator)}"'
-            out.add(s.key_text + policy_text if text else "", [s.name, s.deployment_id, s.policy, s.accelerator], 1.0)
+        if text is not None:
+            name = info[0]
+            text.extend(
+                f'{name}{{{s.key_text},policy="{escaped[s.policy]}",accelerator="{escaped[s.accelerator]}"}} 1\n'
+                for s in records
+            )
+        else:
+            for s in records:
+                out.add("", [s.name, s.deployment_id, s.policy, s.accelerator], 1.0)
         for family, attribute in ((health, "health"), (status, "status")):
             out.start(family[0], family[1], family[2], family[4])
             for s in records:
                 value = getattr(s, attribute)
-                if value is not None:
-                    out.add(f'{s.id_text},{attribute}="{escape_label_value(value)}"', [s.deployment_id, value], 1.0)
+                if value is None:
+                    continue
+                if text is not None:
+                    text.append(f'{family[0]}{{{s.id_text},{attribute}="{escaped[value]}"}} 1\n')
+                else:
+                    out.add("", [s.deployment_id, value], 1.0)
         for family, attribute in ((running, "desired_running"), (transition, "next_transition"),
                                   (gpu, "gpu_seconds_saved"), (cost, "cost_saved")):
             out.start(family[0], family[1], family[2], family[4])
-            for s in records:
-                out.add(s.id_text, [s.deployment_id], getattr(s, attribute))
+            if text is not None:
+                name = family[0]
+                text.extend(f"{name}{{{s.id_text}}} {format_sample_value(getattr(s, attribute))}\n" for s in records)
+            else:
+                for s in records:
+                    out.add("", [s.deployment_id], getattr(s, attribute))
 
     def _render_policies(self, out: _Families, records: list[DeploymentSeries]) -> None:
         counts: dict[tuple[str, str, str, str], int] = {}

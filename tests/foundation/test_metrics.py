@@ -242,3 +242,17 @@ def test_the_setting_offers_the_details_the_metrics_know() -> None:
     """SCALER_METRICS_DEPLOYMENT_DETAIL accepts exactly the details DeploymentMetrics renders; compact by default."""
     field = Settings.model_fields["metrics_deployment_detail"]
     assert (DEPLOYMENT_DETAILS, "compact") == (typing.get_args(field.annotation), field.default)
+
+
+def test_every_family_is_documented() -> None:
+    """Every family any detail exports has its row in the metrics page's table."""
+    from tests.doc_pages import marked_section
+
+    section = marked_section("metrics.md", "metrics")
+    suffix = {"counter": "_total", "info": "_info"}
+    names = {
+        family.name + suffix.get(family.type, "")
+        for detail in DEPLOYMENT_DETAILS
+        for family in Metrics(deployment_detail=detail).registry.collect()  # type: ignore[arg-type]
+    }
+    assert [] == sorted(name for name in names if f"| `{name}` |" not in section)
