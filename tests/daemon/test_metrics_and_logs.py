@@ -32,7 +32,9 @@ async def test_one_log_line_per_action_with_everything_a_person_needs(make_harne
             "log_level": "info",
             "deployment": "llama-3-8b-chat",
             "deployment_id": LLAMA_8B,
-            "action": "update_replicas min=1 max=3",
+            "action": "update_replicas",
+            "min_replicas": 1,
+            "max_replicas": 3,
             "policy": "office",
             "rule": "office",
             "from": "stopped",
@@ -302,3 +304,28 @@ async def test_compact_detail_shows_each_deployments_current_status_by_id(make_h
     stopped = harness.sample("scaler_policy_deployments", policy="office", status="SCALED_DOWN", health="",
                              desired="stopped")
     assert ([({"deployment_id": LLAMA_8B, "status": "SCALED_DOWN"}, 1.0)], 1.0) == (statuses, stopped)
+
+
+async def test_each_cycle_binds_its_own_cycle_id(make_harness: Callable[..., Harness]) -> None:
+    """Every line of one reconcile cycle, one health poll and one boundary wake-up carries that run's cycle_id
+    and kind; the first cycle's health poll keeps the cycle's id; lines outside cycles carry none."""
+    harness = make_harness(OFFICE_AND_NIGHT, start=at_utc(MONDAY, "06:30"))
+    merge = [structlog.contextvars.merge_contextvars]
+    with structlog.testing.capture_logs(processors=merge) as first_cycle:
+        await harness.cycle()
+    with structlog.testing.capture_logs(processors=merge) as boundary:
+        harness.at(at_utc(MONDAY, "07:00"))
+        await harness.daemon.wake_up()
+    await harness.control("PUT", f"deployments/{WHISPER}/health", {"data": "Wobbly"})  # logged when polled
+    harness.advance(minutes=10)
+    with structlog.testing.capture_logs(processors=merge) as health:
+        await harness.daemon.poll_health()
+    with structlog.testing.capture_logs(processors=merge) as outside:
+        structlog.get_logger().info("between_cycles")
+    runs = {"reconcile": first_cycle, "boundary": boundary, "health": health}
+    assert {kind: True for kind in runs} == {kind: bool(lines) for kind, lines in runs.items()}, runs
+    bound = {kind: {(line.get("cycle"), line.get("cycle_id")) for line in lines} for kind, lines in runs.items()}
+    ids = {kind: next(iter(pairs))[1] for kind, pairs in bound.items()}
+    assert {kind: {(kind, ids[kind])} for kind in runs} == bound
+    assert (3, None) == (len(set(ids.values())), outside[0].get("cycle_id"))
+    assert "action" in {line["event"] for line in boundary}
