@@ -128,6 +128,17 @@ class Settings(BaseSettings):
         description="Lowest level that is logged.",
     )
 
+    # --- Metrics ----------------------------------------------------------
+    metrics_deployment_detail: Literal["full", "compact", "off"] = Field(
+        default="compact",
+        description=(
+            "Series per deployment on /metrics: `full` (every one, status and health one-hot, "
+            "up to 26), `compact` (at most 7: the current status and health, desired running, "
+            "next transition, savings) or `off` (none). The per-policy series exist in every "
+            "mode. `compact` keeps 10,000 deployments' scrape under 8 MB."
+        ),
+    )
+
     # --- The daemon -------------------------------------------------------
     policy_path: Path = Field(
         default=Path("./policies"),

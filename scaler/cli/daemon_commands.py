@@ -132,7 +132,7 @@ def run(once: bool, dry_run: bool) -> None:
     """
     settings = settings_or_exit(**({"dry_run": True} if dry_run else {}))
     log.info("settings", **settings.public_view())
-    metrics = Metrics()
+    metrics = Metrics(deployment_detail=settings.metrics_deployment_detail)
     daemon = build_daemon(settings, metrics)
     if once:
         summary = asyncio.run(_run_once(daemon))

@@ -853,7 +853,9 @@ class Executor:
         fields: dict[str, Any] = {
             "deployment": plan.deployment.deployment_name,
             "deployment_id": str(plan.deployment.deployment_id),
-            "action": step.describe(),
+            "action": step.action,
+            **({"min_replicas": step.min_replicas, "max_replicas": step.max_replicas}
+               if step.min_replicas is not None else {}),
             "policy": plan.policy,
             "rule": plan.rule,
             "from": plan.from_text(),

@@ -47,7 +47,7 @@ from scaler.daemon.notices import ConflictNotices, PolicyCoverage, SkippedTransi
 from scaler.daemon.organization import OrganizationState
 from scaler.daemon.policies import PolicyKeeper
 from scaler.daemon.recovery import recover_pending
-from scaler.daemon.savings import SavingsMeter, running_gpus, state_in_effect, state_saving
+from scaler.daemon.savings import SavingsMeter, gpus_held, running_gpus, state_in_effect, state_saving
 from scaler.daemon.status import DeploymentView
 from scaler.metrics import Metrics
 from scaler.policy import (
@@ -758,6 +758,8 @@ class Reconciler:
             (deployment, state_in_effect(stored_applied.get(key), deployment.status), self._baseline_of(key))
             for key, deployment in self.inventory.items()
         ]
+        for deployment, state, baseline in entries:
+            self._gauges.publish_running_gpus(deployment, gpus_held(deployment, state, baseline))
         totals = running_gpus(entries)
         self._accelerators |= totals.keys()
         for accelerator in self._accelerators:

@@ -22,7 +22,7 @@ HEADER = ("DEPLOYMENT", "STATUS", "HEALTH", "POLICY", "DESIRED (SOURCE)", "NEXT 
 
 
 def status_text(harness: Harness, *args: str) -> str:
-    with LoopbackServer(create_http_app(harness.daemon, harness.registry)) as server:
+    with LoopbackServer(create_http_app(harness.daemon, harness.metrics)) as server:
         result = invoke("status", "--url", server.url, *args)
     assert 0 == result.exit_code, result.stderr
     return result.stdout

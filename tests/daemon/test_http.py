@@ -23,7 +23,7 @@ def harness(make_harness: Callable[..., Harness]) -> Harness:
 
 @pytest.fixture
 async def http(harness: Harness) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_http_app(harness.daemon, harness.registry)
+    app = create_http_app(harness.daemon, harness.metrics)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://daemon") as client:
         yield client
 
