@@ -2,8 +2,9 @@
 
 For a deployment at instant ``now``: if it is suspended it is left alone; else the
 policy with the highest priority among those that select it governs (a tie is a
-conflict: left alone, reported); within that policy the first active health rule
-decides, else the first open window, else the default, else it is left alone.
+conflict: left alone, reported); within that policy a person's override decides (and is
+enforced) while it lasts, else the first active health rule, else the first open window,
+else the default, else it is left alone. A due restart rule restarts all the same.
 Everything is a function of its arguments: the daemon passes the instant, the health
 it tracks and the memory it persisted, and persists the memory it gets back.
 """
@@ -20,7 +21,7 @@ from scaler.policy.model import DesiredState, Policy, PolicySet
 from scaler.policy.zones import require_aware
 from scaler.simplismart.models import Deployment
 
-__all__ = ["HealthObservation", "Resolution", "expire_at", "match_policies", "resolve_desired_state", "resolve_for_policy"]
+__all__ = ["HealthObservation", "Override", "Resolution", "expire_at", "match_policies", "resolve_desired_state", "resolve_for_policy"]
 
 
 @dataclass(frozen=True)
@@ -30,11 +31,12 @@ class Resolution:
     - ``policy``: the governing policy's name (``None``: none matches, or a conflict).
     - ``conflict``: the names of the policies that tie at the highest priority.
     - ``desired``: the state to reach; ``None`` means leave the deployment alone.
-    - ``source``: ``health:<rule>``, ``window:<name>``, ``default``, ``none`` or ``suspended``.
-    - ``enforce``: the governing policy's ``enforce`` flag.
+    - ``source``: ``override:<id>``, ``health:<rule>``, ``window:<name>``, ``default``, ``none`` or
+      ``suspended``.
+    - ``enforce``: the governing policy's ``enforce`` flag (always true under an override).
     - ``next_change``: the next instant at which this answer could change without a new
       observation (window boundary with lead time, a rule's ``for``/``recover_for``/
-      cooldown/``max_per_day`` running out, the expiry, the end of a suspension); ``None``: never.
+      cooldown/``max_per_day`` running out, the expiry, the end of a suspension or override); ``None``: never.
     - ``restart_due``: the restart rule whose restart should be performed now, or ``None``.
     - ``expire_at``: when the deployment expires under the policy's ``expire`` (needs ``first_seen``).
     - ``memory``: the updated memory of each of the policy's health rules, by rule name.
@@ -61,6 +63,16 @@ class Resolution:
         return self.source == "suspended"
 
 
+@dataclass(frozen=True)
+class Override:
+    """A person's override: ``state`` is desired (and enforced) until ``until``; ``source`` names it
+    (``override:<id>``)."""
+
+    state: DesiredState
+    until: datetime
+    source: str
+
+
 def resolve_desired_state(
     policy_set: PolicySet,
     deployment: Deployment,
@@ -70,13 +82,15 @@ def resolve_desired_state(
     rule_memory: Mapping[str, HealthRuleMemory] | None = None,
     suspended_until: datetime | None = None,
     first_seen: datetime | None = None,
+    override: Override | None = None,
 ) -> Resolution:
     """Return what ``deployment`` should look like at ``now`` under ``policy_set``.
 
     ``health`` is the tracked health (``None``: not observed yet), ``rule_memory`` the
     persisted memory of the governing policy's rules by name, ``suspended_until`` the end
     of a suspension in force, ``first_seen`` when the scaler first saw the deployment (for
-    ``expire``). Raises ``ValueError`` when ``now`` is naive.
+    ``expire``), ``override`` a person's override in force (a suspension beats it). Raises
+    ``ValueError`` when ``now`` is naive.
     """
     now = require_aware(now, "now")
     matched = match_policies(policy_set, deployment)
@@ -89,7 +103,9 @@ def resolve_desired_state(
             next_change=suspended_until,
             memory=dict(rule_memory or {}),
         )
-    return _resolve_match(matched, now=now, health=health, rule_memory=rule_memory, first_seen=first_seen)
+    return _resolve_match(
+        matched, now=now, health=health, rule_memory=rule_memory, first_seen=first_seen, override=override
+    )
 
 
 def _resolve_match(
@@ -99,10 +115,13 @@ def _resolve_match(
     health: HealthObservation | None,
     rule_memory: Mapping[str, HealthRuleMemory] | None,
     first_seen: datetime | None,
+    override: Override | None = None,
 ) -> Resolution:
     if matched.policy is None:
         return Resolution(policy=None, conflict=matched.conflict)
-    return resolve_for_policy(matched.policy, now=now, health=health, rule_memory=rule_memory, first_seen=first_seen)
+    return resolve_for_policy(
+        matched.policy, now=now, health=health, rule_memory=rule_memory, first_seen=first_seen, override=override
+    )
 
 
 def resolve_for_policy(
@@ -112,6 +131,7 @@ def resolve_for_policy(
     health: HealthObservation | None = None,
     rule_memory: Mapping[str, HealthRuleMemory] | None = None,
     first_seen: datetime | None = None,
+    override: Override | None = None,
 ) -> Resolution:
     """Return the answer of ``policy`` for a deployment it governs at ``now`` (see :func:`resolve_desired_state`)."""
     now = require_aware(now, "now")
@@ -131,7 +151,11 @@ def resolve_for_policy(
         ),
         None,
     )
-    if active_rule is not None:
+    overridden = override is not None and now < override.until
+    if override is not None and overridden:
+        desired, source = override.state, override.source
+        candidates.append(override.until)
+    elif active_rule is not None:
         rule, _ = active_rule
         desired, source = rule.state, f"health:{rule.label}"
     else:
@@ -157,7 +181,7 @@ def resolve_for_policy(
         policy=policy.name,
         desired=desired,
         source=source,
-        enforce=policy.enforce,
+        enforce=policy.enforce or overridden,
         next_change=min(future) if future else None,
         restart_due=restart_due,
         expire_at=expires,
