@@ -20,7 +20,7 @@ import click
 import httpx
 
 from scaler.cli.common import EXIT_USAGE, fail, positive_duration, quiet_settings
-from scaler.cli.daemon_commands import _default_url
+from scaler.cli.daemon_commands import _default_url, control_headers
 from scaler.cli.deployments import render_table
 from scaler.cli.suspensions import (
     _second,
@@ -67,21 +67,6 @@ def _options(*groups: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
 
 
 # --- Talking to the daemon ----------------------------------------------------------------
-
-
-def _key(settings: Settings) -> str | None:
-    if settings.control_key_file is not None:
-        try:
-            return settings.control_key_file.read_text().strip() or None
-        except OSError as exc:
-            fail(f"SCALER_CONTROL_KEY_FILE: {settings.control_key_file} cannot be read: {exc.strerror}", code=EXIT_USAGE)
-    return settings.control_key.get_secret_value() if settings.control_key is not None else None
-
-
-def control_headers(settings: Settings) -> dict[str, str]:
-    """The Authorization header with the control key, when one is set."""
-    key = _key(settings)
-    return {"Authorization": f"Bearer {key}"} if key else {}
 
 
 def _request(settings: Settings, url: str | None, method: str, path: str, body: Any = None) -> Any:
@@ -262,7 +247,9 @@ def _exception(
             state=state, until=until, reason=reason.strip(), now=now,
         )  # fmt: skip
     else:
-        body: dict[str, Any] = {"kind": kind, "target": target, "until": iso(until), "reason": reason.strip()}
+        # --for goes as a duration: the daemon's clock starts it, whatever this machine's clock says.
+        end: dict[str, str] = {"for": f"{int(length.total_seconds())}s"} if length is not None else {"until": iso(until)}
+        body: dict[str, Any] = {"kind": kind, "target": target, **end, "reason": reason.strip()}
         if state is not None:
             body["state"] = state.describe() if state.kind != "bounds" else {
                 "min_replicas": state.min_replicas, "max_replicas": state.max_replicas,

@@ -55,8 +55,8 @@ class _AsgiEndpoint:
         await self._app(scope, receive, send)
 
 
-def create_http_app(daemon: DaemonFacts, registry: CollectorRegistry) -> Starlette:
-    """Return the daemon's ASGI app."""
+def create_http_app(daemon: DaemonFacts, registry: CollectorRegistry, *, guard: Guard | None = None) -> Starlette:
+    """Return the daemon's ASGI app; ``guard`` checks keys and roles (default: on the daemon's keys)."""
 
     async def healthz(_: Request) -> Response:
         ok, details = daemon.liveness()
@@ -66,7 +66,7 @@ def create_http_app(daemon: DaemonFacts, registry: CollectorRegistry) -> Starlet
         ready, checks = daemon.readiness()
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
-    guard = Guard(daemon.keys)
+    guard = guard or Guard(daemon.keys)
 
     async def status(request: Request) -> Response:
         caller = guard.check(request, "viewer")

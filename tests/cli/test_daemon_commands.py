@@ -220,7 +220,7 @@ async def test_status_prints_one_row_per_deployment(make_harness: Callable[..., 
         "(SOURCE)",
         "NEXT",
         "CHANGE",
-        "SUSPENDED",
+        "EXCEPTION",
         "LAST",
         "ACTION",
     ] == lines[3].split()
