@@ -69,6 +69,8 @@ HEALTH_VALUES = (
 SCHEDULER_EVENTS = ("executed", "error", "missed", "max_instances")
 #: Values of the ``direction`` label of ``scaler_clock_jumps_total``.
 CLOCK_JUMP_DIRECTIONS = ("forward", "backward")
+#: Values of the ``kind`` label of ``scaler_exceptions_active``.
+EXCEPTION_KINDS = ("suspend", "override")
 #: Values of the ``ready`` label of ``scaler_deployment_pods``.
 POD_READINESS = ("true", "false")
 #: Values of the ``bound`` label of ``scaler_deployment_desired_replicas``.
@@ -253,6 +255,20 @@ class Metrics:
             registry=r,
         )
 
+        # --- People's exceptions (the control API) ---------------------------
+        self.deployment_override = Gauge(
+            "scaler_deployment_override",
+            "1 while a person's override holds the deployment in a state of their choosing.",
+            ["deployment", "deployment_id"],
+            registry=r,
+        )
+        self.exceptions_active = Gauge(
+            "scaler_exceptions_active",
+            "People's exceptions in force, by kind (suspend, override).",
+            ["kind"],
+            registry=r,
+        )
+
         self.build_info = Info("scaler_build", "Version of the running scaler.", registry=r)
 
         self._initialise_label_values()
@@ -260,6 +276,8 @@ class Metrics:
 
     def _initialise_label_values(self) -> None:
         """Create the series with bounded label sets so they exist before their first event."""
+        for kind in EXCEPTION_KINDS:
+            self.exceptions_active.labels(kind=kind)
         for endpoint, (method, _path) in API_ENDPOINTS.items():
             self.api_retries.labels(endpoint=endpoint)
             self.api_malformed.labels(endpoint=endpoint)

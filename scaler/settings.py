@@ -229,6 +229,27 @@ class Settings(BaseSettings):
         description="Port of the daemon's HTTP server (9464: the usual exporter port range).",
     )
 
+    # --- The control API (exceptions: suspensions and overrides) -------------
+    api_keys_file: Path | None = Field(
+        default=None,
+        description=(
+            "YAML or JSON file of the control API's keys: entries of name, role (viewer or "
+            "operator) and sha256 (the hex SHA-256 of the key; the file holds no key). Re-read "
+            "when it changes. Unset: writes are refused and reads stay open."
+        ),
+    )
+    control_key_file: Path | None = Field(
+        default=None,
+        description=(
+            "File holding the key the commands (scaler suspend, override, resume, exceptions) "
+            "send to the daemon's control API. Wins over SCALER_CONTROL_KEY."
+        ),
+    )
+    control_key: SecretStr | None = Field(
+        default=None,
+        description="The key the commands send to the daemon's control API. Prefer SCALER_CONTROL_KEY_FILE.",
+    )
+
     # --- High availability (several replicas on one PostgreSQL) -------------
     leader_heartbeat_seconds: float = Field(
         default=DEFAULT_LEADER_HEARTBEAT_SECONDS,

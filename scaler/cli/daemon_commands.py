@@ -27,6 +27,7 @@ from scaler.cli.common import (
 )
 from scaler.cli.deployments import render_table
 from scaler.cli.usage import epilog
+from scaler.daemon.api.keys import KeysFileError
 from scaler.daemon.executor import ActionReport
 from scaler.daemon.reconciler import CycleSummary
 from scaler.daemon.service import Daemon
@@ -41,6 +42,20 @@ from scaler.store import StoreError
 log = structlog.get_logger()
 
 
+def control_headers(settings: Settings) -> dict[str, str]:
+    """The Authorization header with the control key (SCALER_CONTROL_KEY_FILE, else SCALER_CONTROL_KEY),
+    when one is set; exit 2 when the file cannot be read."""
+    key: str | None = None
+    if settings.control_key_file is not None:
+        try:
+            key = settings.control_key_file.read_text().strip() or None
+        except OSError as exc:
+            fail(f"SCALER_CONTROL_KEY_FILE: {settings.control_key_file} cannot be read: {exc.strerror}", code=EXIT_USAGE)
+    elif settings.control_key is not None:
+        key = settings.control_key.get_secret_value().strip() or None
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
 def build_daemon(settings: Settings, metrics: Metrics) -> Daemon:
     """Build the daemon and load its policies, or exit: 2 with one line per problem when it cannot start."""
     try:
@@ -49,6 +64,8 @@ def build_daemon(settings: Settings, metrics: Metrics) -> Daemon:
         fail(str(exc), code=EXIT_USAGE)
     except StoreError as exc:
         fail(f"the state store cannot be used: {exc}", code=EXIT_USAGE)
+    except KeysFileError as exc:
+        fail(f"SCALER_API_KEYS_FILE: {exc}", code=EXIT_USAGE)
     try:
         daemon.load_policies()
     except PolicyError as exc:
@@ -241,6 +258,21 @@ def _span(seconds: int) -> str:
     return "".join(parts[:2]) or f"{seconds}s"
 
 
+def _exception_text(item: dict[str, Any], suspension: dict[str, Any] | None, now: datetime | None, local: str | None) -> str:
+    """The suspension in force (until when, why), else the override (state, until, by, why), else ``-``."""
+    if suspension:
+        return f"until {_when(suspension['until'], now, local)}: {suspension['reason']}"
+    for exception in item.get("exceptions") or []:
+        if exception.get("kind") == "override":
+            state = exception["state"]
+            shown = f"min={state['min_replicas']} max={state['max_replicas']}" if isinstance(state, dict) else state
+            return (
+                f"override {shown} until {_when(exception['until'], now, local)} "
+                f"by {exception['by']}: {exception['reason']}"
+            )
+    return "-"
+
+
 def status_table(document: dict[str, Any]) -> str:
     """Render a /status document as a header and one row per deployment."""
     daemon = document.get("daemon", {})
@@ -261,7 +293,7 @@ def status_table(document: dict[str, Any]) -> str:
                 item.get("policy") or ("conflict: " + ",".join(item["conflict"]) if item.get("conflict") else "-"),
                 f"{desired.get('state', '-')} ({desired.get('source', '-')})" if desired else "-",
                 f"{following['state']} at {_when(following.get('at'), now, local)}" if following else "-",
-                f"until {_when(suspension['until'], now, local)}: {suspension['reason']}" if suspension else "-",
+                _exception_text(item, suspension, now, local),
                 f"{last['action']} {last['result']} {_when(last.get('at'), None, local)}" if last else "-",
             )
         )
@@ -286,7 +318,7 @@ def status_table(document: dict[str, Any]) -> str:
         "",
     ]
     table = render_table(
-        ("DEPLOYMENT", "STATUS", "HEALTH", "POLICY", "DESIRED (SOURCE)", "NEXT CHANGE", "SUSPENDED", "LAST ACTION"),
+        ("DEPLOYMENT", "STATUS", "HEALTH", "POLICY", "DESIRED (SOURCE)", "NEXT CHANGE", "EXCEPTION", "LAST ACTION"),
         rows,
     )
     return "\n".join(header) + "\n" + table
@@ -303,11 +335,14 @@ def status_table(document: dict[str, Any]) -> str:
 @click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def status(url: str | None, output: str) -> None:
     """Show what a running daemon sees and does: its /status as a table."""
-    target = (url or _default_url(quiet_settings())).rstrip("/")
+    settings = quiet_settings()
+    target = (url or _default_url(settings)).rstrip("/")
     try:
-        response = httpx.get(f"{target}/status", timeout=10.0)
+        response = httpx.get(f"{target}/status", timeout=10.0, headers=control_headers(settings))
     except httpx.HTTPError as exc:
         fail(f"cannot reach the daemon at {target}: {exc}")
+    if response.status_code == 401:
+        fail(f"{target}/status needs a key: set SCALER_CONTROL_KEY_FILE or SCALER_CONTROL_KEY to a viewer key")
     if response.status_code != 200:
         fail(f"{target}/status answered HTTP {response.status_code}")
     try:

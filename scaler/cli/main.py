@@ -8,9 +8,11 @@ from scaler import __version__
 from scaler.cli.daemon_commands import run, status
 from scaler.cli.demo import demo
 from scaler.cli.deployments import deployments
+from scaler.cli.keys import keys
 from scaler.cli.policy_commands import examples, plan, schema, validate
 from scaler.cli.sim import sim
-from scaler.cli.suspensions import resume, suspend, suspensions
+from scaler.cli.control import exceptions, override, resume, suspend
+from scaler.cli.suspensions import suspensions
 from scaler.cli.usage import WholeHelpGroup, examples_only
 
 
@@ -36,3 +38,6 @@ main.add_command(status)
 main.add_command(suspend)
 main.add_command(resume)
 main.add_command(suspensions)
+main.add_command(override)
+main.add_command(exceptions)
+main.add_command(keys)

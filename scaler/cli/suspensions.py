@@ -1,8 +1,8 @@
-"""``scaler suspend``, ``scaler resume``, ``scaler suspensions``: a person takes a deployment out of automation.
+"""``scaler suspensions`` and the store-side helpers of ``scaler suspend``/``resume --state-url``.
 
-They read and write the state store (SCALER_STATE_URL) directly; a running daemon honours
-a suspension at its next cycle and reports it (log, ``/status``, ``scaler_policy_deployments{desired="suspended"}``).
-They only open a store the daemon has created: a store started anew here (a relative
+``scaler suspensions`` reads the state store (SCALER_STATE_URL) directly and lists the
+suspensions of one deployment each; :mod:`scaler.cli.control` has the commands that make
+and end exceptions. They only open a store the daemon has created: a store started anew here (a relative
 SCALER_STATE_URL read from another directory) would be one the daemon never reads.
 A deployment is named by id or name: first among those the daemon has seen (the store),
 else, when API credentials are set, among the organization's deployments. A name shared
@@ -35,11 +35,11 @@ from scaler.store import Store, StoreConfigError, StoreError, StoreMissing, open
 MAX_SUSPENSION = timedelta(days=30)
 
 
-def _store(settings: Settings) -> Store:
-    """Open the existing state store or exit: 2 for a bad SCALER_STATE_URL, 1 when there is no
-    store there or it cannot be used."""
+def _store(settings: Settings, url: str | None = None) -> Store:
+    """Open the existing state store (``url``, else SCALER_STATE_URL) or exit: 2 for a bad URL, 1 when
+    there is no store there or it cannot be used."""
     try:
-        return open_store(settings.state_url, create=False)
+        return open_store(url or settings.state_url, create=False)
     except StoreConfigError as exc:
         fail(str(exc), code=EXIT_USAGE)
     except StoreMissing as exc:
@@ -110,51 +110,15 @@ def resolve_deployment(store: Store, settings: Settings, name_or_id: str) -> tup
     return the_one(found, name_or_id, searched="the state store or the organization")
 
 
-@click.command(
-    "suspend",
-    epilog=epilog(
-        [
-            "scaler suspend llama-3-8b-chat --for 2h --reason 'incident 4711'",
-            "scaler suspend whisper-v3 --until 2026-03-02T18:00 --reason 'launch'",
-        ],
-        {
-            0: "recorded",
-            1: "unknown or ambiguous deployment, no state store at SCALER_STATE_URL, or it cannot be used",
-            2: "bad usage (--for or --until missing, in the past or beyond 30 days) or settings",
-        },
-    ),
-)
-@click.argument("name_or_id", metavar="NAME-OR-ID")
-@click.option(
-    "--for",
-    "length",
-    callback=positive_duration,
-    metavar="DURATION",
-    help="How long: 30m, 2h, 1d12h ... (at most 30d).",
-)
-@click.option(
-    "--until",
-    "until_text",
-    metavar="DATETIME",
-    help="Until when: 2026-03-02T18:00 (this machine's local time) or with an offset (+01:00, Z).",
-)
-@click.option("--reason", required=True, help="Why, for the people who will wonder (shown in /status and logs).")
-def suspend(name_or_id: str, length: timedelta | None, until_text: str | None, reason: str) -> None:
-    """Take a deployment out of automation for a while (an incident, a launch, an experiment).
-
-    Give --for or --until; a suspension lasts at most 30 days. The suspension is written
-    to the daemon's existing state store (SCALER_STATE_URL), which is named.
-    """
-    if not reason.strip():
-        raise click.BadParameter("must not be empty", param_hint="--reason")
-    now = datetime.now(UTC).replace(microsecond=0)
-    until = _suspension_end(now, length, until_text)
+def suspend_in_store(state_url: str, name_or_id: str, until: datetime, reason: str, now: datetime) -> None:
+    """``scaler suspend NAME --state-url URL``: suspend one deployment in the store, replacing its
+    suspension, as ``$USER``; print what was done and the store's location."""
     settings = quiet_settings()
-    store = _store(settings)
+    store = _store(settings, state_url)
     try:
         deployment_id, name = resolve_deployment(store, settings, name_or_id)
         replaced = store.active_suspensions(now).get(deployment_id)
-        suspension = store.suspend(deployment_id, name, until, reason.strip(), now, _who())
+        suspension = store.suspend(deployment_id, name, until, reason, now, _who())
     except StoreError as exc:
         fail(f"the suspension could not be recorded: {exc}")
     finally:
@@ -165,27 +129,15 @@ def suspend(name_or_id: str, length: timedelta | None, until_text: str | None, r
     click.echo(f"state store: {_where(store)}")
 
 
-@click.command(
-    "resume",
-    epilog=epilog(
-        ["scaler resume llama-3-8b-chat"],
-        {
-            0: "resumed",
-            1: "not suspended, unknown or ambiguous deployment, "
-            "no state store at SCALER_STATE_URL, or it cannot be used",
-            2: "bad usage or settings",
-        },
-    ),
-)
-@click.argument("name_or_id", metavar="NAME-OR-ID")
-def resume(name_or_id: str) -> None:
-    """End a deployment's suspension: the scaler applies its desired state again at its next cycle."""
+def resume_in_store(state_url: str, name_or_id: str) -> None:
+    """``scaler resume NAME --state-url URL``: end one deployment's suspension in the store as ``$USER``."""
     settings = quiet_settings()
-    store = _store(settings)
+    store = _store(settings, state_url)
+    now = datetime.now(UTC)
     try:
         deployment_id, name = resolve_deployment(store, settings, name_or_id)
-        active = store.active_suspensions(datetime.now(UTC))
-        store.resume(deployment_id)
+        active = store.active_suspensions(now)
+        store.resume(deployment_id, now, _who())
     except StoreError as exc:
         fail(f"the suspension could not be removed: {exc}")
     finally:

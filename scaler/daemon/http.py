@@ -1,12 +1,15 @@
-"""The daemon's one HTTP server: ``/metrics``, ``/healthz``, ``/readyz`` and ``/status``.
+"""The daemon's one HTTP server: ``/metrics``, ``/healthz``, ``/readyz``, ``/status`` and the control API.
 
-All four are read-only (GET and HEAD only): no endpoint changes anything. ``/metrics``
+The first four are read-only (GET and HEAD only). ``/metrics``
 is :meth:`scaler.metrics.Metrics.exposition` in the text format (gzipped when the scraper
 accepts it; ``name[]`` restricts it to those series, as prometheus_client's app does). ``/healthz`` answers 200 while
 the loop runs and cycles keep completing; ``/readyz`` 200 when the policies are loaded,
 the API is reachable and accepts the token, and the state store takes writes, else 503
 with the failing check named. ``/status`` is the JSON document of
-:meth:`scaler.daemon.service.Daemon.status_document`. The API token appears in none of them.
+:meth:`scaler.daemon.service.Daemon.status_document`; with a keys file (``SCALER_API_KEYS_FILE``)
+it needs a viewer key, as the control API's reads do (:mod:`scaler.daemon.api`), while
+``/metrics``, ``/healthz`` and ``/readyz`` stay open. The API token and the control keys
+appear in none of them.
 
 The server is uvicorn inside the daemon's event loop, without uvicorn's own signal
 handlers (the daemon handles SIGTERM, SIGINT and SIGHUP itself).
@@ -27,21 +30,25 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
+from scaler.daemon.api.auth import Guard
+from scaler.daemon.api.keys import KeyRing
+from scaler.daemon.api.routes import ControlFacts, api_routes
 from scaler.metrics import Metrics
 
 
-class DaemonFacts(Protocol):
+class DaemonFacts(ControlFacts, Protocol):
     """What the endpoints ask the daemon."""
+
+    keys: KeyRing
 
     def liveness(self) -> tuple[bool, dict[str, Any]]: ...
     def readiness(self) -> tuple[bool, dict[str, Any]]: ...
     async def status_document(self) -> dict[str, Any]: ...
 
 
-def create_http_app(daemon: DaemonFacts, metrics: Metrics) -> Starlette:
-    """Return the daemon's ASGI app."""
+def create_http_app(daemon: DaemonFacts, metrics: Metrics, *, guard: Guard | None = None) -> Starlette:
+    """Return the daemon's ASGI app; ``guard`` checks keys and roles (default: on the daemon's keys)."""
 
     async def scrape(request: Request) -> Response:
         body = metrics.exposition(request.query_params.getlist("name[]"))
@@ -59,7 +66,12 @@ def create_http_app(daemon: DaemonFacts, metrics: Metrics) -> Starlette:
         ready, checks = daemon.readiness()
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
-    async def status(_: Request) -> Response:
+    guard = guard or Guard(daemon.keys)
+
+    async def status(request: Request) -> Response:
+        caller = guard.check(request, "viewer")
+        if isinstance(caller, Response):
+            return caller
         return JSONResponse(await daemon.status_document())
 
     read_only = ["GET", "HEAD"]
@@ -69,6 +81,7 @@ def create_http_app(daemon: DaemonFacts, metrics: Metrics) -> Starlette:
             Route("/healthz", healthz, methods=read_only),
             Route("/readyz", readyz, methods=read_only),
             Route("/status", status, methods=read_only),
+            *api_routes(daemon, guard),
         ]
     )
 

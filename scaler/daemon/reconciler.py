@@ -9,7 +9,8 @@ A cycle runs at one instant ``now`` (read once from the clock by its caller):
    (:mod:`scaler.daemon.recovery`).
 3. **Resolve and decide**: for every deployment (or the subset a boundary or a health
    change concerns) the engine resolves the desired state from the policies, the
-   tracked health, the rules' memory, any suspension and the first sighting;
+   tracked health, the rules' memory, people's exceptions in force (a suspension, an
+   override: :mod:`scaler.daemon.exceptions_in_force`) and the first sighting;
    :func:`scaler.daemon.decide.decide` turns it into plans. One deployment failing does
    not stop the others. A plan a health rule asks for (a restart, a rule's state) waits
    while the deployment's health was last observed more than ``health_max_age`` ago:
@@ -19,7 +20,7 @@ A cycle runs at one instant ``now`` (read once from the clock by its caller):
 5. **Remember**: the rules' memory (restarts included) is persisted and realized savings
    are counted, by the instance that may act only (a standby's copy could be stale);
    gauges and the ``/status`` views are updated; the next instant at which
-   any answer changes (a boundary, a rule's timer, a suspension's end, a backoff's end,
+   any answer changes (a boundary, a rule's timer, an exception's end, a backoff's end,
    a probe) is handed to the scheduler as the next wake-up.
 
 Cycles serialize on :attr:`Reconciler.lock`.
@@ -40,6 +41,8 @@ import structlog
 
 from scaler.daemon.clock import Clock, iso, unix_seconds
 from scaler.daemon.decide import Decision, Plan, decide
+from scaler.daemon.exception_gauges import ExceptionGauges
+from scaler.daemon.exceptions_in_force import InForce, in_force
 from scaler.daemon.executor import ActionReport, Execution, Executor, always
 from scaler.daemon.gauges import DeploymentGauges
 from scaler.daemon.health import HealthPoll, HealthPoller
@@ -63,7 +66,7 @@ from scaler.policy import (
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.errors import AuthenticationError, SimplismartError
 from scaler.simplismart.models import Deployment, DeploymentStatus, HealthStatus
-from scaler.store import AppliedState, Backoff, HealthTrack, Store, StoreError, Suspension
+from scaler.store import AppliedState, Backoff, ExceptionRecord, HealthTrack, Store, StoreError
 
 log = structlog.get_logger()
 
@@ -114,7 +117,7 @@ class _Memory:
     applied: dict[UUID, AppliedState]
     tracks: dict[UUID, HealthTrack]
     rules: dict[UUID, dict[tuple[str, str], Any]]
-    suspensions: dict[UUID, Suspension]
+    exceptions: list[ExceptionRecord]
     backoffs: dict[UUID, Backoff]
 
 
@@ -173,6 +176,7 @@ class Reconciler:
         """The instant of the latest cycle's decisions: no cycle decides at an older one."""
         self.needs_recovery = True
         self._gauges = DeploymentGauges(metrics)
+        self.exception_gauges = ExceptionGauges(metrics)
         self._savings = SavingsMeter(self._gauges)
         self._suspended: set[UUID] = set()
         self._resuming: set[UUID] = set()
@@ -237,6 +241,7 @@ class Reconciler:
         self._listed_since_cycle = True
         listed = self.inventory.keys()
         self._gauges.retain(listed)
+        self.exception_gauges.retain(listed)
         self._savings.retain(listed)
         for deployment_id in [key for key in self.views if key not in listed]:
             del self.views[deployment_id]
@@ -506,11 +511,19 @@ class Reconciler:
         rules: Mapping[str, HealthRuleMemory],
     ) -> None:
         """Ask the engine what a suspended deployment's policy would want now, to log each boundary skipped."""
-        suspension = memory.suspensions.get(deployment.deployment_id)
+        deployment_id = deployment.deployment_id
+        matched = match_policies(policy_set, deployment).policy
+        exceptions = in_force(memory.exceptions, deployment_id, matched.name if matched else None, now)
+        suspension = exceptions.suspension_view(deployment_id, deployment.deployment_name)
         if suspension is None:
             return
         unsuspended = self._engine(
-            policy_set, deployment, at=now, track=memory.tracks.get(deployment.deployment_id), suspension=None, rules=rules
+            policy_set,
+            deployment,
+            at=now,
+            track=memory.tracks.get(deployment_id),
+            exceptions=InForce(covering=exceptions.covering, override=exceptions.override),
+            rules=rules,
         )
         self._skipped.observe(deployment, unsuspended, suspension)
 
@@ -558,7 +571,7 @@ class Reconciler:
             applied=store.all_applied(),
             tracks=store.health_tracks(),
             rules=store.all_rule_memory(),
-            suspensions=store.active_suspensions(now),
+            exceptions=store.active_exceptions(now),
             backoffs=store.backoffs(),
         )
 
@@ -592,15 +605,15 @@ class Reconciler:
         rules: Mapping[str, HealthRuleMemory] | None = None,
     ) -> tuple[Resolution, dict[str, HealthRuleMemory]]:
         deployment_id = deployment.deployment_id
+        matched = match_policies(policy_set, deployment).policy
         if rules is None:
-            matched = match_policies(policy_set, deployment).policy
             rules = self._rules_of(memory, deployment_id, matched.name) if matched is not None else {}
         resolution = self._engine(
             policy_set,
             deployment,
             at=at or now,
             track=memory.tracks.get(deployment_id),
-            suspension=memory.suspensions.get(deployment_id),
+            exceptions=in_force(memory.exceptions, deployment_id, matched.name if matched else None, at or now),
             rules=rules,
         )
         return resolution, dict(rules)
@@ -612,10 +625,11 @@ class Reconciler:
         *,
         at: datetime,
         track: HealthTrack | None,
-        suspension: Suspension | None,
+        exceptions: InForce,
         rules: Mapping[str, HealthRuleMemory],
     ) -> Resolution:
-        """Ask the engine about ``deployment`` at ``at`` with the tracked health, suspension and rules' memory."""
+        """Ask the engine about ``deployment`` at ``at`` with the tracked health, exceptions in force and
+        rules' memory."""
         health = HealthObservation(HealthStatus.parse(track.value), track.since) if track is not None else None
         return resolve_desired_state(
             policy_set,
@@ -623,7 +637,8 @@ class Reconciler:
             now=at,
             health=health,
             rule_memory=rules,
-            suspended_until=suspension.until if suspension is not None else None,
+            suspended_until=exceptions.suspended_until,
+            override=exceptions.engine_override(),
             first_seen=self.first_seen.get(deployment.deployment_id),
             new=self.is_new(deployment.deployment_id),
             default_grace=self.new_deployment_grace,
@@ -713,7 +728,8 @@ class Reconciler:
             view.applied = applied_all.get(deployment_id)
             view.health = memory.tracks.get(deployment_id, view.health)
             view.pods = self.health.pods.get(deployment_id, view.pods)
-            view.suspension = memory.suspensions.get(deployment_id)
+            view.exceptions = in_force(memory.exceptions, deployment_id, resolution.policy, now)
+            view.suspension = view.exceptions.suspension_view(deployment_id, deployment.deployment_name)
             view.backoff = backoffs.get(deployment_id)
             view.first_seen = self.first_seen.get(deployment_id)
             view.baseline = baseline
@@ -743,6 +759,7 @@ class Reconciler:
                 next_change=resolution.next_change,
                 suspended=resolution.suspended,
             )
+            self.exception_gauges.publish(deployment, resolution.source.startswith("override:"))
             self._gauges.publish_health(deployment, view.health.value if view.health else None, view.pods)
             self._savings.hold(
                 deployment,
@@ -751,6 +768,7 @@ class Reconciler:
                 pricing=policy_set.pricing,
                 now=now,
             )
+        self.exception_gauges.count(memory.exceptions, now)
         self._metrics.policy_conflicts.set(
             sum(1 for view in self.views.values() if view.resolution and view.resolution.conflict)
         )
@@ -808,7 +826,7 @@ class Reconciler:
                 view.deployment,
                 at=view.next_change,
                 track=view.health,
-                suspension=view.suspension,
+                exceptions=view.exceptions,
                 rules=view.resolution.memory,
             )
         except Exception as error:  # /status must not fail because of one deployment
@@ -848,6 +866,7 @@ class Reconciler:
             )
         self.health.forget(gone)
         self._gauges.retain(self.inventory.keys())
+        self.exception_gauges.retain(self.inventory.keys())
         self._savings.retain(self.inventory.keys())
 
     def _forget_in_store(self, deployment_ids: Iterable[UUID]) -> None:

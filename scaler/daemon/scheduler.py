@@ -17,6 +17,8 @@ job             when                                    what
 ``token``       every 10 s                              re-read the token file; a new token
                                                         while the token is refused probes at once
 ``probe``       every 10 s                              the token probe, when due
+``exceptions``  every second                            reconcile at once when a person's
+                                                        exception was created or ended
 ==============  ======================================  =====================================
 
 Each wake-up is a job of its own (``boundary-1``, ``boundary-2``, ...), so one that falls
@@ -75,6 +77,8 @@ CYCLE_JOBS = ("reconcile", "health", "boundary")
 TOKEN_CHECK_SECONDS = 10.0
 #: Seconds between checks whether the token probe is due.
 PROBE_CHECK_SECONDS = 10.0
+#: Seconds between checks for exceptions created or ended (through any replica or the CLI).
+EXCEPTIONS_CHECK_SECONDS = 1.0
 #: Seconds (monotonic) between comparisons of the wall clock with the monotonic clock.
 CLOCK_CHECK_SECONDS = 2.0
 #: A change of the wall clock's offset from the monotonic clock this large is a step, in seconds.
@@ -94,6 +98,7 @@ class DaemonJobs:
     policies: Job
     token: Job
     probe: Job
+    exceptions: Job | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,7 @@ def job_timings(*, reconcile_interval_seconds: float, health_interval_seconds: f
         "policies": JobTiming(POLICY_CHECK_SECONDS, POLICY_CHECK_SECONDS),
         "token": JobTiming(TOKEN_CHECK_SECONDS, TOKEN_CHECK_SECONDS),
         "probe": JobTiming(PROBE_CHECK_SECONDS, PROBE_CHECK_SECONDS),
+        "exceptions": JobTiming(EXCEPTIONS_CHECK_SECONDS, EXCEPTIONS_CHECK_SECONDS),
     }
 
 
@@ -171,6 +177,8 @@ class DaemonScheduler:
     def add_jobs(self, now: datetime) -> None:
         """Add the recurring jobs: the reconcile job runs first at ``now``, the others one interval later."""
         for name, timing in self.timings.items():
+            if getattr(self._jobs, name) is None:
+                continue
             # APScheduler reads next_run_time=None as "paused": pass it only for a first run now.
             first_run: dict[str, Any] = {"next_run_time": now} if timing.first_run_now else {}
             start = now if timing.first_run_now else now + timedelta(seconds=timing.interval_seconds)

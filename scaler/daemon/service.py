@@ -46,7 +46,8 @@ from scaler.daemon.scheduler import DaemonJobs, DaemonScheduler
 from scaler.daemon.status import DeploymentView, action_entry, deployment_status
 from scaler.logs import cycle_logging
 from scaler.metrics import Metrics
-from scaler.policy import PolicySet
+from scaler.daemon.api.keys import KeyRing
+from scaler.policy import PolicySet, match_policies
 from scaler.settings import Settings
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.errors import ClientValidationError, ConnectionFailed
@@ -145,6 +146,8 @@ class Daemon:
             new_deployment_grace=timedelta(seconds=settings.new_deployment_grace_seconds),
             may_act=may_act,
         )
+        self.keys = KeyRing(settings.api_keys_file)
+        self._exceptions_revision: tuple[int, int] | None = None
         self.scheduler: DaemonScheduler | None = None
         self.http: BackgroundServer | None = None
         self.last_tick: datetime | None = None
@@ -277,6 +280,43 @@ class Daemon:
         with cycle_logging("boundary"):
             return await self.reconciler.reconcile_due(reason="boundary")
 
+    async def check_exceptions(self) -> bool:
+        """Reconcile everything at once when an exception was created or ended since the last check (by
+        this instance's API, another replica's or the CLI: the store is shared); return whether one was.
+
+        A poll of :meth:`~scaler.store.Store.exceptions_revision` every second (the ``exceptions``
+        job) bounds the delay to about a second. The first check only notes the revision: the
+        first cycle reads every exception anyway.
+        """
+        revision = await asyncio.to_thread(self.store.exceptions_revision)
+        previous, self._exceptions_revision = self._exceptions_revision, revision
+        if previous is None or previous == revision:
+            return False
+        if self.reconciler.inventory_at is None or self.organization.api_paused:
+            return True
+        await self.reconciler.reconcile(reason="exception")
+        return True
+
+    def exceptions_changed(self) -> None:
+        """An exception was just written through this instance: check at once rather than at the next poll."""
+        if self.scheduler is not None:
+            self.scheduler.run_now("exceptions")
+
+    def deployment_names(self) -> dict[UUID, str]:
+        """The deployments of the last list, by id."""
+        return {key: deployment.deployment_name for key, deployment in self.reconciler.inventory.items()}
+
+    def governed_by(self, policy: str) -> list[UUID] | None:
+        """The listed deployments ``policy`` governs now; ``None`` when no loaded policy has that name."""
+        policy_set = self.policies.current
+        if policy_set is None or policy_set.policy(policy) is None:
+            return None
+        return [
+            key
+            for key, deployment in self.reconciler.inventory.items()
+            if (match := match_policies(policy_set, deployment).policy) is not None and match.name == policy
+        ]
+
     async def check_policies(self, *, force: bool = False) -> bool:
         """Reload the policy files if they changed (always when ``force``); reconcile after a new set."""
         now = self.clock()
@@ -362,6 +402,7 @@ class Daemon:
             policies=self.check_policies,
             token=self.check_token,
             probe=self.probe,
+            exceptions=self.check_exceptions,
         )
 
     def build_scheduler(self) -> DaemonScheduler:
@@ -538,12 +579,6 @@ class Daemon:
             log.warning("status_recent_actions_unavailable", error=str(error))
         summary = self.reconciler.last_summary
         ready, checks = self.readiness()
-        deployments = sorted(
-            self.reconciler.views.values(),
-            key=lambda view: (view.deployment.deployment_name, str(view.deployment.deployment_id)),
-        )
-        recorded = await self._recorded_actions(deployments)
-        zones = self._policy_zones()
         settings = self.settings
         return {
             "daemon": {
@@ -575,17 +610,27 @@ class Daemon:
                 "next_wakeup": iso(self.scheduler.wakeup_at) if self.scheduler is not None else None,
                 "inventory_listed_at": iso(self.reconciler.inventory_at),
             },
-            "deployments": [
-                deployment_status(
-                    view,
-                    self.reconciler.next_state(view),
-                    recorded_action=recorded.get(view.deployment.deployment_id),
-                    timezone=zones.get(view.resolution.policy or "") if view.resolution else None,
-                )
-                for view in deployments
-            ],
+            "deployments": await self.deployment_documents(),
             "recent_actions": recent,
         }
+
+    async def deployment_documents(self) -> list[dict[str, Any]]:
+        """Every deployment as ``/status`` shows it, by name."""
+        deployments = sorted(
+            self.reconciler.views.values(),
+            key=lambda view: (view.deployment.deployment_name, str(view.deployment.deployment_id)),
+        )
+        recorded = await self._recorded_actions(deployments)
+        zones = self._policy_zones()
+        return [
+            deployment_status(
+                view,
+                self.reconciler.next_state(view),
+                recorded_action=recorded.get(view.deployment.deployment_id),
+                timezone=zones.get(view.resolution.policy or "") if view.resolution else None,
+            )
+            for view in deployments
+        ]
 
     async def _recorded_actions(self, views: list[DeploymentView]) -> dict[UUID, ActionRecord]:
         """The audit log's newest record per deployment (one query), when some deployment has no

@@ -9,17 +9,20 @@ survives a restart); ``drift`` says the platform visibly differs from the desire
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from scaler.daemon.clock import iso
 from scaler.daemon.decide import Decision, drifted
+from scaler.daemon.exceptions_in_force import NOTHING, InForce
 from scaler.daemon.executor import ActionReport
 from scaler.daemon.gauges import health_label
 from scaler.policy import DesiredState, Resolution
 from scaler.simplismart.models import Deployment, Pods
-from scaler.store import ActionRecord, AppliedState, Backoff, HealthTrack, Suspension
+from scaler.store import ActionRecord, AppliedState, Backoff, ExceptionRecord, HealthTrack, Suspension
 
 
 @dataclass
@@ -33,6 +36,8 @@ class DeploymentView:
     health: HealthTrack | None = None
     pods: Pods | None = None
     suspension: Suspension | None = None
+    exceptions: InForce = NOTHING
+    """People's exceptions covering the deployment at the last cycle (and which of them decide)."""
     backoff: Backoff | None = None
     next_change: datetime | None = None
     next_state: Resolution | None = None
@@ -131,6 +136,7 @@ def deployment_status(
         }
         if view.suspension is not None
         else None,
+        "exceptions": [exception_brief(exception) for exception in view.exceptions.covering],
         "backoff": {
             "until": iso(view.backoff.until),
             "failures": view.backoff.failures,
@@ -149,6 +155,50 @@ def deployment_status(
     if view.error:
         entry["error"] = view.error
     return entry
+
+
+def exception_state(state: str | None) -> str | dict[str, int] | None:
+    """An override's state as the API takes it: ``running``, ``stopped`` or ``{min_replicas, max_replicas}``."""
+    if state is None or state in ("running", "stopped"):
+        return state
+    parts = dict(part.split("=", 1) for part in state.split())
+    return {"min_replicas": int(parts["min"]), "max_replicas": int(parts["max"])}
+
+
+def exception_target(exception: ExceptionRecord) -> dict[str, Any]:
+    """The exception's target as the API takes it: ``{deployment}``, ``{policy}`` or ``{all: true}``."""
+    if exception.target_kind == "all":
+        return {"all": True}
+    if exception.target_kind == "policy":
+        return {"policy": exception.target}
+    return {"deployment": exception.target, "name": exception.target_name}
+
+
+def exception_brief(exception: ExceptionRecord) -> dict[str, Any]:
+    """One exception in force as a deployment's entry shows it: kind, state, until, by, reason."""
+    return {
+        "id": exception.id,
+        "kind": exception.kind,
+        "target": exception_target(exception),
+        "state": exception_state(exception.state),
+        "until": iso(exception.until),
+        "by": exception.created_by,
+        "reason": exception.reason,
+    }
+
+
+def exception_document(exception: ExceptionRecord, names: Mapping[UUID, str], now: datetime) -> dict[str, Any]:
+    """One exception as the control API answers it (``names``: deployment names by id, where known)."""
+    return {
+        **exception_brief(exception),
+        "deployments": [
+            {"id": str(deployment_id), "name": names.get(deployment_id)} for deployment_id in exception.deployment_ids
+        ],
+        "created_at": iso(exception.created_at),
+        "ended_at": iso(exception.ended_at),
+        "ended_by": exception.ended_by,
+        "active": exception.active(now),
+    }
 
 
 def recorded_action_view(record: ActionRecord) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from scaler.policy.model import (
     Window,
 )
 from scaler.policy.plan import Plan, build_plan
-from scaler.policy.resolve import Resolution, expire_at, grace_ends_at, resolve_desired_state
+from scaler.policy.resolve import Override, Resolution, expire_at, grace_ends_at, resolve_desired_state
 from scaler.policy.savings import (
     Usage,
     baseline_replicas,
@@ -51,6 +51,7 @@ __all__ = [
     "PolicySetEmpty",
     "PolicySet",
     "PolicySource",
+    "Override",
     "Resolution",
     "Usage",
     "Window",

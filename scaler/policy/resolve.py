@@ -2,10 +2,11 @@
 
 For a deployment at instant ``now``: if it is suspended it is left alone; else the
 policy with the highest priority among those that select it governs (a tie is a
-conflict: left alone, reported); a new deployment (first seen after the scaler's first
-inventory) is left alone during its grace period; then, within that policy, the first
-active health rule decides, else the first open window, else the default, else it is
-left alone.
+conflict: left alone, reported); within that policy a person's override decides (and is
+enforced) while it lasts; else a new deployment (first seen after the scaler's first
+inventory) is left alone during its grace period; else the first active health rule
+decides, else the first open window, else the default, else it is left alone. A due
+restart rule restarts all the same.
 Everything is a function of its arguments: the daemon passes the instant, the health
 it tracks and the memory it persisted, and persists the memory it gets back.
 """
@@ -24,6 +25,7 @@ from scaler.simplismart.models import Deployment
 
 __all__ = [
     "HealthObservation",
+    "Override",
     "Resolution",
     "expire_at",
     "grace_ends_at",
@@ -40,12 +42,12 @@ class Resolution:
     - ``policy``: the governing policy's name (``None``: none matches, or a conflict).
     - ``conflict``: the names of the policies that tie at the highest priority.
     - ``desired``: the state to reach; ``None`` means leave the deployment alone.
-    - ``source``: ``health:<rule>``, ``window:<name>``, ``default``, ``none``, ``suspended`` or
-      ``grace`` (a new deployment left alone until ``grace_until``).
-    - ``enforce``: the governing policy's ``enforce`` flag.
+    - ``source``: ``override:<id>``, ``health:<rule>``, ``window:<name>``, ``default``, ``none``,
+      ``suspended`` or ``grace`` (a new deployment left alone until ``grace_until``).
+    - ``enforce``: the governing policy's ``enforce`` flag (always true under an override).
     - ``next_change``: the next instant at which this answer could change without a new
       observation (window boundary with lead time, a rule's ``for``/``recover_for``/
-      cooldown/``max_per_day`` running out, the expiry, the end of a suspension); ``None``: never.
+      cooldown/``max_per_day`` running out, the expiry, the end of a suspension or override); ``None``: never.
     - ``restart_due``: the restart rule whose restart should be performed now, or ``None``.
     - ``expire_at``: when the deployment expires under the policy's ``expire`` (needs ``first_seen``).
     - ``memory``: the updated memory of each of the policy's health rules, by rule name.
@@ -74,6 +76,16 @@ class Resolution:
         return self.source == "suspended"
 
 
+@dataclass(frozen=True)
+class Override:
+    """A person's override: ``state`` is desired (and enforced) until ``until``; ``source`` names it
+    (``override:<id>``)."""
+
+    state: DesiredState
+    until: datetime
+    source: str
+
+
 def resolve_desired_state(
     policy_set: PolicySet,
     deployment: Deployment,
@@ -85,6 +97,7 @@ def resolve_desired_state(
     first_seen: datetime | None = None,
     new: bool = False,
     default_grace: timedelta = timedelta(0),
+    override: Override | None = None,
 ) -> Resolution:
     """Return what ``deployment`` should look like at ``now`` under ``policy_set``.
 
@@ -93,7 +106,8 @@ def resolve_desired_state(
     of a suspension in force, ``first_seen`` when the scaler first saw the deployment (for
     ``expire`` and the grace period). ``new``: the deployment appeared after the scaler's
     first inventory, so it is left alone for the governing policy's ``grace_period`` (else
-    ``default_grace``) from ``first_seen``. Raises ``ValueError`` when ``now`` is naive.
+    ``default_grace``) from ``first_seen``. ``override``: a person's override in force (a
+    suspension beats it; it beats the grace period). Raises ``ValueError`` when ``now`` is naive.
     """
     now = require_aware(now, "now")
     matched = match_policies(policy_set, deployment)
@@ -109,7 +123,7 @@ def resolve_desired_state(
     if matched.policy is None:
         return Resolution(policy=None, conflict=matched.conflict)
     grace_until = grace_ends_at(matched.policy, first_seen, new=new, default=default_grace)
-    if grace_until is not None and now < grace_until:
+    if override is None and grace_until is not None and now < grace_until:
         return Resolution(
             policy=matched.policy.name,
             source="grace",
@@ -119,7 +133,7 @@ def resolve_desired_state(
             grace_until=grace_until,
         )
     return resolve_for_policy(
-        matched.policy, now=now, health=health, rule_memory=rule_memory, first_seen=first_seen
+        matched.policy, now=now, health=health, rule_memory=rule_memory, first_seen=first_seen, override=override
     )
 
 
@@ -141,6 +155,7 @@ def resolve_for_policy(
     health: HealthObservation | None = None,
     rule_memory: Mapping[str, HealthRuleMemory] | None = None,
     first_seen: datetime | None = None,
+    override: Override | None = None,
 ) -> Resolution:
     """Return the answer of ``policy`` for a deployment it governs at ``now`` (see :func:`resolve_desired_state`)."""
     now = require_aware(now, "now")
@@ -160,7 +175,11 @@ def resolve_for_policy(
         ),
         None,
     )
-    if active_rule is not None:
+    overridden = override is not None and now < override.until
+    if override is not None and overridden:
+        desired, source = override.state, override.source
+        candidates.append(override.until)
+    elif active_rule is not None:
         rule, _ = active_rule
         desired, source = rule.state, f"health:{rule.label}"
     else:
@@ -186,7 +205,7 @@ def resolve_for_policy(
         policy=policy.name,
         desired=desired,
         source=source,
-        enforce=policy.enforce,
+        enforce=policy.enforce or overridden,
         next_change=min(future) if future else None,
         restart_due=restart_due,
         expire_at=expires,

@@ -1,4 +1,4 @@
-"""The daemon's memory (applied state, audit log, health, suspensions) behind one narrow interface.
+"""The daemon's memory (applied state, audit log, health, exceptions) behind one narrow interface.
 
 ``open_store(settings.state_url)`` returns a :class:`Store` on SQLite or PostgreSQL;
 code above this package never needs to know which.
@@ -18,6 +18,7 @@ from scaler.store.opening import open_store
 from scaler.store.records import (
     ACTION_RESULTS,
     FINAL_RESULTS,
+    MAX_EXCEPTION_LENGTH,
     STATE_KINDS,
     ActionIntent,
     ActionOutcome,
@@ -25,18 +26,22 @@ from scaler.store.records import (
     ActionResult,
     AppliedState,
     Backoff,
+    ExceptionKind,
+    ExceptionRecord,
     HealthTrack,
     SeenDeployment,
     StateKind,
     Suspension,
+    TargetKind,
 )
 from scaler.store.schema import LATEST_VERSION
-from scaler.store.store import Store
+from scaler.store.store import Store, new_exception_id
 
 __all__ = [
     "ACTION_RESULTS",
     "FINAL_RESULTS",
     "LATEST_VERSION",
+    "MAX_EXCEPTION_LENGTH",
     "STATE_KINDS",
     "ActionIntent",
     "ActionNotPending",
@@ -45,6 +50,8 @@ __all__ = [
     "ActionResult",
     "AppliedState",
     "Backoff",
+    "ExceptionKind",
+    "ExceptionRecord",
     "HealthTrack",
     "MigrationFailed",
     "SchemaTooNew",
@@ -56,6 +63,8 @@ __all__ = [
     "StoreMissing",
     "StoreUnavailable",
     "Suspension",
+    "TargetKind",
     "UnavailableReason",
+    "new_exception_id",
     "open_store",
 ]

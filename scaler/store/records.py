@@ -1,5 +1,5 @@
 """The plain values the store takes and returns: applied states, audit records, health
-tracks, suspensions, backoffs, first sightings.
+tracks, exceptions (suspensions and overrides), backoffs, first sightings.
 
 Every instant is a timezone-aware UTC ``datetime``; :func:`utc` turns an aware instant
 in any zone into UTC and refuses a naive one.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 from uuid import UUID
 
@@ -194,6 +194,71 @@ class Suspension:
     def active(self, now: datetime) -> bool:
         """True while ``now`` is before ``until``."""
         return utc(now, "now") < self.until
+
+
+#: The longest exception: exceptions are temporary by design (for longer, the policy says it).
+MAX_EXCEPTION_LENGTH = timedelta(days=30)
+
+ExceptionKind = Literal["suspend", "override"]
+EXCEPTION_KINDS: tuple[str, ...] = get_args(ExceptionKind)
+TargetKind = Literal["deployment", "policy", "all"]
+TARGET_KINDS: tuple[str, ...] = get_args(TargetKind)
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionRecord:
+    """A person's temporary exception to the policies: a suspension (hands off) or an override
+    (a desired state kept until ``until``).
+
+    ``target_kind`` is ``deployment`` (``target`` is its id, ``target_name`` its name then),
+    ``policy`` (``target`` is the policy's name) or ``all`` (``target`` is ``None``);
+    ``deployment_ids`` are the deployments the target named when it was created. ``state``
+    (overrides only) is ``running``, ``stopped`` or ``min=N max=M``. An exception ends at
+    ``until``, or earlier when a person ends it (``ended_at``, ``ended_by``).
+    """
+
+    id: str
+    kind: ExceptionKind
+    target_kind: TargetKind
+    target: str | None
+    deployment_ids: tuple[UUID, ...]
+    created_at: datetime
+    until: datetime
+    reason: str
+    created_by: str
+    state: str | None = None
+    target_name: str | None = None
+    ended_at: datetime | None = None
+    ended_by: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in EXCEPTION_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(EXCEPTION_KINDS)}, got {self.kind!r}")
+        if self.target_kind not in TARGET_KINDS:
+            raise ValueError(f"target_kind must be one of {', '.join(TARGET_KINDS)}, got {self.target_kind!r}")
+        if (self.target_kind == "all") != (self.target is None):
+            raise ValueError("only an exception of all deployments has no target")
+        if (self.kind == "override") != (self.state is not None):
+            raise ValueError("an override needs a state, and only an override has one")
+        if (self.ended_at is None) != (self.ended_by is None):
+            raise ValueError("ended_at and ended_by go together")
+        if not self.reason.strip():
+            raise ValueError("reason must not be empty")
+        object.__setattr__(self, "created_at", utc(self.created_at, "created_at"))
+        object.__setattr__(self, "until", utc(self.until, "until"))
+        if self.until <= self.created_at:
+            raise ValueError("until must be after created_at")
+        if self.ended_at is not None:
+            object.__setattr__(self, "ended_at", utc(self.ended_at, "ended_at"))
+        object.__setattr__(self, "deployment_ids", tuple(self.deployment_ids))
+
+    def active(self, now: datetime) -> bool:
+        """True while ``now`` is before ``until`` and no one has ended it."""
+        return self.ended_at is None and utc(now, "now") < self.until
+
+    def ends_at(self) -> datetime:
+        """When it ended or ends: ``ended_at`` if a person ended it, else ``until``."""
+        return self.ended_at if self.ended_at is not None else self.until
 
 
 @dataclass(frozen=True, slots=True)

@@ -124,6 +124,38 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE applied_state ADD COLUMN remaining TEXT",
         ),
     ),
+    Migration(
+        version=4,
+        description="exceptions (suspensions and overrides of a deployment, a policy or all); "
+        "the suspensions move into them",
+        statements=(
+            """CREATE TABLE exceptions (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL CHECK (kind IN ('suspend', 'override')),
+                target_kind TEXT NOT NULL CHECK (target_kind IN ('deployment', 'policy', 'all')),
+                target TEXT,
+                target_name TEXT,
+                deployment_ids TEXT NOT NULL,
+                state TEXT,
+                created_at {instant} NOT NULL,
+                until {instant} NOT NULL,
+                reason TEXT NOT NULL,
+                created_by TEXT NOT NULL,
+                ended_at {instant},
+                ended_by TEXT,
+                CHECK ((kind = 'override') = (state IS NOT NULL)),
+                CHECK ((target_kind = 'all') = (target IS NULL)),
+                CHECK ((ended_at IS NULL) = (ended_by IS NULL))
+            )""",
+            "CREATE INDEX exceptions_open ON exceptions (until) WHERE ended_at IS NULL",
+            # Each suspension of version 1-3 becomes a deployment-target suspension (its id names it).
+            "INSERT INTO exceptions (id, kind, target_kind, target, target_name, deployment_ids, state, created_at, "
+            "until, reason, created_by) SELECT 'suspension-' || CAST(deployment_id AS TEXT), 'suspend', 'deployment', "
+            "CAST(deployment_id AS TEXT), deployment_name, CAST(deployment_id AS TEXT), NULL, created_at, until, "
+            "reason, created_by FROM suspensions",
+            "DROP TABLE suspensions",
+        ),
+    ),
 )
 
 #: The schema version this code writes and reads.

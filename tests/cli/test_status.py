@@ -18,7 +18,7 @@ from tests.daemon.policies import LLAMA_STOPPED, OFFICE, OFFICE_BERLIN, document
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
 
-HEADER = ("DEPLOYMENT", "STATUS", "HEALTH", "POLICY", "DESIRED (SOURCE)", "NEXT CHANGE", "SUSPENDED", "LAST ACTION")
+HEADER = ("DEPLOYMENT", "STATUS", "HEALTH", "POLICY", "DESIRED (SOURCE)", "NEXT CHANGE", "EXCEPTION", "LAST ACTION")
 
 
 def status_text(harness: Harness, *args: str) -> str:

@@ -46,7 +46,7 @@ def only_suspension(url: str):
 def test_suspend_refuses_to_create_a_store(tmp_path: Path) -> None:
     """No store at SCALER_STATE_URL: exit 1 naming where it looked and the variable; no file is created."""
     missing = tmp_path / "scaler-state.db"
-    result = invoke("suspend", LLAMA_8B, "--for", "1h", "--reason", "x", SCALER_STATE_URL=f"sqlite:///{missing}")
+    result = invoke("suspend", LLAMA_8B, "--for", "1h", "--reason", "x", "--state-url", f"sqlite:///{missing}", SCALER_STATE_URL=f"sqlite:///{missing}")
     assert 1 == result.exit_code
     assert (
         f"error: no state store at {missing}: the daemon has not created one there; "
@@ -56,9 +56,9 @@ def test_suspend_refuses_to_create_a_store(tmp_path: Path) -> None:
 
 
 def test_a_relative_default_is_shown_as_the_absolute_path_it_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run from another directory with the default URL: the error names the absolute path it looked at."""
+    """Run from another directory with a relative URL: the error names the absolute path it looked at."""
     monkeypatch.chdir(tmp_path)
-    result = invoke("suspend", LLAMA_8B, "--for", "1h", "--reason", "x", SCALER_STATE_URL=None)
+    result = invoke("suspend", LLAMA_8B, "--for", "1h", "--reason", "x", "--state-url", "sqlite:///./scaler-state.db")
     assert 1 == result.exit_code
     assert f"no state store at {tmp_path / 'scaler-state.db'}:" in result.stderr
     assert not (tmp_path / "scaler-state.db").exists()
@@ -68,17 +68,18 @@ def test_a_file_without_the_schema_is_not_a_store(tmp_path: Path) -> None:
     """An empty file at the path is not the daemon's store: refused, and left empty."""
     empty = tmp_path / "state.db"
     empty.touch()
-    result = invoke("suspend", LLAMA_8B, "--for", "1h", "--reason", "x", SCALER_STATE_URL=f"sqlite:///{empty}")
+    result = invoke("suspend", LLAMA_8B, "--for", "1h", "--reason", "x", "--state-url", f"sqlite:///{empty}", SCALER_STATE_URL=f"sqlite:///{empty}")
     assert 1 == result.exit_code
     assert f"no state store at {empty}" in result.stderr
     assert 0 == empty.stat().st_size
 
 
-@pytest.mark.parametrize("command", [("resume", LLAMA_8B), ("suspensions",)])
+@pytest.mark.parametrize("command", [("resume", LLAMA_8B, "--state-url"), ("exceptions", "--state-url"), ("suspensions",)])
 def test_resume_and_suspensions_refuse_a_missing_store_too(tmp_path: Path, command: tuple[str, ...]) -> None:
-    """resume and suspensions do not create a store either."""
+    """resume, exceptions and suspensions do not create a store either."""
     missing = tmp_path / "state.db"
-    result = invoke(*command, SCALER_STATE_URL=f"sqlite:///{missing}")
+    url = f"sqlite:///{missing}"
+    result = invoke(*command, *((url,) if command[-1] == "--state-url" else ()), SCALER_STATE_URL=url)
     assert 1 == result.exit_code
     assert "no state store at" in result.stderr
     assert not missing.exists()
@@ -86,7 +87,7 @@ def test_resume_and_suspensions_refuse_a_missing_store_too(tmp_path: Path, comma
 
 def test_suspend_says_which_store_it_wrote_to(state_url: str) -> None:  # noqa: F811
     """The confirmation names the store the suspension went into."""
-    result = invoke("suspend", "llama-3-8b-chat", "--for", "1h", "--reason", "x", SCALER_STATE_URL=state_url)
+    result = invoke("suspend", "llama-3-8b-chat", "--for", "1h", "--reason", "x", "--state-url", state_url, SCALER_STATE_URL=state_url)
     assert 0 == result.exit_code, result.stderr
     assert f"state store: {state_url.removeprefix('sqlite:///')}" == result.stdout.splitlines()[-1]
 
@@ -97,7 +98,7 @@ def test_suspend_says_which_store_it_wrote_to(state_url: str) -> None:  # noqa: 
 @freeze_time(NOW)
 def test_until_to_the_second(state_url: str) -> None:  # noqa: F811
     """--for 2h at 10:00:00.25: stored and printed as 12:00:00Z, to the second."""
-    result = invoke("suspend", "llama-3-8b-chat", "--for", "2h", "--reason", "x", SCALER_STATE_URL=state_url)
+    result = invoke("suspend", "llama-3-8b-chat", "--for", "2h", "--reason", "x", "--state-url", state_url, SCALER_STATE_URL=state_url)
     listed = invoke("suspensions", SCALER_STATE_URL=state_url)
     assert 0 == result.exit_code, result.stderr
     assert datetime(2026, 3, 2, 12, 0, tzinfo=UTC) == only_suspension(state_url).until
@@ -108,7 +109,7 @@ def test_until_to_the_second(state_url: str) -> None:  # noqa: F811
 @freeze_time(NOW)
 def test_until_a_local_date_time_of_the_machine(state_url: str, berlin: None) -> None:  # noqa: F811
     """--until 2026-03-02T18:30 without an offset is the machine's local time (Berlin: 17:30Z)."""
-    result = invoke("suspend", "llama-3-8b-chat", "--until", "2026-03-02T18:30", "--reason", "x", SCALER_STATE_URL=state_url)
+    result = invoke("suspend", "llama-3-8b-chat", "--until", "2026-03-02T18:30", "--reason", "x", "--state-url", state_url, SCALER_STATE_URL=state_url)
     assert 0 == result.exit_code, result.stderr
     assert datetime(2026, 3, 2, 17, 30, tzinfo=UTC) == only_suspension(state_url).until
 
@@ -116,7 +117,7 @@ def test_until_a_local_date_time_of_the_machine(state_url: str, berlin: None) ->
 @freeze_time(NOW)
 def test_until_with_an_offset_is_that_instant(state_url: str, berlin: None) -> None:  # noqa: F811
     """--until with an offset (or Z) is taken as written."""
-    result = invoke("suspend", LLAMA_8B, "--until", "2026-03-03T08:00-05:00", "--reason", "x", SCALER_STATE_URL=state_url)
+    result = invoke("suspend", LLAMA_8B, "--until", "2026-03-03T08:00-05:00", "--reason", "x", "--state-url", state_url, SCALER_STATE_URL=state_url)
     assert 0 == result.exit_code, result.stderr
     assert datetime(2026, 3, 3, 13, 0, tzinfo=UTC) == only_suspension(state_url).until
 
@@ -133,7 +134,7 @@ def test_until_with_an_offset_is_that_instant(state_url: str, berlin: None) -> N
 )
 def test_until_mistakes_are_usage_errors(state_url: str, args: tuple[str, ...], message: str) -> None:  # noqa: F811
     """A past or unreadable --until, or not exactly one of --for/--until: exit 2, nothing stored."""
-    result = invoke("suspend", LLAMA_8B, *args, "--reason", "x", SCALER_STATE_URL=state_url)
+    result = invoke("suspend", LLAMA_8B, *args, "--reason", "x", "--state-url", state_url, SCALER_STATE_URL=state_url)
     assert 2 == result.exit_code
     assert message in result.stderr
     with open_store(state_url) as store:
@@ -147,7 +148,7 @@ def test_until_mistakes_are_usage_errors(state_url: str, args: tuple[str, ...], 
 @pytest.mark.parametrize("args", [("--for", "31d"), ("--until", "2026-04-02T10:00:01Z")])
 def test_a_suspension_longer_than_30_days_is_refused(state_url: str, args: tuple[str, ...]) -> None:  # noqa: F811
     """Exceptions are temporary: more than 30 days is refused, pointing at the policy's exclude_names."""
-    result = invoke("suspend", LLAMA_8B, *args, "--reason", "x", SCALER_STATE_URL=state_url)
+    result = invoke("suspend", LLAMA_8B, *args, "--reason", "x", "--state-url", state_url, SCALER_STATE_URL=state_url)
     assert 2 == result.exit_code
     assert "at most 30 days" in result.stderr and "exclude_names" in result.stderr
     with open_store(state_url) as store:
@@ -157,7 +158,7 @@ def test_a_suspension_longer_than_30_days_is_refused(state_url: str, args: tuple
 @freeze_time(NOW)
 def test_exactly_30_days_is_allowed(state_url: str) -> None:  # noqa: F811
     """30 days is the longest suspension."""
-    assert 0 == invoke("suspend", LLAMA_8B, "--for", "30d", "--reason", "x", SCALER_STATE_URL=state_url).exit_code
+    assert 0 == invoke("suspend", LLAMA_8B, "--for", "30d", "--reason", "x", "--state-url", state_url, SCALER_STATE_URL=state_url).exit_code
 
 
 # --- replacing -----------------------------------------------------------------------------------
@@ -166,8 +167,8 @@ def test_exactly_30_days_is_allowed(state_url: str) -> None:  # noqa: F811
 @freeze_time(NOW)
 def test_replacing_a_suspension_says_so(state_url: str) -> None:  # noqa: F811
     """A second suspend of a suspended deployment says what it replaced."""
-    invoke("suspend", LLAMA_8B, "--for", "1h", "--reason", "incident", SCALER_STATE_URL=state_url)
-    result = invoke("suspend", LLAMA_8B, "--for", "3h", "--reason", "longer incident", SCALER_STATE_URL=state_url)
+    invoke("suspend", LLAMA_8B, "--for", "1h", "--reason", "incident", "--state-url", state_url, SCALER_STATE_URL=state_url)
+    result = invoke("suspend", LLAMA_8B, "--for", "3h", "--reason", "longer incident", "--state-url", state_url, SCALER_STATE_URL=state_url)
     assert 0 == result.exit_code, result.stderr
     assert [
         f"suspended llama-3-8b-chat ({LLAMA_8B}) until 2026-03-02 13:00:00Z: longer incident",

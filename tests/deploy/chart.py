@@ -24,6 +24,8 @@ TEMPLATES = CHART / "templates"
 SETTINGS_NOT_FROM_VALUES = {
     "api_token": "the token is mounted from a Secret as SCALER_API_TOKEN_FILE, so a rotation needs no restart",
     "state_url_file": "the URL comes from a Secret (state.existingSecret) as SCALER_STATE_URL, never in plain text",
+    "control_key": "the commands' key to reach a daemon (scaler suspend, override, ...), not the daemon's",
+    "control_key_file": "the commands' key to reach a daemon (scaler suspend, override, ...), not the daemon's",
 }
 
 _ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.DOTALL)

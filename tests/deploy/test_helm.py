@@ -78,6 +78,7 @@ EVERYTHING = {
     "replicaCount": 2,
     "updateStrategy": {"type": "RollingUpdate"},
     "apiToken": {"existingSecret": "simplismart-api", "existingSecretKey": "api-token"},
+    "controlApi": {"existingSecret": "scaler-api-keys", "existingSecretKey": "keys.yaml"},
     "policies": {"files": {"office-hours.yaml": POLICY}},
     "state": {"existingSecret": "scaler-postgresql", "persistence": {"existingClaim": "scaler-state"}},
     "config": CONFIG,
@@ -319,6 +320,21 @@ def test_every_setting_from_values_reaches_the_daemon(
     expected |= {"org_id": ORG_ID, "dry_run": True, "ca_bundle": f"/etc/scaler/ca/{CONFIG['caBundle']['key']}"}
     actual = {field: settings[field] for field in expected}
     assert expected == actual
+
+
+def test_the_keys_file_is_mounted_from_the_control_api_secret(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """With controlApi.existingSecret the keys file is mounted read-only and named by SCALER_API_KEYS_FILE;
+    without it, neither exists."""
+    container = _container(rendered["everything"])
+    mount = next(item for item in container["volumeMounts"] if item["name"] == "api-keys")
+    volume = _volume(rendered["everything"], "api-keys")
+    assert ("/etc/scaler/api-keys/keys.yaml", "/etc/scaler/api-keys", True, "scaler-api-keys") == (
+        _env(rendered["everything"])["SCALER_API_KEYS_FILE"],
+        mount["mountPath"],
+        mount["readOnly"],
+        volume["secret"]["secretName"],
+    )
+    assert "SCALER_API_KEYS_FILE" not in _env(rendered["minimal"])
 
 
 def test_state_url_comes_from_the_existing_secret(rendered: dict[str, list[dict[str, Any]]]) -> None:

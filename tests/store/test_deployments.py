@@ -83,15 +83,16 @@ def test_forget_drops_applied_state_health_backoff_and_rule_memory(store: Store)
 
 
 def test_forget_keeps_the_audit_log_first_sighting_and_suspension(store: Store) -> None:
-    """History stays: what was done, when it was first seen (expiry clocks), and a person's suspension."""
+    """History stays: what was done (the suspension's audit record too), when it was first seen (expiry
+    clocks), and a person's suspension."""
     deployment = uuid4()
     store.mark_seen([(deployment, "llama")], at(0))
     action_id = store.begin_action(intent(deployment))
     store.finish_action(action_id, result="success", finished_at=at(1), applied=AppliedState("stopped", at(1)))
     store.suspend(deployment, "llama", at(120), "incident", at(0), "alice")
     store.forget(deployment)
-    assert ([action_id], True, True) == (
-        [a.id for a in store.recent_actions(deployment_id=deployment)],
+    assert (["suspend", action_id], True, True) == (
+        [a.action if a.id != action_id else a.id for a in store.recent_actions(deployment_id=deployment)],
         deployment in store.seen_deployments(),
         deployment in store.all_suspensions(),
     )

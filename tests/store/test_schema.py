@@ -50,6 +50,15 @@ SEEDS: dict[int, list[tuple[str, tuple[object, ...]]]] = {
 }
 #: Version 2 only added indexes: the same rows, written at version 2, must survive migration 3.
 SEEDS[2] = SEEDS[1]
+#: Version 3 with a suspension, which migration 4 moves into the exceptions.
+SEEDS[3] = [
+    *SEEDS[1],
+    (
+        "INSERT INTO suspensions (deployment_id, deployment_name, until, reason, created_at, created_by) "
+        "VALUES (?, 'llama-prod', ?, 'incident 42', ?, 'alice')",
+        (str(DEPLOYMENT), "2025-03-03T10:00:00.000000+00:00", "2025-03-03T08:00:00.000000+00:00"),
+    ),
+]
 
 
 def _versions(db: Database) -> list[int]:
@@ -102,6 +111,17 @@ def test_database_of_an_earlier_version_is_upgraded_with_its_rows(state_url: str
             assert ("stopped", None, ()) == (applied.kind, applied.decided_at, applied.remaining)
             assert ["start"] == [a.action for a in store.pending_actions()]
             assert 1 == store.count_actions(DEPLOYMENT, "stop", since=at(-60))
+        if version == 3:
+            (exception,) = store.active_exceptions(at(0))
+            assert (f"suspension-{DEPLOYMENT}", "suspend", "deployment", (DEPLOYMENT,), at(120), "alice") == (
+                exception.id,
+                exception.kind,
+                exception.target_kind,
+                exception.deployment_ids,
+                exception.until,
+                exception.created_by,
+            )
+            assert {DEPLOYMENT} == set(store.active_suspensions(at(0)))
 
 
 def test_reopening_applies_nothing(state_url: str) -> None:

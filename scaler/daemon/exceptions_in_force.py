@@ -1,0 +1,87 @@
+"""Which of people's exceptions apply to a deployment, and which one decides.
+
+An exception covers a deployment when its target named it at creation (its resolved ids),
+when it targets the policy that governs the deployment now (so a deployment that appears
+later is covered too), or when it targets all deployments. A suspension beats an override;
+among overrides the most specific target wins (deployment, then policy, then all), then the
+newest. Pure: the caller passes the exceptions read from the store and the instant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from scaler.policy import DesiredState, Override
+from scaler.store import ExceptionRecord, Suspension
+
+_SPECIFICITY = {"deployment": 0, "policy": 1, "all": 2}
+
+
+def covers(exception: ExceptionRecord, deployment_id: UUID, policy: str | None) -> bool:
+    """Whether ``exception`` applies to ``deployment_id``, governed now by ``policy`` (``None``: none)."""
+    if exception.target_kind == "all" or deployment_id in exception.deployment_ids:
+        return True
+    return exception.target_kind == "policy" and policy is not None and exception.target == policy
+
+
+@dataclass(frozen=True)
+class InForce:
+    """The exceptions covering one deployment at one instant (``covering``, oldest first) and the two
+    that decide: the suspension that lasts longest, else the override that wins."""
+
+    covering: tuple[ExceptionRecord, ...] = ()
+    suspension: ExceptionRecord | None = None
+    override: ExceptionRecord | None = None
+
+    @property
+    def suspended_until(self) -> datetime | None:
+        """When the deployment's suspension ends (``None``: not suspended)."""
+        return self.suspension.until if self.suspension is not None else None
+
+    def engine_override(self) -> Override | None:
+        """The override as the policy engine takes it (``None`` while suspended or without one)."""
+        if self.suspension is not None or self.override is None or self.override.state is None:
+            return None
+        return Override(
+            state=DesiredState.from_description(self.override.state),
+            until=self.override.until,
+            source=f"override:{self.override.id}",
+        )
+
+    def suspension_view(self, deployment_id: UUID, deployment_name: str) -> Suspension | None:
+        """The deciding suspension as ``/status`` has always shown one."""
+        found = self.suspension
+        if found is None:
+            return None
+        return Suspension(
+            deployment_id=deployment_id,
+            deployment_name=deployment_name,
+            until=found.until,
+            reason=found.reason,
+            created_at=found.created_at,
+            created_by=found.created_by,
+        )
+
+
+NOTHING = InForce()
+
+
+def in_force(
+    exceptions: Iterable[ExceptionRecord], deployment_id: UUID, policy: str | None, now: datetime
+) -> InForce:
+    """Return the exceptions active at ``now`` that cover ``deployment_id`` (governed by ``policy``)."""
+    covering = tuple(e for e in exceptions if e.active(now) and covers(e, deployment_id, policy))
+    if not covering:
+        return NOTHING
+    suspensions = [e for e in covering if e.kind == "suspend"]
+    overrides = [e for e in covering if e.kind == "override"]
+    suspension = max(suspensions, key=lambda e: (e.until, e.created_at, e.id), default=None)
+    override = min(
+        overrides,
+        key=lambda e: (_SPECIFICITY[e.target_kind], -e.created_at.timestamp(), e.id),
+        default=None,
+    )
+    return InForce(covering=covering, suspension=suspension, override=override)
