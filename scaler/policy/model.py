@@ -279,7 +279,7 @@ CronField = Annotated[
     CronSchedule,
     PlainValidator(_text_validator(parse_cron, "a crontab expression such as \"0 9 * * 1-5\"")),
     PlainSerializer(str, return_type=str),
-    WithJsonSchema({"type": "string", "description": "When the window opens: a 5-field crontab (minute hour day-of-month month day-of-week)."}),
+    WithJsonSchema({"type": "string", "description": "When the window opens: a 5-field crontab (minute hour day-of-month month day-of-week); L and L-n in day-of-month, DAY#n and DAYL in day-of-week."}),
 ]
 BetweenField = Annotated[
     BetweenSpec,
