@@ -32,7 +32,9 @@ from pydantic import (
     StrictInt,
     StrictStr,
     Tag,
+    ValidationInfo,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
@@ -40,6 +42,9 @@ from scaler.policy.between import BetweenSpec, parse_between
 from scaler.policy.cron import CronSchedule, parse_cron
 from scaler.policy.dates import DateRange, DateSet, parse_date_range, parse_local_datetime
 from scaler.policy.durations import format_duration, parse_duration
+from scaler.policy.holiday_calendars import HolidayCalendar, check_categories, check_country, check_subdivision
+from scaler.policy.icalendars import CalendarFile
+from scaler.policy.skipdays import SkipDays
 from scaler.policy.zones import zone
 from scaler.simplismart.models import DOCUMENTED_HEALTH, HealthStatus
 
@@ -314,6 +319,30 @@ ZoneName = Annotated[
     WithJsonSchema({"type": "string", "description": "IANA time zone, e.g. Europe/Berlin; default UTC."}),
 ]
 
+#: The key of the validation context holding the function that reads a policy's calendar files.
+CALENDAR_READER = "read_calendar"
+
+
+def _calendar_file(value: Any, info: ValidationInfo) -> CalendarFile:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(
+            f"expected the path of an iCalendar (.ics) file, relative to the policy file, got {describe_value(value)}"
+        )
+    read = (info.context or {}).get(CALENDAR_READER)
+    if read is None:
+        raise ValueError("calendar files are read only when policies are loaded from their files")
+    return read(value)
+
+
+CalendarFileField = Annotated[
+    CalendarFile,
+    PlainValidator(_calendar_file),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "description": "Path of an iCalendar (.ics) file, relative to the policy file."}
+    ),
+]
+
 #: Health values a rule may wait for (every documented value except Healthy, which ends a rule).
 TRIGGER_HEALTH = tuple(h for h in DOCUMENTED_HEALTH if h is not HealthStatus.HEALTHY)
 
@@ -399,8 +428,40 @@ class Window(_Strict):
 
     @property
     def recurring(self) -> bool:
-        """Whether skip dates apply (``cron`` and ``between`` windows)."""
+        """Whether skip dates, holidays and calendars apply (``cron`` and ``between`` windows)."""
         return self.timing != "absolute"
+
+
+class HolidaySpec(_Strict):
+    """The public holidays of a country (optionally one subdivision and chosen categories), from the holidays package."""
+
+    country: StrictStr = Field(description="ISO 3166-1 code, e.g. US, GB, DE, IN.")
+    subdivision: StrictStr | None = Field(default=None, description="Subdivision code of the country, e.g. CA for US.")
+    categories: tuple[StrictStr, ...] = Field(
+        default=(), description="Holiday categories, e.g. public, government, optional; default: public."
+    )
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        return check_country(value)
+
+    @field_validator("subdivision")
+    @classmethod
+    def _known_subdivision(cls, value: str | None, info: ValidationInfo) -> str | None:
+        country = info.data.get("country")
+        return value if value is None or country is None else check_subdivision(country, value)
+
+    @field_validator("categories")
+    @classmethod
+    def _known_categories(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        country = info.data.get("country")
+        return value if country is None else check_categories(country, value)
+
+    @cached_property
+    def calendar(self) -> HolidayCalendar:
+        """The holidays themselves, computed a year at a time."""
+        return HolidayCalendar(self.country, self.subdivision, self.categories)
 
 
 class HealthRule(_Strict):
@@ -460,6 +521,12 @@ class Policy(_Strict):
     default: StateField | None = Field(default=None, description="State when no window is open; omit to leave alone.")
     windows: tuple[Window, ...] = ()
     skip_dates: tuple[DateRangeField, ...] = ()
+    holidays: tuple[HolidaySpec, ...] = Field(
+        default=(), description="Public holidays on which recurring windows do not open, as skip_dates."
+    )
+    calendars: tuple[CalendarFileField, ...] = Field(
+        default=(), description="iCalendar files whose events' dates recurring windows do not open on, as skip_dates."
+    )
     health: tuple[HealthRule, ...] = ()
     expire: Expire | None = None
 
@@ -479,9 +546,11 @@ class Policy(_Strict):
         return zone(self.timezone)
 
     @cached_property
-    def skip(self) -> DateSet:
-        """The skip dates as a set of local dates."""
-        return DateSet(self.skip_dates)
+    def skip(self) -> SkipDays:
+        """The local dates recurring windows do not open on: skip dates, holidays and calendar events."""
+        return SkipDays(
+            DateSet(self.skip_dates), [holiday.calendar for holiday in self.holidays], self.calendars, self.tz
+        )
 
     @property
     def baseline(self) -> int:
@@ -549,7 +618,7 @@ BUILTIN_PRICES: Mapping[str, float] = MappingProxyType(
 
 @dataclass(frozen=True)
 class PolicySource:
-    """A file the set was read from and the SHA-256 of its bytes."""
+    """A file the set was read from (a policy file or a calendar) and the SHA-256 of its bytes."""
 
     path: Path
     sha256: str
@@ -559,14 +628,16 @@ class PolicySource:
 class PolicySet:
     """Every policy in force, the effective prices and where they came from.
 
-    ``content_hash`` covers the files' paths and bytes: equal hashes mean a reload
-    changed nothing.
+    ``content_hash`` covers the files' paths and bytes, calendar files included: equal
+    hashes mean a reload changed nothing.
     """
 
     policies: tuple[Policy, ...] = ()
     pricing: Mapping[str, float] = field(default_factory=lambda: BUILTIN_PRICES)
     sources: tuple[PolicySource, ...] = ()
     content_hash: str = ""
+    #: The calendar files the policies name (each once), read with the policy files.
+    calendars: tuple[PolicySource, ...] = ()
 
     def policy(self, name: str) -> Policy | None:
         """Return the policy called ``name``, or ``None``."""

@@ -5,8 +5,8 @@
 scaler. ``Plan.to_json()`` gives the object ``scaler plan --output json`` prints.
 Deployments are in name order (then id). Deployments that are FAILED, DELETING or
 DELETED are left out (the scaler never acts on them and they run no GPUs); they are
-listed in ``Plan.skipped``. The dates on which a skip date keeps a recurring window
-closed are listed with each deployment (``skipped_dates``).
+listed in ``Plan.skipped``. The dates on which a skip date, a holiday or a calendar event
+keeps a recurring window closed are listed with each deployment (``skipped_dates``), by name.
 """
 
 from __future__ import annotations
@@ -64,14 +64,16 @@ class Transition:
 
 @dataclass(frozen=True)
 class SkippedDate:
-    """A local date on which ``skip_dates`` keep the recurring ``windows`` closed."""
+    """A local date on which the recurring ``windows`` stay closed, and why (``names``: ``skip date``,
+    holiday names such as ``Christmas Day (US)``, calendar events' summaries)."""
 
     day: date
     windows: tuple[str, ...]
+    names: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """Return the skipped date as the plan's JSON shape."""
-        return {"date": self.day.isoformat(), "windows": list(self.windows)}
+        return {"date": self.day.isoformat(), "windows": list(self.windows), "names": list(self.names)}
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,9 @@ def _timeline(policy: Policy, start: datetime, until: datetime) -> _Timeline:
         periods.append((segment.state, segment.start, segment.end))
         if not transitions or transitions[-1].state != segment.state:
             transitions.append(Transition(segment.start, segment.state, segment.source))
-    skipped = tuple(SkippedDate(day, windows) for day, windows in skipped_openings(policy, start, until))
+    skipped = tuple(
+        SkippedDate(day, windows, policy.skip.names(day)) for day, windows in skipped_openings(policy, start, until)
+    )
     return _Timeline(tuple(transitions), tuple(periods), skipped)
 
 

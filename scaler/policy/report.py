@@ -1,11 +1,13 @@
 """The plan as text for people: each deployment's transitions in local and UTC time, the dates
-a skip date keeps a window closed, and the totals (a negative saving reads as an added cost)."""
+a skip date, holiday or calendar event keeps a window closed (by name), and the totals (a
+negative saving reads as an added cost)."""
 
 from __future__ import annotations
 
 from datetime import datetime, time
 
 from scaler.policy.plan import DeploymentPlan, Plan, SkippedDate, Transition
+from scaler.policy.skipdays import SKIP_DATE
 from scaler.policy.zones import UTC, local_instant, zone
 
 
@@ -87,7 +89,8 @@ def _skipped_line(skipped: SkippedDate) -> str:
     windows = ", ".join(skipped.windows)
     verb = "does" if len(skipped.windows) == 1 else "do"
     noun = "window" if len(skipped.windows) == 1 else "windows"
-    return f"  {skipped.day:%a %Y-%m-%d}  skip date: {noun} {windows} {verb} not open"
+    reason = SKIP_DATE if skipped.names in ((), (SKIP_DATE,)) else f"skipped: {', '.join(skipped.names)}"
+    return f"  {skipped.day:%a %Y-%m-%d}  {reason}: {noun} {windows} {verb} not open"
 
 
 def _state(transition: Transition) -> str:

@@ -12,9 +12,10 @@ Semantics decided here (and documented in docs/policies.md):
 - ``cron`` + ``duration``: each firing opens the window for ``duration`` of elapsed time.
 - ``between``: wall-clock open and close; an end at or before the start closes the next day.
 - ``from`` + ``until``: wall-clock (or explicit-offset) instants; skip dates do not apply.
-- ``skip_dates`` stop a recurring window from opening on those local dates (the date of
-  the firing or of the ``between`` opening, before ``lead_time`` is applied); a window
-  that opened before a skipped date stays open for its full length.
+- ``skip_dates``, ``holidays`` and ``calendars`` (one :class:`~scaler.policy.skipdays.SkipDays`)
+  stop a recurring window from opening on those local dates (the date of the firing or
+  of the ``between`` opening, before ``lead_time`` is applied); a window that opened
+  before a skipped date stays open for its full length.
 """
 
 from __future__ import annotations
@@ -116,11 +117,11 @@ def _absolute_intervals(policy: Policy, window: Window) -> list[Interval]:
 
 def skipped_openings(policy: Policy, start: datetime, end: datetime) -> list[tuple[date, tuple[str, ...]]]:
     """Return the local dates of ``[start, end)`` on which a recurring window of ``policy`` would
-    open but does not because of ``skip_dates``, each with those windows' names, in date order."""
+    open but does not because of a skipped date, each with those windows' names, in date order."""
     start = require_aware(start, "start")
     end = require_aware(end, "end")
     recurring = [window for window in policy.windows if window.recurring]
-    if end <= start or not policy.skip_dates or not recurring:
+    if end <= start or not policy.skip or not recurring:
         return []
     tz, skip = policy.tz, policy.skip
     found = []
@@ -131,6 +132,24 @@ def skipped_openings(policy: Policy, start: datetime, end: datetime) -> list[tup
         if names:
             found.append((day, names))
     return found
+
+
+def next_skipped_opening(
+    policy: Policy, after: datetime, horizon: timedelta = DEFAULT_HORIZON
+) -> tuple[date, tuple[str, ...]] | None:
+    """Return the first local date from ``after``'s on which a recurring window of ``policy`` would open
+    but is skipped, with those windows' names; ``None`` when there is none within ``horizon``."""
+    after = require_aware(after, "after")
+    recurring = [window for window in policy.windows if window.recurring]
+    if not policy.skip or not recurring:
+        return None
+    skip = policy.skip
+    for day in days(local_date(after, policy.tz), local_date(after + horizon, policy.tz)):
+        if day in skip:
+            names = tuple(window.label for window in recurring if _would_open(window, day))
+            if names:
+                return day, names
+    return None
 
 
 def _would_open(window: Window, day: date) -> bool:

@@ -112,7 +112,7 @@ def test_a_skipped_date_is_labelled_in_the_table(tmp_path: Path) -> None:
     monday_close = next(index for index, line in enumerate(lines) if "2026-03-02 17:00Z" in line)
     wednesday_open = next(index for index, line in enumerate(lines) if "2026-03-04 09:00Z" in line)
     assert monday_close < lines.index(label) < wednesday_open
-    assert [{"date": "2026-03-03", "windows": ["day"]}] == document["deployments"][0]["skipped_dates"]
+    assert [{"date": "2026-03-03", "windows": ["day"], "names": ["skip date"]}] == document["deployments"][0]["skipped_dates"]
 
 
 def test_a_deployment_filter_matching_nothing_is_an_error(tmp_path: Path) -> None:
