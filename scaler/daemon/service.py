@@ -542,7 +542,7 @@ class Daemon:
                 "reconcile_interval_seconds": settings.reconcile_interval_seconds,
                 "health_interval_seconds": settings.health_interval_seconds,
                 "max_actions_per_cycle": settings.max_actions_per_cycle,
-                "policies": self.policies.view(),
+                "policies": self.policies.view(self.clock()),
                 "organization": self.organization.view(),
                 "last_reconcile": {
                     "at": iso(summary.at),
