@@ -167,3 +167,53 @@ def test_live_warns_about_a_policy_that_matches_no_deployment(tmp_path: Path, si
     assert 0 == result.exit_code, result.output
     assert ["warning: policy ghost matches none of the organization's deployments"] == result.stderr.splitlines()
     assert "llama-3-8b-chat" in result.stdout
+
+
+INDIA = """\
+version: 1
+policies:
+  - name: bangalore
+    match: {names: ["llama-*"]}
+    timezone: Asia/Kolkata
+    default: stopped
+    holidays: [{country: IN}]
+    calendars: [closures.ics]
+    windows:
+      - name: day
+        between: "09:00-18:00"
+        state: running
+"""
+
+MONTHLY_CLOSURE = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Example//Closures//EN\r\nBEGIN:VEVENT\r\nUID:closure\r\n"
+    "DTSTART;VALUE=DATE:20260105\r\nRRULE:FREQ=WEEKLY;BYDAY=MO;INTERVAL=2\r\nEXDATE;VALUE=DATE:20270118\r\n"
+    "SUMMARY:Office closed\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+
+
+def plan_from(tmp_path: Path, policies: str, start: str, hours: int) -> list[str]:
+    """The table's lines of ``scaler plan`` for the llama deployment from ``start``, with closures.ics beside the policy."""
+    (tmp_path / "p.yaml").write_text(policies)
+    (tmp_path / "closures.ics").write_text(MONTHLY_CLOSURE)
+    (tmp_path / "inventory.json").write_text(json.dumps(INVENTORY))
+    result = CliRunner().invoke(
+        main,
+        ["plan", "--policies", str(tmp_path / "p.yaml"), "--inventory", str(tmp_path / "inventory.json"),
+         "--from", start, "--hours", str(hours), "--deployment", "llama-*"],
+    )
+    assert 0 == result.exit_code, result.output
+    return result.stdout.splitlines()
+
+
+def test_holidays_of_india_and_a_recurring_closure_are_skipped_by_name(tmp_path: Path) -> None:
+    """With ``holidays: [{country: IN}]`` Diwali and Republic Day are skipped with no date written, and every
+    other-Monday closure of the .ics file (but its EXDATE) too, each named."""
+    november = plan_from(tmp_path, INDIA, "2026-11-07T00:00", 72)
+    assert "  Sun 2026-11-08  skipped: Diwali (IN): window day does not open" in november
+    assert "  Mon 2026-11-09  skipped: Office closed: window day does not open" in november
+    january = plan_from(tmp_path, INDIA, "2027-01-17T00:00", 24 * 21)
+    skipped = [line for line in january if "does not open" in line]
+    assert [
+        "  Tue 2027-01-26  skipped: Republic Day (IN): window day does not open",
+        "  Mon 2027-02-01  skipped: Office closed: window day does not open",
+    ] == skipped
