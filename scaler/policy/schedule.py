@@ -120,18 +120,9 @@ def skipped_openings(policy: Policy, start: datetime, end: datetime) -> list[tup
     open but does not because of a skipped date, each with those windows' names, in date order."""
     start = require_aware(start, "start")
     end = require_aware(end, "end")
-    recurring = [window for window in policy.windows if window.recurring]
-    if end <= start or not policy.skip or not recurring:
+    if end <= start:
         return []
-    tz, skip = policy.tz, policy.skip
-    found = []
-    for day in days(local_date(start, tz), local_date(end - _TICK, tz)):
-        if day not in skip:
-            continue
-        names = tuple(window.label for window in recurring if _would_open(window, day))
-        if names:
-            found.append((day, names))
-    return found
+    return list(_skipped_days(policy, local_date(start, policy.tz), local_date(end - _TICK, policy.tz)))
 
 
 def next_skipped_opening(
@@ -140,16 +131,21 @@ def next_skipped_opening(
     """Return the first local date from ``after``'s on which a recurring window of ``policy`` would open
     but is skipped, with those windows' names; ``None`` when there is none within ``horizon``."""
     after = require_aware(after, "after")
+    first, last = local_date(after, policy.tz), local_date(after + horizon, policy.tz)
+    return next(iter(_skipped_days(policy, first, last)), None)
+
+
+def _skipped_days(policy: Policy, first: date, last: date) -> Iterator[tuple[date, tuple[str, ...]]]:
+    """Yield the skipped local dates ``first``..``last`` on which a recurring window would open, with their names."""
     recurring = [window for window in policy.windows if window.recurring]
-    if not policy.skip or not recurring:
-        return None
     skip = policy.skip
-    for day in days(local_date(after, policy.tz), local_date(after + horizon, policy.tz)):
+    if not skip or not recurring:
+        return
+    for day in days(first, last):
         if day in skip:
             names = tuple(window.label for window in recurring if _would_open(window, day))
             if names:
-                return day, names
-    return None
+                yield day, names
 
 
 def _would_open(window: Window, day: date) -> bool:
