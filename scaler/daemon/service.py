@@ -559,12 +559,15 @@ class Daemon:
                 "inventory_listed_at": iso(self.reconciler.inventory_at),
             },
             "deployments": [
-                deployment_status(
-                    view,
-                    self.reconciler.next_state(view),
-                    recorded_action=recorded.get(view.deployment.deployment_id),
-                    timezone=zones.get(view.resolution.policy or "") if view.resolution else None,
-                )
+                {
+                    **deployment_status(
+                        view,
+                        self.reconciler.next_state(view),
+                        recorded_action=recorded.get(view.deployment.deployment_id),
+                        timezone=zones.get(view.resolution.policy or "") if view.resolution else None,
+                    ),
+                    "lead_times": self.reconciler.startups.view(self.policies.current, view.deployment),
+                }
                 for view in deployments
             ],
             "recent_actions": recent,

@@ -571,6 +571,11 @@ def _message(error: dict[str, Any], path: Path_, model: type[BaseModel], prefix:
             return f"unsupported version {value!r}; this scaler reads version: {FORMAT_VERSION}"
         if last == "action":
             return f"unknown action {describe_value(value)}; expected restart"
+        if last == "auto":
+            return (
+                f"{describe_value(value)} is not allowed; auto takes true only (for a fixed lead time write a "
+                "duration, such as lead_time: 15m)"
+            )
         if last in ("state", "default"):
             return f"{describe_value(value)} is not a state; expected stopped, running or {{min_replicas: N, max_replicas: M}}"
         return f"{describe_value(value)} is not allowed; expected {ctx.get('expected')}"

@@ -226,14 +226,21 @@ def describe_value(value: Any) -> str:
     return repr(value)
 
 
-def _duration_type(*, minimum: timedelta, maximum: timedelta, description: str):
+def _duration_type(*, minimum: timedelta, maximum: timedelta, description: str, alternative: str = ""):
+    """A duration field from ``minimum`` to ``maximum``; ``alternative`` names what else the field takes."""
+
     def validate(value: Any) -> timedelta:
         if isinstance(value, timedelta):
             duration = value
         elif isinstance(value, str):
-            duration = parse_duration(value)
+            try:
+                duration = parse_duration(value)
+            except ValueError as exc:
+                raise ValueError(f"{exc}{alternative}") from None
         else:
-            raise ValueError(f"expected a duration such as 30s, 10m, 8h, 7d or 1h30m, got {describe_value(value)}")
+            raise ValueError(
+                f"expected a duration such as 30s, 10m, 8h, 7d or 1h30m{alternative}, got {describe_value(value)}"
+            )
         if duration < minimum:
             raise ValueError(f"must be at least {format_duration(minimum)}, got {format_duration(duration)}")
         if duration > maximum:
@@ -259,7 +266,13 @@ WindowDuration = _duration_type(
     minimum=timedelta(minutes=1), maximum=timedelta(days=366), description="How long the window stays open (elapsed time)."
 )
 LeadTime = _duration_type(
-    minimum=timedelta(0), maximum=timedelta(days=7), description="Open the window this much earlier."
+    minimum=timedelta(0),
+    maximum=timedelta(days=7),
+    description="Open the window this much earlier.",
+    alternative=", or auto (learned from the deployment's start-ups)",
+)
+AutoLeadBound = _duration_type(
+    minimum=timedelta(0), maximum=timedelta(days=7), description="A bound of the learned lead time."
 )
 HoldTime = _duration_type(
     minimum=timedelta(0), maximum=timedelta(days=7), description="How long a health value must hold."
@@ -400,6 +413,50 @@ class Match(_Strict):
         return bool(self.names or self.ids or self.model_repo_ids or self.model_repo_names or self.accelerator_types)
 
 
+class AutoLeadTime(_Strict):
+    """``lead_time: auto``: the lead time learned from the deployment's observed start-up times."""
+
+    model_config = ConfigDict(title="AutoLeadTime")
+
+    auto: Literal[True] = Field(description="Learn the lead time from observed start-ups.")
+    minimum: AutoLeadBound = Field(default=timedelta(minutes=1), alias="min")
+    maximum: AutoLeadBound = Field(default=timedelta(hours=2), alias="max")
+    initial: AutoLeadBound = Field(
+        default=timedelta(minutes=15), description="Used until three start-ups have been observed."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _auto_alone(cls, data: Any) -> Any:
+        return {"auto": True} if data == "auto" else data
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> AutoLeadTime:
+        if self.minimum > self.maximum:
+            raise ValueError(
+                f"min ({format_duration(self.minimum)}) must not exceed max ({format_duration(self.maximum)})"
+            )
+        return self
+
+    def bounded(self, lead: timedelta) -> timedelta:
+        """``lead`` within ``min``..``max``."""
+        return min(max(lead, self.minimum), self.maximum)
+
+
+def _lead_time_tag(value: Any) -> str:
+    return "<auto>" if value == "auto" or isinstance(value, dict) else "<duration>"
+
+
+LeadTimeField = Annotated[
+    Union[
+        Annotated[LeadTime, Tag("<duration>")],
+        Annotated[AutoLeadTime, Tag("<auto>")],
+    ],
+    Discriminator(_lead_time_tag),
+]
+"""A window's ``lead_time``: a duration, ``auto`` or ``{auto: true, min, max, initial}``."""
+
+
 class Window(_Strict):
     """A period in which the policy wants ``state``; exactly one timing form."""
 
@@ -409,13 +466,29 @@ class Window(_Strict):
     between: BetweenField | None = None
     from_: LocalDateTimeField | None = Field(default=None, alias="from")
     until: LocalDateTimeField | None = None
-    lead_time: LeadTime = timedelta(0)
+    lead_time: LeadTimeField = Field(
+        default=timedelta(0), description="Open the window this much earlier: a duration, or auto (learned)."
+    )
     state: StateField
 
     @property
     def label(self) -> str:
         """The window's name (its position when it was written without one)."""
         return self.name or "?"
+
+    @property
+    def auto_lead(self) -> AutoLeadTime | None:
+        """The automatic lead time's settings, or ``None`` for a fixed lead time."""
+        return self.lead_time if isinstance(self.lead_time, AutoLeadTime) else None
+
+    @property
+    def lead(self) -> timedelta:
+        """The lead time used when nothing was learned: the fixed one, or the automatic one's ``initial`` (bounded)."""
+        auto = self.auto_lead
+        if auto is None:
+            assert isinstance(self.lead_time, timedelta)
+            return self.lead_time
+        return auto.bounded(auto.initial)
 
     @property
     def timing(self) -> Literal["cron", "between", "absolute"]:
@@ -583,6 +656,32 @@ class Policy(_Strict):
         from scaler.policy.schedule import PolicySchedule
 
         return PolicySchedule(self)
+
+    def schedule_for(self, lead_times: Mapping[str, timedelta] | None = None):  # -> PolicySchedule
+        """The schedule with the windows' lead times replaced by ``lead_times`` (by window name), as
+        learned for one deployment; memoised per distinct set of lead times (the most recent 64)."""
+        leads = tuple((lead_times or {}).get(window.label, window.lead) for window in self.windows)
+        if leads == tuple(window.lead for window in self.windows):
+            return self.schedule
+        cache = self._schedules
+        found = cache.pop(leads, None)
+        if found is None:
+            from scaler.policy.schedule import PolicySchedule
+
+            found = PolicySchedule(self, leads)
+        cache[leads] = found
+        while len(cache) > 64:
+            cache.pop(next(iter(cache)))
+        return found
+
+    @cached_property
+    def _schedules(self) -> dict[tuple[timedelta, ...], Any]:
+        return {}
+
+    @cached_property
+    def has_auto_lead(self) -> bool:
+        """Whether some window learns its lead time (``lead_time: auto``)."""
+        return any(window.auto_lead is not None for window in self.windows)
 
 
 class PolicyFile(_Strict):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from scaler.policy.health import HealthObservation, HealthRuleMemory, RuleOutcome, evaluate_rule
 from scaler.policy.matching import PolicyMatch, match_policies
@@ -70,13 +70,15 @@ def resolve_desired_state(
     rule_memory: Mapping[str, HealthRuleMemory] | None = None,
     suspended_until: datetime | None = None,
     first_seen: datetime | None = None,
+    lead_times: Mapping[str, timedelta] | None = None,
 ) -> Resolution:
     """Return what ``deployment`` should look like at ``now`` under ``policy_set``.
 
     ``health`` is the tracked health (``None``: not observed yet), ``rule_memory`` the
     persisted memory of the governing policy's rules by name, ``suspended_until`` the end
     of a suspension in force, ``first_seen`` when the scaler first saw the deployment (for
-    ``expire``). Raises ``ValueError`` when ``now`` is naive.
+    ``expire``), ``lead_times`` the lead times learned for the deployment by window name
+    (``lead_time: auto``). Raises ``ValueError`` when ``now`` is naive.
     """
     now = require_aware(now, "now")
     matched = match_policies(policy_set, deployment)
@@ -89,7 +91,9 @@ def resolve_desired_state(
             next_change=suspended_until,
             memory=dict(rule_memory or {}),
         )
-    return _resolve_match(matched, now=now, health=health, rule_memory=rule_memory, first_seen=first_seen)
+    return _resolve_match(
+        matched, now=now, health=health, rule_memory=rule_memory, first_seen=first_seen, lead_times=lead_times
+    )
 
 
 def _resolve_match(
@@ -99,10 +103,13 @@ def _resolve_match(
     health: HealthObservation | None,
     rule_memory: Mapping[str, HealthRuleMemory] | None,
     first_seen: datetime | None,
+    lead_times: Mapping[str, timedelta] | None,
 ) -> Resolution:
     if matched.policy is None:
         return Resolution(policy=None, conflict=matched.conflict)
-    return resolve_for_policy(matched.policy, now=now, health=health, rule_memory=rule_memory, first_seen=first_seen)
+    return resolve_for_policy(
+        matched.policy, now=now, health=health, rule_memory=rule_memory, first_seen=first_seen, lead_times=lead_times
+    )
 
 
 def resolve_for_policy(
@@ -112,6 +119,7 @@ def resolve_for_policy(
     health: HealthObservation | None = None,
     rule_memory: Mapping[str, HealthRuleMemory] | None = None,
     first_seen: datetime | None = None,
+    lead_times: Mapping[str, timedelta] | None = None,
 ) -> Resolution:
     """Return the answer of ``policy`` for a deployment it governs at ``now`` (see :func:`resolve_desired_state`)."""
     now = require_aware(now, "now")
@@ -135,9 +143,10 @@ def resolve_for_policy(
         rule, _ = active_rule
         desired, source = rule.state, f"health:{rule.label}"
     else:
-        segment = policy.schedule.state_at(now)
+        schedule = policy.schedule_for(lead_times)
+        segment = schedule.state_at(now)
         desired, source = segment.state, segment.source
-        boundary = policy.schedule.next_change(now)
+        boundary = schedule.next_change(now)
         if boundary is not None:
             candidates.append(boundary)
 

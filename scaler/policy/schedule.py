@@ -58,24 +58,31 @@ class Segment:
         return (self.state, self.source)
 
 
-def window_intervals(policy: Policy, window: Window, start: datetime, end: datetime) -> list[Interval]:
-    """Return the merged intervals in which ``window`` of ``policy`` is open, clipped to ``[start, end)``."""
+def window_intervals(
+    policy: Policy, window: Window, start: datetime, end: datetime, lead: timedelta | None = None
+) -> list[Interval]:
+    """Return the merged intervals in which ``window`` of ``policy`` is open, clipped to ``[start, end)``.
+
+    ``lead`` replaces the window's own lead time (one learned for a deployment; ``0`` gives
+    the nominal openings).
+    """
     start = require_aware(start, "start").astimezone(UTC)
     end = require_aware(end, "end").astimezone(UTC)
     if end <= start:
         return []
+    lead = window.lead if lead is None else lead
     if window.timing == "cron":
-        raw = _cron_intervals(policy, window, start, end)
+        raw = _cron_intervals(policy, window, start, end, lead)
     elif window.timing == "between":
-        raw = _between_intervals(policy, window, start, end)
+        raw = _between_intervals(policy, window, start, end, lead)
     else:
-        raw = _absolute_intervals(policy, window)
+        raw = _absolute_intervals(policy, window, lead)
     return _merge_clip(raw, start, end)
 
 
-def _cron_intervals(policy: Policy, window: Window, start: datetime, end: datetime) -> list[Interval]:
+def _cron_intervals(policy: Policy, window: Window, start: datetime, end: datetime, lead: timedelta) -> list[Interval]:
     assert window.cron is not None and window.duration is not None
-    tz, lead, duration, skip = policy.tz, window.lead_time, window.duration, policy.skip
+    tz, duration, skip = policy.tz, window.duration, policy.skip
     intervals: list[Interval] = []
     # The latest firing before `start` whose interval still covers it (earlier ones end sooner).
     for day, fired in window.cron.fire_times_backwards(
@@ -96,9 +103,11 @@ def _cron_intervals(policy: Policy, window: Window, start: datetime, end: dateti
     return intervals
 
 
-def _between_intervals(policy: Policy, window: Window, start: datetime, end: datetime) -> list[Interval]:
+def _between_intervals(
+    policy: Policy, window: Window, start: datetime, end: datetime, lead: timedelta
+) -> list[Interval]:
     assert window.between is not None
-    tz, lead, skip, spec = policy.tz, window.lead_time, policy.skip, window.between
+    tz, skip, spec = policy.tz, policy.skip, window.between
     intervals = []
     day = local_date(start, tz) - 2 * _ONE_DAY
     last = local_date(end + lead, tz) + _ONE_DAY
@@ -110,9 +119,9 @@ def _between_intervals(policy: Policy, window: Window, start: datetime, end: dat
     return intervals
 
 
-def _absolute_intervals(policy: Policy, window: Window) -> list[Interval]:
+def _absolute_intervals(policy: Policy, window: Window, lead: timedelta) -> list[Interval]:
     assert window.from_ is not None and window.until is not None
-    return [(wall_instant(window.from_, policy.tz) - window.lead_time, wall_instant(window.until, policy.tz))]
+    return [(wall_instant(window.from_, policy.tz) - lead, wall_instant(window.until, policy.tz))]
 
 
 def skipped_openings(policy: Policy, start: datetime, end: datetime) -> list[tuple[date, tuple[str, ...]]]:
@@ -176,11 +185,14 @@ def _merge_clip(intervals: list[Interval], start: datetime, end: datetime) -> li
 class PolicySchedule:
     """What a policy's windows and default want over time; memoised in week-long chunks.
 
-    Build it through ``policy.schedule`` (one per policy object) rather than directly.
+    Build it through ``policy.schedule`` (one per policy object) or ``policy.schedule_for``
+    (one per set of learned lead times) rather than directly; ``leads`` gives each window's
+    lead time, in window order (default: the windows' own).
     """
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, leads: tuple[timedelta, ...] | None = None) -> None:
         self.policy = policy
+        self.leads = leads if leads is not None else tuple(window.lead for window in policy.windows)
         self._chunks: OrderedDict[int, tuple[Segment, ...]] = OrderedDict()
         if policy.default is not None:
             self._fallback: tuple[DesiredState | None, str] = (policy.default, "default")
@@ -261,7 +273,9 @@ class PolicySchedule:
 
     def _compute(self, start: datetime, end: datetime) -> tuple[Segment, ...]:
         policy = self.policy
-        per_window = [window_intervals(policy, window, start, end) for window in policy.windows]
+        per_window = [
+            window_intervals(policy, window, start, end, lead) for window, lead in zip(policy.windows, self.leads)
+        ]
         cuts = {start, end}
         for intervals in per_window:
             for opened, closed in intervals:

@@ -50,6 +50,8 @@ SEEDS: dict[int, list[tuple[str, tuple[object, ...]]]] = {
 }
 #: Version 2 only added indexes: the same rows, written at version 2, must survive migration 3.
 SEEDS[2] = SEEDS[1]
+#: Version 3 added columns these rows leave empty: written at version 3, they must survive migration 4.
+SEEDS[3] = SEEDS[1]
 
 
 def _versions(db: Database) -> list[int]:
