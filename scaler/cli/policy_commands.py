@@ -13,6 +13,7 @@ import sys
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from uuid import UUID
 
 import click
 from pydantic import ValidationError
@@ -35,6 +36,7 @@ from scaler.policy.plan import build_plan
 from scaler.policy.report import render_plan_table
 from scaler.policy.shipped import example_texts, schema_text
 from scaler.simplismart.models import Deployment
+from scaler.store import StoreConfigError, StoreError, open_store
 
 
 def _policy_set_or_exit(paths: Mapping[Path, str]) -> PolicySet:
@@ -193,7 +195,8 @@ def plan(
         if not deployments:
             globs = ", ".join(repr(glob) for glob in name_globs)
             fail(f"no deployment matches --deployment {globs} ({listed} deployment{'s' if listed != 1 else ''} listed)")
-    result = build_plan(policy_set, deployments, start, start + timedelta(hours=hours))
+    startups = _learned_startups() if any(policy.has_auto_lead for policy in policy_set.policies) else {}
+    result = build_plan(policy_set, deployments, start, start + timedelta(hours=hours), startups)
     if output == "json":
         # Indented for a person at a terminal; compact (and much faster to write) otherwise.
         indent = 2 if sys.stdout.isatty() else None
@@ -204,6 +207,18 @@ def plan(
     if fail_on_conflict and conflicts:
         named = ", ".join(f"{entry.deployment.deployment_name} ({', '.join(entry.conflict)})" for entry in conflicts)
         fail(f"{len(conflicts)} deployment{'s' if len(conflicts) != 1 else ''} in conflict: {named}")
+
+
+def _learned_startups() -> dict[UUID, list[float]]:
+    """The start-up times the daemon recorded in the state store (SCALER_STATE_URL), for ``lead_time: auto``;
+    none, with a note on stderr, when there is no usable store there."""
+    settings = quiet_settings()
+    try:
+        with open_store(settings.state_url, create=False) as store:
+            return store.startups()
+    except (StoreConfigError, StoreError) as exc:
+        click.echo(f"note: lead_time: auto shows its initial lead time: no start-ups read ({exc})", err=True)
+        return {}
 
 
 @click.command(

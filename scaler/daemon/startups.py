@@ -5,14 +5,15 @@ A successful ``start`` (or an ``update_replicas`` that raises the replica floor 
 begins a start-up; while it runs the deployment is watched (its health polled every
 health interval); the first ``Healthy`` answer with every pod ready ends it, and its
 length is recorded in the store (the newest 20 per deployment) and in
-``scaler_deployment_startup_seconds``. A stop before that abandons it. A newly learned
-lead time takes over once it agrees with the one in use about the present (a start-up
-observed inside a window's lead time never closes that window again: the new lead time
-applies from the next opening). At each nominal
-opening of a running window with an automatic lead time (the opening without its lead,
-noticed at the first health poll at or after it), ``scaler_peak_starts_total`` counts
-whether the deployment was ``Healthy`` then (``ready``) or not (``late``). What was
-observed but not yet recorded is lost with a restart: the next start-up is measured.
+``scaler_deployment_startup_seconds``. A stop before that, or six hours without a
+Healthy answer, abandons it. A newly learned lead time takes over once it agrees with
+the one in use about the present (a start-up observed inside a window's lead time never
+closes that window again: the new lead time applies from the next opening). At each
+nominal opening of a running window with an automatic lead time (the opening without its
+lead, noticed at the first health poll at or after it), ``scaler_peak_starts_total``
+counts whether the deployment was ``Healthy`` then (``ready``) or not (``late``). Only
+the instance that may act observes and counts. A start-up in progress is lost with a
+restart: the next one is measured.
 """
 
 from __future__ import annotations

@@ -11,12 +11,14 @@ keeps a recurring window closed are listed with each deployment (``skipped_dates
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
+from uuid import UUID
 
+from scaler.policy.leadtime import LeadTimeInUse, lead_times_in_use
 from scaler.policy.matching import match_policies
 from scaler.policy.model import DesiredState, Policy, PolicySet
 from scaler.policy.savings import Usage, baseline_replicas, savings_percent, usage_between
@@ -87,6 +89,8 @@ class DeploymentPlan:
     transitions: tuple[Transition, ...]
     usage: Usage
     skipped_dates: tuple[SkippedDate, ...] = ()
+    lead_times: Mapping[str, LeadTimeInUse] = field(default_factory=dict)
+    """The lead time in use of each window with ``lead_time: auto``, by window name."""
 
     def to_json(self) -> dict[str, Any]:
         """Return the deployment's entry in the plan's JSON shape."""
@@ -99,6 +103,7 @@ class DeploymentPlan:
             "conflict": list(self.conflict),
             "transitions": [transition.to_json() for transition in self.transitions],
             "skipped_dates": [skipped.to_json() for skipped in self.skipped_dates],
+            "lead_times": {name: in_use.to_json() for name, in_use in self.lead_times.items()},
             "gpu_hours": {"baseline": _round(self.usage.baseline_gpu_hours), "planned": _round(self.usage.planned_gpu_hours)},
             "cost": {"baseline": _round(self.usage.baseline_cost), "planned": _round(self.usage.planned_cost)},
         }
@@ -146,26 +151,35 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, _DIGITS) + 0.0
 
 
-def build_plan(policy_set: PolicySet, deployments: Iterable[Deployment], start: datetime, until: datetime) -> Plan:
+def build_plan(
+    policy_set: PolicySet,
+    deployments: Iterable[Deployment],
+    start: datetime,
+    until: datetime,
+    startups: Mapping[UUID, Sequence[float]] | None = None,
+) -> Plan:
     """Return the plan of ``deployments`` under ``policy_set`` from ``start`` to ``until``.
 
     The first transition of each deployment is at ``start``; each later one is an
     instant where the scheduled state changes (consecutive transitions never repeat a
     state; the source shown is the one that brought the state). A deployment in
-    conflict has one ``unchanged`` transition with source ``none``. Raises
-    ``ValueError`` when an instant is naive or ``until`` is not after ``start``.
+    conflict has one ``unchanged`` transition with source ``none``. ``startups`` are the
+    start-up times the daemon observed, by deployment, for windows with ``lead_time:
+    auto`` (none: their initial lead time). Raises ``ValueError`` when an instant is
+    naive or ``until`` is not after ``start``.
     """
     start, until = require_aware(start, "start"), require_aware(until, "until")
     if until <= start:
         raise ValueError("the plan's end must be after its start")
     entries = []
     skipped = []
-    timelines: dict[str, _Timeline] = {}
+    timelines: dict[object, _Timeline] = {}
     for deployment in sorted(deployments, key=lambda item: (item.deployment_name, str(item.deployment_id))):
         if deployment.status in SKIPPED_STATUSES:
             skipped.append(deployment)
             continue
-        entries.append(plan_deployment(policy_set, deployment, start, until, timelines))
+        observed = (startups or {}).get(deployment.deployment_id, ())
+        entries.append(plan_deployment(policy_set, deployment, start, until, timelines, startups=observed))
     return Plan(start, until, tuple(entries), tuple(skipped))
 
 
@@ -178,10 +192,10 @@ class _Timeline:
     skipped_dates: tuple[SkippedDate, ...]
 
 
-def _timeline(policy: Policy, start: datetime, until: datetime) -> _Timeline:
+def _timeline(policy: Policy, start: datetime, until: datetime, leads: Mapping[str, timedelta]) -> _Timeline:
     transitions: list[Transition] = []
     periods = []
-    for segment in policy.schedule.segments(start, until):
+    for segment in policy.schedule_for(leads).segments(start, until):
         periods.append((segment.state, segment.start, segment.end))
         if not transitions or transitions[-1].state != segment.state:
             transitions.append(Transition(segment.start, segment.state, segment.source))
@@ -196,9 +210,12 @@ def plan_deployment(
     deployment: Deployment,
     start: datetime,
     until: datetime,
-    timelines: dict[str, _Timeline] | None = None,
+    timelines: dict[object, _Timeline] | None = None,
+    *,
+    startups: Sequence[float] = (),
 ) -> DeploymentPlan:
-    """Return one deployment's plan entry (see :func:`build_plan`); ``timelines`` memoises per policy."""
+    """Return one deployment's plan entry (see :func:`build_plan`); ``timelines`` memoises per policy and
+    lead times; ``startups`` are the deployment's observed start-up times in seconds."""
     matched = match_policies(policy_set, deployment)
     policy = matched.policy
     baseline = baseline_replicas(policy)
@@ -209,12 +226,15 @@ def plan_deployment(
             deployment, None, matched.conflict, "UTC", (Transition(start, None, "none"),), usage
         )
     timelines = {} if timelines is None else timelines
-    timeline = timelines.get(policy.name)
+    lead_times = lead_times_in_use(policy, startups)
+    leads = {name: in_use.value for name, in_use in lead_times.items()}
+    key = (policy.name, tuple(sorted(leads.items())))
+    timeline = timelines.get(key)
     if timeline is None:
-        timeline = timelines[policy.name] = _timeline(policy, start, until)
+        timeline = timelines[key] = _timeline(policy, start, until, leads)
     usage = Usage()
     for state, opened, closed in timeline.periods:
         usage = usage + usage_between(deployment, state, baseline, opened, closed, pricing)
     return DeploymentPlan(
-        deployment, policy.name, (), policy.timezone, timeline.transitions, usage, timeline.skipped_dates
+        deployment, policy.name, (), policy.timezone, timeline.transitions, usage, timeline.skipped_dates, lead_times
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
+from scaler.policy.durations import format_duration
 from scaler.policy.plan import DeploymentPlan, Plan, SkippedDate, Transition
 from scaler.policy.skipdays import SKIP_DATE
 from scaler.policy.zones import UTC, local_instant, zone
@@ -65,6 +66,8 @@ def _deployment_block(entry: DeploymentPlan) -> list[str]:
     else:
         governed = f"policy {entry.policy} ({entry.timezone})"
     lines = [f"{deployment.deployment_name}  {accelerator}  {governed}"]
+    for name, in_use in entry.lead_times.items():
+        lines.append(f"  lead time of window {name}: {format_duration(in_use.value)} ({in_use.source})")
     if entry.policy is not None:
         tz = zone(entry.timezone)
         rows: list[tuple[datetime, str]] = [

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from click.testing import CliRunner, Result
@@ -15,6 +17,7 @@ from scaler.sim.app import create_app
 from scaler.sim.clock import ManualClock
 from scaler.sim.seed import DEFAULT_SEED_PATH, load_seed
 from scaler.sim.state import SimState
+from scaler.store import open_store
 from tests.client.serving import LoopbackServer
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
@@ -217,3 +220,56 @@ def test_holidays_of_india_and_a_recurring_closure_are_skipped_by_name(tmp_path:
         "  Tue 2027-01-26  skipped: Republic Day (IN): window day does not open",
         "  Mon 2027-02-01  skipped: Office closed: window day does not open",
     ] == skipped
+
+
+PEAK_AUTO = """\
+version: 1
+policies:
+  - name: peak
+    match: {names: ["llama-*"]}
+    default: stopped
+    windows:
+      - name: peak
+        cron: "0 9 * * *"
+        duration: 1h
+        lead_time: auto
+        state: running
+"""
+
+
+def test_plan_reads_the_start_ups_the_daemon_recorded(tmp_path: Path) -> None:
+    """``lead_time: auto``: the plan uses the start-ups in the state store at SCALER_STATE_URL and names their p90."""
+    state_url = f"sqlite:///{tmp_path / 'state.db'}"
+    with open_store(state_url) as store:
+        for day in range(4):
+            store.record_startup(UUID(str(INVENTORY[1]["deployment_id"])), utc_day(day), 1500.0, keep=20)
+    (tmp_path / "p.yaml").write_text(PEAK_AUTO)
+    (tmp_path / "inventory.json").write_text(json.dumps(INVENTORY))
+    arguments = ["plan", "--policies", str(tmp_path / "p.yaml"), "--inventory", str(tmp_path / "inventory.json")]
+    result = CliRunner().invoke(
+        main, [*arguments, "--from", MONDAY, "--hours", "24", "--deployment", "llama-*"], env={"SCALER_STATE_URL": state_url}
+    )
+    assert 0 == result.exit_code, result.output
+    lines = result.stdout.splitlines()
+    assert "  lead time of window peak: 25m (auto: p90 of 4 starts)" in lines
+    assert any("2026-03-02 08:35Z  running" in line for line in lines), lines
+
+
+def test_plan_without_a_state_store_says_it_shows_the_initial_lead_time(tmp_path: Path) -> None:
+    """No store at SCALER_STATE_URL: a note on stderr, and the initial lead time (15m) in the plan."""
+    (tmp_path / "p.yaml").write_text(PEAK_AUTO)
+    (tmp_path / "inventory.json").write_text(json.dumps(INVENTORY))
+    arguments = ["plan", "--policies", str(tmp_path / "p.yaml"), "--inventory", str(tmp_path / "inventory.json")]
+    result = CliRunner().invoke(
+        main,
+        [*arguments, "--from", MONDAY, "--hours", "24", "--deployment", "llama-*"],
+        env={"SCALER_STATE_URL": f"sqlite:///{tmp_path / 'absent.db'}"},
+    )
+    assert 0 == result.exit_code, result.output
+    assert result.stderr.startswith("note: lead_time: auto shows its initial lead time: no start-ups read ("), result.stderr
+    assert "  lead time of window peak: 15m (auto: initial, 0 of 3 starts observed)" in result.stdout.splitlines()
+
+
+def utc_day(day: int) -> datetime:
+    """Midnight UTC ``day`` days before the plan's Monday."""
+    return datetime(2026, 3, 1, tzinfo=timezone.utc) - timedelta(days=day)

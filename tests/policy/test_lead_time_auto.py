@@ -9,9 +9,11 @@ import pytest
 from scaler.policy.errors import PolicyLoadError
 from scaler.policy.leadtime import lead_time_in_use, learned_lead_times
 from scaler.policy.model import DesiredState
+from scaler.policy.plan import build_plan
+from scaler.policy.report import render_plan_table
 from scaler.policy.resolve import resolve_for_policy
 
-from .helpers import policy_set, utc
+from .helpers import deployment, policy_set, utc
 
 RUNNING = DesiredState.running()
 STOPPED = DesiredState.stopped()
@@ -121,3 +123,31 @@ def test_a_malformed_automatic_lead_time_is_an_error_at_its_line(lead_time: str,
         peak(lead_time)
     found = [str(issue) for issue in caught.value.issues]
     assert 1 == len(found) and f"policy.yaml:10: policies[0].windows[0].{message}" in found[0], found
+
+
+def test_the_plan_shows_each_deployment_lead_time_and_where_it_came_from():
+    """With 12 observed start-ups of 20 minutes the plan starts the peak at 08:40 and says ``auto: p90 of 12 starts``;
+    a deployment never observed starts 08:45 on its initial lead time."""
+    policies = policy_set(
+        """
+        - name: p
+          match: {names: ["*"]}
+          default: stopped
+          windows:
+            - name: peak
+              cron: "0 9 * * *"
+              duration: 1h
+              lead_time: auto
+              state: running
+        """
+    )
+    slow, fresh = deployment("slow"), deployment("fresh")
+    plan = build_plan(
+        policies, [slow, fresh], utc("2026-03-02T00:00"), utc("2026-03-03T00:00"), {slow.deployment_id: minutes(*[20] * 12)}
+    )
+    entries = {entry["deployment_name"]: entry for entry in plan.to_json()["deployments"]}
+    assert {"peak": {"seconds": 1200, "source": "auto: p90 of 12 starts"}} == entries["slow"]["lead_times"]
+    assert "2026-03-02T08:40:00Z" == entries["slow"]["transitions"][1]["at"]
+    assert {"peak": {"seconds": 900, "source": "auto: initial, 0 of 3 starts observed"}} == entries["fresh"]["lead_times"]
+    assert "2026-03-02T08:45:00Z" == entries["fresh"]["transitions"][1]["at"]
+    assert "  lead time of window peak: 20m (auto: p90 of 12 starts)" in render_plan_table(plan).splitlines()
