@@ -7,12 +7,14 @@ Deployments are in name order (then id). Deployments that are FAILED, DELETING o
 DELETED are left out (the scaler never acts on them and they run no GPUs); they are
 listed in ``Plan.skipped``. The dates on which a skip date, a holiday or a calendar event
 keeps a recurring window closed are listed with each deployment (``skipped_dates``), by name.
+A new deployment (given with its first sighting, see :func:`build_plan`) is left alone
+until its grace period ends (source ``grace``, ``grace_until``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -21,6 +23,7 @@ from uuid import UUID
 from scaler.policy.leadtime import LeadTimeInUse, lead_times_in_use
 from scaler.policy.matching import match_policies
 from scaler.policy.model import DesiredState, Policy, PolicySet
+from scaler.policy.resolve import grace_ends_at
 from scaler.policy.savings import Usage, baseline_replicas, savings_percent, usage_between
 from scaler.policy.schedule import skipped_openings
 from scaler.policy.zones import UTC, require_aware
@@ -89,6 +92,8 @@ class DeploymentPlan:
     transitions: tuple[Transition, ...]
     usage: Usage
     skipped_dates: tuple[SkippedDate, ...] = ()
+    grace_until: datetime | None = None
+    """A new deployment's grace period runs until then (it is left alone before)."""
     lead_times: Mapping[str, LeadTimeInUse] = field(default_factory=dict)
     """The lead time in use of each window with ``lead_time: auto``, by window name."""
 
@@ -102,6 +107,7 @@ class DeploymentPlan:
             "policy": self.policy,
             "conflict": list(self.conflict),
             "transitions": [transition.to_json() for transition in self.transitions],
+            "grace_until": iso_utc(self.grace_until) if self.grace_until is not None else None,
             "skipped_dates": [skipped.to_json() for skipped in self.skipped_dates],
             "lead_times": {name: in_use.to_json() for name, in_use in self.lead_times.items()},
             "gpu_hours": {"baseline": _round(self.usage.baseline_gpu_hours), "planned": _round(self.usage.planned_gpu_hours)},
@@ -156,6 +162,9 @@ def build_plan(
     deployments: Iterable[Deployment],
     start: datetime,
     until: datetime,
+    *,
+    new_since: Mapping[UUID, datetime] | None = None,
+    default_grace: timedelta = timedelta(0),
     startups: Mapping[UUID, Sequence[float]] | None = None,
 ) -> Plan:
     """Return the plan of ``deployments`` under ``policy_set`` from ``start`` to ``until``.
@@ -163,8 +172,10 @@ def build_plan(
     The first transition of each deployment is at ``start``; each later one is an
     instant where the scheduled state changes (consecutive transitions never repeat a
     state; the source shown is the one that brought the state). A deployment in
-    conflict has one ``unchanged`` transition with source ``none``. ``startups`` are the
-    start-up times the daemon observed, by deployment, for windows with ``lead_time:
+    conflict has one ``unchanged`` transition with source ``none``. ``new_since``: the
+    first sighting of each new deployment, left alone (source ``grace``) until its
+    policy's ``grace_period`` (else ``default_grace``) has passed since. ``startups`` are
+    the start-up times the daemon observed, by deployment, for windows with ``lead_time:
     auto`` (none: their initial lead time). Raises ``ValueError`` when an instant is
     naive or ``until`` is not after ``start``.
     """
@@ -179,7 +190,11 @@ def build_plan(
             skipped.append(deployment)
             continue
         observed = (startups or {}).get(deployment.deployment_id, ())
-        entries.append(plan_deployment(policy_set, deployment, start, until, timelines, startups=observed))
+        entry = plan_deployment(policy_set, deployment, start, until, timelines, startups=observed)
+        first_seen = (new_since or {}).get(deployment.deployment_id)
+        if first_seen is not None:
+            entry = _with_grace(policy_set, entry, timelines, first_seen, default_grace, start, until)
+        entries.append(entry)
     return Plan(start, until, tuple(entries), tuple(skipped))
 
 
@@ -228,7 +243,7 @@ def plan_deployment(
     timelines = {} if timelines is None else timelines
     lead_times = lead_times_in_use(policy, startups)
     leads = {name: in_use.value for name, in_use in lead_times.items()}
-    key = (policy.name, tuple(sorted(leads.items())))
+    key = _timeline_key(policy.name, leads)
     timeline = timelines.get(key)
     if timeline is None:
         timeline = timelines[key] = _timeline(policy, start, until, leads)
@@ -236,5 +251,50 @@ def plan_deployment(
     for state, opened, closed in timeline.periods:
         usage = usage + usage_between(deployment, state, baseline, opened, closed, pricing)
     return DeploymentPlan(
-        deployment, policy.name, (), policy.timezone, timeline.transitions, usage, timeline.skipped_dates, lead_times
+        deployment,
+        policy.name,
+        (),
+        policy.timezone,
+        timeline.transitions,
+        usage,
+        timeline.skipped_dates,
+        lead_times=lead_times,
     )
+
+
+def _timeline_key(policy: str, leads: Mapping[str, timedelta]) -> tuple[object, ...]:
+    """A timeline is shared by the deployments of one policy with the same lead times."""
+    return (policy, tuple(sorted(leads.items())))
+
+
+def _with_grace(
+    policy_set: PolicySet,
+    entry: DeploymentPlan,
+    timelines: dict[object, _Timeline],
+    first_seen: datetime,
+    default_grace: timedelta,
+    start: datetime,
+    until: datetime,
+) -> DeploymentPlan:
+    """``entry`` of a new deployment first seen at ``first_seen``: left alone until its grace period ends."""
+    if entry.policy is None:
+        return entry
+    policy = policy_set.policy(entry.policy)
+    grace_until = grace_ends_at(policy, first_seen, new=True, default=default_grace) if policy else None
+    if grace_until is None or grace_until <= start:
+        return entry
+    timeline = timelines[_timeline_key(entry.policy, {name: lead.value for name, lead in entry.lead_times.items()})]
+    transitions = [Transition(start, None, "grace")]
+    if grace_until < until:
+        in_force = [transition for transition in timeline.transitions if transition.at <= grace_until][-1]
+        transitions.append(Transition(grace_until, in_force.state, in_force.source))
+        transitions.extend(transition for transition in timeline.transitions if transition.at > grace_until)
+    baseline = baseline_replicas(policy)
+    usage = Usage()
+    for state, opened, closed in timeline.periods:
+        cut = min(max(grace_until, opened), closed)
+        if opened < cut:
+            usage = usage + usage_between(entry.deployment, None, baseline, opened, cut, policy_set.pricing)
+        if cut < closed:
+            usage = usage + usage_between(entry.deployment, state, baseline, cut, closed, policy_set.pricing)
+    return replace(entry, transitions=tuple(transitions), usage=usage, grace_until=grace_until)

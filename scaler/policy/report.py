@@ -65,6 +65,8 @@ def _deployment_block(entry: DeploymentPlan) -> list[str]:
         governed = "no policy: left alone"
     else:
         governed = f"policy {entry.policy} ({entry.timezone})"
+        if entry.grace_until is not None:
+            governed += f", new: left alone until its grace period ends at {_utc(entry.grace_until)}"
     lines = [f"{deployment.deployment_name}  {accelerator}  {governed}"]
     for name, in_use in entry.lead_times.items():
         lines.append(f"  lead time of window {name}: {format_duration(in_use.value)} ({in_use.source})")

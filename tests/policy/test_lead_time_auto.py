@@ -143,7 +143,11 @@ def test_the_plan_shows_each_deployment_lead_time_and_where_it_came_from():
     )
     slow, fresh = deployment("slow"), deployment("fresh")
     plan = build_plan(
-        policies, [slow, fresh], utc("2026-03-02T00:00"), utc("2026-03-03T00:00"), {slow.deployment_id: minutes(*[20] * 12)}
+        policies,
+        [slow, fresh],
+        utc("2026-03-02T00:00"),
+        utc("2026-03-03T00:00"),
+        startups={slow.deployment_id: minutes(*[20] * 12)},
     )
     entries = {entry["deployment_name"]: entry for entry in plan.to_json()["deployments"]}
     assert {"peak": {"seconds": 1200, "source": "auto: p90 of 12 starts"}} == entries["slow"]["lead_times"]
