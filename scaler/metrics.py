@@ -32,6 +32,9 @@ from prometheus_client.metrics_core import Metric
 disable_created_metrics()
 
 ACTIONS = ("start", "stop", "update_replicas", "restart", "delete")
+PEAK_START_RESULTS = ("ready", "late")
+#: Start-up times from a minute to two hours (the learned lead time's default bounds).
+STARTUP_BUCKETS = (60, 120, 180, 300, 420, 600, 900, 1200, 1500, 1800, 2700, 3600, 5400, 7200)
 ACTION_RESULTS = ("success", "error", "dry_run", "deferred", "blocked")
 ERROR_REASONS = (
     "auth",
@@ -213,6 +216,23 @@ class Metrics:
             registry=r,
         )
 
+        # --- Start-ups (lead_time: auto) ----------------------------------
+        self.deployment_startup = Histogram(
+            "scaler_deployment_startup_seconds",
+            "Observed start-up times of deployments whose policy learns its lead time: from a start (or a "
+            "scale-up from a floor of 0) to the first Healthy answer with every pod ready, by accelerator.",
+            ["accelerator"],
+            buckets=STARTUP_BUCKETS,
+            registry=r,
+        )
+        self.peak_starts = Counter(
+            "scaler_peak_starts_total",
+            "Nominal openings of running windows with lead_time: auto, by whether the deployment was "
+            "Healthy then (ready) or not (late).",
+            ["result"],
+            registry=r,
+        )
+
         # --- Policies ----------------------------------------------------
         self.policy_reloads = Counter(
             "scaler_policy_reloads_total",
@@ -294,6 +314,8 @@ class Metrics:
             self.policy_reloads.labels(result=result)
         for change in ("acquired", "lost"):
             self.leadership_changes.labels(change=change)
+        for result in PEAK_START_RESULTS:
+            self.peak_starts.labels(result=result)
 
     def exposition(self, names: Sequence[str] = ()) -> bytes:
         """Every metric in the text exposition format (0.0.4): what ``/metrics`` serves.

@@ -231,6 +231,7 @@ def plan(
         if not deployments:
             globs = ", ".join(repr(glob) for glob in name_globs)
             fail(f"no deployment matches --deployment {globs} ({listed} deployment{'s' if listed != 1 else ''} listed)")
+    startups = _learned_startups() if any(policy.has_auto_lead for policy in policy_set.policies) else {}
     result = build_plan(
         policy_set,
         deployments,
@@ -238,6 +239,7 @@ def plan(
         start + timedelta(hours=hours),
         new_since=new_since,
         default_grace=default_grace,
+        startups=startups,
     )
     if output == "json":
         # Indented for a person at a terminal; compact (and much faster to write) otherwise.
@@ -249,6 +251,18 @@ def plan(
     if fail_on_conflict and conflicts:
         named = ", ".join(f"{entry.deployment.deployment_name} ({', '.join(entry.conflict)})" for entry in conflicts)
         fail(f"{len(conflicts)} deployment{'s' if len(conflicts) != 1 else ''} in conflict: {named}")
+
+
+def _learned_startups() -> dict[UUID, list[float]]:
+    """The start-up times the daemon recorded in the state store (SCALER_STATE_URL), for ``lead_time: auto``;
+    none, with a note on stderr, when there is no usable store there."""
+    settings = quiet_settings()
+    try:
+        with open_store(settings.state_url, create=False) as store:
+            return store.startups()
+    except StoreError as exc:
+        click.echo(f"note: lead_time: auto shows its initial lead time: no start-ups read ({exc})", err=True)
+        return {}
 
 
 @click.command(

@@ -51,6 +51,7 @@ from scaler.daemon.organization import OrganizationState
 from scaler.daemon.policies import PolicyKeeper
 from scaler.daemon.recovery import recover_pending
 from scaler.daemon.savings import SavingsMeter, gpus_held, running_gpus, state_in_effect, state_saving
+from scaler.daemon.startups import StartupLearner
 from scaler.daemon.status import DeploymentView
 from scaler.metrics import Metrics
 from scaler.policy import (
@@ -193,6 +194,7 @@ class Reconciler:
         self._coverage = PolicyCoverage(metrics)
         self._conflicts = ConflictNotices()
         self._skipped = SkippedTransitions()
+        self.startups = StartupLearner(store=store, metrics=metrics)
 
     # --- Inventory -----------------------------------------------------------------
 
@@ -285,7 +287,8 @@ class Reconciler:
         self._unknown_statuses = set(unknown)
 
     def watched(self) -> set[UUID]:
-        """The deployments governed by a policy with health rules (their health is polled every interval).
+        """The deployments governed by a policy with health rules, and those starting up for a learned
+        lead time (their health is polled every interval).
 
         Computed once per inventory and policy set.
         """
@@ -300,7 +303,7 @@ class Reconciler:
                 if policy is not None and policy.health:
                     self._watched.add(deployment.deployment_id)
             self._watched_key = key
-        return self._watched
+        return self._watched | (self.startups.watching() & self.inventory.keys())
 
     async def absorb_health(self, poll: HealthPoll) -> None:
         """Publish the health just observed, and forget the deployments the platform answered 404 for."""
@@ -313,6 +316,14 @@ class Reconciler:
             view = self.views.get(deployment_id)
             if view is not None:
                 view.health, view.pods = track, pods
+        policy_set = self.policies.current
+        if policy_set is not None and self.may_act():
+            try:
+                await self.startups.observe(poll.tracks, self.health.pods, self.inventory)
+            except StoreError as error:
+                self._store_failed("record_startup", error)
+            tracks = {deployment_id: view.health for deployment_id, view in self.views.items()}
+            self.startups.judge_openings(policy_set, self.inventory.values(), tracks, self._clock())
         if poll.gone:
             try:
                 await asyncio.to_thread(self._forget_in_store, poll.gone)
@@ -442,6 +453,11 @@ class Reconciler:
             summary.error = f"the state store cannot be read: {error}"
             return summary
         self.health.remember(memory.tracks)
+        try:
+            await self.startups.load_once()
+        except StoreError as error:
+            self._store_failed("startups", error)
+        self.startups.refresh(policy_set, self.inventory.values(), now)
         # Savings run up to what the platform was last seen doing, not past it (the list may be older than now).
         observed = self.inventory_at if self._listed_since_cycle and self.inventory_at is not None else now
         self._savings.settle(observed, count=acting)
@@ -492,6 +508,8 @@ class Reconciler:
             self.needs_recovery = True
         summary.reports.extend(execution.reports)
         self._absorb_statuses(execution)
+        if acting:
+            self.startups.note_actions(policy_set, self.inventory, applied_view, execution)
         if execution.gone:
             self._forget(execution.gone)
         if acting:  # the leader alone keeps the rules' memory (a standby's copy may be stale)
@@ -642,6 +660,7 @@ class Reconciler:
             first_seen=self.first_seen.get(deployment.deployment_id),
             new=self.is_new(deployment.deployment_id),
             default_grace=self.new_deployment_grace,
+            lead_times=self.startups.lead_times(policy_set, deployment),
         )
 
     def is_new(self, deployment_id: UUID) -> bool:
@@ -865,6 +884,7 @@ class Reconciler:
                 effect="forgotten: the platform no longer has it",
             )
         self.health.forget(gone)
+        self.startups.forget(gone)
         self._gauges.retain(self.inventory.keys())
         self.exception_gauges.retain(self.inventory.keys())
         self._savings.retain(self.inventory.keys())

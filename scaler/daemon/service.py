@@ -594,7 +594,7 @@ class Daemon:
                 "reconcile_interval_seconds": settings.reconcile_interval_seconds,
                 "health_interval_seconds": settings.health_interval_seconds,
                 "max_actions_per_cycle": settings.max_actions_per_cycle,
-                "policies": self.policies.view(),
+                "policies": self.policies.view(self.clock()),
                 "organization": self.organization.view(),
                 "last_reconcile": {
                     "at": iso(summary.at),
@@ -623,12 +623,15 @@ class Daemon:
         recorded = await self._recorded_actions(deployments)
         zones = self._policy_zones()
         return [
-            deployment_status(
-                view,
-                self.reconciler.next_state(view),
-                recorded_action=recorded.get(view.deployment.deployment_id),
-                timezone=zones.get(view.resolution.policy or "") if view.resolution else None,
-            )
+            {
+                **deployment_status(
+                    view,
+                    self.reconciler.next_state(view),
+                    recorded_action=recorded.get(view.deployment.deployment_id),
+                    timezone=zones.get(view.resolution.policy or "") if view.resolution else None,
+                ),
+                "lead_times": self.reconciler.startups.view(self.policies.current, view.deployment),
+            }
             for view in deployments
         ]
 

@@ -8,6 +8,12 @@ does; a day field whose text starts with ``*`` (``*`` or ``*/n``) counts as unre
 exactly as Vixie cron decides it. The macros ``@hourly``, ``@daily``, ``@midnight``,
 ``@weekly``, ``@monthly``, ``@yearly`` and ``@annually`` are accepted.
 
+Beyond Vixie cron (as Quartz and cronsim write them): ``L`` in the day of month is the
+last day of the month and ``L-n`` the day ``n`` days before it; in the day of week
+``DAY#n`` is the ``n``-th such weekday of the month (``fri#1``, ``1#2``; a fifth one a
+month lacks does not fire) and ``DAYL`` the last one (``5L``, ``friL``). They are list
+entries like any other and count as restrictions in the day rule above.
+
 Fire times are computed directly from the parsed sets over local dates (not by
 wrapping a scheduler's trigger): each matching wall-clock time of a matching date is
 turned into an instant by :func:`scaler.policy.zones.local_instant`, so a time in the
@@ -20,6 +26,7 @@ double firing in the repeated hour would have to be corrected from outside.
 from __future__ import annotations
 
 import calendar
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
@@ -73,6 +80,12 @@ class CronSchedule:
     weekdays: frozenset[int]
     day_of_month_star: bool
     day_of_week_star: bool
+    #: ``L`` (0) and ``L-n`` (n): days counted back from the last day of the month.
+    days_before_month_end: frozenset[int] = frozenset()
+    #: ``DAY#n`` as (weekday, n), cron numbering.
+    nth_weekdays: frozenset[tuple[int, int]] = frozenset()
+    #: ``DAYL``: the last such weekday of the month, cron numbering.
+    last_weekdays: frozenset[int] = frozenset()
 
     def __str__(self) -> str:
         return self.text
@@ -81,8 +94,15 @@ class CronSchedule:
         """Return whether the schedule fires on local date ``day`` (month, then the Vixie day rule)."""
         if day.month not in self.months:
             return False
-        in_month = day.day in self.days_of_month
-        in_week = (day.weekday() + 1) % 7 in self.weekdays
+        in_month = day.day in self.days_of_month or (
+            bool(self.days_before_month_end) and _month_length(day) - day.day in self.days_before_month_end
+        )
+        weekday = (day.weekday() + 1) % 7
+        in_week = (
+            weekday in self.weekdays
+            or (weekday, (day.day - 1) // 7 + 1) in self.nth_weekdays
+            or (weekday in self.last_weekdays and day.day + 7 > _month_length(day))
+        )
         if self.day_of_month_star or self.day_of_week_star:
             return in_month and in_week
         return in_month or in_week
@@ -150,9 +170,11 @@ def parse_cron(text: str) -> CronSchedule:
         if len(fields_text) != 5:
             extra = "; seconds and years are not supported" if len(fields_text) > 5 else ""
             raise CronError(f"{text!r} has {len(fields_text)} fields; expected {EXPECTED}{extra}")
-    values = [_parse_field(spec, field) for spec, field in zip(fields_text, _FIELDS)]
-    minutes, hours, days_of_month, months, weekdays = values
-    weekdays = {0 if day == 7 else day for day in weekdays}
+    parsed = [_parse_field(spec, field) for spec, field in zip(fields_text, _FIELDS)]
+    (minutes, _), (hours, _), (days_of_month, month_end), (months, _), (weekdays, week_forms) = parsed
+    weekdays = {_sunday_zero(day) for day in weekdays}
+    nth_weekdays = {(_sunday_zero(day), nth) for kind, day, nth in week_forms if kind == "#"}
+    last_weekdays = {_sunday_zero(day) for kind, day, _ in week_forms if kind == "L"}
     schedule = CronSchedule(
         text=expression,
         minutes=tuple(sorted(minutes)),
@@ -162,20 +184,114 @@ def parse_cron(text: str) -> CronSchedule:
         weekdays=frozenset(weekdays),
         day_of_month_star=fields_text[2].startswith("*"),
         day_of_week_star=fields_text[4].startswith("*"),
+        days_before_month_end=frozenset(back for _, back, _ in month_end),
+        nth_weekdays=frozenset(nth_weekdays),
+        last_weekdays=frozenset(last_weekdays),
     )
     _check_fires_at_all(schedule, fields_text)
     return schedule
 
 
-def _parse_field(spec: str, field: _Field) -> set[int]:
+#: A day form beyond Vixie cron: ("L", days back, 0) in the day of month; ("#", weekday, n)
+#: or ("L", weekday, 0) in the day of week.
+_DayForm = tuple[str, int, int]
+
+
+def _parse_field(spec: str, field: _Field) -> tuple[set[int], set[_DayForm]]:
+    """Return the field's plain values and its ``L``/``#`` forms (only the two day fields have any)."""
     if not spec:
         raise CronError(f"the {field.name} field is empty")
-    result: set[int] = set()
+    values: set[int] = set()
+    forms: set[_DayForm] = set()
     for item in spec.split(","):
         if not item:
             raise CronError(f"the {field.name} field {spec!r} has an empty list entry")
-        result |= _parse_item(item, field)
-    return result
+        form = _day_form(item, field)
+        if form is None:
+            values |= _parse_item(item, field)
+        else:
+            forms.add(form)
+    return values, forms
+
+
+_LAST_IN_MONTH = re.compile(r"^[Ll](?:-(\d+))?$")
+_NTH_HINT = "DAY#n (the n-th such weekday of the month, n from 1 to 5, e.g. fri#1 or 1#2)"
+_LAST_HINT = "DAYL (the last such weekday of the month, e.g. friL or 5L)"
+
+
+def _day_form(item: str, field: _Field) -> _DayForm | None:
+    """Return ``item``'s ``L``/``#`` form, ``None`` for a plain item; raise :class:`CronError` for a misuse."""
+    lowered = item.lower()
+    if field.name == "day-of-month":
+        return _month_end_form(item) if any(mark in lowered for mark in "#lw") else None
+    if field.name == "day-of-week":
+        return _weekday_form(item, field) if "#" in item or "l" in lowered else None  # no day name has an l
+    if "#" in item or _LAST_IN_MONTH.match(item):
+        raise CronError(
+            f"{field.name} {item!r}: L and # belong to the day fields only: L or L-n in day-of-month, "
+            f"{_NTH_HINT} or {_LAST_HINT} in day-of-week"
+        )
+    return None
+
+
+def _month_end_form(item: str) -> _DayForm | None:
+    if "#" in item:
+        raise CronError(f"day-of-month {item!r}: # belongs in the day-of-week field, as {_NTH_HINT}")
+    if item.lower().endswith("w"):
+        raise CronError(
+            f"day-of-month {item!r}: W (the nearest weekday) is not supported; use L, L-n or a day-of-week"
+        )
+    match = _LAST_IN_MONTH.match(item)
+    if match is None:
+        if "/" in item or re.search(r"\d-[Ll]|[Ll]-.*-", item):
+            raise CronError(
+                f"day-of-month {item!r}: L takes no range or step; write L (the last day of the month) "
+                "or L-n (n days before it) as a list entry of its own"
+            )
+        raise CronError(
+            f"day-of-month {item!r} is not valid; write L (the last day of the month) or L-n "
+            "(n days before it, n from 1 to 30)"
+        )
+    back = int(match.group(1)) if match.group(1) is not None else 0
+    if match.group(1) is not None and not 1 <= back <= 30:
+        raise CronError(f"day-of-month {item!r}: in L-n, n counts days back from the last day and takes 1-30")
+    return ("L", back, 0)
+
+
+def _weekday_form(item: str, field: _Field) -> _DayForm:
+    if any(mark in item for mark in "/-*"):
+        raise CronError(
+            f"day-of-week {item!r}: DAY#n and DAYL name a single weekday and take no range, step or '*'; "
+            "list several instead, e.g. mon#1,mon#3"
+        )
+    if "#" in item:
+        day_text, _, nth_text = item.partition("#")
+        if not day_text:
+            raise CronError(f"day-of-week {item!r}: the weekday before '#' is missing; expected {_NTH_HINT}")
+        day = _value(day_text, field, item)
+        if not nth_text.isdigit() or not 1 <= int(nth_text) <= 5:
+            raise CronError(
+                f"day-of-week {item!r}: the number after '#' says which such weekday of the month and takes 1-5"
+            )
+        return ("#", day, int(nth_text))
+    day_text = item[:-1]
+    if not item.lower().endswith("l"):
+        raise CronError(f"day-of-week {item!r} is not valid; expected a weekday, {_NTH_HINT} or {_LAST_HINT}")
+    if not day_text or "l" in day_text.lower():
+        raise CronError(
+            f"day-of-week {item!r}: L alone is not a weekday; write {_LAST_HINT}, "
+            "or L in the day-of-month field for the last day of the month"
+        )
+    return ("L", _value(day_text, field, item), 0)
+
+
+def _sunday_zero(day: int) -> int:
+    """Cron day-of-week numbering with Sunday as 0 (7 is Sunday too)."""
+    return 0 if day == 7 else day
+
+
+def _month_length(day: date) -> int:
+    return calendar.monthrange(day.year, day.month)[1]
 
 
 def _parse_item(item: str, field: _Field) -> set[int]:
@@ -223,10 +339,13 @@ _DAYS_IN_MONTH = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30,
 
 
 def _check_fires_at_all(schedule: CronSchedule, fields_text: list[str]) -> None:
-    """Reject a day-of-month that no selected month has (``0 0 31 2 *``): it would never fire."""
+    """Reject a day-of-month that no selected month has (``0 0 31 2 *``, ``0 0 L-29 2 *``): it would never fire."""
     if schedule.day_of_month_star or not schedule.day_of_week_star:
         return
-    if any(day <= _DAYS_IN_MONTH[month] for month in schedule.months for day in schedule.days_of_month):
+    lengths = [_DAYS_IN_MONTH[month] for month in schedule.months]
+    if any(day <= length for length in lengths for day in schedule.days_of_month):
+        return
+    if any(back < length for length in lengths for back in schedule.days_before_month_end):
         return
     raise CronError(
         f"day-of-month {fields_text[2]!r} never occurs in month {fields_text[3]!r}, so the schedule never fires"

@@ -52,8 +52,10 @@ class PolicyPathError(PolicyError):
 class PolicyLoadError(PolicyError):
     """The policy files are not valid; ``issues`` lists every problem, ``str()`` one per line."""
 
-    def __init__(self, issues: list[PolicyIssue]) -> None:
+    def __init__(self, issues: list[PolicyIssue], *, calendar_paths: Sequence[Path] = ()) -> None:
         self.issues = issues
+        #: The calendar files the policies name, so that a watcher sees a broken one mended.
+        self.calendar_paths = tuple(calendar_paths)
         super().__init__("\n".join(str(issue) for issue in issues))
 
 

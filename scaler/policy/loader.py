@@ -27,8 +27,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, TypeAdapter, ValidationError
 
 from scaler.policy.errors import PolicyIssue, PolicyLoadError, PolicyPathError, PolicySetEmpty
+from scaler.policy.icalendars import CalendarError, CalendarFile, read_calendar_file
 from scaler.policy.model import (
     BUILTIN_PRICES,
+    CALENDAR_READER,
     FORMAT_VERSION,
     NAME_MAX,
     Accelerator,
@@ -151,8 +153,9 @@ def parse_policy_sources(sources: Iterable[tuple[str, bytes]]) -> PolicySet:
     issues: list[PolicyIssue] = []
     parsed: list[_ParsedFile] = []
     source_list = list(sources)
+    calendars = _CalendarReader()
     for file, raw in source_list:
-        parsed_file = _parse_file(file, raw)
+        parsed_file = _parse_file(file, raw, calendars)
         issues.extend(parsed_file.issues)
         parsed.append(parsed_file)
     issues.extend(_cross_file_issues(parsed))
@@ -161,21 +164,58 @@ def parse_policy_sources(sources: Iterable[tuple[str, bytes]]) -> PolicySet:
         unique = sorted(
             set(issues), key=lambda issue: (order.get(issue.file, 0), issue.line, _path_order(issue.path), issue.message)
         )
-        raise PolicyLoadError(unique)
+        raise PolicyLoadError(unique, calendar_paths=calendars.paths)
     pricing = dict(BUILTIN_PRICES)
     for parsed_file in parsed:
         pricing.update(parsed_file.pricing or {})
     policies = tuple(policy for parsed_file in parsed for policy in parsed_file.policies)
     file_hashes = tuple(PolicySource(Path(file), hashlib.sha256(raw).hexdigest()) for file, raw in source_list)
+    calendar_hashes = calendars.sources()
     digest = hashlib.sha256()
-    for source in file_hashes:
+    for source in file_hashes + calendar_hashes:
         digest.update(f"{source.path}\0{source.sha256}\n".encode())
     return PolicySet(
         policies=policies,
         pricing=MappingProxyType(pricing),
         sources=file_hashes,
         content_hash=digest.hexdigest(),
+        calendars=calendar_hashes,
     )
+
+
+class _CalendarReader:
+    """Reads the calendar files of one load, each path once; remembers every path it was asked for."""
+
+    def __init__(self) -> None:
+        self._read: dict[Path, CalendarFile | CalendarError] = {}
+
+    def reader(self, policy_file: str):
+        """Return the function that reads a calendar named in ``policy_file`` (relative to its directory)."""
+        base = Path(policy_file).parent
+
+        def read(written: str) -> CalendarFile:
+            path = base / written
+            found = self._read.get(path)
+            if found is None:
+                try:
+                    found = read_calendar_file(written, base)
+                except CalendarError as exc:
+                    found = exc
+                self._read[path] = found
+            if isinstance(found, CalendarError):
+                raise found
+            return found if found.written == written else CalendarFile(written, found.path, found.sha256, found.calendar)
+
+        return read
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        """Every calendar path asked for, readable or not, in the order first asked."""
+        return tuple(self._read)
+
+    def sources(self) -> tuple[PolicySource, ...]:
+        """The calendars read, with the SHA-256 of their bytes."""
+        return tuple(PolicySource(path, found.sha256) for path, found in self._read.items() if isinstance(found, CalendarFile))
 
 
 def _path_order(path: str) -> tuple[str | int, ...]:
@@ -208,7 +248,7 @@ class _FileHead(BaseModel):
     policies: list[dict[str, Any]] = []
 
 
-def _parse_file(file: str, raw: bytes) -> _ParsedFile:
+def _parse_file(file: str, raw: bytes, calendars: _CalendarReader) -> _ParsedFile:
     result = _ParsedFile(file)
     try:
         document = read_yaml(raw)
@@ -252,7 +292,7 @@ def _parse_file(file: str, raw: bytes) -> _ParsedFile:
         _check_shape(raw_policy, path, report)
         _check_relations(raw_policy, path, report)
         try:
-            policy = Policy.model_validate(raw_policy)
+            policy = Policy.model_validate(raw_policy, context={CALENDAR_READER: calendars.reader(file)})
         except ValidationError as exc:
             report.validation_error(exc, path, Policy)
             continue
@@ -531,6 +571,11 @@ def _message(error: dict[str, Any], path: Path_, model: type[BaseModel], prefix:
             return f"unsupported version {value!r}; this scaler reads version: {FORMAT_VERSION}"
         if last == "action":
             return f"unknown action {describe_value(value)}; expected restart"
+        if last == "auto":
+            return (
+                f"{describe_value(value)} is not allowed; auto takes true only (for a fixed lead time write a "
+                "duration, such as lead_time: 15m)"
+            )
         if last in ("state", "default"):
             return f"{describe_value(value)} is not a state; expected stopped, running or {{min_replicas: N, max_replicas: M}}"
         return f"{describe_value(value)} is not allowed; expected {ctx.get('expected')}"

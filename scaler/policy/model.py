@@ -32,7 +32,9 @@ from pydantic import (
     StrictInt,
     StrictStr,
     Tag,
+    ValidationInfo,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
@@ -40,6 +42,9 @@ from scaler.policy.between import BetweenSpec, parse_between
 from scaler.policy.cron import CronSchedule, parse_cron
 from scaler.policy.dates import DateRange, DateSet, parse_date_range, parse_local_datetime
 from scaler.policy.durations import format_duration, parse_duration
+from scaler.policy.holiday_calendars import HolidayCalendar, check_categories, check_country, check_subdivision
+from scaler.policy.icalendars import CalendarFile
+from scaler.policy.skipdays import SkipDays
 from scaler.policy.zones import zone
 from scaler.simplismart.models import DOCUMENTED_HEALTH, HealthStatus
 
@@ -221,14 +226,21 @@ def describe_value(value: Any) -> str:
     return repr(value)
 
 
-def _duration_type(*, minimum: timedelta, maximum: timedelta, description: str):
+def _duration_type(*, minimum: timedelta, maximum: timedelta, description: str, alternative: str = ""):
+    """A duration field from ``minimum`` to ``maximum``; ``alternative`` names what else the field takes."""
+
     def validate(value: Any) -> timedelta:
         if isinstance(value, timedelta):
             duration = value
         elif isinstance(value, str):
-            duration = parse_duration(value)
+            try:
+                duration = parse_duration(value)
+            except ValueError as exc:
+                raise ValueError(f"{exc}{alternative}") from None
         else:
-            raise ValueError(f"expected a duration such as 30s, 10m, 8h, 7d or 1h30m, got {describe_value(value)}")
+            raise ValueError(
+                f"expected a duration such as 30s, 10m, 8h, 7d or 1h30m{alternative}, got {describe_value(value)}"
+            )
         if duration < minimum:
             raise ValueError(f"must be at least {format_duration(minimum)}, got {format_duration(duration)}")
         if duration > maximum:
@@ -254,7 +266,13 @@ WindowDuration = _duration_type(
     minimum=timedelta(minutes=1), maximum=timedelta(days=366), description="How long the window stays open (elapsed time)."
 )
 LeadTime = _duration_type(
-    minimum=timedelta(0), maximum=timedelta(days=7), description="Open the window this much earlier."
+    minimum=timedelta(0),
+    maximum=timedelta(days=7),
+    description="Open the window this much earlier.",
+    alternative=", or auto (learned from the deployment's start-ups)",
+)
+AutoLeadBound = _duration_type(
+    minimum=timedelta(0), maximum=timedelta(days=7), description="A bound of the learned lead time."
 )
 HoldTime = _duration_type(
     minimum=timedelta(0), maximum=timedelta(days=7), description="How long a health value must hold."
@@ -285,7 +303,7 @@ CronField = Annotated[
     CronSchedule,
     PlainValidator(_text_validator(parse_cron, "a crontab expression such as \"0 9 * * 1-5\"")),
     PlainSerializer(str, return_type=str),
-    WithJsonSchema({"type": "string", "description": "When the window opens: a 5-field crontab (minute hour day-of-month month day-of-week)."}),
+    WithJsonSchema({"type": "string", "description": "When the window opens: a 5-field crontab (minute hour day-of-month month day-of-week); L and L-n in day-of-month, DAY#n and DAYL in day-of-week."}),
 ]
 BetweenField = Annotated[
     BetweenSpec,
@@ -318,6 +336,30 @@ ZoneName = Annotated[
     str,
     PlainValidator(_timezone),
     WithJsonSchema({"type": "string", "description": "IANA time zone, e.g. Europe/Berlin; default UTC."}),
+]
+
+#: The key of the validation context holding the function that reads a policy's calendar files.
+CALENDAR_READER = "read_calendar"
+
+
+def _calendar_file(value: Any, info: ValidationInfo) -> CalendarFile:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(
+            f"expected the path of an iCalendar (.ics) file, relative to the policy file, got {describe_value(value)}"
+        )
+    read = (info.context or {}).get(CALENDAR_READER)
+    if read is None:
+        raise ValueError("calendar files are read only when policies are loaded from their files")
+    return read(value)
+
+
+CalendarFileField = Annotated[
+    CalendarFile,
+    PlainValidator(_calendar_file),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "description": "Path of an iCalendar (.ics) file, relative to the policy file."}
+    ),
 ]
 
 #: Health values a rule may wait for (every documented value except Healthy, which ends a rule).
@@ -377,6 +419,50 @@ class Match(_Strict):
         return bool(self.names or self.ids or self.model_repo_ids or self.model_repo_names or self.accelerator_types)
 
 
+class AutoLeadTime(_Strict):
+    """``lead_time: auto``: the lead time learned from the deployment's observed start-up times."""
+
+    model_config = ConfigDict(title="AutoLeadTime")
+
+    auto: Literal[True] = Field(description="Learn the lead time from observed start-ups.")
+    minimum: AutoLeadBound = Field(default=timedelta(minutes=1), alias="min")
+    maximum: AutoLeadBound = Field(default=timedelta(hours=2), alias="max")
+    initial: AutoLeadBound = Field(
+        default=timedelta(minutes=15), description="Used until three start-ups have been observed."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _auto_alone(cls, data: Any) -> Any:
+        return {"auto": True} if data == "auto" else data
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> AutoLeadTime:
+        if self.minimum > self.maximum:
+            raise ValueError(
+                f"min ({format_duration(self.minimum)}) must not exceed max ({format_duration(self.maximum)})"
+            )
+        return self
+
+    def bounded(self, lead: timedelta) -> timedelta:
+        """``lead`` within ``min``..``max``."""
+        return min(max(lead, self.minimum), self.maximum)
+
+
+def _lead_time_tag(value: Any) -> str:
+    return "<auto>" if value == "auto" or isinstance(value, dict) else "<duration>"
+
+
+LeadTimeField = Annotated[
+    Union[
+        Annotated[LeadTime, Tag("<duration>")],
+        Annotated[AutoLeadTime, Tag("<auto>")],
+    ],
+    Discriminator(_lead_time_tag),
+]
+"""A window's ``lead_time``: a duration, ``auto`` or ``{auto: true, min, max, initial}``."""
+
+
 class Window(_Strict):
     """A period in which the policy wants ``state``; exactly one timing form."""
 
@@ -386,13 +472,29 @@ class Window(_Strict):
     between: BetweenField | None = None
     from_: LocalDateTimeField | None = Field(default=None, alias="from")
     until: LocalDateTimeField | None = None
-    lead_time: LeadTime = timedelta(0)
+    lead_time: LeadTimeField = Field(
+        default=timedelta(0), description="Open the window this much earlier: a duration, or auto (learned)."
+    )
     state: StateField
 
     @property
     def label(self) -> str:
         """The window's name (its position when it was written without one)."""
         return self.name or "?"
+
+    @property
+    def auto_lead(self) -> AutoLeadTime | None:
+        """The automatic lead time's settings, or ``None`` for a fixed lead time."""
+        return self.lead_time if isinstance(self.lead_time, AutoLeadTime) else None
+
+    @property
+    def lead(self) -> timedelta:
+        """The lead time used when nothing was learned: the fixed one, or the automatic one's ``initial`` (bounded)."""
+        auto = self.auto_lead
+        if auto is None:
+            assert isinstance(self.lead_time, timedelta)
+            return self.lead_time
+        return auto.bounded(auto.initial)
 
     @property
     def timing(self) -> Literal["cron", "between", "absolute"]:
@@ -405,8 +507,40 @@ class Window(_Strict):
 
     @property
     def recurring(self) -> bool:
-        """Whether skip dates apply (``cron`` and ``between`` windows)."""
+        """Whether skip dates, holidays and calendars apply (``cron`` and ``between`` windows)."""
         return self.timing != "absolute"
+
+
+class HolidaySpec(_Strict):
+    """The public holidays of a country (optionally one subdivision and chosen categories), from the holidays package."""
+
+    country: StrictStr = Field(description="ISO 3166-1 code, e.g. US, GB, DE, IN.")
+    subdivision: StrictStr | None = Field(default=None, description="Subdivision code of the country, e.g. CA for US.")
+    categories: tuple[StrictStr, ...] = Field(
+        default=(), description="Holiday categories, e.g. public, government, optional; default: public."
+    )
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        return check_country(value)
+
+    @field_validator("subdivision")
+    @classmethod
+    def _known_subdivision(cls, value: str | None, info: ValidationInfo) -> str | None:
+        country = info.data.get("country")
+        return value if value is None or country is None else check_subdivision(country, value)
+
+    @field_validator("categories")
+    @classmethod
+    def _known_categories(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        country = info.data.get("country")
+        return value if country is None else check_categories(country, value)
+
+    @cached_property
+    def calendar(self) -> HolidayCalendar:
+        """The holidays themselves, computed a year at a time."""
+        return HolidayCalendar(self.country, self.subdivision, self.categories)
 
 
 class HealthRule(_Strict):
@@ -466,6 +600,12 @@ class Policy(_Strict):
     default: StateField | None = Field(default=None, description="State when no window is open; omit to leave alone.")
     windows: tuple[Window, ...] = ()
     skip_dates: tuple[DateRangeField, ...] = ()
+    holidays: tuple[HolidaySpec, ...] = Field(
+        default=(), description="Public holidays on which recurring windows do not open, as skip_dates."
+    )
+    calendars: tuple[CalendarFileField, ...] = Field(
+        default=(), description="iCalendar files whose events' dates recurring windows do not open on, as skip_dates."
+    )
     health: tuple[HealthRule, ...] = ()
     expire: Expire | None = None
     grace_period: GracePeriod | None = None
@@ -486,9 +626,11 @@ class Policy(_Strict):
         return zone(self.timezone)
 
     @cached_property
-    def skip(self) -> DateSet:
-        """The skip dates as a set of local dates."""
-        return DateSet(self.skip_dates)
+    def skip(self) -> SkipDays:
+        """The local dates recurring windows do not open on: skip dates, holidays and calendar events."""
+        return SkipDays(
+            DateSet(self.skip_dates), [holiday.calendar for holiday in self.holidays], self.calendars, self.tz
+        )
 
     @property
     def baseline(self) -> int:
@@ -526,6 +668,32 @@ class Policy(_Strict):
 
         return PolicySchedule(self)
 
+    def schedule_for(self, lead_times: Mapping[str, timedelta] | None = None):  # -> PolicySchedule
+        """The schedule with the windows' lead times replaced by ``lead_times`` (by window name), as
+        learned for one deployment; memoised per distinct set of lead times (the most recent 64)."""
+        leads = tuple((lead_times or {}).get(window.label, window.lead) for window in self.windows)
+        if leads == tuple(window.lead for window in self.windows):
+            return self.schedule
+        cache = self._schedules
+        found = cache.pop(leads, None)
+        if found is None:
+            from scaler.policy.schedule import PolicySchedule
+
+            found = PolicySchedule(self, leads)
+        cache[leads] = found
+        while len(cache) > 64:
+            cache.pop(next(iter(cache)))
+        return found
+
+    @cached_property
+    def _schedules(self) -> dict[tuple[timedelta, ...], Any]:
+        return {}
+
+    @cached_property
+    def has_auto_lead(self) -> bool:
+        """Whether some window learns its lead time (``lead_time: auto``)."""
+        return any(window.auto_lead is not None for window in self.windows)
+
 
 class PolicyFile(_Strict):
     """One policy file."""
@@ -560,7 +728,7 @@ BUILTIN_PRICES: Mapping[str, float] = MappingProxyType(
 
 @dataclass(frozen=True)
 class PolicySource:
-    """A file the set was read from and the SHA-256 of its bytes."""
+    """A file the set was read from (a policy file or a calendar) and the SHA-256 of its bytes."""
 
     path: Path
     sha256: str
@@ -570,14 +738,16 @@ class PolicySource:
 class PolicySet:
     """Every policy in force, the effective prices and where they came from.
 
-    ``content_hash`` covers the files' paths and bytes: equal hashes mean a reload
-    changed nothing.
+    ``content_hash`` covers the files' paths and bytes, calendar files included: equal
+    hashes mean a reload changed nothing.
     """
 
     policies: tuple[Policy, ...] = ()
     pricing: Mapping[str, float] = field(default_factory=lambda: BUILTIN_PRICES)
     sources: tuple[PolicySource, ...] = ()
     content_hash: str = ""
+    #: The calendar files the policies name (each once), read with the policy files.
+    calendars: tuple[PolicySource, ...] = ()
 
     def policy(self, name: str) -> Policy | None:
         """Return the policy called ``name``, or ``None``."""

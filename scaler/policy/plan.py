@@ -5,21 +5,22 @@
 scaler. ``Plan.to_json()`` gives the object ``scaler plan --output json`` prints.
 Deployments are in name order (then id). Deployments that are FAILED, DELETING or
 DELETED are left out (the scaler never acts on them and they run no GPUs); they are
-listed in ``Plan.skipped``. The dates on which a skip date keeps a recurring window
-closed are listed with each deployment (``skipped_dates``). A new deployment (given with its
-first sighting, see :func:`build_plan`) is left alone until its grace period ends (source
-``grace``, ``grace_until``).
+listed in ``Plan.skipped``. The dates on which a skip date, a holiday or a calendar event
+keeps a recurring window closed are listed with each deployment (``skipped_dates``), by name.
+A new deployment (given with its first sighting, see :func:`build_plan`) is left alone
+until its grace period ends (source ``grace``, ``grace_until``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from uuid import UUID
 from functools import cached_property
 from typing import Any
+from uuid import UUID
 
+from scaler.policy.leadtime import LeadTimeInUse, lead_times_in_use
 from scaler.policy.matching import match_policies
 from scaler.policy.model import DesiredState, Policy, PolicySet
 from scaler.policy.resolve import grace_ends_at
@@ -68,14 +69,16 @@ class Transition:
 
 @dataclass(frozen=True)
 class SkippedDate:
-    """A local date on which ``skip_dates`` keep the recurring ``windows`` closed."""
+    """A local date on which the recurring ``windows`` stay closed, and why (``names``: ``skip date``,
+    holiday names such as ``Christmas Day (US)``, calendar events' summaries)."""
 
     day: date
     windows: tuple[str, ...]
+    names: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """Return the skipped date as the plan's JSON shape."""
-        return {"date": self.day.isoformat(), "windows": list(self.windows)}
+        return {"date": self.day.isoformat(), "windows": list(self.windows), "names": list(self.names)}
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,8 @@ class DeploymentPlan:
     skipped_dates: tuple[SkippedDate, ...] = ()
     grace_until: datetime | None = None
     """A new deployment's grace period runs until then (it is left alone before)."""
+    lead_times: Mapping[str, LeadTimeInUse] = field(default_factory=dict)
+    """The lead time in use of each window with ``lead_time: auto``, by window name."""
 
     def to_json(self) -> dict[str, Any]:
         """Return the deployment's entry in the plan's JSON shape."""
@@ -104,6 +109,7 @@ class DeploymentPlan:
             "transitions": [transition.to_json() for transition in self.transitions],
             "grace_until": iso_utc(self.grace_until) if self.grace_until is not None else None,
             "skipped_dates": [skipped.to_json() for skipped in self.skipped_dates],
+            "lead_times": {name: in_use.to_json() for name, in_use in self.lead_times.items()},
             "gpu_hours": {"baseline": _round(self.usage.baseline_gpu_hours), "planned": _round(self.usage.planned_gpu_hours)},
             "cost": {"baseline": _round(self.usage.baseline_cost), "planned": _round(self.usage.planned_cost)},
         }
@@ -159,6 +165,7 @@ def build_plan(
     *,
     new_since: Mapping[UUID, datetime] | None = None,
     default_grace: timedelta = timedelta(0),
+    startups: Mapping[UUID, Sequence[float]] | None = None,
 ) -> Plan:
     """Return the plan of ``deployments`` under ``policy_set`` from ``start`` to ``until``.
 
@@ -167,20 +174,23 @@ def build_plan(
     state; the source shown is the one that brought the state). A deployment in
     conflict has one ``unchanged`` transition with source ``none``. ``new_since``: the
     first sighting of each new deployment, left alone (source ``grace``) until its
-    policy's ``grace_period`` (else ``default_grace``) has passed since. Raises
-    ``ValueError`` when an instant is naive or ``until`` is not after ``start``.
+    policy's ``grace_period`` (else ``default_grace``) has passed since. ``startups`` are
+    the start-up times the daemon observed, by deployment, for windows with ``lead_time:
+    auto`` (none: their initial lead time). Raises ``ValueError`` when an instant is
+    naive or ``until`` is not after ``start``.
     """
     start, until = require_aware(start, "start"), require_aware(until, "until")
     if until <= start:
         raise ValueError("the plan's end must be after its start")
     entries = []
     skipped = []
-    timelines: dict[str, _Timeline] = {}
+    timelines: dict[object, _Timeline] = {}
     for deployment in sorted(deployments, key=lambda item: (item.deployment_name, str(item.deployment_id))):
         if deployment.status in SKIPPED_STATUSES:
             skipped.append(deployment)
             continue
-        entry = plan_deployment(policy_set, deployment, start, until, timelines)
+        observed = (startups or {}).get(deployment.deployment_id, ())
+        entry = plan_deployment(policy_set, deployment, start, until, timelines, startups=observed)
         first_seen = (new_since or {}).get(deployment.deployment_id)
         if first_seen is not None:
             entry = _with_grace(policy_set, entry, timelines, first_seen, default_grace, start, until)
@@ -197,14 +207,16 @@ class _Timeline:
     skipped_dates: tuple[SkippedDate, ...]
 
 
-def _timeline(policy: Policy, start: datetime, until: datetime) -> _Timeline:
+def _timeline(policy: Policy, start: datetime, until: datetime, leads: Mapping[str, timedelta]) -> _Timeline:
     transitions: list[Transition] = []
     periods = []
-    for segment in policy.schedule.segments(start, until):
+    for segment in policy.schedule_for(leads).segments(start, until):
         periods.append((segment.state, segment.start, segment.end))
         if not transitions or transitions[-1].state != segment.state:
             transitions.append(Transition(segment.start, segment.state, segment.source))
-    skipped = tuple(SkippedDate(day, windows) for day, windows in skipped_openings(policy, start, until))
+    skipped = tuple(
+        SkippedDate(day, windows, policy.skip.names(day)) for day, windows in skipped_openings(policy, start, until)
+    )
     return _Timeline(tuple(transitions), tuple(periods), skipped)
 
 
@@ -213,9 +225,12 @@ def plan_deployment(
     deployment: Deployment,
     start: datetime,
     until: datetime,
-    timelines: dict[str, _Timeline] | None = None,
+    timelines: dict[object, _Timeline] | None = None,
+    *,
+    startups: Sequence[float] = (),
 ) -> DeploymentPlan:
-    """Return one deployment's plan entry (see :func:`build_plan`); ``timelines`` memoises per policy."""
+    """Return one deployment's plan entry (see :func:`build_plan`); ``timelines`` memoises per policy and
+    lead times; ``startups`` are the deployment's observed start-up times in seconds."""
     matched = match_policies(policy_set, deployment)
     policy = matched.policy
     baseline = baseline_replicas(policy)
@@ -226,21 +241,36 @@ def plan_deployment(
             deployment, None, matched.conflict, "UTC", (Transition(start, None, "none"),), usage
         )
     timelines = {} if timelines is None else timelines
-    timeline = timelines.get(policy.name)
+    lead_times = lead_times_in_use(policy, startups)
+    leads = {name: in_use.value for name, in_use in lead_times.items()}
+    key = _timeline_key(policy.name, leads)
+    timeline = timelines.get(key)
     if timeline is None:
-        timeline = timelines[policy.name] = _timeline(policy, start, until)
+        timeline = timelines[key] = _timeline(policy, start, until, leads)
     usage = Usage()
     for state, opened, closed in timeline.periods:
         usage = usage + usage_between(deployment, state, baseline, opened, closed, pricing)
     return DeploymentPlan(
-        deployment, policy.name, (), policy.timezone, timeline.transitions, usage, timeline.skipped_dates
+        deployment,
+        policy.name,
+        (),
+        policy.timezone,
+        timeline.transitions,
+        usage,
+        timeline.skipped_dates,
+        lead_times=lead_times,
     )
+
+
+def _timeline_key(policy: str, leads: Mapping[str, timedelta]) -> tuple[object, ...]:
+    """A timeline is shared by the deployments of one policy with the same lead times."""
+    return (policy, tuple(sorted(leads.items())))
 
 
 def _with_grace(
     policy_set: PolicySet,
     entry: DeploymentPlan,
-    timelines: dict[str, _Timeline],
+    timelines: dict[object, _Timeline],
     first_seen: datetime,
     default_grace: timedelta,
     start: datetime,
@@ -253,7 +283,7 @@ def _with_grace(
     grace_until = grace_ends_at(policy, first_seen, new=True, default=default_grace) if policy else None
     if grace_until is None or grace_until <= start:
         return entry
-    timeline = timelines[entry.policy]
+    timeline = timelines[_timeline_key(entry.policy, {name: lead.value for name, lead in entry.lead_times.items()})]
     transitions = [Transition(start, None, "grace")]
     if grace_until < until:
         in_force = [transition for transition in timeline.transitions if transition.at <= grace_until][-1]

@@ -1,11 +1,14 @@
 """The plan as text for people: each deployment's transitions in local and UTC time, the dates
-a skip date keeps a window closed, and the totals (a negative saving reads as an added cost)."""
+a skip date, holiday or calendar event keeps a window closed (by name), and the totals (a
+negative saving reads as an added cost)."""
 
 from __future__ import annotations
 
 from datetime import datetime, time
 
+from scaler.policy.durations import format_duration
 from scaler.policy.plan import DeploymentPlan, Plan, SkippedDate, Transition
+from scaler.policy.skipdays import SKIP_DATE
 from scaler.policy.zones import UTC, local_instant, zone
 
 
@@ -65,6 +68,8 @@ def _deployment_block(entry: DeploymentPlan) -> list[str]:
         if entry.grace_until is not None:
             governed += f", new: left alone until its grace period ends at {_utc(entry.grace_until)}"
     lines = [f"{deployment.deployment_name}  {accelerator}  {governed}"]
+    for name, in_use in entry.lead_times.items():
+        lines.append(f"  lead time of window {name}: {format_duration(in_use.value)} ({in_use.source})")
     if entry.policy is not None:
         tz = zone(entry.timezone)
         rows: list[tuple[datetime, str]] = [
@@ -89,7 +94,8 @@ def _skipped_line(skipped: SkippedDate) -> str:
     windows = ", ".join(skipped.windows)
     verb = "does" if len(skipped.windows) == 1 else "do"
     noun = "window" if len(skipped.windows) == 1 else "windows"
-    return f"  {skipped.day:%a %Y-%m-%d}  skip date: {noun} {windows} {verb} not open"
+    reason = SKIP_DATE if skipped.names in ((), (SKIP_DATE,)) else f"skipped: {', '.join(skipped.names)}"
+    return f"  {skipped.day:%a %Y-%m-%d}  {reason}: {noun} {windows} {verb} not open"
 
 
 def _state(transition: Transition) -> str:

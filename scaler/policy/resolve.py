@@ -98,6 +98,7 @@ def resolve_desired_state(
     new: bool = False,
     default_grace: timedelta = timedelta(0),
     override: Override | None = None,
+    lead_times: Mapping[str, timedelta] | None = None,
 ) -> Resolution:
     """Return what ``deployment`` should look like at ``now`` under ``policy_set``.
 
@@ -107,7 +108,8 @@ def resolve_desired_state(
     ``expire`` and the grace period). ``new``: the deployment appeared after the scaler's
     first inventory, so it is left alone for the governing policy's ``grace_period`` (else
     ``default_grace``) from ``first_seen``. ``override``: a person's override in force (a
-    suspension beats it; it beats the grace period). Raises ``ValueError`` when ``now`` is naive.
+    suspension beats it; it beats the grace period). ``lead_times``: the lead times learned for
+    the deployment by window name (``lead_time: auto``). Raises ``ValueError`` when ``now`` is naive.
     """
     now = require_aware(now, "now")
     matched = match_policies(policy_set, deployment)
@@ -133,7 +135,13 @@ def resolve_desired_state(
             grace_until=grace_until,
         )
     return resolve_for_policy(
-        matched.policy, now=now, health=health, rule_memory=rule_memory, first_seen=first_seen, override=override
+        matched.policy,
+        now=now,
+        health=health,
+        rule_memory=rule_memory,
+        first_seen=first_seen,
+        override=override,
+        lead_times=lead_times,
     )
 
 
@@ -156,6 +164,7 @@ def resolve_for_policy(
     rule_memory: Mapping[str, HealthRuleMemory] | None = None,
     first_seen: datetime | None = None,
     override: Override | None = None,
+    lead_times: Mapping[str, timedelta] | None = None,
 ) -> Resolution:
     """Return the answer of ``policy`` for a deployment it governs at ``now`` (see :func:`resolve_desired_state`)."""
     now = require_aware(now, "now")
@@ -183,9 +192,10 @@ def resolve_for_policy(
         rule, _ = active_rule
         desired, source = rule.state, f"health:{rule.label}"
     else:
-        segment = policy.schedule.state_at(now)
+        schedule = policy.schedule_for(lead_times)
+        segment = schedule.state_at(now)
         desired, source = segment.state, segment.source
-        boundary = policy.schedule.next_change(now)
+        boundary = schedule.next_change(now)
         if boundary is not None:
             candidates.append(boundary)
 

@@ -12,9 +12,10 @@ Semantics decided here (and documented in docs/policies.md):
 - ``cron`` + ``duration``: each firing opens the window for ``duration`` of elapsed time.
 - ``between``: wall-clock open and close; an end at or before the start closes the next day.
 - ``from`` + ``until``: wall-clock (or explicit-offset) instants; skip dates do not apply.
-- ``skip_dates`` stop a recurring window from opening on those local dates (the date of
-  the firing or of the ``between`` opening, before ``lead_time`` is applied); a window
-  that opened before a skipped date stays open for its full length.
+- ``skip_dates``, ``holidays`` and ``calendars`` (one :class:`~scaler.policy.skipdays.SkipDays`)
+  stop a recurring window from opening on those local dates (the date of the firing or
+  of the ``between`` opening, before ``lead_time`` is applied); a window that opened
+  before a skipped date stays open for its full length.
 """
 
 from __future__ import annotations
@@ -57,24 +58,31 @@ class Segment:
         return (self.state, self.source)
 
 
-def window_intervals(policy: Policy, window: Window, start: datetime, end: datetime) -> list[Interval]:
-    """Return the merged intervals in which ``window`` of ``policy`` is open, clipped to ``[start, end)``."""
+def window_intervals(
+    policy: Policy, window: Window, start: datetime, end: datetime, lead: timedelta | None = None
+) -> list[Interval]:
+    """Return the merged intervals in which ``window`` of ``policy`` is open, clipped to ``[start, end)``.
+
+    ``lead`` replaces the window's own lead time (one learned for a deployment; ``0`` gives
+    the nominal openings).
+    """
     start = require_aware(start, "start").astimezone(UTC)
     end = require_aware(end, "end").astimezone(UTC)
     if end <= start:
         return []
+    lead = window.lead if lead is None else lead
     if window.timing == "cron":
-        raw = _cron_intervals(policy, window, start, end)
+        raw = _cron_intervals(policy, window, start, end, lead)
     elif window.timing == "between":
-        raw = _between_intervals(policy, window, start, end)
+        raw = _between_intervals(policy, window, start, end, lead)
     else:
-        raw = _absolute_intervals(policy, window)
+        raw = _absolute_intervals(policy, window, lead)
     return _merge_clip(raw, start, end)
 
 
-def _cron_intervals(policy: Policy, window: Window, start: datetime, end: datetime) -> list[Interval]:
+def _cron_intervals(policy: Policy, window: Window, start: datetime, end: datetime, lead: timedelta) -> list[Interval]:
     assert window.cron is not None and window.duration is not None
-    tz, lead, duration, skip = policy.tz, window.lead_time, window.duration, policy.skip
+    tz, duration, skip = policy.tz, window.duration, policy.skip
     intervals: list[Interval] = []
     # The latest firing before `start` whose interval still covers it (earlier ones end sooner).
     for day, fired in window.cron.fire_times_backwards(
@@ -95,9 +103,11 @@ def _cron_intervals(policy: Policy, window: Window, start: datetime, end: dateti
     return intervals
 
 
-def _between_intervals(policy: Policy, window: Window, start: datetime, end: datetime) -> list[Interval]:
+def _between_intervals(
+    policy: Policy, window: Window, start: datetime, end: datetime, lead: timedelta
+) -> list[Interval]:
     assert window.between is not None
-    tz, lead, skip, spec = policy.tz, window.lead_time, policy.skip, window.between
+    tz, skip, spec = policy.tz, policy.skip, window.between
     intervals = []
     day = local_date(start, tz) - 2 * _ONE_DAY
     last = local_date(end + lead, tz) + _ONE_DAY
@@ -109,28 +119,42 @@ def _between_intervals(policy: Policy, window: Window, start: datetime, end: dat
     return intervals
 
 
-def _absolute_intervals(policy: Policy, window: Window) -> list[Interval]:
+def _absolute_intervals(policy: Policy, window: Window, lead: timedelta) -> list[Interval]:
     assert window.from_ is not None and window.until is not None
-    return [(wall_instant(window.from_, policy.tz) - window.lead_time, wall_instant(window.until, policy.tz))]
+    return [(wall_instant(window.from_, policy.tz) - lead, wall_instant(window.until, policy.tz))]
 
 
 def skipped_openings(policy: Policy, start: datetime, end: datetime) -> list[tuple[date, tuple[str, ...]]]:
     """Return the local dates of ``[start, end)`` on which a recurring window of ``policy`` would
-    open but does not because of ``skip_dates``, each with those windows' names, in date order."""
+    open but does not because of a skipped date, each with those windows' names, in date order."""
     start = require_aware(start, "start")
     end = require_aware(end, "end")
-    recurring = [window for window in policy.windows if window.recurring]
-    if end <= start or not policy.skip_dates or not recurring:
+    if end <= start:
         return []
-    tz, skip = policy.tz, policy.skip
-    found = []
-    for day in days(local_date(start, tz), local_date(end - _TICK, tz)):
-        if day not in skip:
-            continue
-        names = tuple(window.label for window in recurring if _would_open(window, day))
-        if names:
-            found.append((day, names))
-    return found
+    return list(_skipped_days(policy, local_date(start, policy.tz), local_date(end - _TICK, policy.tz)))
+
+
+def next_skipped_opening(
+    policy: Policy, after: datetime, horizon: timedelta = DEFAULT_HORIZON
+) -> tuple[date, tuple[str, ...]] | None:
+    """Return the first local date from ``after``'s on which a recurring window of ``policy`` would open
+    but is skipped, with those windows' names; ``None`` when there is none within ``horizon``."""
+    after = require_aware(after, "after")
+    first, last = local_date(after, policy.tz), local_date(after + horizon, policy.tz)
+    return next(iter(_skipped_days(policy, first, last)), None)
+
+
+def _skipped_days(policy: Policy, first: date, last: date) -> Iterator[tuple[date, tuple[str, ...]]]:
+    """Yield the skipped local dates ``first``..``last`` on which a recurring window would open, with their names."""
+    recurring = [window for window in policy.windows if window.recurring]
+    skip = policy.skip
+    if not skip or not recurring:
+        return
+    for day in days(first, last):
+        if day in skip:
+            names = tuple(window.label for window in recurring if _would_open(window, day))
+            if names:
+                yield day, names
 
 
 def _would_open(window: Window, day: date) -> bool:
@@ -161,11 +185,14 @@ def _merge_clip(intervals: list[Interval], start: datetime, end: datetime) -> li
 class PolicySchedule:
     """What a policy's windows and default want over time; memoised in week-long chunks.
 
-    Build it through ``policy.schedule`` (one per policy object) rather than directly.
+    Build it through ``policy.schedule`` (one per policy object) or ``policy.schedule_for``
+    (one per set of learned lead times) rather than directly; ``leads`` gives each window's
+    lead time, in window order (default: the windows' own).
     """
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, leads: tuple[timedelta, ...] | None = None) -> None:
         self.policy = policy
+        self.leads = leads if leads is not None else tuple(window.lead for window in policy.windows)
         self._chunks: OrderedDict[int, tuple[Segment, ...]] = OrderedDict()
         if policy.default is not None:
             self._fallback: tuple[DesiredState | None, str] = (policy.default, "default")
@@ -246,7 +273,9 @@ class PolicySchedule:
 
     def _compute(self, start: datetime, end: datetime) -> tuple[Segment, ...]:
         policy = self.policy
-        per_window = [window_intervals(policy, window, start, end) for window in policy.windows]
+        per_window = [
+            window_intervals(policy, window, start, end, lead) for window, lead in zip(policy.windows, self.leads)
+        ]
         cuts = {start, end}
         for intervals in per_window:
             for opened, closed in intervals:

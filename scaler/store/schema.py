@@ -156,6 +156,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             "DROP TABLE suspensions",
         ),
     ),
+    Migration(
+        version=5,
+        description="observed start-up times of deployments, for learned lead times",
+        statements=(
+            """CREATE TABLE startups (
+                deployment_id {uuid} NOT NULL,
+                observed_at {instant} NOT NULL,
+                seconds DOUBLE PRECISION NOT NULL CHECK (seconds >= 0),
+                PRIMARY KEY (deployment_id, observed_at)
+            )""",
+        ),
+    ),
 )
 
 #: The schema version this code writes and reads.

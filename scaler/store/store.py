@@ -256,10 +256,10 @@ class Store:
 
     def forget(self, deployment_id: UUID) -> None:
         """Forget a deployment the platform no longer has (404): its applied state, health,
-        backoff and rule memory. The audit log, its first sighting and any suspension stay."""
+        backoff, rule memory and start-up times. The audit log, its first sighting and any suspension stay."""
         key = (_uid(deployment_id),)
         with self._db.transaction() as cursor:
-            for table in ("applied_state", "health", "backoffs", "rule_memory"):
+            for table in ("applied_state", "health", "backoffs", "rule_memory", "startups"):
                 cursor.execute(f"DELETE FROM {table} WHERE deployment_id = ?", key)
 
     # --- Health tracking --------------------------------------------------
@@ -298,6 +298,37 @@ class Store:
         with self._db.transaction(write=False) as cursor:
             rows = cursor.execute("SELECT deployment_id, value, since, last_observed FROM health").fetchall()
         return _health_tracks(rows)
+
+    # --- Start-up times ----------------------------------------------------
+
+    def record_startup(self, deployment_id: UUID, observed_at: datetime, seconds: float, *, keep: int) -> list[float]:
+        """Record that ``deployment_id`` took ``seconds`` to start up, observed at ``observed_at``; keep its
+        ``keep`` newest start-ups; return them, oldest first. One transaction."""
+        key = _uid(deployment_id)
+        with self._db.transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO startups (deployment_id, observed_at, seconds) VALUES (?, ?, ?) "
+                "ON CONFLICT (deployment_id, observed_at) DO UPDATE SET seconds = excluded.seconds",
+                (key, instant_to_db(observed_at, "observed_at"), float(seconds)),
+            )
+            cursor.execute(
+                "DELETE FROM startups WHERE deployment_id = ? AND observed_at NOT IN (SELECT observed_at FROM "
+                "startups WHERE deployment_id = ? ORDER BY observed_at DESC LIMIT ?)",
+                (key, key, keep),
+            )
+            rows = cursor.execute(
+                "SELECT seconds FROM startups WHERE deployment_id = ? ORDER BY observed_at", (key,)
+            ).fetchall()
+        return [float(row[0]) for row in rows]
+
+    def startups(self) -> dict[UUID, list[float]]:
+        """Return every deployment's recorded start-up times in seconds, oldest first."""
+        with self._db.transaction(write=False) as cursor:
+            rows = cursor.execute("SELECT deployment_id, seconds FROM startups ORDER BY observed_at").fetchall()
+        found: dict[UUID, list[float]] = {}
+        for deployment_id, seconds in rows:
+            found.setdefault(uuid_from_db(deployment_id), []).append(float(seconds))
+        return found
 
     # --- Health-rule memory -----------------------------------------------
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from click.testing import CliRunner, Result
@@ -15,6 +17,7 @@ from scaler.sim.app import create_app
 from scaler.sim.clock import ManualClock
 from scaler.sim.seed import DEFAULT_SEED_PATH, load_seed
 from scaler.sim.state import SimState
+from scaler.store import open_store
 from tests.client.serving import LoopbackServer
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
@@ -112,7 +115,7 @@ def test_a_skipped_date_is_labelled_in_the_table(tmp_path: Path) -> None:
     monday_close = next(index for index, line in enumerate(lines) if "2026-03-02 17:00Z" in line)
     wednesday_open = next(index for index, line in enumerate(lines) if "2026-03-04 09:00Z" in line)
     assert monday_close < lines.index(label) < wednesday_open
-    assert [{"date": "2026-03-03", "windows": ["day"]}] == document["deployments"][0]["skipped_dates"]
+    assert [{"date": "2026-03-03", "windows": ["day"], "names": ["skip date"]}] == document["deployments"][0]["skipped_dates"]
 
 
 def test_a_deployment_filter_matching_nothing_is_an_error(tmp_path: Path) -> None:
@@ -167,3 +170,106 @@ def test_live_warns_about_a_policy_that_matches_no_deployment(tmp_path: Path, si
     assert 0 == result.exit_code, result.output
     assert ["warning: policy ghost matches none of the organization's deployments"] == result.stderr.splitlines()
     assert "llama-3-8b-chat" in result.stdout
+
+
+INDIA = """\
+version: 1
+policies:
+  - name: bangalore
+    match: {names: ["llama-*"]}
+    timezone: Asia/Kolkata
+    default: stopped
+    holidays: [{country: IN}]
+    calendars: [closures.ics]
+    windows:
+      - name: day
+        between: "09:00-18:00"
+        state: running
+"""
+
+MONTHLY_CLOSURE = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Example//Closures//EN\r\nBEGIN:VEVENT\r\nUID:closure\r\n"
+    "DTSTART;VALUE=DATE:20260105\r\nRRULE:FREQ=WEEKLY;BYDAY=MO;INTERVAL=2\r\nEXDATE;VALUE=DATE:20270118\r\n"
+    "SUMMARY:Office closed\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+
+
+def plan_from(tmp_path: Path, policies: str, start: str, hours: int) -> list[str]:
+    """The table's lines of ``scaler plan`` for the llama deployment from ``start``, with closures.ics beside the policy."""
+    (tmp_path / "p.yaml").write_text(policies)
+    (tmp_path / "closures.ics").write_text(MONTHLY_CLOSURE)
+    (tmp_path / "inventory.json").write_text(json.dumps(INVENTORY))
+    result = CliRunner().invoke(
+        main,
+        ["plan", "--policies", str(tmp_path / "p.yaml"), "--inventory", str(tmp_path / "inventory.json"),
+         "--from", start, "--hours", str(hours), "--deployment", "llama-*"],
+    )
+    assert 0 == result.exit_code, result.output
+    return result.stdout.splitlines()
+
+
+def test_holidays_of_india_and_a_recurring_closure_are_skipped_by_name(tmp_path: Path) -> None:
+    """With ``holidays: [{country: IN}]`` Diwali and Republic Day are skipped with no date written, and every
+    other-Monday closure of the .ics file (but its EXDATE) too, each named."""
+    november = plan_from(tmp_path, INDIA, "2026-11-07T00:00", 72)
+    assert "  Sun 2026-11-08  skipped: Diwali (IN): window day does not open" in november
+    assert "  Mon 2026-11-09  skipped: Office closed: window day does not open" in november
+    january = plan_from(tmp_path, INDIA, "2027-01-17T00:00", 24 * 21)
+    skipped = [line for line in january if "does not open" in line]
+    assert [
+        "  Tue 2027-01-26  skipped: Republic Day (IN): window day does not open",
+        "  Mon 2027-02-01  skipped: Office closed: window day does not open",
+    ] == skipped
+
+
+PEAK_AUTO = """\
+version: 1
+policies:
+  - name: peak
+    match: {names: ["llama-*"]}
+    default: stopped
+    windows:
+      - name: peak
+        cron: "0 9 * * *"
+        duration: 1h
+        lead_time: auto
+        state: running
+"""
+
+
+def test_plan_reads_the_start_ups_the_daemon_recorded(tmp_path: Path) -> None:
+    """``lead_time: auto``: the plan uses the start-ups in the state store at SCALER_STATE_URL and names their p90."""
+    state_url = f"sqlite:///{tmp_path / 'state.db'}"
+    with open_store(state_url) as store:
+        for day in range(4):
+            store.record_startup(UUID(str(INVENTORY[1]["deployment_id"])), utc_day(day), 1500.0, keep=20)
+    (tmp_path / "p.yaml").write_text(PEAK_AUTO)
+    (tmp_path / "inventory.json").write_text(json.dumps(INVENTORY))
+    arguments = ["plan", "--policies", str(tmp_path / "p.yaml"), "--inventory", str(tmp_path / "inventory.json")]
+    result = CliRunner().invoke(
+        main, [*arguments, "--from", MONDAY, "--hours", "24", "--deployment", "llama-*"], env={"SCALER_STATE_URL": state_url}
+    )
+    assert 0 == result.exit_code, result.output
+    lines = result.stdout.splitlines()
+    assert "  lead time of window peak: 25m (auto: p90 of 4 starts)" in lines
+    assert any("2026-03-02 08:35Z  running" in line for line in lines), lines
+
+
+def test_plan_without_a_state_store_says_it_shows_the_initial_lead_time(tmp_path: Path) -> None:
+    """No store at SCALER_STATE_URL: a note on stderr, and the initial lead time (15m) in the plan."""
+    (tmp_path / "p.yaml").write_text(PEAK_AUTO)
+    (tmp_path / "inventory.json").write_text(json.dumps(INVENTORY))
+    arguments = ["plan", "--policies", str(tmp_path / "p.yaml"), "--inventory", str(tmp_path / "inventory.json")]
+    result = CliRunner().invoke(
+        main,
+        [*arguments, "--from", MONDAY, "--hours", "24", "--deployment", "llama-*"],
+        env={"SCALER_STATE_URL": f"sqlite:///{tmp_path / 'absent.db'}"},
+    )
+    assert 0 == result.exit_code, result.output
+    assert result.stderr.startswith("note: lead_time: auto shows its initial lead time: no start-ups read ("), result.stderr
+    assert "  lead time of window peak: 15m (auto: initial, 0 of 3 starts observed)" in result.stdout.splitlines()
+
+
+def utc_day(day: int) -> datetime:
+    """Midnight UTC ``day`` days before the plan's Monday."""
+    return datetime(2026, 3, 1, tzinfo=timezone.utc) - timedelta(days=day)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import structlog
@@ -146,3 +147,97 @@ def test_no_policy_at_start_stops_the_daemon(make_harness: Callable[..., Harness
     daemon = harness.sibling()
     with pytest.raises(PolicySetEmpty):
         daemon.load_policies()
+
+
+CALENDAR_POLICY = """
+version: 1
+policies:
+  - name: llama
+    match: {names: [llama-3-8b-chat]}
+    default: stopped
+    calendars: [closures.ics]
+    windows:
+      - name: day
+        cron: "0 9 * * *"
+        duration: 8h
+        state: running
+"""
+
+
+def with_calendar(tmp_path: Path, policies: str, calendar: str) -> Path:
+    """A policy directory holding ``policies.yaml`` and the ``closures.ics`` it names."""
+    directory = tmp_path / "with-calendar"
+    directory.mkdir()
+    (directory / "policies.yaml").write_text(policies)
+    (directory / "closures.ics").write_text(calendar)
+    return directory
+
+
+def closure_on(day: str, summary: str = "Office closed") -> str:
+    """An iCalendar file with one all-day closure on ``day`` (YYYYMMDD)."""
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Example//Closures//EN\r\nBEGIN:VEVENT\r\nUID:closure\r\n"
+        f"DTSTART;VALUE=DATE:{day}\r\nSUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+
+async def test_a_changed_calendar_is_reloaded_with_the_policies(
+    make_harness: Callable[..., Harness], tmp_path: Path
+) -> None:
+    """Only the calendar changes (a closure added for today): the next check reloads and the deployment stops."""
+    directory = with_calendar(tmp_path, CALENDAR_POLICY, closure_on("20261225"))
+    harness = make_harness(directory, start=at_utc(MONDAY, "10:00"))
+    await harness.cycle()
+    assert [] == harness.calls()
+    harness.advance(seconds=5)
+    assert not await harness.daemon.check_policies()
+    (harness.policy_path / "closures.ics").write_text(closure_on("20260302"))
+    harness.advance(seconds=5)
+    assert await harness.daemon.check_policies()
+    assert ["stop"] == [call.action for call in harness.calls()]
+
+
+async def test_a_broken_calendar_is_rejected_and_watched_until_mended(
+    make_harness: Callable[..., Harness], tmp_path: Path
+) -> None:
+    """A calendar broken on disk keeps the previous set; mending it alone brings the new one into force."""
+    directory = with_calendar(tmp_path, CALENDAR_POLICY, closure_on("20261225"))
+    harness = make_harness(directory, start=at_utc(MONDAY, "10:00"))
+    await harness.cycle()
+    in_force = harness.daemon.policies.current
+    (harness.policy_path / "closures.ics").write_text("not a calendar\n")
+    with structlog.testing.capture_logs() as logs:
+        assert not await harness.daemon.check_policies()
+    assert in_force is harness.daemon.policies.current
+    issue = next(line for line in logs if line["event"] == "policies_rejected")["issues"][0]
+    assert "policies.yaml:7: policies[0].calendars[0]: calendar 'closures.ics' is not an iCalendar file" in issue
+    (harness.policy_path / "closures.ics").write_text(closure_on("20260302"))
+    assert await harness.daemon.check_policies()
+    assert ["stop"] == [call.action for call in harness.calls()]
+
+
+async def test_a_calendar_named_by_a_rejected_set_is_watched_too(make_harness: Callable[..., Harness]) -> None:
+    """A policy that starts naming a missing calendar is rejected; creating the calendar alone reloads it."""
+    harness = make_harness(RUNNING, start=at_utc(MONDAY, "10:00"))
+    await harness.cycle()
+    (harness.policy_path / "policies.yaml").write_text(CALENDAR_POLICY)
+    assert not await harness.daemon.check_policies()
+    assert not await harness.daemon.check_policies()
+    (harness.policy_path / "closures.ics").write_text(closure_on("20260302"))
+    assert await harness.daemon.check_policies()
+    assert "success" == harness.daemon.policies.last_result
+
+
+async def test_status_shows_each_policy_next_skipped_date(make_harness: Callable[..., Harness], tmp_path: Path) -> None:
+    """/status names each policy's next skipped date, its windows and why; a policy with none shows null."""
+    two = CALENDAR_POLICY + RUNNING.replace("version: 1\npolicies:\n", "").replace("name: llama", "name: other").replace(
+        "llama-3-8b-chat", "whisper-*"
+    )
+    directory = with_calendar(tmp_path, two, closure_on("20260310", "Offsite"))
+    harness = make_harness(directory, start=at_utc(MONDAY, "10:00"))
+    document = await harness.daemon.status_document()
+    assert {
+        "llama": {"date": "2026-03-10", "windows": ["day"], "names": ["Offsite"]},
+        "other": None,
+    } == document["daemon"]["policies"]["next_skipped"]
+    assert [str(harness.policy_path / "closures.ics")] == document["daemon"]["policies"]["calendars"]

@@ -1,4 +1,4 @@
-"""Crontab parsing and fire times: Unix day-of-week, the Vixie day rule, DST."""
+"""Crontab parsing and fire times: Unix day-of-week, the Vixie day rule, L and # forms, DST."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from datetime import date, timezone
 import pytest
 
 from scaler.policy.cron import CronError, parse_cron
+from scaler.policy.errors import PolicyLoadError
+from scaler.policy.loader import load_policy_text
 
 from .helpers import BERLIN, NEW_YORK, local, utc
 
@@ -109,6 +111,133 @@ def test_berlin_spring_forward_gap_time_moves_forward():
 def test_berlin_fall_back_repeated_time_fires_once():
     """02:30 happens twice on Berlin's fall-back night; it fires once, at the first (CEST, 00:30 UTC)."""
     assert [utc("2026-10-25T00:30")] == fires("30 2 * * *", "2026-10-25", "2026-10-25", BERLIN)
+
+
+def test_last_day_of_month():
+    """``L`` in the day of month is the month's last day, 28 or 29 in February."""
+    assert ["2028-01-31", "2028-02-29", "2028-03-31", "2028-04-30"] == fire_days("0 9 L * *", "2028-01-01", "2028-04-30")
+
+
+def test_days_before_the_last_day_of_month():
+    """``L-n`` is n days before the last day: L-2 of a 30-day month is the 28th, of a leap February the 27th."""
+    assert ["2028-01-29", "2028-02-27", "2028-03-29", "2028-04-28"] == fire_days(
+        "0 9 L-2 * *", "2028-01-01", "2028-04-30"
+    )
+
+
+def test_last_day_listed_with_plain_days():
+    """``L`` is a list entry like any other: ``1,15,L``."""
+    assert ["2026-02-01", "2026-02-15", "2026-02-28"] == fire_days("0 9 1,15,L * *", "2026-02-01", "2026-02-28")
+
+
+def test_nth_weekday_by_name_and_by_number():
+    """``mon#1`` and ``1#1`` are both the first Monday of each month."""
+    first_mondays = ["2026-01-05", "2026-02-02", "2026-03-02", "2026-04-06"]
+    assert first_mondays == fire_days("0 9 * * mon#1", "2026-01-01", "2026-04-30")
+    assert first_mondays == fire_days("0 9 * * 1#1", "2026-01-01", "2026-04-30")
+
+
+def test_second_weekday_with_sunday_as_zero_and_seven():
+    """Numbers keep Unix numbering in ``#``: ``0#2`` and ``7#2`` are the second Sunday."""
+    assert ["2026-03-08", "2026-04-12"] == fire_days("0 9 * * 0#2", "2026-03-01", "2026-04-30")
+    assert ["2026-03-08", "2026-04-12"] == fire_days("0 9 * * 7#2", "2026-03-01", "2026-04-30")
+
+
+def test_fifth_weekday_fires_only_in_months_that_have_one():
+    """``fri#5`` does not fire in a month with four Fridays (2026: January, May, July, October have five)."""
+    assert ["2026-01-30", "2026-05-29", "2026-07-31", "2026-10-30"] == fire_days(
+        "0 9 * * fri#5", "2026-01-01", "2026-12-31"
+    )
+
+
+def test_last_weekday_of_month_by_name_and_number():
+    """``friL`` and ``5L`` are the last Friday of the month."""
+    last_fridays = ["2026-01-30", "2026-02-27", "2026-03-27"]
+    assert last_fridays == fire_days("0 9 * * friL", "2026-01-01", "2026-03-31")
+    assert last_fridays == fire_days("0 9 * * 5L", "2026-01-01", "2026-03-31")
+
+
+def test_nth_weekday_ored_with_a_restricted_day_of_month():
+    """With both day fields restricted (``1`` and ``fri#1``) a day matching either fires, as Vixie cron combines them."""
+    assert ["2026-01-01", "2026-01-02", "2026-02-01", "2026-02-06"] == fire_days(
+        "0 9 1 * fri#1", "2026-01-01", "2026-02-28"
+    )
+
+
+def test_nth_weekday_anded_with_a_star_step_day_of_month():
+    """A day of month starting with ``*`` is ANDed: ``*/2`` with ``fri#1`` fires on first Fridays with odd dates."""
+    assert ["2026-04-03", "2026-05-01", "2026-06-05"] == fire_days("0 9 */2 * fri#1", "2026-01-01", "2026-06-30")
+
+
+def test_last_day_ored_with_a_weekday():
+    """``L`` with ``mon``: the last day of the month and every Monday."""
+    assert ["2026-02-02", "2026-02-09", "2026-02-16", "2026-02-23", "2026-02-28"] == fire_days(
+        "0 9 L * mon", "2026-02-01", "2026-02-28"
+    )
+
+
+def test_nth_weekday_on_a_spring_forward_day_moves_the_gap_time_forward():
+    """The second Sunday of March 2026 is New York's spring-forward day: 02:30 fires once, at 03:30 EDT."""
+    assert [local("2026-03-08T03:30", NEW_YORK)] == fires("30 2 * * sun#2", "2026-03-01", "2026-03-31", NEW_YORK)
+
+
+def test_last_sunday_on_a_fall_back_day_fires_once():
+    """The last Sunday of October 2026 is Berlin's fall-back day: 02:30 fires once, at its first occurrence."""
+    assert [utc("2026-10-25T00:30")] == fires("30 2 * * sunL", "2026-10-01", "2026-10-31", BERLIN)
+
+
+def test_last_day_of_month_in_a_zone_is_the_local_date():
+    """``L`` is the local last day: 23:00 on 31 January in Kolkata is 17:30 UTC that day."""
+    from zoneinfo import ZoneInfo
+
+    assert [utc("2026-01-31T17:30")] == fires("0 23 L * *", "2026-01-01", "2026-01-31", ZoneInfo("Asia/Kolkata"))
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("0 9 * * L", "day-of-week 'L': L alone is not a weekday; write DAYL"),
+        ("0 9 L/2 * *", "day-of-month 'L/2': L takes no range or step"),
+        ("0 9 3-L * *", "day-of-month '3-L': L takes no range or step"),
+        ("0 9 L-0 * *", "day-of-month 'L-0': in L-n, n counts days back from the last day and takes 1-30"),
+        ("0 9 L-31 * *", "day-of-month 'L-31': in L-n, n counts days back from the last day and takes 1-30"),
+        ("0 9 Lx * *", "day-of-month 'Lx' is not valid; write L (the last day of the month) or L-n"),
+        ("0 9 15W * *", "day-of-month '15W': W (the nearest weekday) is not supported"),
+        ("0 9 1#1 * *", "day-of-month '1#1': # belongs in the day-of-week field"),
+        ("0 9 * * fri#6", "day-of-week 'fri#6': the number after '#' says which such weekday of the month and takes 1-5"),
+        ("0 9 * * fri#0", "the number after '#' says which such weekday of the month and takes 1-5"),
+        ("0 9 * * fri#", "the number after '#' says which such weekday of the month and takes 1-5"),
+        ("0 9 * * #1", "day-of-week '#1': the weekday before '#' is missing"),
+        ("0 9 * * fry#1", "day-of-week value 'fry' in 'fry#1' is not valid"),
+        ("0 9 * * 8#1", "day-of-week 8 is out of range"),
+        ("0 9 * * mon-fri#1", "day-of-week 'mon-fri#1': DAY#n and DAYL name a single weekday and take no range"),
+        ("0 9 * * 1-5L", "day-of-week '1-5L': DAY#n and DAYL name a single weekday"),
+        ("0 9 * * */2L", "day-of-week '*/2L': DAY#n and DAYL name a single weekday"),
+        ("0 9 * * lfri", "day-of-week 'lfri' is not valid; expected a weekday, DAY#n"),
+        ("L 9 * * *", "minute 'L': L and # belong to the day fields only"),
+        ("0 9 * 3#1 *", "month '3#1': L and # belong to the day fields only"),
+        ("0 9 L-29 2 *", "day-of-month 'L-29' never occurs in month '2', so the schedule never fires"),
+    ],
+)
+def test_misused_last_and_nth_forms_say_what_is_wrong(expression: str, message: str):
+    """Each misuse of ``L``, ``L-n``, ``DAY#n`` and ``DAYL`` names the field, the item and what is allowed."""
+    with pytest.raises(CronError) as caught:
+        parse_cron(expression)
+    assert message in str(caught.value)
+
+
+def test_misused_form_in_a_policy_names_file_line_and_field():
+    """A policy with ``fri#6`` is rejected at its file, line and the window's cron field."""
+    text = (
+        "version: 1\npolicies:\n  - name: office\n    match: {names: [\"*\"]}\n    windows:\n"
+        "      - cron: \"0 9 * * fri#6\"\n        duration: 8h\n        state: running\n"
+    )
+    with pytest.raises(PolicyLoadError) as caught:
+        load_policy_text(text, "office.yaml")
+    assert [
+        "office.yaml:6: policies[0].windows[0].cron: day-of-week 'fri#6': the number after '#' says which such "
+        "weekday of the month and takes 1-5"
+    ] == [str(issue) for issue in caught.value.issues]
 
 
 @pytest.mark.parametrize(

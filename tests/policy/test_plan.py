@@ -42,7 +42,7 @@ def test_plan_json_has_exactly_the_documented_keys():
     entry = plan["deployments"][0]
     assert {
         "deployment_id", "deployment_name", "accelerator_type", "accelerator_count", "policy", "conflict",
-        "transitions", "grace_until", "skipped_dates", "gpu_hours", "cost",
+        "transitions", "grace_until", "skipped_dates", "lead_times", "gpu_hours", "cost",
     } == set(entry)
     assert {"at", "state", "min_replicas", "max_replicas", "source"} == set(entry["transitions"][0])
     assert {"gpu_hours", "cost", "savings_percent"} == set(plan["totals"])

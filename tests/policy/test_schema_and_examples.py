@@ -103,6 +103,7 @@ def test_examples_show_every_feature():
     assert any(rule.state is not None for rule in rules) and any(rule.is_restart for rule in rules)
     assert any(policy.expire is not None for policy in policy_set.policies)
     assert any(policy.skip_dates for policy in policy_set.policies)
+    assert any(policy.holidays for policy in policy_set.policies)
     assert any(policy.enforce for policy in policy_set.policies)
     assert 3.80 == policy_set.pricing["nvidia-h100"]
 
