@@ -10,6 +10,7 @@ from scaler.cli.demo import demo
 from scaler.cli.deployments import deployments
 from scaler.cli.policy_commands import examples, plan, schema, validate
 from scaler.cli.sim import sim
+from scaler.cli.simulate import simulate
 from scaler.cli.suspensions import resume, suspend, suspensions
 from scaler.cli.usage import WholeHelpGroup, examples_only
 
@@ -28,6 +29,7 @@ main.add_command(deployments)
 main.add_command(sim)
 main.add_command(validate)
 main.add_command(plan)
+main.add_command(simulate)
 main.add_command(schema)
 main.add_command(examples)
 main.add_command(run)
