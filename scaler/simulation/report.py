@@ -12,7 +12,9 @@ The four figures of GPU-hours (and their cost, by the savings rules of
 The difference ``realized - planned`` is cut where anything changes and each piece is
 put down to a cause: ``health_rules`` while the deployment's latest action came from a
 health rule (or was a restart), ``refusals`` while its latest action was refused
-(``error``) or held (``blocked``), ``start_up`` while it was starting, ``other`` else.
+(``error``) or held (``blocked``), ``deferrals`` while it waited for a cycle's action budget
+(``SCALER_MAX_ACTIONS_PER_CYCLE``), ``start_up`` while it was starting, ``other`` else (a
+deployment no policy governs and that is not running, as the plan assumes it is).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from scaler.store import ActionRecord
 _DIGITS = 6
 #: Action results that mean the platform (or a gate) did not let the change through.
 REFUSED_RESULTS = ("error", "blocked")
-CAUSES = ("health_rules", "start_up", "refusals", "other")
+CAUSES = ("health_rules", "start_up", "refusals", "deferrals", "other")
 FIGURES = ("baseline", "planned", "realized", "counted")
 
 
@@ -191,6 +193,8 @@ def _cause(latest: ActionRecord | None, ledger: GpuLedger, deployment_id: str, i
         return "health_rules"
     if latest is not None and latest.result in REFUSED_RESULTS:
         return "refusals"
+    if latest is not None and latest.result == "deferred":
+        return "deferrals"
     starting = [entry for entry in ledger.entries(deployment_id) if entry.at <= instant]
     if starting and starting[-1].ready_at is not None and instant < starting[-1].ready_at:
         return "start_up"

@@ -79,6 +79,7 @@ def render_report(report: dict[str, Any], *, requests: int | None = None) -> str
         f"counted {_percent(percent['counted'])}",
         f"Realized - planned: {_hours(difference['gpu_hours'])} GPU-hours (health rules {_hours(difference['health_rules'])}, "
         f"start-up {_hours(difference['start_up'])}, refusals {_hours(difference['refusals'])}, "
+        f"deferrals {_hours(difference['deferrals'])}, "
         f"other {_hours(difference['other'])})",
         f"Peak readiness: {peaks['ready_at_start']} of {peaks['windows']} windows started Healthy; "
         f"{peaks['warmup_gpu_minutes']:,.0f} GPU-minutes of warm-up",
