@@ -101,7 +101,7 @@ class SimState:
         self.ledger = GpuLedger()
         """The GPU-seconds each deployment held (:mod:`scaler.sim.ledger`)."""
         self.revision = 0
-        """Grows with every change of what the platform reports (list, health, bounds, lifecycle)."""
+        """Grows with every change the list shows (statuses, deployments) or a call made (bounds, starts, stops)."""
         self.seed: SeedDocument = SeedDocument()
         self._list_cache: dict[str | None, bytes] = {}
         # Instants at which a deployment's listing changes by itself (a deletion finishing,
@@ -415,14 +415,12 @@ class SimState:
     def set_health(self, deployment: SimDeployment, health: HealthAnswer | None) -> None:
         """Make fetch-status answer ``health`` (None: back to the health the state implies)."""
         deployment.health = health
-        self.revision += 1
 
     def set_timeline(self, deployment: SimDeployment, entries: Iterable[TimelineEntry], now: datetime) -> None:
         """Script ``deployment``'s health: each entry applies ``after_seconds`` after ``now`` (replaces any script)."""
         deployment.timeline = [(now + timedelta(seconds=entry.after_seconds), entry.health) for entry in entries]
         deployment.timeline.sort(key=lambda step: step[0])
         deployment.settle(now)
-        self.revision += 1
 
     def _coming_up(self, deployment: SimDeployment, now: datetime) -> None:
         deployment.up_since = now

@@ -12,9 +12,11 @@ manual clock is the daemon's clock and the simulator's, and nothing else moves i
   deletion finishing), a tick of the reconcile or health job, a window's nominal start
   (peak readiness is read there), or the end. At one instant: events, then the
   wake-up, then the reconcile job, then the health job.
-- A tick of the reconcile or health job is skipped when nothing the platform reports has
-  changed since that job last ran (no call, no event, no change the simulator made by
-  itself): it would list the same deployments, read the same health and decide nothing.
+- A tick of the reconcile job is skipped when nothing the list shows has changed since it
+  last ran (no call, no change of a status), a tick of the health job when no answer has
+  changed either (no event, no start-up completing): it would list the same deployments,
+  read the same health and decide nothing. The health job reconciles, by itself, the
+  deployments whose health changed.
   Before the daemon decides at an instant, the last skipped health tick before it runs
   at its own instant, so health rules decide on health as fresh as in ``scaler run``.
 - A job takes no virtual time: the client's pacing and retry waits are skipped, and the
@@ -57,8 +59,10 @@ from scaler.simulation.events import ScriptedEvent
 from scaler.simulation.readiness import PeakWindow, peak_windows
 from scaler.store import ActionRecord, open_store
 
-#: The settings every simulation overrides: the simulator's address and identity, a throw-away store.
+#: The settings every simulation overrides: the simulator's address and identity, a throw-away store, and
+#: no idle health polls (the health of deployments without health rules only feeds /status and metrics).
 SIMULATION_SETTINGS: dict[str, Any] = {
+    "health_idle_interval_seconds": 0.0,
     "api_url": "http://simulator",
     "api_token": DEFAULT_TOKEN,
     "api_token_file": None,
@@ -165,7 +169,9 @@ class _Simulation:
         for event in inputs.events:
             self._script(event)
         self.world = 0
-        """Grows whenever what the platform reports may have changed (see :meth:`_notice`)."""
+        """Grows whenever what the list shows may have changed (see :meth:`_notice`)."""
+        self.health_world = 0
+        """Grows whenever any answer may have changed: the list's, or a health answer (events, start-ups)."""
         self._revision = self.sim.revision
         self.reconciled_at_world = -1
         self.polled_at_world = -1
@@ -231,11 +237,15 @@ class _Simulation:
 
     # --- Running ---------------------------------------------------------------------
 
-    def _notice(self, *, changed: bool = False) -> None:
-        """Take note of a change of what the platform reports (``changed``, or a new simulator revision)."""
-        if changed or self.sim.revision != self._revision:
+    def _notice(self, *, health: bool = False) -> None:
+        """Take note of a change of what the platform reports: a new simulator revision (the list, and
+        health with it), or ``health`` answers alone (an event, a start-up completing)."""
+        if self.sim.revision != self._revision:
             self._revision = self.sim.revision
             self.world += 1
+            self.health_world += 1
+        elif health:
+            self.health_world += 1
 
     async def _reconcile(self, reason: str = "interval") -> None:
         await self.daemon.inventory_cycle(reason=reason)
@@ -244,7 +254,7 @@ class _Simulation:
 
     async def _poll(self) -> None:
         await self.daemon.poll_health()
-        self.polled_at_world = self.world
+        self.polled_at_world = self.health_world
         self._notice()
 
     async def run(self) -> SimulationRun:
@@ -268,7 +278,7 @@ class _Simulation:
             while True:
                 now = self.clock()
                 reconcile_dirty = self.reconciled_at_world != self.world
-                health_dirty = self.polled_at_world != self.world or bool(daemon.reconciler.health_held)
+                health_dirty = self.polled_at_world != self.health_world or bool(daemon.reconciler.health_held)
                 wakeup = daemon.reconciler.next_wakeup(now)
                 candidates = [until]
                 if wakeup is not None:
@@ -303,7 +313,7 @@ class _Simulation:
                 next_health = _next_tick(next_health, self.health_every, instant, skip=not health_dirty)
                 self.clock.set(instant)
                 if timed is not None and timed <= instant:
-                    self._notice(changed=True)
+                    self._notice(health=True)
                 self._apply_events_due(instant)
                 if instant >= until:
                     break
@@ -343,7 +353,7 @@ class _Simulation:
         while self.pending and self.pending[0][0] <= instant:
             _, _, action = self.pending.pop(0)
             action()
-            self._notice(changed=True)
+            self._notice(health=True)
 
     def _healthy(self, deployment_id: str, instant: datetime) -> bool:
         """Whether the simulator would answer Healthy for the deployment at ``instant`` (its own truth)."""
