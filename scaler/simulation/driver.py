@@ -344,7 +344,7 @@ class _Simulation:
                 saved=_savings_counters(self.metrics),
                 peaks=tuple(peaks),
                 healthy_at_start=healthy,
-                requests=len(self.sim.requests),
+                requests=self.sim.requests.total,
             )
         finally:
             await daemon.aclose()
