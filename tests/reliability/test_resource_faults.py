@@ -386,7 +386,7 @@ async def test_a_store_that_stops_taking_writes_mid_run_loses_nothing_and_recove
         else:
             harness.network.fault = fault
         harness.at(at_utc(MONDAY, "08:00"))
-        app = create_http_app(harness.daemon, harness.registry)
+        app = create_http_app(harness.daemon, harness.metrics)
         with capture_logs() as logs:
             try:
                 summary = await harness.cycle()

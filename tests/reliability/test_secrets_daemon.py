@@ -90,7 +90,7 @@ async def test_the_demo_flow_with_every_error_path_shows_no_part_of_the_token(
     shutil.copytree(EXAMPLES, policies)
     async with live_daemon(tmp_path, policies=policies, start=at_utc(MONDAY, "06:50"), token=TOKEN) as live:
         harness = live.harness
-        app = create_http_app(harness.daemon, harness.registry)
+        app = create_http_app(harness.daemon, harness.metrics)
         for number, (endpoint, status, body, count) in enumerate(ECHOES):
             await harness.control("POST", "faults/fail-next", {"endpoint": endpoint, "status": status, "body": body, "count": count})
             # A call of each kind is due: new bounds for batch-transcribe (enforced), or it is stopped by hand.
