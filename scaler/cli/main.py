@@ -12,6 +12,7 @@ from scaler.cli.keys import keys
 from scaler.cli.policy_commands import examples, plan, schema, validate
 from scaler.cli.sim import sim
 from scaler.cli.control import exceptions, override, resume, suspend
+from scaler.cli.simulate import simulate
 from scaler.cli.suspensions import suspensions
 from scaler.cli.usage import WholeHelpGroup, examples_only
 
@@ -30,6 +31,7 @@ main.add_command(deployments)
 main.add_command(sim)
 main.add_command(validate)
 main.add_command(plan)
+main.add_command(simulate)
 main.add_command(schema)
 main.add_command(examples)
 main.add_command(run)

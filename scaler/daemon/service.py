@@ -26,8 +26,9 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -83,8 +84,10 @@ class Daemon:
         token: TokenSource | None = None,
         may_act: Callable[[], bool] = always,
         elector: LeaderElector | None = None,
+        policy_paths: Sequence[Path] = (),
     ) -> None:
-        """Wire the parts together. With an ``elector`` its ``may_act`` is the fence (``may_act``
+        """Wire the parts together. ``policy_paths`` replace ``settings.policy_path`` when given
+        (``scaler simulate --policies``, repeatable). With an ``elector`` its ``may_act`` is the fence (``may_act``
         is then ignored); the client's ``may_send`` is set to the same fence. ``clock`` is the
         wall clock (wrapped in a :class:`SteadyClock`, which never goes back before what the
         store remembers); ``monotonic`` measures how long ago the last cycle ended
@@ -111,7 +114,7 @@ class Daemon:
         """When the last health answer of a poll arrived (a long poll in progress is alive)."""
         self.organization = OrganizationState(metrics=metrics)
         self.policies = PolicyKeeper(
-            [settings.policy_path], metrics=metrics, allow_empty=settings.allow_empty_policies
+            list(policy_paths) or [settings.policy_path], metrics=metrics, allow_empty=settings.allow_empty_policies
         )
         self.executor = Executor(
             client=client,

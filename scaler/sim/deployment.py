@@ -103,6 +103,16 @@ class SimDeployment:
         return _LIFECYCLE_STATUS[self.lifecycle]
 
     @property
+    def held_gpus(self) -> int:
+        """GPUs the deployment holds (what the platform bills): ``min_replicas x accelerator_count`` while up, else 0."""
+        return self.min_replicas * self.accelerator_count if self.is_up else 0
+
+    @property
+    def ready_at(self) -> datetime | None:
+        """When the current start-up completes (``None``: up since before the simulation, or not up)."""
+        return self.up_since + timedelta(seconds=self.startup_seconds) if self.up_since is not None else None
+
+    @property
     def accelerator(self) -> str:
         """The accelerator type the deployment's GPUs count against (the first one listed)."""
         return self.accelerator_type[0]
@@ -205,6 +215,18 @@ class SimDeployment:
         if self.lifecycle == LIFECYCLE_DELETED and self.deleted_at is not None:
             return self.deleted_at + timedelta(seconds=deleted_listed_seconds)
         return None
+
+    def next_timed_change(self, now: datetime, *, deleted_listed_seconds: float) -> datetime | None:
+        """The first instant after ``now`` at which this deployment's answers change by themselves
+        (its start-up completes, a scripted health step falls due, its deletion finishes, it leaves the list)."""
+        candidates = [at for at, _ in self.timeline[:1] if at > now]
+        ready = self.ready_at
+        if ready is not None and ready > now and self.is_up:
+            candidates.append(ready)
+        listing = self.next_change(deleted_listed_seconds=deleted_listed_seconds)
+        if listing is not None and listing > now:
+            candidates.append(listing)
+        return min(candidates) if candidates else None
 
     # --- Control view ----------------------------------------------------------
 

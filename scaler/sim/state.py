@@ -39,6 +39,7 @@ from scaler.sim.deployment import (
     SimDeployment,
 )
 from scaler.sim.faults import Faults
+from scaler.sim.ledger import GpuLedger
 from scaler.sim.model import HealthAnswer, SeedDeployment, SeedDocument, TimelineEntry
 from scaler.sim.requestlog import DEFAULT_REQUEST_LOG_LIMIT, RequestLog
 
@@ -97,6 +98,10 @@ class SimState:
         self.wallet_blocked = False
         self.faults = Faults()
         self.requests = RequestLog(request_log_limit)
+        self.ledger = GpuLedger()
+        """The GPU-seconds each deployment held (:mod:`scaler.sim.ledger`)."""
+        self.revision = 0
+        """Grows with every change the list shows (statuses, deployments) or a call made (bounds, starts, stops)."""
         self.seed: SeedDocument = SeedDocument()
         self._list_cache: dict[str | None, bytes] = {}
         # Instants at which a deployment's listing changes by itself (a deletion finishing,
@@ -158,6 +163,23 @@ class SimState:
     def _changed(self) -> None:
         """Forget the cached list bodies (the list's view of some deployment changed)."""
         self._list_cache.clear()
+        self.revision += 1
+
+    def _account(self, deployment: SimDeployment, now: datetime) -> None:
+        """Write ``deployment``'s GPUs from ``now`` on into the ledger."""
+        ready_at = deployment.ready_at if deployment.is_up else None
+        self.ledger.record(deployment.deployment_id, now, deployment.held_gpus, ready_at)
+
+    def next_timed_change(self, now: datetime) -> datetime | None:
+        """The first instant after ``now`` at which some deployment's answers change by themselves
+        (a start-up completing, a scripted health step, a deletion finishing, a deleted one leaving the list)."""
+        candidates = [
+            moment
+            for deployment in self.deployments.values()
+            if (moment := deployment.next_timed_change(now, deleted_listed_seconds=self.deleted_listed_seconds))
+            is not None
+        ]
+        return min(candidates) if candidates else None
 
     def timing_changed(self, deployment: SimDeployment, now: datetime) -> None:
         """Take note that ``deployment``'s delays changed (its deletion may now finish at another time)."""
@@ -191,6 +213,7 @@ class SimState:
         self.wallet_blocked = seed.wallet_blocked
         self.faults.clear()
         self.requests.clear()
+        self.ledger = GpuLedger()
         self.rng = random.Random(self.rng_seed)
         self.add_deployments(seed.deployments)
 
@@ -213,6 +236,7 @@ class SimState:
         for deployment in new:
             self.deployments[deployment.deployment_id] = deployment
             self._schedule(deployment)
+            self._account(deployment, now)
         self._changed()
         return new
 
@@ -314,6 +338,7 @@ class SimState:
         deployment.running = True
         if deployment.is_up and not was_up:
             self._coming_up(deployment, now)
+        self._account(deployment, now)
         self._changed()
 
     def stop(self, deployment: SimDeployment, now: datetime) -> None:
@@ -324,6 +349,7 @@ class SimState:
             deployment.lifecycle = ACTIVE
         deployment.running = False
         deployment.up_since = None
+        self._account(deployment, now)
         self._changed()
 
     def set_bounds(self, deployment: SimDeployment, min_replicas: int, max_replicas: int, now: datetime) -> None:
@@ -336,6 +362,7 @@ class SimState:
         elif was_up and not deployment.is_up:
             deployment.health = None
             deployment.up_since = None
+        self._account(deployment, now)
         self._changed()
 
     def begin_deletion(self, deployment: SimDeployment, now: datetime) -> None:
@@ -348,6 +375,7 @@ class SimState:
         deployment.timeline.clear()
         deployment.settle(now)
         self._schedule(deployment, after=now)
+        self._account(deployment, now)
         self._changed()
 
     def set_status(self, deployment: SimDeployment, status: str, now: datetime) -> None:
@@ -381,6 +409,7 @@ class SimState:
                 self._schedule(deployment, after=now)
         else:
             deployment.status_label = status
+        self._account(deployment, now)
         self._changed()
 
     def set_health(self, deployment: SimDeployment, health: HealthAnswer | None) -> None:
