@@ -43,7 +43,7 @@ from scaler.sim import DEFAULT_ORG_ID
 from scaler.simplismart import errors
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.token import TokenSource
-from tests.client.fakes import DEPLOYMENT_ID, ScriptedPlatform, make_client
+from tests.client.fakes import DEPLOYMENT_ID, ScriptedPlatform, make_client, retries
 from tests.client.serving import LoopbackServer
 from tests.reliability.figures import ScenarioFigures, is_full, run_seed, scaled
 from tests.client.in_process_sim import WHISPER, InProcessSim
@@ -121,7 +121,7 @@ FAILURES: dict[str, Any] = {
 
 async def fail_and_collect(call: Callable[[SimplismartClient], Awaitable[Any]], failure: Any, metrics: Metrics) -> list[str]:
     """Make the call fail with ``failure``; return the captured events, the error's texts and the metrics exposition."""
-    async with make_client(ScriptedPlatform(failure), metrics=metrics, token=TokenSource.static(TOKEN), retry_attempts=2) as client:
+    async with make_client(ScriptedPlatform(failure), metrics=metrics, token=TokenSource.static(TOKEN), retry=retries(attempts=2)) as client:
         with capture_logs() as logs:
             try:
                 await call(client)
@@ -155,7 +155,7 @@ async def test_no_client_error_path_shows_the_token_in_rendered_lines_or_traceba
     leaks = []
     for name, failure in FAILURES.items():
         for endpoint, call in ENDPOINT_CALLS.items():
-            async with make_client(ScriptedPlatform(failure), token=TokenSource.static(TOKEN), retry_attempts=2) as client:
+            async with make_client(ScriptedPlatform(failure), token=TokenSource.static(TOKEN), retry=retries(attempts=2)) as client:
                 try:
                     await call(client)
                 except errors.SimplismartError:
