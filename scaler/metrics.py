@@ -8,18 +8,20 @@ both ``deployment`` (the name, for people) and ``deployment_id`` (the key).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
+from scaler.vocabulary import ACTIONS, FINAL_RESULTS, DeploymentStatus, HealthStatus
+
 # `_created` series double the series count and no dashboard or alert reads them.
 disable_created_metrics()
 
-ACTIONS = ("start", "stop", "update_replicas", "restart", "delete")
-ACTION_RESULTS = ("success", "error", "dry_run", "deferred", "blocked")
+#: Values of the ``result`` label of ``scaler_actions_total``: the results an action finishes with.
+ACTION_RESULTS = FINAL_RESULTS
 ERROR_REASONS = (
     "auth",
     "connection",
@@ -33,26 +35,8 @@ ERROR_REASONS = (
     "wallet_blocked",
     "other",
 )
-DEPLOYMENT_STATUSES = (
-    "DEPLOYED",
-    "DEPLOYING",
-    "FAILED",
-    "DELETED",
-    "DELETING",
-    "SCALED_DOWN",
-    "UNKNOWN",
-)
-HEALTH_VALUES = (
-    "Healthy",
-    "Progressing",
-    "Initializing",
-    "Degraded",
-    "Unhealthy",
-    "Unknown",
-    "SCALED_DOWN",
-    "Missing",
-    "Unrecognized",
-)
+DEPLOYMENT_STATUSES = tuple(status.value for status in DeploymentStatus)
+HEALTH_VALUES = tuple(health.value for health in HealthStatus)
 SCHEDULER_EVENTS = ("executed", "error", "missed", "max_instances")
 #: Values of the ``direction`` label of ``scaler_clock_jumps_total``.
 CLOCK_JUMP_DIRECTIONS = ("forward", "backward")
@@ -61,13 +45,6 @@ POD_READINESS = ("true", "false")
 #: Values of the ``bound`` label of ``scaler_deployment_desired_replicas``.
 REPLICA_BOUNDS = ("min", "max")
 POLICY_RELOAD_RESULTS = ("success", "error")
-API_ENDPOINTS = {
-    "list_deployments": ("GET", "/deployments/list/model/"),
-    "get_health": ("GET", "/deployments/model-deployment/fetch-status/{deployment_id}/"),
-    "update_replicas": ("POST", "/deployments/{deployment_id}/update-replicas/"),
-    "startstop": ("POST", "/deployments/{deployment_id}/startstop/"),
-    "delete": ("DELETE", "/deployments/{deployment_id}/delete/"),
-}
 DEPLOYMENT_LABELS = ("deployment", "deployment_id")
 
 _SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -225,11 +202,6 @@ class Metrics:
 
     def _initialise_label_values(self) -> None:
         """Create the series with bounded label sets so they exist before their first event."""
-        for endpoint, (method, _path) in API_ENDPOINTS.items():
-            self.api_retries.labels(endpoint=endpoint)
-            self.api_malformed.labels(endpoint=endpoint)
-            for reason in ERROR_REASONS:
-                self.api_request_errors.labels(endpoint=endpoint, reason=reason)
         for action in ACTIONS:
             for reason in ERROR_REASONS:
                 self.action_errors.labels(action=action, reason=reason)
@@ -241,6 +213,14 @@ class Metrics:
             self.policy_reloads.labels(result=result)
         for change in ("acquired", "lost"):
             self.leadership_changes.labels(change=change)
+
+    def initialise_endpoints(self, endpoints: Iterable[str]) -> None:
+        """Create the API series of ``endpoints`` (the client's), so they exist before their first call."""
+        for endpoint in endpoints:
+            self.api_retries.labels(endpoint=endpoint)
+            self.api_malformed.labels(endpoint=endpoint)
+            for reason in ERROR_REASONS:
+                self.api_request_errors.labels(endpoint=endpoint, reason=reason)
 
     def initialise_policy(self, policy: str) -> None:
         """Create the action series of one policy, so they exist before its first action."""

@@ -48,8 +48,7 @@ from scaler.daemon.clock import iso
 from scaler.policy import DesiredState, Resolution
 from scaler.simplismart.models import ACTIVE_STATUSES, Deployment, DeploymentStatus
 from scaler.store import AppliedState, Backoff
-
-ActionName = Literal["start", "stop", "update_replicas", "restart", "delete"]
+from scaler.vocabulary import ActionName
 PlanKind = Literal["first_sight", "change", "complete", "drift", "resume", "restart", "expire"]
 
 #: Urgency classes: lower goes first.

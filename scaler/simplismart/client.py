@@ -50,7 +50,7 @@ import structlog
 from pydantic import ValidationError
 
 from scaler import __version__
-from scaler.metrics import API_ENDPOINTS, Metrics
+from scaler.metrics import Metrics
 from scaler.settings import Settings
 from scaler.simplismart.errors import (
     ClientValidationError,
@@ -62,6 +62,7 @@ from scaler.simplismart.errors import (
     SimplismartError,
     one_line,
 )
+from scaler.simplismart.endpoints import ENDPOINTS
 from scaler.simplismart.exchange import Exchange
 from scaler.simplismart.limits import Limits
 from scaler.simplismart.models import (
@@ -91,9 +92,6 @@ from scaler.simplismart.transport import network_transport
 log = structlog.get_logger()
 
 USER_AGENT = f"simplismart-scaler/{__version__}"
-#: Endpoints that change something on the platform: fenced by ``may_send``, and given the next free
-#: request slot before any waiting read.
-MUTATING_ENDPOINTS = frozenset({"update_replicas", "startstop", "delete"})
 
 ResultT = TypeVar("ResultT")
 
@@ -191,6 +189,8 @@ class SimplismartClient:
         self.may_send = may_send
         self._token = token
         self._metrics = metrics
+        if metrics is not None:
+            metrics.initialise_endpoints(ENDPOINTS)
         self._clock = clock
         self._sleep = sleep
         self._slots = RequestSlots(limits.max_concurrency)
@@ -431,16 +431,16 @@ class SimplismartClient:
 
         Raises the typed error of a non-2xx answer or of a failed transport.
         """
-        method, template = API_ENDPOINTS[context.endpoint]
-        path = template.format(deployment_id=context.deployment_id)
+        endpoint = ENDPOINTS[context.endpoint]
+        method, path = endpoint.method, endpoint.path.format(deployment_id=context.deployment_id)
         request_id = str(uuid4())
         sent = CallContext(context.endpoint, context.operation, context.deployment_id, request_id)
         token = self._token.get()
         headers = {"Authorization": f"Bearer {token}", "X-Request-Id": request_id}
         request = self._exchange.build(method, path, params=params, json=json, headers=headers)
-        async with self._slots.hold(urgent=context.endpoint in MUTATING_ENDPOINTS):
+        async with self._slots.hold(urgent=endpoint.mutating):
             await self._limiter.acquire()
-            if context.endpoint in MUTATING_ENDPOINTS and self.may_send is not None and not self.may_send():
+            if endpoint.mutating and self.may_send is not None and not self.may_send():
                 raise NotSent("this instance may no longer act (it is not the leader)", **sent.error_fields())
             began = self._clock()
             try:

@@ -31,10 +31,11 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from scaler.metrics import API_ENDPOINTS, Metrics
+from scaler.metrics import Metrics
 from scaler.sim.faults import MALFORMED_KINDS
 from scaler.simplismart import errors
 from scaler.simplismart.client import SimplismartClient
+from scaler.simplismart.endpoints import ENDPOINTS
 from scaler.simplismart.limits import DEFAULT_MAX_RESPONSE_BYTES
 from scaler.simplismart.models import (
     DeleteResult,
@@ -527,4 +528,4 @@ async def test_any_answer_to_any_endpoint_is_a_typed_answer_or_a_typed_error(fig
         else:
             assert ({}, True) == (reasons, ANSWER_TYPES[endpoint](outcome.result)), (endpoint, outcome.result)
     assert [] == crashes
-    assert set(API_ENDPOINTS) == {endpoint for endpoint, _ in cases}
+    assert set(ENDPOINTS) == {endpoint for endpoint, _ in cases}
