@@ -47,7 +47,7 @@ from uuid import UUID
 from scaler.daemon.clock import iso
 from scaler.policy import DesiredState, Resolution
 from scaler.simplismart.models import ACTIVE_STATUSES, Deployment, DeploymentStatus
-from scaler.store import AppliedState, Backoff
+from scaler.store.records import AppliedState, Backoff
 from scaler.vocabulary import ActionName
 PlanKind = Literal["first_sight", "change", "complete", "drift", "resume", "restart", "expire"]
 
