@@ -51,7 +51,8 @@ from scaler.daemon.http import create_http_app
 from scaler.store import Store, open_store
 from tests.daemon.harness import MONDAY, Harness, at_utc
 from tests.reliability.figures import ScenarioFigures
-from tests.reliability.processes import DaemonProcess, SimProcess, daemon_environment, environment
+from tests.processes import SimProcess, daemon_environment, environment
+from tests.reliability.processes import DaemonProcess
 from tests.reliability.test_malformed_answers_daemon import AT_EIGHT, POLICIES
 
 pytestmark = pytest.mark.scenario(7)
@@ -200,7 +201,7 @@ def test_a_store_that_cannot_be_written_at_start_stops_scaler_run_with_one_clear
                 disk_full_triggers(conn)
             expected = "is full"
             mend = lambda: no_disk_full_triggers(url)  # noqa: E731
-    env = daemon_environment(simulator, policies=policies, state_url=url)
+    env = daemon_environment(simulator.url, token=simulator.token, policies=policies, state_url=url)
     code, stderr = run_scaler(env, tmp_path / "refused.log", preexec)
     mend()
     simulator.control("POST", "/reset")

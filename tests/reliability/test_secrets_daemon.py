@@ -37,7 +37,8 @@ from scaler.logs import configure_logging
 from tests.daemon.harness import BATCH, EXAMPLES, LLAMA_8B, MONDAY, at_utc
 from tests.reliability.figures import ScenarioFigures
 from tests.reliability.live import live_daemon
-from tests.reliability.processes import DaemonProcess, SimProcess, daemon_environment, environment
+from tests.processes import SimProcess, daemon_environment, environment
+from tests.reliability.processes import DaemonProcess
 from tests.reliability.test_secrets import TOKEN, check
 
 pytestmark = [pytest.mark.scenario(6), pytest.mark.usefixtures("restore_logging")]
@@ -135,7 +136,8 @@ def test_a_killed_daemon_and_its_successor_show_no_part_of_the_token(tmp_path: P
     daemon: DaemonProcess | None = None
     try:
         env = daemon_environment(
-            sim,
+            sim.url,
+            token=sim.token,
             policies=EXAMPLES,
             state_url=f"sqlite:///{tmp_path / 'state.db'}",
             SCALER_API_TOKEN=None,
