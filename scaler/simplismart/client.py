@@ -5,11 +5,12 @@ One :class:`SimplismartClient` owns one ``httpx.AsyncClient``, over the network 
 requests are built and sent by :mod:`.exchange`, which skips the per-request work of
 ``build_request`` and ``send`` that gives this client nothing. Every call:
 
-- validates its arguments first and raises :class:`ClientValidationError` without a request;
+- validates its arguments first (:mod:`.arguments`) and raises :class:`ClientValidationError`
+  without a request;
 - waits for one of ``limits.max_concurrency`` slots (:mod:`.slots`: a call that changes a
   deployment goes before waiting reads, so a stop due at a boundary never queues behind a
   health poll) and for the rate limiter (at most ``limits.max_requests_per_second``), then
-  sends the request with a ``User-Agent`` and a
+  sends the request (:mod:`.endpoints` has its method and path) with a ``User-Agent`` and a
   fresh ``X-Request-Id``. Each attempt of a retried call is a request of its own and
   gets its own id, so the platform's logs and ours match one line to one request;
 - for a mutating call (update-replicas, start/stop, delete), asks the ``may_send`` fence
@@ -18,10 +19,9 @@ requests are built and sent by :mod:`.exchange`, which skips the per-request wor
 - retries transient failures by its :class:`~.retries.RetryPolicy` (:mod:`.retries`: 5xx,
   429, timeouts and connection errors, bounded in attempts and time, Retry-After honoured;
   never another 4xx). The slot is released while waiting;
-- logs one ``api_request`` event per attempt (endpoint, method, status, duration, request
-  id, deployment id; never the token), observes ``scaler_api_request_duration_seconds``
-  and, once per failed call, counts ``scaler_api_request_errors_total`` by reason;
-- reads at most ``limits.max_response_bytes`` of an answer (after decompression; default
+- logs and observes each attempt and retry, and counts each failed call once by reason
+  (:mod:`.observing`; never the token);
+- reads at most ``limits.max_response_bytes`` of an answer (:mod:`.reading`; after decompression; default
   :data:`~.limits.DEFAULT_MAX_RESPONSE_BYTES`): a larger success is a :class:`MalformedResponse`
   and a larger error answer is judged by its status alone, so a runaway or hostile
   answer never fills memory;
@@ -36,9 +36,8 @@ without sleeping.
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -46,15 +45,15 @@ from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import httpx
-import structlog
 from pydantic import ValidationError
 
 from scaler import __version__
 from scaler.metrics import Metrics
 from scaler.settings import Settings
+from scaler.simplismart.arguments import describe_invalid, uuid_text
+from scaler.simplismart.endpoints import ENDPOINTS
 from scaler.simplismart.errors import (
     ClientValidationError,
-    ConfigurationError,
     ConnectionFailed,
     MalformedResponse,
     NotSent,
@@ -62,7 +61,6 @@ from scaler.simplismart.errors import (
     SimplismartError,
     one_line,
 )
-from scaler.simplismart.endpoints import ENDPOINTS
 from scaler.simplismart.exchange import Exchange
 from scaler.simplismart.limits import Limits
 from scaler.simplismart.models import (
@@ -75,38 +73,24 @@ from scaler.simplismart.models import (
     UpdateReplicasRequest,
     UpdateReplicasResult,
 )
+from scaler.simplismart.observing import CallObserver
 from scaler.simplismart.ratelimit import Clock, RequestRateLimiter, Sleep
+from scaler.simplismart.reading import read_capped
 from scaler.simplismart.responses import (
     CallContext,
     error_for_status,
     error_for_transport,
     parse_deployments,
     parse_object,
-    status_label,
 )
 from scaler.simplismart.retries import RetryPolicy, retry_transient
 from scaler.simplismart.slots import RequestSlots
 from scaler.simplismart.token import TokenSource
-from scaler.simplismart.transport import network_transport
-
-log = structlog.get_logger()
+from scaler.simplismart.transport import network_transport, ssl_context
 
 USER_AGENT = f"simplismart-scaler/{__version__}"
 
 ResultT = TypeVar("ResultT")
-
-
-def _uuid_text(value: Any, *, name: str, context: CallContext) -> str:
-    """Return ``value`` as a canonical UUID string or raise :class:`ClientValidationError`."""
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, str):
-        try:
-            return str(UUID(value.strip()))
-        except ValueError:
-            pass
-    shown = one_line(repr(value), limit=60)
-    raise ClientValidationError(f"{name} must be a UUID, got {shown}", **context.error_fields())
 
 
 MutationResultT = TypeVar("MutationResultT", UpdateReplicasResult, StartStopResult, DeleteResult)
@@ -115,42 +99,6 @@ MutationResultT = TypeVar("MutationResultT", UpdateReplicasResult, StartStopResu
 def _with_request_id(result: MutationResultT, context: CallContext) -> MutationResultT:
     """Return ``result`` carrying the ``X-Request-Id`` of the request that succeeded (for the audit log)."""
     return result.model_copy(update={"request_id": context.request_id})
-
-
-def _describe_invalid(error: ValidationError) -> str:
-    """Render a request-body validation error as ``field: problem (got value)`` parts."""
-    parts = []
-    for item in error.errors(include_url=False):
-        message = item["msg"].removeprefix("Value error, ")
-        if item["loc"]:
-            field = ".".join(str(part) for part in item["loc"])
-            parts.append(f"{field}: {message} (got {item['input']!r})")
-        else:
-            parts.append(message)
-    return "; ".join(parts)
-
-
-def _ssl_context(ca_bundle: Path) -> ssl.SSLContext:
-    """Return the default trust store plus the certificate authorities in ``ca_bundle``.
-
-    Raises :class:`ConfigurationError` naming SCALER_CA_BUNDLE when it cannot be loaded.
-    """
-    context = httpx.create_ssl_context()
-    try:
-        context.load_verify_locations(cafile=str(ca_bundle))
-    except (OSError, ssl.SSLError) as exc:
-        problem = getattr(exc, "strerror", None) or one_line(str(exc), limit=120)
-        raise ConfigurationError(f"SCALER_CA_BUNDLE {ca_bundle} cannot be loaded: {problem}") from None
-    return context
-
-
-_BODY_HEADERS = ("content-length", "content-encoding", "transfer-encoding")
-
-
-def _with_body(response: httpx.Response, body: bytes) -> httpx.Response:
-    """Return a copy of the streamed ``response`` holding ``body``, already decoded, as its content."""
-    headers = [(name, value) for name, value in response.headers.multi_items() if name.lower() not in _BODY_HEADERS]
-    return httpx.Response(response.status_code, headers=headers, content=body, request=response.request)
 
 
 class SimplismartClient:
@@ -189,6 +137,7 @@ class SimplismartClient:
         self.may_send = may_send
         self._token = token
         self._metrics = metrics
+        self._observe = CallObserver(metrics)
         if metrics is not None:
             metrics.initialise_endpoints(ENDPOINTS)
         self._clock = clock
@@ -197,9 +146,9 @@ class SimplismartClient:
         self._limiter = RequestRateLimiter(limits.max_requests_per_second, clock=clock, sleep=sleep)
         timeout = limits.timeout_seconds
         if transport is None:
-            ssl_context = _ssl_context(ca_bundle) if ca_bundle is not None else None
+            tls = ssl_context(ca_bundle) if ca_bundle is not None else None
             transport = network_transport(
-                base_url=self.base_url, max_connections=limits.max_concurrency, ssl_context=ssl_context
+                base_url=self.base_url, max_connections=limits.max_concurrency, ssl_context=tls
             )
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
@@ -268,7 +217,7 @@ class SimplismartClient:
         context = CallContext("list_deployments", "list deployments")
         params = None
         if model_repo_id is not None:
-            params = {"model_repo_id": _uuid_text(model_repo_id, name="model_repo_id", context=context)}
+            params = {"model_repo_id": uuid_text(model_repo_id, name="model_repo_id", context=context)}
         return await self._call(
             context,
             params=params,
@@ -299,7 +248,7 @@ class SimplismartClient:
         try:
             body = UpdateReplicasRequest(min_replicas=min_replicas, max_replicas=max_replicas)
         except ValidationError as exc:
-            raise ClientValidationError(_describe_invalid(exc), **context.error_fields()) from None
+            raise ClientValidationError(describe_invalid(exc), **context.error_fields()) from None
         return await self._call(
             context,
             json=body.model_dump(mode="json"),
@@ -331,7 +280,7 @@ class SimplismartClient:
 
     def _context_for(self, endpoint: str, operation: str, deployment_id: Any) -> CallContext:
         context = CallContext(endpoint, operation)
-        return CallContext(endpoint, operation, _uuid_text(deployment_id, name="deployment id", context=context))
+        return CallContext(endpoint, operation, uuid_text(deployment_id, name="deployment id", context=context))
 
     async def _startstop(self, deployment_id: UUID | str, action: StartStopAction) -> StartStopResult:
         context = self._context_for("startstop", action, deployment_id)
@@ -365,21 +314,8 @@ class SimplismartClient:
                     raise
                 response, sent = await self._retry(context, params, json, started, error)
             return parse(response, sent)
-        except MalformedResponse as error:
-            log.warning(
-                "api_malformed_response",
-                endpoint=context.endpoint,
-                deployment_id=context.deployment_id,
-                request_id=error.request_id,
-                problem=error.message,
-            )
-            if self._metrics is not None:
-                self._metrics.api_malformed.labels(endpoint=context.endpoint).inc()
-            self._count_error(context.endpoint, error)
-            raise
         except SimplismartError as error:
-            if not isinstance(error, (ClientValidationError, ConfigurationError, NotSent)):  # no request was sent
-                self._count_error(context.endpoint, error)
+            self._observe.failed(context, error)
             raise
 
     async def _retry(
@@ -396,19 +332,6 @@ class SimplismartClient:
         (:func:`~.retries.retry_transient`), which takes over from that failure. Raises the last
         attempt's error.
         """
-
-        def on_retry(attempt: int, error: SimplismartError, wait: float) -> None:
-            log.info(
-                "api_retry",
-                endpoint=context.endpoint,
-                deployment_id=context.deployment_id,
-                attempt=attempt,
-                wait_seconds=round(wait, 3),
-                reason=error.reason,
-            )
-            if self._metrics is not None:
-                self._metrics.api_retries.labels(endpoint=context.endpoint).inc()
-
         return await retry_transient(
             lambda: self._send_once(context, params, json),
             first=first,
@@ -416,13 +339,8 @@ class SimplismartClient:
             policy=self.retry,
             clock=self._clock,
             sleep=self._sleep,
-            on_retry=on_retry,
+            on_retry=lambda attempt, error, wait: self._observe.retry(context, attempt, error, wait),
         )
-
-    def _count_error(self, endpoint: str, error: SimplismartError) -> None:
-        if self._metrics is None:
-            return
-        self._metrics.api_request_errors.labels(endpoint=endpoint, reason=error.reason).inc()
 
     async def _send_once(
         self, context: CallContext, params: dict[str, str] | None, json: dict[str, Any] | None
@@ -450,19 +368,19 @@ class SimplismartClient:
                 error: SimplismartError = RequestTimeout(
                     f"no complete answer within {self.limits.attempt_deadline:g} s", **sent.error_fields()
                 )
-                self._record(sent, method, error, self._clock() - began)
+                self._observe.attempt(sent, method, error, self._clock() - began)
                 raise error from None
             except httpx.RequestError as exc:
                 error = error_for_transport(exc, sent, timeout_seconds=self.limits.timeout_seconds)
-                self._record(sent, method, error, self._clock() - began)
+                self._observe.attempt(sent, method, error, self._clock() - began)
                 raise error from None
             except OSError as exc:  # a transport that is not a socket (an app in process) may raise one itself
                 error = ConnectionFailed(one_line(str(exc), limit=160) or type(exc).__name__, **sent.error_fields())
-                self._record(sent, method, error, self._clock() - began)
+                self._observe.attempt(sent, method, error, self._clock() - began)
                 raise error from None
         duration = self._clock() - began
         if response.is_success:
-            self._record(sent, method, response, duration)
+            self._observe.attempt(sent, method, response, duration)
             if oversized:
                 raise MalformedResponse(
                     f"the answer is larger than {self.limits.max_response_bytes} bytes; it was not read",
@@ -471,59 +389,10 @@ class SimplismartClient:
                 )
             return response, sent
         error = error_for_status(response, sent, now=datetime.now(UTC))
-        self._record(sent, method, error, duration)
+        self._observe.attempt(sent, method, error, duration)
         raise error
 
     async def _receive(self, request: httpx.Request) -> tuple[httpx.Response, bool]:
-        """Send ``request`` and read its answer, at most ``limits.max_response_bytes`` of it.
-
-        Returns the answer with its body read, and whether the body was too large; a
-        too-large answer comes back with an empty body (its status and headers kept).
-        Raises what ``httpx`` raises for a failed transport.
-        """
-        response = await self._exchange.send(request)
-        cap = self.limits.max_response_bytes
-        try:
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > cap:
-                return _with_body(response, b""), True
-            if declared.isdigit() and "content-encoding" not in response.headers:
-                # Uncompressed, of a declared length within the cap: the HTTP parser reads no more
-                # than that, so the body is read whole, into this very response (no copy of it).
-                if len(await response.aread()) > cap:  # an in-process transport may lie
-                    return _with_body(response, b""), True
-                return response, False
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > cap:
-                    return _with_body(response, b""), True
-            return _with_body(response, bytes(body)), False
-        finally:
-            await response.aclose()
-
-    def _record(
-        self, sent: CallContext, method: str, outcome: httpx.Response | SimplismartError, duration: float
-    ) -> None:
-        """Log and observe one attempt.
-
-        The organization-wide gauges ``scaler_api_auth_ok`` and ``scaler_wallet_blocked``
-        are not set here: the daemon owns those states (pause, probe, resume) and their gauges.
-        """
-        status = status_label(outcome)
-        if self._metrics is not None:
-            self._metrics.api_request_duration.labels(
-                endpoint=sent.endpoint, method=method, status_code=status
-            ).observe(duration)
-        fields: dict[str, Any] = {
-            "endpoint": sent.endpoint,
-            "method": method,
-            "status": status,
-            "duration_seconds": round(duration, 4),
-            "request_id": sent.request_id,
-            "deployment_id": sent.deployment_id,
-        }
-        if isinstance(outcome, httpx.Response):
-            log.debug("api_request", **fields)
-        else:
-            log.warning("api_request", **fields, reason=outcome.reason, message=outcome.message)
+        """Send ``request``; return its answer read up to the limit and whether it was larger
+        (:func:`~.reading.read_capped`). Raises what ``httpx`` raises for a failed transport."""
+        return await read_capped(await self._exchange.send(request), self.limits.max_response_bytes)
