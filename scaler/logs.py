@@ -8,13 +8,20 @@ into the words around it), and also the start of one cut short (text shortened f
 display keeps a secret's first characters). Tracebacks are rendered without their frames' local variables: those hold
 request headers, and a rich or JSON rendering cuts and wraps long values, which would
 leave parts of a secret that no scrubber recognises.
+
+:func:`cycle_logging` binds a ``cycle_id`` (and the ``cycle``'s kind) to every line
+logged during one reconcile, health poll or boundary, through structlog's contextvars,
+so that one cycle's lines can be followed among the others.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import structlog
@@ -28,6 +35,20 @@ SECRET_PREFIX_CHARS = 12
 
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
+
+
+@contextmanager
+def cycle_logging(cycle: str) -> Iterator[str]:
+    """Bind a new ``cycle_id`` and ``cycle`` (``reconcile``, ``health``, ``boundary``) to every line logged
+    inside; yield the id. Inside a cycle already bound (a health poll a reconcile runs first) the
+    outer cycle's id stays, so that its lines stay together."""
+    bound = structlog.contextvars.get_contextvars()
+    if "cycle_id" in bound:
+        yield str(bound["cycle_id"])
+        return
+    cycle_id = secrets.token_hex(6)
+    with structlog.contextvars.bound_contextvars(cycle_id=cycle_id, cycle=cycle):
+        yield cycle_id
 
 
 def register_secret(value: str | None) -> None:

@@ -3,15 +3,28 @@
 Names are a contract with the Grafana dashboard and the alert rules: units end the
 name, counters end in ``_total``, labels are bounded (deployment, policy, action,
 result; never a URL or a raw id in a path). Series labelled by deployment carry
-both ``deployment`` (the name, for people) and ``deployment_id`` (the key).
+``deployment_id`` (the key); ``scaler_deployment_info`` always, and every other one in
+``full`` detail, also carries ``deployment`` (the name, for people). How many series
+each deployment costs is a setting (:data:`DEPLOYMENT_DETAILS`); the per-policy series
+exist in every detail, so organization-level panels and alerts need no per-deployment one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
@@ -51,11 +64,21 @@ _SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 
 
 class Metrics:
-    """The scaler's metrics, all registered on ``registry`` (a fresh one by default)."""
+    """The scaler's metrics, all registered on ``registry`` (a fresh one by default).
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    ``deployment_detail`` chooses the per-deployment series (see :class:`DeploymentMetrics`).
+    :meth:`exposition` is what ``/metrics`` serves: the same samples ``registry`` collects,
+    written faster.
+    """
+
+    def __init__(
+        self, registry: CollectorRegistry | None = None, *, deployment_detail: DeploymentDetail = "compact"
+    ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
-        r = self.registry
+        # Every metric but the per-deployment ones lives in `r`, which `registry` collects
+        # through `_Forwarded`: `exposition` writes `r` with prometheus_client and the
+        # per-deployment series with DeploymentMetrics' own writer.
+        self._standard = r = CollectorRegistry()
 
         # --- API client --------------------------------------------------
         self.api_request_duration = Histogram(
@@ -93,6 +116,11 @@ class Metrics:
             "1 while the platform reports the wallet blocked (402): starts and scale-ups pause.",
             registry=r,
         )
+        self.org_id_refused = Gauge(
+            "scaler_org_id_refused",
+            "1 while the platform refuses SCALER_ORG_ID on start/stop calls: starts and stops pause.",
+            registry=r,
+        )
 
         # --- Actions -----------------------------------------------------
         self.actions = Counter(
@@ -109,9 +137,9 @@ class Metrics:
         )
 
         # --- Deployments -------------------------------------------------
-        self.deployments = DeploymentMetrics()
-        """Every series labelled by deployment (see :class:`DeploymentMetrics`)."""
-        r.register(self.deployments)
+        self.deployments = DeploymentMetrics(deployment_detail)
+        """Every series labelled by deployment, and the per-policy sums (see :class:`DeploymentMetrics`)."""
+        self.registry.register(self.deployments)
         self.running_gpus = Gauge(
             "scaler_running_gpus",
             "GPUs held by running deployments (replica floor x accelerator count), by accelerator.",
@@ -177,6 +205,12 @@ class Metrics:
             "Policies in the set now in force.",
             registry=r,
         )
+        self.policy_matched_deployments = Gauge(
+            "scaler_policy_matched_deployments",
+            "Deployments of the last inventory whose match each policy of the set in force selects (0: none).",
+            ["policy"],
+            registry=r,
+        )
         self.policy_conflicts = Gauge(
             "scaler_policy_conflicts",
             "Deployments matched by two policies of the same highest priority (left alone).",
@@ -199,6 +233,7 @@ class Metrics:
         self.build_info = Info("scaler_build", "Version of the running scaler.", registry=r)
 
         self._initialise_label_values()
+        self.registry.register(_Forwarded(r))
 
     def _initialise_label_values(self) -> None:
         """Create the series with bounded label sets so they exist before their first event."""
@@ -222,11 +257,34 @@ class Metrics:
             for reason in ERROR_REASONS:
                 self.api_request_errors.labels(endpoint=endpoint, reason=reason)
 
+    def exposition(self, names: Sequence[str] = ()) -> bytes:
+        """Every metric in the text exposition format (0.0.4): what ``/metrics`` serves.
+
+        ``names`` (``name[]`` of the request), when given, restricts it to those series names.
+        """
+        if not names:
+            return generate_latest(self._standard) + self.deployments.exposition().encode()
+        return generate_latest(self.registry.restricted_registry(names))
+
     def initialise_policy(self, policy: str) -> None:
-        """Create the action series of one policy, so they exist before its first action."""
+        """Create the series of one policy, so they exist before its first action or inventory."""
+        self.policy_matched_deployments.labels(policy=policy)
         for action in ACTIONS:
             for result in ACTION_RESULTS:
                 self.actions.labels(action=action, result=result, policy=policy)
+
+
+class _Forwarded:
+    """Collects another registry's metrics, so one registry shows everything."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        return self._registry.collect()
+
+    def describe(self) -> Iterator[Metric]:
+        return self._registry.collect()
 
 
 @dataclass(slots=True)
@@ -238,9 +296,9 @@ class DeploymentSeries:
     policy: str
     accelerator: str
     status: str | None = None
-    """The one-hot ``status`` (all 0 while ``None``)."""
+    """The current ``status`` (none shown while ``None``)."""
     health: str | None = None
-    """The one-hot ``health`` label value (all 0 while unknown)."""
+    """The current ``health`` label value (none shown while unknown)."""
     pods_ready: float = 0.0
     pods_not_ready: float = 0.0
     desired_min: float | None = None
@@ -251,51 +309,182 @@ class DeploymentSeries:
     suspended: float = 0.0
     gpu_seconds_saved: float = 0.0
     cost_saved: float = 0.0
+    running_gpus: float = 0.0
+    """GPUs the deployment holds (see ``scaler_running_gpus``): summed by policy, never shown alone."""
+    key_text: str = field(default="", repr=False, compare=False)
+    """``deployment="…",deployment_id="…"``, escaped once (the text exposition's label prefix)."""
+    id_text: str = field(default="", repr=False, compare=False)
+    """``deployment_id="…"``, escaped once."""
 
+    def __post_init__(self) -> None:
+        self.id_text = f'deployment_id="{escape_label_value(self.deployment_id)}"'
+        self.key_text = f'deployment="{escape_label_value(self.name)}",{self.id_text}'
+
+    @property
+    def desired(self) -> str:
+        """The ``desired`` label of ``scaler_policy_deployments`` (see :data:`DESIRED_VALUES`)."""
+        if self.suspended:
+            return "suspended"
+        if self.desired_running < 0:
+            return "none"
+        if self.desired_running == 0:
+            return "stopped"
+        if self.desired_min == 0:
+            return "scale_to_zero"
+        return "running"
+
+
+#: How much per-deployment detail ``/metrics`` shows (``SCALER_METRICS_DEPLOYMENT_DETAIL``).
+DEPLOYMENT_DETAILS = ("full", "compact", "off")
+DeploymentDetail = Literal["full", "compact", "off"]
+DEFAULT_DEPLOYMENT_DETAIL: DeploymentDetail = "compact"
+#: Values of the ``desired`` label of ``scaler_policy_deployments``: wanted running with a replica
+#: floor above 0, running with a floor of 0 (it may scale to zero), stopped, left alone (no
+#: policy, a conflict, an unknown status), suspended by a person.
+DESIRED_VALUES = ("running", "scale_to_zero", "stopped", "none", "suspended")
 
 _INFO_LABELS = (*DEPLOYMENT_LABELS, "policy", "accelerator")
 _SAVING_LABELS = (*DEPLOYMENT_LABELS, "accelerator")
-#: The families of :class:`DeploymentMetrics`, in the order it yields them: (name, kind, help, labels).
+_ID = ("deployment_id",)
+#: The per-deployment families, in the order they are rendered:
+#: (name, kind, help, labels in ``full``, labels in ``compact`` or ``None`` where ``compact`` leaves it out).
+#: ``off`` renders none of them.
 DEPLOYMENT_FAMILIES = (
     ("scaler_deployment_info", "gauge",
-     "1 for every deployment in the inventory, with the policy that governs it ('' for none).", _INFO_LABELS),
-    ("scaler_deployment_health", "gauge", "1 for the deployment's current health value, 0 for the others.",
-     (*DEPLOYMENT_LABELS, "health")),
-    ("scaler_deployment_status", "gauge", "1 for the deployment's current status, 0 for the others.",
-     (*DEPLOYMENT_LABELS, "status")),
+     "1 for every deployment in the inventory, with the policy that governs it ('' for none).",
+     _INFO_LABELS, _INFO_LABELS),
+    ("scaler_deployment_health", "gauge",
+     "1 for the deployment's current health value (full detail: 0 for the others).",
+     (*DEPLOYMENT_LABELS, "health"), (*_ID, "health")),
+    ("scaler_deployment_status", "gauge",
+     "1 for the deployment's current status (full detail: 0 for the others).",
+     (*DEPLOYMENT_LABELS, "status"), (*_ID, "status")),
     ("scaler_deployment_pods", "gauge",
      'Pods of the deployment as reported by fetch-status, by readiness (ready="true"|"false").',
-     (*DEPLOYMENT_LABELS, "ready")),
+     (*DEPLOYMENT_LABELS, "ready"), None),
     ("scaler_deployment_desired_replicas", "gauge",
-     "Desired replica bounds (bound=min|max); absent when the desired state sets none.", (*DEPLOYMENT_LABELS, "bound")),
+     "Desired replica bounds (bound=min|max); absent when the desired state sets none.",
+     (*DEPLOYMENT_LABELS, "bound"), None),
     ("scaler_deployment_desired_running", "gauge",
-     "1 when the desired state is running, 0 when stopped, -1 when left alone.", DEPLOYMENT_LABELS),
+     "1 when the desired state is running, 0 when stopped, -1 when left alone.", DEPLOYMENT_LABELS, _ID),
     ("scaler_deployment_next_transition_timestamp_seconds", "gauge",
-     "Unix time of the deployment's next scheduled change of desired state (0: none).", DEPLOYMENT_LABELS),
+     "Unix time of the deployment's next scheduled change of desired state (0: none).", DEPLOYMENT_LABELS, _ID),
     ("scaler_deployment_suspended", "gauge", "1 while a person has suspended automation of the deployment.",
-     DEPLOYMENT_LABELS),
+     DEPLOYMENT_LABELS, None),
     ("scaler_gpu_seconds_saved_total", "counter",
-     "GPU-seconds saved against the baseline, from what the scaler actually applied.", _SAVING_LABELS),
+     "GPU-seconds saved against the baseline, from what the scaler actually applied.", _SAVING_LABELS, _ID),
     ("scaler_cost_saved_dollars_total", "counter",
-     "Dollars saved against the baseline, from what the scaler actually applied.", _SAVING_LABELS),
+     "Dollars saved against the baseline, from what the scaler actually applied.", _SAVING_LABELS, _ID),
 )
+#: The per-policy families, rendered in every detail: (name, kind, help, labels).
+POLICY_FAMILIES = (
+    ("scaler_policy_deployments", "gauge",
+     "Deployments by governing policy ('' for none), status, health ('' until observed) and desired state; "
+     "only combinations that hold a deployment.",
+     ("policy", "status", "health", "desired")),
+    ("scaler_policy_running_gpus", "gauge",
+     "GPUs held by DEPLOYED deployments, by governing policy and accelerator.", ("policy", "accelerator")),
+    ("scaler_policy_gpu_seconds_saved_total", "counter",
+     "GPU-seconds saved against the baseline, by the policy that governed the deployment and its accelerator.",
+     ("policy", "accelerator")),
+    ("scaler_policy_cost_saved_dollars_total", "counter",
+     "Dollars saved against the baseline, by the policy that governed the deployment and its accelerator.",
+     ("policy", "accelerator")),
+)
+#: Series each deployment can have at most, by detail (the policy families are shared, not per deployment).
+SERIES_PER_DEPLOYMENT = {
+    "full": 1 + len(HEALTH_VALUES) + len(DEPLOYMENT_STATUSES) + len(POD_READINESS) + len(REPLICA_BOUNDS) + 5,
+    "compact": sum(1 for family in DEPLOYMENT_FAMILIES if family[4] is not None),
+    "off": 0,
+}
+
+
+def escape_label_value(value: str) -> str:
+    """Return ``value`` escaped for a label value of the text exposition format."""
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+
+
+def format_sample_value(value: float) -> str:
+    """Return ``value`` as the text exposition format writes it (integers without a fraction)."""
+    value = float(value)
+    if value.is_integer() and -1e15 < value < 1e15:
+        return str(int(value))
+    if value != value:
+        return "NaN"
+    if value in (math.inf, -math.inf):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(value)
+
+
+class _EscapedValues(dict[str, str]):
+    """Label values escaped once per render (policies, accelerators, statuses and health repeat)."""
+
+    def __missing__(self, value: str) -> str:
+        self[value] = escaped = escape_label_value(value)
+        return escaped
+
+
+class _Families:
+    """Collects the samples of several families, for the registry (label dicts) or as text (pre-escaped labels)."""
+
+    def __init__(self, as_text: bool) -> None:
+        self.as_text = as_text
+        self.text: list[str] = []
+        self.metrics: list[Metric] = []
+        self._family: Metric | None = None
+        self._name = ""
+
+    def start(self, name: str, kind: str, documentation: str, labels: tuple[str, ...]) -> None:
+        """Begin family ``name``; its samples follow."""
+        if self.as_text:
+            help_text = documentation.replace("\\", r"\\").replace("\n", r"\n")
+            self.text.append(f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n")
+            self._name = name
+        else:
+            family_class = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+            self._family = family_class(name, documentation, labels=labels)
+            self.metrics.append(self._family)
+
+    def add(self, label_text: str, values: list[str], value: float) -> None:
+        """Add a sample: ``label_text`` for the text, ``values`` (in the family's label order) for the registry."""
+        if self.as_text:
+            self.text.append(f"{self._name}{{{label_text}}} {format_sample_value(value)}\n")
+        else:
+            assert self._family is not None
+            self._family.add_metric(values, value)
 
 
 class DeploymentMetrics:
-    """Every series labelled by deployment, rendered at scrape time from one record per deployment.
+    """Every series labelled by deployment, and the per-policy series summed from them, rendered at scrape time.
 
-    prometheus_client keeps an object with its own lock for every labelled series: the 24
-    series of each deployment cost about 160 MiB for 10,000 deployments. One slotted
-    :class:`DeploymentSeries` per deployment holds the same values in a few hundred bytes,
-    and a cycle sets attributes instead of looking children up. The families, their help
-    and their labels are those of :data:`DEPLOYMENT_FAMILIES`; ``info``, ``status``,
-    ``health``, ``pods``, ``desired_running``, ``next_transition``, ``suspended`` and both
-    savings counters exist for every deployment tracked; ``desired_replicas`` only while
-    bounds are desired.
+    prometheus_client keeps an object with its own lock for every labelled series: the 26
+    series of each deployment cost about 160 MiB for 10,000 deployments, and its text
+    writer needs about 7 µs a sample. One slotted :class:`DeploymentSeries` per deployment
+    holds the same values in a few hundred bytes, a cycle sets attributes instead of
+    looking children up, and :meth:`exposition` writes them with labels escaped once.
+
+    ``detail`` chooses what is shown per deployment (:data:`DEPLOYMENT_FAMILIES`):
+
+    - ``full``: every family; status and health one-hot (1 for the current value, 0 for
+      every other); ``desired_replicas`` only while bounds are desired;
+    - ``compact``: info (the only one carrying the name, policy and accelerator; join on
+      ``deployment_id``), the current status and health only (health absent until
+      observed), desired running, next transition and both savings counters: at most
+      :data:`SERIES_PER_DEPLOYMENT` ``["compact"]`` series;
+    - ``off``: none.
+
+    The per-policy families (:data:`POLICY_FAMILIES`) are rendered in every detail. Their
+    savings counters accumulate apart from the deployments' (a deployment leaving the
+    inventory or changing policy must not make them go down); they start at 0 for each
+    (policy, accelerator) the inventory holds and are never dropped.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, detail: DeploymentDetail = DEFAULT_DEPLOYMENT_DETAIL) -> None:
+        if detail not in DEPLOYMENT_DETAILS:
+            raise ValueError(f"detail must be one of {', '.join(DEPLOYMENT_DETAILS)}, not {detail!r}")
+        self.detail = detail
         self._series: dict[str, DeploymentSeries] = {}
+        self._saved: dict[tuple[str, str], list[float]] = {}
 
     def get(self, deployment_id: str) -> DeploymentSeries | None:
         """The series of ``deployment_id``, if it is tracked."""
@@ -307,43 +496,148 @@ class DeploymentMetrics:
         return series
 
     def drop(self, deployment_id: str) -> None:
-        """Remove every series of ``deployment_id``."""
+        """Remove every series of ``deployment_id`` (its policy's savings stay counted)."""
         self._series.pop(deployment_id, None)
 
     def tracked(self) -> list[str]:
         """The deployment ids tracked."""
         return list(self._series)
 
+    def add_saving(self, series: DeploymentSeries, *, gpu_seconds: float, dollars: float) -> None:
+        """Count a saving of ``series``' deployment, and of its policy and accelerator."""
+        series.gpu_seconds_saved += gpu_seconds
+        series.cost_saved += dollars
+        saved = self._saved.setdefault((series.policy, series.accelerator), [0.0, 0.0])
+        saved[0] += gpu_seconds
+        saved[1] += dollars
+
     def describe(self) -> Iterator[Metric]:
         """The families, without samples (for the registry's name index)."""
-        return iter(self._families())
+        families = _Families(as_text=False)
+        for name, kind, documentation, full, compact in DEPLOYMENT_FAMILIES:
+            labels = full if self.detail == "full" else compact
+            if self.detail != "off" and labels is not None:
+                families.start(name, kind, documentation, labels)
+        for name, kind, documentation, labels in POLICY_FAMILIES:
+            families.start(name, kind, documentation, labels)
+        return iter(families.metrics)
 
     def collect(self) -> Iterator[Metric]:
-        """The families with a sample for every tracked deployment."""
-        families = self._families()
-        info, health, status, pods, bounds, running, transition, suspended, gpu, cost = families
-        for series in list(self._series.values()):
-            key = [series.name, series.deployment_id]
-            info.add_metric([*key, series.policy, series.accelerator], 1.0)
-            for value in HEALTH_VALUES:
-                health.add_metric([*key, value], 1.0 if value == series.health else 0.0)
-            for value in DEPLOYMENT_STATUSES:
-                status.add_metric([*key, value], 1.0 if value == series.status else 0.0)
-            pods.add_metric([*key, "true"], series.pods_ready)
-            pods.add_metric([*key, "false"], series.pods_not_ready)
-            if series.desired_min is not None and series.desired_max is not None:
-                bounds.add_metric([*key, "min"], series.desired_min)
-                bounds.add_metric([*key, "max"], series.desired_max)
-            running.add_metric(key, series.desired_running)
-            transition.add_metric(key, series.next_transition)
-            suspended.add_metric(key, series.suspended)
-            gpu.add_metric([*key, series.accelerator], series.gpu_seconds_saved)
-            cost.add_metric([*key, series.accelerator], series.cost_saved)
-        return iter(families)
+        """The families with their samples (for the registry: tests, ``restricted_registry``)."""
+        families = _Families(as_text=False)
+        self._render(families)
+        return iter(families.metrics)
+
+    def exposition(self) -> str:
+        """The families in the text exposition format (what ``/metrics`` serves)."""
+        families = _Families(as_text=True)
+        self._render(families)
+        return "".join(families.text)
+
+    def _render(self, out: _Families) -> None:
+        records = list(self._series.values())
+        if self.detail == "full":
+            self._render_full(out, records)
+        elif self.detail == "compact":
+            self._render_compact(out, records)
+        self._render_policies(out, records)
 
     @staticmethod
-    def _families() -> list[Metric]:
-        return [
-            (CounterMetricFamily if kind == "counter" else GaugeMetricFamily)(name, documentation, labels=labels)
-            for name, kind, documentation, labels in DEPLOYMENT_FAMILIES
-        ]
+    def _render_full(out: _Families, records: list[DeploymentSeries]) -> None:
+        text = out.as_text
+        (info, health, status, pods, bounds, running, transition, suspended, gpu, cost) = DEPLOYMENT_FAMILIES
+        out.start(*info[:4])
+        for s in records:
+            policy_text = f',policy="{escape_label_value(s.policy)}",accelerator="{escape_label_value(s.accelerator)}"'
+            out.add(s.key_text + policy_text if text else "", [s.name, s.deployment_id, s.policy, s.accelerator], 1.0)
+        out.start(*health[:4])
+        for s in records:
+            for value in HEALTH_VALUES:
+                out.add(f'{s.key_text},health="{value}"', [s.name, s.deployment_id, value], float(value == s.health))
+        out.start(*status[:4])
+        for s in records:
+            for value in DEPLOYMENT_STATUSES:
+                out.add(f'{s.key_text},status="{value}"', [s.name, s.deployment_id, value], float(value == s.status))
+        out.start(*pods[:4])
+        for s in records:
+            out.add(f'{s.key_text},ready="true"', [s.name, s.deployment_id, "true"], s.pods_ready)
+            out.add(f'{s.key_text},ready="false"', [s.name, s.deployment_id, "false"], s.pods_not_ready)
+        out.start(*bounds[:4])
+        for s in records:
+            if s.desired_min is not None and s.desired_max is not None:
+                out.add(f'{s.key_text},bound="min"', [s.name, s.deployment_id, "min"], s.desired_min)
+                out.add(f'{s.key_text},bound="max"', [s.name, s.deployment_id, "max"], s.desired_max)
+        for family, attribute in ((running, "desired_running"), (transition, "next_transition"),
+                                  (suspended, "suspended")):
+            out.start(*family[:4])
+            for s in records:
+                out.add(s.key_text, [s.name, s.deployment_id], getattr(s, attribute))
+        for family, attribute in ((gpu, "gpu_seconds_saved"), (cost, "cost_saved")):
+            out.start(*family[:4])
+            for s in records:
+                accelerator = f',accelerator="{escape_label_value(s.accelerator)}"' if text else ""
+                out.add(s.key_text + accelerator, [s.name, s.deployment_id, s.accelerator], getattr(s, attribute))
+
+    @staticmethod
+    def _render_compact(out: _Families, records: list[DeploymentSeries]) -> None:
+        # The text is written here without _Families.add: this is what /metrics serves by default.
+        text = out.text if out.as_text else None
+        escaped = _EscapedValues()
+        info, health, status, _pods, _bounds, running, transition, _suspended, gpu, cost = DEPLOYMENT_FAMILIES
+        out.start(*info[:4])
+        if text is not None:
+            name = info[0]
+            text.extend(
+                f'{name}{{{s.key_text},policy="{escaped[s.policy]}",accelerator="{escaped[s.accelerator]}"}} 1\n'
+                for s in records
+            )
+        else:
+            for s in records:
+                out.add("", [s.name, s.deployment_id, s.policy, s.accelerator], 1.0)
+        for family, attribute in ((health, "health"), (status, "status")):
+            out.start(family[0], family[1], family[2], family[4])
+            for s in records:
+                value = getattr(s, attribute)
+                if value is None:
+                    continue
+                if text is not None:
+                    text.append(f'{family[0]}{{{s.id_text},{attribute}="{escaped[value]}"}} 1\n')
+                else:
+                    out.add("", [s.deployment_id, value], 1.0)
+        for family, attribute in ((running, "desired_running"), (transition, "next_transition"),
+                                  (gpu, "gpu_seconds_saved"), (cost, "cost_saved")):
+            out.start(family[0], family[1], family[2], family[4])
+            if text is not None:
+                name = family[0]
+                text.extend(f"{name}{{{s.id_text}}} {format_sample_value(getattr(s, attribute))}\n" for s in records)
+            else:
+                for s in records:
+                    out.add("", [s.deployment_id], getattr(s, attribute))
+
+    def _render_policies(self, out: _Families, records: list[DeploymentSeries]) -> None:
+        counts: dict[tuple[str, str, str, str], int] = {}
+        gpus: dict[tuple[str, str], float] = {}
+        for s in records:
+            key = (s.policy, s.status or "", s.health or "", s.desired)
+            counts[key] = counts.get(key, 0) + 1
+            pair = (s.policy, s.accelerator)
+            gpus[pair] = gpus.get(pair, 0.0) + s.running_gpus
+            self._saved.setdefault(pair, [0.0, 0.0])
+        deployments, running, gpu, cost = POLICY_FAMILIES
+        out.start(*deployments)
+        for (policy, status, health, desired), count in sorted(counts.items()):
+            label_text = (
+                f'policy="{escape_label_value(policy)}",status="{escape_label_value(status)}",'
+                f'health="{escape_label_value(health)}",desired="{desired}"'
+            ) if out.as_text else ""
+            out.add(label_text, [policy, status, health, desired], float(count))
+        for family, values in ((running, {pair: held for pair, held in gpus.items()}),
+                               (gpu, {pair: saved[0] for pair, saved in self._saved.items()}),
+                               (cost, {pair: saved[1] for pair, saved in self._saved.items()})):
+            out.start(*family)
+            for (policy, accelerator), value in sorted(values.items()):
+                label_text = (
+                    f'policy="{escape_label_value(policy)}",accelerator="{escape_label_value(accelerator)}"'
+                    if out.as_text else ""
+                )
+                out.add(label_text, [policy, accelerator], value)

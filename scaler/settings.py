@@ -67,7 +67,10 @@ class Settings(BaseSettings):
     )
     org_id: UUID | None = Field(
         default=None,
-        description="Organization UUID, sent as `org` by start/stop calls.",
+        description=(
+            "Organization UUID, sent as `org` by start/stop calls. Read once at start: a changed "
+            "value takes effect at a restart. Refused by the platform, it pauses every start and stop."
+        ),
     )
     http_timeout_seconds: float = Field(
         default=10.0,
@@ -123,6 +126,17 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
         default="info",
         description="Lowest level that is logged.",
+    )
+
+    # --- Metrics ----------------------------------------------------------
+    metrics_deployment_detail: Literal["full", "compact", "off"] = Field(
+        default="compact",
+        description=(
+            "Series per deployment on /metrics: `full` (every one, status and health one-hot, "
+            "up to 26), `compact` (at most 7: the current status and health, desired running, "
+            "next transition, savings) or `off` (none). The per-policy series exist in every "
+            "mode. `compact` keeps 10,000 deployments' scrape under 8 MB."
+        ),
     )
 
     # --- The daemon -------------------------------------------------------
@@ -183,6 +197,17 @@ class Settings(BaseSettings):
             "Seconds between health polls of running deployments that no health rule "
             "watches (0: never). Their health only feeds /status, metrics and alerts "
             "that wait 15 minutes or more, so 5 minutes is timely at a tenth of the requests."
+        ),
+    )
+    new_deployment_grace_seconds: float = Field(
+        default=900.0,
+        ge=0,
+        le=7 * 24 * 3600,
+        description=(
+            "Seconds a deployment that appears after the scaler's first inventory is left alone "
+            "before its policy applies (0: none). 15 minutes, as the best-known downscalers use, "
+            "lets a person who creates a deployment outside its policy's hours try it before it is "
+            "stopped. A policy's `grace_period` overrides it."
         ),
     )
     max_actions_per_cycle: int = Field(

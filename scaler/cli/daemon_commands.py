@@ -132,7 +132,7 @@ def run(once: bool, dry_run: bool) -> None:
     """
     settings = settings_or_exit(**({"dry_run": True} if dry_run else {}))
     log.info("settings", **settings.public_view())
-    metrics = Metrics()
+    metrics = Metrics(deployment_detail=settings.metrics_deployment_detail)
     daemon = build_daemon(settings, metrics)
     if once:
         summary = asyncio.run(_run_once(daemon))
@@ -279,7 +279,8 @@ def status_table(document: dict[str, Any]) -> str:
         + f", ready: {'yes' if daemon.get('ready') else 'no'}"
         + f", policies: {len(policies.get('policies', []))} (last reload {last_reload})"
         + f", token: {'refused' if (organization.get('auth') or {}).get('ok') is False else 'accepted'}"
-        + f", wallet: {'blocked' if (organization.get('wallet') or {}).get('blocked') else 'ok'}",
+        + f", wallet: {'blocked' if (organization.get('wallet') or {}).get('blocked') else 'ok'}"
+        + (", SCALER_ORG_ID: refused (starts and stops paused)" if (organization.get("org_id") or {}).get("refused") else ""),
         f"last reconcile {_when(last_reconcile.get('at'), None)}"
         + (f": {last_reconcile['error']}" if last_reconcile.get("error") else ""),
         "",

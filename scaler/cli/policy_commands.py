@@ -13,6 +13,7 @@ import sys
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from uuid import UUID
 
 import click
 from pydantic import ValidationError
@@ -34,7 +35,9 @@ from scaler.policy.model import PolicySet
 from scaler.policy.plan import build_plan
 from scaler.policy.report import render_plan_table
 from scaler.policy.shipped import example_texts, schema_text
+from scaler.settings import Settings
 from scaler.simplismart.models import Deployment
+from scaler.store import StoreError, StoreMissing, open_store
 
 
 def _policy_set_or_exit(paths: Mapping[Path, str]) -> PolicySet:
@@ -116,6 +119,34 @@ def _read_inventory(path: Path) -> list[Deployment]:
     return deployments
 
 
+def _new_deployments(settings: Settings, deployments: list[Deployment], now: datetime) -> dict[UUID, datetime]:
+    """The first sighting of each listed deployment the daemon's state store counts as new.
+
+    New: first seen after the store's first inventory, or not seen yet (the daemon will first
+    see it at about ``now``). Without a store, or before its first inventory, nothing is new;
+    a store that cannot be read is named in a warning on stderr.
+    """
+    try:
+        with open_store(settings.state_url, create=False) as store:
+            first_inventory = store.first_inventory_at()
+            seen = store.seen_deployments()
+    except StoreMissing:
+        return {}
+    except StoreError as exc:
+        click.echo(f"warning: the state store cannot be read ({exc}): grace periods are not shown", err=True)
+        return {}
+    if first_inventory is None:
+        return {}
+    new: dict[UUID, datetime] = {}
+    for deployment in deployments:
+        known = seen.get(deployment.deployment_id)
+        if known is None:
+            new[deployment.deployment_id] = now
+        elif known.first_seen > first_inventory:
+            new[deployment.deployment_id] = known.first_seen
+    return new
+
+
 @click.command(
     "plan",
     epilog=epilog(
@@ -176,24 +207,38 @@ def plan(
 
     Give exactly one of --inventory FILE or --live. Health rules are not predicted.
     With --live, a policy that selects none of the organization's deployments is named
-    in a warning on stderr.
+    in a warning on stderr, and a new deployment (one the daemon's state store, when
+    there is one, first saw after its first inventory, or has not seen yet) is left
+    alone until its grace period ends (source grace).
     """
     if (inventory is None) == (not live):
         raise click.UsageError("give exactly one of --inventory FILE or --live")
     policy_set = _policy_set_or_exit(_policy_paths(policy_paths, option="--policies"))
+    new_since: dict[UUID, datetime] = {}
+    default_grace = timedelta(0)
     if inventory is not None:
         deployments = _read_inventory(inventory)
     else:
         deployments = call_platform(lambda client: client.list_deployments())
         for name in policies_matching_nothing(policy_set, deployments):
             click.echo(f"warning: policy {name} matches none of the organization's deployments", err=True)
+        settings = quiet_settings()
+        new_since = _new_deployments(settings, deployments, datetime.now(timezone.utc))
+        default_grace = timedelta(seconds=settings.new_deployment_grace_seconds)
     if name_globs:
         listed = len(deployments)
         deployments = [d for d in deployments if any(fnmatch.fnmatchcase(d.deployment_name, glob) for glob in name_globs)]
         if not deployments:
             globs = ", ".join(repr(glob) for glob in name_globs)
             fail(f"no deployment matches --deployment {globs} ({listed} deployment{'s' if listed != 1 else ''} listed)")
-    result = build_plan(policy_set, deployments, start, start + timedelta(hours=hours))
+    result = build_plan(
+        policy_set,
+        deployments,
+        start,
+        start + timedelta(hours=hours),
+        new_since=new_since,
+        default_grace=default_grace,
+    )
     if output == "json":
         # Indented for a person at a terminal; compact (and much faster to write) otherwise.
         indent = 2 if sys.stdout.isatty() else None

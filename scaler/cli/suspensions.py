@@ -1,7 +1,7 @@
 """``scaler suspend``, ``scaler resume``, ``scaler suspensions``: a person takes a deployment out of automation.
 
 They read and write the state store (SCALER_STATE_URL) directly; a running daemon honours
-a suspension at its next cycle and reports it (log, ``/status``, ``scaler_deployment_suspended``).
+a suspension at its next cycle and reports it (log, ``/status``, ``scaler_policy_deployments{desired="suspended"}``).
 They only open a store the daemon has created: a store started anew here (a relative
 SCALER_STATE_URL read from another directory) would be one the daemon never reads.
 A deployment is named by id or name: first among those the daemon has seen (the store),

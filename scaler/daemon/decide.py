@@ -23,7 +23,7 @@ then start) when nothing else is planned and the deployment runs. Expired under
 ``expire``: ``delete`` when deletion is allowed, else a blocked plan while the schedule
 goes on.
 
-**Skipped**: suspended deployments, conflicts, deployments no policy governs, and every
+**Skipped**: suspended deployments, new deployments in their grace period, conflicts, deployments no policy governs, and every
 status but DEPLOYED and SCALED_DOWN (DEPLOYING, FAILED, DELETING, DELETED, unknown).
 While a backoff runs, plans that increase spend wait; plans that save money go on.
 
@@ -50,6 +50,9 @@ from scaler.simplismart.models import ACTIVE_STATUSES, Deployment, DeploymentSta
 from scaler.store.records import AppliedState, Backoff
 from scaler.vocabulary import ActionName
 PlanKind = Literal["first_sight", "change", "complete", "drift", "resume", "restart", "expire"]
+
+#: The actions sent through the platform's startstop endpoint (a restart is a stop, then a start).
+STARTSTOP_ACTIONS = frozenset({"start", "stop", "restart"})
 
 #: Urgency classes: lower goes first.
 SAVES_MONEY, INCREASES_SPEND, DELETES = 0, 1, 2
@@ -119,6 +122,11 @@ class Plan:
         return False
 
     @property
+    def sends_startstop(self) -> bool:
+        """Whether a step goes through startstop (paused while the platform refuses SCALER_ORG_ID)."""
+        return any(step.action in STARTSTOP_ACTIONS for step in self.steps)
+
+    @property
     def urgency_class(self) -> int:
         """:data:`SAVES_MONEY`, :data:`INCREASES_SPEND` or :data:`DELETES`."""
         if any(step.action == "delete" for step in self.steps):
@@ -180,6 +188,8 @@ def decide(
     """
     if resolution.suspended:
         return Decision(skip=f"suspended until {iso(resolution.next_change)}")
+    if resolution.grace_until is not None:
+        return Decision(skip=f"grace period until {iso(resolution.grace_until)}: a new deployment is left alone")
     if resolution.conflict:
         return Decision(skip=f"conflict between policies {', '.join(resolution.conflict)}")
     if resolution.policy is None:

@@ -2,8 +2,9 @@
 
 For every plan of a cycle, most urgent first (:func:`scaler.daemon.decide.urgency`):
 
-- **Gates**: nothing is sent while the platform refuses the token; a plan that increases
-  spend is blocked while the wallet is blocked (except the probe, see
+- **Gates**: nothing is sent while the platform refuses the token; a plan with a start or
+  stop is blocked while the platform refuses SCALER_ORG_ID, and a plan that increases
+  spend while the wallet is blocked (except each pause's probe, see
   :mod:`scaler.daemon.organization`); a plan whose expiry may not delete is blocked.
   Blocked and deferred plans are recorded, logged and counted once, not every cycle.
 - **Budget**, after the gates (a plan a gate holds takes no slot): at most
@@ -28,8 +29,9 @@ For every plan of a cycle, most urgent first (:func:`scaler.daemon.decide.urgenc
   reported once and a later real run still converges.
 
 Errors (:mod:`scaler.simplismart.errors`): 400 quota and other refusals back the
-deployment off (1 minute, doubling to 30), its desired state kept; 402 blocks spend
-organization-wide; 401/403 pauses every call; 404 forgets the deployment; 5xx, 429
+deployment off (1 minute, doubling to 30), its desired state kept; a startstop refused
+for its organization id pauses starts and stops organization-wide (no backoff: the
+deployment is not at fault); 402 blocks spend organization-wide; 401/403 pauses every call; 404 forgets the deployment; 5xx, 429
 and timeouts were already retried by the client, and the next cycle decides again.
 When a state-changing call may or may not have taken effect (no answer, a 5xx, an
 unreadable answer, or a refusal after such an attempt), the deployment's applied state
@@ -49,7 +51,7 @@ from uuid import UUID
 import structlog
 
 from scaler.daemon.clock import Clock, iso
-from scaler.daemon.decide import Plan, Step, applied_state_of, urgency
+from scaler.daemon.decide import STARTSTOP_ACTIONS, Plan, Step, applied_state_of, urgency
 from scaler.daemon.organization import OrganizationState, SpendGate
 from scaler.metrics import Metrics
 from scaler.simplismart.client import SimplismartClient
@@ -60,6 +62,7 @@ from scaler.simplismart.errors import (
     InvalidRequest,
     NotFound,
     NotSent,
+    OrganizationMismatch,
     QuotaExceeded,
     RateLimited,
     SimplismartError,
@@ -179,6 +182,18 @@ class Execution:
     """An outcome could not be written: some action stays pending until recovery."""
 
 
+@dataclass(frozen=True)
+class _Passage:
+    """How a plan passed the organization's gates: the wallet's (``probe``: it carries the wallet
+    probe) and whether it carries the organization id's probe."""
+
+    spend: SpendGate = "open"
+    org_probe: bool = False
+
+
+OPEN = _Passage()
+
+
 class _StepFailed(Exception):
     """A step's call failed; ``stopped`` when a restart's stop went out before its start failed."""
 
@@ -285,13 +300,13 @@ class Executor:
         outcomes = await asyncio.gather(
             *(
                 self._run(
-                    plan, gate, now, backoffs.get(plan.deployment.deployment_id), execution, first_ids.get(id(plan))
+                    plan, passage, now, backoffs.get(plan.deployment.deployment_id), execution, first_ids.get(id(plan))
                 )
-                for plan, gate in going
+                for plan, passage in going
             ),
             return_exceptions=True,
         )
-        for (plan, _), outcome in zip(going, outcomes, strict=True):
+        for (plan, _passage), outcome in zip(going, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 log.error(
                     "plan_failed",
@@ -304,53 +319,66 @@ class Executor:
         return execution
 
     def _within_budget(
-        self, passed: list[tuple[Plan, SpendGate]], held: list[tuple[Plan, str, str]]
-    ) -> list[tuple[Plan, SpendGate]]:
+        self, passed: list[tuple[Plan, _Passage]], held: list[tuple[Plan, str, str]]
+    ) -> list[tuple[Plan, _Passage]]:
         """Share the cycle's budget among the plans that can go out, most urgent (money-saving) first.
 
         A plan is never split: one that does not fit what is left is deferred, except that the
         first plan of a cycle always runs (a two-action plan under a limit of 1 would otherwise
-        never run). A deferred probe gives the wallet probe back.
+        never run). A deferred probe gives its probe back.
         """
         budget = self.max_actions_per_cycle
-        going: list[tuple[Plan, SpendGate]] = []
-        for plan, gate in passed:
+        going: list[tuple[Plan, _Passage]] = []
+        for plan, passage in passed:
             if not plan.steps:
-                going.append((plan, gate))
+                going.append((plan, passage))
             elif len(plan.steps) <= budget or budget == self.max_actions_per_cycle:
                 budget = max(budget - len(plan.steps), 0)
-                going.append((plan, gate))
+                going.append((plan, passage))
             else:
                 held.append((plan, "deferred", f"more than {self.max_actions_per_cycle} actions this cycle"))
-                if gate == "probe":
-                    self._organization.probe_abandoned()
+                self._release(passage)
         return going
+
+    def _release(self, passage: _Passage) -> None:
+        """Give back the probes a plan took and did not use (or has finished using)."""
+        if passage.spend == "probe":
+            self._organization.probe_abandoned()
+        if passage.org_probe:
+            self._organization.org_probe_abandoned()
 
     def _through_gates(
         self, runnable: list[Plan], now: datetime, held: list[tuple[Plan, str, str]]
-    ) -> list[tuple[Plan, SpendGate]]:
+    ) -> list[tuple[Plan, _Passage]]:
         """Pass the plans, most urgent first, through the organization's gates.
 
-        A refused token holds every plan that sends calls; a blocked wallet holds those that
-        increase spend, except the most urgent one when the probe is due. Blocked plans are
-        appended to ``held``; the others are returned with the gate they passed.
+        A refused token holds every plan that sends calls; a refused organization id holds
+        those with a start or stop, and a blocked wallet those that increase spend, each
+        except the most urgent one when its probe is due. Blocked plans are appended to
+        ``held``; the others are returned with how they passed.
         """
-        going: list[tuple[Plan, SpendGate]] = []
+        going: list[tuple[Plan, _Passage]] = []
         for plan in runnable:
             if self.dry_run or not plan.steps:
-                going.append((plan, "open"))
+                going.append((plan, OPEN))
                 continue
             if self._organization.api_paused:
                 held.append((plan, "blocked", "the platform refuses the token"))
                 continue
+            org_gate: SpendGate = self._organization.startstop_gate(now) if plan.sends_startstop else "open"
+            if org_gate == "closed":
+                held.append((plan, "blocked", "the platform refuses SCALER_ORG_ID: starts and stops wait"))
+                continue
             gate: SpendGate = self._organization.spend_gate(now) if plan.increases_spend else "open"
+            passage = _Passage(spend=gate, org_probe=org_gate == "probe")
             if gate == "closed":
                 held.append((plan, "blocked", "the wallet is blocked: starts and scale-ups wait"))
+                self._release(passage)
                 continue
-            going.append((plan, gate))
+            going.append((plan, passage))
         return going
 
-    async def _write_ahead(self, going: list[tuple[Plan, SpendGate]], now: datetime) -> dict[int, int]:
+    async def _write_ahead(self, going: list[tuple[Plan, _Passage]], now: datetime) -> dict[int, int]:
         """Record the first action of every plan that sends calls, pending, in one transaction.
 
         Returns each plan's (by ``id``) first action id. When the store cannot record them, no
@@ -364,10 +392,9 @@ class Executor:
             ids = await asyncio.to_thread(self._store.begin_actions, intents)
         except StoreError as error:
             self._store_failed("begin_actions", error)
-            for plan, gate in [entry for entry in going if entry[0] in sending]:
-                going.remove((plan, gate))
-                if gate == "probe":
-                    self._organization.probe_abandoned()
+            for plan, passage in [entry for entry in going if entry[0] in sending]:
+                going.remove((plan, passage))
+                self._release(passage)
             return {}
         return {id(plan): action_id for plan, action_id in zip(sending, ids, strict=True)}
 
@@ -416,7 +443,7 @@ class Executor:
     async def _run(
         self,
         plan: Plan,
-        gate: SpendGate,
+        passage: _Passage,
         now: datetime,
         backoff: Backoff | None,
         execution: Execution,
@@ -431,8 +458,7 @@ class Executor:
                 else:
                     await self._steps(plan, now, backoff, execution, first_action_id)
             finally:
-                if gate == "probe":
-                    self._organization.probe_abandoned()
+                self._release(passage)
 
     async def _steps(
         self,
@@ -501,6 +527,8 @@ class Executor:
                 execution.statuses[deployment_id] = STATUS_AFTER[step.action]
             if plan.increases_spend:
                 self._organization.spend_accepted(finished)
+            if step.action in STARTSTOP_ACTIONS:
+                self._organization.org_id_accepted(finished)
             if applied is not None:
                 execution.applied[deployment_id] = replace(applied, action_id=action_id)
             if step.action == "restart" and plan.restart_rule is not None:
@@ -572,6 +600,9 @@ class Executor:
             self._organization.auth_refused(finished, error)
         elif isinstance(error, WalletBlocked):
             self._organization.wallet_refused(finished, error)
+        elif isinstance(error, OrganizationMismatch):
+            self._organization.org_id_refused(finished, error)
+            consequence = "starts and stops pause organization-wide: the platform refuses SCALER_ORG_ID"
         elif isinstance(error, NotFound):
             execution.gone.add(deployment_id)
             consequence = "forgotten: the platform no longer has it"
@@ -824,7 +855,9 @@ class Executor:
         fields: dict[str, Any] = {
             "deployment": plan.deployment.deployment_name,
             "deployment_id": str(plan.deployment.deployment_id),
-            "action": step.describe(),
+            "action": step.action,
+            **({"min_replicas": step.min_replicas, "max_replicas": step.max_replicas}
+               if step.min_replicas is not None else {}),
             "policy": plan.policy,
             "rule": plan.rule,
             "from": plan.from_text(),

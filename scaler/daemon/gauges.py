@@ -1,8 +1,9 @@
 """The per-deployment gauges: status, health, pods, desired state, next transition, suspension.
 
-Every series carries ``deployment`` (the name, for people) and ``deployment_id`` (the
-key: names need not be unique). One-hot gauges (status, health) show 1 for the current
-value and 0 for every other, so each deployment's series exist from its first cycle.
+Every series carries ``deployment_id`` (the key: names need not be unique), and the name
+as ``deployment`` where the detail shows it. In ``full`` detail status and health are
+one-hot (1 for the current value, 0 for every other); in ``compact`` only the current
+value is shown. The per-policy series are summed from the same values.
 When a deployment leaves the inventory, or its name or accelerator changes, its old
 series are removed rather than left to go stale (its savings counters start again).
 
@@ -67,10 +68,11 @@ class DeploymentGauges:
 
     def add_saving(self, deployment: Deployment, *, gpu_seconds: float, dollars: float | None) -> None:
         """Count a realized saving of ``deployment`` (``dollars`` ``None``: its cost is unknown)."""
-        series = self._track(deployment)
-        series.gpu_seconds_saved += gpu_seconds
-        if dollars is not None:
-            series.cost_saved += dollars
+        self._series.add_saving(self._track(deployment), gpu_seconds=gpu_seconds, dollars=dollars or 0.0)
+
+    def publish_running_gpus(self, deployment: Deployment, gpus: int) -> None:
+        """Set the GPUs ``deployment`` holds (summed by policy into ``scaler_policy_running_gpus``)."""
+        self._track(deployment).running_gpus = gpus
 
     def retain(self, deployment_ids: Collection[UUID]) -> None:
         """Remove the series of every deployment not in ``deployment_ids``."""

@@ -1,7 +1,8 @@
 """The daemon's one HTTP server: ``/metrics``, ``/healthz``, ``/readyz`` and ``/status``.
 
 All four are read-only (GET and HEAD only): no endpoint changes anything. ``/metrics``
-is prometheus_client's ASGI app on the daemon's registry. ``/healthz`` answers 200 while
+is :meth:`scaler.metrics.Metrics.exposition` in the text format (gzipped when the scraper
+accepts it; ``name[]`` restricts it to those series, as prometheus_client's app does). ``/healthz`` answers 200 while
 the loop runs and cycles keep completing; ``/readyz`` 200 when the policies are loaded,
 the API is reachable and accepts the token, and the state store takes writes, else 503
 with the failing check named. ``/status`` is the JSON document of
@@ -15,17 +16,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import socket
 from collections.abc import Iterator
 from typing import Any, Protocol
 
 import uvicorn
-from prometheus_client import CollectorRegistry, make_asgi_app
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
+
+from scaler.metrics import Metrics
 
 
 class DaemonFacts(Protocol):
@@ -36,18 +40,16 @@ class DaemonFacts(Protocol):
     async def status_document(self) -> dict[str, Any]: ...
 
 
-class _AsgiEndpoint:
-    """Wraps an ASGI callable so Starlette routes to it as an app (a bare function would be taken for a handler)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self._app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._app(scope, receive, send)
-
-
-def create_http_app(daemon: DaemonFacts, registry: CollectorRegistry) -> Starlette:
+def create_http_app(daemon: DaemonFacts, metrics: Metrics) -> Starlette:
     """Return the daemon's ASGI app."""
+
+    async def scrape(request: Request) -> Response:
+        body = metrics.exposition(request.query_params.getlist("name[]"))
+        headers = {}
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            body = gzip.compress(body, compresslevel=1)
+            headers["Content-Encoding"] = "gzip"
+        return Response(body, headers=headers, media_type=CONTENT_TYPE_PLAIN_0_0_4)
 
     async def healthz(_: Request) -> Response:
         ok, details = daemon.liveness()
@@ -63,7 +65,7 @@ def create_http_app(daemon: DaemonFacts, registry: CollectorRegistry) -> Starlet
     read_only = ["GET", "HEAD"]
     return Starlette(
         routes=[
-            Route("/metrics", _AsgiEndpoint(make_asgi_app(registry)), methods=read_only),
+            Route("/metrics", scrape, methods=read_only),
             Route("/healthz", healthz, methods=read_only),
             Route("/readyz", readyz, methods=read_only),
             Route("/status", status, methods=read_only),

@@ -1,11 +1,20 @@
-"""Organization-wide states that pause calls: a refused token (401/403) and a blocked wallet (402).
+"""Organization-wide states that pause calls: a refused token (401/403), a refused organization id
+(SCALER_ORG_ID) and a blocked wallet (402).
 
-:class:`OrganizationState` is the one owner of the gauges ``scaler_api_auth_ok`` and
-``scaler_wallet_blocked``, and logs one line per change of state, never one per call.
+:class:`OrganizationState` is the one owner of the gauges ``scaler_api_auth_ok``,
+``scaler_org_id_refused`` and ``scaler_wallet_blocked``, and logs one line per change of
+state, never one per call.
 
 - **Token refused** (401/403 on any call): readiness turns false and every API call
   pauses, mutating or not, except one probe (a list of the deployments) every
   :data:`AUTH_PROBE_SECONDS`. The first accepted answer ends the pause.
+- **Organization id refused** (a startstop answered 400 "org does not match the
+  deployment's organization"): a configuration error, not the deployment's. Readiness
+  turns false and every start and stop (restarts included) pauses organization-wide;
+  other calls go on. After :data:`ORG_PROBE_SECONDS` the most urgent waiting start or
+  stop is let through as the probe: a start or stop the platform accepts ends the pause,
+  another refusal re-arms it. SCALER_ORG_ID is read once, so a corrected value takes
+  effect at a restart (which starts without the pause).
 - **Wallet blocked** (402): calls that increase spend (start, restart, scale-up) pause
   organization-wide; stops and scale-downs, which save money, still go out. After
   :data:`WALLET_PROBE_SECONDS` the most urgent waiting call that increases spend is let
@@ -25,10 +34,17 @@ from scaler.simplismart.errors import SimplismartError
 
 log = structlog.get_logger()
 
-#: Seconds between probes while the platform refuses the token (the issue's 60 s).
+#: Seconds between probes while the platform refuses the token: one list call a minute notices a
+#: token the platform accepts again within a minute, at no cost worth counting (a rotated token
+#: file is tried at once anyway).
 AUTH_PROBE_SECONDS = 60.0
-#: Seconds between probes while the wallet is blocked (the issue's 10 minutes).
+#: Seconds between probes while the wallet is blocked: a probe is a real start, so one every 10
+#: minutes notices a topped-up wallet without filling the audit log with refused starts.
 WALLET_PROBE_SECONDS = 600.0
+#: Seconds between probes while the platform refuses SCALER_ORG_ID: one refused call every
+#: 10 minutes keeps the audit log readable, and a fix on the platform's side is picked up
+#: within minutes (a wrong setting needs a restart anyway).
+ORG_PROBE_SECONDS = 600.0
 
 SpendGate = Literal["open", "probe", "closed"]
 
@@ -48,9 +64,15 @@ class OrganizationState:
         self.wallet_message = ""
         self.next_wallet_probe: datetime | None = None
         self._wallet_probe_in_flight = False
+        self.org_refused = False
+        self.org_refused_since: datetime | None = None
+        self.org_message = ""
+        self.next_org_probe: datetime | None = None
+        self._org_probe_in_flight = False
         if metrics is not None:
             metrics.api_auth_ok.set(1)
             metrics.wallet_blocked.set(0)
+            metrics.org_id_refused.set(0)
 
     # --- Token -------------------------------------------------------------
 
@@ -95,6 +117,69 @@ class OrganizationState:
         self.auth_message = ""
         if self._metrics is not None:
             self._metrics.api_auth_ok.set(1)
+
+    # --- Organization id ------------------------------------------------------
+
+    def startstop_gate(self, now: datetime) -> SpendGate:
+        """Whether a plan with a start or stop may go out at ``now``.
+
+        ``open``: SCALER_ORG_ID is not refused. ``probe``: refused, but the probe is due and
+        this caller takes it (report its outcome with :meth:`org_id_refused` or
+        :meth:`org_id_accepted`, or :meth:`org_probe_abandoned`). ``closed``: refused.
+        """
+        if not self.org_refused:
+            return "open"
+        if self._org_probe_in_flight or (self.next_org_probe is not None and now < self.next_org_probe):
+            return "closed"
+        self._org_probe_in_flight = True
+        return "probe"
+
+    def org_id_refused(self, now: datetime, error: SimplismartError) -> None:
+        """Note a startstop refused for its ``org`` at ``now``: pause starts and stops (logged once)."""
+        self._org_probe_in_flight = False
+        self.next_org_probe = now + timedelta(seconds=ORG_PROBE_SECONDS)
+        if self.org_refused:
+            return
+        self.org_refused = True
+        self.org_refused_since = now
+        self.org_message = error.message
+        log.error(
+            "org_id_refused",
+            message=error.message,
+            request_id=error.request_id,
+            deployment_id=error.deployment_id,
+            effect="starts and stops pause organization-wide; a probe every 10 minutes",
+            hint="check SCALER_ORG_ID; a changed SCALER_ORG_ID takes effect at a restart",
+        )
+        if self._metrics is not None:
+            self._metrics.org_id_refused.set(1)
+
+    def org_id_accepted(self, now: datetime) -> None:
+        """Note that the platform accepted a start or stop at ``now``: end a pause (logged once)."""
+        self._org_probe_in_flight = False
+        if not self.org_refused:
+            return
+        paused_for = (now - self.org_refused_since).total_seconds() if self.org_refused_since else 0.0
+        self.org_refused = False
+        self.org_refused_since = None
+        self.org_message = ""
+        self.next_org_probe = None
+        log.info("org_id_accepted", paused_seconds=round(paused_for, 3), effect="starts and stops go out again")
+        if self._metrics is not None:
+            self._metrics.org_id_refused.set(0)
+
+    def org_probe_abandoned(self) -> None:
+        """The probe taken with :meth:`startstop_gate` ended without an answer about the organization id."""
+        self._org_probe_in_flight = False
+
+    def next_probe(self) -> datetime | None:
+        """When the next probe of a pause that waits for one (wallet, organization id) is due, if any."""
+        due = [
+            at
+            for paused, at in ((self.wallet_blocked, self.next_wallet_probe), (self.org_refused, self.next_org_probe))
+            if paused and at is not None
+        ]
+        return min(due) if due else None
 
     # --- Wallet --------------------------------------------------------------
 
@@ -156,6 +241,12 @@ class OrganizationState:
                 "refused_since": iso(self.auth_refused_since),
                 "message": self.auth_message or None,
                 "next_probe": iso(self.next_auth_probe) if self.api_paused else None,
+            },
+            "org_id": {
+                "refused": self.org_refused,
+                "refused_since": iso(self.org_refused_since),
+                "message": self.org_message or None,
+                "next_probe": iso(self.next_org_probe) if self.org_refused else None,
             },
             "wallet": {
                 "blocked": self.wallet_blocked,

@@ -43,10 +43,11 @@ from scaler.daemon.decide import Decision, Plan, decide
 from scaler.daemon.executor import ActionReport, Execution, Executor, always
 from scaler.daemon.gauges import DeploymentGauges
 from scaler.daemon.health import HealthPoll, HealthPoller
+from scaler.daemon.notices import ConflictNotices, PolicyCoverage, SkippedTransitions
 from scaler.daemon.organization import OrganizationState
 from scaler.daemon.policies import PolicyKeeper
 from scaler.daemon.recovery import recover_pending
-from scaler.daemon.savings import SavingsMeter, running_gpus, state_in_effect, state_saving
+from scaler.daemon.savings import SavingsMeter, gpus_held, running_gpus, state_in_effect, state_saving
 from scaler.daemon.status import DeploymentView
 from scaler.metrics import Metrics
 from scaler.policy import (
@@ -134,8 +135,10 @@ class Reconciler:
         allow_delete: bool,
         may_act: Callable[[], bool] = always,
         health_max_age: timedelta = timedelta(seconds=60),
+        new_deployment_grace: timedelta = timedelta(0),
     ) -> None:
-        """``health_max_age``: how old the last health observation may be for a health rule to act on it."""
+        """``health_max_age``: how old the last health observation may be for a health rule to act on it;
+        ``new_deployment_grace``: how long a new deployment is left alone unless its policy says otherwise."""
         self._client = client
         self._store = store
         self._metrics = metrics
@@ -153,6 +156,11 @@ class Reconciler:
         self.list_error: SimplismartError | None = None
         """Why the last list of the deployments failed (``None`` after one that succeeded)."""
         self.first_seen: dict[UUID, datetime] = {}
+        self.first_inventory_at: datetime | None = None
+        """When the store recorded its first inventory: deployments first seen later are new."""
+        self.new_deployment_grace = new_deployment_grace
+        self._in_grace: dict[UUID, datetime] = {}
+        """The deployments in their grace period at their last cycle, and when it ends."""
         self.views: dict[UUID, DeploymentView] = {}
         self.next_changes: dict[UUID, datetime] = {}
         self.backoff_until: dict[UUID, datetime] = {}
@@ -178,6 +186,9 @@ class Reconciler:
         """The status each deployment's last successful action established, and when it was answered."""
         self.health_max_age = health_max_age
         self._health_held: set[UUID] = set()
+        self._coverage = PolicyCoverage(metrics)
+        self._conflicts = ConflictNotices()
+        self._skipped = SkippedTransitions()
 
     # --- Inventory -----------------------------------------------------------------
 
@@ -213,6 +224,8 @@ class Reconciler:
             seen = await asyncio.to_thread(
                 self._store.mark_seen, [(d.deployment_id, d.deployment_name) for d in deployments], now
             )
+            if self.first_inventory_at is None:
+                self.first_inventory_at = await asyncio.to_thread(self._store.first_inventory_at)
         except StoreError as error:
             self._store_failed("mark_seen", error)
             return False
@@ -304,8 +317,8 @@ class Reconciler:
 
     def due(self, now: datetime) -> set[UUID] | None:
         """The deployments whose answer may have changed by ``now`` (``None``: all of them, when the
-        wallet probe fell due since the last cycle over every deployment)."""
-        probe = self.organization.next_wallet_probe if self.organization.wallet_blocked else None
+        probe of the wallet or the organization id fell due since the last cycle over every deployment)."""
+        probe = self.organization.next_probe()
         if probe is not None and probe <= now and (self.last_full_at is None or probe > self.last_full_at):
             return None
         due = {deployment_id for deployment_id, at in self.next_changes.items() if at <= now}
@@ -314,10 +327,10 @@ class Reconciler:
 
     def next_wakeup(self, now: datetime) -> datetime | None:
         """The next instant after ``now`` at which some deployment's answer changes, a backoff ends or the
-        wallet probe is due (the token probe has a job of its own)."""
+        probe of the wallet or the organization id is due (the token probe has a job of its own)."""
         candidates = [at for at in self.next_changes.values() if at > now]
         candidates += [at for at in self.backoff_until.values() if at > now]
-        probe = self.organization.next_wallet_probe if self.organization.wallet_blocked else None
+        probe = self.organization.next_probe()
         if probe is not None and probe > now:
             candidates.append(probe)
         return min(candidates) if candidates else None
@@ -442,8 +455,11 @@ class Reconciler:
                 resolution, rules = self._resolve(policy_set, deployment, memory, now)
                 if resolution.suspended:
                     suspended_now.add(deployment_id)
-                elif deployment_id in self._suspended:
-                    self._resuming.add(deployment_id)
+                    self._note_skipped_transition(policy_set, deployment, memory, now, rules)
+                else:
+                    self._skipped.forget(deployment_id)
+                    if deployment_id in self._suspended:
+                        self._resuming.add(deployment_id)
                 decision = decide(
                     deployment,
                     resolution,
@@ -476,7 +492,27 @@ class Reconciler:
         if acting:  # the leader alone keeps the rules' memory (a standby's copy may be stale)
             await self._remember(policy_set, memory, resolved, execution, now)
         self._publish(policy_set, memory, resolved, execution, now)
+        if full:
+            self._coverage.observe(policy_set, list(self.inventory.values()), self.inventory_at)
+            self._conflicts.retain(self.inventory.keys())
         return summary
+
+    def _note_skipped_transition(
+        self,
+        policy_set: PolicySet,
+        deployment: Deployment,
+        memory: _Memory,
+        now: datetime,
+        rules: Mapping[str, HealthRuleMemory],
+    ) -> None:
+        """Ask the engine what a suspended deployment's policy would want now, to log each boundary skipped."""
+        suspension = memory.suspensions.get(deployment.deployment_id)
+        if suspension is None:
+            return
+        unsuspended = self._engine(
+            policy_set, deployment, at=now, track=memory.tracks.get(deployment.deployment_id), suspension=None, rules=rules
+        )
+        self._skipped.observe(deployment, unsuspended, suspension)
 
     @property
     def health_held(self) -> set[UUID]:
@@ -589,7 +625,15 @@ class Reconciler:
             rule_memory=rules,
             suspended_until=suspension.until if suspension is not None else None,
             first_seen=self.first_seen.get(deployment.deployment_id),
+            new=self.is_new(deployment.deployment_id),
+            default_grace=self.new_deployment_grace,
         )
+
+    def is_new(self, deployment_id: UUID) -> bool:
+        """Whether the deployment was first seen after the store's first inventory (it gets a grace period)."""
+        first_seen = self.first_seen.get(deployment_id)
+        first_inventory = self.first_inventory_at
+        return first_seen is not None and first_inventory is not None and first_seen > first_inventory
 
     async def _remember(
         self,
@@ -689,6 +733,8 @@ class Reconciler:
                 self.next_changes.pop(deployment_id, None)
             if not decision.plans or deployment_id in execution.applied:
                 self._resuming.discard(deployment_id)
+            self._note_grace(deployment, resolution)
+            self._conflicts.observe(deployment, resolution.conflict)
             self.views[deployment_id] = view
             self._gauges.publish(
                 deployment,
@@ -712,10 +758,38 @@ class Reconciler:
             (deployment, state_in_effect(stored_applied.get(key), deployment.status), self._baseline_of(key))
             for key, deployment in self.inventory.items()
         ]
+        for deployment, state, baseline in entries:
+            self._gauges.publish_running_gpus(deployment, gpus_held(deployment, state, baseline))
         totals = running_gpus(entries)
         self._accelerators |= totals.keys()
         for accelerator in self._accelerators:
             self._metrics.running_gpus.labels(accelerator=accelerator).set(totals.get(accelerator, 0))
+
+    def _note_grace(self, deployment: Deployment, resolution: Resolution) -> None:
+        """Log once when a new deployment's grace period is seen running, and once when it has ended."""
+        deployment_id = deployment.deployment_id
+        if resolution.grace_until is not None:
+            if deployment_id not in self._in_grace:
+                log.info(
+                    "grace_period_started",
+                    deployment=deployment.deployment_name,
+                    deployment_id=str(deployment_id),
+                    policy=resolution.policy,
+                    source=resolution.source,
+                    first_seen=iso(self.first_seen.get(deployment_id)),
+                    grace_until=iso(resolution.grace_until),
+                    effect="a new deployment: left alone until the grace period ends, then its desired state is applied once",
+                )
+            self._in_grace[deployment_id] = resolution.grace_until
+        elif self._in_grace.pop(deployment_id, None) is not None:
+            log.info(
+                "grace_period_ended",
+                deployment=deployment.deployment_name,
+                deployment_id=str(deployment_id),
+                policy=resolution.policy,
+                source=resolution.source,
+                desired=resolution.desired.describe() if resolution.desired is not None else None,
+            )
 
     def next_state(self, view: DeploymentView) -> Resolution | None:
         """The engine's answer at the view's next change, with the memory of its last cycle (for /status).

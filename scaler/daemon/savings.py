@@ -26,7 +26,9 @@ is really in effect, not to the desired one:
 
 ``scaler_running_gpus{accelerator}`` is the GPUs DEPLOYED deployments hold: the replica
 floor in effect (the baseline when no applied state is in effect) times the
-accelerator count.
+accelerator count (:func:`gpus_held`); ``scaler_policy_running_gpus`` sums the same by
+policy. Each saving is also counted into the per-policy counters
+``scaler_policy_gpu_seconds_saved_total`` and ``scaler_policy_cost_saved_dollars_total``.
 """
 
 from __future__ import annotations
@@ -141,8 +143,15 @@ def running_gpus(entries: Iterable[tuple[Deployment, DesiredState | None, int]])
     """
     totals: dict[str, int] = {}
     for deployment, state, baseline in entries:
-        held = 0
-        if deployment.status is DeploymentStatus.DEPLOYED:
-            held = replicas_under(state, baseline) * deployment.accelerator_count
-        totals[deployment.accelerator] = totals.get(deployment.accelerator, 0) + held
+        totals[deployment.accelerator] = totals.get(deployment.accelerator, 0) + gpus_held(deployment, state, baseline)
     return totals
+
+
+def gpus_held(deployment: Deployment, state: DesiredState | None, baseline: int) -> int:
+    """Return the GPUs ``deployment`` holds with ``state`` in effect (its replica floor, else ``baseline``).
+
+    0 unless it is DEPLOYED.
+    """
+    if deployment.status is not DeploymentStatus.DEPLOYED:
+        return 0
+    return replicas_under(state, baseline) * deployment.accelerator_count

@@ -44,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -61,12 +62,15 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from scaler.daemon.policies import POLICY_CHECK_SECONDS
+from scaler.logs import cycle_logging
 from scaler.metrics import Metrics
 
 log = structlog.get_logger()
 
 #: What a job returns when it failed (its exception was caught, logged and counted by the wrapper).
 JOB_FAILED = "job-failed"
+#: The jobs whose runs are cycles: each binds a ``cycle_id`` to its log lines (see :func:`scaler.logs.cycle_logging`).
+CYCLE_JOBS = ("reconcile", "health", "boundary")
 #: Seconds between checks of the token file.
 TOKEN_CHECK_SECONDS = 10.0
 #: Seconds between checks whether the token probe is due.
@@ -268,10 +272,14 @@ class DaemonScheduler:
         self._running += 1
         self._idle.clear()
         try:
-            return await job()
-        except Exception as error:
-            log.error("job_failed", job=name, error=repr(error), exc_info=error)
-            return JOB_FAILED
+            # One cycle's lines, its failure included, share a cycle_id (the daemon's own jobs bind one too,
+            # for the paths that do not go through here).
+            with cycle_logging(name) if name in CYCLE_JOBS else nullcontext():
+                try:
+                    return await job()
+                except Exception as error:
+                    log.error("job_failed", job=name, error=repr(error), exc_info=error)
+                    return JOB_FAILED
         finally:
             self._running -= 1
             if self._running == 0:

@@ -44,6 +44,7 @@ from scaler.daemon.policies import PolicyKeeper
 from scaler.daemon.reconciler import CycleSummary, Reconciler
 from scaler.daemon.scheduler import DaemonJobs, DaemonScheduler
 from scaler.daemon.status import DeploymentView, action_entry, deployment_status
+from scaler.logs import cycle_logging
 from scaler.metrics import Metrics
 from scaler.policy import PolicySet
 from scaler.settings import Settings
@@ -141,6 +142,7 @@ class Daemon:
             health=self.health,
             allow_delete=settings.allow_delete,
             health_max_age=timedelta(seconds=HEALTH_FRESH_INTERVALS * settings.health_interval_seconds),
+            new_deployment_grace=timedelta(seconds=settings.new_deployment_grace_seconds),
             may_act=may_act,
         )
         self.scheduler: DaemonScheduler | None = None
@@ -203,12 +205,13 @@ class Daemon:
         """
         now = self.clock()
         try:
-            listed = await self.reconciler.fetch_inventory(now)
-            if not listed:
-                return CycleSummary(reason=reason, at=now, error=self._listing_failure())
-            if not self._health_polled:
-                await self.poll_health(now, reconcile=False, watched_only=True)
-            return await self.reconciler.reconcile(reason=reason)
+            with cycle_logging("reconcile"):
+                listed = await self.reconciler.fetch_inventory(now)
+                if not listed:
+                    return CycleSummary(reason=reason, at=now, error=self._listing_failure())
+                if not self._health_polled:
+                    await self.poll_health(now, reconcile=False, watched_only=True)
+                return await self.reconciler.reconcile(reason=reason)
         finally:
             self.last_tick = self.clock()
             self._last_tick_monotonic = self.monotonic()
@@ -239,7 +242,10 @@ class Daemon:
         unreachable, and a health request per deployment, each retried, would only add
         load to a platform that is down or recovering. The next successful list resumes it.
         """
-        now = now or self.clock()
+        with cycle_logging("health"):
+            await self._poll_health(now or self.clock(), reconcile=reconcile, watched_only=watched_only)
+
+    async def _poll_health(self, now: datetime, *, reconcile: bool, watched_only: bool) -> None:
         if self.reconciler.inventory_at is None or self.organization.api_paused:
             return
         if self.reconciler.api_reachable is False:
@@ -268,14 +274,16 @@ class Daemon:
         """At a boundary: reconcile the deployments whose answer changes now (from the last inventory)."""
         if self.organization.api_paused:
             return None
-        return await self.reconciler.reconcile_due(reason="boundary")
+        with cycle_logging("boundary"):
+            return await self.reconciler.reconcile_due(reason="boundary")
 
     async def check_policies(self, *, force: bool = False) -> bool:
         """Reload the policy files if they changed (always when ``force``); reconcile after a new set."""
         now = self.clock()
         changed = await asyncio.to_thread(self.policies.check, now, force=force)
         if changed and self.reconciler.inventory_at is not None and not self.organization.api_paused:
-            await self.reconciler.reconcile(reason="policy reload")
+            with cycle_logging("reconcile"):
+                await self.reconciler.reconcile(reason="policy reload")
         return changed
 
     async def check_token(self) -> None:
@@ -384,7 +392,7 @@ class Daemon:
             loop.add_signal_handler(signal.SIGTERM, self.request_stop)
             loop.add_signal_handler(signal.SIGINT, self.interrupt)
             loop.add_signal_handler(signal.SIGHUP, self.request_reload)
-        self.http = BackgroundServer(create_http_app(self, self.metrics.registry), listener)
+        self.http = BackgroundServer(create_http_app(self, self.metrics), listener)
         self.http.start()
         if self.elector is not None:
             await self.elector.start()
@@ -480,6 +488,15 @@ class Daemon:
                 "detail": self.policies.current.summary() if self.policies.current else "no policy set loaded",
             },
             "api": {"ok": api_ok, "detail": api_detail},
+            "org_id": {
+                "ok": not self.organization.org_refused,
+                "detail": (
+                    f"the platform refuses SCALER_ORG_ID: {self.organization.org_message}; starts and stops "
+                    "pause (a changed SCALER_ORG_ID takes effect at a restart)"
+                    if self.organization.org_refused
+                    else "not refused"
+                ),
+            },
             "store": {
                 "ok": self.executor.store_ok,
                 "detail": "writable" if self.executor.store_ok else "the last write to the state store failed",

@@ -143,6 +143,7 @@ def deployment_status(
         "last_action": last_action,
         "first_seen": iso(view.first_seen),
         "expires_at": iso(resolution.expire_at) if resolution else None,
+        "grace_until": iso(resolution.grace_until) if resolution else None,
         "considered_at": iso(view.considered_at),
     }
     if view.error:

@@ -21,7 +21,7 @@ from scaler.policy.model import (
     Window,
 )
 from scaler.policy.plan import Plan, build_plan
-from scaler.policy.resolve import Resolution, expire_at, resolve_desired_state
+from scaler.policy.resolve import Resolution, expire_at, grace_ends_at, resolve_desired_state
 from scaler.policy.savings import (
     Usage,
     baseline_replicas,
@@ -58,6 +58,7 @@ __all__ = [
     "build_plan",
     "cost_of",
     "expire_at",
+    "grace_ends_at",
     "gpu_hours",
     "load_policy_set",
     "match_policies",

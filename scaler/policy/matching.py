@@ -103,6 +103,14 @@ def _match(policy_set: PolicySet, deployment: Deployment) -> PolicyMatch:
     return PolicyMatch(None, tuple(policy.name for policy in best))
 
 
+def matched_counts(policy_set: PolicySet, deployments: Iterable[Deployment]) -> dict[str, int]:
+    """Return how many of ``deployments`` each policy's ``match`` selects, by policy name (file order)."""
+    listed = list(deployments)
+    return {
+        policy.name: sum(1 for deployment in listed if selects(policy.match, deployment)) for policy in policy_set.policies
+    }
+
+
 def policies_matching_nothing(policy_set: PolicySet, deployments: Iterable[Deployment]) -> list[str]:
     """Return the names of the policies (in file order) whose ``match`` selects none of ``deployments``."""
     unmatched = {policy.name: policy for policy in policy_set.policies}

@@ -265,6 +265,12 @@ RecoverTime = _duration_type(
 Cooldown = _duration_type(
     minimum=timedelta(0), maximum=timedelta(days=7), description="Quiet time after the rule lets go or restarts."
 )
+GracePeriod = _duration_type(
+    minimum=timedelta(0),
+    maximum=timedelta(days=7),
+    description="How long a deployment that appears after the scaler's first inventory is left alone "
+    "(0s: no grace); overrides SCALER_NEW_DEPLOYMENT_GRACE_SECONDS.",
+)
 ExpireAfter = _duration_type(
     minimum=timedelta(minutes=1), maximum=timedelta(days=3660), description="Age at which a deployment is deleted."
 )
@@ -462,6 +468,7 @@ class Policy(_Strict):
     skip_dates: tuple[DateRangeField, ...] = ()
     health: tuple[HealthRule, ...] = ()
     expire: Expire | None = None
+    grace_period: GracePeriod | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -507,6 +514,10 @@ class Policy(_Strict):
         if not bounded:
             return None
         return (min(state.min_replicas or 0 for state in bounded), min(state.max_replicas or 0 for state in bounded))
+
+    def grace(self, default: timedelta) -> timedelta:
+        """How long a new deployment this policy governs is left alone: ``grace_period``, else ``default``."""
+        return self.grace_period if self.grace_period is not None else default
 
     @cached_property
     def schedule(self):  # -> scaler.policy.schedule.PolicySchedule (import cycle avoided)

@@ -6,19 +6,23 @@ scaler. ``Plan.to_json()`` gives the object ``scaler plan --output json`` prints
 Deployments are in name order (then id). Deployments that are FAILED, DELETING or
 DELETED are left out (the scaler never acts on them and they run no GPUs); they are
 listed in ``Plan.skipped``. The dates on which a skip date keeps a recurring window
-closed are listed with each deployment (``skipped_dates``).
+closed are listed with each deployment (``skipped_dates``). A new deployment (given with its
+first sighting, see :func:`build_plan`) is left alone until its grace period ends (source
+``grace``, ``grace_until``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from uuid import UUID
 from functools import cached_property
 from typing import Any
 
 from scaler.policy.matching import match_policies
 from scaler.policy.model import DesiredState, Policy, PolicySet
+from scaler.policy.resolve import grace_ends_at
 from scaler.policy.savings import Usage, baseline_replicas, savings_percent, usage_between
 from scaler.policy.schedule import skipped_openings
 from scaler.policy.zones import UTC, require_aware
@@ -85,6 +89,8 @@ class DeploymentPlan:
     transitions: tuple[Transition, ...]
     usage: Usage
     skipped_dates: tuple[SkippedDate, ...] = ()
+    grace_until: datetime | None = None
+    """A new deployment's grace period runs until then (it is left alone before)."""
 
     def to_json(self) -> dict[str, Any]:
         """Return the deployment's entry in the plan's JSON shape."""
@@ -96,6 +102,7 @@ class DeploymentPlan:
             "policy": self.policy,
             "conflict": list(self.conflict),
             "transitions": [transition.to_json() for transition in self.transitions],
+            "grace_until": iso_utc(self.grace_until) if self.grace_until is not None else None,
             "skipped_dates": [skipped.to_json() for skipped in self.skipped_dates],
             "gpu_hours": {"baseline": _round(self.usage.baseline_gpu_hours), "planned": _round(self.usage.planned_gpu_hours)},
             "cost": {"baseline": _round(self.usage.baseline_cost), "planned": _round(self.usage.planned_cost)},
@@ -144,13 +151,23 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, _DIGITS) + 0.0
 
 
-def build_plan(policy_set: PolicySet, deployments: Iterable[Deployment], start: datetime, until: datetime) -> Plan:
+def build_plan(
+    policy_set: PolicySet,
+    deployments: Iterable[Deployment],
+    start: datetime,
+    until: datetime,
+    *,
+    new_since: Mapping[UUID, datetime] | None = None,
+    default_grace: timedelta = timedelta(0),
+) -> Plan:
     """Return the plan of ``deployments`` under ``policy_set`` from ``start`` to ``until``.
 
     The first transition of each deployment is at ``start``; each later one is an
     instant where the scheduled state changes (consecutive transitions never repeat a
     state; the source shown is the one that brought the state). A deployment in
-    conflict has one ``unchanged`` transition with source ``none``. Raises
+    conflict has one ``unchanged`` transition with source ``none``. ``new_since``: the
+    first sighting of each new deployment, left alone (source ``grace``) until its
+    policy's ``grace_period`` (else ``default_grace``) has passed since. Raises
     ``ValueError`` when an instant is naive or ``until`` is not after ``start``.
     """
     start, until = require_aware(start, "start"), require_aware(until, "until")
@@ -163,7 +180,11 @@ def build_plan(policy_set: PolicySet, deployments: Iterable[Deployment], start: 
         if deployment.status in SKIPPED_STATUSES:
             skipped.append(deployment)
             continue
-        entries.append(plan_deployment(policy_set, deployment, start, until, timelines))
+        entry = plan_deployment(policy_set, deployment, start, until, timelines)
+        first_seen = (new_since or {}).get(deployment.deployment_id)
+        if first_seen is not None:
+            entry = _with_grace(policy_set, entry, timelines, first_seen, default_grace, start, until)
+        entries.append(entry)
     return Plan(start, until, tuple(entries), tuple(skipped))
 
 
@@ -214,3 +235,36 @@ def plan_deployment(
     return DeploymentPlan(
         deployment, policy.name, (), policy.timezone, timeline.transitions, usage, timeline.skipped_dates
     )
+
+
+def _with_grace(
+    policy_set: PolicySet,
+    entry: DeploymentPlan,
+    timelines: dict[str, _Timeline],
+    first_seen: datetime,
+    default_grace: timedelta,
+    start: datetime,
+    until: datetime,
+) -> DeploymentPlan:
+    """``entry`` of a new deployment first seen at ``first_seen``: left alone until its grace period ends."""
+    if entry.policy is None:
+        return entry
+    policy = policy_set.policy(entry.policy)
+    grace_until = grace_ends_at(policy, first_seen, new=True, default=default_grace) if policy else None
+    if grace_until is None or grace_until <= start:
+        return entry
+    timeline = timelines[entry.policy]
+    transitions = [Transition(start, None, "grace")]
+    if grace_until < until:
+        in_force = [transition for transition in timeline.transitions if transition.at <= grace_until][-1]
+        transitions.append(Transition(grace_until, in_force.state, in_force.source))
+        transitions.extend(transition for transition in timeline.transitions if transition.at > grace_until)
+    baseline = baseline_replicas(policy)
+    usage = Usage()
+    for state, opened, closed in timeline.periods:
+        cut = min(max(grace_until, opened), closed)
+        if opened < cut:
+            usage = usage + usage_between(entry.deployment, None, baseline, opened, cut, policy_set.pricing)
+        if cut < closed:
+            usage = usage + usage_between(entry.deployment, state, baseline, cut, closed, policy_set.pricing)
+    return replace(entry, transitions=tuple(transitions), usage=usage, grace_until=grace_until)

@@ -62,6 +62,8 @@ def _deployment_block(entry: DeploymentPlan) -> list[str]:
         governed = "no policy: left alone"
     else:
         governed = f"policy {entry.policy} ({entry.timezone})"
+        if entry.grace_until is not None:
+            governed += f", new: left alone until its grace period ends at {_utc(entry.grace_until)}"
     lines = [f"{deployment.deployment_name}  {accelerator}  {governed}"]
     if entry.policy is not None:
         tz = zone(entry.timezone)

@@ -2,8 +2,10 @@
 
 For a deployment at instant ``now``: if it is suspended it is left alone; else the
 policy with the highest priority among those that select it governs (a tie is a
-conflict: left alone, reported); within that policy the first active health rule
-decides, else the first open window, else the default, else it is left alone.
+conflict: left alone, reported); a new deployment (first seen after the scaler's first
+inventory) is left alone during its grace period; then, within that policy, the first
+active health rule decides, else the first open window, else the default, else it is
+left alone.
 Everything is a function of its arguments: the daemon passes the instant, the health
 it tracks and the memory it persisted, and persists the memory it gets back.
 """
@@ -12,15 +14,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from scaler.policy.health import HealthObservation, HealthRuleMemory, RuleOutcome, evaluate_rule
-from scaler.policy.matching import PolicyMatch, match_policies
+from scaler.policy.matching import match_policies
 from scaler.policy.model import DesiredState, Policy, PolicySet
 from scaler.policy.zones import require_aware
 from scaler.simplismart.models import Deployment
 
-__all__ = ["HealthObservation", "Resolution", "expire_at", "match_policies", "resolve_desired_state", "resolve_for_policy"]
+__all__ = [
+    "HealthObservation",
+    "Resolution",
+    "expire_at",
+    "grace_ends_at",
+    "match_policies",
+    "resolve_desired_state",
+    "resolve_for_policy",
+]
 
 
 @dataclass(frozen=True)
@@ -30,7 +40,8 @@ class Resolution:
     - ``policy``: the governing policy's name (``None``: none matches, or a conflict).
     - ``conflict``: the names of the policies that tie at the highest priority.
     - ``desired``: the state to reach; ``None`` means leave the deployment alone.
-    - ``source``: ``health:<rule>``, ``window:<name>``, ``default``, ``none`` or ``suspended``.
+    - ``source``: ``health:<rule>``, ``window:<name>``, ``default``, ``none``, ``suspended`` or
+      ``grace`` (a new deployment left alone until ``grace_until``).
     - ``enforce``: the governing policy's ``enforce`` flag.
     - ``next_change``: the next instant at which this answer could change without a new
       observation (window boundary with lead time, a rule's ``for``/``recover_for``/
@@ -38,6 +49,7 @@ class Resolution:
     - ``restart_due``: the restart rule whose restart should be performed now, or ``None``.
     - ``expire_at``: when the deployment expires under the policy's ``expire`` (needs ``first_seen``).
     - ``memory``: the updated memory of each of the policy's health rules, by rule name.
+    - ``grace_until``: while a new deployment's grace period runs, when it ends.
     """
 
     policy: str | None
@@ -49,6 +61,7 @@ class Resolution:
     restart_due: str | None = None
     expire_at: datetime | None = None
     memory: Mapping[str, HealthRuleMemory] = field(default_factory=dict)
+    grace_until: datetime | None = None
 
     @property
     def leave_alone(self) -> bool:
@@ -70,13 +83,17 @@ def resolve_desired_state(
     rule_memory: Mapping[str, HealthRuleMemory] | None = None,
     suspended_until: datetime | None = None,
     first_seen: datetime | None = None,
+    new: bool = False,
+    default_grace: timedelta = timedelta(0),
 ) -> Resolution:
     """Return what ``deployment`` should look like at ``now`` under ``policy_set``.
 
     ``health`` is the tracked health (``None``: not observed yet), ``rule_memory`` the
     persisted memory of the governing policy's rules by name, ``suspended_until`` the end
     of a suspension in force, ``first_seen`` when the scaler first saw the deployment (for
-    ``expire``). Raises ``ValueError`` when ``now`` is naive.
+    ``expire`` and the grace period). ``new``: the deployment appeared after the scaler's
+    first inventory, so it is left alone for the governing policy's ``grace_period`` (else
+    ``default_grace``) from ``first_seen``. Raises ``ValueError`` when ``now`` is naive.
     """
     now = require_aware(now, "now")
     matched = match_policies(policy_set, deployment)
@@ -89,20 +106,32 @@ def resolve_desired_state(
             next_change=suspended_until,
             memory=dict(rule_memory or {}),
         )
-    return _resolve_match(matched, now=now, health=health, rule_memory=rule_memory, first_seen=first_seen)
-
-
-def _resolve_match(
-    matched: PolicyMatch,
-    *,
-    now: datetime,
-    health: HealthObservation | None,
-    rule_memory: Mapping[str, HealthRuleMemory] | None,
-    first_seen: datetime | None,
-) -> Resolution:
     if matched.policy is None:
         return Resolution(policy=None, conflict=matched.conflict)
-    return resolve_for_policy(matched.policy, now=now, health=health, rule_memory=rule_memory, first_seen=first_seen)
+    grace_until = grace_ends_at(matched.policy, first_seen, new=new, default=default_grace)
+    if grace_until is not None and now < grace_until:
+        return Resolution(
+            policy=matched.policy.name,
+            source="grace",
+            enforce=matched.policy.enforce,
+            next_change=grace_until,
+            memory=dict(rule_memory or {}),
+            grace_until=grace_until,
+        )
+    return resolve_for_policy(
+        matched.policy, now=now, health=health, rule_memory=rule_memory, first_seen=first_seen
+    )
+
+
+def grace_ends_at(policy: Policy, first_seen: datetime | None, *, new: bool, default: timedelta) -> datetime | None:
+    """Return when the grace period of a deployment first seen at ``first_seen`` ends under ``policy``
+    (``None``: the deployment is not new, its first sighting is unknown, or the grace period is 0)."""
+    if not new or first_seen is None:
+        return None
+    grace = policy.grace(default)
+    if grace <= timedelta(0):
+        return None
+    return require_aware(first_seen, "first_seen") + grace
 
 
 def resolve_for_policy(

@@ -16,6 +16,7 @@ The tree::
     ├── ApiStatusError                the platform answered with an error status
     │   ├── AuthenticationError       401/403 ("Invalid token.")               reason auth
     │   ├── InvalidRequest            400 (and other 4xx) refused as invalid   reason invalid_request
+    │   │   └── OrganizationMismatch  400 on startstop: `org` is not the deployment's organization
     │   ├── QuotaExceeded             400 "Insufficient GPU quota..."          reason quota
     │   ├── WalletBlocked             402                                      reason wallet_blocked
     │   ├── NotFound                  404                                      reason not_found
@@ -204,6 +205,15 @@ class InvalidRequest(ApiStatusError):
     """400 (or another 4xx): the platform refused the request as it stands."""
 
     reason = "invalid_request"
+
+
+class OrganizationMismatch(InvalidRequest):
+    """400 on startstop: the ``org`` sent (SCALER_ORG_ID) is not the deployment's organization.
+
+    A configuration error, not the deployment's: every start and stop would be refused alike.
+    """
+
+    hint = "check SCALER_ORG_ID; a changed SCALER_ORG_ID takes effect at a restart"
 
 
 class QuotaExceeded(ApiStatusError):

@@ -26,6 +26,7 @@ from scaler.simplismart.errors import (
     InvalidRequest,
     MalformedResponse,
     NotFound,
+    OrganizationMismatch,
     QuotaExceeded,
     RateLimited,
     RequestTimeout,
@@ -130,6 +131,13 @@ def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
     return max(0.0, seconds)
 
 
+def refuses_organization(message: str) -> bool:
+    """Whether a startstop refusal says the ``org`` sent is not the deployment's organization
+    (the platform's words: "org does not match the deployment's organization")."""
+    words = message.casefold()
+    return "org" in words and "match" in words
+
+
 def error_for_status(response: httpx.Response, context: CallContext, *, now: datetime) -> ApiStatusError:
     """Return the typed error an error answer means (the caller raises it)."""
     status = response.status_code
@@ -146,6 +154,8 @@ def error_for_status(response: httpx.Response, context: CallContext, *, now: dat
         return RateLimited(message, retry_after=retry_after, **fields)
     if status == 400 and "quota" in message.casefold():
         return QuotaExceeded(message, **fields)
+    if status == 400 and context.endpoint == "startstop" and refuses_organization(message):
+        return OrganizationMismatch(message, **fields)
     if 400 <= status < 500:
         return InvalidRequest(message, **fields)
     if status >= 500:

@@ -42,6 +42,9 @@ from scaler.store.records import (
 )
 from scaler.store.schema import current_version
 
+#: The ``meta`` key of the instant of the store's first inventory (:meth:`Store.first_inventory_at`).
+FIRST_INVENTORY_KEY = "first_inventory_at"
+
 #: Above this many ids, a lookup reads the whole table instead of ``IN (...)`` lists.
 _WHOLE_TABLE_THRESHOLD = 2000
 
@@ -183,15 +186,20 @@ class Store:
         """Note that ``deployments`` (id, name) are listed at ``now``; return each one's first sighting.
 
         A deployment never seen before gets ``now`` as its first sighting; a known one
-        keeps its own and has its name updated if it changed. One transaction. Safe
-        when two processes list the same new deployment at once: both return the
-        first sighting that was stored.
+        keeps its own and has its name updated if it changed. The first call on a store
+        also records ``now`` as its first inventory (:meth:`first_inventory_at`), even for
+        an empty list. One transaction. Safe when two processes list the same new
+        deployment at once: both return the first sighting that was stored.
         """
         stamp = instant_to_db(now, "now")
         names = {_uid(deployment_id): name for deployment_id, name in deployments}
-        if not names:
-            return {}
         with self._db.transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                (FIRST_INVENTORY_KEY, check_json(stamp, "first inventory")),
+            )
+            if not names:
+                return {}
             known = {row[0]: row for row in self._rows_for_ids(cursor, _SELECT_SEEN, list(names))}
             new = sorted(key for key in names if key not in known)
             cursor.executemany(
@@ -208,6 +216,12 @@ class Store:
             if new:  # read back: another process may have stored its own first sighting meanwhile
                 known.update((row[0], row) for row in self._rows_for_ids(cursor, _SELECT_SEEN, new))
         return {uuid_from_db(key): instant_from_db(known[key][2]) for key in names}
+
+    def first_inventory_at(self) -> datetime | None:
+        """When the store recorded its first inventory (``None``: never). A deployment first seen
+        later appeared while the scaler was watching: it is *new* (see the grace period)."""
+        value = self.get_meta(FIRST_INVENTORY_KEY)
+        return instant_from_db(value) if isinstance(value, str) else None
 
     def seen_deployments(self) -> dict[UUID, SeenDeployment]:
         """Return every deployment ever seen, with its last known name and first sighting."""

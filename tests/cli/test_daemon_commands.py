@@ -206,7 +206,7 @@ async def test_status_prints_one_row_per_deployment(make_harness: Callable[..., 
     )
     await harness.cycle()
     await harness.poll_health()
-    with LoopbackServer(create_http_app(harness.daemon, harness.registry)) as server:
+    with LoopbackServer(create_http_app(harness.daemon, harness.metrics)) as server:
         result = invoke("status", "--url", server.url)
     assert 0 == result.exit_code, result.stderr
     lines = result.stdout.splitlines()

@@ -22,7 +22,7 @@ HEADER = ("DEPLOYMENT", "STATUS", "HEALTH", "POLICY", "DESIRED (SOURCE)", "NEXT 
 
 
 def status_text(harness: Harness, *args: str) -> str:
-    with LoopbackServer(create_http_app(harness.daemon, harness.registry)) as server:
+    with LoopbackServer(create_http_app(harness.daemon, harness.metrics)) as server:
         result = invoke("status", "--url", server.url, *args)
     assert 0 == result.exit_code, result.stderr
     return result.stdout
@@ -123,3 +123,19 @@ async def test_the_header_shows_the_first_line_of_the_last_reload_error(
     first = harness.daemon.policies.last_error[0].splitlines()[0]
     assert f"(last reload error: {first})" in header
     assert "'stoped' is not a state" in header
+
+
+async def test_a_new_deployment_shows_its_grace_period_and_when_it_ends(make_harness: Callable[..., Harness]) -> None:
+    """A deployment that appears after the first inventory reads `unchanged (grace)`, its next change being
+    the policy's state when the grace period ends, 15 minutes after it was first seen."""
+    late = "\n  - name: late\n    match: {names: [late-llm]}\n    default: stopped\n"
+    harness = make_harness(document(late), start=at_utc(MONDAY, "06:00"))
+    await harness.cycle()
+    harness.advance(minutes=5)
+    await harness.control("POST", "deployments", {
+        "deployment_id": "6b1f0c2e-0000-4000-8000-0000000000a1", "deployment_name": "late-llm",
+        "model_repo_name": "late-llm", "status": "DEPLOYED",
+    })
+    await harness.cycle()
+    row = row_of(status_text(harness), "late-llm")
+    assert ("unchanged (grace)", "stopped at 2026-03-02 06:20Z (in 15m)") == (row["DESIRED (SOURCE)"], row["NEXT CHANGE"])

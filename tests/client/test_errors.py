@@ -90,6 +90,22 @@ async def test_auth_error_names_the_token_variables() -> None:
     )
 
 
+async def test_a_startstop_refused_for_its_org_names_the_org_setting() -> None:
+    """A startstop refused because ``org`` is not the deployment's organization is an OrganizationMismatch
+    telling the person to check SCALER_ORG_ID; the same words on another endpoint are a plain refusal."""
+    refusal = {"error": "org does not match the deployment's organization"}
+    platform = ScriptedPlatform(httpx.Response(400, json=refusal), httpx.Response(400, json=refusal))
+    async with make_client(platform, retry=retries(attempts=1)) as client:
+        with pytest.raises(errors.SimplismartError) as on_stop:
+            await client.stop(DEPLOYMENT_ID)
+        with pytest.raises(errors.SimplismartError) as on_update:
+            await client.update_replicas(DEPLOYMENT_ID, 1, 2)
+    assert (errors.OrganizationMismatch, "invalid_request", errors.InvalidRequest) == (
+        type(on_stop.value), on_stop.value.reason, type(on_update.value)
+    )
+    assert "(check SCALER_ORG_ID; a changed SCALER_ORG_ID takes effect at a restart)" in str(on_stop.value)
+
+
 async def test_multiline_platform_messages_are_flattened() -> None:
     """A message with newlines still gives one line."""
     platform = ScriptedPlatform(httpx.Response(400, json={"error": "bad\nrequest\n\n  body"}))

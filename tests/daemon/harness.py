@@ -122,8 +122,6 @@ class Harness:
         self.app = create_app(self.sim)
         self.transport = httpx.ASGITransport(app=self.app)
         self.network = network(self.transport) if network is not None else self.transport
-        self.registry = CollectorRegistry()
-        self.metrics = Metrics(self.registry)
         if isinstance(policies, Path):
             policy_path = policies
         else:
@@ -139,13 +137,20 @@ class Harness:
             "state_url": f"sqlite:///{tmp_path / 'state.db'}",
             "max_requests_per_second": 1000.0,
             "api_retry_attempts": 2,
+            # Every series, so that tests can read any of them; tests of the other details set theirs.
+            "metrics_deployment_detail": "full",
         }
         options.update(settings)
         self.settings = load_settings(**options)
+        self.registry = CollectorRegistry()
+        self.metrics = self._metrics(self.registry)
         self.store: Store = open_store(self.settings.state_url)
         self._replicas: list[Daemon] = []
         self.daemon = self._build()
         self.daemon.load_policies()
+
+    def _metrics(self, registry: CollectorRegistry) -> Metrics:
+        return Metrics(registry, deployment_detail=self.settings.metrics_deployment_detail)
 
     def _build(self, *, metrics: Metrics | None = None, may_act: Callable[[], bool] | None = None) -> Daemon:
         options: dict[str, Any] = {
@@ -185,7 +190,7 @@ class Harness:
         replica's process would, and its policies are loaded. It is closed with the harness.
         """
         registry = CollectorRegistry()
-        daemon = self._build(metrics=Metrics(registry), may_act=may_act)
+        daemon = self._build(metrics=self._metrics(registry), may_act=may_act)
         daemon.load_policies()
         self._replicas.append(daemon)
         return daemon, registry
@@ -194,7 +199,7 @@ class Harness:
         """A new daemon process on the same store and simulator (a restart, or a crash and a restart)."""
         if settings:
             self.settings = load_settings(**{**self.settings.model_dump(), **settings, "api_token": self.token})
-        self.metrics = Metrics(CollectorRegistry())
+        self.metrics = self._metrics(CollectorRegistry())
         self.registry = self.metrics.registry
         self.daemon = self._build()
         self.daemon.load_policies()
@@ -257,7 +262,7 @@ class Harness:
         calls = [
             Call(
                 datetime.fromisoformat(entry.timestamp),
-                NAMES.get(entry.deployment_id or "", entry.deployment_id or "?"),
+                self._name(entry.deployment_id),
                 describe_request(entry.endpoint or "", entry.body),
                 entry.status,
             )
@@ -267,6 +272,13 @@ class Harness:
         if clear:
             self.sim.requests.clear()
         return calls
+
+    def _name(self, deployment_id: str | None) -> str:
+        """The name of a deployment of the seed, or of one added since; else its id."""
+        if deployment_id in NAMES:
+            return NAMES[deployment_id]
+        added = self.sim.deployments.get(deployment_id or "")
+        return added.deployment_name if added is not None else deployment_id or "?"
 
     def requests(self, endpoint: str | None = None) -> list[Any]:
         """Every request the simulator answered (of one endpoint)."""

@@ -23,7 +23,7 @@ def harness(make_harness: Callable[..., Harness]) -> Harness:
 
 @pytest.fixture
 async def http(harness: Harness) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_http_app(harness.daemon, harness.registry)
+    app = create_http_app(harness.daemon, harness.metrics)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://daemon") as client:
         yield client
 
@@ -49,7 +49,7 @@ async def test_readyz_is_false_until_the_first_list_and_names_the_failing_check(
         before.json()["checks"]["api"]["ok"],
         before.json()["checks"]["api"]["detail"],
     )
-    assert (200, {"policies": True, "api": True, "store": True, "leadership": True}) == (
+    assert (200, {"policies": True, "api": True, "org_id": True, "store": True, "leadership": True}) == (
         after.status_code,
         {name: check["ok"] for name, check in after.json()["checks"].items()},
     )

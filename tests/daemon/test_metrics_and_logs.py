@@ -32,7 +32,9 @@ async def test_one_log_line_per_action_with_everything_a_person_needs(make_harne
             "log_level": "info",
             "deployment": "llama-3-8b-chat",
             "deployment_id": LLAMA_8B,
-            "action": "update_replicas min=1 max=3",
+            "action": "update_replicas",
+            "min_replicas": 1,
+            "max_replicas": 3,
             "policy": "office",
             "rule": "office",
             "from": "stopped",
@@ -251,3 +253,79 @@ async def test_loop_metrics_and_build_info(make_harness: Callable[..., Harness])
     )
     await harness.daemon.poll_health()
     assert at_utc(MONDAY, "03:00").timestamp() == harness.sample("scaler_last_health_poll_timestamp_seconds")
+
+
+def policy_totals(registry: CollectorRegistry, name: str) -> dict[tuple[str, str], float]:
+    """The per-policy series ``name`` of ``registry``, by (policy, accelerator), zeros left out."""
+    return {
+        (sample.labels["policy"], sample.labels["accelerator"]): round(sample.value, 6)
+        for metric in registry.collect()
+        for sample in metric.samples
+        if sample.name == name and sample.value
+    }
+
+
+async def test_without_deployment_detail_the_policy_series_tell_the_savings_and_gpus(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """With SCALER_METRICS_DEPLOYMENT_DETAIL=off no series names a deployment, yet the per-policy series
+    count what full detail counts per deployment (llama 4 h, whisper 3 h stopped; $6.00 and $3.60) and the
+    GPUs running by policy add up to scaler_running_gpus."""
+    harness = make_harness(OFFICE_AND_NIGHT, start=at_utc(MONDAY, "03:00"), metrics_deployment_detail="off")
+    for hour in range(3, 13):
+        harness.at(at_utc(MONDAY, f"{hour:02d}:00"))
+        await harness.cycle()
+    named = {s.name for f in harness.registry.collect() for s in f.samples if "deployment_id" in s.labels}
+    gpus_by_accelerator: dict[str, float] = {}
+    for (_policy, accelerator), gpus in policy_totals(harness.registry, "scaler_policy_running_gpus").items():
+        gpus_by_accelerator[accelerator] = gpus_by_accelerator.get(accelerator, 0.0) + gpus
+    assert set() == named
+    assert (
+        {("office", "nvidia-l4"): 4 * 3600.0, ("night", "nvidia-tesla-t4"): 3 * 3600.0},
+        {("office", "nvidia-l4"): 6.0, ("night", "nvidia-tesla-t4"): 3.6},
+    ) == (
+        policy_totals(harness.registry, "scaler_policy_gpu_seconds_saved_total"),
+        policy_totals(harness.registry, "scaler_policy_cost_saved_dollars_total"),
+    )
+    assert {k: v for k, v in running_gpus(harness.registry).items() if v} == gpus_by_accelerator
+
+
+async def test_compact_detail_shows_each_deployments_current_status_by_id(make_harness: Callable[..., Harness]) -> None:
+    """In compact detail (the default) llama, stopped at night, shows one status series, SCALED_DOWN, keyed by its
+    id, and the policy series count it stopped under its policy."""
+    harness = make_harness(OFFICE_AND_NIGHT, start=at_utc(MONDAY, "03:00"), metrics_deployment_detail="compact")
+    await harness.cycle()
+    statuses = [
+        (sample.labels, sample.value)
+        for metric in harness.registry.collect()
+        for sample in metric.samples
+        if sample.name == "scaler_deployment_status" and sample.labels["deployment_id"] == LLAMA_8B
+    ]
+    stopped = harness.sample("scaler_policy_deployments", policy="office", status="SCALED_DOWN", health="",
+                             desired="stopped")
+    assert ([({"deployment_id": LLAMA_8B, "status": "SCALED_DOWN"}, 1.0)], 1.0) == (statuses, stopped)
+
+
+async def test_each_cycle_binds_its_own_cycle_id(make_harness: Callable[..., Harness]) -> None:
+    """Every line of one reconcile cycle, one health poll and one boundary wake-up carries that run's cycle_id
+    and kind; the first cycle's health poll keeps the cycle's id; lines outside cycles carry none."""
+    harness = make_harness(OFFICE_AND_NIGHT, start=at_utc(MONDAY, "06:30"))
+    merge = [structlog.contextvars.merge_contextvars]
+    with structlog.testing.capture_logs(processors=merge) as first_cycle:
+        await harness.cycle()
+    with structlog.testing.capture_logs(processors=merge) as boundary:
+        harness.at(at_utc(MONDAY, "07:00"))
+        await harness.daemon.wake_up()
+    await harness.control("PUT", f"deployments/{WHISPER}/health", {"data": "Wobbly"})  # logged when polled
+    harness.advance(minutes=10)
+    with structlog.testing.capture_logs(processors=merge) as health:
+        await harness.daemon.poll_health()
+    with structlog.testing.capture_logs(processors=merge) as outside:
+        structlog.get_logger().info("between_cycles")
+    runs = {"reconcile": first_cycle, "boundary": boundary, "health": health}
+    assert {kind: True for kind in runs} == {kind: bool(lines) for kind, lines in runs.items()}, runs
+    bound = {kind: {(line.get("cycle"), line.get("cycle_id")) for line in lines} for kind, lines in runs.items()}
+    ids = {kind: next(iter(pairs))[1] for kind, pairs in bound.items()}
+    assert {kind: {(kind, ids[kind])} for kind in runs} == bound
+    assert (3, None) == (len(set(ids.values())), outside[0].get("cycle_id"))
+    assert "action" in {line["event"] for line in boundary}

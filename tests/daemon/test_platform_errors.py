@@ -11,6 +11,7 @@ import pytest
 import structlog
 
 from scaler.daemon.executor import backoff_seconds
+from scaler.sim import DEFAULT_ORG_ID
 from tests.daemon import policies
 from tests.daemon.harness import LLAMA_8B, MONDAY, Harness, at_utc
 from tests.daemon.policies import document
@@ -219,3 +220,55 @@ async def test_health_is_not_polled_while_the_list_fails(make_harness: Callable[
     await harness.poll_health()
     after = len(harness.requests("get_health")) - before
     assert (0, 1) == (during, after)
+
+
+#: An organization id the simulated platform does not know (SCALER_ORG_ID set wrong).
+WRONG_ORG = "5e7c0d3a-0000-4000-8000-00000000beef"
+
+
+async def test_a_refused_org_id_pauses_starts_and_stops_organization_wide_and_probes_every_ten_minutes(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """A startstop refused for its ``org``: readiness false naming SCALER_ORG_ID, the gauge 1, one error line;
+    starts and stops pause for every deployment (no backoff: the deployment is not at fault), one probe every
+    10 minutes; once the platform accepts a start or stop, the pause ends (one line) and the held stops go out."""
+    harness = make_harness(WALLET, start=at_utc(MONDAY, "05:00"), org_id=WRONG_ORG)
+    with structlog.testing.capture_logs() as logs:
+        await harness.run_until(at_utc(MONDAY, "05:25"), interval=timedelta(minutes=5))
+        ready_while_refused, checks = harness.daemon.readiness()
+        gauge_while_refused = harness.sample("scaler_org_id_refused")
+        backoffs = harness.store.backoffs()
+        harness.sim.org_id = WRONG_ORG  # the platform's side is corrected: the probe is accepted
+        await harness.run_until(at_utc(MONDAY, "05:35"), interval=timedelta(minutes=5))
+    assert [
+        "Mon 05:05:00 llama-3-8b-chat stop -> 400",  # both sent before the platform first refused
+        "Mon 05:05:00 whisper-v3 stop -> 400",
+        "Mon 05:15:00 llama-3-8b-chat stop -> 400",  # the probes, the most urgent stop first
+        "Mon 05:25:00 llama-3-8b-chat stop -> 400",
+        "Mon 05:35:00 llama-3-8b-chat stop -> 200",
+        "Mon 05:35:00 whisper-v3 stop -> 200",
+    ] == [str(call) for call in harness.calls()]
+    assert (False, False, 1.0, {}) == (ready_while_refused, checks["org_id"]["ok"], gauge_while_refused, backoffs)
+    assert "SCALER_ORG_ID" in checks["org_id"]["detail"] and checks["api"]["ok"]
+    assert [("org_id_refused", "error"), ("org_id_accepted", "info")] == [
+        (line["event"], line["log_level"]) for line in logs if line["event"].startswith("org_id")
+    ]
+    assert (True, 0.0) == (harness.daemon.readiness()[0], harness.sample("scaler_org_id_refused"))
+
+
+async def test_a_corrected_org_id_takes_effect_at_a_restart(make_harness: Callable[..., Harness]) -> None:
+    """SCALER_ORG_ID is read once: corrected and restarted, the daemon starts without the pause and the
+    stops held back go out at its first cycle."""
+    harness = make_harness(WALLET, start=at_utc(MONDAY, "05:00"), org_id=WRONG_ORG)
+    await harness.cycle()
+    refused = harness.daemon.readiness()[0]
+    harness.advance(minutes=1)
+    harness.restart(org_id=DEFAULT_ORG_ID)
+    await harness.cycle()
+    assert [
+        "Mon 05:00:00 llama-3-8b-chat stop -> 400",
+        "Mon 05:00:00 whisper-v3 stop -> 400",
+        "Mon 05:01:00 llama-3-8b-chat stop -> 200",
+        "Mon 05:01:00 whisper-v3 stop -> 200",
+    ] == [str(call) for call in harness.calls()]
+    assert (False, True, 0.0) == (refused, harness.daemon.readiness()[0], harness.sample("scaler_org_id_refused"))

@@ -186,3 +186,29 @@ async def test_stop_waits_for_running_jobs(metrics: Metrics) -> None:
     assert await stopping
     await running
     assert ["slow"] == finished
+
+
+async def test_a_failing_cycle_logs_its_failure_under_its_cycle_id(metrics: Metrics) -> None:
+    """A reconcile job's own lines and its job_failed line carry one cycle_id; the next run gets another;
+    a job that is no cycle (the policy check) gets none."""
+
+    async def failing() -> None:
+        structlog.get_logger().info("listing")
+        raise RuntimeError("boom")
+
+    async def checking() -> None:
+        structlog.get_logger().info("checking")
+
+    scheduler = make_scheduler(metrics, reconcile=failing, policies=checking)
+    with structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        for _ in range(2):
+            await scheduler.run_job("reconcile", failing)
+        await scheduler.run_job("policies", checking)
+    ids = [(line["event"], line.get("cycle_id"), line.get("cycle")) for line in logs]
+    first, second = ids[0][1], ids[2][1]
+    assert [
+        ("listing", first, "reconcile"), ("job_failed", first, "reconcile"),
+        ("listing", second, "reconcile"), ("job_failed", second, "reconcile"),
+        ("checking", None, None),
+    ] == ids
+    assert (True, 12) == (first != second, len(str(first)))

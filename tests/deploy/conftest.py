@@ -36,6 +36,17 @@ REPLICAS = {
 }
 
 
+#: Installs of one stand-in each, in a chosen per-deployment detail (``KIND@DETAIL``): the troubled scaler
+#: in the details the ``troubled_target`` (compact) does not show, and a healthy leader in every detail.
+DETAIL_TARGETS = {
+    "troubled-full": "troubled@full",
+    "troubled-off": "troubled@off",
+    "healthy-full": "leader@full",
+    "healthy-compact": "leader@compact",
+    "healthy-off": "leader@off",
+}
+
+
 def stand_in_command(served: Mapping[int, str]) -> list[str]:
     """The stand-in (see tests.deploy.metrics_target) serving a stand-in of each kind on its port."""
     command = [sys.executable, "-m", "tests.deploy.metrics_target"]
@@ -46,7 +57,8 @@ def stand_in_command(served: Mapping[int, str]) -> list[str]:
 
 @dataclass
 class ReplicaTargets:
-    """The replicas of :data:`REPLICAS`, served by one stand-in process, each on its own port."""
+    """Stand-ins by name (the replicas of :data:`REPLICAS`, or :data:`DETAIL_TARGETS`), served by one
+    process, each on its own port."""
 
     process: ServedProcess
     ports: Mapping[str, int]
@@ -171,17 +183,27 @@ def troubled_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served
     yield from _running(process)
 
 
-@pytest.fixture(scope="module")
-def replica_targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReplicaTargets]:
-    """The healthy replicas of :data:`REPLICAS`, leading or standing by, served by one running process."""
+def _named_targets(kinds: Mapping[str, str], log: Path) -> Iterator[ReplicaTargets]:
+    """Serve a stand-in of each kind of ``kinds`` (by name) from one process; yield them; stop it."""
     ports: dict[str, int] = {}
-    for name in REPLICAS:
+    for name in kinds:
         port = free_port()
         while port in ports.values():
             port = free_port()
         ports[name] = port
-    log = tmp_path_factory.mktemp("replica-targets") / "output.log"
-    command = stand_in_command({ports[name]: kind for name, kind in REPLICAS.items()})
+    command = stand_in_command({ports[name]: kind for name, kind in kinds.items()})
     process = ServedProcess(command=command, port=next(iter(ports.values())), cwd=REPO, log_path=log)
     for running in _running(process):
         yield ReplicaTargets(running, ports)
+
+
+@pytest.fixture(scope="module")
+def replica_targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReplicaTargets]:
+    """The healthy replicas of :data:`REPLICAS`, leading or standing by, served by one running process."""
+    yield from _named_targets(REPLICAS, tmp_path_factory.mktemp("replica-targets") / "output.log")
+
+
+@pytest.fixture(scope="module")
+def detail_targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReplicaTargets]:
+    """The stand-ins of :data:`DETAIL_TARGETS`, each in its per-deployment detail, served by one running process."""
+    yield from _named_targets(DETAIL_TARGETS, tmp_path_factory.mktemp("detail-targets") / "output.log")

@@ -6,6 +6,7 @@ within the seconds a test may take it cannot produce the series these alerts nee
 
 - ``SimplismartScalerApiAuthFailing``: the token refused (``scaler_api_auth_ok`` 0);
 - ``SimplismartScalerWalletBlocked``: the wallet blocked (``scaler_wallet_blocked`` 1);
+- ``SimplismartScalerOrgIdRefused``: SCALER_ORG_ID refused (``scaler_org_id_refused`` 1);
 - ``SimplismartScalerReconcileStalled``: the last reconcile an hour ago;
 - ``SimplismartScalerActionsFailing``: starts failing again and again for lack of quota;
 - ``SimplismartScalerPolicyReloadFailing`` and ``SimplismartScalerPolicyConflicts``: an
@@ -30,10 +31,11 @@ It declares nothing of its own: every series comes from ``scaler.metrics.Metrics
 and is set through the real metric objects (the per-deployment series through
 ``DeploymentSeries``, as the daemon sets them), and a test compares its series with a
 scrape of the real daemon (same names, same label names, label values the daemon uses),
-so it cannot drift from what the daemon exports.
+so it cannot drift from what the daemon exports. Each stand-in renders the per-deployment
+detail it is given (``SCALER_METRICS_DEPLOYMENT_DETAIL``: ``compact`` unless told).
 
-Run: ``python -m tests.deploy.metrics_target --serve troubled:9464 --serve leader:9465 --serve standby:9466``
-(one process, one ``/metrics`` per port).
+Run: ``python -m tests.deploy.metrics_target --serve troubled:9464 --serve leader@off:9465 --serve standby:9466``
+(one process, one ``/metrics`` per port; ``KIND@DETAIL`` picks the detail).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 from prometheus_client import make_wsgi_app
 
 from scaler import __version__
-from scaler.metrics import DeploymentSeries, Metrics
+from scaler.metrics import DEFAULT_DEPLOYMENT_DETAIL, DEPLOYMENT_DETAILS, DeploymentSeries, Metrics
 
 TICK_SECONDS = 0.25
 #: Where a replica takes its commands: ``POST /_control/<command>``.
@@ -92,8 +94,9 @@ TROUBLED = (
     FakeDeployment("first-seen-starting", "7e1d2c3b-0000-4000-8000-000000000010", "office-hours", "nvidia-l4", 1,
                    "DEPLOYING", None, 0, 0, 1, 1, 2, 3600),
     # Neither start alert may name these: suspended by a person; scaled to zero on purpose.
+    # (A suspension leaves the deployment alone: nothing is desired of it.)
     FakeDeployment("on-hold", "7e1d2c3b-0000-4000-8000-00000000000d", "office-hours", "nvidia-l4", 1,
-                   "DEPLOYING", "SCALED_DOWN", 0, 0, 1, 1, 2, 3600, suspended=True),
+                   "DEPLOYING", "SCALED_DOWN", 0, 0, -1, None, None, 3600, suspended=True),
     FakeDeployment("scaled-to-zero", "7e1d2c3b-0000-4000-8000-00000000000e", "office-hours", "nvidia-l4", 1,
                    "SCALED_DOWN", "SCALED_DOWN", 0, 0, 1, 0, 1, 3600),
     # Running, but with idle health polling off its health was last observed before it started.
@@ -101,15 +104,13 @@ TROUBLED = (
                    "DEPLOYED", "SCALED_DOWN", 0, 0, 1, None, None, 0),
 )
 
-#: The deployments of the troubled scenario each alert must name (the others must stay silent).
-TROUBLED_IDS_BY_ALERT = {
-    "SimplismartDeploymentUnhealthy": {"7e1d2c3b-0000-4000-8000-00000000000a"},
-    "SimplismartDeploymentDegraded": {"7e1d2c3b-0000-4000-8000-00000000000b"},
-    "SimplismartDeploymentStartNotHealthy": {
-        "7e1d2c3b-0000-4000-8000-00000000000c",
-        "7e1d2c3b-0000-4000-8000-00000000000f",
-        "7e1d2c3b-0000-4000-8000-000000000010",
-    },
+#: What each deployment alert must say of the troubled scenario: the policy it names, and how many of its
+#: deployments (broken-llm; slow-embed; stuck-start, warming-up and first-seen-starting). on-hold, scaled-to-zero
+#: and running-unpolled must be left out.
+TROUBLED_POLICIES_BY_ALERT = {
+    "SimplismartDeploymentUnhealthy": {"office-hours": 1},
+    "SimplismartDeploymentDegraded": {"office-hours": 1},
+    "SimplismartDeploymentStartNotHealthy": {"office-hours": 3},
 }
 
 
@@ -118,6 +119,7 @@ def publish_inventory(metrics: Metrics, deployments: tuple[FakeDeployment, ...],
     running_gpus: dict[str, int] = {}
     for d in deployments:
         next_at = now + d.next_transition_in_seconds if d.next_transition_in_seconds else 0
+        held = (d.desired_min if d.desired_min is not None else 1) * d.gpus if d.status == "DEPLOYED" else 0
         metrics.deployments.track(
             DeploymentSeries(
                 d.name,
@@ -133,9 +135,9 @@ def publish_inventory(metrics: Metrics, deployments: tuple[FakeDeployment, ...],
                 desired_running=d.desired_running,
                 next_transition=next_at,
                 suspended=1 if d.suspended else 0,
+                running_gpus=held,
             )
         )
-        held = (d.desired_min if d.desired_min is not None else 1) * d.gpus if d.status == "DEPLOYED" else 0
         running_gpus[d.accelerator] = running_gpus.get(d.accelerator, 0) + held
     for accelerator, gpus in running_gpus.items():
         metrics.running_gpus.labels(accelerator=accelerator).set(gpus)
@@ -163,6 +165,7 @@ class TroubledScaler:
         m.policy_conflicts.set(2)
         m.api_auth_ok.set(0)
         m.wallet_blocked.set(1)
+        m.org_id_refused.set(1)
         publish_inventory(m, TROUBLED, now)
         # A stalled loop: the last reconcile and health poll finished an hour ago and never again.
         m.last_reconcile.set(now - 3600)
@@ -229,6 +232,7 @@ class Replica:
         m.policy_conflicts.set(0)
         m.api_auth_ok.set(1)
         m.wallet_blocked.set(0)
+        m.org_id_refused.set(0)
         publish_inventory(m, HEALTHY, time.time())
         m.leader.set(1 if self.leading else 0)
         if self.leading:
@@ -268,8 +272,7 @@ class Replica:
                 if series is None:
                     return "409 Conflict", f"save: {saving.name} is not tracked\n"
                 gpu_seconds, dollars = SAVED_PER_COMMAND
-                series.gpu_seconds_saved += gpu_seconds  # as the daemon counts (scaler.daemon.gauges)
-                series.cost_saved += dollars
+                m.deployments.add_saving(series, gpu_seconds=gpu_seconds, dollars=dollars)  # as the daemon counts
             elif name == "reload":
                 m.policy_reloads.labels(result="success").inc()
             elif name == "fail-next-scrape":
@@ -335,17 +338,17 @@ class _QuietHandler(WSGIRequestHandler):
         """Leave the test output free of one line per scrape."""
 
 
-def serve(served: list[tuple[str, int]]) -> None:
-    """Serve each (kind, port) of ``served`` on 127.0.0.1:port until SIGTERM or SIGINT.
+def serve(served: list[tuple[str, Any, int]]) -> None:
+    """Serve each (kind, detail, port) of ``served`` on 127.0.0.1:port until SIGTERM or SIGINT.
 
     Every port is bound before any answers, so once one answers they all accept connections.
     """
-    stand_ins = [KINDS[kind](Metrics()) for kind, _port in served]
+    stand_ins = [KINDS[kind](Metrics(deployment_detail=detail)) for kind, detail, _port in served]
     for stand_in in stand_ins:
         stand_in.start()
     servers = [
         make_server("127.0.0.1", port, stand_in_app(stand_in), handler_class=_QuietHandler)
-        for stand_in, (_kind, port) in zip(stand_ins, served, strict=True)
+        for stand_in, (_kind, _detail, port) in zip(stand_ins, served, strict=True)
     ]
     stop = threading.Event()
 
@@ -355,7 +358,7 @@ def serve(served: list[tuple[str, int]]) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     threads = [threading.Thread(target=server.serve_forever, name=f"metrics-{port}", daemon=True)
-               for server, (_kind, port) in zip(servers, served, strict=True)]
+               for server, (_kind, _detail, port) in zip(servers, served, strict=True)]
     for thread in threads:
         thread.start()
     while not stop.wait(TICK_SECONDS):
@@ -366,17 +369,23 @@ def serve(served: list[tuple[str, int]]) -> None:
         server.server_close()
 
 
-def _served(text: str) -> tuple[str, int]:
-    kind, _, port = text.partition(":")
-    if kind not in KINDS or not port.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r}: expected KIND:PORT with KIND one of {', '.join(KINDS)}")
-    return kind, int(port)
+def _served(text: str) -> tuple[str, str, int]:
+    kind_detail, _, port = text.partition(":")
+    kind, _, detail = kind_detail.partition("@")
+    detail = detail or DEFAULT_DEPLOYMENT_DETAIL
+    if kind not in KINDS or detail not in DEPLOYMENT_DETAILS or not port.isdigit():
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected KIND[@DETAIL]:PORT with KIND one of {', '.join(KINDS)}"
+            f" and DETAIL one of {', '.join(DEPLOYMENT_DETAILS)}"
+        )
+    return kind, detail, int(port)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--serve", type=_served, action="append", required=True, metavar="KIND:PORT",
-                        help=f"serve a stand-in of KIND ({', '.join(KINDS)}) on 127.0.0.1:PORT; repeatable")
+    parser.add_argument("--serve", type=_served, action="append", required=True, metavar="KIND[@DETAIL]:PORT",
+                        help=f"serve a stand-in of KIND ({', '.join(KINDS)}) on 127.0.0.1:PORT, its per-deployment "
+                             f"series in DETAIL ({', '.join(DEPLOYMENT_DETAILS)}); repeatable")
     args = parser.parse_args()
     serve(args.serve)
 

@@ -74,6 +74,8 @@ def daemon_settings(
         "SCALER_HEALTH_INTERVAL_SECONDS": FAST_INTERVAL_SECONDS,
         "SCALER_HEALTH_IDLE_INTERVAL_SECONDS": FAST_INTERVAL_SECONDS,
         "SCALER_LOG_FORMAT": "json",
+        # The daemon acts on LATE_DEPLOYMENT as soon as it appears, in front of Prometheus.
+        "SCALER_NEW_DEPLOYMENT_GRACE_SECONDS": "0",
     }
     if token_file is not None:
         settings["SCALER_API_TOKEN_FILE"] = str(token_file)

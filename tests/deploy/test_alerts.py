@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.deploy.conftest import ALERTS, DASHBOARD
-from tests.deploy.metric_names import exported_series_names, referenced_metric_names
+from tests.deploy.metric_names import PER_DEPLOYMENT_NAMES, exported_series_names, referenced_metric_names
 from tests.doc_pages import MKDOCS_CONFIG, heading_anchor, marked_section
 
 #: The runbook page of the documentation site, as MkDocs publishes docs/runbook.md.
@@ -26,6 +26,7 @@ REQUIRED_ALERTS = {
     "actions failing repeatedly": "SimplismartScalerActionsFailing",
     "API auth failing": "SimplismartScalerApiAuthFailing",
     "wallet blocked": "SimplismartScalerWalletBlocked",
+    "organization id refused": "SimplismartScalerOrgIdRefused",
     "policy reload failing": "SimplismartScalerPolicyReloadFailing",
     "policy conflicts present": "SimplismartScalerPolicyConflicts",
     "deployment Unhealthy too long": "SimplismartDeploymentUnhealthy",
@@ -113,3 +114,10 @@ def test_every_metric_in_the_rules_exists_in_the_daemon() -> None:
     """Every scaler_* name in an alert expression is a series the daemon exports."""
     text = " ".join(rule["expr"] for rule in _rules())
     assert set() == referenced_metric_names(text) - exported_series_names()
+
+
+def test_no_alert_reads_a_per_deployment_series() -> None:
+    """Every alert reads only series each SCALER_METRICS_DEPLOYMENT_DETAIL exports (the deployment alerts the
+    per-policy ones), so none falls silent with compact or off."""
+    reading = {rule["alert"]: sorted(referenced_metric_names(rule["expr"]) & PER_DEPLOYMENT_NAMES) for rule in _rules()}
+    assert {rule["alert"]: [] for rule in _rules()} == reading

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ from tests.deploy.dashboard import (
     variable_queries,
 )
 from tests.deploy.conftest import DASHBOARD
-from tests.deploy.metric_names import exported_series_names, referenced_metric_names
+from tests.deploy.metric_names import PER_DEPLOYMENT_NAMES, exported_series_names, referenced_metric_names
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 #: The panels an operator needs to see what the scaler does and saves, by title.
@@ -63,7 +64,7 @@ def test_dashboard_has_installation_policy_and_deployment_variables() -> None:
         "cluster": ("scaler_build_info", "cluster"),
         "job": ('scaler_build_info{cluster="$cluster"}', "job"),
         "namespace": ('scaler_build_info{cluster="$cluster", job="$job"}', "namespace"),
-        "policy": (f"scaler_deployment_info{{{here}}}", "policy"),
+        "policy": (f"scaler_policy_deployments{{{here}}}", "policy"),
         "deployment": (f'scaler_deployment_info{{{here}, policy=~"$policy"}}', "deployment"),
     } == queries
     assert ["datasource", *INSTALLATION_VARIABLES, "policy", "deployment"] == list(variables)
@@ -195,10 +196,10 @@ def test_panel_unit(title: str, unit: str) -> None:
 
 
 def test_gpu_hour_panels_convert_gpu_seconds_to_hours() -> None:
-    """Panels in GPU-hours divide the GPU-seconds counter by 3600."""
+    """Panels in GPU-hours divide the per-policy GPU-seconds counter by 3600."""
     for title in ("GPU-hours saved today", "GPU-hours saved, 7 days"):
         expr = _panels_by_title()[title]["targets"][0]["expr"]
-        assert "scaler_gpu_seconds_saved_total" in expr and expr.endswith("/ 3600"), title
+        assert "scaler_policy_gpu_seconds_saved_total" in expr and expr.endswith("/ 3600"), title
 
 
 def test_today_panels_cover_today_so_far() -> None:
@@ -245,3 +246,47 @@ def test_substitution_replaces_both_spellings() -> None:
     assert 'x{d=~"a"}[4s] $other' == substitute_variables(
         'x{d=~"${deployment}"}[$__rate_interval] $other', deployment="a", policy=".*"
     )
+
+
+#: The rows whose panels describe the organization: they must show data in every deployment detail.
+ORGANIZATION_ROWS = ("Overview", "Savings")
+#: The one panel of those rows that lists deployments (and so needs compact or full detail).
+ORGANIZATION_LISTS = ("Saved by deployment, 7 days",)
+
+
+def _panels_by_row(dashboard: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    rows: dict[str, list[dict[str, Any]]] = {}
+    current = ""
+    for panel in dashboard["panels"]:
+        if panel["type"] == "row":
+            current = panel["title"]
+        rows.setdefault(current, []).extend([panel, *panel.get("panels", [])] if panel["type"] != "row" else
+                                            panel.get("panels", []))
+    return rows
+
+
+def test_organization_panels_read_no_per_deployment_series() -> None:
+    """The overview and savings panels (but the top-10 list) read only series every deployment detail exports,
+    so they show the organization with SCALER_METRICS_DEPLOYMENT_DETAIL=off too."""
+    rows = _panels_by_row(load_dashboard())
+    reading = {
+        f"{panel['title']}/{target['refId']}": sorted(referenced_metric_names(target["expr"]) & PER_DEPLOYMENT_NAMES)
+        for row in ORGANIZATION_ROWS
+        for panel in rows[row]
+        if panel["title"] not in ORGANIZATION_LISTS
+        for target in panel.get("targets", [])
+    }
+    assert len(reading) >= 10
+    assert {} == {where: names for where, names in reading.items() if names}
+
+
+def test_panels_listing_deployments_keep_to_the_worst() -> None:
+    """Every query that shows deployments one by one is cut to a few by topk or bottomk, or is limited to
+    such a list, so 10,000 deployments do not become 10,000 rows or lines."""
+    unbounded = [
+        f"{panel['title']}/{target['refId']}"
+        for panel, target in dashboard_targets(load_dashboard())
+        if referenced_metric_names(target["expr"]) & PER_DEPLOYMENT_NAMES
+        and not re.search(r"\b(topk|bottomk)\(", target["expr"])
+    ]
+    assert [] == unbounded

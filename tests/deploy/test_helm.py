@@ -58,6 +58,7 @@ CONFIG = {
     "reconcileIntervalSeconds": 90,
     "healthIntervalSeconds": 40,
     "healthIdleIntervalSeconds": 0,
+    "newDeploymentGraceSeconds": 1200,
     "maxActionsPerCycle": 11,
     "logFormat": "console",
     "logLevel": "debug",

@@ -123,8 +123,12 @@ def test_run_once_succeeds_writing_only_its_state(
     result = subprocess.run(in_pod(installed_venv, pod, "run", "--once"), cwd=pod.workdir, env=env,
                             capture_output=True, text=True, timeout=60, check=False)
     hours.add(datetime.now(UTC).hour)
-    actions = {(e["deployment"], e["action"], e["result"]) for e in log_events(result.stdout + result.stderr)
-               if e.get("event") == "action"}
+    actions = {
+        (e["deployment"], " ".join([e["action"], *(f"{k[:3]}={e[k]}" for k in ("min_replicas", "max_replicas") if k in e)]),
+         e["result"])
+        for e in log_events(result.stdout + result.stderr)
+        if e.get("event") == "action"
+    }
     chat = {("chat-llm", f"update_replicas min=1 max={3 if hour == 3 else 2}", "success") for hour in hours}
     assert 0 == result.returncode, result.stdout + result.stderr
     assert ({("nightly-batch", "stop", "success")}, True) == (

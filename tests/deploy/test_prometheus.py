@@ -4,12 +4,15 @@ The daemon is ``scaler run`` against ``scaler sim`` serving ``tests/deploy/organ
 (1 s cycles). Three Prometheus servers on loopback scrape every second:
 
 - one scrapes only the daemon (the dashboard must work from its series alone);
-- one evaluates files/alerts.yaml over four installs, told apart by their ``namespace``
+- one evaluates files/alerts.yaml over several installs, told apart by their ``namespace``
   label as the Prometheus Operator labels targets: the daemon alone (a single instance
-  on SQLite, its own leader); the stand-in of a scaler in trouble
-  (``tests/deploy/metrics_target``, for the alerts a healthy daemon cannot raise) beside
-  a port where nothing listens; two healthy replicas that both lead (a split brain); two
-  healthy replicas that both stand by (no leader);
+  on SQLite, its own leader, in the default ``compact`` detail); the stand-in of a scaler
+  in trouble (``tests/deploy/metrics_target``, for the alerts a healthy daemon cannot
+  raise) beside a port where nothing listens; two healthy replicas that both lead (a
+  split brain); two healthy replicas that both stand by (no leader); and, for every
+  ``SCALER_METRICS_DEPLOYMENT_DETAIL``, the troubled scaler and a healthy leader that
+  counted a saving, each alone in its install (the dashboard and every alert are
+  evaluated in each detail there);
 - one scrapes two healthy replicas through a failover (the leader misses a scrape, both
   reload their policies, the leader counts a saving, steps down, and the standby takes
   over and counts one too), for the dashboard's view of several replicas and for the
@@ -36,7 +39,8 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.deploy.conftest import ALERTS, REPLICAS, ReplicaTargets
+from scaler.metrics import DEPLOYMENT_DETAILS, DEPLOYMENT_STATUSES, HEALTH_VALUES
+from tests.deploy.conftest import ALERTS, DETAIL_TARGETS, REPLICAS, ReplicaTargets
 from tests.deploy.dashboard import (
     INSTALLATION_VARIABLES,
     dashboard_annotations,
@@ -45,7 +49,8 @@ from tests.deploy.dashboard import (
     substitute_variables,
     variable_queries,
 )
-from tests.deploy.metrics_target import SAVED_PER_COMMAND, TROUBLED, TROUBLED_IDS_BY_ALERT
+from tests.deploy.metric_names import FULL_ONLY_NAMES, referenced_metric_names
+from tests.deploy.metrics_target import HEALTHY, SAVED_PER_COMMAND, TROUBLED_POLICIES_BY_ALERT
 from tests.deploy.organization import LATE_DEPLOYMENT, add_deployment
 from tests.deploy.prometheus_harness import (
     JOB,
@@ -85,6 +90,10 @@ LEADERSHIP_ALERTS = ("SimplismartScalerNoLeader", "SimplismartScalerMultipleLead
 SINGLE_INSTANCE, TROUBLED_INSTALL, SPLIT_BRAIN, NO_LEADER = "single-instance", "troubled", "split-brain", "no-leader"
 #: The failover pair the replicas' server scrapes: the leader, then the standby that takes over.
 OLD_LEADER, NEW_LEADER = "failover-a", "failover-b"
+#: The install of the troubled scaler in each per-deployment detail (compact: the one beside a dead target).
+TROUBLED_INSTALLS = {"full": "troubled-full", "compact": TROUBLED_INSTALL, "off": "troubled-off"}
+#: The install of a healthy leader in each per-deployment detail.
+HEALTHY_INSTALLS = {detail: f"healthy-{detail}" for detail in DEPLOYMENT_DETAILS}
 #: Labels whose values the daemon draws from a closed list (the stand-in may use no others).
 CLOSED_LABELS = ("action", "result", "reason", "event", "endpoint", "method", "status", "health", "ready", "bound",
                  "change")
@@ -100,6 +109,7 @@ class Servers:
     daemon: ServedProcess
     troubled: ServedProcess
     replica_targets: ReplicaTargets
+    detail_targets: ReplicaTargets
     dead_target: str
     started_at: float
     failover_started_at: float
@@ -112,9 +122,9 @@ class Servers:
 
 
 def _late_deployment_stopped(server: PrometheusServer) -> bool:
-    name = LATE_DEPLOYMENT["deployment_name"]
-    status = server.vector(f'scaler_deployment_status{{deployment="{name}", status="SCALED_DOWN"}} == 1')
-    health = server.vector(f'scaler_deployment_health{{deployment="{name}", health="SCALED_DOWN"}} == 1')
+    named = f'on (deployment_id) scaler_deployment_info{{deployment="{LATE_DEPLOYMENT["deployment_name"]}"}}'
+    status = server.vector(f'scaler_deployment_status{{status="SCALED_DOWN"}} == 1 and {named}')
+    health = server.vector(f'scaler_deployment_health{{health="SCALED_DOWN"}} == 1 and {named}')
     return bool(status and health)
 
 
@@ -170,6 +180,7 @@ def servers(
     daemon_target: ServedProcess,
     troubled_target: ServedProcess,
     replica_targets: ReplicaTargets,
+    detail_targets: ReplicaTargets,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Servers]:
     """The three Prometheus servers, holding samples from before and after the daemon stopped a new
@@ -186,6 +197,7 @@ def servers(
             TargetGroup([troubled_target.address, dead_target], {"namespace": TROUBLED_INSTALL}),
             TargetGroup([replica_targets.address(f"split-brain-{n}") for n in (1, 2)], {"namespace": SPLIT_BRAIN}),
             TargetGroup([replica_targets.address(f"no-leader-{n}") for n in (1, 2)], {"namespace": NO_LEADER}),
+            *(TargetGroup([detail_targets.address(name)], {"namespace": name}) for name in DETAIL_TARGETS),
         ],
     )
     replicas = PrometheusServer(
@@ -205,9 +217,14 @@ def servers(
             lambda: _late_deployment_stopped(dashboard),
             timeout=20,
         )
+        for name in HEALTHY_INSTALLS.values():
+            alerts.wait_for_samples(detail_targets.address(name), 2)
+            detail_targets.command(name, "save")
         alerts.wait_for_samples(troubled_target.address, 3)
-        yield Servers(dashboard, alerts, replicas, daemon_target, troubled_target, replica_targets, dead_target,
-                      started_at, failover_started_at)
+        for name in DETAIL_TARGETS:
+            alerts.wait_for_samples(detail_targets.address(name), 3)
+        yield Servers(dashboard, alerts, replicas, daemon_target, troubled_target, replica_targets, detail_targets,
+                      dead_target, started_at, failover_started_at)
     finally:
         dashboard.stop()
         alerts.stop()
@@ -229,23 +246,26 @@ class ScrapedDeployment:
 
 
 def scraped_deployments(target: ServedProcess) -> list[ScrapedDeployment]:
-    """Return the deployments a scrape of ``target`` reports, with policy, status and health (None: unknown)."""
+    """Return the deployments a scrape of ``target`` reports, with policy, status and health (None: unknown).
+
+    Keyed by ``deployment_id`` (in compact detail only the info series carries the name).
+    """
     info: dict[str, tuple[str, str]] = {}
     status: dict[str, str] = {}
     health: dict[str, str] = {}
     for family in text_string_to_metric_families(target.scrape().decode()):
         for sample in family.samples:
-            name = sample.labels.get("deployment")
+            key = sample.labels.get("deployment_id", "")
             if sample.name == "scaler_deployment_info":
-                info[name] = (sample.labels["deployment_id"], sample.labels["policy"])
+                info[key] = (sample.labels["deployment"], sample.labels["policy"])
             elif sample.name == "scaler_deployment_status" and sample.value == 1:
-                status[name] = sample.labels["status"]
+                status[key] = sample.labels["status"]
             elif sample.name == "scaler_deployment_health" and sample.value == 1:
-                health[name] = sample.labels["health"]
-    return [
-        ScrapedDeployment(name, deployment_id, policy, status[name], health.get(name))
-        for name, (deployment_id, policy) in sorted(info.items())
-    ]
+                health[key] = sample.labels["health"]
+    return sorted(
+        (ScrapedDeployment(name, key, policy, status[key], health.get(key)) for key, (name, policy) in info.items()),
+        key=lambda deployment: deployment.name,
+    )
 
 
 def scraped_value(target: ServedProcess, series: str) -> float:
@@ -253,13 +273,13 @@ def scraped_value(target: ServedProcess, series: str) -> float:
     return scraped_total(target.scrape(), series)
 
 
-def scraped_total(scrape: bytes, series: str) -> float:
-    """Return the sum of the samples called ``series`` in ``scrape``."""
+def scraped_total(scrape: bytes, series: str, **labels: str) -> float:
+    """Return the sum of the samples called ``series`` in ``scrape`` (those carrying ``labels``, if given)."""
     return sum(
         sample.value
         for family in text_string_to_metric_families(scrape.decode())
         for sample in family.samples
-        if sample.name == series
+        if sample.name == series and labels.items() <= sample.labels.items()
     )
 
 
@@ -443,8 +463,15 @@ def test_stand_in_serves_only_series_the_daemon_exports(servers: Servers) -> Non
 
 def test_stand_in_uses_only_label_values_the_daemon_uses(servers: Servers) -> None:
     """Closed labels (action, result, reason, status, health, change, ...) of every stand-in carry only
-    values the daemon's scrape has."""
+    values the daemon's scrape has. In compact detail the daemon shows only each deployment's current status
+    and health, so for those two the values it may show are the lists it declares (which full detail shows
+    one-hot), "" (health not observed yet) for the per-policy series."""
     daemon = closed_label_values(servers.daemon.scrape())
+    for name in ("scaler_deployment_status", "scaler_policy_deployments"):
+        daemon |= {(name, "status", status) for status in DEPLOYMENT_STATUSES}
+    for name in ("scaler_deployment_health", "scaler_policy_deployments"):
+        daemon |= {(name, "health", health) for health in HEALTH_VALUES}
+    daemon.add(("scaler_policy_deployments", "health", ""))
     unknown = {
         stand_in: sorted(closed_label_values(scrape) - daemon)
         for stand_in, scrape in servers.stand_in_scrapes().items()
@@ -490,8 +517,10 @@ def test_dashboard_variables_find_the_deployments_and_policies(servers: Servers)
 
 @pytest.mark.parametrize("title", CORE_PANELS)
 def test_core_panel_shows_data(servers: Servers, title: str) -> None:
-    """Each query of a core panel returns at least one series from the daemon's metrics."""
-    empty = [ref_id for ref_id, target in panel_targets(title).items() if not grafana_series(servers, target)]
+    """Each query of a core panel returns at least one series from the daemon's metrics (in its default
+    compact detail: a query of series only full detail shows is proven in full detail below)."""
+    empty = [ref_id for ref_id, target in panel_targets(title).items()
+             if not referenced_metric_names(target["expr"]) & FULL_ONLY_NAMES and not grafana_series(servers, target)]
     assert [] == empty
 
 
@@ -584,19 +613,20 @@ def test_every_dashboard_query_runs_over_the_replicas(servers: Servers) -> None:
 
 def test_organization_panels_show_each_fact_once_across_replicas(servers: Servers) -> None:
     """Two replicas report the same organization: the overview shows what one of them reports, not twice it."""
-    series_by_panel = {
-        ("Deployments", "A"): "scaler_deployment_info",
-        ("Running GPUs", "A"): "scaler_running_gpus",
-        ("Policies / conflicts", "A"): "scaler_policies_loaded",
-        ("Policies / conflicts", "B"): "scaler_policy_conflicts",
-        ("Suspended", "A"): "scaler_deployment_suspended",
-        ("API auth", "A"): "scaler_api_auth_ok",
-        ("Wallet", "A"): "scaler_wallet_blocked",
+    series_by_panel: dict[tuple[str, str], tuple[str, dict[str, str]]] = {
+        ("Deployments", "A"): ("scaler_policy_deployments", {}),
+        ("Running GPUs", "A"): ("scaler_running_gpus", {}),
+        ("Policies / conflicts", "A"): ("scaler_policies_loaded", {}),
+        ("Policies / conflicts", "B"): ("scaler_policy_conflicts", {}),
+        ("Suspended", "A"): ("scaler_policy_deployments", {"desired": "suspended"}),
+        ("API auth", "A"): ("scaler_api_auth_ok", {}),
+        ("Wallet", "A"): ("scaler_wallet_blocked", {}),
     }
     reported = {}
     for name in (OLD_LEADER, NEW_LEADER):
         scrape = servers.replica_targets.scrape(name)
-        reported[name] = {panel: scraped_total(scrape, series) for panel, series in series_by_panel.items()}
+        reported[name] = {panel: scraped_total(scrape, series, **labels)
+                          for panel, (series, labels) in series_by_panel.items()}
     shown = {(title, ref_id): only_value(servers, title, ref_id, server=servers.replicas)
              for title, ref_id in series_by_panel}
     assert (reported[OLD_LEADER], reported[OLD_LEADER]) == (reported[NEW_LEADER], shown)
@@ -705,15 +735,85 @@ def test_dashboard_shows_each_installation_apart(servers: Servers) -> None:
 
 
 def test_installation_variables_list_the_installations(servers: Servers) -> None:
-    """On the Prometheus holding four installations, the job variable finds the one job, the namespace
-    variable the four namespaces, and the cluster variable nothing (no target has a cluster label)."""
+    """On the Prometheus holding several installations, the job variable finds the one job, the namespace
+    variable every namespace, and the cluster variable nothing (no target has a cluster label)."""
     found = {}
     for name, selector, label in variable_queries(load_dashboard()):
         if name in INSTALLATION_VARIABLES:
             series = servers.alerts.vector(substitute_variables(selector, deployment=".*", policy=".*"))
             found[name] = {s["metric"][label] for s in series if label in s["metric"]}
-    assert {"cluster": set(), "job": {JOB}, "namespace": {SINGLE_INSTANCE, TROUBLED_INSTALL, SPLIT_BRAIN, NO_LEADER}} == (
-        found
+    namespaces = {SINGLE_INSTANCE, TROUBLED_INSTALL, SPLIT_BRAIN, NO_LEADER, *DETAIL_TARGETS}
+    assert {"cluster": set(), "job": {JOB}, "namespace": namespaces} == found
+
+
+# --- the dashboard in each per-deployment detail -------------------------------------------
+
+
+@pytest.mark.parametrize("detail", DEPLOYMENT_DETAILS)
+def test_every_dashboard_query_runs_in_each_detail(servers: Servers, detail: str) -> None:
+    """Every panel query and annotation is accepted and evaluated on the install of a healthy leader whose
+    per-deployment series are in full, compact or off detail."""
+    counts = _series_of_every_query(servers, namespace=HEALTHY_INSTALLS[detail])
+    assert len(counts) > 30
+
+
+@pytest.mark.parametrize("detail", DEPLOYMENT_DETAILS)
+def test_organization_panels_show_the_organization_in_each_detail(servers: Servers, detail: str) -> None:
+    """Whatever the detail, the overview shows the healthy organization (4 deployments, 4 GPUs running: 1 A100
+    and 3 L4, 1 suspended, 2 policies) and the savings panels the one saving the leader counted."""
+    namespace = HEALTHY_INSTALLS[detail]
+    overview = {title: only_value(servers, title, server=servers.alerts, namespace=namespace)
+                for title in ("Deployments", "Running GPUs", "Suspended", "Policies / conflicts")}
+    by_accelerator = {
+        labels["accelerator"]: value
+        for labels, value in grafana_series(servers, panel_targets("Running GPUs by accelerator")["A"],
+                                            server=servers.alerts, namespace=namespace)
+    }
+    saved = {title: round(only_value(servers, title, server=servers.alerts, namespace=namespace) / unit)
+             for title, unit in (("GPU-hours saved, 7 days", SAVED_PER_COMMAND[0] / 3600),
+                                 ("Dollars saved, 7 days", SAVED_PER_COMMAND[1]))}
+    assert (
+        {"Deployments": 4.0, "Running GPUs": 4.0, "Suspended": 1.0, "Policies / conflicts": 2.0},
+        {"nvidia-a100": 1.0, "nvidia-l4": 3.0, "nvidia-h100": 0.0},
+        {"GPU-hours saved, 7 days": 1, "Dollars saved, 7 days": 1},
+    ) == (overview, by_accelerator, saved)
+
+
+@pytest.mark.parametrize(("detail", "listed"), [("full", True), ("compact", True), ("off", False)])
+def test_deployment_panels_list_deployments_where_the_detail_has_them(
+    servers: Servers, detail: str, listed: bool
+) -> None:
+    """The status table, the health timeline and the savings list name every deployment, by name, in full and
+    compact detail (compact joins the name from scaler_deployment_info); with off they are empty."""
+    namespace = HEALTHY_INSTALLS[detail]
+    names = {d.name for d in HEALTHY}
+
+    def shown(title: str) -> set[str]:
+        return {labels.get("deployment", "") for labels, _ in grafana_series(
+            servers, panel_targets(title)["A"], server=servers.alerts, namespace=namespace)}
+
+    tables = {title: shown(title) for title in ("Status per deployment", "Health per deployment")}
+    saved = shown("Saved by deployment, 7 days")
+    expected_saver = {d.name for d in HEALTHY if d.status == "SCALED_DOWN"}
+    assert ({title: names if listed else set() for title in tables}, expected_saver if listed else set()) == (
+        tables, {name for name in saved if name in expected_saver}
+    )
+
+
+@pytest.mark.parametrize("detail", DEPLOYMENT_DETAILS)
+def test_full_detail_panels_show_data_only_in_full_detail(servers: Servers, detail: str) -> None:
+    """The suspension column and the replicas graph read series only full detail shows: they name the
+    deployments in full detail (suspension of all four; bounds of the three with bounds) and are empty otherwise."""
+    namespace = HEALTHY_INSTALLS[detail]
+
+    def shown(title: str, ref_id: str) -> dict[str, float]:
+        return {labels.get("deployment", ""): value for labels, value in grafana_series(
+            servers, panel_targets(title)[ref_id], server=servers.alerts, namespace=namespace)}
+
+    expected = ({d.name: float(d.suspended) for d in HEALTHY},
+                {d.name: float(d.desired_min) for d in HEALTHY if d.desired_min is not None})
+    assert (expected if detail == "full" else ({}, {})) == (
+        shown("Status per deployment", "D"), shown("Desired vs ready replicas", "A")
     )
 
 
@@ -756,15 +856,21 @@ def _active_alerts(server: PrometheusServer) -> list[dict[str, Any]]:
     return server.api("alerts")["data"]["alerts"]
 
 
-def test_every_alert_fires_for_the_troubled_scaler(servers: Servers) -> None:
-    """Each alert (but the absence and leadership ones) is pending or firing, on the instance or
-    deployments of the troubled install it should name."""
-    expected = {rule["alert"]: {servers.troubled.address} for rule in _alert_rules()
-                if rule["alert"] not in LEADERSHIP_ALERTS}
-    expected.pop("SimplismartScalerAbsent")
+@pytest.mark.parametrize("detail", DEPLOYMENT_DETAILS)
+def test_every_alert_fires_for_the_troubled_scaler_in_each_detail(servers: Servers, detail: str) -> None:
+    """With the troubled scaler's per-deployment series in full, compact or off detail, each alert (but the
+    absence and leadership ones) is pending or firing for its install: on its instance, or (the deployment
+    alerts) on the policy of the deployments in trouble, counting them."""
+    namespace = TROUBLED_INSTALLS[detail]
+    address = servers.troubled.address if detail == "compact" else servers.detail_targets.address(namespace)
+    ours = {address, servers.dead_target} if detail == "compact" else {address}
+    expected = {rule["alert"]: {address} for rule in _alert_rules()
+                if rule["alert"] not in (*LEADERSHIP_ALERTS, *TROUBLED_POLICIES_BY_ALERT, "SimplismartScalerAbsent")}
     expected["SimplismartScalerDown"] = {servers.dead_target}
-    expected.update(TROUBLED_IDS_BY_ALERT)
-    troubled_ids = {d.deployment_id for d in TROUBLED}
+    if detail != "compact":
+        del expected["SimplismartScalerDown"]  # only the compact install has a dead target beside it
+    expected.update({alert: {f"{policy}: {count}" for policy, count in counts.items()}
+                     for alert, counts in TROUBLED_POLICIES_BY_ALERT.items()})
 
     def named() -> dict[str, set[str]]:
         seen: dict[str, set[str]] = {}
@@ -772,30 +878,33 @@ def test_every_alert_fires_for_the_troubled_scaler(servers: Servers) -> None:
             labels = alert["labels"]
             if labels["alertname"] in LEADERSHIP_ALERTS:
                 continue
-            if "deployment_id" in labels:
-                if labels["deployment_id"] in troubled_ids:
-                    seen.setdefault(labels["alertname"], set()).add(labels["deployment_id"])
+            if labels.get("namespace") != namespace and labels.get("instance") not in ours:
+                continue
+            if labels["alertname"] in TROUBLED_POLICIES_BY_ALERT:
+                shown = f"{labels.get('policy', '')}: {float(alert['value']):g}"
             else:
-                seen.setdefault(labels["alertname"], set()).add(labels.get("instance", ""))
+                shown = labels.get("instance", "")
+            seen.setdefault(labels["alertname"], set()).add(shown)
         return seen
 
     def all_there() -> dict[str, set[str]] | None:
         seen = named()
         return seen if set(seen) >= set(expected) else None
 
-    wait_for("every alert to become active", all_there, timeout=20)
+    wait_for(f"every alert to become active in {namespace}", all_there, timeout=20)
     assert expected == named()
 
 
-def test_no_alert_names_the_healthy_daemon(servers: Servers) -> None:
-    """While the troubled scaler's alerts are active, none names the real daemon or one of its deployments."""
+def test_no_alert_names_a_healthy_install(servers: Servers) -> None:
+    """While the troubled scaler's alerts are active, none names the real daemon, nor a healthy leader in any
+    detail, nor one of their deployments' policies."""
     wait_for("any alert to become active", lambda: _active_alerts(servers.alerts), timeout=20)
-    daemon_ids = {d.deployment_id for d in scraped_deployments(servers.daemon)}
+    healthy = {SINGLE_INSTANCE, *HEALTHY_INSTALLS.values()}
+    addresses = {servers.daemon.address, *(servers.detail_targets.address(name) for name in HEALTHY_INSTALLS.values())}
     named = sorted(
-        alert["labels"]["alertname"]
+        f"{alert['labels'].get('namespace', '')}: {alert['labels']['alertname']}"
         for alert in _active_alerts(servers.alerts)
-        if alert["labels"].get("instance") == servers.daemon.address
-        or alert["labels"].get("deployment_id") in daemon_ids
+        if alert["labels"].get("namespace") in healthy or alert["labels"].get("instance") in addresses
     )
     assert [] == named
 
@@ -1006,27 +1115,87 @@ def test_one_leader_per_install_is_not_multiple_leaders(promtool: str, tmp_path:
 def test_deployment_alert_fires_once_over_replicas(
     promtool: str, tmp_path: Path, alert: str, health: str, after: str
 ) -> None:
-    """Both replicas report the same deployment's health: one alert names the deployment, not one per replica."""
-    deployment = {"deployment": "chat-a100", "deployment_id": "7e1d2c3b-0000-4000-8000-000000000101",
-                  "health": health}
-    series = {_series("scaler_deployment_health", replica | deployment): "1x140" for replica in (REPLICA_A, REPLICA_B)}
-    firing = {"job": UNIT_JOB, "namespace": "scaler", "service": "simplismart-scaler"} | deployment
+    """Both replicas report two deployments of one policy in that health (one wanted running, one stopped but
+    last seen so): one alert names the policy, not one per replica or per desired state (the live servers'
+    test checks the count it carries)."""
+    policy = {"policy": "office-hours", "health": health}
+    series = {
+        _series("scaler_policy_deployments", replica | policy | {"status": "DEPLOYED", "desired": desired}): "1x140"
+        for replica in (REPLICA_A, REPLICA_B)
+        for desired in ("running", "stopped")
+    }
+    firing = {"job": UNIT_JOB, "namespace": "scaler", "service": "simplismart-scaler"} | policy
     severity = {"SimplismartDeploymentUnhealthy": "critical", "SimplismartDeploymentDegraded": "warning"}[alert]
-    status, output = rule_unit_test(promtool, tmp_path, series, [(after, alert, [firing | {"severity": severity}])])
+    status, output = rule_unit_test(
+        promtool, tmp_path, series, [(after, alert, [firing | {"severity": severity}])]
+    )
+    assert 0 == status, output
+
+
+def test_deployment_alert_waits_for_its_whole_duration(promtool: str, tmp_path: Path) -> None:
+    """A policy's deployment Unhealthy for 10 minutes, then Healthy: the alert never fires."""
+    unhealthy = REPLICA_A | {"policy": "office-hours", "status": "DEPLOYED", "desired": "running"}
+    series = {
+        _series("scaler_policy_deployments", unhealthy | {"health": "Unhealthy"}): "1x40 stale",
+        _series("scaler_policy_deployments", unhealthy | {"health": "Healthy"}): "_x40 1x100",
+    }
+    expected = [(at, "SimplismartDeploymentUnhealthy", []) for at in ("9m", "16m", "25m")]
+    status, output = rule_unit_test(promtool, tmp_path, series, expected)
     assert 0 == status, output
 
 
 def test_start_not_healthy_fires_once_over_replicas(promtool: str, tmp_path: Path) -> None:
-    """Both replicas report a deployment wanted running that stays SCALED_DOWN: one alert names it."""
-    deployment = {"deployment": "embed-l4", "deployment_id": "7e1d2c3b-0000-4000-8000-000000000102"}
-    series: dict[str, str] = {}
-    for replica in (REPLICA_A, REPLICA_B):
-        series[_series("scaler_deployment_desired_running", replica | deployment)] = "1x100"
-        series[_series("scaler_deployment_status", replica | deployment | {"status": "SCALED_DOWN"})] = "1x100"
-        series[_series("scaler_deployment_suspended", replica | deployment)] = "0x100"
-        series[_series("scaler_deployment_desired_replicas", replica | deployment | {"bound": "min"})] = "1x100"
+    """Both replicas report, under one policy, a deployment wanted running that stays SCALED_DOWN and one
+    DEPLOYED still Progressing: one alert names the policy. Deployments suspended, free to scale to zero,
+    Healthy, or DEPLOYED with no health observed yet, are not counted (alone they raise nothing, see below)."""
+    policy = {"policy": "office-hours"}
+    counted = [{"status": "SCALED_DOWN", "health": "SCALED_DOWN", "desired": "running"},
+               {"status": "DEPLOYED", "health": "Progressing", "desired": "running"}]
+    left_out = [{"status": "DEPLOYING", "health": "SCALED_DOWN", "desired": "suspended"},
+                {"status": "SCALED_DOWN", "health": "SCALED_DOWN", "desired": "scale_to_zero"},
+                {"status": "DEPLOYED", "health": "Healthy", "desired": "running"},
+                {"status": "DEPLOYED", "desired": "running"}]
+    series = {
+        _series("scaler_policy_deployments", replica | policy | labels): "1x100"
+        for replica in (REPLICA_A, REPLICA_B)
+        for labels in (*counted, *left_out)
+    }
     firing = {"job": UNIT_JOB, "namespace": "scaler", "service": "simplismart-scaler", "severity": "warning"}
     status, output = rule_unit_test(
-        promtool, tmp_path, series, [("21m", "SimplismartDeploymentStartNotHealthy", [firing | deployment])]
+        promtool, tmp_path, series, [("21m", "SimplismartDeploymentStartNotHealthy", [firing | policy])]
     )
+    assert 0 == status, output
+
+
+def test_org_id_refused_fires_after_five_minutes_and_ends_with_the_pause(promtool: str, tmp_path: Path) -> None:
+    """SCALER_ORG_ID refused from 0 to 10 m, then accepted: pending at 4 m 45 s, firing at 5 m 15 s on the
+    instance, silent again once the gauge is back to 0; a replica never refused stays silent."""
+    series = {
+        _series("scaler_org_id_refused", REPLICA_A): "1x40 0x20",
+        _series("scaler_org_id_refused", REPLICA_B): "0x60",
+    }
+    firing = REPLICA_A | {"severity": "critical"}
+    expected = [
+        ("4m45s", "SimplismartScalerOrgIdRefused", []),
+        ("5m15s", "SimplismartScalerOrgIdRefused", [firing]),
+        ("12m", "SimplismartScalerOrgIdRefused", []),
+    ]
+    status, output = rule_unit_test(promtool, tmp_path, series, expected)
+    assert 0 == status, output
+
+
+def test_start_not_healthy_leaves_out_what_is_not_a_failed_start(promtool: str, tmp_path: Path) -> None:
+    """Deployments suspended, free to scale to zero, Healthy, or DEPLOYED with no health observed yet, on both
+    replicas for 25 minutes: no alert."""
+    left_out = [{"status": "DEPLOYING", "health": "SCALED_DOWN", "desired": "suspended"},
+                {"status": "SCALED_DOWN", "health": "SCALED_DOWN", "desired": "scale_to_zero"},
+                {"status": "DEPLOYED", "health": "Healthy", "desired": "running"},
+                {"status": "DEPLOYED", "desired": "running"},
+                {"status": "SCALED_DOWN", "health": "SCALED_DOWN", "desired": "stopped"}]
+    series = {
+        _series("scaler_policy_deployments", replica | {"policy": "office-hours"} | labels): "1x100"
+        for replica in (REPLICA_A, REPLICA_B)
+        for labels in left_out
+    }
+    status, output = rule_unit_test(promtool, tmp_path, series, [("25m", "SimplismartDeploymentStartNotHealthy", [])])
     assert 0 == status, output

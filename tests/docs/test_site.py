@@ -36,6 +36,7 @@ SECTION_PAGES = {
     "performance-sim": "performance.md",
     "performance-plan": "performance.md",
     "performance-scale": "performance.md",
+    "performance-metrics": "performance.md",
     "reliability": "reliability.md",
     "development": "development.md",
 }

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from click.testing import CliRunner, Result
@@ -15,6 +17,7 @@ from scaler.sim.app import create_app
 from scaler.sim.clock import ManualClock
 from scaler.sim.seed import DEFAULT_SEED_PATH, load_seed
 from scaler.sim.state import SimState
+from scaler.store import open_store
 from tests.client.serving import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,3 +93,34 @@ def test_output_of_deployments_list_is_a_usable_inventory(sim_url: str, tmp_path
     saved = run("--inventory", str(tmp_path / "inventory.json"), *common)
     live = run("--live", *common, SCALER_API_URL=sim_url)
     assert json.loads(live.stdout) == json.loads(saved.stdout)
+
+
+def test_live_plan_shows_the_grace_period_of_a_new_deployment(sim_url: str, tmp_path: Path):
+    """The daemon's store first saw whisper-v3 after its first inventory: the plan leaves it alone until
+    15 minutes after that sighting (source grace, grace_until), then plans it as before; the deployments
+    of the first inventory are planned as before."""
+    seed = load_seed(DEFAULT_SEED_PATH)
+    whisper = next(d for d in seed.deployments if d.deployment_name == "whisper-v3")
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    with open_store(url) as store:
+        store.mark_seen(
+            [(UUID(d.deployment_id), d.deployment_name) for d in seed.deployments if d is not whisper],
+            datetime(2026, 12, 20, tzinfo=UTC),
+        )
+        store.mark_seen([(UUID(whisper.deployment_id), whisper.deployment_name)], datetime(2026, 12, 21, 1, tzinfo=UTC))
+    common = ["--live", "--policies", str(EXAMPLES), "--from", "2026-12-21T00:00", "--hours", "48"]
+    with_store = run(*common, "--output", "json", SCALER_API_URL=sim_url, SCALER_STATE_URL=url)
+    without = run(*common, "--output", "json", SCALER_API_URL=sim_url, SCALER_STATE_URL=f"sqlite:///{tmp_path / 'none.db'}")
+    table = run(*common, SCALER_API_URL=sim_url, SCALER_STATE_URL=url)
+    assert (0, 0, 0) == (with_store.exit_code, without.exit_code, table.exit_code), with_store.output
+    planned = {entry["deployment_name"]: entry for entry in json.loads(with_store.stdout)["deployments"]}
+    before = {entry["deployment_name"]: entry for entry in json.loads(without.stdout)["deployments"]}
+    new = planned.pop("whisper-v3")
+    assert {"at": "2026-12-21T00:00:00Z", "state": "unchanged", "min_replicas": None, "max_replicas": None,
+            "source": "grace"} == new["transitions"][0]
+    assert ("2026-12-21T01:15:00Z", "2026-12-21T01:15:00Z") == (new["grace_until"], new["transitions"][1]["at"])
+    assert [t for t in before["whisper-v3"]["transitions"] if t["at"] > "2026-12-21T01:15:00Z"] == [
+        t for t in new["transitions"] if t["at"] > "2026-12-21T01:15:00Z"
+    ]
+    assert {name: entry for name, entry in before.items() if name != "whisper-v3"} == planned
+    assert "new: left alone until its grace period ends at 2026-12-21 01:15Z" in table.stdout

@@ -394,6 +394,28 @@ INVALID = [
         8, "policies[0].windows[0].lead_time", "must be at most 7d, got 8d",
         id="lead-time-too-long",
     ),
+    pytest.param(
+        """\
+        version: 1
+        policies:
+          - name: p
+            match: {names: [a]}
+            grace_period: 8d
+        """,
+        5, "policies[0].grace_period", "must be at most 7d, got 8d",
+        id="grace-period-too-long",
+    ),
+    pytest.param(
+        """\
+        version: 1
+        policies:
+          - name: p
+            match: {names: [a]}
+            grace_period: 900
+        """,
+        5, "policies[0].grace_period", "expected a duration such as 30s",
+        id="grace-period-not-a-duration",
+    ),
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from scaler.policy.plan import build_plan
 
@@ -41,7 +42,7 @@ def test_plan_json_has_exactly_the_documented_keys():
     entry = plan["deployments"][0]
     assert {
         "deployment_id", "deployment_name", "accelerator_type", "accelerator_count", "policy", "conflict",
-        "transitions", "skipped_dates", "gpu_hours", "cost",
+        "transitions", "grace_until", "skipped_dates", "gpu_hours", "cost",
     } == set(entry)
     assert {"at", "state", "min_replicas", "max_replicas", "source"} == set(entry["transitions"][0])
     assert {"gpu_hours", "cost", "savings_percent"} == set(plan["totals"])
@@ -112,3 +113,20 @@ def test_the_largest_accepted_replica_counts_plan_to_finite_figures():
     totals = result.to_json()["totals"]
     figures = [*totals["gpu_hours"].values(), *totals["cost"].values(), totals["savings_percent"]]
     assert [] == [figure for figure in figures if not 0 < figure < float("inf")]
+
+
+def test_a_new_deployment_runs_at_its_baseline_until_its_grace_period_ends():
+    """First seen at 08:00 with a 2-hour grace: unchanged (grace) from midnight, then the window from 10:00;
+    the 10 hours left alone count at the baseline (1 replica), then the window's 9 hours: 19 GPU-hours."""
+    llama = deployment("llama-8b")
+    plan = build_plan(
+        POLICIES, [llama], MONDAY, TUESDAY,
+        new_since={llama.deployment_id: utc("2026-03-02T08:00")}, default_grace=timedelta(hours=2),
+    )
+    entry = json.loads(json.dumps(plan.to_json()))["deployments"][0]
+    assert [
+        ("2026-03-02T00:00:00Z", "unchanged", "grace"),
+        ("2026-03-02T10:00:00Z", "running", "window:day"),
+        ("2026-03-02T19:00:00Z", "stopped", "default"),
+    ] == [(t["at"], t["state"], t["source"]) for t in entry["transitions"]]
+    assert ("2026-03-02T10:00:00Z", 19.0) == (entry["grace_until"], entry["gpu_hours"]["planned"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from scaler.policy.health import HealthObservation, HealthRuleMemory
 from scaler.policy.model import DesiredState
 from scaler.policy.resolve import resolve_desired_state
@@ -147,3 +149,53 @@ def test_expiry_is_first_seen_plus_after_and_a_next_change():
     )
     assert utc("2026-03-08T10:00") == resolution.expire_at
     assert utc("2026-03-08T10:00") == resolution.next_change  # Saturday: no window before Monday
+
+
+GRACE = policy_set(
+    """
+    - name: office
+      match: {names: ["llama-*"]}
+      default: stopped
+      windows:
+        - name: day
+          between: "Mon-Fri 09:00-17:00"
+          state: running
+    - name: trial
+      match: {names: ["trial-*"]}
+      grace_period: 1h
+      default: stopped
+    - name: instant
+      match: {names: ["instant-*"]}
+      grace_period: 0s
+      default: stopped
+    """
+)
+
+
+def test_a_new_deployment_is_left_alone_until_its_grace_period_ends():
+    """New, first seen at 20:00 with a 15-minute default grace: left alone (source grace) until 20:15,
+    which is the next change; from 20:15 on the policy decides."""
+    arguments = {"first_seen": utc("2026-03-02T20:00"), "new": True, "default_grace": timedelta(minutes=15)}
+    during = resolve_desired_state(GRACE, LLAMA, now=utc("2026-03-02T20:10"), **arguments)
+    after = resolve_desired_state(GRACE, LLAMA, now=utc("2026-03-02T20:15"), **arguments)
+    assert ("office", None, "grace", utc("2026-03-02T20:15"), utc("2026-03-02T20:15")) == (
+        during.policy, during.desired, during.source, during.grace_until, during.next_change
+    )
+    assert (DesiredState.stopped(), "default", None) == (after.desired, after.source, after.grace_until)
+
+
+def test_a_known_deployment_has_no_grace_period():
+    """Not new (seen at the store's first inventory): the policy decides at once."""
+    resolution = resolve_desired_state(
+        GRACE, LLAMA, now=utc("2026-03-02T20:01"), first_seen=utc("2026-03-02T20:00"),
+        default_grace=timedelta(minutes=15),
+    )
+    assert (DesiredState.stopped(), "default") == (resolution.desired, resolution.source)
+
+
+def test_a_policy_grace_period_overrides_the_default():
+    """``grace_period: 1h`` replaces the default; ``0s`` disables the grace period."""
+    arguments = {"first_seen": utc("2026-03-02T20:00"), "new": True, "default_grace": timedelta(minutes=15)}
+    trial = resolve_desired_state(GRACE, deployment("trial-llm"), now=utc("2026-03-02T20:30"), **arguments)
+    instant = resolve_desired_state(GRACE, deployment("instant-llm"), now=utc("2026-03-02T20:00"), **arguments)
+    assert (utc("2026-03-02T21:00"), "default") == (trial.grace_until, instant.source)

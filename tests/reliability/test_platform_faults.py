@@ -291,7 +291,7 @@ async def play(tmp_path: Path, *, faults: Faulty | None) -> Day:
         max_requests_per_second=DEFAULTS.max_requests_per_second,
         api_retry_attempts=DEFAULTS.api_retry_attempts,
     ) as live:
-        app = create_http_app(live.harness.daemon, live.harness.registry)
+        app = create_http_app(live.harness.daemon, live.harness.metrics)
         readiness, liveness, http_readyz = [], [], []
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://daemon") as http:
             end = START + LENGTH

@@ -34,7 +34,6 @@ import resource
 import signal
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +50,7 @@ from scaler.daemon.http import create_http_app
 from scaler.store import Store, open_store
 from tests.daemon.harness import MONDAY, Harness, at_utc
 from tests.reliability.figures import ScenarioFigures
-from tests.processes import SimProcess, daemon_environment, environment
+from tests.processes import SimProcess, daemon_environment, environment, scaler_command
 from tests.reliability.processes import DaemonProcess
 from tests.reliability.test_malformed_answers_daemon import AT_EIGHT, POLICIES
 
@@ -85,7 +84,7 @@ def no_file_growth() -> None:
 def run_scaler(env: dict[str, str | None], log: Path, preexec: Callable[[], None] | None = None) -> tuple[int, str]:
     """``scaler run`` that must refuse to start: its exit status and its stderr."""
     result = subprocess.run(
-        [sys.executable, "-m", "scaler", "run"],
+        scaler_command("run"),
         capture_output=True,
         text=True,
         timeout=60,
@@ -387,7 +386,7 @@ async def test_a_store_that_stops_taking_writes_mid_run_loses_nothing_and_recove
         else:
             harness.network.fault = fault
         harness.at(at_utc(MONDAY, "08:00"))
-        app = create_http_app(harness.daemon, harness.registry)
+        app = create_http_app(harness.daemon, harness.metrics)
         with capture_logs() as logs:
             try:
                 summary = await harness.cycle()

@@ -22,7 +22,6 @@ import json
 import shutil
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,7 +36,7 @@ from scaler.logs import configure_logging
 from tests.daemon.harness import BATCH, EXAMPLES, LLAMA_8B, MONDAY, at_utc
 from tests.reliability.figures import ScenarioFigures
 from tests.reliability.live import live_daemon
-from tests.processes import SimProcess, daemon_environment, environment
+from tests.processes import SimProcess, daemon_environment, environment, scaler_command
 from tests.reliability.processes import DaemonProcess
 from tests.reliability.test_secrets import TOKEN, check
 
@@ -91,7 +90,7 @@ async def test_the_demo_flow_with_every_error_path_shows_no_part_of_the_token(
     shutil.copytree(EXAMPLES, policies)
     async with live_daemon(tmp_path, policies=policies, start=at_utc(MONDAY, "06:50"), token=TOKEN) as live:
         harness = live.harness
-        app = create_http_app(harness.daemon, harness.registry)
+        app = create_http_app(harness.daemon, harness.metrics)
         for number, (endpoint, status, body, count) in enumerate(ECHOES):
             await harness.control("POST", "faults/fail-next", {"endpoint": endpoint, "status": status, "body": body, "count": count})
             # A call of each kind is due: new bounds for batch-transcribe (enforced), or it is stopped by hand.
@@ -160,13 +159,13 @@ def test_a_killed_daemon_and_its_successor_show_no_part_of_the_token(tmp_path: P
         for path in ("/status", "/metrics", "/readyz", "/healthz"):
             outputs.append(daemon.get(path).text)
         for output in ("table", "json"):
-            command = [sys.executable, "-m", "scaler", "status", "--url", url, "-o", output]
+            command = scaler_command("status", "--url", url, "-o", output)
             run = subprocess.run(command, capture_output=True, text=True, timeout=60, env=environment())
             assert 0 == run.returncode, run.stderr
             outputs += [run.stdout, run.stderr]
         code = daemon.terminate()
         gone = subprocess.run(
-            [sys.executable, "-m", "scaler", "status", "--url", url], capture_output=True, text=True, timeout=60, env=environment()
+            scaler_command("status", "--url", url), capture_output=True, text=True, timeout=60, env=environment()
         )
         outputs += [gone.stdout, gone.stderr]
     finally:

@@ -104,3 +104,11 @@ def test_forget_leaves_other_deployments_alone(store: Store) -> None:
         store.set_applied(deployment, AppliedState(kind="running", applied_at=at(0)))
     store.forget(gone)
     assert {kept} == set(store.all_applied())
+
+
+def test_the_first_inventory_is_recorded_once_even_when_empty(store: Store) -> None:
+    """A fresh store has had no inventory; its first one (here empty) is recorded, later ones change nothing."""
+    before = store.first_inventory_at()
+    store.mark_seen([], at(0))
+    store.mark_seen([(uuid4(), "late")], at(30))
+    assert (None, at(0)) == (before, store.first_inventory_at())
