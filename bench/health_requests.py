@@ -45,6 +45,7 @@ from scaler.daemon.organization import OrganizationState
 from scaler.logs import configure_logging
 from scaler.metrics import Metrics
 from scaler.simplismart.client import SimplismartClient
+from scaler.simplismart.limits import Limits
 from scaler.simplismart.models import Deployment, DeploymentStatus
 from scaler.simplismart.token import TokenSource
 from scaler.store.opening import open_store
@@ -112,8 +113,7 @@ async def measure(
         base_url=url,
         token=TokenSource(token=token),
         org_id=UUID(org_id),
-        max_concurrency=CONCURRENCY,
-        max_requests_per_second=10_000.0,
+        limits=Limits(max_concurrency=CONCURRENCY, max_requests_per_second=10_000.0),
         metrics=metrics,
     )
     store = open_store(f"sqlite:///{workdir / 'state.db'}")

@@ -31,7 +31,8 @@ from scaler.sim.seed import generate_seed
 POLICIES = [f"{kind}-{zone}" for kind in ("office-hours", "night-stop", "weekend-stop", "peak-scale")
             for zone in ("berlin", "new-york", "kolkata", "sydney", "utc")]
 HEALTH_WHEN_DEPLOYED = (("Healthy", 90), ("Degraded", 4), ("Progressing", 3), ("Unhealthy", 2), ("Unknown", 1))
-#: The goal for the default detail at 10,000 deployments (issue 14).
+#: The goal for the default detail at 10,000 deployments (docs/performance.md, Metrics at scale):
+#: a scrape a common Prometheus accepts from one target, written well within a scrape interval.
 GOAL = {"detail": "compact", "deployments": 10_000, "bytes": 8_000_000, "seconds": 0.3}
 
 

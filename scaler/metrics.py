@@ -12,7 +12,7 @@ exist in every detail, so organization-level panels and alerts need no per-deplo
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -28,14 +28,16 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
+from scaler.vocabulary import ACTIONS, FINAL_RESULTS, DeploymentStatus, HealthStatus
+
 # `_created` series double the series count and no dashboard or alert reads them.
 disable_created_metrics()
 
-ACTIONS = ("start", "stop", "update_replicas", "restart", "delete")
 PEAK_START_RESULTS = ("ready", "late")
 #: Start-up times from a minute to two hours (the learned lead time's default bounds).
 STARTUP_BUCKETS = (60, 120, 180, 300, 420, 600, 900, 1200, 1500, 1800, 2700, 3600, 5400, 7200)
-ACTION_RESULTS = ("success", "error", "dry_run", "deferred", "blocked")
+#: Values of the ``result`` label of ``scaler_actions_total``: the results an action finishes with.
+ACTION_RESULTS = FINAL_RESULTS
 ERROR_REASONS = (
     "auth",
     "connection",
@@ -49,26 +51,8 @@ ERROR_REASONS = (
     "wallet_blocked",
     "other",
 )
-DEPLOYMENT_STATUSES = (
-    "DEPLOYED",
-    "DEPLOYING",
-    "FAILED",
-    "DELETED",
-    "DELETING",
-    "SCALED_DOWN",
-    "UNKNOWN",
-)
-HEALTH_VALUES = (
-    "Healthy",
-    "Progressing",
-    "Initializing",
-    "Degraded",
-    "Unhealthy",
-    "Unknown",
-    "SCALED_DOWN",
-    "Missing",
-    "Unrecognized",
-)
+DEPLOYMENT_STATUSES = tuple(status.value for status in DeploymentStatus)
+HEALTH_VALUES = tuple(health.value for health in HealthStatus)
 SCHEDULER_EVENTS = ("executed", "error", "missed", "max_instances")
 #: Values of the ``direction`` label of ``scaler_clock_jumps_total``.
 CLOCK_JUMP_DIRECTIONS = ("forward", "backward")
@@ -79,13 +63,6 @@ POD_READINESS = ("true", "false")
 #: Values of the ``bound`` label of ``scaler_deployment_desired_replicas``.
 REPLICA_BOUNDS = ("min", "max")
 POLICY_RELOAD_RESULTS = ("success", "error")
-API_ENDPOINTS = {
-    "list_deployments": ("GET", "/deployments/list/model/"),
-    "get_health": ("GET", "/deployments/model-deployment/fetch-status/{deployment_id}/"),
-    "update_replicas": ("POST", "/deployments/{deployment_id}/update-replicas/"),
-    "startstop": ("POST", "/deployments/{deployment_id}/startstop/"),
-    "delete": ("DELETE", "/deployments/{deployment_id}/delete/"),
-}
 DEPLOYMENT_LABELS = ("deployment", "deployment_id")
 
 _SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -298,11 +275,6 @@ class Metrics:
         """Create the series with bounded label sets so they exist before their first event."""
         for kind in EXCEPTION_KINDS:
             self.exceptions_active.labels(kind=kind)
-        for endpoint, (method, _path) in API_ENDPOINTS.items():
-            self.api_retries.labels(endpoint=endpoint)
-            self.api_malformed.labels(endpoint=endpoint)
-            for reason in ERROR_REASONS:
-                self.api_request_errors.labels(endpoint=endpoint, reason=reason)
         for action in ACTIONS:
             for reason in ERROR_REASONS:
                 self.action_errors.labels(action=action, reason=reason)
@@ -316,6 +288,14 @@ class Metrics:
             self.leadership_changes.labels(change=change)
         for result in PEAK_START_RESULTS:
             self.peak_starts.labels(result=result)
+
+    def initialise_endpoints(self, endpoints: Iterable[str]) -> None:
+        """Create the API series of ``endpoints`` (the client's), so they exist before their first call."""
+        for endpoint in endpoints:
+            self.api_retries.labels(endpoint=endpoint)
+            self.api_malformed.labels(endpoint=endpoint)
+            for reason in ERROR_REASONS:
+                self.api_request_errors.labels(endpoint=endpoint, reason=reason)
 
     def exposition(self, names: Sequence[str] = ()) -> bytes:
         """Every metric in the text exposition format (0.0.4): what ``/metrics`` serves.

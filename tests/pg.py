@@ -22,7 +22,6 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -35,6 +34,7 @@ import psycopg
 import pytest
 
 from tests.conftest import skip_or_fail
+from tests.processes import free_port
 
 SERVER_USER = "postgres"
 SUPERUSER = "scaler_test"
@@ -142,12 +142,6 @@ def find_postgres_bindir() -> Path | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class NoPostgres(Exception):
     """No PostgreSQL server can be started here; the message says why."""
 
@@ -207,7 +201,7 @@ class LocalPostgres:
             raise RuntimeError(f"initdb failed ({init.returncode}): {init.stderr.strip()}")
         last_error = ""
         for _attempt in range(3):  # a free port can be taken between the check and the start
-            port = _free_port()
+            port = free_port()
             options = (
                 f"-p {port} -h 127.0.0.1 -k {self.base} -c fsync=off -c synchronous_commit=off "
                 "-c full_page_writes=off -c max_connections=200 -c shared_buffers=32MB"

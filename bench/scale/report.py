@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-#: The issue's targets.
+#: The targets of the scale table in docs/performance.md (Scale: 10,000 deployments).
 TARGETS = {
     "health_poll_ratio": 1.25,
     "cpu_ms_per_deployment": 0.5,
@@ -44,7 +44,7 @@ def _met(value: float | None, target: float) -> bool | None:
 
 
 def figures(cycles: dict, boundaries: dict) -> dict[str, Any]:
-    """The six figures of the issue, each with its target where it has one."""
+    """The six figures of docs/performance.md's scale table, each with its target where it has one."""
     health = cycles.get("health") or {}
     reconcile = cycles.get("reconcile") or {}
     steady = boundaries["steady_state"]

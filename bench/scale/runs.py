@@ -16,7 +16,7 @@ from scale.processes import CpuSampler, DaemonProcess, Simulator, start_daemon, 
 
 @dataclass(frozen=True)
 class BenchConfig:
-    """Every knob of a benchmark run (the defaults are the issue's scenario)."""
+    """Every knob of a benchmark run (the defaults are the scenario docs/performance.md describes)."""
 
     deployments: int = 10_000
     latency_ms: float = 25.0

@@ -47,9 +47,8 @@ from uuid import UUID
 from scaler.daemon.clock import iso
 from scaler.policy import DesiredState, Resolution
 from scaler.simplismart.models import ACTIVE_STATUSES, Deployment, DeploymentStatus
-from scaler.store import AppliedState, Backoff
-
-ActionName = Literal["start", "stop", "update_replicas", "restart", "delete"]
+from scaler.store.records import AppliedState, Backoff
+from scaler.vocabulary import ActionName
 PlanKind = Literal["first_sight", "change", "complete", "drift", "resume", "restart", "expire"]
 
 #: The actions sent through the platform's startstop endpoint (a restart is a stop, then a start).

@@ -73,9 +73,11 @@ from scaler.store import ActionIntent, ActionNotPending, ActionOutcome, AppliedS
 
 log = structlog.get_logger()
 
-#: First backoff after a refused call, in seconds (the issue's 1 minute).
+#: First backoff after a refused call, in seconds: a minute lets capacity or quota free up
+#: without the deployment being retried every cycle.
 BACKOFF_INITIAL_SECONDS = 60.0
-#: Longest backoff, in seconds (the issue's 30 minutes).
+#: Longest backoff, in seconds: half an hour, so a deployment that keeps being refused is
+#: still tried twice an hour and starts soon after capacity returns.
 BACKOFF_MAX_SECONDS = 1800.0
 
 #: The status a deployment shows once a successful action has taken effect.

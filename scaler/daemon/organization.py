@@ -34,9 +34,12 @@ from scaler.simplismart.errors import SimplismartError
 
 log = structlog.get_logger()
 
-#: Seconds between probes while the platform refuses the token (the issue's 60 s).
+#: Seconds between probes while the platform refuses the token: one list call a minute notices a
+#: token the platform accepts again within a minute, at no cost worth counting (a rotated token
+#: file is tried at once anyway).
 AUTH_PROBE_SECONDS = 60.0
-#: Seconds between probes while the wallet is blocked (the issue's 10 minutes).
+#: Seconds between probes while the wallet is blocked: a probe is a real start, so one every 10
+#: minutes notices a topped-up wallet without filling the audit log with refused starts.
 WALLET_PROBE_SECONDS = 600.0
 #: Seconds between probes while the platform refuses SCALER_ORG_ID: one refused call every
 #: 10 minutes keeps the audit log readable, and a fix on the platform's side is picked up

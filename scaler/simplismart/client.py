@@ -5,44 +5,39 @@ One :class:`SimplismartClient` owns one ``httpx.AsyncClient``, over the network 
 requests are built and sent by :mod:`.exchange`, which skips the per-request work of
 ``build_request`` and ``send`` that gives this client nothing. Every call:
 
-- validates its arguments first and raises :class:`ClientValidationError` without a request;
-- waits for one of ``max_concurrency`` slots (:mod:`.slots`: a call that changes a deployment
-  goes before waiting reads, so a stop due at a boundary never queues behind a health poll)
-  and for the rate limiter (at most
-  ``max_requests_per_second``), then sends the request with a ``User-Agent`` and a
+- validates its arguments first (:mod:`.arguments`) and raises :class:`ClientValidationError`
+  without a request;
+- waits for one of ``limits.max_concurrency`` slots (:mod:`.slots`: a call that changes a
+  deployment goes before waiting reads, so a stop due at a boundary never queues behind a
+  health poll) and for the rate limiter (at most ``limits.max_requests_per_second``), then
+  sends the request (:mod:`.endpoints` has its method and path) with a ``User-Agent`` and a
   fresh ``X-Request-Id``. Each attempt of a retried call is a request of its own and
   gets its own id, so the platform's logs and ours match one line to one request;
 - for a mutating call (update-replicas, start/stop, delete), asks the ``may_send`` fence
   just before each attempt and raises :class:`NotSent` instead of sending when it says
   no (an instance that lost leadership sends no retry either);
-- retries transient failures (5xx, 429, timeouts, connection errors) with exponential
-  backoff and jitter, at most ``retry_attempts`` attempts and ``retry_timeout_seconds``
-  in all, waiting what a ``Retry-After`` header asks (capped by the time left); it never
-  retries another 4xx. The slot is released while waiting;
-- logs one ``api_request`` event per attempt (endpoint, method, status, duration, request
-  id, deployment id; never the token), observes ``scaler_api_request_duration_seconds``
-  and, once per failed call, counts ``scaler_api_request_errors_total`` by reason;
-- reads at most ``max_response_bytes`` of an answer (after decompression; default
-  :data:`DEFAULT_MAX_RESPONSE_BYTES`): a larger success is a :class:`MalformedResponse`
+- retries transient failures by its :class:`~.retries.RetryPolicy` (:mod:`.retries`: 5xx,
+  429, timeouts and connection errors, bounded in attempts and time, Retry-After honoured;
+  never another 4xx). The slot is released while waiting;
+- logs and observes each attempt and retry, and counts each failed call once by reason
+  (:mod:`.observing`; never the token);
+- reads at most ``limits.max_response_bytes`` of an answer (:mod:`.reading`; after decompression; default
+  :data:`~.limits.DEFAULT_MAX_RESPONSE_BYTES`): a larger success is a :class:`MalformedResponse`
   and a larger error answer is judged by its status alone, so a runaway or hostile
   answer never fills memory;
 - returns the typed model of the answer or raises a typed error (:mod:`.errors`);
   nothing else escapes a call.
 
-Retries use tenacity's ``AsyncRetrying``: its ``sleep`` is injectable, and its ``wait``
-sees the failed attempt, so a Retry-After wait can be capped by the remaining budget on
-an injectable clock. It is set up only when a first attempt fails transiently (most
-calls succeed at once), and then replays that failure as its own first attempt. Tests
-pass ``clock``/``sleep`` and control time without sleeping.
+The limits (:class:`~.limits.Limits`) and the retry policy are frozen values; ``clock`` and
+``sleep`` drive the backoff, the retry budget and the rate limiter, so tests control time
+without sleeping.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
-import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -50,16 +45,15 @@ from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import httpx
-import structlog
-import tenacity
 from pydantic import ValidationError
 
 from scaler import __version__
-from scaler.metrics import API_ENDPOINTS, Metrics
+from scaler.metrics import Metrics
 from scaler.settings import Settings
+from scaler.simplismart.arguments import describe_invalid, uuid_text
+from scaler.simplismart.endpoints import ENDPOINTS
 from scaler.simplismart.errors import (
     ClientValidationError,
-    ConfigurationError,
     ConnectionFailed,
     MalformedResponse,
     NotSent,
@@ -68,6 +62,7 @@ from scaler.simplismart.errors import (
     one_line,
 )
 from scaler.simplismart.exchange import Exchange
+from scaler.simplismart.limits import Limits
 from scaler.simplismart.models import (
     DeleteResult,
     Deployment,
@@ -78,51 +73,24 @@ from scaler.simplismart.models import (
     UpdateReplicasRequest,
     UpdateReplicasResult,
 )
+from scaler.simplismart.observing import CallObserver
 from scaler.simplismart.ratelimit import Clock, RequestRateLimiter, Sleep
+from scaler.simplismart.reading import read_capped
 from scaler.simplismart.responses import (
     CallContext,
     error_for_status,
     error_for_transport,
     parse_deployments,
     parse_object,
-    status_label,
 )
+from scaler.simplismart.retries import RetryPolicy, retry_transient
 from scaler.simplismart.slots import RequestSlots
 from scaler.simplismart.token import TokenSource
-from scaler.simplismart.transport import network_transport
-
-log = structlog.get_logger()
+from scaler.simplismart.transport import network_transport, ssl_context
 
 USER_AGENT = f"simplismart-scaler/{__version__}"
-#: Endpoints that change something on the platform: fenced by ``may_send``, and given the next free
-#: request slot before any waiting read.
-MUTATING_ENDPOINTS = frozenset({"update_replicas", "startstop", "delete"})
-
-#: Backoff before the first retry, in seconds; doubled for each further retry.
-DEFAULT_RETRY_WAIT_INITIAL_SECONDS = 0.5
-#: Longest backoff between two attempts, in seconds (a Retry-After may ask for more).
-DEFAULT_RETRY_WAIT_MAX_SECONDS = 8.0
-#: Largest random jitter added to a backoff, in seconds, so that clients do not retry in step.
-DEFAULT_RETRY_WAIT_JITTER_SECONDS = 0.5
-#: Largest answer read, in bytes (8 MiB). The list of 10,000 deployments is about 2.8 MB,
-#: so this leaves room for organizations three times that size, while a runaway or
-#: hostile answer (a proxy streaming a file, a padded body) is cut off early.
-DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 
 ResultT = TypeVar("ResultT")
-
-
-def _uuid_text(value: Any, *, name: str, context: CallContext) -> str:
-    """Return ``value`` as a canonical UUID string or raise :class:`ClientValidationError`."""
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, str):
-        try:
-            return str(UUID(value.strip()))
-        except ValueError:
-            pass
-    shown = one_line(repr(value), limit=60)
-    raise ClientValidationError(f"{name} must be a UUID, got {shown}", **context.error_fields())
 
 
 MutationResultT = TypeVar("MutationResultT", UpdateReplicasResult, StartStopResult, DeleteResult)
@@ -131,42 +99,6 @@ MutationResultT = TypeVar("MutationResultT", UpdateReplicasResult, StartStopResu
 def _with_request_id(result: MutationResultT, context: CallContext) -> MutationResultT:
     """Return ``result`` carrying the ``X-Request-Id`` of the request that succeeded (for the audit log)."""
     return result.model_copy(update={"request_id": context.request_id})
-
-
-def _describe_invalid(error: ValidationError) -> str:
-    """Render a request-body validation error as ``field: problem (got value)`` parts."""
-    parts = []
-    for item in error.errors(include_url=False):
-        message = item["msg"].removeprefix("Value error, ")
-        if item["loc"]:
-            field = ".".join(str(part) for part in item["loc"])
-            parts.append(f"{field}: {message} (got {item['input']!r})")
-        else:
-            parts.append(message)
-    return "; ".join(parts)
-
-
-def _ssl_context(ca_bundle: Path) -> ssl.SSLContext:
-    """Return the default trust store plus the certificate authorities in ``ca_bundle``.
-
-    Raises :class:`ConfigurationError` naming SCALER_CA_BUNDLE when it cannot be loaded.
-    """
-    context = httpx.create_ssl_context()
-    try:
-        context.load_verify_locations(cafile=str(ca_bundle))
-    except (OSError, ssl.SSLError) as exc:
-        problem = getattr(exc, "strerror", None) or one_line(str(exc), limit=120)
-        raise ConfigurationError(f"SCALER_CA_BUNDLE {ca_bundle} cannot be loaded: {problem}") from None
-    return context
-
-
-_BODY_HEADERS = ("content-length", "content-encoding", "transfer-encoding")
-
-
-def _with_body(response: httpx.Response, body: bytes) -> httpx.Response:
-    """Return a copy of the streamed ``response`` holding ``body``, already decoded, as its content."""
-    headers = [(name, value) for name, value in response.headers.multi_items() if name.lower() not in _BODY_HEADERS]
-    return httpx.Response(response.status_code, headers=headers, content=body, request=response.request)
 
 
 class SimplismartClient:
@@ -178,69 +110,50 @@ class SimplismartClient:
         base_url: str,
         token: TokenSource,
         org_id: UUID | None,
-        timeout_seconds: float = 10.0,
-        max_concurrency: int = 10,
-        max_requests_per_second: float = 20.0,
-        retry_attempts: int = 4,
-        retry_timeout_seconds: float = 30.0,
+        limits: Limits = Limits(),
+        retry: RetryPolicy = RetryPolicy(),
         ca_bundle: Path | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         metrics: Metrics | None = None,
-        retry_wait_initial_seconds: float = DEFAULT_RETRY_WAIT_INITIAL_SECONDS,
-        retry_wait_max_seconds: float = DEFAULT_RETRY_WAIT_MAX_SECONDS,
-        retry_wait_jitter_seconds: float = DEFAULT_RETRY_WAIT_JITTER_SECONDS,
-        attempt_deadline_seconds: float | None = None,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         may_send: Callable[[], bool] | None = None,
     ) -> None:
         """Build the client; no request is sent until a method is called.
 
-        httpx's timeouts bound each phase (connecting, each read, each write); a
-        response trickling in a few bytes at a time never trips them, so each attempt
-        as a whole is also bounded by ``attempt_deadline_seconds`` (default: twice
-        ``timeout_seconds``, one connect plus one read); reading the answer counts
-        toward it. An answer is read up to ``max_response_bytes``. ``clock`` (monotonic seconds)
-        and ``sleep`` drive backoff, the retry budget and the rate limiter; tests
-        inject them. ``may_send`` (the attribute of the same name) is the fence of
-        mutating calls: asked immediately before each attempt of ``update_replicas``,
-        ``start``, ``stop`` and ``delete``, retries included; when it answers False the
-        call raises :class:`NotSent` instead of sending. Raises :class:`ConfigurationError`
-        when ``ca_bundle`` cannot be loaded, ``ValueError`` for non-positive limits.
+        ``limits`` bound each attempt, the requests in flight, the rate and the answers read;
+        ``retry`` says how transient failures are retried. ``clock`` (monotonic seconds) and
+        ``sleep`` drive backoff, the retry budget and the rate limiter; tests inject them.
+        ``may_send`` (the attribute of the same name) is the fence of mutating calls: asked
+        immediately before each attempt of ``update_replicas``, ``start``, ``stop`` and
+        ``delete``, retries included; when it answers False the call raises :class:`NotSent`
+        instead of sending. Raises :class:`ConfigurationError` when ``ca_bundle`` cannot be
+        loaded.
         """
-        if max_concurrency < 1 or retry_attempts < 1 or timeout_seconds <= 0 or retry_timeout_seconds <= 0:
-            raise ValueError("timeouts, max_concurrency and retry_attempts must be positive")
-        if max_response_bytes < 1:
-            raise ValueError("max_response_bytes must be positive")
         self.base_url = base_url.rstrip("/")
         self.org_id = org_id
-        self.timeout_seconds = timeout_seconds
-        self.retry_attempts = retry_attempts
-        self.retry_timeout_seconds = retry_timeout_seconds
-        self.attempt_deadline_seconds = attempt_deadline_seconds or 2 * timeout_seconds
+        self.limits = limits
+        self.retry = retry
         self.may_send = may_send
-        self.max_response_bytes = max_response_bytes
         self._token = token
         self._metrics = metrics
+        self._observe = CallObserver(metrics)
+        if metrics is not None:
+            metrics.initialise_endpoints(ENDPOINTS)
         self._clock = clock
         self._sleep = sleep
-        self._wait_initial = retry_wait_initial_seconds
-        self._wait_max = retry_wait_max_seconds
-        self._wait_jitter = retry_wait_jitter_seconds
-        self._slots = RequestSlots(max_concurrency)
-        self._limiter = RequestRateLimiter(max_requests_per_second, clock=clock, sleep=sleep)
+        self._slots = RequestSlots(limits.max_concurrency)
+        self._limiter = RequestRateLimiter(limits.max_requests_per_second, clock=clock, sleep=sleep)
+        timeout = limits.timeout_seconds
         if transport is None:
-            ssl_context = _ssl_context(ca_bundle) if ca_bundle is not None else None
+            tls = ssl_context(ca_bundle) if ca_bundle is not None else None
             transport = network_transport(
-                base_url=self.base_url, max_connections=max_concurrency, ssl_context=ssl_context
+                base_url=self.base_url, max_connections=limits.max_concurrency, ssl_context=tls
             )
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             transport=transport,
-            timeout=httpx.Timeout(
-                connect=timeout_seconds, read=timeout_seconds, write=timeout_seconds, pool=timeout_seconds
-            ),
+            timeout=httpx.Timeout(connect=timeout, read=timeout, write=timeout, pool=timeout),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             follow_redirects=False,
         )
@@ -251,29 +164,31 @@ class SimplismartClient:
         cls,
         settings: Settings,
         *,
+        token: TokenSource | None = None,
+        limits: Limits | None = None,
+        retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         metrics: Metrics | None = None,
-        **overrides: Any,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> SimplismartClient:
-        """Return a client configured from ``settings`` (keyword ``overrides`` win).
+        """Return a client configured from ``settings``; ``token``, ``limits`` and ``retry``,
+        when given, replace what the settings say.
 
         Raises :class:`ConfigurationError` when there is no usable token or CA bundle.
         """
-        options: dict[str, Any] = {
-            "base_url": settings.api_url,
-            "token": TokenSource.from_settings(settings),
-            "org_id": settings.org_id,
-            "timeout_seconds": settings.http_timeout_seconds,
-            "max_concurrency": settings.max_concurrency,
-            "max_requests_per_second": settings.max_requests_per_second,
-            "retry_attempts": settings.api_retry_attempts,
-            "retry_timeout_seconds": settings.api_retry_timeout_seconds,
-            "ca_bundle": settings.ca_bundle,
-            "transport": transport,
-            "metrics": metrics,
-        }
-        options.update(overrides)
-        return cls(**options)
+        return cls(
+            base_url=settings.api_url,
+            token=token if token is not None else TokenSource.from_settings(settings),
+            org_id=settings.org_id,
+            limits=limits if limits is not None else Limits.from_settings(settings),
+            retry=retry if retry is not None else RetryPolicy.from_settings(settings),
+            ca_bundle=settings.ca_bundle,
+            transport=transport,
+            metrics=metrics,
+            clock=clock,
+            sleep=sleep,
+        )
 
     def __repr__(self) -> str:
         return f"SimplismartClient(base_url={self.base_url!r}, token={self._token!r}, org_id={self.org_id!s})"
@@ -302,7 +217,7 @@ class SimplismartClient:
         context = CallContext("list_deployments", "list deployments")
         params = None
         if model_repo_id is not None:
-            params = {"model_repo_id": _uuid_text(model_repo_id, name="model_repo_id", context=context)}
+            params = {"model_repo_id": uuid_text(model_repo_id, name="model_repo_id", context=context)}
         return await self._call(
             context,
             params=params,
@@ -333,7 +248,7 @@ class SimplismartClient:
         try:
             body = UpdateReplicasRequest(min_replicas=min_replicas, max_replicas=max_replicas)
         except ValidationError as exc:
-            raise ClientValidationError(_describe_invalid(exc), **context.error_fields()) from None
+            raise ClientValidationError(describe_invalid(exc), **context.error_fields()) from None
         return await self._call(
             context,
             json=body.model_dump(mode="json"),
@@ -365,7 +280,7 @@ class SimplismartClient:
 
     def _context_for(self, endpoint: str, operation: str, deployment_id: Any) -> CallContext:
         context = CallContext(endpoint, operation)
-        return CallContext(endpoint, operation, _uuid_text(deployment_id, name="deployment id", context=context))
+        return CallContext(endpoint, operation, uuid_text(deployment_id, name="deployment id", context=context))
 
     async def _startstop(self, deployment_id: UUID | str, action: StartStopAction) -> StartStopResult:
         context = self._context_for("startstop", action, deployment_id)
@@ -399,21 +314,8 @@ class SimplismartClient:
                     raise
                 response, sent = await self._retry(context, params, json, started, error)
             return parse(response, sent)
-        except MalformedResponse as error:
-            log.warning(
-                "api_malformed_response",
-                endpoint=context.endpoint,
-                deployment_id=context.deployment_id,
-                request_id=error.request_id,
-                problem=error.message,
-            )
-            if self._metrics is not None:
-                self._metrics.api_malformed.labels(endpoint=context.endpoint).inc()
-            self._count_error(context.endpoint, error)
-            raise
         except SimplismartError as error:
-            if not isinstance(error, (ClientValidationError, ConfigurationError, NotSent)):  # no request was sent
-                self._count_error(context.endpoint, error)
+            self._observe.failed(context, error)
             raise
 
     async def _retry(
@@ -426,69 +328,19 @@ class SimplismartClient:
     ) -> tuple[httpx.Response, CallContext]:
         """Retry a call whose first attempt (begun at ``started``) failed with the transient ``first``.
 
-        Most calls succeed at once, so the first attempt is sent without the retry machinery; on a
-        transient failure it takes over as if it had sent that attempt itself: its first attempt
-        raises ``first`` again, so the budget, the wait, the ``api_retry`` event and the attempt count
-        are those of a call retried from the start. Raises the last attempt's error.
+        Most calls succeed at once, so the first attempt is sent without the retry machinery
+        (:func:`~.retries.retry_transient`), which takes over from that failure. Raises the last
+        attempt's error.
         """
-        replayed = [first]
-
-        async def attempt() -> tuple[httpx.Response, CallContext]:
-            if replayed:
-                raise replayed.pop()
-            return await self._send_once(context, params, json)
-
-        retrying = tenacity.AsyncRetrying(
+        return await retry_transient(
+            lambda: self._send_once(context, params, json),
+            first=first,
+            started=started,
+            policy=self.retry,
+            clock=self._clock,
             sleep=self._sleep,
-            stop=lambda state: self._out_of_budget(state, started),
-            wait=lambda state: self._next_wait(state, started),
-            retry=tenacity.retry_if_exception(lambda exc: isinstance(exc, SimplismartError) and exc.transient),
-            before_sleep=lambda state: self._on_retry(state, context),
-            reraise=True,
+            on_retry=lambda attempt, error, wait: self._observe.retry(context, attempt, error, wait),
         )
-        try:
-            return await retrying(attempt)
-        except SimplismartError as error:
-            error.attempts = retrying.statistics.get("attempt_number", 1)
-            raise
-
-    def _out_of_budget(self, state: tenacity.RetryCallState, started: float) -> bool:
-        return (
-            state.attempt_number >= self.retry_attempts
-            or self._clock() - started >= self.retry_timeout_seconds
-        )
-
-    def _next_wait(self, state: tenacity.RetryCallState, started: float) -> float:
-        """The wait before the next attempt: Retry-After if given, else jittered exponential
-        backoff; never beyond the time left in the budget."""
-        remaining = max(0.0, self.retry_timeout_seconds - (self._clock() - started))
-        error = state.outcome.exception() if state.outcome is not None else None
-        retry_after = getattr(error, "retry_after", None)
-        if retry_after is not None:
-            return min(float(retry_after), remaining)
-        backoff = self._wait_initial * 2 ** (state.attempt_number - 1)
-        if self._wait_jitter:
-            backoff += random.uniform(0, self._wait_jitter)  # noqa: S311 - jitter, not security
-        return min(backoff, self._wait_max, remaining)
-
-    def _on_retry(self, state: tenacity.RetryCallState, context: CallContext) -> None:
-        error = state.outcome.exception() if state.outcome is not None else None
-        wait = state.next_action.sleep if state.next_action is not None else 0.0
-        log.info(
-            "api_retry",
-            endpoint=context.endpoint,
-            deployment_id=context.deployment_id,
-            attempt=state.attempt_number,
-            wait_seconds=round(wait, 3),
-            reason=getattr(error, "reason", None),
-        )
-        if self._metrics is not None:
-            self._metrics.api_retries.labels(endpoint=context.endpoint).inc()
-
-    def _count_error(self, endpoint: str, error: SimplismartError) -> None:
-        if self._metrics is None:
-            return
-        self._metrics.api_request_errors.labels(endpoint=endpoint, reason=error.reason).inc()
 
     async def _send_once(
         self, context: CallContext, params: dict[str, str] | None, json: dict[str, Any] | None
@@ -497,98 +349,50 @@ class SimplismartClient:
 
         Raises the typed error of a non-2xx answer or of a failed transport.
         """
-        method, template = API_ENDPOINTS[context.endpoint]
-        path = template.format(deployment_id=context.deployment_id)
+        endpoint = ENDPOINTS[context.endpoint]
+        method, path = endpoint.method, endpoint.path.format(deployment_id=context.deployment_id)
         request_id = str(uuid4())
         sent = CallContext(context.endpoint, context.operation, context.deployment_id, request_id)
         token = self._token.get()
         headers = {"Authorization": f"Bearer {token}", "X-Request-Id": request_id}
         request = self._exchange.build(method, path, params=params, json=json, headers=headers)
-        async with self._slots.hold(urgent=context.endpoint in MUTATING_ENDPOINTS):
+        async with self._slots.hold(urgent=endpoint.mutating):
             await self._limiter.acquire()
-            if context.endpoint in MUTATING_ENDPOINTS and self.may_send is not None and not self.may_send():
+            if endpoint.mutating and self.may_send is not None and not self.may_send():
                 raise NotSent("this instance may no longer act (it is not the leader)", **sent.error_fields())
             began = self._clock()
             try:
-                async with asyncio.timeout(self.attempt_deadline_seconds):
+                async with asyncio.timeout(self.limits.attempt_deadline):
                     response, oversized = await self._receive(request)
             except TimeoutError:  # the attempt's deadline (TimeoutError is an OSError: caught first)
                 error: SimplismartError = RequestTimeout(
-                    f"no complete answer within {self.attempt_deadline_seconds:g} s", **sent.error_fields()
+                    f"no complete answer within {self.limits.attempt_deadline:g} s", **sent.error_fields()
                 )
-                self._record(sent, method, error, self._clock() - began)
+                self._observe.attempt(sent, method, error, self._clock() - began)
                 raise error from None
             except httpx.RequestError as exc:
-                error = error_for_transport(exc, sent, timeout_seconds=self.timeout_seconds)
-                self._record(sent, method, error, self._clock() - began)
+                error = error_for_transport(exc, sent, timeout_seconds=self.limits.timeout_seconds)
+                self._observe.attempt(sent, method, error, self._clock() - began)
                 raise error from None
             except OSError as exc:  # a transport that is not a socket (an app in process) may raise one itself
                 error = ConnectionFailed(one_line(str(exc), limit=160) or type(exc).__name__, **sent.error_fields())
-                self._record(sent, method, error, self._clock() - began)
+                self._observe.attempt(sent, method, error, self._clock() - began)
                 raise error from None
         duration = self._clock() - began
         if response.is_success:
-            self._record(sent, method, response, duration)
+            self._observe.attempt(sent, method, response, duration)
             if oversized:
                 raise MalformedResponse(
-                    f"the answer is larger than {self.max_response_bytes} bytes; it was not read",
+                    f"the answer is larger than {self.limits.max_response_bytes} bytes; it was not read",
                     status_code=response.status_code,
                     **sent.error_fields(),
                 )
             return response, sent
         error = error_for_status(response, sent, now=datetime.now(UTC))
-        self._record(sent, method, error, duration)
+        self._observe.attempt(sent, method, error, duration)
         raise error
 
     async def _receive(self, request: httpx.Request) -> tuple[httpx.Response, bool]:
-        """Send ``request`` and read its answer, at most ``max_response_bytes`` of it.
-
-        Returns the answer with its body read, and whether the body was too large; a
-        too-large answer comes back with an empty body (its status and headers kept).
-        Raises what ``httpx`` raises for a failed transport.
-        """
-        response = await self._exchange.send(request)
-        try:
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self.max_response_bytes:
-                return _with_body(response, b""), True
-            if declared.isdigit() and "content-encoding" not in response.headers:
-                # Uncompressed, of a declared length within the cap: the HTTP parser reads no more
-                # than that, so the body is read whole, into this very response (no copy of it).
-                if len(await response.aread()) > self.max_response_bytes:  # an in-process transport may lie
-                    return _with_body(response, b""), True
-                return response, False
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > self.max_response_bytes:
-                    return _with_body(response, b""), True
-            return _with_body(response, bytes(body)), False
-        finally:
-            await response.aclose()
-
-    def _record(
-        self, sent: CallContext, method: str, outcome: httpx.Response | SimplismartError, duration: float
-    ) -> None:
-        """Log and observe one attempt.
-
-        The organization-wide gauges ``scaler_api_auth_ok`` and ``scaler_wallet_blocked``
-        are not set here: the daemon owns those states (pause, probe, resume) and their gauges.
-        """
-        status = status_label(outcome)
-        if self._metrics is not None:
-            self._metrics.api_request_duration.labels(
-                endpoint=sent.endpoint, method=method, status_code=status
-            ).observe(duration)
-        fields: dict[str, Any] = {
-            "endpoint": sent.endpoint,
-            "method": method,
-            "status": status,
-            "duration_seconds": round(duration, 4),
-            "request_id": sent.request_id,
-            "deployment_id": sent.deployment_id,
-        }
-        if isinstance(outcome, httpx.Response):
-            log.debug("api_request", **fields)
-        else:
-            log.warning("api_request", **fields, reason=outcome.reason, message=outcome.message)
+        """Send ``request``; return its answer read up to the limit and whether it was larger
+        (:func:`~.reading.read_capped`). Raises what ``httpx`` raises for a failed transport."""
+        return await read_capped(await self._exchange.send(request), self.limits.max_response_bytes)

@@ -8,7 +8,6 @@ text beside it) instead of failing. The aliases ``PENDING`` (= DEPLOYING) and
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Any, Literal
 from uuid import UUID
 
@@ -22,59 +21,12 @@ from pydantic import (
     model_validator,
 )
 
-
-class DeploymentStatus(str, Enum):
-    """Lifecycle status of a deployment, as listed by ``/deployments/list/model/``."""
-
-    DEPLOYED = "DEPLOYED"
-    DEPLOYING = "DEPLOYING"
-    FAILED = "FAILED"
-    DELETED = "DELETED"
-    DELETING = "DELETING"
-    SCALED_DOWN = "SCALED_DOWN"
-    UNKNOWN = "UNKNOWN"
-    """A value this version does not know; the raw text is kept in ``status_raw``."""
-
-    @classmethod
-    def parse(cls, raw: str) -> DeploymentStatus:
-        """Return the status for ``raw`` (aliases included), or ``UNKNOWN``."""
-        text = raw.strip().upper()
-        text = _STATUS_ALIASES.get(text, text)
-        try:
-            return cls(text)
-        except ValueError:
-            return cls.UNKNOWN
-
-
-_STATUS_ALIASES = {"PENDING": "DEPLOYING", "STOPPED": "SCALED_DOWN"}
+# The statuses and health values are the vocabulary's (every layer names them); the models read them.
+from scaler.vocabulary import DeploymentStatus as DeploymentStatus
+from scaler.vocabulary import HealthStatus as HealthStatus
 
 #: Statuses in which the platform accepts lifecycle calls for a deployment.
 ACTIVE_STATUSES = frozenset({DeploymentStatus.DEPLOYED, DeploymentStatus.SCALED_DOWN})
-
-
-class HealthStatus(str, Enum):
-    """Aggregated health (``data``) from ``fetch-status``."""
-
-    HEALTHY = "Healthy"
-    PROGRESSING = "Progressing"
-    INITIALIZING = "Initializing"
-    DEGRADED = "Degraded"
-    UNHEALTHY = "Unhealthy"
-    UNKNOWN = "Unknown"
-    SCALED_DOWN = "SCALED_DOWN"
-    MISSING = "Missing"
-    UNRECOGNIZED = "Unrecognized"
-    """A value this version does not know; the raw text is kept in ``status_raw``."""
-
-    @classmethod
-    def parse(cls, raw: str) -> HealthStatus:
-        """Return the health value for ``raw`` (case-insensitive), or ``UNRECOGNIZED``."""
-        return _HEALTH_BY_FOLDED.get(raw.strip().casefold(), cls.UNRECOGNIZED)
-
-
-#: Each health value by its case-folded text, and ``stopped`` (the CLI documentation's word) as SCALED_DOWN.
-_HEALTH_BY_FOLDED = {member.value.casefold(): member for member in HealthStatus if member is not HealthStatus.UNRECOGNIZED}
-_HEALTH_BY_FOLDED.setdefault("stopped", HealthStatus.SCALED_DOWN)
 
 #: The health values the contract documents (those a policy may name).
 DOCUMENTED_HEALTH = tuple(h for h in HealthStatus if h is not HealthStatus.UNRECOGNIZED)

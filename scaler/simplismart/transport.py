@@ -13,7 +13,8 @@ The proxy the environment names for the API's URL is read once, when the client 
 aiohttp session is created on first use, inside the running event loop, and closed
 with the ``httpx.AsyncClient``. A connection dropped by the server is reported as
 ``httpx.RemoteProtocolError`` (``httpx-aiohttp`` reports every closed connection as a
-connect timeout), so the client's error says what happened.
+connect timeout), so the client's error says what happened. :func:`ssl_context` adds the
+certificate authorities of SCALER_CA_BUNDLE to the default trust store.
 """
 
 from __future__ import annotations
@@ -21,12 +22,30 @@ from __future__ import annotations
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
+
+from scaler.simplismart.errors import ConfigurationError, one_line
+
+
+def ssl_context(ca_bundle: Path) -> ssl.SSLContext:
+    """Return the default trust store plus the certificate authorities in ``ca_bundle``.
+
+    Raises :class:`ConfigurationError` naming SCALER_CA_BUNDLE when it cannot be loaded.
+    """
+    context = httpx.create_ssl_context()
+    try:
+        context.load_verify_locations(cafile=str(ca_bundle))
+    except (OSError, ssl.SSLError) as exc:
+        problem = getattr(exc, "strerror", None) or one_line(str(exc), limit=120)
+        raise ConfigurationError(f"SCALER_CA_BUNDLE {ca_bundle} cannot be loaded: {problem}") from None
+    return context
+
 
 #: Seconds an idle keep-alive connection is kept (httpx's own default).
 KEEPALIVE_SECONDS = 5.0

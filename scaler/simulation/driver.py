@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -54,6 +55,8 @@ from scaler.sim.ledger import GpuLedger
 from scaler.sim.model import HealthAnswer, SeedDocument
 from scaler.sim.state import SimState
 from scaler.simplismart.client import SimplismartClient
+from scaler.simplismart.limits import Limits
+from scaler.simplismart.retries import RetryPolicy
 from scaler.simplismart.models import Deployment
 from scaler.simulation.events import ScriptedEvent
 from scaler.simulation.readiness import PeakWindow, peak_windows
@@ -149,8 +152,8 @@ class _Simulation:
             transport=transport,
             metrics=self.metrics,
             sleep=_no_sleep,
-            max_requests_per_second=math.inf,
-            retry_wait_jitter_seconds=0.0,
+            limits=dataclasses.replace(Limits.from_settings(settings), max_requests_per_second=math.inf),
+            retry=dataclasses.replace(RetryPolicy.from_settings(settings), wait_jitter_seconds=0.0),
         )
         self.store = open_store(settings.state_url)
         self.daemon = Daemon(

@@ -14,13 +14,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 from uuid import UUID
 
+from scaler.vocabulary import ACTION_RESULTS as ACTION_RESULTS
+from scaler.vocabulary import FINAL_RESULTS as FINAL_RESULTS
+from scaler.vocabulary import ActionResult as ActionResult
+
 StateKind = Literal["stopped", "running", "bounds"]
 STATE_KINDS: tuple[str, ...] = get_args(StateKind)
-
-ActionResult = Literal["pending", "success", "error", "dry_run", "deferred", "blocked"]
-ACTION_RESULTS: tuple[str, ...] = get_args(ActionResult)
-#: The results an action can finish with (every result but ``pending``).
-FINAL_RESULTS: tuple[str, ...] = tuple(r for r in ACTION_RESULTS if r != "pending")
 
 
 def utc(instant: datetime, name: str = "instant") -> datetime:

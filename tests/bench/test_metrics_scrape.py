@@ -35,7 +35,7 @@ def _rows(printed: str) -> dict[tuple[int, str], int]:
 
 def test_series_per_deployment_in_each_detail(printed: str) -> None:
     """At 100 and at 300 deployments, each deployment adds 24 to 26 series in full (bounds come and go) and 6
-    or 7 in compact (health absent until observed; the issue allows 8), counted against off."""
+    or 7 in compact (health absent until observed; docs/metrics.md promises at most 7), counted against off."""
     rows = _rows(printed)
     per_deployment = {
         (count, detail): round((rows[(count, detail)] - rows[(count, "off")]) / count, 1)

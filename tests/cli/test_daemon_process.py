@@ -3,116 +3,66 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import httpx
 import pytest
 
-from scaler.sim import DEFAULT_ORG_ID, DEFAULT_TOKEN
-
-POLICY = "version: 1\npolicies:\n  - name: llama\n    match: {names: [llama-3-8b-chat]}\n    default: stopped\n"
-
-
-def _environment(**extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SCALER_")}
-    env.update(extra)
-    return env
+from scaler.sim import DEFAULT_TOKEN
+from tests.daemon.policies import LLAMA_STOPPED, document
+from tests.processes import LoggedProcess, SimProcess, daemon_environment, environment, scaler_command, start_logged
 
 
-def read_events(stream: IO[str], until: str, limit: int = 500) -> list[dict[str, object]]:
-    """Read JSON log lines from ``stream`` until one whose event is ``until`` (or the stream ends)."""
-    events: list[dict[str, object]] = []
-    for _ in range(limit):
-        line = stream.readline()
-        if not line:
-            break
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        events.append(event)
-        if event.get("event") == until:
-            break
-    return events
+def start_daemon(tmp_path: Path, simulator: str) -> LoggedProcess:
+    """`scaler run` against ``simulator`` with llama-3-8b-chat stopped by policy, its state in ``tmp_path``."""
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "p.yaml").write_text(document(LLAMA_STOPPED))
+    env = daemon_environment(simulator, policies=tmp_path / "policies", state_url=f"sqlite:///{tmp_path / 'state.db'}")
+    return start_logged("daemon", scaler_command("run"), env)
 
 
 @pytest.fixture
 def simulator() -> Iterator[str]:
     """`scaler sim --port 0` in a process of its own; yields its URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "scaler", "sim", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=_environment(),
-    )
-    assert process.stdout is not None
-    first = process.stdout.readline()
-    try:
-        yield first.strip().rsplit(" ", 1)[1]
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        process.stdout.close()
+    with SimProcess() as process:
+        yield process.url
 
 
 @pytest.mark.integration
 def test_scaler_run_acts_then_stops_cleanly_on_sigterm(tmp_path: Path, simulator: str) -> None:
     """The daemon starts, stops llama at its first cycle, serves /readyz, and exits 0 on SIGTERM."""
-    (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "p.yaml").write_text(POLICY)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "scaler", "run"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_environment(
-            SCALER_API_URL=simulator,
-            SCALER_API_TOKEN=DEFAULT_TOKEN,
-            SCALER_ORG_ID=DEFAULT_ORG_ID,
-            SCALER_POLICY_PATH=str(tmp_path / "policies"),
-            SCALER_STATE_URL=f"sqlite:///{tmp_path / 'state.db'}",
-            SCALER_HTTP_PORT="0",
-            SCALER_LOG_FORMAT="json",
-        ),
-    )
-    assert process.stderr is not None
+    daemon = start_daemon(tmp_path, simulator)
     try:
-        started = read_events(process.stderr, "daemon_started")
-        acted = read_events(process.stderr, "action")
-        url = str(started[-1]["http"])
-        ready = httpx.get(f"{url}/readyz", timeout=10).json()["ready"]
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(timeout=40)
-        rest = process.stderr.read()
+        started = daemon.wait_for("daemon_started", timeout=60)
+        acted = daemon.wait_for("action", timeout=60)
+        ready = httpx.get(f"{started.fields['http']}/readyz", timeout=10).json()["ready"]
+        daemon.process.send_signal(signal.SIGTERM)
+        code = daemon.process.wait(timeout=40)
+        daemon.read_to_end()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stderr.close()
+        daemon.stop()
     assert 0 == code
-    assert ("llama-3-8b-chat", "stop", "success") == (acted[-1]["deployment"], acted[-1]["action"], acted[-1]["result"])
+    assert ("llama-3-8b-chat", "stop", "success") == (
+        acted.fields["deployment"], acted.fields["action"], acted.fields["result"]
+    )
     assert ready is True
-    assert '"event": "daemon_stopped"' in rest
-    assert DEFAULT_TOKEN not in json.dumps(started + acted) + rest
+    assert "daemon_stopped" in [event.name for event in daemon.events]
+    assert DEFAULT_TOKEN not in json.dumps([event.fields for event in daemon.events]) + "".join(daemon.rest)
 
 
 @pytest.mark.integration
 def test_scaler_demo_for_20s_shows_its_addresses_and_acts(tmp_path: Path) -> None:
     """`scaler demo --for 20s` prints the simulator's and the daemon's addresses, acts, and exits 0 by itself."""
     result = subprocess.run(
-        [sys.executable, "-m", "scaler", "demo", "--for", "20s", "--port", "0"],
+        scaler_command("demo", "--for", "20s", "--port", "0"),
         capture_output=True,
         text=True,
         timeout=90,
-        env=_environment(),
+        env=environment(),
         cwd=tmp_path,
     )
     assert 0 == result.returncode, result.stderr[-2000:]

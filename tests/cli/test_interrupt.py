@@ -6,7 +6,6 @@ import json
 import signal
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +15,10 @@ from click.testing import CliRunner
 
 from scaler.cli.main import main
 from scaler.sim import DEFAULT_ORG_ID, DEFAULT_TOKEN
-from tests.cli.test_daemon_process import POLICY, _environment, read_events
 from tests.cli.test_daemon_process import simulator as simulator  # noqa: F401 - the fixture
+from tests.cli.test_daemon_process import start_daemon
+from tests.daemon.policies import LLAMA_STOPPED, document
+from tests.processes import environment, scaler_command
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("restore_logging")]
 
@@ -37,11 +38,11 @@ def test_ctrl_c_during_a_call_exits_130_without_a_traceback(silent_platform: soc
     """`scaler deployments list` waiting for the platform, interrupted: exit 130, one line, no traceback."""
     port = silent_platform.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "scaler", "deployments", "list"],
+        scaler_command("deployments", "list"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_environment(
+        env=environment(
             SCALER_API_URL=f"http://127.0.0.1:{port}",
             SCALER_API_TOKEN=DEFAULT_TOKEN,
             SCALER_HTTP_TIMEOUT_SECONDS="60",
@@ -65,12 +66,12 @@ def test_ctrl_c_during_a_call_exits_130_without_a_traceback(silent_platform: soc
 def test_ctrl_c_at_the_delete_question_exits_130_and_deletes_nothing(simulator: str) -> None:  # noqa: F811
     """Ctrl-C while `scaler deployments delete` asks is an interruption (130), not a "no" (1)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "scaler", "deployments", "delete", WHISPER],
+        scaler_command("deployments", "delete", WHISPER),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_environment(SCALER_API_URL=simulator, SCALER_API_TOKEN=DEFAULT_TOKEN),
+        env=environment(SCALER_API_URL=simulator, SCALER_API_TOKEN=DEFAULT_TOKEN),
     )
     assert process.stderr is not None
     try:
@@ -90,46 +91,25 @@ def test_ctrl_c_at_the_delete_question_exits_130_and_deletes_nothing(simulator: 
 
 def test_scaler_run_stops_cleanly_on_ctrl_c_and_exits_130(tmp_path: Path, simulator: str) -> None:  # noqa: F811
     """The daemon interrupted with SIGINT stops as on SIGTERM (daemon_stopped logged) and exits 130."""
-    (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "p.yaml").write_text(POLICY)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "scaler", "run"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_environment(
-            SCALER_API_URL=simulator,
-            SCALER_API_TOKEN=DEFAULT_TOKEN,
-            SCALER_ORG_ID=DEFAULT_ORG_ID,
-            SCALER_POLICY_PATH=str(tmp_path / "policies"),
-            SCALER_STATE_URL=f"sqlite:///{tmp_path / 'state.db'}",
-            SCALER_HTTP_PORT="0",
-            SCALER_LOG_FORMAT="json",
-        ),
-    )
-    assert process.stderr is not None
+    daemon = start_daemon(tmp_path, simulator)
     try:
-        started = read_events(process.stderr, "daemon_started")
-        read_events(process.stderr, "action")
-        assert httpx.get(f"{started[-1]['http']}/healthz", timeout=10).is_success
-        process.send_signal(signal.SIGINT)
-        code = process.wait(timeout=40)
-        rest = process.stderr.read()
+        started = daemon.wait_for("daemon_started", timeout=60)
+        daemon.wait_for("action", timeout=60)
+        assert httpx.get(f"{started.fields['http']}/healthz", timeout=10).is_success
+        daemon.process.send_signal(signal.SIGINT)
+        code = daemon.process.wait(timeout=40)
+        daemon.read_to_end()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stderr.close()
+        daemon.stop()
     assert 130 == code
-    events = [json.loads(line)["event"] for line in rest.splitlines() if line.startswith("{")]
-    assert "daemon_stopped" in events
-    assert "Traceback" not in rest
+    assert "daemon_stopped" in [event.name for event in daemon.events]
+    assert "Traceback" not in "".join(daemon.rest)
 
 
 def test_a_single_instance_says_nothing_about_leadership_at_info(tmp_path: Path, simulator: str) -> None:  # noqa: F811
     """`scaler run --once` on SQLite (no election) logs no leadership line at info level."""
     (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "p.yaml").write_text(POLICY)
+    (tmp_path / "policies" / "p.yaml").write_text(document(LLAMA_STOPPED))
     env = {
         "SCALER_API_URL": simulator,
         "SCALER_API_TOKEN": DEFAULT_TOKEN,

@@ -6,6 +6,7 @@ import asyncio
 import json
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -13,6 +14,8 @@ import httpx
 
 from scaler.metrics import Metrics
 from scaler.simplismart.client import SimplismartClient
+from scaler.simplismart.limits import Limits
+from scaler.simplismart.retries import RetryPolicy
 from scaler.simplismart.token import TokenSource
 
 TOKEN = "tok-SECRET-7f3a9c21e5"
@@ -21,6 +24,22 @@ DEPLOYMENT_ID = "1e99a854-26de-4c19-b6b6-68c7e03c39c3"
 OTHER_DEPLOYMENT_ID = "3bda38dc-e4be-43c2-a5eb-4d23ed4d3970"
 MODEL_REPO_ID = "0caac439-5518-4569-a3db-a2d505a189f2"
 BASE_URL = "https://api.test.invalid"
+
+#: The tests' limits: no rate limit (time is fake; the limiter has tests of its own).
+TEST_LIMITS = Limits(max_requests_per_second=math.inf)
+#: The tests' retry policy: no jitter, so that the waits are exact.
+TEST_RETRY = RetryPolicy(wait_jitter_seconds=0.0)
+
+
+def limits(**fields: Any) -> Limits:
+    """The tests' limits with ``fields`` changed."""
+    return replace(TEST_LIMITS, **fields)
+
+
+def retries(**fields: Any) -> RetryPolicy:
+    """The tests' retry policy with ``fields`` changed."""
+    return replace(TEST_RETRY, **fields)
+
 
 Reply = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
 
@@ -75,7 +94,8 @@ def make_client(
     token: TokenSource | None = None,
     **options: Any,
 ) -> SimplismartClient:
-    """A client on a MockTransport, on fake time, without rate limit or jitter unless asked."""
+    """A client on a MockTransport, on fake time, with :data:`TEST_LIMITS` and :data:`TEST_RETRY`
+    unless ``options`` give others (``limits=limits(...)``, ``retry=retries(...)``)."""
     time = time or FakeTime()
     settings: dict[str, Any] = {
         "base_url": BASE_URL,
@@ -85,8 +105,8 @@ def make_client(
         "metrics": metrics,
         "clock": time.clock,
         "sleep": time.sleep,
-        "max_requests_per_second": math.inf,
-        "retry_wait_jitter_seconds": 0.0,
+        "limits": TEST_LIMITS,
+        "retry": TEST_RETRY,
     }
     settings.update(options)
     return SimplismartClient(**settings)

@@ -9,7 +9,6 @@ stays real), and ``ctl()`` drives ``/_sim/`` (faults, health, clock, reset).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 from uuid import UUID
 
@@ -23,7 +22,7 @@ from scaler.sim.seed import DEFAULT_SEED_PATH, load_seed
 from scaler.sim.state import SimState
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.token import TokenSource
-from tests.client.fakes import FakeTime
+from tests.client.fakes import TEST_LIMITS, TEST_RETRY, FakeTime
 
 #: whisper-v3, DEPLOYED in the default seed (the contract's example deployment).
 WHISPER = "1e99a854-26de-4c19-b6b6-68c7e03c39c3"
@@ -60,8 +59,8 @@ class InProcessSim:
             "metrics": metrics,
             "clock": self.time.clock,
             "sleep": self.time.sleep,
-            "max_requests_per_second": math.inf,
-            "retry_wait_jitter_seconds": 0.0,
+            "limits": TEST_LIMITS,
+            "retry": TEST_RETRY,
         }
         settings.update(options)
         return SimplismartClient(**settings)

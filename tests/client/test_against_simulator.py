@@ -19,6 +19,7 @@ from scaler.sim import DEFAULT_ORG_ID
 from scaler.simplismart import errors
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.models import DeploymentStatus, HealthStatus, Pods
+from tests.client.fakes import retries
 from tests.client.in_process_sim import WHISPER, InProcessSim
 
 WHISPER_REPO = "0caac439-5518-4569-a3db-a2d505a189f2"
@@ -247,7 +248,7 @@ async def test_delete_of_an_unknown_deployment_is_not_found(client: SimplismartC
 async def test_failed_deletions_are_retried_until_the_platform_refuses(sim: InProcessSim) -> None:
     """Three 500s are retried; the fourth answer, 400 'failed multiple times', is not."""
     await sim.ctl("PATCH", f"/deployments/{WHISPER}", {"deletion_failures": 5})
-    async with sim.client(retry_attempts=6) as client:
+    async with sim.client(retry=retries(attempts=6)) as client:
         with pytest.raises(errors.InvalidRequest) as caught:
             await client.delete(WHISPER)
     statuses = [entry["status"] for entry in await sim.requests(endpoint="delete")]
@@ -289,10 +290,10 @@ async def test_a_retry_after_from_the_platform_is_honoured(sim: InProcessSim, cl
 
 
 async def test_injected_server_errors_are_retried_then_reported(sim: InProcessSim) -> None:
-    """Persistent 503s: retry_attempts requests, then ServerError with the injected message."""
+    """Persistent 503s: the policy's attempts as requests, then ServerError with the injected message."""
     await sim.ctl("POST", "/faults/fail-next", {"endpoint": "get_health", "count": 10, "status": 503, "body": {"error": "maintenance"}})
     metrics = Metrics()
-    async with sim.client(retry_attempts=3, metrics=metrics) as client:
+    async with sim.client(metrics=metrics, retry=retries(attempts=3)) as client:
         with pytest.raises(errors.ServerError) as caught:
             await client.get_health(WHISPER)
     assert (3, "maintenance", 3) == (len(await sim.requests(endpoint="get_health")), caught.value.message, caught.value.attempts)
@@ -314,7 +315,7 @@ async def test_damaged_list_items_are_skipped_and_counted(sim: InProcessSim, kin
 async def test_a_proxy_answer_instead_of_json_is_a_typed_error(sim: InProcessSim, kind: str, error_class: type) -> None:
     """A 200 plain-text body is MalformedResponse; a 502 HTML page a ServerError without a message."""
     await sim.ctl("POST", "/faults/malformed", {"kind": kind, "endpoint": "get_health", "count": 10})
-    async with sim.client(retry_attempts=2) as client:
+    async with sim.client(retry=retries(attempts=2)) as client:
         with pytest.raises(error_class) as caught:
             await client.get_health(WHISPER)
     assert "<html" not in str(caught.value)

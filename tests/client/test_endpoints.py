@@ -259,10 +259,11 @@ async def test_from_settings_wires_url_token_org_and_limits(tmp_path) -> None:
     )
     platform = ScriptedPlatform(httpx.Response(500))
     async with SimplismartClient.from_settings(
-        settings, transport=httpx.MockTransport(platform), retry_wait_jitter_seconds=0, sleep=_no_sleep
+        settings, transport=httpx.MockTransport(platform), sleep=_no_sleep
     ) as client:
         with pytest.raises(ServerError):
             await client.start(DEPLOYMENT_ID)
+    assert (2, 5.0) == (client.retry.attempts, client.retry.timeout_seconds)
     assert 2 == len(platform.requests)
     request = platform.requests[0]
     assert "https://api.settings.invalid/deployments/" + DEPLOYMENT_ID + "/startstop/" == str(request.url)

@@ -10,7 +10,7 @@ import pytest
 from scaler.metrics import ERROR_REASONS, Metrics
 from scaler.simplismart import errors
 from scaler.simplismart.responses import parse_retry_after
-from tests.client.fakes import DEPLOYMENT_ID, ScriptedPlatform, make_client
+from tests.client.fakes import DEPLOYMENT_ID, ScriptedPlatform, limits, make_client, retries
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -42,7 +42,7 @@ async def test_status_maps_to_its_error_with_the_platform_message(
 ) -> None:
     """Each documented status (and a few others) raises its class with the platform's own words."""
     platform = ScriptedPlatform(httpx.Response(status, json=body))
-    async with make_client(platform, retry_attempts=1) as client:
+    async with make_client(platform, retry=retries(attempts=1)) as client:
         with pytest.raises(errors.SimplismartError) as caught:
             await client.update_replicas(DEPLOYMENT_ID, 1, 2)
     error = caught.value
@@ -95,7 +95,7 @@ async def test_a_startstop_refused_for_its_org_names_the_org_setting() -> None:
     telling the person to check SCALER_ORG_ID; the same words on another endpoint are a plain refusal."""
     refusal = {"error": "org does not match the deployment's organization"}
     platform = ScriptedPlatform(httpx.Response(400, json=refusal), httpx.Response(400, json=refusal))
-    async with make_client(platform, retry_attempts=1) as client:
+    async with make_client(platform, retry=retries(attempts=1)) as client:
         with pytest.raises(errors.SimplismartError) as on_stop:
             await client.stop(DEPLOYMENT_ID)
         with pytest.raises(errors.SimplismartError) as on_update:
@@ -131,7 +131,7 @@ async def test_multiline_platform_messages_are_flattened() -> None:
 )
 async def test_the_platform_message_is_found_in_other_shapes(response: httpx.Response, message: str) -> None:
     """Field errors, lists of errors and plain text are read; an HTML page is not a message."""
-    async with make_client(ScriptedPlatform(response), retry_attempts=1) as client:
+    async with make_client(ScriptedPlatform(response), retry=retries(attempts=1)) as client:
         with pytest.raises(errors.ApiStatusError) as caught:
             await client.delete(DEPLOYMENT_ID)
     assert message == caught.value.message
@@ -162,7 +162,7 @@ async def test_transport_failures_map_to_transient_errors(
     failure: Exception, error_class: type[errors.SimplismartError], reason: str
 ) -> None:
     """Timeouts and connection failures raise their class, marked transient, without a status."""
-    async with make_client(ScriptedPlatform(failure), retry_attempts=1) as client:
+    async with make_client(ScriptedPlatform(failure), retry=retries(attempts=1)) as client:
         with pytest.raises(errors.TransportError) as caught:
             await client.list_deployments()
     assert (error_class, reason, True, None) == (
@@ -176,7 +176,7 @@ async def test_transport_failures_map_to_transient_errors(
 
 async def test_a_timeout_says_how_long_was_waited() -> None:
     """The timeout line names the limit and the setting that changes it."""
-    async with make_client(ScriptedPlatform(httpx.ReadTimeout("")), retry_attempts=1, timeout_seconds=7) as client:
+    async with make_client(ScriptedPlatform(httpx.ReadTimeout("")), limits=limits(timeout_seconds=7), retry=retries(attempts=1)) as client:
         with pytest.raises(errors.RequestTimeout) as caught:
             await client.list_deployments()
     assert "timed out after 7 s waiting for the answer" in str(caught.value)
@@ -205,7 +205,7 @@ async def test_an_untrusted_certificate_is_not_transient_and_points_at_the_ca_bu
 )
 async def test_a_failed_call_is_counted_once_by_reason(failure: object, reason: str, metrics: Metrics) -> None:
     """scaler_api_request_errors_total grows by one per failed call, with the error's reason."""
-    async with make_client(ScriptedPlatform(failure), metrics=metrics, retry_attempts=3) as client:
+    async with make_client(ScriptedPlatform(failure), metrics=metrics, retry=retries(attempts=3)) as client:
         with pytest.raises(errors.SimplismartError):
             await client.start(DEPLOYMENT_ID)
     assert 1.0 == metrics.registry.get_sample_value(
@@ -276,7 +276,7 @@ def _subclasses(cls: type) -> list[type]:
 async def test_an_error_answer_with_unreadable_json_is_judged_by_its_status() -> None:
     """A 503 whose JSON json.loads refuses (nesting 100,000 deep) is a ServerError, its message left out."""
     platform = ScriptedPlatform(httpx.Response(503, content=b"[" * 100_000 + b"]" * 100_000))
-    async with make_client(platform, retry_attempts=1) as client:
+    async with make_client(platform, retry=retries(attempts=1)) as client:
         with pytest.raises(errors.ServerError) as caught:
             await client.get_health(DEPLOYMENT_ID)
     assert ("", 503) == (caught.value.message, caught.value.status_code)
@@ -285,7 +285,7 @@ async def test_an_error_answer_with_unreadable_json_is_judged_by_its_status() ->
 async def test_an_os_error_from_the_transport_is_a_connection_failure(metrics: Metrics) -> None:
     """A transport raising OSError itself (an app served in process drops the connection) gives ConnectionFailed."""
     platform = ScriptedPlatform(ConnectionResetError("connection dropped by an injected fault"))
-    async with make_client(platform, metrics=metrics, retry_attempts=2) as client:
+    async with make_client(platform, metrics=metrics, retry=retries(attempts=2)) as client:
         with pytest.raises(errors.ConnectionFailed) as caught:
             await client.list_deployments()
     assert ("connection dropped by an injected fault", 2, True) == (

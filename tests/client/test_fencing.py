@@ -7,7 +7,7 @@ import pytest
 
 from scaler.metrics import Metrics
 from scaler.simplismart import errors
-from tests.client.fakes import DEPLOYMENT_ID, FakeTime, ScriptedPlatform, make_client
+from tests.client.fakes import DEPLOYMENT_ID, FakeTime, ScriptedPlatform, make_client, retries
 
 
 async def test_a_fenced_mutation_is_not_sent(fake_time: FakeTime, metrics: Metrics) -> None:
@@ -30,7 +30,7 @@ async def test_a_retry_is_fenced_too(fake_time: FakeTime) -> None:
     """Leadership lost between a failed attempt and its retry: the retry is not sent."""
     allowed = [True, False]
     platform = ScriptedPlatform(httpx.Response(503), httpx.Response(200, json={}))
-    async with make_client(platform, time=fake_time, retry_attempts=4, may_send=lambda: allowed.pop(0)) as client:
+    async with make_client(platform, time=fake_time, may_send=lambda: allowed.pop(0), retry=retries(attempts=4)) as client:
         with pytest.raises(errors.NotSent):
             await client.update_replicas(DEPLOYMENT_ID, 1, 2)
     assert 1 == len(platform.requests)

@@ -10,9 +10,10 @@ import pytest
 
 from scaler.simplismart import errors
 from scaler.simplismart.client import SimplismartClient
+from scaler.simplismart.limits import Limits
 from scaler.simplismart.ratelimit import RequestRateLimiter
 from scaler.simplismart.token import TokenSource
-from tests.client.fakes import DEPLOYMENT_ID, FakeTime, ScriptedPlatform, make_client
+from tests.client.fakes import DEPLOYMENT_ID, FakeTime, ScriptedPlatform, limits, make_client, retries
 
 
 class GatedPlatform:
@@ -43,7 +44,7 @@ async def _settle() -> None:
 async def test_no_more_than_max_concurrency_requests_are_in_flight() -> None:
     """25 concurrent calls with max_concurrency=3: three in flight, the rest queue, all complete."""
     platform = GatedPlatform()
-    async with make_client(platform.handle, max_concurrency=3) as client:
+    async with make_client(platform.handle, limits=limits(max_concurrency=3)) as client:
         calls = [asyncio.create_task(client.get_health(DEPLOYMENT_ID)) for _ in range(25)]
         await _settle()
         in_flight_while_gated = platform.in_flight
@@ -70,7 +71,7 @@ async def test_a_call_that_changes_a_deployment_goes_before_waiting_reads() -> N
         order.append("read")
         return httpx.Response(200, json={"data": "Healthy"})
 
-    async with make_client(platform, max_concurrency=1) as client:
+    async with make_client(platform, limits=limits(max_concurrency=1)) as client:
         calls = [asyncio.create_task(client.get_health(DEPLOYMENT_ID))]
         await first_sent.wait()
         calls += [asyncio.create_task(client.get_health(DEPLOYMENT_ID)) for _ in range(3)]
@@ -99,7 +100,7 @@ async def test_a_call_waiting_to_retry_frees_its_slot(fake_time: FakeTime) -> No
         order.append("list")
         return httpx.Response(200, json=[])
 
-    async with make_client(ScriptedPlatform(handler), max_concurrency=1, sleep=sleep) as client:
+    async with make_client(ScriptedPlatform(handler), sleep=sleep, limits=limits(max_concurrency=1)) as client:
         deleting = asyncio.create_task(client.delete(DEPLOYMENT_ID))
         await retry_wait_started.wait()
         await client.list_deployments()
@@ -111,7 +112,7 @@ async def test_a_call_waiting_to_retry_frees_its_slot(fake_time: FakeTime) -> No
 async def test_requests_are_spaced_by_the_rate_limit(fake_time: FakeTime) -> None:
     """At 4 requests per second, 5 back-to-back calls wait 0.25 s before each but the first."""
     platform = ScriptedPlatform(httpx.Response(200, json=[]))
-    async with make_client(platform, time=fake_time, max_requests_per_second=4) as client:
+    async with make_client(platform, time=fake_time, limits=limits(max_requests_per_second=4)) as client:
         for _ in range(5):
             await client.list_deployments()
     assert [0.25] * 4 == fake_time.sleeps
@@ -126,7 +127,7 @@ async def test_concurrent_calls_share_the_rate_limit(fake_time: FakeTime) -> Non
         sent_at.append(fake_time.now)
         return httpx.Response(200, json=[])
 
-    async with make_client(ScriptedPlatform(handler), time=fake_time, max_requests_per_second=5) as client:
+    async with make_client(ScriptedPlatform(handler), time=fake_time, limits=limits(max_requests_per_second=5)) as client:
         await asyncio.gather(*(client.list_deployments() for _ in range(10)))
     gaps = [round(later - earlier, 9) for earlier, later in zip(sent_at, sent_at[1:], strict=False)]
     assert [0.2] * 9 == gaps
@@ -170,7 +171,21 @@ async def test_an_answer_that_trickles_in_is_cut_off_by_the_attempt_deadline() -
         return httpx.Response(200, content=trickle())
 
     platform = ScriptedPlatform(handler)
-    async with make_client(platform, retry_attempts=1, attempt_deadline_seconds=0.05) as client:
+    async with make_client(platform, limits=limits(attempt_deadline_seconds=0.05), retry=retries(attempts=1)) as client:
         with pytest.raises(errors.RequestTimeout) as caught:
             await client.list_deployments()
     assert "no complete answer within 0.05 s" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "field", ["timeout_seconds", "attempt_deadline_seconds", "max_concurrency", "max_requests_per_second"]
+)
+def test_limits_refuse_a_value_that_is_not_positive(field: str) -> None:
+    """Each limit must be positive: zero is refused with a ValueError naming the field."""
+    with pytest.raises(ValueError, match=f"{field} must be positive"):
+        Limits(**{field: 0})
+
+
+def test_the_attempt_deadline_defaults_to_one_connect_plus_one_read() -> None:
+    """Without an attempt deadline of its own, an attempt may take twice the phase timeout."""
+    assert (14.0, 3.0) == (Limits(timeout_seconds=7).attempt_deadline, Limits(attempt_deadline_seconds=3).attempt_deadline)

@@ -102,3 +102,17 @@ async def test_without_metrics_nothing_is_recorded_and_calls_work() -> None:
     async with make_client(ScriptedPlatform(httpx.Response(404, json={"error": "Deployment not found"}))) as client:
         with pytest.raises(errors.NotFound):
             await client.delete(DEPLOYMENT_ID)
+
+
+async def test_the_api_series_exist_from_the_clients_start(metrics: Metrics) -> None:
+    """A client built on the metrics creates every endpoint's retry, malformed-answer and error-by-reason
+    series at zero, before any call."""
+    async with make_client(ScriptedPlatform(httpx.Response(200, json=[])), metrics=metrics):
+        pass
+    registry = metrics.registry
+    values = {
+        registry.get_sample_value("scaler_api_request_errors_total", {"endpoint": "startstop", "reason": "wallet_blocked"}),
+        registry.get_sample_value("scaler_api_retries_total", {"endpoint": "get_health"}),
+        registry.get_sample_value("scaler_api_malformed_responses_total", {"endpoint": "delete"}),
+    }
+    assert {0.0} == values

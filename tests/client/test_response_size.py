@@ -11,8 +11,8 @@ import pytest
 
 from scaler.metrics import Metrics
 from scaler.simplismart import errors
-from scaler.simplismart.client import DEFAULT_MAX_RESPONSE_BYTES
-from tests.client.fakes import DEPLOYMENT_ID, ScriptedPlatform, deployment_json, make_client
+from scaler.simplismart.limits import DEFAULT_MAX_RESPONSE_BYTES
+from tests.client.fakes import DEPLOYMENT_ID, ScriptedPlatform, deployment_json, limits, make_client, retries
 
 CHUNK = 64 * 1024
 
@@ -42,7 +42,7 @@ async def test_a_success_larger_than_the_cap_is_malformed_and_reading_stops_at_t
     """A 10 MB answer to the list is cut after 1 MiB (the cap here): MalformedResponse, counted, the rest never read."""
     body = EndlessBody(10 * 1024 * 1024)
     platform = ScriptedPlatform(lambda request: httpx.Response(200, content=body))
-    async with make_client(platform, metrics=metrics, max_response_bytes=1024 * 1024) as client:
+    async with make_client(platform, metrics=metrics, limits=limits(max_response_bytes=1024 * 1024)) as client:
         with pytest.raises(errors.MalformedResponse) as caught:
             await client.list_deployments()
     assert "the answer is larger than 1048576 bytes; it was not read" == caught.value.message
@@ -59,7 +59,7 @@ async def test_a_declared_length_above_the_cap_is_refused_before_reading() -> No
     platform = ScriptedPlatform(
         lambda request: httpx.Response(200, headers={"Content-Length": str(body.total)}, content=body)
     )
-    async with make_client(platform, max_response_bytes=1024 * 1024) as client:
+    async with make_client(platform, limits=limits(max_response_bytes=1024 * 1024)) as client:
         with pytest.raises(errors.MalformedResponse):
             await client.get_health(DEPLOYMENT_ID)
     assert 0 == body.sent
@@ -69,7 +69,7 @@ async def test_an_error_answer_larger_than_the_cap_is_judged_by_its_status() -> 
     """A 502 whose body is 10 MB of HTML: a ServerError without the page, after reading no more than the cap."""
     body = EndlessBody(10 * 1024 * 1024, head=b"<html>")
     platform = ScriptedPlatform(lambda request: httpx.Response(502, headers={"Content-Type": "text/html"}, content=body))
-    async with make_client(platform, retry_attempts=1, max_response_bytes=1024 * 1024) as client:
+    async with make_client(platform, limits=limits(max_response_bytes=1024 * 1024), retry=retries(attempts=1)) as client:
         with pytest.raises(errors.ServerError) as caught:
             await client.get_health(DEPLOYMENT_ID)
     assert ("", 502) == (caught.value.message, caught.value.status_code)
@@ -80,7 +80,7 @@ async def test_a_compressed_answer_is_measured_after_decompression() -> None:
     """A 10 KB gzip body that inflates to 10 MB (a decompression bomb) is cut at the cap like any other."""
     bomb = gzip.compress(b"[" + b" " * (10 * 1024 * 1024) + b"]")
     platform = ScriptedPlatform(httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=bomb))
-    async with make_client(platform, max_response_bytes=1024 * 1024) as client:
+    async with make_client(platform, limits=limits(max_response_bytes=1024 * 1024)) as client:
         with pytest.raises(errors.MalformedResponse, match="larger than 1048576 bytes"):
             await client.list_deployments()
     assert len(bomb) < 100_000
@@ -99,11 +99,11 @@ async def test_an_answer_exactly_at_the_cap_is_read() -> None:
     """The cap is inclusive: a body of exactly max_response_bytes parses."""
     content = b"[]".ljust(4096)
     platform = ScriptedPlatform(httpx.Response(200, content=content))
-    async with make_client(platform, max_response_bytes=4096) as client:
+    async with make_client(platform, limits=limits(max_response_bytes=4096)) as client:
         assert [] == await client.list_deployments()
 
 
 def test_the_cap_must_be_positive() -> None:
-    """A cap of 0 bytes would refuse every answer: a ValueError when the client is built."""
+    """A cap of 0 bytes would refuse every answer: a ValueError when the limits are built."""
     with pytest.raises(ValueError, match="max_response_bytes"):
-        make_client(ScriptedPlatform(httpx.Response(200)), max_response_bytes=0)
+        make_client(ScriptedPlatform(httpx.Response(200)), limits=limits(max_response_bytes=0))

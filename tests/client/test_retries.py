@@ -9,8 +9,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from scaler.metrics import Metrics
+from scaler.settings import load_settings
 from scaler.simplismart import errors
-from tests.client.fakes import DEPLOYMENT_ID, FakeTime, ScriptedPlatform, make_client
+from scaler.simplismart.retries import RetryPolicy
+from tests.client.fakes import DEPLOYMENT_ID, FakeTime, ScriptedPlatform, make_client, retries
 
 OK_LIST = httpx.Response(200, json=[])
 
@@ -19,7 +21,7 @@ OK_LIST = httpx.Response(200, json=[])
 async def test_a_4xx_is_never_retried(status: int, fake_time: FakeTime) -> None:
     """Client errors other than 429 are sent once and not waited on."""
     platform = ScriptedPlatform(httpx.Response(status, json={"error": "no"}), OK_LIST)
-    async with make_client(platform, time=fake_time, retry_attempts=5) as client:
+    async with make_client(platform, time=fake_time, retry=retries(attempts=5)) as client:
         with pytest.raises(errors.ApiStatusError) as caught:
             await client.list_deployments()
     assert (1, [], 1) == (len(platform.requests), fake_time.sleeps, caught.value.attempts)
@@ -39,9 +41,9 @@ async def test_a_4xx_is_never_retried(status: int, fake_time: FakeTime) -> None:
     ids=["500", "502", "503", "429", "read-timeout", "connect-timeout", "connect-error"],
 )
 async def test_transient_failures_are_retried_up_to_the_attempt_limit(failure: object, fake_time: FakeTime) -> None:
-    """5xx, 429, timeouts and connection errors: exactly retry_attempts requests, then the last error."""
+    """5xx, 429, timeouts and connection errors: exactly the policy's attempts as requests, then the last error."""
     platform = ScriptedPlatform(failure)
-    async with make_client(platform, time=fake_time, retry_attempts=4) as client:
+    async with make_client(platform, time=fake_time, retry=retries(attempts=4)) as client:
         with pytest.raises(errors.SimplismartError) as caught:
             await client.list_deployments()
     assert (4, 3, 4) == (len(platform.requests), len(fake_time.sleeps), caught.value.attempts)
@@ -61,8 +63,8 @@ async def test_a_transient_failure_followed_by_success_returns_the_result(fake_t
 async def test_backoff_doubles_from_the_initial_wait_up_to_the_maximum(fake_time: FakeTime) -> None:
     """Without jitter the waits are 0.5, 1, 2, 4, then capped at the maximum (5)."""
     platform = ScriptedPlatform(httpx.Response(500))
-    options = {"retry_attempts": 6, "retry_wait_initial_seconds": 0.5, "retry_wait_max_seconds": 5.0}
-    async with make_client(platform, time=fake_time, retry_timeout_seconds=100, **options) as client:
+    policy = retries(attempts=6, wait_initial_seconds=0.5, wait_max_seconds=5.0, timeout_seconds=100)
+    async with make_client(platform, time=fake_time, retry=policy) as client:
         with pytest.raises(errors.ServerError):
             await client.list_deployments()
     assert [0.5, 1.0, 2.0, 4.0, 5.0] == fake_time.sleeps
@@ -72,9 +74,8 @@ async def test_jitter_adds_at_most_its_maximum_to_each_wait(fake_time: FakeTime)
     """With jitter each wait lies in [backoff, backoff + jitter], and they are not all the bare backoff."""
     random.seed(1234)
     platform = ScriptedPlatform(httpx.Response(500))
-    async with make_client(
-        platform, time=fake_time, retry_attempts=4, retry_wait_jitter_seconds=0.5, retry_timeout_seconds=100
-    ) as client:
+    policy = retries(attempts=4, wait_jitter_seconds=0.5, timeout_seconds=100)
+    async with make_client(platform, time=fake_time, retry=policy) as client:
         with pytest.raises(errors.ServerError):
             await client.list_deployments()
     bases = [0.5, 1.0, 2.0]
@@ -94,7 +95,7 @@ async def test_retry_after_is_the_wait_used(status: int, fake_time: FakeTime) ->
 async def test_retry_after_is_kept_on_the_rate_limited_error(fake_time: FakeTime) -> None:
     """When attempts run out, the RateLimited error still says how long the platform asked to wait."""
     platform = ScriptedPlatform(httpx.Response(429, headers={"Retry-After": "3"}, json={"detail": "slow down"}))
-    async with make_client(platform, time=fake_time, retry_attempts=2) as client:
+    async with make_client(platform, time=fake_time, retry=retries(attempts=2)) as client:
         with pytest.raises(errors.RateLimited) as caught:
             await client.list_deployments()
     assert 3.0 == caught.value.retry_after
@@ -104,7 +105,7 @@ async def test_retry_after_is_kept_on_the_rate_limited_error(fake_time: FakeTime
 async def test_retry_after_is_capped_by_the_remaining_time_budget(fake_time: FakeTime) -> None:
     """Retry-After: 120 with a 30 s budget waits 30 s, tries once more, and gives up."""
     platform = ScriptedPlatform(httpx.Response(429, headers={"Retry-After": "120"}))
-    async with make_client(platform, time=fake_time, retry_attempts=10, retry_timeout_seconds=30) as client:
+    async with make_client(platform, time=fake_time, retry=retries(attempts=10, timeout_seconds=30)) as client:
         with pytest.raises(errors.RateLimited):
             await client.list_deployments()
     assert ([30.0], 2) == (fake_time.sleeps, len(platform.requests))
@@ -113,7 +114,7 @@ async def test_retry_after_is_capped_by_the_remaining_time_budget(fake_time: Fak
 async def test_the_time_budget_bounds_retries_before_the_attempt_limit(fake_time: FakeTime) -> None:
     """With a 3 s budget the waits 0.5 + 1 + 1.5 use it up: 4 requests, not 10."""
     platform = ScriptedPlatform(httpx.Response(500))
-    async with make_client(platform, time=fake_time, retry_attempts=10, retry_timeout_seconds=3) as client:
+    async with make_client(platform, time=fake_time, retry=retries(attempts=10, timeout_seconds=3)) as client:
         with pytest.raises(errors.ServerError):
             await client.list_deployments()
     assert ([0.5, 1.0, 1.5], 4) == (fake_time.sleeps, len(platform.requests))
@@ -127,7 +128,7 @@ async def test_slow_failed_attempts_count_against_the_budget(fake_time: FakeTime
         raise httpx.ReadTimeout("read timed out", request=request)
 
     platform = ScriptedPlatform(slow_timeout)
-    async with make_client(platform, time=fake_time, retry_attempts=4, retry_timeout_seconds=4) as client:
+    async with make_client(platform, time=fake_time, retry=retries(attempts=4, timeout_seconds=4)) as client:
         with pytest.raises(errors.RequestTimeout):
             await client.list_deployments()
     assert (1, []) == (len(platform.requests), fake_time.sleeps)
@@ -136,7 +137,7 @@ async def test_slow_failed_attempts_count_against_the_budget(fake_time: FakeTime
 async def test_each_attempt_has_its_own_request_id_and_the_error_names_the_last(fake_time: FakeTime) -> None:
     """Retried attempts are separate requests: distinct X-Request-Ids, the last one on the error."""
     platform = ScriptedPlatform(httpx.Response(502))
-    async with make_client(platform, time=fake_time, retry_attempts=3) as client:
+    async with make_client(platform, time=fake_time, retry=retries(attempts=3)) as client:
         with pytest.raises(errors.ServerError) as caught:
             await client.get_health(DEPLOYMENT_ID)
     sent = [request.headers["x-request-id"] for request in platform.requests]
@@ -158,11 +159,24 @@ async def test_retries_are_counted_and_logged(fake_time: FakeTime, metrics: Metr
     async with make_client(platform, time=fake_time, metrics=metrics) as client:
         with capture_logs() as logs:
             await client.list_deployments()
-    retries = [entry for entry in logs if entry["event"] == "api_retry"]
+    retried = [entry for entry in logs if entry["event"] == "api_retry"]
     assert [(1, 0.5, "server_error"), (2, 1.0, "server_error")] == [
-        (entry["attempt"], entry["wait_seconds"], entry["reason"]) for entry in retries
+        (entry["attempt"], entry["wait_seconds"], entry["reason"]) for entry in retried
     ]
     assert 2.0 == metrics.registry.get_sample_value("scaler_api_retries_total", {"endpoint": "list_deployments"})
     assert 0.0 == metrics.registry.get_sample_value(
         "scaler_api_request_errors_total", {"endpoint": "list_deployments", "reason": "server_error"}
     )
+
+
+@pytest.mark.parametrize(("field", "value"), [("attempts", 0), ("timeout_seconds", 0), ("wait_initial_seconds", -1)])
+def test_a_retry_policy_refuses_an_impossible_value(field: str, value: float) -> None:
+    """No attempts, no time or a negative wait is refused with a ValueError naming the field."""
+    with pytest.raises(ValueError, match=field):
+        RetryPolicy(**{field: value})
+
+
+def test_the_retry_policy_of_the_settings() -> None:
+    """SCALER_API_RETRY_ATTEMPTS and SCALER_API_RETRY_TIMEOUT_SECONDS make the policy; the waits keep their defaults."""
+    settings = load_settings(api_retry_attempts=7, api_retry_timeout_seconds=12)
+    assert RetryPolicy(attempts=7, timeout_seconds=12.0) == RetryPolicy.from_settings(settings)

@@ -12,7 +12,7 @@ from scaler.logs import configure_logging
 from scaler.metrics import Metrics
 from scaler.simplismart import errors
 from scaler.simplismart.token import TokenSource
-from tests.client.fakes import DEPLOYMENT_ID, TOKEN, FakeTime, ScriptedPlatform, make_client
+from tests.client.fakes import DEPLOYMENT_ID, TOKEN, FakeTime, ScriptedPlatform, make_client, retries
 
 FAILURES = {
     "401": httpx.Response(401, json={"detail": "Invalid token."}),
@@ -36,7 +36,7 @@ FAILURES = {
 async def test_no_error_path_reveals_the_token(failure: object, fake_time: FakeTime, metrics: Metrics) -> None:
     """Logs, str/repr of the error and the metrics exposition are free of the token."""
     platform = ScriptedPlatform(failure)
-    async with make_client(platform, time=fake_time, metrics=metrics, retry_attempts=2) as client:
+    async with make_client(platform, time=fake_time, metrics=metrics, retry=retries(attempts=2)) as client:
         with capture_logs() as logs:
             with pytest.raises(errors.SimplismartError) as caught:
                 await client.update_replicas(DEPLOYMENT_ID, 1, 2)
@@ -68,7 +68,7 @@ async def test_a_logged_exception_with_traceback_is_scrubbed(
     """Even a traceback rendered to JSON (frame locals hold the request headers) shows no token."""
     configure_logging(log_format="json", log_level="debug")
     log = structlog.get_logger()
-    async with make_client(ScriptedPlatform(httpx.ConnectError("refused")), time=fake_time, retry_attempts=1) as client:
+    async with make_client(ScriptedPlatform(httpx.ConnectError("refused")), time=fake_time, retry=retries(attempts=1)) as client:
         try:
             await client.list_deployments()
         except errors.ConnectionFailed:

@@ -14,6 +14,7 @@ from scaler.sim.seed import DEFAULT_SEED_PATH, load_seed
 from scaler.sim.state import SimState
 from scaler.simplismart import errors
 from scaler.simplismart.client import SimplismartClient
+from scaler.simplismart.retries import RetryPolicy
 from scaler.simplismart.token import TokenSource
 from scaler.simplismart.transport import NetworkTransport, environment_proxy
 from tests.client.serving import LoopbackServer
@@ -22,7 +23,9 @@ pytestmark = pytest.mark.integration
 
 
 def _client(url: str) -> SimplismartClient:
-    return SimplismartClient(base_url=url, token=TokenSource.static(DEFAULT_TOKEN), org_id=None, retry_attempts=1)
+    return SimplismartClient(
+        base_url=url, token=TokenSource.static(DEFAULT_TOKEN), org_id=None, retry=RetryPolicy(attempts=1)
+    )
 
 
 async def test_the_client_lists_over_the_network_transport() -> None:

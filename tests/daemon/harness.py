@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,8 @@ from scaler.sim.model import SeedDocument
 from scaler.sim.seed import DEFAULT_SEED_PATH, load_seed
 from scaler.sim.state import SimState
 from scaler.simplismart.client import SimplismartClient
+from scaler.simplismart.limits import Limits
+from scaler.simplismart.retries import RetryPolicy
 from scaler.store import ActionRecord, Store, open_store
 
 DEFAULT_SEED = load_seed(DEFAULT_SEED_PATH)
@@ -105,7 +107,7 @@ class Harness:
         ``clock`` replaces the manual clock (then ``at``/``advance`` cannot move it: the
         caller's clock moves itself); ``sim_sleep`` is what the simulator awaits for
         injected latency; ``client_options`` override the client's test defaults (no
-        sleeping, no rate limit, no jitter); ``network`` wraps the transport the daemon's
+        sleeping; ``limits`` without a rate limit, ``retry`` without jitter); ``network`` wraps the transport the daemon's
         client uses (faults between the daemon and the platform). ``settings`` override
         the daemon's settings. ``monotonic`` is the daemon's monotonic clock (default: the
         manual clock's seconds, so that moving it makes the daemon's liveness stale).
@@ -153,8 +155,8 @@ class Harness:
     def _build(self, *, metrics: Metrics | None = None, may_act: Callable[[], bool] | None = None) -> Daemon:
         options: dict[str, Any] = {
             "sleep": no_sleep,
-            "max_requests_per_second": math.inf,
-            "retry_wait_jitter_seconds": 0.0,
+            "limits": replace(Limits.from_settings(self.settings), max_requests_per_second=math.inf),
+            "retry": replace(RetryPolicy.from_settings(self.settings), wait_jitter_seconds=0.0),
             **self.client_options,
         }
         metrics = metrics or self.metrics

@@ -17,6 +17,7 @@ from scaler.daemon.health import HealthPoller
 from scaler.daemon.organization import OrganizationState
 from scaler.metrics import Metrics
 from scaler.simplismart.client import SimplismartClient
+from scaler.simplismart.limits import Limits
 from scaler.simplismart.models import Deployment, DeploymentStatus
 from scaler.simplismart.token import TokenSource
 from scaler.store import open_store
@@ -59,7 +60,7 @@ async def test_a_slow_answer_does_not_hold_back_the_other_requests(
     metrics = Metrics(CollectorRegistry())
     client = SimplismartClient(
         base_url="http://platform", token=TokenSource.static("tok-health-poll-5e9a1c"), org_id=None,
-        transport=httpx.MockTransport(platform), max_concurrency=2,
+        transport=httpx.MockTransport(platform), limits=Limits(max_concurrency=2),
     )
     store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
     poller = HealthPoller(

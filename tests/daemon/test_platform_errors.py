@@ -1,4 +1,5 @@
-"""Every platform error the contract names, handled as the issue says, end to end against the simulator."""
+"""Every platform error the contract names, handled as docs/how-it-works.md's table of platform errors says,
+end to end against the simulator."""
 
 from __future__ import annotations
 

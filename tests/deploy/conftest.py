@@ -14,15 +14,9 @@ import pytest
 from tests.conftest import skip_or_fail
 from tests.deploy.fetch_helm import CACHED_HELM, FETCH_COMMAND
 from tests.deploy.metrics_target import CONTROL_PREFIX
-from tests.deploy.organization import clean_environment, daemon_settings, scaler_command, sim_command
-from tests.deploy.prometheus_harness import (
-    HarnessError,
-    ServedProcess,
-    find_binary,
-    free_port,
-    http_get,
-    http_post,
-)
+from tests.deploy.organization import daemon_settings, sim_command
+from tests.deploy.prometheus_harness import ServedProcess, find_binary, http_get, http_post
+from tests.processes import HarnessError, environment, free_port, scaler_command
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "helm" / "simplismart-scaler"
@@ -152,7 +146,7 @@ def running_simulator(directory: Path) -> Iterator[ServedProcess]:
     port = free_port()
     process = ServedProcess(
         command=sim_command(port), port=port, cwd=REPO, log_path=directory / "simulator.log",
-        env=clean_environment(), ready_path="/_sim/",
+        env=environment(), ready_path="/_sim/",
     )
     yield from _running(process)
 
@@ -172,7 +166,7 @@ def daemon_target(simulator: ServedProcess, tmp_path_factory: pytest.TempPathFac
     """
     port = free_port()
     directory = tmp_path_factory.mktemp("daemon")
-    env = clean_environment(**daemon_settings(api_url=simulator.url, state_dir=directory, http_port=port))
+    env = environment(**daemon_settings(api_url=simulator.url, state_dir=directory, http_port=port))
     process = ServedProcess(
         command=scaler_command("run"), port=port, cwd=REPO, log_path=directory / "output.log", env=env,
         ready_path="/readyz",

@@ -11,14 +11,14 @@ stopped (saving GPUs and dollars), one nobody governs, one a person stopped.
 from __future__ import annotations
 
 import json
-import os
-import sys
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tests.processes import scaler_command
 
 ORGANIZATION = Path(__file__).resolve().parent / "organization"
 SEED = ORGANIZATION / "seed.yaml"
@@ -44,21 +44,9 @@ def seed_document() -> dict[str, Any]:
     return yaml.safe_load(SEED.read_text())
 
 
-def scaler_command(*args: str) -> list[str]:
-    """The ``scaler`` command of the interpreter running the tests, with ``args``."""
-    return [sys.executable, "-m", "scaler", *args]
-
-
 def sim_command(port: int) -> list[str]:
     """``scaler sim`` serving the seed on 127.0.0.1:``port``."""
     return scaler_command("sim", "--port", str(port), "--seed", str(SEED))
-
-
-def clean_environment(**extra: str) -> dict[str, str]:
-    """This process's environment without any ``SCALER_*`` variable, plus ``extra``."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("SCALER_")}
-    env.update(extra)
-    return env
 
 
 def daemon_settings(

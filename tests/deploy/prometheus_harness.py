@@ -3,65 +3,43 @@
 ``PrometheusServer`` writes a scrape config (1 s interval, storage in a temporary
 directory; targets alone or in groups carrying labels of their own, as the Prometheus
 Operator gives each target its ``namespace``), starts the ``prometheus`` binary on a
-free 127.0.0.1 port, and answers instant and range queries through the HTTP API. ``ServedProcess`` runs a process that
-serves HTTP on a loopback port (the daemon, the simulator, the stand-in scrape target)
-and waits until it answers. Every wait polls with a deadline; nothing sleeps for a
-fixed time.
+free 127.0.0.1 port, and answers instant and range queries through the HTTP API.
+``ServedProcess`` runs a process that serves HTTP on a loopback port (the daemon, the simulator, the stand-in scrape target)
+and waits until it answers. The environment, the waits (polling with a deadline; nothing
+sleeps for a fixed time) and the ending of processes are the suites' shared harness
+(:mod:`tests.processes`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
+
+from tests import processes
+from tests.processes import HarnessError, free_port, stop
 
 JOB = "simplismart-scaler"
 SCRAPE_INTERVAL = "1s"
 POLL_SECONDS = 0.1
 
-T = TypeVar("T")
-
-
-class HarnessError(Exception):
-    """A process did not start, or a condition was not met before its deadline."""
+#: Waits for Prometheus and the processes it scrapes look every 0.1 s: a look is an HTTP query.
+wait_for = functools.partial(processes.wait_for, every=POLL_SECONDS)
 
 
 def find_binary(name: str) -> str | None:
     """Return the path of ``name`` on PATH, or None."""
     return shutil.which(name)
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(condition: Callable[[], T | None], *, timeout: float, what: str) -> T:
-    """Poll ``condition`` until it returns a truthy value, and return that value.
-
-    Raises :class:`HarnessError` naming ``what`` when ``timeout`` seconds pass first.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise HarnessError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(POLL_SECONDS)
 
 
 def http_get(url: str, *, timeout: float = 5.0) -> tuple[int, bytes]:
@@ -89,17 +67,6 @@ def _answers(url: str) -> bool:
     except OSError:
         return False
     return status == 200
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate ``process`` and reap it (killing it if it does not exit in 10 s)."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 @dataclass
@@ -145,7 +112,7 @@ class ServedProcess:
             return _answers(self.url + self.ready_path)
 
         try:
-            wait_for(ready, timeout=timeout, what=f"{self.url}{self.ready_path} to answer 200")
+            wait_for(f"{self.url}{self.ready_path} to answer 200", ready, timeout=timeout)
         except HarnessError as error:
             raise HarnessError(f"{error}\n{self.output()}") from None
 
@@ -168,7 +135,7 @@ class ServedProcess:
         """Stop the process (SIGTERM, then SIGKILL after 10 s); return its exit status."""
         if self.process is None:
             return None
-        _stop(self.process)
+        stop(self.process)
         return self.process.returncode
 
 
@@ -235,14 +202,14 @@ class PrometheusServer:
                 raise HarnessError(f"prometheus exited with {process.returncode}: {self.log()[-2000:]}")
             return _answers(f"{self.url}/-/ready")
 
-        wait_for(ready, timeout=timeout, what="prometheus to be ready")
+        wait_for("prometheus to be ready", ready, timeout=timeout)
 
     def log(self) -> str:
         return (self.workdir / "prometheus.log").read_text(errors="replace")
 
     def stop(self) -> None:
         if self.process is not None:
-            _stop(self.process)
+            stop(self.process)
 
     def api(self, path: str, **params: str) -> dict[str, Any]:
         """Call ``/api/v1/<path>``; return the decoded body (status "success" or "error")."""
@@ -273,7 +240,7 @@ class PrometheusServer:
             result = self.vector(expr)
             return bool(result) and float(result[0]["value"][1]) >= count
 
-        wait_for(enough, timeout=timeout, what=f"{count} scrapes of {target}")
+        wait_for(f"{count} scrapes of {target}", enough, timeout=timeout)
 
 
 def promtool_test_rules(

@@ -1,4 +1,5 @@
-"""The alert rules as a file: every alert the issue lists, annotated, with its runbook entry in the documentation."""
+"""The alert rules as a file: an alert for every condition an operator must hear of, annotated, with its runbook
+entry in the documentation."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from tests.doc_pages import MKDOCS_CONFIG, heading_anchor, marked_section
 #: The runbook page of the documentation site, as MkDocs publishes docs/runbook.md.
 RUNBOOK_PAGE = yaml.safe_load(MKDOCS_CONFIG.read_text())["site_url"].rstrip("/") + "/runbook/"
 RUNBOOK_BASE = RUNBOOK_PAGE + "#"
-#: The conditions the issue asks an alert for, and the alert that covers each.
+#: The conditions that need a person (the scaler cannot act, acts wrongly, or a deployment it
+#: governs stays unwell), and the alert that covers each.
 REQUIRED_ALERTS = {
     "scaler down": "SimplismartScalerDown",
     "scaler not scraped": "SimplismartScalerAbsent",
@@ -45,7 +47,7 @@ def _runbook_section() -> str:
 
 
 def test_every_required_alert_exists() -> None:
-    """Each condition the issue lists has its alert."""
+    """Each condition that needs a person has its alert."""
     names = {rule.get("alert") for rule in _rules()}
     assert {} == {condition: alert for condition, alert in REQUIRED_ALERTS.items() if alert not in names}
 

@@ -159,7 +159,7 @@ def release_prometheus(
             return bool(found) and not any(rule["lastEvaluation"].startswith("0001") for rule in found)
 
         # Rules are evaluated every second: once each has been, the scrapes above are behind them.
-        wait_for(evaluated, timeout=20, what="every rendered rule to be evaluated")
+        wait_for("every rendered rule to be evaluated", evaluated, timeout=20)
         yield server
     finally:
         server.stop()

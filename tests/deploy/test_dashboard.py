@@ -21,7 +21,7 @@ from tests.deploy.conftest import DASHBOARD
 from tests.deploy.metric_names import PER_DEPLOYMENT_NAMES, exported_series_names, referenced_metric_names
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
-#: The panels the issue asks for, by title.
+#: The panels an operator needs to see what the scaler does and saves, by title.
 REQUIRED_PANELS = (
     "Actions per minute by action and result",
     "Errors by reason",
@@ -149,7 +149,7 @@ def test_dashboard_wires_no_data_source() -> None:
 
 @pytest.mark.parametrize("title", REQUIRED_PANELS)
 def test_required_panel_exists_with_queries(title: str) -> None:
-    """Each panel the issue lists exists and has at least one query."""
+    """Each required panel exists and has at least one query."""
     assert _panels_by_title()[title]["targets"]
 
 

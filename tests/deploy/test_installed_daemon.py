@@ -25,8 +25,9 @@ from tests.deploy.configmap_volume import write_configmap_volume
 from tests.deploy.conftest import REPO, running_simulator
 from tests.deploy.image_install import image_environment
 from tests.deploy.organization import POLICIES, daemon_settings, seed_document
-from tests.deploy.prometheus_harness import HarnessError, ServedProcess, free_port, wait_for
+from tests.deploy.prometheus_harness import ServedProcess, wait_for
 from tests.deploy.read_only_root import namespaces_available, read_only_command
+from tests.processes import HarnessError, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -180,10 +181,11 @@ def test_runbook_commands_work_beside_the_running_daemon(
         validate = scaler("validate")
         plan = scaler("plan", "--live", "--hours", "1")
         status = scaler("status")
-        suspend = scaler("suspend", "chat-llm", "--for", "2h", "--reason", "incident 42")
+        store = ("--state-url", daemon.env["SCALER_STATE_URL"])  # no keys configured: the store, as the runbook says
+        suspend = scaler("suspend", "chat-llm", "--for", "2h", "--reason", "incident 42", *store)
         listed = scaler("suspensions")
-        honoured = wait_for(suspended, timeout=20, what="the daemon to honour the suspension")
-        resume = scaler("resume", "chat-llm")
+        honoured = wait_for("the daemon to honour the suspension", suspended, timeout=20)
+        resume = scaler("resume", "chat-llm", *store)
     finally:
         daemon.stop()
     assert ([0, 0, 0, 0, 0, 0], "incident 42") == (
@@ -214,7 +216,7 @@ def test_refused_token_makes_the_daemon_unready_but_alive(
 
     try:
         daemon.start()
-        api_check = wait_for(refused, timeout=20, what="/readyz to report the refused token")
+        api_check = wait_for("/readyz to report the refused token", refused, timeout=20)
         alive = daemon.get("/healthz")[0]
         auth_gauge = b"\nscaler_api_auth_ok 0.0\n" in daemon.get("/metrics")[1]
     finally:

@@ -57,10 +57,10 @@ from tests.deploy.prometheus_harness import (
     PrometheusServer,
     ServedProcess,
     TargetGroup,
-    free_port,
     promtool_test_rules,
     wait_for,
 )
+from tests.processes import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -146,21 +146,30 @@ def play_failover(server: PrometheusServer, replicas: ReplicaTargets) -> float:
     server.wait_for_samples(new, 2)
     began = time.time()
     replicas.command(OLD_LEADER, "fail-next-scrape")
-    wait_for(lambda: _has(server, f'min_over_time(up{{instance="{old}"}}[1m]) == 0'), timeout=10,
-             what="a failed scrape of the leader")
+    wait_for(
+        "a failed scrape of the leader",
+        lambda: _has(server, f'min_over_time(up{{instance="{old}"}}[1m]) == 0'),
+        timeout=10,
+    )
     for name in (OLD_LEADER, NEW_LEADER):
         replicas.command(name, "reload")
     replicas.command(OLD_LEADER, "save")
-    wait_for(lambda: _has(server, f'scaler_gpu_seconds_saved_total{{instance="{old}"}} > 0')
-             and 2 == len(server.vector('scaler_policy_reloads_total{result="success"} == 2')),
-             timeout=10, what="the leader's saving and both reloads")
+    wait_for(
+        "the leader's saving and both reloads",
+        lambda: _has(server, f'scaler_gpu_seconds_saved_total{{instance="{old}"}} > 0')
+        and 2 == len(server.vector('scaler_policy_reloads_total{result="success"} == 2')),
+        timeout=10,
+    )
     replicas.command(OLD_LEADER, "step-down")
-    wait_for(lambda: _has(server, "sum(scaler_leader) == 0"), timeout=10, what="a moment without a leader")
+    wait_for("a moment without a leader", lambda: _has(server, "sum(scaler_leader) == 0"), timeout=10)
     replicas.command(NEW_LEADER, "lead")
     replicas.command(NEW_LEADER, "save")
-    wait_for(lambda: _has(server, f'scaler_leader{{instance="{new}"}} == 1')
-             and _has(server, f'scaler_gpu_seconds_saved_total{{instance="{new}"}} > 0'),
-             timeout=10, what="the new leader and its saving")
+    wait_for(
+        "the new leader and its saving",
+        lambda: _has(server, f'scaler_leader{{instance="{new}"}} == 1')
+        and _has(server, f'scaler_gpu_seconds_saved_total{{instance="{new}"}} > 0'),
+        timeout=10,
+    )
     return began
 
 
@@ -203,8 +212,11 @@ def servers(
         failover_started_at = play_failover(replicas, replica_targets)
         dashboard.wait_for_samples(daemon_target.address, DASHBOARD_SCRAPES)
         add_deployment(simulator.url, LATE_DEPLOYMENT)
-        wait_for(lambda: _late_deployment_stopped(dashboard), timeout=20,
-                 what=f"Prometheus to see {LATE_DEPLOYMENT['deployment_name']} stopped by the daemon")
+        wait_for(
+            f"Prometheus to see {LATE_DEPLOYMENT['deployment_name']} stopped by the daemon",
+            lambda: _late_deployment_stopped(dashboard),
+            timeout=20,
+        )
         for name in HEALTHY_INSTALLS.values():
             alerts.wait_for_samples(detail_targets.address(name), 2)
             detail_targets.command(name, "save")
@@ -836,7 +848,7 @@ def test_prometheus_evaluates_every_rule_without_error(servers: Servers) -> None
             return None
         return {name: f"{rule['health']} {rule.get('lastError', '')}".strip() for name, rule in rules.items()}
 
-    health = wait_for(evaluated, timeout=20, what="every rule to be evaluated")
+    health = wait_for("every rule to be evaluated", evaluated, timeout=20)
     assert {rule["alert"]: "ok" for rule in _alert_rules()} == health
 
 
@@ -879,14 +891,14 @@ def test_every_alert_fires_for_the_troubled_scaler_in_each_detail(servers: Serve
         seen = named()
         return seen if set(seen) >= set(expected) else None
 
-    wait_for(all_there, timeout=20, what=f"every alert to become active in {namespace}")
+    wait_for(f"every alert to become active in {namespace}", all_there, timeout=20)
     assert expected == named()
 
 
 def test_no_alert_names_a_healthy_install(servers: Servers) -> None:
     """While the troubled scaler's alerts are active, none names the real daemon, nor a healthy leader in any
     detail, nor one of their deployments' policies."""
-    wait_for(lambda: _active_alerts(servers.alerts), timeout=20, what="any alert to become active")
+    wait_for("any alert to become active", lambda: _active_alerts(servers.alerts), timeout=20)
     healthy = {SINGLE_INSTANCE, *HEALTHY_INSTALLS.values()}
     addresses = {servers.daemon.address, *(servers.detail_targets.address(name) for name in HEALTHY_INSTALLS.values())}
     named = sorted(
@@ -923,8 +935,9 @@ def _leadership_alerts_active(server: PrometheusServer) -> dict[str, set[str]] |
 def test_each_leadership_alert_names_only_the_install_in_that_trouble(servers: Servers) -> None:
     """Two leaders raise SimplismartScalerMultipleLeaders, two standbys SimplismartScalerNoLeader; neither
     names the single daemon (its own leader) nor the troubled scaler (the leader beside a dead target)."""
-    found = wait_for(lambda: _leadership_alerts_active(servers.alerts), timeout=20,
-                     what="both leadership alerts to become active")
+    found = wait_for(
+        "both leadership alerts to become active", lambda: _leadership_alerts_active(servers.alerts), timeout=20
+    )
     named = {alert: {namespace for namespace, alerts in found.items() if alert in alerts}
              for alert in LEADERSHIP_ALERTS}
     assert {"SimplismartScalerNoLeader": {NO_LEADER}, "SimplismartScalerMultipleLeaders": {SPLIT_BRAIN}} == named
@@ -932,8 +945,9 @@ def test_each_leadership_alert_names_only_the_install_in_that_trouble(servers: S
 
 def test_replicas_in_leadership_trouble_raise_no_other_alert(servers: Servers) -> None:
     """The split-brain and leaderless installs are healthy otherwise: their leadership alert is their only one."""
-    found = wait_for(lambda: _leadership_alerts_active(servers.alerts), timeout=20,
-                     what="both leadership alerts to become active")
+    found = wait_for(
+        "both leadership alerts to become active", lambda: _leadership_alerts_active(servers.alerts), timeout=20
+    )
     assert {SPLIT_BRAIN: {"SimplismartScalerMultipleLeaders"}, NO_LEADER: {"SimplismartScalerNoLeader"}} == {
         namespace: found.get(namespace, set()) for namespace in (SPLIT_BRAIN, NO_LEADER)
     }

@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-import time_machine
 from click.testing import CliRunner
+from freezegun import freeze_time
 
 from scaler.cli.main import main
 from tests.deploy.test_readme import code_of, command_problems
@@ -93,7 +93,7 @@ def test_readme_policy_commands_work_as_written(policy_checkout: Path) -> None:
     assert ["scaler", "validate"] == validate[:2] and ["scaler", "plan"] == plan[:2]
     validated = CliRunner().invoke(main, validate[1:])
     assert (0, "valid: 1 policy, 1 window, 0 health rules in 1 file\n") == (validated.exit_code, validated.stdout)
-    with time_machine.travel(datetime(2026, 12, 21, 5, 0, tzinfo=timezone.utc), tick=False):
+    with freeze_time(datetime(2026, 12, 21, 5, 0, tzinfo=timezone.utc)):
         planned = CliRunner().invoke(main, plan[1:])
     assert 0 == planned.exit_code, planned.output
     governed = re.findall(r"^(\S+) .* policy office-hours \(Europe/Berlin\)$", planned.stdout, re.MULTILINE)

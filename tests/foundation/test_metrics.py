@@ -34,7 +34,7 @@ def test_bounded_series_exist_before_their_first_event() -> None:
     registry = CollectorRegistry()
     Metrics(registry)
     assert 0.0 == registry.get_sample_value(
-        "scaler_api_request_errors_total", {"endpoint": "startstop", "reason": "wallet_blocked"}
+        "scaler_action_errors_total", {"action": "restart", "reason": "wallet_blocked"}
     )
     assert 0.0 == registry.get_sample_value("scaler_scheduler_events_total", {"event": "missed"})
     assert 0.0 == registry.get_sample_value("scaler_policy_reloads_total", {"result": "error"})

@@ -9,7 +9,7 @@ when the test ticks them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 from prometheus_client import CollectorRegistry
@@ -17,6 +17,8 @@ from prometheus_client import CollectorRegistry
 from scaler.daemon.service import Daemon
 from scaler.metrics import Metrics
 from scaler.simplismart.client import SimplismartClient
+from scaler.simplismart.limits import Limits
+from scaler.simplismart.retries import RetryPolicy
 from scaler.store import open_store
 from scaler.store.leader import PostgresElector, open_elector
 from tests.daemon.harness import MUTATING, Harness, no_sleep
@@ -67,8 +69,8 @@ def make_replica(harness: Harness, state_url: str, name: str, clock: FakeClock) 
         transport=transport,
         metrics=metrics,
         sleep=no_sleep,
-        max_requests_per_second=math.inf,
-        retry_wait_jitter_seconds=0.0,
+        limits=replace(Limits.from_settings(harness.settings), max_requests_per_second=math.inf),
+        retry=replace(RetryPolicy.from_settings(harness.settings), wait_jitter_seconds=0.0),
     )
     elector = open_elector(state_url, timing=FAST, metrics=metrics, clock=clock, identity=name)
     assert isinstance(elector, PostgresElector)

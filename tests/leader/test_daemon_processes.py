@@ -16,13 +16,15 @@ import pytest
 from scaler.sim import DEFAULT_ORG_ID, DEFAULT_TOKEN
 from scaler.store.leader import LeaderTiming
 from tests.daemon.harness import MUTATING
-from tests.leader.processes import REPO, LoggedProcess, environment, start_daemon, start_simulator
+from tests.daemon.policies import LLAMA_STOPPED, document
+from tests.leader.processes import start_daemon
+from tests.processes import REPO, LoggedProcess, SimProcess, environment, scaler_command
 
 pytestmark = pytest.mark.integration
 
 #: The product's promise: failover within 15 s of the leader's death.
 FAILOVER_PROMISE_SECONDS = 15.0
-STOPPED = "version: 1\npolicies:\n  - name: llama\n    match: {names: [llama-3-8b-chat]}\n    default: stopped\n"
+STOPPED = document(LLAMA_STOPPED)
 RUNNING = STOPPED.replace("default: stopped", "default: running")
 #: The first leader's timing only decides how soon it starts acting (the test is shorter for it); the
 #: failover is bounded by the standby's timing, the defaults.
@@ -37,14 +39,8 @@ QUICK_FIRST_LEADER = {
 @pytest.fixture
 def simulator() -> Iterator[str]:
     """The simulator in a process of its own; yields its URL."""
-    process, url = start_simulator()
-    try:
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        assert process.stdout is not None
-        process.stdout.close()
+    with SimProcess() as process:
+        yield process.url
 
 
 def mutating_requests(process: LoggedProcess) -> list[tuple[float, str]]:
@@ -109,7 +105,7 @@ def test_kill_9_of_the_leader_daemon_hands_over_within_the_bound(
 def run_once(simulator: str, postgres_url: str, policies: Path) -> subprocess.CompletedProcess[str]:
     """`scaler run --once` against the simulator, on the PostgreSQL state, with a short election timing."""
     return subprocess.run(
-        [sys.executable, "-m", "scaler", "run", "--once"],
+        scaler_command("run", "--once"),
         capture_output=True,
         text=True,
         timeout=60,

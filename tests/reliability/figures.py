@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-#: The suite's scenarios, by number (the issue's numbering), as the table names them.
+#: The suite's scenarios, by number (as docs/reliability.md's table numbers them), as the table names them.
 SCENARIOS = {
     1: "platform faults",
     2: "crashes (SIGKILL)",

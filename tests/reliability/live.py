@@ -176,7 +176,6 @@ async def live_daemon(
         options = {
             "sleep": asyncio.sleep,
             "clock": time.monotonic,
-            "retry_wait_jitter_seconds": 0.0,
             **(client_options or {}),
         }
         harness = Harness(

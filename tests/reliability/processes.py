@@ -1,106 +1,25 @@
-"""Real processes for the reliability scenarios: ``scaler sim`` and ``scaler run``, as an operator starts them.
+"""The daemon as the reliability scenarios run it: ``scaler run`` as an operator starts it, beside ``scaler sim``.
 
-:class:`SimProcess` serves the simulator on a free loopback port and drives its control
-API; :class:`DaemonProcess` runs the daemon with a chosen environment, its JSON log in a
-file, and can read its endpoints, stop it with SIGTERM or kill it with SIGKILL. Waiting
-is polling with a deadline: a process that does not get there in time fails the test
-with what it logged.
+:class:`DaemonProcess` runs the daemon with a chosen environment, its JSON log in a file
+that outlives restarts (each process reads only its own lines), and can read its endpoints,
+stop it with SIGTERM or kill it with SIGKILL. The environment, the waits and the simulator's
+process are the suites' shared harness (:mod:`tests.processes`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from scaler.sim import DEFAULT_ORG_ID, DEFAULT_TOKEN
-
-#: Seconds a process may take to start serving (an import of the package takes about one on a busy machine).
-START_TIMEOUT_SECONDS = 30.0
-_POLL_SECONDS = 0.02
-
-
-def environment(**extra: str | None) -> dict[str, str]:
-    """This process's environment without any SCALER_ variable, plus ``extra`` (``None`` removes one)."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SCALER_")}
-    for key, value in extra.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float, describe: Callable[[], str] = lambda: "") -> Any:
-    """Poll ``check`` until it returns something true; return it. Fail with ``what`` and ``describe()`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not after {timeout:g} s. {describe()}")
-        time.sleep(_POLL_SECONDS)
-
-
-class SimProcess:
-    """``scaler sim --port 0`` in a process of its own."""
-
-    def __init__(self, *, token: str = DEFAULT_TOKEN, log_path: Path | None = None) -> None:
-        command = [sys.executable, "-m", "scaler", "sim", "--port", "0", "--request-log-limit", "1000000"]
-        if token != DEFAULT_TOKEN:
-            command += ["--token", token]
-        self.token = token
-        self._log = open(log_path, "w") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=self._log, text=True, env=environment()
-        )
-        assert self.process.stdout is not None
-        first = self.process.stdout.readline()
-        if "listening on" not in first:
-            self.stop()
-            raise AssertionError(f"scaler sim did not start: {first!r}")
-        self.url = first.strip().rsplit(" ", 1)[1]
-        self.http = httpx.Client(base_url=self.url, timeout=30)
-
-    def control(self, method: str, path: str, body: Any = None) -> Any:
-        """Call the control API (``path`` below ``/_sim``); fail on an error answer."""
-        response = self.http.request(method, f"/_sim{path}", json=body)
-        assert response.is_success, f"{method} /_sim{path}: {response.status_code} {response.text}"
-        return response.json()
-
-    def requests(self) -> list[dict[str, Any]]:
-        """The simulator's whole request log, oldest first."""
-        return self.control("GET", "/requests")["requests"]
-
-    def deployments(self) -> dict[str, dict[str, Any]]:
-        """Every deployment's full simulated state, by id."""
-        return {item["deployment_id"]: item for item in self.control("GET", "/deployments")}
-
-    def stop(self) -> None:
-        """Stop the simulator (SIGTERM, then SIGKILL if it lingers)."""
-        if hasattr(self, "http"):
-            self.http.close()
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        if self._log is not subprocess.DEVNULL:
-            self._log.close()
-
+from tests.processes import START_TIMEOUT_SECONDS, environment, scaler_command, wait_for
 
 class DaemonProcess:
     """``scaler run`` with ``env`` (on top of :func:`environment`), its stderr (JSON log lines) in ``log_path``."""
@@ -111,7 +30,7 @@ class DaemonProcess:
         self._log = open(log_path, "a")  # noqa: SIM115 - closed when the process is reaped
         self.started = time.time()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "scaler", "run"],
+            scaler_command("run"),
             stdout=subprocess.DEVNULL,
             stderr=self._log,
             env=environment(**env),
@@ -149,7 +68,7 @@ class DaemonProcess:
                 raise AssertionError(f"scaler run exited {self.process.returncode}:\n{self.tail()}")
             return next((str(event["http"]) for event in self.events() if event.get("event") == "daemon_started"), None)
 
-        self.url = wait_for("daemon_started", started, timeout, self.tail)
+        self.url = wait_for("daemon_started", started, timeout=timeout, describe=self.tail)
         return self.url
 
     def get(self, path: str) -> httpx.Response:
@@ -170,7 +89,7 @@ class DaemonProcess:
                     return _unix(str(event["timestamp"]))
             return None
 
-        since = wait_for(sign, acquired, timeout, self.tail)
+        since = wait_for(sign, acquired, timeout=timeout, describe=self.tail)
         return self.wait_cycle(after=since, timeout=timeout)
 
     def wait_cycle(self, *, after: float, timeout: float = START_TIMEOUT_SECONDS) -> dict[str, Any]:
@@ -186,7 +105,7 @@ class DaemonProcess:
                 return document
             return None
 
-        return wait_for("a reconcile", cycled, timeout, self.tail)
+        return wait_for("a reconcile", cycled, timeout=timeout, describe=self.tail)
 
     # --- Ending it -------------------------------------------------------------------
 
@@ -215,18 +134,3 @@ class DaemonProcess:
 
 def _unix(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-
-
-def daemon_environment(sim: SimProcess, *, policies: Path, state_url: str, **extra: str) -> dict[str, str]:
-    """The environment of a daemon against ``sim``: its token and org, JSON logs, an HTTP port of its own."""
-    return {
-        "SCALER_API_URL": sim.url,
-        "SCALER_API_TOKEN": sim.token,
-        "SCALER_ORG_ID": DEFAULT_ORG_ID,
-        "SCALER_POLICY_PATH": str(policies),
-        "SCALER_STATE_URL": state_url,
-        "SCALER_HTTP_PORT": "0",
-        "SCALER_LOG_FORMAT": "json",
-        "SCALER_LOG_LEVEL": "info",
-        **extra,
-    }

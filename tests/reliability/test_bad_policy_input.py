@@ -16,7 +16,6 @@ of the refused files.
 from __future__ import annotations
 
 import json
-import os
 import re
 import resource
 import subprocess
@@ -31,12 +30,14 @@ from hypothesis import strategies as st
 from scaler.policy.errors import PolicyIssue, PolicyLoadError
 from scaler.policy.loader import load_policy_set, load_policy_text, parse_policy_sources
 from scaler.policy.model import PolicySet
+from tests.processes import environment
 from tests.reliability.figures import ScenarioFigures, is_full, run_seed, scaled
 from tests.reliability.policy_documents import Document, alias_bomb, deep_nesting, policy_documents
 
 pytestmark = pytest.mark.scenario(5)
 
-#: Documents generated (the issue asks for at least 1,000 in the full run).
+#: Documents generated: at least 1,000 in the full run, enough for every kind of damage that
+#: tests.reliability.policy_documents knows to be drawn many times over.
 DOCUMENTS = scaled(fast=150, full=1_500)
 #: Refused files given to ``scaler validate``, one process each (plus one run over all of them).
 CLI_FILES = scaled(fast=2, full=30)
@@ -275,9 +276,8 @@ def refused_sample(count: int) -> list[Document]:
 
 def validate(*paths: Path) -> subprocess.CompletedProcess[str]:
     """Run ``scaler validate PATHS`` as a user does, in a process of its own."""
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("SCALER_")}
     command = [str(Path(sys.executable).with_name("scaler")), "validate", *map(str, paths)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=environment)
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=environment())
 
 
 def expected_lines(*paths: Path) -> list[str]:

@@ -68,8 +68,9 @@ from tests.daemon.harness import (
     SDXL,
     WHISPER,
 )
+from tests.processes import SimProcess, daemon_environment
 from tests.reliability.figures import ScenarioFigures, is_full, run_seed, scaled
-from tests.reliability.processes import DaemonProcess, SimProcess, daemon_environment
+from tests.reliability.processes import DaemonProcess
 
 pytestmark = [pytest.mark.scenario(2), pytest.mark.integration]
 
@@ -307,7 +308,7 @@ def run_crashes(
         schedule = Schedule.random(start, end, rng)
         schedule.write(policies)
         environment = daemon_environment(
-            sim,
+            sim.url,
             policies=policies,
             state_url=state_url,
             SCALER_RECONCILE_INTERVAL_SECONDS="2",

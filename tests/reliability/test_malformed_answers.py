@@ -31,10 +31,12 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from scaler.metrics import API_ENDPOINTS, Metrics
+from scaler.metrics import Metrics
 from scaler.sim.faults import MALFORMED_KINDS
 from scaler.simplismart import errors
-from scaler.simplismart.client import DEFAULT_MAX_RESPONSE_BYTES, SimplismartClient
+from scaler.simplismart.client import SimplismartClient
+from scaler.simplismart.endpoints import ENDPOINTS
+from scaler.simplismart.limits import DEFAULT_MAX_RESPONSE_BYTES
 from scaler.simplismart.models import (
     DeleteResult,
     Deployment,
@@ -44,7 +46,7 @@ from scaler.simplismart.models import (
     StartStopResult,
     UpdateReplicasResult,
 )
-from tests.client.fakes import DEPLOYMENT_ID, OTHER_DEPLOYMENT_ID, ScriptedPlatform, deployment_json, make_client
+from tests.client.fakes import DEPLOYMENT_ID, OTHER_DEPLOYMENT_ID, ScriptedPlatform, deployment_json, limits, make_client, retries
 from tests.client.serving import LoopbackServer
 from tests.reliability.figures import ScenarioFigures, run_seed, scaled
 from tests.client.in_process_sim import WHISPER, InProcessSim
@@ -173,7 +175,7 @@ async def run_damaged_call(sim: InProcessSim, kind: str, endpoint: str, *, attem
     await sim.ctl("POST", "/faults/malformed", {"kind": kind, "endpoint": endpoint})
     metrics = Metrics(CollectorRegistry())
     deadline = DRIP_DEADLINE if kind == "slow_drip" else DEADLINE
-    async with sim.client(metrics=metrics, retry_attempts=attempts, attempt_deadline_seconds=deadline) as client:
+    async with sim.client(metrics=metrics, limits=limits(attempt_deadline_seconds=deadline), retry=retries(attempts=attempts)) as client:
         with capture_logs() as logs:
             outcome = await call_within(CALLS[endpoint](client), attempts * deadline + HANG_SLACK)
     return outcome, metrics, logs
@@ -226,7 +228,7 @@ async def test_a_padded_answer_is_read_up_to_the_cap_and_refused_beyond(
 ) -> None:
     """The simulator's `large` answer padded to exactly 8 MiB parses; one byte more is a MalformedResponse."""
     await sim.ctl("POST", "/faults/malformed", {"kind": "large", "endpoint": "list_deployments", "size_bytes": size})
-    async with sim.client(attempt_deadline_seconds=DEADLINE) as client:
+    async with sim.client(limits=limits(attempt_deadline_seconds=DEADLINE)) as client:
         outcome = await call_within(client.list_deployments(), DEADLINE + HANG_SLACK)
     record(figures, outcome, f"list padded to {size} bytes")
     assert expected is outcome.kind
@@ -251,7 +253,7 @@ async def test_over_a_socket_a_slow_drip_is_cut_by_the_attempt_deadline(
     await simulator.ctl("POST", "/reset")
     drip = {"kind": "slow_drip", "endpoint": "list_deployments", "bytes_per_second": 1000}
     await simulator.ctl("POST", "/faults/malformed", drip)
-    async with simulator.client(base_url=url, transport=None, retry_attempts=1, attempt_deadline_seconds=0.5) as client:
+    async with simulator.client(base_url=url, transport=None, limits=limits(attempt_deadline_seconds=0.5), retry=retries(attempts=1)) as client:
         outcome = await call_within(client.list_deployments(), 0.5 + HANG_SLACK)
     record(figures, outcome, "slow drip over a socket")
     assert errors.RequestTimeout is outcome.kind
@@ -266,7 +268,7 @@ async def test_over_a_socket_a_dropped_connection_is_a_connection_failure(
     simulator, url = served_sim
     await simulator.ctl("POST", "/reset")
     await simulator.ctl("POST", "/faults/malformed", {"kind": "drop", "endpoint": "get_health"})
-    async with simulator.client(base_url=url, transport=None, retry_attempts=1) as client:
+    async with simulator.client(base_url=url, transport=None, retry=retries(attempts=1)) as client:
         outcome = await call_within(client.get_health(WHISPER), DEADLINE + HANG_SLACK)
     record(figures, outcome, "dropped connection over a socket")
     assert (errors.ConnectionFailed, True) == (outcome.kind, getattr(outcome.result, "transient", None))
@@ -356,7 +358,7 @@ CRAFTED = {
 async def test_a_crafted_answer_gives_its_typed_outcome(figures: ScenarioFigures, name: str) -> None:
     """Each crafted answer: the expected typed answer or typed error; an error page is never taken for the platform's message."""
     reply, endpoint, expected = CRAFTED[name]
-    async with make_client(ScriptedPlatform(reply), retry_attempts=1) as client:
+    async with make_client(ScriptedPlatform(reply), retry=retries(attempts=1)) as client:
         outcome = await call_within(CALLS[endpoint](client), DEADLINE)
     record(figures, outcome, name)
     if isinstance(expected, list):
@@ -514,7 +516,7 @@ async def test_any_answer_to_any_endpoint_is_a_typed_answer_or_a_typed_error(fig
     for endpoint, answers in cases:
         metrics = Metrics(CollectorRegistry())
         replies = [answer(status, body, **{name.replace("-", "_"): value for name, value in headers.items()}) for status, body, headers in answers]
-        async with make_client(ScriptedPlatform(*replies), metrics=metrics, retry_attempts=4, attempt_deadline_seconds=DEADLINE) as client:
+        async with make_client(ScriptedPlatform(*replies), metrics=metrics, limits=limits(attempt_deadline_seconds=DEADLINE), retry=retries(attempts=4)) as client:
             outcome = await call_within(CALLS[endpoint](client), 4 * DEADLINE + HANG_SLACK)
         crash = record(figures, outcome, f"{endpoint} answered {[status for status, _, _ in answers]}", faults=len(answers))
         if crash:
@@ -526,4 +528,4 @@ async def test_any_answer_to_any_endpoint_is_a_typed_answer_or_a_typed_error(fig
         else:
             assert ({}, True) == (reasons, ANSWER_TYPES[endpoint](outcome.result)), (endpoint, outcome.result)
     assert [] == crashes
-    assert set(API_ENDPOINTS) == {endpoint for endpoint, _ in cases}
+    assert set(ENDPOINTS) == {endpoint for endpoint, _ in cases}

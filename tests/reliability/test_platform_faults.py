@@ -54,6 +54,7 @@ import structlog
 from scaler.daemon.http import create_http_app
 from scaler.settings import Settings
 from scaler.sim.model import SeedDeployment, SeedDocument
+from scaler.simplismart.limits import Limits
 from tests.daemon.harness import MONDAY, at_utc
 from tests.reliability.figures import ScenarioFigures, is_full, run_seed
 from tests.reliability.live import Live, Network, live_daemon
@@ -286,7 +287,7 @@ async def play(tmp_path: Path, *, faults: Faulty | None) -> Day:
         start=START,
         seed=seed,
         fault=faults,
-        client_options={"max_requests_per_second": DEFAULTS.max_requests_per_second},
+        client_options={"limits": Limits(max_requests_per_second=DEFAULTS.max_requests_per_second)},
         max_requests_per_second=DEFAULTS.max_requests_per_second,
         api_retry_attempts=DEFAULTS.api_retry_attempts,
     ) as live:

@@ -34,7 +34,6 @@ import resource
 import signal
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +50,8 @@ from scaler.daemon.http import create_http_app
 from scaler.store import Store, open_store
 from tests.daemon.harness import MONDAY, Harness, at_utc
 from tests.reliability.figures import ScenarioFigures
-from tests.reliability.processes import DaemonProcess, SimProcess, daemon_environment, environment
+from tests.processes import SimProcess, daemon_environment, environment, scaler_command
+from tests.reliability.processes import DaemonProcess
 from tests.reliability.test_malformed_answers_daemon import AT_EIGHT, POLICIES
 
 pytestmark = pytest.mark.scenario(7)
@@ -84,7 +84,7 @@ def no_file_growth() -> None:
 def run_scaler(env: dict[str, str | None], log: Path, preexec: Callable[[], None] | None = None) -> tuple[int, str]:
     """``scaler run`` that must refuse to start: its exit status and its stderr."""
     result = subprocess.run(
-        [sys.executable, "-m", "scaler", "run"],
+        scaler_command("run"),
         capture_output=True,
         text=True,
         timeout=60,
@@ -200,7 +200,7 @@ def test_a_store_that_cannot_be_written_at_start_stops_scaler_run_with_one_clear
                 disk_full_triggers(conn)
             expected = "is full"
             mend = lambda: no_disk_full_triggers(url)  # noqa: E731
-    env = daemon_environment(simulator, policies=policies, state_url=url)
+    env = daemon_environment(simulator.url, token=simulator.token, policies=policies, state_url=url)
     code, stderr = run_scaler(env, tmp_path / "refused.log", preexec)
     mend()
     simulator.control("POST", "/reset")

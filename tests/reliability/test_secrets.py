@@ -19,7 +19,6 @@ error paths with a short token (``tests/client/test_secrets.py``), the token sou
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -43,8 +42,9 @@ from scaler.sim import DEFAULT_ORG_ID
 from scaler.simplismart import errors
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.token import TokenSource
-from tests.client.fakes import DEPLOYMENT_ID, ScriptedPlatform, make_client
+from tests.client.fakes import DEPLOYMENT_ID, ScriptedPlatform, make_client, retries
 from tests.client.serving import LoopbackServer
+from tests.processes import environment
 from tests.reliability.figures import ScenarioFigures, is_full, run_seed, scaled
 from tests.client.in_process_sim import WHISPER, InProcessSim
 
@@ -121,7 +121,7 @@ FAILURES: dict[str, Any] = {
 
 async def fail_and_collect(call: Callable[[SimplismartClient], Awaitable[Any]], failure: Any, metrics: Metrics) -> list[str]:
     """Make the call fail with ``failure``; return the captured events, the error's texts and the metrics exposition."""
-    async with make_client(ScriptedPlatform(failure), metrics=metrics, token=TokenSource.static(TOKEN), retry_attempts=2) as client:
+    async with make_client(ScriptedPlatform(failure), metrics=metrics, token=TokenSource.static(TOKEN), retry=retries(attempts=2)) as client:
         with capture_logs() as logs:
             try:
                 await call(client)
@@ -155,7 +155,7 @@ async def test_no_client_error_path_shows_the_token_in_rendered_lines_or_traceba
     leaks = []
     for name, failure in FAILURES.items():
         for endpoint, call in ENDPOINT_CALLS.items():
-            async with make_client(ScriptedPlatform(failure), token=TokenSource.static(TOKEN), retry_attempts=2) as client:
+            async with make_client(ScriptedPlatform(failure), token=TokenSource.static(TOKEN), retry=retries(attempts=2)) as client:
                 try:
                     await call(client)
                 except errors.SimplismartError:
@@ -277,7 +277,7 @@ CLI_FAILURES: dict[str, tuple[list[tuple[str, str, Any]], dict[str, str | None],
 
 def run_command(url: str, args: list[str], **env: str | None) -> Result:
     """Invoke `scaler deployments ARGS` in process with the token in the environment."""
-    environment: dict[str, str | None] = {
+    variables: dict[str, str | None] = {
         "SCALER_API_URL": url,
         "SCALER_API_TOKEN": TOKEN,
         "SCALER_API_TOKEN_FILE": None,
@@ -288,7 +288,7 @@ def run_command(url: str, args: list[str], **env: str | None) -> Result:
         "SCALER_API_RETRY_TIMEOUT_SECONDS": "1",
         **env,
     }
-    return CliRunner().invoke(main, ["deployments", *args], env=environment)
+    return CliRunner().invoke(main, ["deployments", *args], env=variables)
 
 
 def cli_cases() -> list[tuple[str, str, str | None]]:
@@ -335,8 +335,7 @@ def test_a_fresh_process_failing_never_shows_the_token(served: tuple[InProcessSi
         for level in ("error", "debug"):
             control(url, "POST", "/reset")
             control(url, "POST", "/faults/fail-next", {**_ECHO, "count": 10})
-            environment = {key: value for key, value in os.environ.items() if not key.startswith("SCALER_")}
-            environment.update(
+            env = environment(
                 SCALER_API_URL=url,
                 SCALER_API_TOKEN=TOKEN,
                 SCALER_ORG_ID=DEFAULT_ORG_ID,
@@ -345,7 +344,7 @@ def test_a_fresh_process_failing_never_shows_the_token(served: tuple[InProcessSi
                 SCALER_API_RETRY_ATTEMPTS="1",
             )
             command = [str(Path(sys.executable).with_name("scaler")), "deployments", "list"]
-            run = subprocess.run(command, capture_output=True, text=True, timeout=60, env=environment)
+            run = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
             figures.add(faults=1)
             assert 1 == run.returncode, run.stderr
             assert "Traceback" not in run.stderr

@@ -22,7 +22,6 @@ import json
 import shutil
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,7 +36,8 @@ from scaler.logs import configure_logging
 from tests.daemon.harness import BATCH, EXAMPLES, LLAMA_8B, MONDAY, at_utc
 from tests.reliability.figures import ScenarioFigures
 from tests.reliability.live import live_daemon
-from tests.reliability.processes import DaemonProcess, SimProcess, daemon_environment, environment
+from tests.processes import SimProcess, daemon_environment, environment, scaler_command
+from tests.reliability.processes import DaemonProcess
 from tests.reliability.test_secrets import TOKEN, check
 
 pytestmark = [pytest.mark.scenario(6), pytest.mark.usefixtures("restore_logging")]
@@ -135,7 +135,8 @@ def test_a_killed_daemon_and_its_successor_show_no_part_of_the_token(tmp_path: P
     daemon: DaemonProcess | None = None
     try:
         env = daemon_environment(
-            sim,
+            sim.url,
+            token=sim.token,
             policies=EXAMPLES,
             state_url=f"sqlite:///{tmp_path / 'state.db'}",
             SCALER_API_TOKEN=None,
@@ -158,13 +159,13 @@ def test_a_killed_daemon_and_its_successor_show_no_part_of_the_token(tmp_path: P
         for path in ("/status", "/metrics", "/readyz", "/healthz"):
             outputs.append(daemon.get(path).text)
         for output in ("table", "json"):
-            command = [sys.executable, "-m", "scaler", "status", "--url", url, "-o", output]
+            command = scaler_command("status", "--url", url, "-o", output)
             run = subprocess.run(command, capture_output=True, text=True, timeout=60, env=environment())
             assert 0 == run.returncode, run.stderr
             outputs += [run.stdout, run.stderr]
         code = daemon.terminate()
         gone = subprocess.run(
-            [sys.executable, "-m", "scaler", "status", "--url", url], capture_output=True, text=True, timeout=60, env=environment()
+            scaler_command("status", "--url", url), capture_output=True, text=True, timeout=60, env=environment()
         )
         outputs += [gone.stdout, gone.stderr]
     finally:

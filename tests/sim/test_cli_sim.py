@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from scaler.cli.main import main
+from tests.processes import environment, scaler_command
 from tests.sim.conftest import AUTH, LIST_PATH, health_path
 
 
@@ -53,10 +53,11 @@ def test_invalid_org_id_is_refused() -> None:
 def server() -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
     """`scaler sim --port 0` in a process of its own; yields it and its first printed lines."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "scaler", "sim", "--port", "0", "--generate", "20"],
+        scaler_command("sim", "--port", "0", "--generate", "20"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=environment(),
     )
     assert process.stdout is not None
     lines = [process.stdout.readline() for _ in range(9)]
