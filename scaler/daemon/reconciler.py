@@ -444,7 +444,7 @@ class Reconciler:
                 summary.error = f"crash recovery failed: {error}"
                 return summary
             self.needs_recovery = False
-            self._absorb_statuses(recovered)
+            self._absorb_statuses(recovered, sent_since_listed=False)
             summary.reports.extend(recovered.reports)
         try:
             memory = await asyncio.to_thread(self._read_memory, now)
@@ -858,10 +858,20 @@ class Reconciler:
         view = self.views.get(deployment_id)
         return view.baseline if view is not None else 1
 
-    def _absorb_statuses(self, execution: Execution) -> None:
-        """Show the status each successful action established until a list requested after it confirms it."""
+    def _absorb_statuses(self, execution: Execution, *, sent_since_listed: bool = True) -> None:
+        """Show the status each successful action established until a list requested after it confirms it.
+
+        A call sent since the last list whose outcome is unknown (its answer lost) may have
+        changed the status: until a list requested after it, the status is unknown and the
+        deployment is left alone (a list taken before a start that did go through shows it
+        stopped, and a stop due next would be taken as done). Calls a crash interrupted were
+        sent before any list of this process (``sent_since_listed`` false).
+        """
         answered = self._clock()
-        for deployment_id, status in execution.statuses.items():
+        statuses = dict(execution.statuses)
+        for deployment_id in execution.state_unknown if sent_since_listed else ():
+            statuses.setdefault(deployment_id, DeploymentStatus.UNKNOWN)
+        for deployment_id, status in statuses.items():
             self._status_after_action[deployment_id] = (answered, status)
             deployment = self.inventory.get(deployment_id)
             if deployment is not None:

@@ -10,6 +10,8 @@ import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 
+import httpx
+
 from tests.daemon.harness import EMBEDDINGS, LLAMA_8B, MONDAY, Harness, at_utc
 from tests.daemon.policies import document
 from tests.daemon.stalls import Stalls, settle
@@ -235,3 +237,42 @@ async def test_a_cycle_whose_instant_is_older_than_the_last_decision_stands_down
     harness.daemon.reconciler.last_decided_at = at_utc(MONDAY, "06:00")
     summary = await harness.cycle()
     assert ("stale instant", []) == (summary.error, harness.calls())
+
+
+#: llama-3-8b-chat at 1..2, stopped until 05:40 and again from 05:41 to 05:51 UTC.
+STOPPED_AROUND_A_MINUTE = document(
+    """
+  - name: gap
+    match: {names: [llama-3-8b-chat]}
+    default: {min_replicas: 1, max_replicas: 2}
+    windows:
+      - {name: before, between: "05:00-05:40", state: stopped}
+      - {name: after, between: "05:41-05:51", state: stopped}
+"""
+)
+
+
+async def test_a_list_older_than_a_start_whose_answer_was_lost_is_not_taken_for_the_truth(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """A start whose answer is lost may have started the deployment: the list taken before it, showing it
+    stopped, no longer says what it is. The stop due a minute later goes out at the next list, not never."""
+    harness, stalls = stalled_harness(
+        make_harness, STOPPED_AROUND_A_MINUTE, start=at_utc(MONDAY, "05:30"), api_retry_attempts=1
+    )
+    await harness.cycle()
+    harness.at(at_utc(MONDAY, "05:40:00"))
+    stalls.hold(STARTSTOP)
+    start = asyncio.create_task(harness.daemon.wake_up())
+    await stalls.wait_held(STARTSTOP)  # the platform started it; the answer is lost
+    stalls.release(STARTSTOP, lost=httpx.ReadTimeout("the answer was lost"))
+    await start
+    harness.calls(clear=True)
+
+    harness.at(at_utc(MONDAY, "05:41:00"))
+    await harness.daemon.wake_up()  # the boundary: the last list (05:30) predates the start
+    harness.at(at_utc(MONDAY, "05:41:10"))
+    await harness.cycle()
+
+    assert ["Mon 05:41:10 llama-3-8b-chat stop -> 200"] == [str(call) for call in harness.calls()]
+    assert "DEPLOYED" != harness.sim.deployments[LLAMA_8B].status

@@ -44,6 +44,8 @@ COLUMNS = {
     "losses": "losses",
     "crashes": "crashes",
     "leaks": "token leaks",
+    "reverted": "reverted transitions",
+    "gated": "money-saving calls delayed by a gate",
 }
 #: Notes kept per scenario on crashes and leaks (the first of each kind; the counts are exact).
 MAX_NOTES = 20
@@ -96,6 +98,8 @@ class ScenarioFigures:
     losses: int | None = None
     crashes: int | None = None
     leaks: int | None = None
+    reverted: int | None = None
+    gated: int | None = None
     notes: list[str] = field(default_factory=list)
     tests_passed: int = 0
     tests_failed: int = 0
@@ -117,6 +121,8 @@ class ScenarioFigures:
         losses: int | None = None,
         crashes: int | None = None,
         leaks: int | None = None,
+        reverted: int | None = None,
+        gated: int | None = None,
     ) -> None:
         """Add counts to the scenario's columns (``cases`` and ``faults`` always count; the others once given)."""
         given: dict[str, int | None] = {
@@ -128,6 +134,8 @@ class ScenarioFigures:
             "losses": losses,
             "crashes": crashes,
             "leaks": leaks,
+            "reverted": reverted,
+            "gated": gated,
         }
         for name, value in given.items():
             if value is None:

@@ -96,7 +96,7 @@ def test_the_table_is_markdown_with_a_dash_for_unmeasured_columns() -> None:
     assert heading.startswith("| scenario ") and "| cases tried |" in heading
     assert set(rule) <= {"|", " ", "-", ":"}
     cells = [cell.strip() for cell in line.strip("|").split("|")]
-    assert ["5. bad policy input", "1,234", "56", "-", "-", "-", "-", "0", "-", "3/3", "1.2"] == cells
+    assert ["5. bad policy input", "1,234", "56", "-", "-", "-", "-", "0", "-", "-", "-", "3/3", "1.2"] == cells
 
 
 ROOT = Path(__file__).resolve().parents[2]
