@@ -173,6 +173,13 @@ def state_at(changes: list[Change], seed_state: State, instant: datetime) -> Sta
     return state
 
 
+def reached(changes: list[Change], seed_state: State, start: datetime, end: datetime, desired: DesiredState | None) -> bool:
+    """Whether the platform was in ``desired`` at some instant of ``[start, end]``."""
+    if matches(state_at(changes, seed_state, start), desired):
+        return True
+    return any(start <= change.at <= end and matches(change.after, desired) for change in changes)
+
+
 def reverted(changes: list[Change], policy: Policy) -> list[str]:
     """The changes that undo the previous one while the desired state it established still holds."""
     found = []
@@ -271,8 +278,8 @@ async def test_boundaries_that_fall_during_slow_cycles_are_never_reverted(
     problems: list[str] = []
     reverts = duplicates = late = expected = 0
     seeds = {item.deployment_name: (item.running, item.min_replicas, item.max_replicas) for item in seed.deployments}
-    # In place before the next boundary, three minutes later at most: stalled attempts and retries take time.
-    allowed = timedelta(seconds=150)
+    # Reached within a minute and a half: stalled attempts (5 s each) and their retries take time.
+    allowed = timedelta(seconds=90)
     for name, deployment_changes in sorted(changes.items()):
         policy = policies[name[:6]]
         for found in reverted(deployment_changes, policy):
@@ -283,9 +290,9 @@ async def test_boundaries_that_fall_during_slow_cycles_are_never_reverted(
                 duplicates += 1
         for instant, desired in boundaries(policy, START + WARM_UP, START + LENGTH - allowed):
             expected += 1
-            if not matches(state_at(deployment_changes, seeds[name], instant + allowed), desired):
+            if not reached(deployment_changes, seeds[name], instant, instant + allowed, desired):
                 late += 1
-                problems.append(f"{name}: {desired} due at {instant:%H:%M:%S} not in place {allowed} later")
+                problems.append(f"{name}: {desired} due at {instant:%H:%M:%S} not reached within {allowed}")
     if job_errors:
         problems.append(f"{job_errors:.0f} jobs failed")
 
