@@ -254,16 +254,15 @@ async def _drip(send: Send, payload: bytes, bytes_per_second: float, sleep: Call
         await send({"type": "http.response.body", "body": b""})
 
 
-def create_app(state: SimState) -> Starlette:
-    """Return the simulator app for ``state``: the platform surface plus the control API under ``/_sim/``."""
+def platform_routes(state: SimState) -> list[Route]:
+    """The platform surface for ``state``, in matching order; the last route answers every other path (404)."""
 
     def endpoint(
         name: str | None, method: str, handler: Callable[[SimState, _Call], Answer] | None
     ) -> PlatformEndpoint:
         return PlatformEndpoint(state, name, method, handler)
 
-    routes = [
-        Mount("/_sim", routes=control_routes(state)),
+    return [
         Route("/deployments/list/model/", endpoint(LIST_DEPLOYMENTS, "GET", _list)),
         Route("/deployments/model-deployment/fetch-status//", endpoint(GET_HEALTH, "GET", _health)),
         Route("/deployments/model-deployment/fetch-status/{deployment_id}/", endpoint(GET_HEALTH, "GET", _health)),
@@ -272,6 +271,10 @@ def create_app(state: SimState) -> Starlette:
         Route("/deployments/{deployment_id}/delete/", endpoint(DELETE, "DELETE", _delete)),
         Route("/{path:path}", endpoint(None, "", None)),
     ]
-    app = Starlette(routes=routes)
+
+
+def create_app(state: SimState) -> Starlette:
+    """Return the simulator app for ``state``: the platform surface plus the control API under ``/_sim/``."""
+    app = Starlette(routes=[Mount("/_sim", routes=control_routes(state)), *platform_routes(state)])
     app.state.sim = state
     return app

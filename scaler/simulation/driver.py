@@ -40,7 +40,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from prometheus_client import CollectorRegistry
 
 from scaler.daemon.service import Daemon
@@ -49,8 +48,8 @@ from scaler.policy import PolicySet
 from scaler.policy.plan import Plan, build_plan
 from scaler.settings import Settings
 from scaler.sim import DEFAULT_ORG_ID, DEFAULT_TOKEN
-from scaler.sim.app import create_app
 from scaler.sim.clock import ManualClock
+from scaler.sim.inprocess import PlatformTransport
 from scaler.sim.ledger import GpuLedger
 from scaler.sim.model import HealthAnswer, SeedDocument
 from scaler.sim.state import SimState
@@ -146,7 +145,7 @@ class _Simulation:
         )
         self.metrics = Metrics(CollectorRegistry())
         settings = inputs.settings
-        transport = httpx.ASGITransport(app=create_app(self.sim))
+        transport = PlatformTransport(self.sim)
         client = SimplismartClient.from_settings(
             settings,
             transport=transport,
