@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -201,8 +201,13 @@ class Daemon:
 
     # --- Jobs ------------------------------------------------------------------------
 
-    async def inventory_cycle(self, reason: str = "interval") -> CycleSummary:
+    async def inventory_cycle(
+        self, reason: str = "interval", *, only: Callable[[], Collection[UUID] | None] | None = None
+    ) -> CycleSummary:
         """List the deployments, reconcile everything; return the summary.
+
+        ``only``, called once the list is in, may name the deployments to reconcile instead
+        (``None``: everything); the simulation's virtual clock uses it.
 
         The first time, the health of the deployments governed by health rules is polled
         before the reconcile, so that no rule decides without it. The others' health is
@@ -217,7 +222,7 @@ class Daemon:
                     return CycleSummary(reason=reason, at=now, error=self._listing_failure())
                 if not self._health_polled:
                     await self.poll_health(now, reconcile=False, watched_only=True)
-                return await self.reconciler.reconcile(reason=reason)
+                return await self.reconciler.reconcile(reason=reason, only=only() if only is not None else None)
         finally:
             self.last_tick = self.clock()
             self._last_tick_monotonic = self.monotonic()

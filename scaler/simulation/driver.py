@@ -34,14 +34,16 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from prometheus_client import CollectorRegistry
 
+from scaler.daemon.reconciler import Reconciler
 from scaler.daemon.service import Daemon
 from scaler.metrics import Metrics
 from scaler.policy import PolicySet
@@ -249,8 +251,14 @@ class _Simulation:
         elif health:
             self.health_world += 1
 
-    async def _reconcile(self, reason: str = "interval") -> None:
-        await self.daemon.inventory_cycle(reason=reason)
+    async def _reconcile(self, reason: str = "interval", *, everything: bool = False) -> None:
+        reconciler = self.daemon.reconciler
+        before = dict(reconciler.inventory)
+
+        def changed() -> set[UUID] | None:
+            return None if everything else _worth_reconciling(reconciler, before)
+
+        await self.daemon.inventory_cycle(reason=reason, only=changed)
         self.reconciled_at_world = self.world
         self._notice()
 
@@ -266,7 +274,7 @@ class _Simulation:
         try:
             policy_set = daemon.load_policies()
             self._apply_events_due(start)
-            await self._reconcile(reason="start")
+            await self._reconcile(reason="start", everything=True)
             listed = list(daemon.reconciler.inventory.values())
             plan = build_plan(policy_set, listed, start, until)
             peaks = peak_windows(plan, policy_set)
@@ -330,7 +338,7 @@ class _Simulation:
                     next_health += self.health_every
                 for peak in by_instant.get(instant, ()):
                     healthy[(peak.deployment_id, instant)] = self._healthy(peak.deployment_id, instant)
-            await self._reconcile(reason="end")
+            await self._reconcile(reason="end", everything=True)
             actions = tuple(
                 record
                 for record in reversed(self.store.recent_actions(MAX_ACTIONS))
@@ -365,6 +373,30 @@ class _Simulation:
         self.sim.settle_one(deployment, instant)
         answer = deployment.health_answer(instant) if deployment.is_up else None
         return answer is not None and answer.get("data") == "Healthy"
+
+
+def _worth_reconciling(reconciler: Reconciler, before: Mapping[UUID, Deployment]) -> set[UUID] | None:
+    """The deployments a cycle after a list can decide anything new for (``None``: all of them).
+
+    The others are listed as they were, decided nothing to do last time and wait for no
+    health answer: their answer changes only at a boundary, a health change or a backoff's
+    end, and the daemon reconciles those itself. Everything is reconciled when a deployment
+    appeared or went, or a plan waits (deferred or blocked: a cycle over every deployment
+    forgets the plans no longer wanted).
+    """
+    after = reconciler.inventory
+    if before.keys() != after.keys():
+        return None
+    chosen = set(reconciler.health_held)
+    for deployment_id, deployment in after.items():
+        view = reconciler.views.get(deployment_id)
+        if view is None or view.decision is None or view.error is not None:
+            return None
+        if view.waiting is not None:
+            return None
+        if view.decision.plans or before[deployment_id] != deployment:
+            chosen.add(deployment_id)
+    return chosen
 
 
 def _set_quota(sim: SimState, accelerator: str, gpus: int | None) -> None:
