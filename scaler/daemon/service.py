@@ -244,29 +244,38 @@ class Daemon:
         self._last_progress_monotonic = self.monotonic()
 
     async def poll_health(
-        self, now: datetime | None = None, *, reconcile: bool = True, watched_only: bool = False
+        self,
+        now: datetime | None = None,
+        *,
+        reconcile: bool = True,
+        watched_only: bool = False,
+        only: Collection[UUID] | None = None,
     ) -> None:
         """Poll health by the polling rule (``watched_only``: only the deployments governed by
-        health rules); reconcile the deployments whose health changed.
+        health rules; ``only``: only those it names, which the simulation's virtual clock uses);
+        reconcile the deployments whose health changed.
 
         Nothing is polled while the last list of the deployments failed: the platform is
         unreachable, and a health request per deployment, each retried, would only add
         load to a platform that is down or recovering. The next successful list resumes it.
         """
         with cycle_logging("health"):
-            await self._poll_health(now or self.clock(), reconcile=reconcile, watched_only=watched_only)
+            await self._poll_health(now or self.clock(), reconcile=reconcile, watched_only=watched_only, only=only)
 
-    async def _poll_health(self, now: datetime, *, reconcile: bool, watched_only: bool) -> None:
+    async def _poll_health(
+        self, now: datetime, *, reconcile: bool, watched_only: bool, only: Collection[UUID] | None = None
+    ) -> None:
         if self.reconciler.inventory_at is None or self.organization.api_paused:
             return
         if self.reconciler.api_reachable is False:
             log.info("health_poll_skipped", why="the last list of the deployments failed: the platform is unreachable")
             return
         started = time.perf_counter()
+        deployments = list(self.reconciler.inventory.values())
+        if only is not None:
+            deployments = [deployment for deployment in deployments if deployment.deployment_id in only]
         try:
-            poll = await self.health.poll(
-                list(self.reconciler.inventory.values()), self.reconciler.watched(), now, watched_only=watched_only
-            )
+            poll = await self.health.poll(deployments, self.reconciler.watched(), now, watched_only=watched_only)
         except StoreError as error:
             self.executor.store_ok = False
             self.metrics.reconcile_errors.inc()

@@ -7,6 +7,7 @@ cannot exhaust memory. Control API calls are never logged.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -71,6 +72,10 @@ class RequestLog:
         """Forget every entry."""
         self._entries.clear()
         self.total = 0
+
+    def latest(self, count: int) -> list[LoggedRequest]:
+        """The last ``count`` entries, oldest first (fewer when the log holds fewer)."""
+        return list(itertools.islice(reversed(self._entries), count))[::-1]
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -58,7 +58,8 @@ from scaler.sim.state import SimState
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.limits import Limits
 from scaler.simplismart.retries import RetryPolicy
-from scaler.simplismart.models import Deployment
+from scaler.simplismart.models import Deployment, HealthStatus
+from scaler.simulation.answers import HealthChanges
 from scaler.simulation.events import ScriptedEvent
 from scaler.simulation.readiness import PeakWindow, peak_windows
 from scaler.store import ActionRecord, open_store
@@ -74,6 +75,8 @@ SIMULATION_SETTINGS: dict[str, Any] = {
     "state_url": "sqlite:///:memory:",
     "state_url_file": None,
 }
+#: Health values no health rule acts on.
+QUIET_HEALTH = frozenset({HealthStatus.HEALTHY.value, HealthStatus.SCALED_DOWN.value})
 #: Audit records read back at the end, at most (a week of 1,000 deployments takes far fewer).
 MAX_ACTIONS = 10_000_000
 
@@ -168,7 +171,8 @@ class _Simulation:
         )
         self.reconcile_every = timedelta(seconds=settings.reconcile_interval_seconds)
         self.health_every = timedelta(seconds=settings.health_interval_seconds)
-        self.pending: list[tuple[datetime, int, Callable[[], None]]] = []
+        self.pending: list[tuple[datetime, int, Callable[[], None], str | None]] = []
+        self.health_changes = HealthChanges(self.sim)
         self._sequence = 0
         for event in inputs.events:
             self._script(event)
@@ -182,9 +186,10 @@ class _Simulation:
 
     # --- Events -------------------------------------------------------------------
 
-    def _at(self, instant: datetime, action: Callable[[], None]) -> None:
+    def _at(self, instant: datetime, action: Callable[[], None], touches: str | None = None) -> None:
+        """Run ``action`` at ``instant``; it changes the health answers of ``touches`` (``None``: maybe anyone's)."""
         self._sequence += 1
-        self.pending.append((instant, self._sequence, action))
+        self.pending.append((instant, self._sequence, action, touches))
         self.pending.sort(key=lambda item: (item[0], item[1]))
 
     def _script(self, event: ScriptedEvent) -> None:
@@ -200,9 +205,9 @@ class _Simulation:
                 if deployment.health is answer:  # a stop or a restart has cleared it already
                     sim.set_health(deployment, None)
 
-            self._at(event.at, set_health)
+            self._at(event.at, set_health, deployment.deployment_id)
             if event.lasts is not None:
-                self._at(event.at + event.lasts, clear_health)
+                self._at(event.at + event.lasts, clear_health, deployment.deployment_id)
         elif event.kind == "startup":
             deployment = sim.deployments[event.deployment_id or ""]
 
@@ -210,7 +215,7 @@ class _Simulation:
                 deployment.startup_seconds = float(event.value)
                 sim.timing_changed(deployment, self.clock())
 
-            self._at(event.at, set_startup)
+            self._at(event.at, set_startup, deployment.deployment_id)
         elif event.kind == "quota":
             previous: dict[str, int | None] = {}
 
@@ -262,8 +267,27 @@ class _Simulation:
         self.reconciled_at_world = self.world
         self._notice()
 
-    async def _poll(self) -> None:
-        await self.daemon.poll_health()
+    def _freshen_before(self, decision: datetime, tick: datetime) -> bool:
+        """Whether the skipped health tick at ``tick`` runs before a decision at ``decision``.
+
+        It does unless it would read the answers of the last poll and no health rule can act on
+        its age: the daemon holds a health rule's plan while the health it saw is older than its
+        maximum age, and only a deployment whose health rule is in force, or whose health is not
+        Healthy, can have such a plan.
+        """
+        if self.health_changes.may_differ(self.daemon, tick):
+            return True
+        observed = self.health_changes.observed_at
+        oldest = decision - self.daemon.reconciler.health_max_age
+        return any(
+            (at := observed.get(deployment_id)) is None or at < oldest
+            for deployment_id in _health_rules_may_act(self.daemon)
+        )
+
+    async def _poll(self, *, everything: bool = False) -> None:
+        """Poll health: every deployment due (``everything``), or those whose answers may have changed."""
+        only = self.health_changes.to_poll(self.daemon, self.clock(), everything=everything)
+        await self.daemon.poll_health(only=only)
         self.polled_at_world = self.health_world
         self._notice()
 
@@ -288,7 +312,9 @@ class _Simulation:
             while True:
                 now = self.clock()
                 reconcile_dirty = self.reconciled_at_world != self.world
-                health_dirty = self.polled_at_world != self.health_world or bool(daemon.reconciler.health_held)
+                health_dirty = bool(daemon.reconciler.health_held) or (
+                    self.polled_at_world != self.health_world and self.health_changes.may_differ(daemon, now)
+                )
                 wakeup = daemon.reconciler.next_wakeup(now)
                 candidates = [until]
                 if wakeup is not None:
@@ -315,14 +341,15 @@ class _Simulation:
                 )
                 if not health_dirty and decides:
                     last_tick = _last_tick(next_health, self.health_every, instant)
-                    if last_tick is not None:
+                    if last_tick is not None and self._freshen_before(instant, last_tick):
                         self.clock.set(last_tick)
-                        await self._poll()
+                        await self._poll(everything=True)
                         next_health = last_tick + self.health_every
                 next_reconcile = _next_tick(next_reconcile, self.reconcile_every, instant, skip=not reconcile_dirty)
                 next_health = _next_tick(next_health, self.health_every, instant, skip=not health_dirty)
                 self.clock.set(instant)
                 if timed is not None and timed <= instant:
+                    self.health_changes.timed(now, instant)
                     self._notice(health=True)
                 self._apply_events_due(instant)
                 if instant >= until:
@@ -361,8 +388,9 @@ class _Simulation:
 
     def _apply_events_due(self, instant: datetime) -> None:
         while self.pending and self.pending[0][0] <= instant:
-            _, _, action = self.pending.pop(0)
+            _, _, action, touches = self.pending.pop(0)
             action()
+            self.health_changes.touch(touches)
             self._notice(health=True)
 
     def _healthy(self, deployment_id: str, instant: datetime) -> bool:
@@ -373,6 +401,25 @@ class _Simulation:
         self.sim.settle_one(deployment, instant)
         answer = deployment.health_answer(instant) if deployment.is_up else None
         return answer is not None and answer.get("data") == "Healthy"
+
+
+def _health_rules_may_act(daemon: Daemon) -> set[UUID]:
+    """The deployments governed by health rules with one in force, a restart due, or health that is
+    not Healthy (or not yet read)."""
+    reconciler = daemon.reconciler
+    chosen = set()
+    for deployment_id in reconciler.watched():
+        view = reconciler.views.get(deployment_id)
+        if (
+            view is None
+            or view.resolution is None
+            or view.health is None
+            or view.resolution.source.startswith("health:")
+            or view.resolution.restart_due is not None
+            or view.health.value not in QUIET_HEALTH
+        ):
+            chosen.add(deployment_id)
+    return chosen
 
 
 def _worth_reconciling(reconciler: Reconciler, before: Mapping[UUID, Deployment]) -> set[UUID] | None:
