@@ -7,7 +7,7 @@ import pytest
 
 from scaler.sim.app import create_app
 from scaler.sim.clock import ManualClock
-from scaler.sim.requestlog import RequestLog
+from scaler.sim.requestlog import LoggedRequest, RequestLog
 from scaler.sim.state import SimState
 from tests.sim.conftest import AUTH, LIST_PATH, ORG, WHISPER, WHISPER_REPO, health_path, startstop_path
 
@@ -110,3 +110,13 @@ async def test_control_path_without_trailing_slash_is_not_logged(client: httpx.A
     """/_sim without its slash is not a platform request: 404, and not in the log."""
     assert 404 == (await client.get("/_sim")).status_code
     assert [] == (await client.get("/_sim/requests")).json()["requests"]
+
+
+def test_latest_gives_the_last_entries_oldest_first() -> None:
+    """latest(n): the n most recent entries in the order they came, no more than the log holds."""
+    log = RequestLog(3)
+    for number in range(5):
+        log.record(LoggedRequest("GET", f"/{number}", {}, None, 200, str(number), "t", None, None, None))
+    assert ["/3", "/4"] == [entry.path for entry in log.latest(2)]
+    assert ["/2", "/3", "/4"] == [entry.path for entry in log.latest(10)]
+    assert [] == log.latest(0)

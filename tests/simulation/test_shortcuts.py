@@ -1,0 +1,54 @@
+"""The work the simulation leaves out (reconciling deployments nothing changed for, polling answers
+that cannot have changed) changes nothing of what it reports, and is left out."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from scaler.simulation import driver
+from scaler.simulation.answers import HealthChanges
+from scaler.simulation.driver import SimulationInput, run_simulation
+from scaler.simulation.events import ScriptedEvent
+from scaler.simulation.report import build_report
+from tests.simulation.fleet import MONDAY, degraded_events, fleet, simulation_input
+
+pytestmark = pytest.mark.usefixtures("restore_logging")
+
+
+def inputs(tmp_path: Path) -> SimulationInput:
+    """Four days of 24 deployments with every kind of event: health, start-up delay, quota and wallet."""
+    seed = fleet(24)
+    events = (
+        *degraded_events(seed),
+        ScriptedEvent(MONDAY + timedelta(hours=7, minutes=50), "startup", 900.0, seed.deployments[0].deployment_id),
+        ScriptedEvent(MONDAY + timedelta(days=1, hours=6), "quota", {"nvidia-h100": 4}, None, timedelta(hours=4)),
+        ScriptedEvent(MONDAY + timedelta(days=2, hours=5), "wallet", "blocked", None, timedelta(hours=3)),
+    )
+    return simulation_input(tmp_path, seed, events=tuple(sorted(events, key=lambda event: event.at)), days=4)
+
+
+def without_shortcuts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every reconcile tick reconciles everything; every health poll reads every answer; every health tick
+    after a change, and the last one before each decision, runs."""
+    monkeypatch.setattr(driver, "_worth_reconciling", lambda _reconciler, _before: None)
+    monkeypatch.setattr(HealthChanges, "may_differ", lambda _self, _daemon, _now: True)
+    full_poll = HealthChanges.to_poll
+    monkeypatch.setattr(
+        HealthChanges, "to_poll", lambda self, daemon, now, everything=False: full_poll(self, daemon, now, everything=True)
+    )
+
+
+def test_the_report_is_the_same_byte_for_byte_without_the_shortcuts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same JSON with and without the shortcuts, for far fewer platform requests with them."""
+    quick = run_simulation(inputs(tmp_path))
+    with monkeypatch.context() as patched:
+        without_shortcuts(patched)
+        thorough = run_simulation(inputs(tmp_path))
+    assert json.dumps(build_report(thorough)) == json.dumps(build_report(quick))
+    assert quick.requests < thorough.requests / 2
