@@ -11,6 +11,7 @@ themselves at a timed change (a start-up completing, a deletion finishing).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 from uuid import UUID
 
 from scaler.daemon.service import Daemon
@@ -22,15 +23,26 @@ from scaler.simplismart.models import DeploymentStatus
 CHANGING_ENDPOINTS = frozenset({UPDATE_REPLICAS, STARTSTOP, DELETE})
 
 
+class _Polled(NamedTuple):
+    """What decides which deployments a poll observes."""
+
+    due: frozenset[UUID]
+    """The deployments whose health it fetches."""
+    scaled_down: frozenset[UUID]
+    """The deployments it records as scaled down without a request."""
+    polling: tuple[bool, bool, bool | None]
+    """Whether the daemon polls at all: not listed yet, paused by the platform, last list failed."""
+
+
 class HealthChanges:
-    """Notes what may have changed the health answers since the last poll (:meth:`polled`)."""
+    """Notes what may have changed the health answers since the last poll (:meth:`to_poll`)."""
 
     def __init__(self, sim: SimState) -> None:
         self._sim = sim
         self._touched: set[str] = set()
         self._everything = True
         self._logged = sim.requests.total
-        self._polled: tuple[object, ...] | None = None
+        self._polled: _Polled | None = None
         self.observed_at: dict[UUID, datetime] = {}
         """When each deployment's health was last read (or recorded as scaled down) by a poll."""
 
@@ -54,8 +66,7 @@ class HealthChanges:
         self._read_calls()
         if self._everything or self._polled is None or self._snapshot(daemon, now) != self._polled:
             return True
-        due: frozenset[UUID] = self._polled[0]  # type: ignore[assignment]
-        return any(str(deployment_id) in self._touched for deployment_id in due)
+        return any(str(deployment_id) in self._touched for deployment_id in self._polled.due)
 
     def to_poll(self, daemon: Daemon, now: datetime, *, everything: bool = False) -> set[UUID] | None:
         """A poll starts at ``now``: the deployments whose answers it may read differently from the last
@@ -63,17 +74,15 @@ class HealthChanges:
         self._read_calls()
         snapshot, last = self._snapshot(daemon, now), self._polled
         chosen: set[UUID] | None = None
-        if not everything and not self._everything and last is not None and snapshot[2:] == last[2:]:
-            due: frozenset[UUID] = snapshot[0]  # type: ignore[assignment]
-            scaled: frozenset[UUID] = snapshot[1]  # type: ignore[assignment]
-            chosen = {deployment_id for deployment_id in due if str(deployment_id) in self._touched}
-            chosen |= due - last[0]  # type: ignore[operator]
-            chosen |= scaled - last[1]  # type: ignore[operator]
+        if not everything and not self._everything and last is not None and snapshot.polling == last.polling:
+            chosen = {deployment_id for deployment_id in snapshot.due if str(deployment_id) in self._touched}
+            chosen |= snapshot.due - last.due
+            chosen |= snapshot.scaled_down - last.scaled_down
             chosen |= daemon.reconciler.health_held
         self._touched.clear()
         self._everything = False
         self._polled = snapshot
-        observed = chosen if chosen is not None else snapshot[0] | snapshot[1]  # type: ignore[operator]
+        observed = chosen if chosen is not None else snapshot.due | snapshot.scaled_down
         self.observed_at.update(dict.fromkeys(observed, now))
         return chosen
 
@@ -89,16 +98,15 @@ class HealthChanges:
                 self.touch(entry.deployment_id)
 
     @staticmethod
-    def _snapshot(daemon: Daemon, now: datetime) -> tuple[object, ...]:
-        """What decides which deployments a poll observes: the due ones, the scaled-down ones, and
-        whether the daemon polls at all."""
+    def _snapshot(daemon: Daemon, now: datetime) -> _Polled:
+        """What a poll at ``now`` would observe."""
         reconciler = daemon.reconciler
         inventory = reconciler.inventory
         due = daemon.health.due(inventory.values(), reconciler.watched(), now)
-        return (
-            frozenset(deployment.deployment_id for deployment in due),
-            frozenset(key for key, deployment in inventory.items() if deployment.status is DeploymentStatus.SCALED_DOWN),
-            reconciler.inventory_at is None,
-            daemon.organization.api_paused,
-            reconciler.api_reachable,
+        return _Polled(
+            due=frozenset(deployment.deployment_id for deployment in due),
+            scaled_down=frozenset(
+                key for key, deployment in inventory.items() if deployment.status is DeploymentStatus.SCALED_DOWN
+            ),
+            polling=(reconciler.inventory_at is None, daemon.organization.api_paused, reconciler.api_reachable),
         )
