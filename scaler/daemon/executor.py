@@ -42,7 +42,7 @@ what the platform reports, even when it has changed back to what was applied bef
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -245,6 +245,11 @@ class Executor:
             return dict(stored)
         return {**stored, **self._dry_applied}
 
+    @property
+    def waiting_deployments(self) -> set[UUID]:
+        """The deployments with a plan remembered as waiting (deferred or blocked) or reported as such."""
+        return {deployment_id for deployment_id, _ in {*self._waiting, *self._reported}}
+
     def waiting_since(self, deployment_id: UUID) -> datetime | None:
         """When the state plan now pending for ``deployment_id`` was first decided (deferred or blocked), if any."""
         entry = self._waiting.get((deployment_id, "state")) or self._waiting.get((deployment_id, "expiry"))
@@ -271,17 +276,19 @@ class Executor:
         now: datetime,
         backoffs: Mapping[UUID, Backoff] | None = None,
         every_deployment: bool = False,
+        covering: Collection[UUID] = (),
     ) -> Execution:
         """Carry out ``plans`` decided at ``now`` within the budget; return what changed.
 
         ``every_deployment``: the plans cover the whole inventory, so a deployment without
-        a plan no longer waits for anything.
+        a plan no longer waits for anything; ``covering``: the same, for these deployments.
         """
         execution = Execution()
         backoffs = backoffs or {}
-        if every_deployment:
+        if every_deployment or covering:
             planned = {plan.slot for plan in plans}
-            for slot in [key for key in {*self._waiting, *self._reported} if key not in planned]:
+            remembered = {*self._waiting, *self._reported}
+            for slot in [key for key in remembered if key not in planned and (every_deployment or key[0] in covering)]:
                 self._waiting.pop(slot, None)
                 self._reported.pop(slot, None)
         since = {id(plan): self._note_waiting(plan, now) for plan in plans}

@@ -353,13 +353,18 @@ class Reconciler:
 
     # --- A cycle ----------------------------------------------------------------------
 
-    async def reconcile(self, *, reason: str, only: Collection[UUID] | None = None) -> CycleSummary:
+    async def reconcile(
+        self, *, reason: str, only: Collection[UUID] | None = None, complete: bool = False
+    ) -> CycleSummary:
         """Run one cycle over the cached inventory (or the ``only`` subset of it); return its summary.
+
+        ``complete``: ``only`` holds every deployment whose plan waits (:attr:`Executor.waiting_deployments`),
+        so the plans it no longer makes stop waiting, as in a cycle over every deployment.
 
         The cycle's instant is read here, once the cycle holds :attr:`lock` (see :meth:`_decision_instant`).
         """
         async with self.lock:
-            summary = await self._locked_cycle(reason=reason, only=lambda _now: only)
+            summary = await self._locked_cycle(reason=reason, only=lambda _now: only, complete=complete)
         assert summary is not None  # only an empty due set skips a cycle
         return summary
 
@@ -400,6 +405,7 @@ class Reconciler:
         reason: str,
         only: Callable[[datetime], Collection[UUID] | None],
         skip_when_empty: bool = False,
+        complete: bool = False,
     ) -> CycleSummary | None:
         now = self._decision_instant()
         if now is None:
@@ -410,7 +416,7 @@ class Reconciler:
                 self.on_next_wakeup(self.next_wakeup(now))
             return None
         started = time.perf_counter()
-        summary = await self._cycle(now, reason=reason, only=subset)
+        summary = await self._cycle(now, reason=reason, only=subset, complete=complete)
         self._metrics.reconcile_duration.observe(time.perf_counter() - started)
         if summary.error is None:
             self.last_success_at = now
@@ -422,7 +428,9 @@ class Reconciler:
             self.on_next_wakeup(self.next_wakeup(now))
         return summary
 
-    async def _cycle(self, now: datetime, *, reason: str, only: Collection[UUID] | None) -> CycleSummary:
+    async def _cycle(
+        self, now: datetime, *, reason: str, only: Collection[UUID] | None, complete: bool = False
+    ) -> CycleSummary:
         summary = CycleSummary(reason=reason, at=now)
         policy_set = self.policies.current
         if policy_set is None:
@@ -501,7 +509,13 @@ class Reconciler:
 
         execution = Execution()
         if acting and plans:
-            execution = await self.executor.execute(plans, now=now, backoffs=memory.backoffs, every_deployment=full)
+            execution = await self.executor.execute(
+                plans,
+                now=now,
+                backoffs=memory.backoffs,
+                every_deployment=full,
+                covering=[deployment.deployment_id for deployment in targets] if complete else (),
+            )
         elif plans:
             log.debug("plans_not_executed", plans=len(plans), why="this instance may not act")
         if execution.unrecorded:

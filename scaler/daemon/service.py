@@ -207,7 +207,8 @@ class Daemon:
         """List the deployments, reconcile everything; return the summary.
 
         ``only``, called once the list is in, may name the deployments to reconcile instead
-        (``None``: everything); the simulation's virtual clock uses it.
+        (``None``: everything), among them every one whose plan waits; the simulation's virtual
+        clock uses it.
 
         The first time, the health of the deployments governed by health rules is polled
         before the reconcile, so that no rule decides without it. The others' health is
@@ -222,7 +223,8 @@ class Daemon:
                     return CycleSummary(reason=reason, at=now, error=self._listing_failure())
                 if not self._health_polled:
                     await self.poll_health(now, reconcile=False, watched_only=True)
-                return await self.reconciler.reconcile(reason=reason, only=only() if only is not None else None)
+                subset = only() if only is not None else None
+                return await self.reconciler.reconcile(reason=reason, only=subset, complete=subset is not None)
         finally:
             self.last_tick = self.clock()
             self._last_tick_monotonic = self.monotonic()

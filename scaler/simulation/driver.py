@@ -425,21 +425,18 @@ def _health_rules_may_act(daemon: Daemon) -> set[UUID]:
 def _worth_reconciling(reconciler: Reconciler, before: Mapping[UUID, Deployment]) -> set[UUID] | None:
     """The deployments a cycle after a list can decide anything new for (``None``: all of them).
 
-    The others are listed as they were, decided nothing to do last time and wait for no
-    health answer: their answer changes only at a boundary, a health change or a backoff's
-    end, and the daemon reconciles those itself. Everything is reconciled when a deployment
-    appeared or went, or a plan waits (deferred or blocked: a cycle over every deployment
-    forgets the plans no longer wanted).
+    The others are listed as they were, decided nothing to do last time, have no plan
+    waiting and wait for no health answer: their answer changes only at a boundary, a
+    health change or a backoff's end, and the daemon reconciles those itself. Everything is
+    reconciled when a deployment appeared or went, or one has not been decided for.
     """
     after = reconciler.inventory
     if before.keys() != after.keys():
         return None
-    chosen = set(reconciler.health_held)
+    chosen = reconciler.health_held | (reconciler.executor.waiting_deployments & after.keys())
     for deployment_id, deployment in after.items():
         view = reconciler.views.get(deployment_id)
         if view is None or view.decision is None or view.error is not None:
-            return None
-        if view.waiting is not None:
             return None
         if view.decision.plans or before[deployment_id] != deployment:
             chosen.add(deployment_id)
