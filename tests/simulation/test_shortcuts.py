@@ -19,7 +19,7 @@ from tests.simulation.fleet import MONDAY, degraded_events, fleet, simulation_in
 pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
-def inputs(tmp_path: Path) -> SimulationInput:
+def inputs(tmp_path: Path, **settings: object) -> SimulationInput:
     """Four days of 24 deployments with every kind of event (health, start-up delay, quota and wallet),
     and so few actions a cycle that boundaries defer some."""
     seed = fleet(24)
@@ -30,7 +30,7 @@ def inputs(tmp_path: Path) -> SimulationInput:
         ScriptedEvent(MONDAY + timedelta(days=2, hours=5), "wallet", "blocked", None, timedelta(hours=3)),
     )
     ordered = tuple(sorted(events, key=lambda event: event.at))
-    return simulation_input(tmp_path, seed, events=ordered, days=4, max_actions_per_cycle=3)
+    return simulation_input(tmp_path, seed, events=ordered, days=4, max_actions_per_cycle=3, **settings)
 
 
 def without_shortcuts(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -44,16 +44,18 @@ def without_shortcuts(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
+@pytest.mark.parametrize("dry_run", [False, True])
 def test_the_report_is_the_same_byte_for_byte_without_the_shortcuts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dry_run: bool
 ) -> None:
-    """The same JSON with and without the shortcuts, for far fewer platform requests with them."""
-    quick = run_simulation(inputs(tmp_path))
+    """The same JSON with and without the shortcuts, for far fewer platform requests with them
+    (in a dry run too, where the platform never changes and the daemon remembers what it would have applied)."""
+    quick = run_simulation(inputs(tmp_path, dry_run=dry_run))
     with monkeypatch.context() as patched:
         without_shortcuts(patched)
-        thorough = run_simulation(inputs(tmp_path))
+        thorough = run_simulation(inputs(tmp_path, dry_run=dry_run))
     document = build_report(quick)
     assert json.dumps(build_report(thorough)) == json.dumps(document)
     results = {action["result"] for entry in document["deployments"] for action in entry["actions"]}
-    assert {"success", "deferred", "blocked", "error"} <= results
+    assert ({"dry_run", "deferred"} if dry_run else {"success", "deferred", "blocked", "error"}) <= results
     assert quick.requests < thorough.requests / 2
