@@ -49,6 +49,8 @@ class InForce:
             state=DesiredState.from_description(self.override.state),
             until=self.override.until,
             source=f"override:{self.override.id}",
+            by=self.override.created_by,
+            reason=self.override.reason,
         )
 
     def suspension_view(self, deployment_id: UUID, deployment_name: str) -> Suspension | None:

@@ -288,8 +288,8 @@ async def test_the_keys_file_is_re_read_when_it_changes(http: httpx.AsyncClient,
 
 async def test_an_override_starts_a_stopped_deployment_at_once(http: httpx.AsyncClient, harness: Harness) -> None:
     """At 06:00 llama is stopped by its schedule; an override to running sends the start when the
-    daemon checks the exceptions (every second), not at the next cycle, with the exception's id in
-    the action's reason; at its end (08:00, as the office window opens) the schedule's state is
+    daemon checks the exceptions (every second), not at the next cycle, with the exception's id, its
+    author and its reason in the action's reason; at its end (08:00, as the office window opens) the schedule's state is
     applied at that instant."""
     harness.calls(clear=True)
     created = (await http.post("/api/v1/exceptions", json=body(**{"for": "2h"}), headers=OPERATOR)).json()
@@ -301,7 +301,7 @@ async def test_an_override_starts_a_stopped_deployment_at_once(http: httpx.Async
     assert await harness.daemon.check_exceptions()
     assert ["Mon 06:00:01 llama-3-8b-chat start -> 200"] == [str(call) for call in harness.calls()]
     started = harness.audit(results=["success"])[-1]
-    assert f"override:{created['id']}" in started.reason
+    assert started.reason.endswith(f"(override:{created['id']} by alice: eval tonight)"), started.reason
     assert 1.0 == harness.sample("scaler_deployment_override", deployment="llama-3-8b-chat", deployment_id=LLAMA_8B)
     assert (1.0, 1.0) == (
         harness.sample("scaler_exceptions_active", kind="override"),
