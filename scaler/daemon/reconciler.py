@@ -42,6 +42,7 @@ import structlog
 from scaler.daemon.clock import Clock, iso, unix_seconds
 from scaler.daemon.decide import Decision, Plan, decide
 from scaler.daemon.exception_gauges import ExceptionGauges
+from scaler.daemon.exception_watch import PlanRecheck, Revision, RevisionReader
 from scaler.daemon.exceptions_in_force import InForce, in_force
 from scaler.daemon.executor import ActionReport, Execution, Executor, always
 from scaler.daemon.gauges import DeploymentGauges
@@ -120,6 +121,7 @@ class _Memory:
     rules: dict[UUID, dict[tuple[str, str], Any]]
     exceptions: list[ExceptionRecord]
     backoffs: dict[UUID, Backoff]
+    exceptions_revision: Revision
 
 
 class Reconciler:
@@ -178,6 +180,7 @@ class Reconciler:
         self.needs_recovery = True
         self._gauges = DeploymentGauges(metrics)
         self.exception_gauges = ExceptionGauges(metrics)
+        self._exceptions_reader = RevisionReader(store)
         self._savings = SavingsMeter(self._gauges)
         self._suspended: set[UUID] = set()
         self._resuming: set[UUID] = set()
@@ -501,7 +504,16 @@ class Reconciler:
 
         execution = Execution()
         if acting and plans:
-            execution = await self.executor.execute(plans, now=now, backoffs=memory.backoffs, every_deployment=full)
+            recheck = PlanRecheck(
+                self._exceptions_reader,
+                self._store,
+                revision=memory.exceptions_revision,
+                exceptions=memory.exceptions,
+                now=now,
+            )
+            execution = await self.executor.execute(
+                plans, now=now, backoffs=memory.backoffs, every_deployment=full, recheck=recheck.why_not
+            )
         elif plans:
             log.debug("plans_not_executed", plans=len(plans), why="this instance may not act")
         if execution.unrecorded:
@@ -585,7 +597,9 @@ class Reconciler:
 
     def _read_memory(self, now: datetime) -> _Memory:
         store = self._store
+        revision = store.exceptions_revision()  # before the exceptions: a write between is seen as a change
         return _Memory(
+            exceptions_revision=revision,
             applied=store.all_applied(),
             tracks=store.health_tracks(),
             rules=store.all_rule_memory(),
