@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 import structlog
@@ -20,37 +20,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from scaler.daemon.api.auth import Guard, error
+from scaler.daemon.api.facts import ControlFacts
 from scaler.daemon.api.bodies import BodyError, parse_exception_request, read_json
 from scaler.daemon.api.writes import Refused, ambiguous, record_exception
 from scaler.daemon.api.writes import end_exception as end_exception_of
 from scaler.daemon.exceptions_in_force import in_force
 from scaler.daemon.status import exception_brief, exception_document
-from scaler.store import ExceptionRecord, Store, StoreError
+from scaler.store import ExceptionRecord, StoreError
 
 log = structlog.get_logger()
-
-
-class ControlFacts(Protocol):
-    """What the control API asks the daemon."""
-
-    store: Store
-    clock: Callable[[], datetime]
-
-    def deployment_names(self) -> dict[UUID, str]:
-        """The deployments of the last list, by id."""
-        ...
-
-    def governed_by(self, policy: str) -> list[UUID] | None:
-        """The listed deployments ``policy`` governs now (``None``: no policy of that name)."""
-        ...
-
-    async def deployment_documents(self) -> list[dict[str, Any]]:
-        """Every deployment as ``/status`` shows it."""
-        ...
-
-    def exceptions_changed(self) -> None:
-        """An exception was created or ended: reconcile the deployments it concerns at once."""
-        ...
 
 
 class _Refusal(Exception):

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 import structlog
 
 from scaler.daemon.api.bodies import ExceptionRequest
+from scaler.daemon.api.facts import ControlFacts
 from scaler.daemon.api.keys import Caller
 from scaler.daemon.clock import iso
 from scaler.store import ExceptionRecord, new_exception_id
-
-if TYPE_CHECKING:
-    from scaler.daemon.api.routes import ControlFacts
 
 log = structlog.get_logger()
 
