@@ -19,7 +19,7 @@ import secrets
 from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -367,12 +367,21 @@ def _is_uuid(text: str) -> bool:
 
 
 async def _form(request: Request) -> dict[str, str] | Response:
-    """The POST's form fields (URL-encoded, 64 KiB at most), or a 413/415 answer."""
+    """The POST's form fields (URL-encoded, :data:`MAX_BODY_BYTES` at most; the first of a repeated
+    field), or a 413/415 answer. Parsed by the standard library: the forms are flat text."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/x-www-form-urlencoded":
         return secured(HTMLResponse("the form must be sent as application/x-www-form-urlencoded", status_code=415))
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        return secured(HTMLResponse(f"the form is larger than {MAX_BODY_BYTES} bytes", status_code=413))
-    form = await request.form(max_files=0, max_fields=20)
-    return {key: value for key, value in form.items() if isinstance(value, str)}
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return secured(HTMLResponse(f"the form is larger than {MAX_BODY_BYTES} bytes", status_code=413))
+    try:
+        fields = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20, strict_parsing=False)
+    except (UnicodeDecodeError, ValueError):
+        return secured(HTMLResponse("the form is not valid URL-encoded UTF-8 text", status_code=400))
+    form: dict[str, str] = {}
+    for key, value in fields:
+        form.setdefault(key, value)
+    return form
