@@ -16,7 +16,10 @@ A cycle runs at one instant ``now`` (read once from the clock by its caller):
    while the deployment's health was last observed more than ``health_max_age`` ago:
    the platform's recent answers could not be read (or were not asked for, the
    platform being unreachable), and the last good one is not taken as still true.
-4. **Execute** the plans through the :class:`~scaler.daemon.executor.Executor`.
+4. **Execute** the plans through the :class:`~scaler.daemon.executor.Executor`, which
+   re-checks the exceptions before each call (:mod:`scaler.daemon.exception_watch`): one
+   written since the cycle read them that changes what decides a deployment stops that
+   deployment's remaining calls.
 5. **Remember**: the rules' memory (restarts included) is persisted and realized savings
    are counted, by the instance that may act only (a standby's copy could be stale);
    gauges and the ``/status`` views are updated; the next instant at which
