@@ -344,19 +344,19 @@ class Store:
             )
         return True
 
-    def switch_notification(self, key: str, event: str, at: datetime) -> str | None:
-        """Record ``event`` as the last one notified of the condition ``key`` (the wallet, the token);
-        return the event it replaces, or ``None`` when it is the same or the first one recorded."""
+    def switch_notification(self, key: str, event: str, at: datetime) -> tuple[bool, str | None]:
+        """Record ``event`` as the state of the condition ``key`` (the wallet, the token) last noted;
+        return whether it changed, and the event it replaces (``None`` the first time)."""
         with self._db.transaction() as cursor:
             row = cursor.execute("SELECT event FROM notifications WHERE key = ?", (key,)).fetchone()
             if row is not None and row[0] == event:
-                return None
+                return False, event
             cursor.execute(
                 "INSERT INTO notifications (key, event, noted_at) VALUES (?, ?, ?) ON CONFLICT (key) "
                 "DO UPDATE SET event = excluded.event, noted_at = excluded.noted_at",
                 (key, event, instant_to_db(at, "at")),
             )
-        return str(row[0]) if row is not None else None
+        return True, str(row[0]) if row is not None else None
 
     def prune_notifications(self, before: datetime, keep: Iterable[str] = ()) -> int:
         """Forget the one-time notices noted before ``before`` except the condition keys ``keep``;

@@ -14,12 +14,12 @@ def test_a_notice_is_claimed_once(store: Store) -> None:
 
 
 def test_a_condition_reports_the_event_it_replaces(store: Store) -> None:
-    """The first event of a condition replaces none; the same again replaces none; a change names the old one."""
-    assert store.switch_notification("wallet", "wallet_unblocked", at(0)) is None
-    assert store.switch_notification("wallet", "wallet_unblocked", at(1)) is None
-    assert "wallet_unblocked" == store.switch_notification("wallet", "wallet_blocked", at(2))
-    assert store.switch_notification("wallet", "wallet_blocked", at(3)) is None
-    assert "wallet_blocked" == store.switch_notification("wallet", "wallet_unblocked", at(4))
+    """A condition's first event changes it from nothing; the same again changes nothing; a change names the old one."""
+    assert (True, None) == store.switch_notification("wallet", "wallet_unblocked", at(0))
+    assert (False, "wallet_unblocked") == store.switch_notification("wallet", "wallet_unblocked", at(1))
+    assert (True, "wallet_unblocked") == store.switch_notification("wallet", "wallet_blocked", at(2))
+    assert (False, "wallet_blocked") == store.switch_notification("wallet", "wallet_blocked", at(3))
+    assert (True, "wallet_blocked") == store.switch_notification("wallet", "wallet_unblocked", at(4))
 
 
 def test_old_notices_are_pruned_but_conditions_kept(store: Store) -> None:
@@ -30,4 +30,4 @@ def test_old_notices_are_pruned_but_conditions_kept(store: Store) -> None:
     assert 1 == store.prune_notifications(at(5), keep=["wallet", "auth"])
     assert store.claim_notification("exception_created:x", "exception_created", at(11))
     assert not store.claim_notification("exception_created:y", "exception_created", at(11))
-    assert store.switch_notification("wallet", "wallet_blocked", at(11)) is None
+    assert (False, "wallet_blocked") == store.switch_notification("wallet", "wallet_blocked", at(11))
