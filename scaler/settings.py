@@ -282,11 +282,11 @@ class Settings(BaseSettings):
             "The events notified, comma-separated, or all: " + ", ".join(NOTIFY_EVENTS) + "."
         ),
     )
-    console_url: str | None = Field(
-        default=None,
+    console_url: str = Field(
+        default="",
         description=(
             "The address people open the daemon's console at (e.g. https://scaler.example.com), "
-            "used for the link of each notice (<url>/deployments/<id>). Unset: notices carry no link."
+            "used for the link of each notice (<url>/deployments/<id>). Empty: notices carry no link."
         ),
     )
 
@@ -363,9 +363,9 @@ class Settings(BaseSettings):
 
     @field_validator("console_url")
     @classmethod
-    def _console_url_is_http(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
+    def _console_url_is_http(cls, value: str) -> str:
+        if not value:
+            return ""
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")

@@ -60,7 +60,7 @@ class Notifier:
         clock: Clock,
         events: Iterable[NotifyEvent],
         ahead: timedelta,
-        console_url: str | None,
+        console_url: str,
         may_act: Callable[[], bool] = always,
         zone_of: Callable[[str | None], str | None] = lambda _policy: None,
     ) -> None:
