@@ -222,3 +222,66 @@ async def test_a_failed_action_is_notified(make_harness: Callable[..., Harness],
     await harness.daemon.notifier.delivery.join()
     (post,) = receiver.wait_for(1)
     assert ("action_failed", "llama-3-8b-chat", "stop") == (post.body["event"], post.body["deployment"], post.body["state"])
+
+
+async def test_a_refused_token_is_notified_once_and_its_end_once(
+    make_harness: Callable[..., Harness], receiver: Receiver
+) -> None:
+    """auth_failing when the platform refuses the token (not again at each probe, nor after a restart),
+    auth_ok when it accepts it again; the first acceptance ever is no news."""
+    harness = notifying(make_harness, receiver, notify_events="auth_failing,auth_ok")
+    await harness.cycle()
+    assert 0 == await harness.daemon.notifier.check()
+    harness.sim.token = "rotated-token"
+    harness.advance(minutes=1)
+    await harness.cycle()
+    assert 1 == await harness.daemon.notifier.check()
+    harness.advance(minutes=1)
+    await harness.daemon.probe()
+    assert 0 == await harness.daemon.notifier.check()
+    await harness.daemon.notifier.delivery.join()
+    await harness.daemon.notifier.delivery.aclose()
+    harness.restart()
+    harness.advance(minutes=1)
+    await harness.cycle()
+    assert 0 == await harness.daemon.notifier.check()
+    harness.sim.token = "sim-token"
+    harness.advance(minutes=1)
+    await harness.daemon.probe()
+    assert 1 == await harness.daemon.notifier.check()
+    await harness.daemon.notifier.delivery.join()
+    assert ["auth_failing", "auth_ok"] == [post.body["event"] for post in receiver.wait_for(2)]
+    assert (None, None, f"{CONSOLE}/") == (
+        receiver.received[0].body["deployment"], receiver.received[0].body["deployment_id"],
+        receiver.received[0].body["url"],
+    )
+
+
+async def test_an_exception_is_notified_when_created_and_when_it_runs_out(
+    make_harness: Callable[..., Harness], receiver: Receiver
+) -> None:
+    """A person's override is announced when created (who, until, why) and when its time runs out."""
+    harness = notifying(make_harness, receiver, notify_events="exception_created,exception_ended")
+    await harness.cycle()
+    until = harness.now() + timedelta(hours=1)
+    harness.store.create_exception(
+        ExceptionRecord(
+            id=new_exception_id(), kind="override", target_kind="deployment", target=LLAMA_8B,
+            target_name="llama-3-8b-chat", deployment_ids=(UUID(LLAMA_8B),), state="running",
+            created_at=harness.now(), until=until, reason="eval tonight", created_by="alice",
+        )
+    )
+    assert 1 == await harness.daemon.notifier.check()
+    harness.at(until - timedelta(seconds=1))
+    assert 0 == await harness.daemon.notifier.check()
+    harness.at(until)
+    assert 1 == await harness.daemon.notifier.check()
+    await harness.daemon.notifier.delivery.join()
+    created, ended = (post.body for post in receiver.wait_for(2))
+    assert ("exception_created", "llama-3-8b-chat: kept running until 2026-03-02T18:30:00Z by alice: eval tonight",
+            "running", f"{CONSOLE}/deployments/{LLAMA_8B}") == (
+        created["event"], created["text"], created["state"], created["url"]
+    )
+    assert ("exception_ended", "llama-3-8b-chat: the exception (kept running) ran out; the policy applies again") == (
+        ended["event"], ended["text"]
+    )
