@@ -467,6 +467,7 @@ class Daemon:
             policies=str(self.settings.policy_path),
             reconcile_interval_seconds=self.settings.reconcile_interval_seconds,
             health_interval_seconds=self.settings.health_interval_seconds,
+            webhooks=len(self.settings.webhook_urls),
         )
         if on_ready is not None:
             on_ready(self.http.url)

@@ -1,4 +1,5 @@
-"""Webhook notices against a real HTTP receiver: when they leave, once, retried, never in the way, never leaking the URL."""
+"""Webhook notices against a real HTTP receiver: when they leave, once, retried, never in the way, never
+leaking the URL."""
 
 from __future__ import annotations
 
@@ -221,7 +222,9 @@ async def test_a_failed_action_is_notified(make_harness: Callable[..., Harness],
     assert 1 == await harness.daemon.notifier.check()
     await harness.daemon.notifier.delivery.join()
     (post,) = receiver.wait_for(1)
-    assert ("action_failed", "llama-3-8b-chat", "stop") == (post.body["event"], post.body["deployment"], post.body["state"])
+    assert ("action_failed", "llama-3-8b-chat", "stop") == (
+        post.body["event"], post.body["deployment"], post.body["state"]
+    )
 
 
 async def test_a_refused_token_is_notified_once_and_its_end_once(
@@ -285,3 +288,22 @@ async def test_an_exception_is_notified_when_created_and_when_it_runs_out(
     assert ("exception_ended", "llama-3-8b-chat: the exception (kept running) ran out; the policy applies again") == (
         ended["event"], ended["text"]
     )
+
+
+async def test_a_blocked_wallet_is_notified_and_its_end(
+    make_harness: Callable[..., Harness], receiver: Receiver
+) -> None:
+    """The 07:00 start answered 402 makes wallet_blocked; the probe's start going through makes wallet_unblocked."""
+    harness = notifying(
+        make_harness, receiver, start=at_utc(MONDAY, "06:30"), notify_events="wallet_blocked,wallet_unblocked"
+    )
+    await harness.cycle()
+    assert 0 == await harness.daemon.notifier.check()
+    await harness.control("PUT", "wallet", {"blocked": True})
+    await harness.run_until(at_utc(MONDAY, "07:01"), interval=timedelta(minutes=30))
+    assert 1 == await harness.daemon.notifier.check()
+    await harness.control("PUT", "wallet", {"blocked": False})
+    await harness.run_until(at_utc(MONDAY, "07:20"), interval=timedelta(minutes=30))
+    assert 1 == await harness.daemon.notifier.check()
+    await harness.daemon.notifier.delivery.join()
+    assert ["wallet_blocked", "wallet_unblocked"] == [post.body["event"] for post in receiver.wait_for(2)]

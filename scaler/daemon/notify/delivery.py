@@ -121,9 +121,11 @@ class WebhookSender:
             notice = self._queue.popleft()
             try:
                 await self._deliver(notice)
-            except Exception as error:  # the sender must outlive any one notice
+            except Exception as error:  # the sender must outlive any one notice (join() waits for it)
                 self._count(notice, "failed")
-                log.error("notification_failed", webhook=self.origin, notice=notice.event, error=self._hide(repr(error)))
+                log.error(
+                    "notification_failed", webhook=self.origin, notice=notice.event, error=self._hide(repr(error))
+                )
 
     async def _deliver(self, notice: Notice) -> None:
         retrying = AsyncRetrying(
@@ -165,9 +167,9 @@ class WebhookSender:
         try:
             response = await self._http.post(self._url, json=notice.body())
         except httpx.TransportError as error:  # timeouts and failed connections
-            log.info("notification_retrying", webhook=self.origin, notice=notice.event, attempt=attempt,
-                     error=self._hide(f"{type(error).__name__}: {error}"))
-            raise _Transient(self._hide(f"{type(error).__name__}: {error}")) from None
+            failure = self._hide(f"{type(error).__name__}: {error}")
+            log.info("notification_retrying", webhook=self.origin, notice=notice.event, attempt=attempt, error=failure)
+            raise _Transient(failure) from None
         status = response.status_code
         if 200 <= status < 300:
             return
@@ -180,8 +182,13 @@ class WebhookSender:
     def _hide(self, text: str) -> str:
         """``text`` without the webhook's URL, path or query (they may hold its token)."""
         parts = httpx.URL(self._url)
-        secrets = [self._url, parts.raw_path.decode("ascii", "replace"), parts.path, parts.query.decode("ascii", "replace")]
-        return redact_secrets(text, [secret for secret in secrets if secret.strip("/")])
+        secrets = [
+            self._url,
+            parts.raw_path.decode("ascii", "replace"),
+            parts.path,
+            parts.query.decode("ascii", "replace"),
+        ]
+        return redact_secrets(text, [secret for secret in secrets if secret.strip("/?")])
 
     def _count(self, notice: Notice, result: NotifyResult) -> None:
         self._metrics.notifications.labels(event=notice.event, result=result).inc()

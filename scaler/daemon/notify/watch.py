@@ -141,7 +141,12 @@ class Notifier:
         try:
             claimed = await asyncio.to_thread(self._store.claim_notification, notice.key, notice.event, self._clock())
         except StoreError as error:
-            log.warning("notification_not_claimed", notice=notice.event, error=str(error), effect="tried again at the next check")
+            log.warning(
+                "notification_not_claimed",
+                notice=notice.event,
+                error=str(error),
+                effect="tried again at the next check",
+            )
             return False
         self._noted[notice.key] = notice.at
         return claimed
@@ -254,13 +259,15 @@ class Notifier:
             try:
                 changed, previous = await asyncio.to_thread(self._store.switch_notification, key, event, now)
             except StoreError as error:
-                log.warning("notification_not_claimed", notice=event, error=str(error), effect="tried again at the next check")
+                log.warning(
+                    "notification_not_claimed", notice=event, error=str(error), effect="tried again at the next check"
+                )
                 continue
             self._conditions[key] = event
             if not changed or event not in self.events or (ok and previous != trouble):
                 continue
-            self.delivery.offer(Notice(event=event, key=key, at=now, text=self._condition_text(event), state=event,
-                                       url=self._console_link()))
+            text = self._condition_text(event)
+            self.delivery.offer(Notice(event=event, key=key, at=now, text=text, state=event, url=self._console_link()))
             sent += 1
         return sent
 
