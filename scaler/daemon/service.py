@@ -44,6 +44,7 @@ from scaler.daemon.notify import Delivery, Notifier
 from scaler.daemon.organization import OrganizationState
 from scaler.daemon.policies import PolicyKeeper
 from scaler.daemon.reconciler import CycleSummary, Reconciler
+from scaler.daemon.savings import running_gpus, state_in_effect
 from scaler.daemon.scheduler import DaemonJobs, DaemonScheduler
 from scaler.daemon.status import DeploymentView, action_entry, deployment_status
 from scaler.logs import cycle_logging
@@ -53,6 +54,7 @@ from scaler.policy import PolicySet, match_policies
 from scaler.settings import Settings
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.errors import ClientValidationError, ConnectionFailed
+from scaler.simplismart.models import Deployment
 from scaler.simplismart.token import TokenSource
 from scaler.store import ActionRecord, Store, StoreError, open_store
 from scaler.store.leader import LEADER, LeaderElector, LeaderTiming, Role, open_elector
@@ -333,6 +335,17 @@ class Daemon:
             for key, deployment in self.reconciler.inventory.items()
             if (match := match_policies(policy_set, deployment).policy) is not None and match.name == policy
         ]
+
+    def planning_inputs(self) -> tuple[PolicySet | None, list[Deployment], datetime | None]:
+        """The policy set in force, the listed deployments and when they were listed (the console's plans)."""
+        return self.policies.current, list(self.reconciler.inventory.values()), self.reconciler.inventory_at
+
+    def running_gpus(self) -> dict[str, int]:
+        """GPUs held now by accelerator, from the last cycle's views (as ``scaler_running_gpus``)."""
+        views = self.reconciler.views.values()
+        return running_gpus(
+            (view.deployment, state_in_effect(view.applied, view.deployment.status), view.baseline) for view in views
+        )
 
     async def check_policies(self, *, force: bool = False) -> bool:
         """Reload the policy files if they changed (always when ``force``); reconcile after a new set."""

@@ -237,7 +237,7 @@ class Notifier:
             state=record.state if record.kind == "override" else "suspended",
             deployment=record.target_name if single else None,
             deployment_id=deployment_id,
-            url=self._deployment_link(deployment_id) if deployment_id is not None else self._console_link(),
+            url=self._deployment_link(deployment_id) if deployment_id is not None else self._console_link("exceptions"),
         )
 
     # --- The organization --------------------------------------------------------------------
@@ -284,8 +284,9 @@ class Notifier:
 
     # --- Links and memory --------------------------------------------------------------------
 
-    def _console_link(self) -> str | None:
-        return f"{self._console_url}/" if self._console_url else None
+    def _console_link(self, page: str = "") -> str | None:
+        """The console's page ``page`` (its overview by default), or ``None`` without a console URL."""
+        return f"{self._console_url}/{page}" if self._console_url else None
 
     def _deployment_link(self, deployment_id: UUID) -> str | None:
         return f"{self._console_url}/deployments/{deployment_id}" if self._console_url else None
