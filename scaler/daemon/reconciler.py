@@ -178,6 +178,8 @@ class Reconciler:
         self.last_full_at: datetime | None = None
         """When the last cycle over every deployment ran."""
         self.on_next_wakeup: Callable[[datetime | None], None] | None = None
+        self.on_cycle: Callable[[CycleSummary], None] | None = None
+        """Told every cycle's summary (the notices of failed actions read it)."""
         self.last_decided_at: datetime | None = None
         """The instant of the latest cycle's decisions: no cycle decides at an older one."""
         self.needs_recovery = True
@@ -424,6 +426,8 @@ class Reconciler:
                 self.last_full_at = now
             self._metrics.last_reconcile.set(unix_seconds(self._clock()))
         self.last_summary = summary
+        if self.on_cycle is not None:
+            self.on_cycle(summary)
         if self.on_next_wakeup is not None:
             self.on_next_wakeup(self.next_wakeup(now))
         return summary

@@ -40,6 +40,7 @@ from scaler.daemon.clock import Clock, SteadyClock, iso, system_clock, unix_seco
 from scaler.daemon.executor import Executor, always
 from scaler.daemon.health import HealthPoller
 from scaler.daemon.http import BackgroundServer, create_http_app, listen
+from scaler.daemon.notify import Delivery, Notifier
 from scaler.daemon.organization import OrganizationState
 from scaler.daemon.policies import PolicyKeeper
 from scaler.daemon.reconciler import CycleSummary, Reconciler
@@ -151,6 +152,19 @@ class Daemon:
             new_deployment_grace=timedelta(seconds=settings.new_deployment_grace_seconds),
             may_act=may_act,
         )
+        self.notifier = Notifier(
+            delivery=Delivery(settings.webhook_urls, metrics=metrics),
+            store=store,
+            reconciler=self.reconciler,
+            organization=self.organization,
+            clock=clock,
+            events=settings.notified_events,
+            ahead=timedelta(seconds=settings.notify_ahead_seconds),
+            console_url=settings.console_url,
+            may_act=may_act,
+            zone_of=lambda policy: self._policy_zones().get(policy or ""),
+        )
+        self.reconciler.on_cycle = self.notifier.note_cycle
         self.keys = KeyRing(settings.api_keys_file)
         self._exceptions_revision: tuple[int, int] | None = None
         self.scheduler: DaemonScheduler | None = None
@@ -419,6 +433,7 @@ class Daemon:
             token=self.check_token,
             probe=self.probe,
             exceptions=self.check_exceptions,
+            notify=self.notifier.check if self.notifier.enabled else None,
         )
 
     def build_scheduler(self) -> DaemonScheduler:
@@ -465,6 +480,7 @@ class Daemon:
             policies=str(self.settings.policy_path),
             reconcile_interval_seconds=self.settings.reconcile_interval_seconds,
             health_interval_seconds=self.settings.health_interval_seconds,
+            webhooks=len(self.settings.webhook_urls),
         )
         if on_ready is not None:
             on_ready(self.http.url)
@@ -486,6 +502,7 @@ class Daemon:
             await self.elector.stop()
         if self.http is not None:
             await self.http.stop()
+        await self.notifier.delivery.aclose()
         await self.client.aclose()
         await asyncio.to_thread(self.store.close)
         if signal_handlers_installed:
@@ -495,7 +512,8 @@ class Daemon:
         log.info("daemon_stopped", in_flight_finished=finished)
 
     async def aclose(self) -> None:
-        """Close the client and the store (after :meth:`run_once`)."""
+        """Close the webhooks' senders, the client and the store (after :meth:`run_once`)."""
+        await self.notifier.delivery.aclose()
         await self.client.aclose()
         await asyncio.to_thread(self.store.close)
 
