@@ -28,7 +28,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
-from scaler.vocabulary import ACTIONS, FINAL_RESULTS, DeploymentStatus, HealthStatus
+from scaler.vocabulary import ACTIONS, FINAL_RESULTS, NOTIFY_EVENTS, NOTIFY_RESULTS, DeploymentStatus, HealthStatus
 
 # `_created` series double the series count and no dashboard or alert reads them.
 disable_created_metrics()
@@ -266,6 +266,15 @@ class Metrics:
             registry=r,
         )
 
+        # --- Notices (webhooks) ----------------------------------------------
+        self.notifications = Counter(
+            "scaler_notifications_total",
+            "Notices to webhooks by event and result: delivered (2xx), rejected (4xx, not retried), "
+            "failed (given up after retries) or dropped (the queue was full); one per notice and webhook.",
+            ["event", "result"],
+            registry=r,
+        )
+
         self.build_info = Info("scaler_build", "Version of the running scaler.", registry=r)
 
         self._initialise_label_values()
@@ -288,6 +297,9 @@ class Metrics:
             self.leadership_changes.labels(change=change)
         for result in PEAK_START_RESULTS:
             self.peak_starts.labels(result=result)
+        for event in NOTIFY_EVENTS:
+            for result in NOTIFY_RESULTS:
+                self.notifications.labels(event=event, result=result)
 
     def initialise_endpoints(self, endpoints: Iterable[str]) -> None:
         """Create the API series of ``endpoints`` (the client's), so they exist before their first call."""

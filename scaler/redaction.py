@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 #: What a hidden secret is replaced with, everywhere.
 MARKER = "***"
@@ -60,3 +60,16 @@ def redact_secrets(text: str, secrets: Iterable[str]) -> str:
     for secret in sorted(set(secrets), key=len, reverse=True):
         text = redact_secret(text, secret)
     return text
+
+
+def url_origin(url: str) -> str:
+    """Return what of ``url`` may be shown: its scheme, host and port, with ``/***`` when a path or query
+    followed (a webhook's path or query is often its token); never a user or password."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        return MARKER
+    hidden = f"/{MARKER}" if parts.path.strip("/") or parts.query or parts.fragment else ""
+    return f"{parts.scheme}://{host}{port}{hidden}" if host else MARKER

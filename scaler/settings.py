@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from scaler.redaction import MARKER, redact_url_passwords
+from scaler.vocabulary import NOTIFY_EVENTS, NotifyEvent
 
 ENV_PREFIX = "SCALER_"
 DEFAULT_API_URL = "https://api.app.simplismart.ai"
@@ -47,6 +48,7 @@ class Settings(BaseSettings):
         frozen=True,
         validate_default=True,
     )
+    _webhook_urls: tuple[str, ...] = PrivateAttr(default=())
 
     # --- The platform -----------------------------------------------------
     api_url: str = Field(
@@ -250,6 +252,44 @@ class Settings(BaseSettings):
         description="The key the commands send to the daemon's control API. Prefer SCALER_CONTROL_KEY_FILE.",
     )
 
+    # --- Notifications (webhooks) -------------------------------------------
+    notify_webhook_urls: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Webhook URLs that receive a JSON POST for every notice, comma-separated (Slack- and "
+            "Mattermost-style incoming webhooks read it as it is). They often carry a token: they are "
+            "never logged or shown whole. Prefer SCALER_NOTIFY_WEBHOOK_URLS_FILE. Unset: no notices."
+        ),
+    )
+    notify_webhook_urls_file: Path | None = Field(
+        default=None,
+        description=(
+            "File of webhook URLs, one a line (blank lines and lines starting with # are skipped), e.g. "
+            "a mounted secret. Read once at start. Exclusive with SCALER_NOTIFY_WEBHOOK_URLS."
+        ),
+    )
+    notify_ahead_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        description=(
+            "Seconds before a stop or a scale-down that the transition_upcoming notice is sent. "
+            "900 (15 min) leaves people time to keep a deployment up before it goes."
+        ),
+    )
+    notify_events: str = Field(
+        default="all",
+        description=(
+            "The events notified, comma-separated, or all: " + ", ".join(NOTIFY_EVENTS) + "."
+        ),
+    )
+    console_url: str = Field(
+        default="",
+        description=(
+            "The address people open the daemon's console at (e.g. https://scaler.example.com), "
+            "used for the link of each notice (<url>/deployments/<id>). Empty: notices carry no link."
+        ),
+    )
+
     # --- High availability (several replicas on one PostgreSQL) -------------
     leader_heartbeat_seconds: float = Field(
         default=DEFAULT_LEADER_HEARTBEAT_SECONDS,
@@ -308,6 +348,71 @@ class Settings(BaseSettings):
         path = Path(data["state_url_file"])
         return {**data, "state_url": read_setting_file(path, f"{ENV_PREFIX}STATE_URL_FILE")}
 
+    @field_validator("notify_events")
+    @classmethod
+    def _notify_events_are_known(cls, value: str) -> str:
+        names = [part.strip() for part in value.split(",") if part.strip()]
+        if names == ["all"]:
+            return "all"
+        if not names:
+            raise ValueError("name at least one event, or all")
+        unknown = [name for name in names if name not in NOTIFY_EVENTS]
+        if unknown:
+            raise ValueError(f"unknown event {', '.join(unknown)}; the events are all, {', '.join(NOTIFY_EVENTS)}")
+        return ",".join(dict.fromkeys(names))
+
+    @field_validator("console_url")
+    @classmethod
+    def _console_url_is_http(cls, value: str) -> str:
+        if not value:
+            return ""
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _webhooks_read(self) -> Settings:
+        """Read the webhook URLs (from SCALER_NOTIFY_WEBHOOK_URLS or its file) and check each one; an
+        error names the variable and the entry's position, never the URL (it may hold a token)."""
+        if self.notify_webhook_urls is not None and self.notify_webhook_urls_file is not None:
+            raise ValueError(
+                f"{ENV_PREFIX}NOTIFY_WEBHOOK_URLS and {ENV_PREFIX}NOTIFY_WEBHOOK_URLS_FILE are both set; set only one"
+            )
+        if self.notify_webhook_urls_file is not None:
+            variable = f"{ENV_PREFIX}NOTIFY_WEBHOOK_URLS_FILE"
+            text = read_setting_file(self.notify_webhook_urls_file, variable)
+            entries = [
+                (f"line {number}", line.strip())
+                for number, line in enumerate(text.splitlines(), start=1)
+                if line.strip() and not line.strip().startswith("#")
+            ]
+        elif self.notify_webhook_urls is not None:
+            variable = f"{ENV_PREFIX}NOTIFY_WEBHOOK_URLS"
+            parts = self.notify_webhook_urls.get_secret_value().split(",")
+            entries = [(f"entry {number}", part.strip()) for number, part in enumerate(parts, start=1) if part.strip()]
+        else:
+            return self
+        for where, url in entries:
+            problem = webhook_url_problem(url)
+            if problem is not None:
+                raise ValueError(f"{variable}: {where} {problem}")
+        if not entries:
+            raise ValueError(f"{variable}: no URL in it")
+        self._webhook_urls = tuple(dict.fromkeys(url for _, url in entries))
+        return self
+
+    @property
+    def webhook_urls(self) -> tuple[str, ...]:
+        """The webhook URLs notices are posted to (secrets: never log or show them whole)."""
+        return self._webhook_urls
+
+    @property
+    def notified_events(self) -> frozenset[NotifyEvent]:
+        """The events SCALER_NOTIFY_EVENTS selects."""
+        if self.notify_events == "all":
+            return frozenset(NOTIFY_EVENTS)
+        return frozenset(event for event in NOTIFY_EVENTS if event in self.notify_events.split(","))
+
     @model_validator(mode="after")
     def _leader_timing_is_safe(self) -> Settings:
         check_leader_timing(
@@ -326,6 +431,7 @@ class Settings(BaseSettings):
         """Return every setting as plain data, secrets replaced by a marker."""
         view = self.model_dump(mode="json")
         view["api_token"] = MARKER if self.api_token is not None else None
+        view["notify_webhook_urls"] = MARKER if self.notify_webhook_urls is not None else None
         view["state_url"] = redact_url_passwords(self.state_url)
         return view
 
@@ -345,6 +451,17 @@ def read_setting_file(path: Path, variable: str) -> str:
     if not text:
         raise ValueError(f"{variable}: {path} is empty")
     return text
+
+
+def webhook_url_problem(url: str) -> str | None:
+    """What is wrong with a webhook URL, in words that do not repeat it; ``None`` when it is usable."""
+    scheme, _, rest = url.partition("://")
+    if scheme not in ("http", "https") or not rest:
+        return "is not an http:// or https:// URL"
+    host = rest.split("/", 1)[0].split("?", 1)[0]
+    if not host or any(character.isspace() for character in url):
+        return "has no host, or holds a space"
+    return None
 
 
 def check_leader_timing(*, heartbeat_seconds: float, lease_seconds: float, takeover_delay_seconds: float) -> None:

@@ -1,7 +1,8 @@
 """The words the scaler's parts share, each set defined once, below every layer.
 
 The platform's lifecycle statuses and health values (read by the client's models, which
-re-export them), the actions the daemon decides and the results the store records of them.
+re-export them), the actions the daemon decides and the results the store records of them,
+the events webhook notices announce and what becomes of each.
 Every other module, the metrics' label values included, derives its sets from these: a
 new status, health value, action or result is added here and nowhere else.
 Nothing of ours is imported here.
@@ -71,3 +72,20 @@ ActionResult = Literal["pending", "success", "error", "dry_run", "deferred", "bl
 ACTION_RESULTS: tuple[ActionResult, ...] = get_args(ActionResult)
 #: The results an action can finish with (every result but ``pending``).
 FINAL_RESULTS: tuple[ActionResult, ...] = tuple(r for r in ACTION_RESULTS if r != "pending")
+
+NotifyEvent = Literal[
+    "transition_upcoming",
+    "action_failed",
+    "exception_created",
+    "exception_ended",
+    "wallet_blocked",
+    "wallet_unblocked",
+    "auth_failing",
+    "auth_ok",
+]
+#: Every event a webhook notice can announce (``SCALER_NOTIFY_EVENTS`` chooses among them).
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = get_args(NotifyEvent)
+NotifyResult = Literal["delivered", "rejected", "failed", "dropped"]
+#: What became of one notice to one webhook: answered 2xx; refused with a 4xx (never retried);
+#: given up after retries (5xx, timeouts, connection failures) or a redirect; dropped from a full queue.
+NOTIFY_RESULTS: tuple[NotifyResult, ...] = get_args(NotifyResult)

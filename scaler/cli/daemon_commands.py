@@ -259,18 +259,20 @@ def _span(seconds: int) -> str:
 
 
 def _exception_text(item: dict[str, Any], suspension: dict[str, Any] | None, now: datetime | None, local: str | None) -> str:
-    """The suspension in force (until when, why), else the override (state, until, by, why), else ``-``."""
-    if suspension:
-        return f"until {_when(suspension['until'], now, local)}: {suspension['reason']}"
-    for exception in item.get("exceptions") or []:
-        if exception.get("kind") == "override":
-            state = exception["state"]
-            shown = f"min={state['min_replicas']} max={state['max_replicas']}" if isinstance(state, dict) else state
-            return (
-                f"override {shown} until {_when(exception['until'], now, local)} "
-                f"by {exception['by']}: {exception['reason']}"
-            )
-    return "-"
+    """Each exception in force (kind, state, until, by, why), joined by ``; ``; ``-`` when there is none.
+
+    A document without ``exceptions`` (a daemon older than the control API) shows its suspension."""
+    exceptions = item.get("exceptions")
+    if exceptions is None:
+        return f"suspend until {_when(suspension['until'], now, local)}: {suspension['reason']}" if suspension else "-"
+    shown = []
+    for exception in exceptions:
+        state = exception.get("state")
+        if isinstance(state, dict):
+            state = f"min={state['min_replicas']} max={state['max_replicas']}"
+        kind = exception["kind"] + (f" {state}" if state else "")
+        shown.append(f"{kind} until {_when(exception['until'], now, local)} by {exception['by']}: {exception['reason']}")
+    return "; ".join(shown) or "-"
 
 
 def status_table(document: dict[str, Any]) -> str:

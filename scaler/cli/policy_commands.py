@@ -27,12 +27,13 @@ from scaler.cli.common import (
     policy_path_label,
     quiet_settings,
 )
+from scaler.cli.plan_exceptions import exceptions_over
 from scaler.cli.usage import epilog
 from scaler.policy.errors import PolicyLoadError, PolicyPathError, PolicySetEmpty
 from scaler.policy.loader import load_policy_set, require_policies
 from scaler.policy.matching import policies_matching_nothing
 from scaler.policy.model import PolicySet
-from scaler.policy.plan import build_plan
+from scaler.policy.plan import ExceptionSpan, build_plan
 from scaler.policy.report import render_plan_table
 from scaler.policy.shipped import example_texts, schema_text
 from scaler.settings import Settings
@@ -209,13 +210,15 @@ def plan(
     With --live, a policy that selects none of the organization's deployments is named
     in a warning on stderr, and a new deployment (one the daemon's state store, when
     there is one, first saw after its first inventory, or has not seen yet) is left
-    alone until its grace period ends (source grace).
+    alone until its grace period ends (source grace). With --live, the suspensions and
+    overrides that store holds in force over the period are laid over the schedule and listed.
     """
     if (inventory is None) == (not live):
         raise click.UsageError("give exactly one of --inventory FILE or --live")
     policy_set = _policy_set_or_exit(_policy_paths(policy_paths, option="--policies"))
     new_since: dict[UUID, datetime] = {}
     default_grace = timedelta(0)
+    exceptions: dict[UUID, list[ExceptionSpan]] = {}
     if inventory is not None:
         deployments = _read_inventory(inventory)
     else:
@@ -232,6 +235,8 @@ def plan(
             globs = ", ".join(repr(glob) for glob in name_globs)
             fail(f"no deployment matches --deployment {globs} ({listed} deployment{'s' if listed != 1 else ''} listed)")
     startups = _learned_startups() if any(policy.has_auto_lead for policy in policy_set.policies) else {}
+    if live:
+        exceptions = exceptions_over(quiet_settings(), policy_set, deployments, start, start + timedelta(hours=hours))
     result = build_plan(
         policy_set,
         deployments,
@@ -240,6 +245,7 @@ def plan(
         new_since=new_since,
         default_grace=default_grace,
         startups=startups,
+        exceptions=exceptions,
     )
     if output == "json":
         # Indented for a person at a terminal; compact (and much faster to write) otherwise.

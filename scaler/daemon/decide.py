@@ -298,7 +298,7 @@ def _converge(
         previous=previous,
         policy=resolution.policy or "",
         source=resolution.source,
-        reason=f"{reason} ({resolution.source})",
+        reason=f"{reason} ({resolution.cause})",
         spend_reference=spend_reference,
     )
 

@@ -49,6 +49,8 @@ class InForce:
             state=DesiredState.from_description(self.override.state),
             until=self.override.until,
             source=f"override:{self.override.id}",
+            by=self.override.created_by,
+            reason=self.override.reason,
         )
 
     def suspension_view(self, deployment_id: UUID, deployment_name: str) -> Suspension | None:
@@ -69,6 +71,24 @@ class InForce:
 NOTHING = InForce()
 
 
+def _suspension_rank(exception: ExceptionRecord) -> tuple[float, float, str]:
+    """The suspension that lasts longest first (then the newest)."""
+    return (-exception.until.timestamp(), -exception.created_at.timestamp(), exception.id)
+
+
+def _override_rank(exception: ExceptionRecord) -> tuple[int, float, str]:
+    """The most specific override first, then the newest."""
+    return (_SPECIFICITY[exception.target_kind], -exception.created_at.timestamp(), exception.id)
+
+
+def by_precedence(exceptions: Iterable[ExceptionRecord]) -> list[ExceptionRecord]:
+    """Return ``exceptions`` in the order they decide: suspensions (longest first), then overrides
+    (most specific, then newest, first)."""
+    listed = list(exceptions)
+    suspensions = sorted((e for e in listed if e.kind == "suspend"), key=_suspension_rank)
+    return suspensions + sorted((e for e in listed if e.kind == "override"), key=_override_rank)
+
+
 def in_force(
     exceptions: Iterable[ExceptionRecord], deployment_id: UUID, policy: str | None, now: datetime
 ) -> InForce:
@@ -76,12 +96,6 @@ def in_force(
     covering = tuple(e for e in exceptions if e.active(now) and covers(e, deployment_id, policy))
     if not covering:
         return NOTHING
-    suspensions = [e for e in covering if e.kind == "suspend"]
-    overrides = [e for e in covering if e.kind == "override"]
-    suspension = max(suspensions, key=lambda e: (e.until, e.created_at, e.id), default=None)
-    override = min(
-        overrides,
-        key=lambda e: (_SPECIFICITY[e.target_kind], -e.created_at.timestamp(), e.id),
-        default=None,
-    )
+    suspension = min((e for e in covering if e.kind == "suspend"), key=_suspension_rank, default=None)
+    override = min((e for e in covering if e.kind == "override"), key=_override_rank, default=None)
     return InForce(covering=covering, suspension=suspension, override=override)

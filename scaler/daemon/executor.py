@@ -18,6 +18,10 @@ For every plan of a cycle, most urgent first (:func:`scaler.daemon.decide.urgenc
   again before it is sent, and by the client before each attempt (retries included, see
   ``SimplismartClient.may_send``). An action held back by the fence is recorded deferred.
 - **One at a time**: a lock per deployment, so two calls on one deployment never overlap.
+- **Exceptions re-checked**: before each call, the cycle's ``recheck`` (when given,
+  :class:`~scaler.daemon.exception_watch.PlanRecheck`) says whether an exception written
+  since the plan was decided (a suspension, say) changes what decides the deployment; if
+  so, that call and the rest of its plan are recorded deferred, and the next cycle decides.
 - **Write-ahead**: every action is recorded ``pending`` before its call (the first action
   of every plan of a cycle in one transaction, so a thousand calls at one boundary do not
   wait for a thousand commits) and finished, with the new applied state, after it; an
@@ -42,7 +46,7 @@ what the platform reports, even when it has changed back to what was applied bef
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -72,6 +76,9 @@ from scaler.simplismart.models import DeploymentStatus
 from scaler.store import ActionIntent, ActionNotPending, ActionOutcome, AppliedState, Backoff, Store, StoreError
 
 log = structlog.get_logger()
+
+Recheck = Callable[[Plan], Awaitable[str | None]]
+"""Asked before each call: why the plan no longer stands (``None``: it still does)."""
 
 #: First backoff after a refused call, in seconds: a minute lets capacity or quota free up
 #: without the deployment being retried every cycle.
@@ -277,11 +284,14 @@ class Executor:
         backoffs: Mapping[UUID, Backoff] | None = None,
         every_deployment: bool = False,
         covering: Collection[UUID] = (),
+        recheck: Recheck | None = None,
     ) -> Execution:
         """Carry out ``plans`` decided at ``now`` within the budget; return what changed.
 
         ``every_deployment``: the plans cover the whole inventory, so a deployment without
         a plan no longer waits for anything; ``covering``: the same, for these deployments.
+        ``recheck``: asked before each call why the plan no longer stands (``None``: it does),
+        see the module's docstring.
         """
         execution = Execution()
         backoffs = backoffs or {}
@@ -307,7 +317,13 @@ class Executor:
         outcomes = await asyncio.gather(
             *(
                 self._run(
-                    plan, passage, now, backoffs.get(plan.deployment.deployment_id), execution, first_ids.get(id(plan))
+                    plan,
+                    passage,
+                    now,
+                    backoffs.get(plan.deployment.deployment_id),
+                    execution,
+                    first_ids.get(id(plan)),
+                    recheck,
                 )
                 for plan, passage in going
             ),
@@ -455,6 +471,7 @@ class Executor:
         backoff: Backoff | None,
         execution: Execution,
         first_action_id: int | None,
+        recheck: Recheck | None,
     ) -> None:
         async with self.lock(plan.deployment.deployment_id):
             try:
@@ -463,7 +480,7 @@ class Executor:
                 elif not plan.steps:
                     await self._note(plan, now, execution)
                 else:
-                    await self._steps(plan, now, backoff, execution, first_action_id)
+                    await self._steps(plan, now, backoff, execution, first_action_id, recheck)
             finally:
                 self._release(passage)
 
@@ -474,6 +491,7 @@ class Executor:
         backoff: Backoff | None,
         execution: Execution,
         first_action_id: int | None,
+        recheck: Recheck | None = None,
     ) -> None:
         deployment_id = plan.deployment.deployment_id
         for index, step in enumerate(plan.steps):
@@ -493,6 +511,10 @@ class Executor:
             if self.stopping or not self.may_act():
                 why = "shutting down" if self.stopping else "this instance may no longer act"
                 await self._finish(action_id, plan, step, "deferred", message=f"not sent: {why}")
+                return
+            changed = await self._recheck(recheck, plan)
+            if changed is not None:
+                await self._finish(action_id, plan, step, "deferred", message=f"not sent: {changed}")
                 return
             try:
                 message, request_id = await self._send(step, deployment_id)
@@ -548,6 +570,23 @@ class Executor:
                 self._store_failed("clear_backoff", error)
             else:
                 execution.backoffs[deployment_id] = None
+
+    async def _recheck(self, recheck: Recheck | None, plan: Plan) -> str | None:
+        """Why ``plan`` no longer stands, by ``recheck``. Fail safe: when the store cannot say whether an
+        exception was written, the call is not sent either (the next cycle decides again)."""
+        if recheck is None:
+            return None
+        try:
+            return await recheck(plan)
+        except StoreError as error:
+            log.warning(
+                "exceptions_recheck_failed",
+                deployment=plan.deployment.deployment_name,
+                deployment_id=str(plan.deployment.deployment_id),
+                error=str(error),
+                effect="the call is not sent; the next cycle decides again",
+            )
+            return "the exceptions in force could not be read again"
 
     def _not_started(self, plan: Plan, step: Step) -> None:
         log.info(

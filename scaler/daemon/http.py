@@ -1,4 +1,4 @@
-"""The daemon's one HTTP server: ``/metrics``, ``/healthz``, ``/readyz``, ``/status`` and the control API.
+"""The daemon's one HTTP server: ``/metrics``, ``/healthz``, ``/readyz``, ``/status``, the control API and the console.
 
 The first four are read-only (GET and HEAD only). ``/metrics``
 is :meth:`scaler.metrics.Metrics.exposition` in the text format (gzipped when the scraper
@@ -8,8 +8,8 @@ the API is reachable and accepts the token, and the state store takes writes, el
 with the failing check named. ``/status`` is the JSON document of
 :meth:`scaler.daemon.service.Daemon.status_document`; with a keys file (``SCALER_API_KEYS_FILE``)
 it needs a viewer key, as the control API's reads do (:mod:`scaler.daemon.api`), while
-``/metrics``, ``/healthz`` and ``/readyz`` stay open. The API token and the control keys
-appear in none of them.
+``/metrics``, ``/healthz`` and ``/readyz`` stay open. The web console is at ``/``
+(:mod:`scaler.daemon.console.pages`). The API token and the control keys appear in none of them.
 
 The server is uvicorn inside the daemon's event loop, without uvicorn's own signal
 handlers (the daemon handles SIGTERM, SIGINT and SIGHUP itself).
@@ -33,11 +33,13 @@ from starlette.routing import Route
 
 from scaler.daemon.api.auth import Guard
 from scaler.daemon.api.keys import KeyRing
-from scaler.daemon.api.routes import ControlFacts, api_routes
+from scaler.daemon.api.routes import api_routes
+from scaler.daemon.console.board import ConsoleFacts
+from scaler.daemon.console.pages import Console
 from scaler.metrics import Metrics
 
 
-class DaemonFacts(ControlFacts, Protocol):
+class DaemonFacts(ConsoleFacts, Protocol):
     """What the endpoints ask the daemon."""
 
     keys: KeyRing
@@ -82,6 +84,7 @@ def create_http_app(daemon: DaemonFacts, metrics: Metrics, *, guard: Guard | Non
             Route("/readyz", readyz, methods=read_only),
             Route("/status", status, methods=read_only),
             *api_routes(daemon, guard),
+            *Console(daemon, guard).routes(),
         ]
     )
 

@@ -60,6 +60,8 @@ class OrganizationState:
         self.auth_message = ""
         self.next_auth_probe: datetime | None = None
         self.wallet_blocked = False
+        self.wallet_known = False
+        """Whether the platform has answered a call that increases spend (the wallet's state is then known)."""
         self.wallet_blocked_since: datetime | None = None
         self.wallet_message = ""
         self.next_wallet_probe: datetime | None = None
@@ -200,6 +202,7 @@ class OrganizationState:
     def wallet_refused(self, now: datetime, error: SimplismartError) -> None:
         """Note a 402 at ``now``: block calls that increase spend (logged once), probe in 10 minutes."""
         self._wallet_probe_in_flight = False
+        self.wallet_known = True
         self.next_wallet_probe = now + timedelta(seconds=WALLET_PROBE_SECONDS)
         if self.wallet_blocked:
             return
@@ -218,6 +221,7 @@ class OrganizationState:
     def spend_accepted(self, now: datetime) -> None:
         """Note that a call increasing spend succeeded at ``now``: lift a block (logged once)."""
         self._wallet_probe_in_flight = False
+        self.wallet_known = True
         if not self.wallet_blocked:
             return
         blocked_for = (now - self.wallet_blocked_since).total_seconds() if self.wallet_blocked_since else 0.0

@@ -16,7 +16,10 @@ A cycle runs at one instant ``now`` (read once from the clock by its caller):
    while the deployment's health was last observed more than ``health_max_age`` ago:
    the platform's recent answers could not be read (or were not asked for, the
    platform being unreachable), and the last good one is not taken as still true.
-4. **Execute** the plans through the :class:`~scaler.daemon.executor.Executor`.
+4. **Execute** the plans through the :class:`~scaler.daemon.executor.Executor`, which
+   re-checks the exceptions before each call (:mod:`scaler.daemon.exception_watch`): one
+   written since the cycle read them that changes what decides a deployment stops that
+   deployment's remaining calls.
 5. **Remember**: the rules' memory (restarts included) is persisted and realized savings
    are counted, by the instance that may act only (a standby's copy could be stale);
    gauges and the ``/status`` views are updated; the next instant at which
@@ -42,6 +45,7 @@ import structlog
 from scaler.daemon.clock import Clock, iso, unix_seconds
 from scaler.daemon.decide import Decision, Plan, decide
 from scaler.daemon.exception_gauges import ExceptionGauges
+from scaler.daemon.exception_watch import PlanRecheck, Revision, RevisionReader
 from scaler.daemon.exceptions_in_force import InForce, in_force
 from scaler.daemon.executor import ActionReport, Execution, Executor, always
 from scaler.daemon.gauges import DeploymentGauges
@@ -120,6 +124,7 @@ class _Memory:
     rules: dict[UUID, dict[tuple[str, str], Any]]
     exceptions: list[ExceptionRecord]
     backoffs: dict[UUID, Backoff]
+    exceptions_revision: Revision
 
 
 class Reconciler:
@@ -173,11 +178,14 @@ class Reconciler:
         self.last_full_at: datetime | None = None
         """When the last cycle over every deployment ran."""
         self.on_next_wakeup: Callable[[datetime | None], None] | None = None
+        self.on_cycle: Callable[[CycleSummary], None] | None = None
+        """Told every cycle's summary (the notices of failed actions read it)."""
         self.last_decided_at: datetime | None = None
         """The instant of the latest cycle's decisions: no cycle decides at an older one."""
         self.needs_recovery = True
         self._gauges = DeploymentGauges(metrics)
         self.exception_gauges = ExceptionGauges(metrics)
+        self._exceptions_reader = RevisionReader(store)
         self._savings = SavingsMeter(self._gauges)
         self._suspended: set[UUID] = set()
         self._resuming: set[UUID] = set()
@@ -424,6 +432,8 @@ class Reconciler:
                 self.last_full_at = now
             self._metrics.last_reconcile.set(unix_seconds(self._clock()))
         self.last_summary = summary
+        if self.on_cycle is not None:
+            self.on_cycle(summary)
         if self.on_next_wakeup is not None:
             self.on_next_wakeup(self.next_wakeup(now))
         return summary
@@ -509,12 +519,20 @@ class Reconciler:
 
         execution = Execution()
         if acting and plans:
+            recheck = PlanRecheck(
+                self._exceptions_reader,
+                self._store,
+                revision=memory.exceptions_revision,
+                exceptions=memory.exceptions,
+                now=now,
+            )
             execution = await self.executor.execute(
                 plans,
                 now=now,
                 backoffs=memory.backoffs,
                 every_deployment=full,
                 covering=[deployment.deployment_id for deployment in targets] if complete else (),
+                recheck=recheck.why_not,
             )
         elif plans:
             log.debug("plans_not_executed", plans=len(plans), why="this instance may not act")
@@ -599,7 +617,9 @@ class Reconciler:
 
     def _read_memory(self, now: datetime) -> _Memory:
         store = self._store
+        revision = store.exceptions_revision()  # before the exceptions: a write between is seen as a change
         return _Memory(
+            exceptions_revision=revision,
             applied=store.all_applied(),
             tracks=store.health_tracks(),
             rules=store.all_rule_memory(),

@@ -19,6 +19,8 @@ job             when                                    what
 ``probe``       every 10 s                              the token probe, when due
 ``exceptions``  every second                            reconcile at once when a person's
                                                         exception was created or ended
+``notify``      every second (with webhooks only)       hand the notices due to the webhooks'
+                                                        senders (:mod:`scaler.daemon.notify`)
 ==============  ======================================  =====================================
 
 Each wake-up is a job of its own (``boundary-1``, ``boundary-2``, ...), so one that falls
@@ -79,6 +81,8 @@ TOKEN_CHECK_SECONDS = 10.0
 PROBE_CHECK_SECONDS = 10.0
 #: Seconds between checks for exceptions created or ended (through any replica or the CLI).
 EXCEPTIONS_CHECK_SECONDS = 1.0
+#: Seconds between checks for notices due (:data:`scaler.daemon.notify.watch.CHECK_SECONDS`).
+NOTIFY_CHECK_SECONDS = 1.0
 #: Seconds (monotonic) between comparisons of the wall clock with the monotonic clock.
 CLOCK_CHECK_SECONDS = 2.0
 #: A change of the wall clock's offset from the monotonic clock this large is a step, in seconds.
@@ -99,6 +103,7 @@ class DaemonJobs:
     token: Job
     probe: Job
     exceptions: Job | None = None
+    notify: Job | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,7 @@ def job_timings(*, reconcile_interval_seconds: float, health_interval_seconds: f
         "token": JobTiming(TOKEN_CHECK_SECONDS, TOKEN_CHECK_SECONDS),
         "probe": JobTiming(PROBE_CHECK_SECONDS, PROBE_CHECK_SECONDS),
         "exceptions": JobTiming(EXCEPTIONS_CHECK_SECONDS, EXCEPTIONS_CHECK_SECONDS),
+        "notify": JobTiming(NOTIFY_CHECK_SECONDS, NOTIFY_CHECK_SECONDS),
     }
 
 

@@ -40,9 +40,11 @@ from scaler.daemon.clock import Clock, SteadyClock, iso, system_clock, unix_seco
 from scaler.daemon.executor import Executor, always
 from scaler.daemon.health import HealthPoller
 from scaler.daemon.http import BackgroundServer, create_http_app, listen
+from scaler.daemon.notify import Delivery, Notifier
 from scaler.daemon.organization import OrganizationState
 from scaler.daemon.policies import PolicyKeeper
 from scaler.daemon.reconciler import CycleSummary, Reconciler
+from scaler.daemon.savings import running_gpus, state_in_effect
 from scaler.daemon.scheduler import DaemonJobs, DaemonScheduler
 from scaler.daemon.status import DeploymentView, action_entry, deployment_status
 from scaler.logs import cycle_logging
@@ -52,6 +54,7 @@ from scaler.policy import PolicySet, match_policies
 from scaler.settings import Settings
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.errors import ClientValidationError, ConnectionFailed
+from scaler.simplismart.models import Deployment
 from scaler.simplismart.token import TokenSource
 from scaler.store import ActionRecord, Store, StoreError, open_store
 from scaler.store.leader import LEADER, LeaderElector, LeaderTiming, Role, open_elector
@@ -149,6 +152,19 @@ class Daemon:
             new_deployment_grace=timedelta(seconds=settings.new_deployment_grace_seconds),
             may_act=may_act,
         )
+        self.notifier = Notifier(
+            delivery=Delivery(settings.webhook_urls, metrics=metrics),
+            store=store,
+            reconciler=self.reconciler,
+            organization=self.organization,
+            clock=clock,
+            events=settings.notified_events,
+            ahead=timedelta(seconds=settings.notify_ahead_seconds),
+            console_url=settings.console_url,
+            may_act=may_act,
+            zone_of=lambda policy: self._policy_zones().get(policy or ""),
+        )
+        self.reconciler.on_cycle = self.notifier.note_cycle
         self.keys = KeyRing(settings.api_keys_file)
         self._exceptions_revision: tuple[int, int] | None = None
         self.scheduler: DaemonScheduler | None = None
@@ -336,6 +352,17 @@ class Daemon:
             if (match := match_policies(policy_set, deployment).policy) is not None and match.name == policy
         ]
 
+    def planning_inputs(self) -> tuple[PolicySet | None, list[Deployment], datetime | None]:
+        """The policy set in force, the listed deployments and when they were listed (the console's plans)."""
+        return self.policies.current, list(self.reconciler.inventory.values()), self.reconciler.inventory_at
+
+    def running_gpus(self) -> dict[str, int]:
+        """GPUs held now by accelerator, from the last cycle's views (as ``scaler_running_gpus``)."""
+        views = self.reconciler.views.values()
+        return running_gpus(
+            (view.deployment, state_in_effect(view.applied, view.deployment.status), view.baseline) for view in views
+        )
+
     async def check_policies(self, *, force: bool = False) -> bool:
         """Reload the policy files if they changed (always when ``force``); reconcile after a new set."""
         now = self.clock()
@@ -422,6 +449,7 @@ class Daemon:
             token=self.check_token,
             probe=self.probe,
             exceptions=self.check_exceptions,
+            notify=self.notifier.check if self.notifier.enabled else None,
         )
 
     def build_scheduler(self) -> DaemonScheduler:
@@ -468,6 +496,7 @@ class Daemon:
             policies=str(self.settings.policy_path),
             reconcile_interval_seconds=self.settings.reconcile_interval_seconds,
             health_interval_seconds=self.settings.health_interval_seconds,
+            webhooks=len(self.settings.webhook_urls),
         )
         if on_ready is not None:
             on_ready(self.http.url)
@@ -489,6 +518,7 @@ class Daemon:
             await self.elector.stop()
         if self.http is not None:
             await self.http.stop()
+        await self.notifier.delivery.aclose()
         await self.client.aclose()
         await asyncio.to_thread(self.store.close)
         if signal_handlers_installed:
@@ -498,7 +528,8 @@ class Daemon:
         log.info("daemon_stopped", in_flight_finished=finished)
 
     async def aclose(self) -> None:
-        """Close the client and the store (after :meth:`run_once`)."""
+        """Close the webhooks' senders, the client and the store (after :meth:`run_once`)."""
+        await self.notifier.delivery.aclose()
         await self.client.aclose()
         await asyncio.to_thread(self.store.close)
 

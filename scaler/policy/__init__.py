@@ -20,7 +20,7 @@ from scaler.policy.model import (
     PolicySource,
     Window,
 )
-from scaler.policy.plan import Plan, build_plan
+from scaler.policy.plan import ExceptionSpan, Plan, build_plan
 from scaler.policy.resolve import Override, Resolution, expire_at, grace_ends_at, resolve_desired_state
 from scaler.policy.savings import (
     Usage,
@@ -36,6 +36,7 @@ from scaler.policy.schedule import next_boundary, scheduled_state
 __all__ = [
     "BUILTIN_PRICES",
     "DesiredState",
+    "ExceptionSpan",
     "Expire",
     "HealthObservation",
     "HealthRule",

@@ -8,7 +8,10 @@ DELETED are left out (the scaler never acts on them and they run no GPUs); they 
 listed in ``Plan.skipped``. The dates on which a skip date, a holiday or a calendar event
 keeps a recurring window closed are listed with each deployment (``skipped_dates``), by name.
 A new deployment (given with its first sighting, see :func:`build_plan`) is left alone
-until its grace period ends (source ``grace``, ``grace_until``).
+until its grace period ends (source ``grace``, ``grace_until``). People's exceptions in force
+over the period (:class:`ExceptionSpan`, given by deployment) are laid over the schedule: a
+suspension leaves the deployment alone (source ``suspended:<id>``), an override sets its state
+(source ``override:<id>``); each is listed with the deployment (``exceptions``).
 """
 
 from __future__ import annotations
@@ -82,6 +85,37 @@ class SkippedDate:
 
 
 @dataclass(frozen=True)
+class ExceptionSpan:
+    """A person's exception covering a deployment from ``start`` to ``end``: a suspension
+    (``state`` ``None``: left alone) or an override to ``state``; ``by`` made it because of ``reason``."""
+
+    id: str
+    kind: str
+    state: DesiredState | None
+    start: datetime
+    end: datetime
+    by: str
+    reason: str
+
+    @property
+    def source(self) -> str:
+        """The source a transition it brings names: ``override:<id>`` or ``suspended:<id>``."""
+        return f"{'override' if self.kind == 'override' else 'suspended'}:{self.id}"
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the exception as the plan's JSON shape."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "state": self.state.describe() if self.state is not None else None,
+            "from": iso_utc(self.start),
+            "until": iso_utc(self.end),
+            "by": self.by,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
 class DeploymentPlan:
     """One deployment's policy (or conflict), transitions and usage over the plan's period."""
 
@@ -96,6 +130,8 @@ class DeploymentPlan:
     """A new deployment's grace period runs until then (it is left alone before)."""
     lead_times: Mapping[str, LeadTimeInUse] = field(default_factory=dict)
     """The lead time in use of each window with ``lead_time: auto``, by window name."""
+    exceptions: tuple[ExceptionSpan, ...] = ()
+    """People's exceptions covering the deployment during the period, the deciding one first."""
 
     def to_json(self) -> dict[str, Any]:
         """Return the deployment's entry in the plan's JSON shape."""
@@ -110,6 +146,7 @@ class DeploymentPlan:
             "grace_until": iso_utc(self.grace_until) if self.grace_until is not None else None,
             "skipped_dates": [skipped.to_json() for skipped in self.skipped_dates],
             "lead_times": {name: in_use.to_json() for name, in_use in self.lead_times.items()},
+            "exceptions": [exception.to_json() for exception in self.exceptions],
             "gpu_hours": {"baseline": _round(self.usage.baseline_gpu_hours), "planned": _round(self.usage.planned_gpu_hours)},
             "cost": {"baseline": _round(self.usage.baseline_cost), "planned": _round(self.usage.planned_cost)},
         }
@@ -166,6 +203,7 @@ def build_plan(
     new_since: Mapping[UUID, datetime] | None = None,
     default_grace: timedelta = timedelta(0),
     startups: Mapping[UUID, Sequence[float]] | None = None,
+    exceptions: Mapping[UUID, Sequence[ExceptionSpan]] | None = None,
 ) -> Plan:
     """Return the plan of ``deployments`` under ``policy_set`` from ``start`` to ``until``.
 
@@ -176,8 +214,10 @@ def build_plan(
     first sighting of each new deployment, left alone (source ``grace``) until its
     policy's ``grace_period`` (else ``default_grace``) has passed since. ``startups`` are
     the start-up times the daemon observed, by deployment, for windows with ``lead_time:
-    auto`` (none: their initial lead time). Raises ``ValueError`` when an instant is
-    naive or ``until`` is not after ``start``.
+    auto`` (none: their initial lead time). ``exceptions``: the exceptions covering each
+    deployment, in precedence order (suspensions first, then the winning override first):
+    at each instant the first one in force decides, over the schedule and the grace period.
+    Raises ``ValueError`` when an instant is naive or ``until`` is not after ``start``.
     """
     start, until = require_aware(start, "start"), require_aware(until, "until")
     if until <= start:
@@ -194,6 +234,9 @@ def build_plan(
         first_seen = (new_since or {}).get(deployment.deployment_id)
         if first_seen is not None:
             entry = _with_grace(policy_set, entry, timelines, first_seen, default_grace, start, until)
+        covering = (exceptions or {}).get(deployment.deployment_id)
+        if covering:
+            entry = _with_exceptions(policy_set, entry, covering, start, until)
         entries.append(entry)
     return Plan(start, until, tuple(entries), tuple(skipped))
 
@@ -298,3 +341,37 @@ def _with_grace(
         if cut < closed:
             usage = usage + usage_between(entry.deployment, state, baseline, cut, closed, policy_set.pricing)
     return replace(entry, transitions=tuple(transitions), usage=usage, grace_until=grace_until)
+
+
+def _with_exceptions(
+    policy_set: PolicySet, entry: DeploymentPlan, spans: Sequence[ExceptionSpan], start: datetime, until: datetime
+) -> DeploymentPlan:
+    """``entry`` with the exceptions of ``spans`` (precedence order) laid over its transitions.
+
+    An override acts only on a governed deployment (as in the daemon); a suspension leaves any alone.
+    """
+    spans = [span for span in spans if span.start < until and span.end > start]
+    if entry.policy is None:
+        spans = [span for span in spans if span.kind != "override"]
+    if not spans:
+        return entry
+    cuts = sorted(
+        {start, until}
+        | {transition.at for transition in entry.transitions}
+        | {instant for span in spans for instant in (span.start, span.end) if start < instant < until}
+    )
+    transitions: list[Transition] = []
+    periods: list[tuple[DesiredState | None, datetime, datetime]] = []
+    for opened, closed in zip(cuts, cuts[1:]):
+        scheduled = [transition for transition in entry.transitions if transition.at <= opened][-1]
+        deciding = next((span for span in spans if span.start <= opened < span.end), None)
+        piece = Transition(opened, deciding.state, deciding.source) if deciding else replace(scheduled, at=opened)
+        periods.append((piece.state, opened, closed))
+        if not transitions or (transitions[-1].state, transitions[-1].source) != (piece.state, piece.source):
+            transitions.append(piece)
+    policy = policy_set.policy(entry.policy) if entry.policy else None
+    baseline = baseline_replicas(policy)
+    usage = Usage()
+    for state, opened, closed in periods:
+        usage = usage + usage_between(entry.deployment, state, baseline, opened, closed, policy_set.pricing)
+    return replace(entry, transitions=tuple(transitions), usage=usage, exceptions=tuple(spans))

@@ -70,6 +70,12 @@ def _deployment_block(entry: DeploymentPlan) -> list[str]:
     lines = [f"{deployment.deployment_name}  {accelerator}  {governed}"]
     for name, in_use in entry.lead_times.items():
         lines.append(f"  lead time of window {name}: {format_duration(in_use.value)} ({in_use.source})")
+    for exception in entry.exceptions:
+        state = f" {exception.state.describe()}" if exception.state is not None else ""
+        lines.append(
+            f"  {exception.kind}{state} ({exception.id}) from {_utc(exception.start)} until {_utc(exception.end)}"
+            f" by {exception.by}: {exception.reason}"
+        )
     if entry.policy is not None:
         tz = zone(entry.timezone)
         rows: list[tuple[datetime, str]] = [

@@ -52,6 +52,7 @@ class Resolution:
     - ``expire_at``: when the deployment expires under the policy's ``expire`` (needs ``first_seen``).
     - ``memory``: the updated memory of each of the policy's health rules, by rule name.
     - ``grace_until``: while a new deployment's grace period runs, when it ends.
+    - ``author``: under an override, who made it and why (``by alice: eval tonight``); see :attr:`cause`.
     """
 
     policy: str | None
@@ -64,6 +65,13 @@ class Resolution:
     expire_at: datetime | None = None
     memory: Mapping[str, HealthRuleMemory] = field(default_factory=dict)
     grace_until: datetime | None = None
+    author: str = ""
+
+    @property
+    def cause(self) -> str:
+        """What an action taken for this answer names as its cause: the source, followed under an
+        override by who made it and why (``override:<id> by alice: eval tonight``)."""
+        return f"{self.source} {self.author}" if self.author else self.source
 
     @property
     def leave_alone(self) -> bool:
@@ -79,11 +87,18 @@ class Resolution:
 @dataclass(frozen=True)
 class Override:
     """A person's override: ``state`` is desired (and enforced) until ``until``; ``source`` names it
-    (``override:<id>``)."""
+    (``override:<id>``); ``by`` and ``reason`` say who made it and why."""
 
     state: DesiredState
     until: datetime
     source: str
+    by: str = ""
+    reason: str = ""
+
+    @property
+    def author(self) -> str:
+        """Who made the override and why, as an action's reason names them: ``by alice: eval tonight``."""
+        return ": ".join(part for part in (f"by {self.by}" if self.by else "", self.reason) if part)
 
 
 def resolve_desired_state(
@@ -176,6 +191,7 @@ def resolve_for_policy(
     candidates: list[datetime] = []
     desired: DesiredState | None
     source: str
+    author = ""
     active_rule = next(
         (
             (rule, outcome)
@@ -186,7 +202,7 @@ def resolve_for_policy(
     )
     overridden = override is not None and now < override.until
     if override is not None and overridden:
-        desired, source = override.state, override.source
+        desired, source, author = override.state, override.source, override.author
         candidates.append(override.until)
     elif active_rule is not None:
         rule, _ = active_rule
@@ -215,6 +231,7 @@ def resolve_for_policy(
         policy=policy.name,
         desired=desired,
         source=source,
+        author=author,
         enforce=policy.enforce or overridden,
         next_change=min(future) if future else None,
         restart_due=restart_due,

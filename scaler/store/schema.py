@@ -168,6 +168,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        version=6,
+        description="notices sent (webhooks), so that a restart or a new leader sends none twice",
+        statements=(
+            """CREATE TABLE notifications (
+                key TEXT PRIMARY KEY,
+                event TEXT NOT NULL,
+                noted_at {instant} NOT NULL
+            )""",
+            "CREATE INDEX notifications_by_instant ON notifications (noted_at)",
+        ),
+    ),
 )
 
 #: The schema version this code writes and reads.

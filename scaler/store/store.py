@@ -4,7 +4,7 @@ The platform is the source of truth for status and health; the store remembers w
 the platform does not report or what the scaler must not forget across a restart:
 what it applied, every action it took (an audit log written ahead of each call), the
 health it tracks and since when, first sightings, people's exceptions (suspensions and
-overrides), backoffs and what health rules remember. Calls are synchronous and thread-safe (the daemon runs them
+overrides), backoffs, what health rules remember and the notices sent. Calls are synchronous and thread-safe (the daemon runs them
 through ``asyncio.to_thread``); each commits before it returns, and the ``*s`` batch
 methods do a whole cycle's worth of work in one transaction.
 """
@@ -329,6 +329,46 @@ class Store:
         for deployment_id, seconds in rows:
             found.setdefault(uuid_from_db(deployment_id), []).append(float(seconds))
         return found
+
+    # --- Notices (webhooks) ---------------------------------------------------
+
+    def claim_notification(self, key: str, event: str, at: datetime) -> bool:
+        """Note that the notice ``key`` (one transition, one exception's creation...) is being sent;
+        return whether it was new (false: it was claimed before, by this or another process)."""
+        with self._db.transaction() as cursor:
+            if cursor.execute("SELECT 1 FROM notifications WHERE key = ?", (key,)).fetchone() is not None:
+                return False
+            cursor.execute(
+                "INSERT INTO notifications (key, event, noted_at) VALUES (?, ?, ?)",
+                (key, event, instant_to_db(at, "at")),
+            )
+        return True
+
+    def switch_notification(self, key: str, event: str, at: datetime) -> tuple[bool, str | None]:
+        """Record ``event`` as the state of the condition ``key`` (the wallet, the token) last noted;
+        return whether it changed, and the event it replaces (``None`` the first time)."""
+        with self._db.transaction() as cursor:
+            row = cursor.execute("SELECT event FROM notifications WHERE key = ?", (key,)).fetchone()
+            if row is not None and row[0] == event:
+                return False, event
+            cursor.execute(
+                "INSERT INTO notifications (key, event, noted_at) VALUES (?, ?, ?) ON CONFLICT (key) "
+                "DO UPDATE SET event = excluded.event, noted_at = excluded.noted_at",
+                (key, event, instant_to_db(at, "at")),
+            )
+        return True, str(row[0]) if row is not None else None
+
+    def prune_notifications(self, before: datetime, keep: Iterable[str] = ()) -> int:
+        """Forget the one-time notices noted before ``before`` except the condition keys ``keep``;
+        return how many were forgotten."""
+        kept = list(keep)
+        marks = ", ".join("?" for _ in kept)
+        condition = f" AND key NOT IN ({marks})" if kept else ""
+        with self._db.transaction() as cursor:
+            cursor.execute(
+                f"DELETE FROM notifications WHERE noted_at < ?{condition}", (instant_to_db(before, "before"), *kept)
+            )
+            return max(cursor.rowcount, 0)
 
     # --- Health-rule memory -----------------------------------------------
 

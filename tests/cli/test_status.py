@@ -7,9 +7,13 @@ the document (``daemon.now``), never the wall clock, so ages and "in 2h" are exa
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
+from uuid import UUID
+
 import pytest
 
 from scaler.daemon.http import create_http_app
+from scaler.store import ExceptionRecord
 from tests.cli.test_daemon_commands import invoke
 from tests.client.serving import LoopbackServer
 from tests.daemon.conftest import make_harness  # noqa: F401 - the fixture, shared with the daemon tests
@@ -139,3 +143,30 @@ async def test_a_new_deployment_shows_its_grace_period_and_when_it_ends(make_har
     await harness.cycle()
     row = row_of(status_text(harness), "late-llm")
     assert ("unchanged (grace)", "stopped at 2026-03-02 06:20Z (in 15m)") == (row["DESIRED (SOURCE)"], row["NEXT CHANGE"])
+
+
+async def test_each_active_exception_shows_its_kind_until_author_and_reason(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """A deployment covered by a suspension and an override shows both in its EXCEPTION column,
+    each with its kind (and state), its end, who made it and why; one without shows `-`."""
+    harness = make_harness(document(OFFICE), start=at_utc(MONDAY, "06:00"))
+    names = {UUID(LLAMA_8B): "llama-3-8b-chat"}
+    harness.store.create_exception(exception_of("o1", "override", until=at_utc(MONDAY, "09:00"), state="min=2 max=4"), names)
+    harness.store.create_exception(exception_of("s1", "suspend", until=at_utc(MONDAY, "07:30"), by="bob"), names)
+    await harness.cycle()
+    text = status_text(harness)
+    assert (
+        "override min=2 max=4 until 2026-03-02 09:00Z (in 3h) by alice: eval tonight; "
+        "suspend until 2026-03-02 07:30Z (in 1h30m) by bob: eval tonight"
+    ) == row_of(text)["EXCEPTION"]
+    assert "-" == row_of(text, "whisper-v3")["EXCEPTION"]
+
+
+def exception_of(exception_id: str, kind: str, *, until: datetime, state: str | None = None, by: str = "alice") -> ExceptionRecord:
+    """An exception of llama-3-8b-chat made at the harness's start (Monday 06:00)."""
+    return ExceptionRecord(
+        id=exception_id, kind=kind, target_kind="deployment", target=LLAMA_8B, target_name="llama-3-8b-chat",  # type: ignore[arg-type]
+        deployment_ids=(UUID(LLAMA_8B),), created_at=at_utc(MONDAY, "06:00"), until=until,
+        reason="eval tonight", created_by=by, state=state,
+    )  # fmt: skip

@@ -305,7 +305,9 @@ class Harness:
 
     async def close(self) -> None:
         for replica in self._replicas:
+            await replica.notifier.delivery.aclose()
             await replica.client.aclose()
+        await self.daemon.notifier.delivery.aclose()
         await self.daemon.client.aclose()
         self.store.close()
 

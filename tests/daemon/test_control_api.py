@@ -3,8 +3,10 @@ and exceptions acting at once (virtual time: the daemon's jobs are run by the te
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -18,9 +20,11 @@ from scaler.daemon.api.auth import Guard
 from scaler.daemon.api.keys import hash_key
 from scaler.daemon.api.throttle import FailureThrottle
 from scaler.daemon.http import create_http_app
+from scaler.store import ExceptionRecord
 from tests.daemon import policies
 from tests.daemon.harness import LLAMA_8B, MONDAY, WHISPER, Harness, at_utc
 from tests.daemon.policies import document
+from tests.daemon.stalls import Stalls
 
 OFFICE = document(policies.OFFICE)
 VIEWER_KEY = "viewer-key-0123456789abcdef"
@@ -288,8 +292,8 @@ async def test_the_keys_file_is_re_read_when_it_changes(http: httpx.AsyncClient,
 
 async def test_an_override_starts_a_stopped_deployment_at_once(http: httpx.AsyncClient, harness: Harness) -> None:
     """At 06:00 llama is stopped by its schedule; an override to running sends the start when the
-    daemon checks the exceptions (every second), not at the next cycle, with the exception's id in
-    the action's reason; at its end (08:00, as the office window opens) the schedule's state is
+    daemon checks the exceptions (every second), not at the next cycle, with the exception's id, its
+    author and its reason in the action's reason; at its end (08:00, as the office window opens) the schedule's state is
     applied at that instant."""
     harness.calls(clear=True)
     created = (await http.post("/api/v1/exceptions", json=body(**{"for": "2h"}), headers=OPERATOR)).json()
@@ -301,7 +305,7 @@ async def test_an_override_starts_a_stopped_deployment_at_once(http: httpx.Async
     assert await harness.daemon.check_exceptions()
     assert ["Mon 06:00:01 llama-3-8b-chat start -> 200"] == [str(call) for call in harness.calls()]
     started = harness.audit(results=["success"])[-1]
-    assert f"override:{created['id']}" in started.reason
+    assert started.reason.endswith(f"(override:{created['id']} by alice: eval tonight)"), started.reason
     assert 1.0 == harness.sample("scaler_deployment_override", deployment="llama-3-8b-chat", deployment_id=LLAMA_8B)
     assert (1.0, 1.0) == (
         harness.sample("scaler_exceptions_active", kind="override"),
@@ -392,3 +396,54 @@ async def test_exceptions_survive_a_restart_without_repeating_an_action(
     llama = next(item for item in document_["deployments"] if item["deployment_id"] == LLAMA_8B)
     assert ([], "override") == ([str(c) for c in harness.calls()], llama["exceptions"][0]["kind"])
     assert llama["desired"]["source"].startswith("override:")
+
+
+@pytest.mark.parametrize("written_by", ["this daemon's API", "another process"])
+async def test_a_suspension_written_while_calls_are_in_flight_stops_the_rest_of_them(
+    make_harness: Callable[..., Harness], tmp_path: Path, written_by: str
+) -> None:
+    """At 08:00 the office window opens: llama's plan is update_replicas then start. While the
+    update is unanswered a suspension of llama is written (and answered 201) through the API, or
+    by another process straight into the store: the update finishes, the start is never sent (it
+    is recorded deferred, naming the suspension), and the next cycles leave llama alone."""
+    stalls: list[Stalls] = []
+
+    def network(inner):  # type: ignore[no-untyped-def]
+        stalls.append(Stalls(inner))
+        return stalls[0]
+
+    harness = make_harness(
+        OFFICE, start=at_utc(MONDAY, "06:00"), api_keys_file=keys_file(tmp_path / "keys.json"), network=network
+    )
+    await harness.cycle()
+    harness.at(at_utc(MONDAY, "08:00"))
+    harness.calls(clear=True)
+    stalls[0].hold("/update-replicas/")
+    boundary = asyncio.create_task(harness.daemon.wake_up())
+    await stalls[0].wait_held("/update-replicas/")
+    suspension = body(kind="suspend", state=None, reason="incident 4711")
+    if written_by == "this daemon's API":
+        async with client_of(harness) as http:
+            created = await http.post("/api/v1/exceptions", json=suspension, headers=OPERATOR)
+        assert 201 == created.status_code, created.text
+        exception_id = created.json()["id"]
+    else:
+        exception_id = "written-elsewhere"
+        harness.store.create_exception(
+            ExceptionRecord(
+                id=exception_id, kind="suspend", target_kind="deployment", target=LLAMA_8B,
+                target_name="llama-3-8b-chat", deployment_ids=(UUID(LLAMA_8B),), created_at=harness.now(),
+                until=harness.now() + timedelta(hours=1), reason="incident 4711", created_by="bob",
+            )
+        )  # fmt: skip
+    stalls[0].release("/update-replicas/")
+    await boundary
+    harness.advance(seconds=1)
+    await harness.daemon.check_exceptions()
+    await harness.cycle()
+    assert ["Mon 08:00:00 llama-3-8b-chat update_replicas 1..3 -> 200"] == [str(c) for c in harness.calls()]
+    (deferred,) = harness.audit(results=["deferred"])
+    assert ("start", f"not sent: suspended since the plan was decided (exception {exception_id} by ") == (
+        deferred.action,
+        (deferred.platform_message or "")[: len(f"not sent: suspended since the plan was decided (exception {exception_id} by ")],
+    ), deferred

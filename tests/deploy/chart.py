@@ -26,6 +26,7 @@ SETTINGS_NOT_FROM_VALUES = {
     "state_url_file": "the URL comes from a Secret (state.existingSecret) as SCALER_STATE_URL, never in plain text",
     "control_key": "the commands' key to reach a daemon (scaler suspend, override, ...), not the daemon's",
     "control_key_file": "the commands' key to reach a daemon (scaler suspend, override, ...), not the daemon's",
+    "notify_webhook_urls": "the URLs carry tokens: they come from a Secret (notifications.existingSecret) as a file",
 }
 
 _ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.DOTALL)

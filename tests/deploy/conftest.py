@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import skip_or_fail
 from tests.deploy.fetch_helm import CACHED_HELM, FETCH_COMMAND
 from tests.deploy.metrics_target import CONTROL_PREFIX
-from tests.deploy.organization import daemon_settings, sim_command
+from tests.deploy.organization import daemon_settings, record_override, sim_command
 from tests.deploy.prometheus_harness import ServedProcess, find_binary, http_get, http_post
 from tests.processes import HarnessError, environment, free_port, scaler_command
 
@@ -159,14 +159,17 @@ def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedProces
 
 @pytest.fixture(scope="module")
 def daemon_target(simulator: ServedProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedProcess]:
-    """The real daemon, ``scaler run``, against the simulator: started once ``/readyz`` answers 200.
+    """The real daemon, ``scaler run``, against the simulator (its store holding an override, see
+    :func:`~tests.deploy.organization.record_override`): started once ``/readyz`` answers 200.
 
     Ready means the policies are loaded, the deployments listed and the store written: the
     first cycle has run, so every per-deployment series exists from the first scrape on.
     """
     port = free_port()
     directory = tmp_path_factory.mktemp("daemon")
-    env = environment(**daemon_settings(api_url=simulator.url, state_dir=directory, http_port=port))
+    settings = daemon_settings(api_url=simulator.url, state_dir=directory, http_port=port)
+    record_override(settings["SCALER_STATE_URL"])
+    env = environment(**settings)
     process = ServedProcess(
         command=scaler_command("run"), port=port, cwd=REPO, log_path=directory / "output.log", env=env,
         ready_path="/readyz",

@@ -143,6 +143,15 @@ def publish_inventory(metrics: Metrics, deployments: tuple[FakeDeployment, ...],
         metrics.running_gpus.labels(accelerator=accelerator).set(gpus)
 
 
+def publish_exceptions(metrics: Metrics) -> None:
+    """Set the exception gauges of the healthy organization as the daemon does: one suspension (on-hold-l4),
+    one override (:data:`OVERRIDDEN`, no per-deployment series with ``off`` detail)."""
+    if metrics.deployments.detail != "off":
+        metrics.deployment_override.labels(deployment=OVERRIDDEN.name, deployment_id=OVERRIDDEN.deployment_id).set(1)
+    metrics.exceptions_active.labels(kind="suspend").set(sum(1 for d in HEALTHY if d.suspended))
+    metrics.exceptions_active.labels(kind="override").set(1)
+
+
 class TroubledScaler:
     """A scaler in every trouble an alert exists for (the leader of its install), advanced one tick at a time."""
 
@@ -202,6 +211,8 @@ HEALTHY = (
     FakeDeployment("batch-h100", "7e1d2c3b-0000-4000-8000-000000000104", "nightly-batch", "nvidia-h100", 1,
                    "SCALED_DOWN", "SCALED_DOWN", 0, 0, 0, None, None, 7200),
 )
+#: The deployment a person's override keeps running in the healthy organization (on-hold-l4 is suspended).
+OVERRIDDEN = HEALTHY[0]
 #: What one "save" command counts for batch-h100: one GPU-hour, at $2.50 an hour.
 SAVED_PER_COMMAND = (3600.0, 2.5)
 
@@ -234,6 +245,7 @@ class Replica:
         m.wallet_blocked.set(0)
         m.org_id_refused.set(0)
         publish_inventory(m, HEALTHY, time.time())
+        publish_exceptions(m)
         m.leader.set(1 if self.leading else 0)
         if self.leading:
             m.leadership_changes.labels(change="acquired").inc()

@@ -3,7 +3,10 @@
 ``organization/seed.yaml`` is served by ``scaler sim``; ``organization/policies/`` governs
 it. Nothing in either depends on the time of day, so every dashboard panel has data
 whenever the tests run: a deployment held at bounds (with a next transition), one
-stopped (saving GPUs and dollars), one nobody governs, one a person stopped.
+stopped (saving GPUs and dollars), one nobody governs, one a person stopped. The daemon's
+store holds a person's override of nightly-batch to the state its policy gives it anyway,
+stopped (:func:`record_override`), so the override series exist without changing what is
+done; its next change is then the override's end.
 :data:`LATE_DEPLOYMENT` is added while Prometheus watches, so that the daemon acts
 (stops it) in front of it.
 """
@@ -13,11 +16,14 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import yaml
 
+from scaler.store import ExceptionRecord, open_store
 from tests.processes import scaler_command
 
 ORGANIZATION = Path(__file__).resolve().parent / "organization"
@@ -37,6 +43,25 @@ LATE_DEPLOYMENT: dict[str, Any] = {
     "min_replicas": 1,
     "max_replicas": 1,
 }
+
+
+#: nightly-batch, which always-stopped keeps stopped.
+OVERRIDDEN_ID = "5a3c8e21-0f6b-4d7a-8c19-2e4b6d8f0a12"
+#: How long its override lasts from the daemon's start.
+OVERRIDE_LENGTH = timedelta(days=29)
+
+
+def record_override(state_url: str) -> None:
+    """Create the daemon's store at ``state_url`` holding an override of nightly-batch to stopped for 29 days."""
+    now = datetime.now(UTC)
+    override = ExceptionRecord(
+        id="dashboard-override", kind="override", target_kind="deployment", target=OVERRIDDEN_ID,
+        target_name="nightly-batch", deployment_ids=(UUID(OVERRIDDEN_ID),), created_at=now,
+        until=now + OVERRIDE_LENGTH, reason="the override series exist", created_by="deploy-tests",
+        state="stopped",
+    )  # fmt: skip
+    with open_store(state_url) as store:
+        store.create_exception(override)
 
 
 def seed_document() -> dict[str, Any]:

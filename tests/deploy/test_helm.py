@@ -67,6 +67,9 @@ CONFIG = {
     "leaderLeaseSeconds": 5,
     "leaderCampaignSeconds": 3,
     "leaderTakeoverDelaySeconds": 8,
+    "notifyAheadSeconds": 600,
+    "notifyEvents": "transition_upcoming,action_failed",
+    "consoleUrl": "https://scaler.example.com",
     "caBundle": {"existingConfigMap": "corporate-ca", "key": "ca.pem"},
 }
 
@@ -79,6 +82,7 @@ EVERYTHING = {
     "updateStrategy": {"type": "RollingUpdate"},
     "apiToken": {"existingSecret": "simplismart-api", "existingSecretKey": "api-token"},
     "controlApi": {"existingSecret": "scaler-api-keys", "existingSecretKey": "keys.yaml"},
+    "notifications": {"existingSecret": "scaler-webhooks", "existingSecretKey": "urls"},
     "policies": {"files": {"office-hours.yaml": POLICY}},
     "state": {"existingSecret": "scaler-postgresql", "persistence": {"existingClaim": "scaler-state"}},
     "config": CONFIG,
@@ -313,7 +317,9 @@ def test_every_setting_from_values_reaches_the_daemon(
         if name.startswith(ENV_PREFIX):
             monkeypatch.delenv(name)
     for name, value in _env(rendered["everything"]).items():
-        if isinstance(value, str):
+        # The webhook URLs file is read as the settings load, and exists only in the pod (its mount is
+        # checked by test_the_webhook_urls_are_mounted_from_the_notifications_secret).
+        if isinstance(value, str) and name != "SCALER_NOTIFY_WEBHOOK_URLS_FILE":
             monkeypatch.setenv(name, value)
     settings = load_settings().public_view()
     expected = {_snake(key): value for key, value in CONFIG.items() if key != "caBundle"}
@@ -335,6 +341,22 @@ def test_the_keys_file_is_mounted_from_the_control_api_secret(rendered: dict[str
         volume["secret"]["secretName"],
     )
     assert "SCALER_API_KEYS_FILE" not in _env(rendered["minimal"])
+
+
+def test_the_webhook_urls_are_mounted_from_the_notifications_secret(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """With notifications.existingSecret the URLs file is mounted read-only and named by
+    SCALER_NOTIFY_WEBHOOK_URLS_FILE; without it, neither exists."""
+    container = _container(rendered["everything"])
+    mount = next(item for item in container["volumeMounts"] if item["name"] == "webhooks")
+    volume = _volume(rendered["everything"], "webhooks")
+    assert ("/etc/scaler/webhooks/webhooks", "/etc/scaler/webhooks", True, "scaler-webhooks", "urls") == (
+        _env(rendered["everything"])["SCALER_NOTIFY_WEBHOOK_URLS_FILE"],
+        mount["mountPath"],
+        mount["readOnly"],
+        volume["secret"]["secretName"],
+        volume["secret"]["items"][0]["key"],
+    )
+    assert "SCALER_NOTIFY_WEBHOOK_URLS_FILE" not in _env(rendered["minimal"])
 
 
 def test_state_url_comes_from_the_existing_secret(rendered: dict[str, list[dict[str, Any]]]) -> None:

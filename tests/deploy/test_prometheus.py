@@ -50,8 +50,8 @@ from tests.deploy.dashboard import (
     variable_queries,
 )
 from tests.deploy.metric_names import FULL_ONLY_NAMES, referenced_metric_names
-from tests.deploy.metrics_target import HEALTHY, SAVED_PER_COMMAND, TROUBLED_POLICIES_BY_ALERT
-from tests.deploy.organization import LATE_DEPLOYMENT, add_deployment
+from tests.deploy.metrics_target import HEALTHY, OVERRIDDEN, SAVED_PER_COMMAND, TROUBLED_POLICIES_BY_ALERT
+from tests.deploy.organization import LATE_DEPLOYMENT, OVERRIDE_LENGTH, add_deployment
 from tests.deploy.prometheus_harness import (
     JOB,
     PrometheusServer,
@@ -584,11 +584,15 @@ def test_last_reconcile_is_seconds_old(servers: Servers) -> None:
 
 
 def test_next_transition_table_shows_the_coming_window(servers: Servers) -> None:
-    """chat-llm's next change (its nightly window opening or closing) is in the future, within a day."""
+    """chat-llm's next change (its nightly window opening or closing) is in the future, within a day;
+    nightly-batch's is the end of the override the daemon's store holds for it, in about 29 days."""
     targets = panel_targets("Next transition per deployment")
     at = {labels["deployment"]: value / 1000 for labels, value in grafana_series(servers, targets["A"])}
     now = time.time()
-    assert (["chat-llm"], True) == (sorted(at), now < at["chat-llm"] <= now + 86400)
+    override_ends = now + OVERRIDE_LENGTH.total_seconds()
+    assert (["chat-llm", "nightly-batch"], True, True) == (
+        sorted(at), now < at["chat-llm"] <= now + 86400, override_ends - 3600 < at["nightly-batch"] <= override_ends
+    )
 
 
 def test_policy_variable_filters_every_per_deployment_panel(servers: Servers) -> None:
@@ -815,6 +819,26 @@ def test_full_detail_panels_show_data_only_in_full_detail(servers: Servers, deta
     assert (expected if detail == "full" else ({}, {})) == (
         shown("Status per deployment", "D"), shown("Desired vs ready replicas", "A")
     )
+
+
+@pytest.mark.parametrize("detail", DEPLOYMENT_DETAILS)
+def test_active_exceptions_lists_each_held_deployment_where_the_detail_has_it(servers: Servers, detail: str) -> None:
+    """The healthy organization has on-hold-l4 suspended and chat-a100 overridden: the table lists both in full
+    detail, the override alone in compact (the suspension series is full detail's), nothing with off."""
+    namespace = HEALTHY_INSTALLS[detail]
+    shown = sorted((labels.get("deployment", ""), labels.get("exception", "")) for labels, _ in grafana_series(
+        servers, panel_targets("Active exceptions")["A"], server=servers.alerts, namespace=namespace))
+    suspended = [(d.name, "suspend") for d in HEALTHY if d.suspended]
+    expected = {"full": sorted([*suspended, (OVERRIDDEN.name, "override")]), "compact": [(OVERRIDDEN.name, "override")],
+                "off": []}[detail]
+    assert expected == shown
+
+
+def test_active_exceptions_lists_each_deployment_once_across_replicas(servers: Servers) -> None:
+    """Two replicas report the same override: the table names the deployment once."""
+    shown = [labels.get("deployment") for labels, _ in grafana_series(
+        servers, panel_targets("Active exceptions")["A"], server=servers.replicas)]
+    assert [OVERRIDDEN.name] == [name for name in shown if name == OVERRIDDEN.name]
 
 
 def test_actions_annotation_marks_the_daemon_stopping_a_new_deployment(servers: Servers) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scaler.redaction import MARKER, redact_secrets, redact_url_passwords
+from scaler.redaction import MARKER, redact_secrets, redact_url_passwords, url_origin
 
 #: libpq's message for a server that does not listen (what a store error carries).
 REFUSED = (
@@ -59,3 +59,18 @@ def test_a_percent_encoded_password_in_a_url_is_replaced() -> None:
 def test_quoted_connection_string_passwords_are_replaced_whole() -> None:
     """libpq's quoted values (password='a b') are replaced up to their closing quote."""
     assert "host=db password=*** dbname=x" == redact_url_passwords("host=db password='a b\\'c' dbname=x")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://hooks.slack.com/services/T000/B000/XXXXSECRET", "https://hooks.slack.com/***"),
+        ("http://mm.local:8065/hooks/abc?token=XXXXSECRET", "http://mm.local:8065/***"),
+        ("https://user:XXXXSECRET@example.com/", "https://example.com"),
+        ("https://example.com", "https://example.com"),
+        ("not a url XXXXSECRET", "***"),
+    ],
+)
+def test_a_url_is_shown_by_its_origin_alone(url: str, shown: str) -> None:
+    """A webhook is named by scheme, host and port; its path, query and user never show."""
+    assert shown == url_origin(url)

@@ -203,3 +203,47 @@ def test_the_repository_sets_and_reads_no_scaler_variable_that_is_no_setting() -
     named |= {(path, match) for path in python_files for match in read.findall(path.read_text())}
     known = set(setting_variables())
     assert [] == sorted(f"{path.relative_to(ROOT)}: {name}" for path, name in named if name not in known)
+
+
+def test_webhook_urls_come_from_the_variable_or_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Comma-separated in SCALER_NOTIFY_WEBHOOK_URLS; one a line in the file, blank lines and comments
+    skipped; hidden in repr and the public view."""
+    monkeypatch.setenv("SCALER_NOTIFY_WEBHOOK_URLS", "https://hooks.example/T1/abc-secret-1, http://mm.local/hooks/x")
+    settings = load_settings()
+    assert ("https://hooks.example/T1/abc-secret-1", "http://mm.local/hooks/x") == settings.webhook_urls
+    assert "abc-secret-1" not in repr(settings) + str(settings.public_view())
+    monkeypatch.delenv("SCALER_NOTIFY_WEBHOOK_URLS")
+    (tmp_path / "hooks").write_text("# the team\n\nhttps://hooks.example/T2/def-secret-2\n")
+    monkeypatch.setenv("SCALER_NOTIFY_WEBHOOK_URLS_FILE", str(tmp_path / "hooks"))
+    assert ("https://hooks.example/T2/def-secret-2",) == load_settings().webhook_urls
+
+
+def test_a_bad_webhook_url_is_named_by_position_not_by_its_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The error says which entry is wrong without repeating it (it may hold a token)."""
+    monkeypatch.setenv("SCALER_NOTIFY_WEBHOOK_URLS", "https://ok.example/a,hooks.example/tok-3141592653")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert ["SCALER_NOTIFY_WEBHOOK_URLS: entry 2 is not an http:// or https:// URL"] == str(caught.value).splitlines()
+
+
+def test_webhook_urls_and_their_file_are_exclusive(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Both set: one line naming both."""
+    (tmp_path / "hooks").write_text("https://a.example/x\n")
+    monkeypatch.setenv("SCALER_NOTIFY_WEBHOOK_URLS_FILE", str(tmp_path / "hooks"))
+    monkeypatch.setenv("SCALER_NOTIFY_WEBHOOK_URLS", "https://b.example/y")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert [
+        "SCALER_NOTIFY_WEBHOOK_URLS and SCALER_NOTIFY_WEBHOOK_URLS_FILE are both set; set only one"
+    ] == str(caught.value).splitlines()
+
+
+def test_notify_events_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SCALER_NOTIFY_EVENTS selects events by name (all by default); an unknown name is refused, naming it."""
+    assert "transition_upcoming" in load_settings().notified_events
+    monkeypatch.setenv("SCALER_NOTIFY_EVENTS", "action_failed, auth_failing")
+    assert frozenset({"action_failed", "auth_failing"}) == load_settings().notified_events
+    monkeypatch.setenv("SCALER_NOTIFY_EVENTS", "action_failed,stop_soon")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value).startswith("SCALER_NOTIFY_EVENTS: Value error, unknown event stop_soon;")

@@ -17,7 +17,7 @@ from scaler.sim.app import create_app
 from scaler.sim.clock import ManualClock
 from scaler.sim.seed import DEFAULT_SEED_PATH, load_seed
 from scaler.sim.state import SimState
-from scaler.store import open_store
+from scaler.store import ExceptionRecord, open_store
 from tests.client.serving import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,3 +124,46 @@ def test_live_plan_shows_the_grace_period_of_a_new_deployment(sim_url: str, tmp_
     ]
     assert {name: entry for name, entry in before.items() if name != "whisper-v3"} == planned
     assert "new: left alone until its grace period ends at 2026-12-21 01:15Z" in table.stdout
+
+
+def test_live_plan_shows_the_exceptions_in_force_from_the_store(sim_url: str, tmp_path: Path):
+    """The daemon's store holds an override keeping whisper-v3 running through its night stop
+    (2026-12-21 18:00-21:00Z) and an ended suspension from before the period: the plan lays the
+    override over the schedule, lists it in JSON and in the table, and ignores the old one. A
+    store that does not exist is not created."""
+    seed = load_seed(DEFAULT_SEED_PATH)
+    whisper = UUID(next(d for d in seed.deployments if d.deployment_name == "whisper-v3").deployment_id)
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+
+    def exception(id_: str, kind: str, start: datetime, until: datetime, state: str | None) -> ExceptionRecord:
+        return ExceptionRecord(id=id_, kind=kind, target_kind="deployment", target=str(whisper),  # type: ignore[arg-type]
+                               target_name="whisper-v3", deployment_ids=(whisper,), created_at=start, until=until,
+                               reason="eval tonight", created_by="alice", state=state)  # fmt: skip
+
+    with open_store(url) as store:
+        store.create_exception(exception("o1", "override", datetime(2026, 12, 21, 18, tzinfo=UTC),
+                                         datetime(2026, 12, 21, 21, tzinfo=UTC), "running"))  # fmt: skip
+        store.create_exception(exception("old", "suspend", datetime(2026, 12, 19, tzinfo=UTC),
+                                         datetime(2026, 12, 20, tzinfo=UTC), None))  # fmt: skip
+    common = ["--live", "--policies", str(EXAMPLES), "--from", "2026-12-21T00:00", "--hours", "24"]
+    planned = run(*common, "--output", "json", SCALER_API_URL=sim_url, SCALER_STATE_URL=url)
+    table = run(*common, "--deployment", "whisper-v3", SCALER_API_URL=sim_url, SCALER_STATE_URL=url)
+    missing = tmp_path / "none.db"
+    without = run(*common, "--output", "json", SCALER_API_URL=sim_url, SCALER_STATE_URL=f"sqlite:///{missing}")
+    assert (0, 0, 0) == (planned.exit_code, table.exit_code, without.exit_code), planned.output
+    entry = next(e for e in json.loads(planned.stdout)["deployments"] if e["deployment_name"] == "whisper-v3")
+    assert [
+        ("2026-12-21T00:00:00Z", "stopped", "window:night"),
+        ("2026-12-21T02:00:00Z", "running", "default"),
+        ("2026-12-21T18:00:00Z", "running", "override:o1"),
+        ("2026-12-21T21:00:00Z", "stopped", "window:night"),
+    ] == [(t["at"], t["state"], t["source"]) for t in entry["transitions"]]
+    assert [("o1", "override", "alice", "eval tonight")] == [
+        (e["id"], e["kind"], e["by"], e["reason"]) for e in entry["exceptions"]
+    ]
+    assert (
+        "  override running (o1) from 2026-12-21 18:00Z until 2026-12-21 21:00Z by alice: eval tonight"
+        in table.stdout.splitlines()
+    )
+    assert all(not e["exceptions"] for e in json.loads(without.stdout)["deployments"])
+    assert not missing.exists()

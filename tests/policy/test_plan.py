@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from scaler.policy.plan import build_plan
+from scaler.policy.model import DesiredState
+from scaler.policy.plan import ExceptionSpan, build_plan
 
 from .helpers import deployment, policy_set, utc
 
@@ -42,7 +43,7 @@ def test_plan_json_has_exactly_the_documented_keys():
     entry = plan["deployments"][0]
     assert {
         "deployment_id", "deployment_name", "accelerator_type", "accelerator_count", "policy", "conflict",
-        "transitions", "grace_until", "skipped_dates", "lead_times", "gpu_hours", "cost",
+        "transitions", "grace_until", "skipped_dates", "lead_times", "exceptions", "gpu_hours", "cost",
     } == set(entry)
     assert {"at", "state", "min_replicas", "max_replicas", "source"} == set(entry["transitions"][0])
     assert {"gpu_hours", "cost", "savings_percent"} == set(plan["totals"])
@@ -130,3 +131,45 @@ def test_a_new_deployment_runs_at_its_baseline_until_its_grace_period_ends():
         ("2026-03-02T19:00:00Z", "stopped", "default"),
     ] == [(t["at"], t["state"], t["source"]) for t in entry["transitions"]]
     assert ("2026-03-02T10:00:00Z", 19.0) == (entry["grace_until"], entry["gpu_hours"]["planned"])
+
+
+def test_exceptions_are_laid_over_the_schedule_and_listed():
+    """An override to running 20:00-23:00 keeps the stopped llama up (source override:<id>); a suspension
+    10:00-12:00 leaves it alone inside its window (unchanged, suspended:<id>); the window's state comes
+    back at the suspension's end and the default's at the override's. Usage counts 8 running hours plus
+    2 left alone (the baseline, 1) plus 3 overridden: 13 GPU-hours."""
+    llama = deployment("llama-8b")
+    spans = [
+        ExceptionSpan("s1", "suspend", None, utc("2026-03-02T10:00"), utc("2026-03-02T12:00"), "bob", "incident"),
+        ExceptionSpan("o1", "override", DesiredState.running(), utc("2026-03-02T20:00"), utc("2026-03-02T23:00"),
+                      "alice", "eval tonight"),
+    ]  # fmt: skip
+    plan = build_plan(POLICIES, [llama], MONDAY, TUESDAY, exceptions={llama.deployment_id: spans})
+    (entry,) = plan.to_json()["deployments"]
+    assert [
+        ("2026-03-02T00:00:00Z", "stopped", "default"),
+        ("2026-03-02T09:00:00Z", "running", "window:day"),
+        ("2026-03-02T10:00:00Z", "unchanged", "suspended:s1"),
+        ("2026-03-02T12:00:00Z", "running", "window:day"),
+        ("2026-03-02T19:00:00Z", "stopped", "default"),
+        ("2026-03-02T20:00:00Z", "running", "override:o1"),
+        ("2026-03-02T23:00:00Z", "stopped", "default"),
+    ] == [(t["at"], t["state"], t["source"]) for t in entry["transitions"]]
+    assert ["s1", "o1"] == [e["id"] for e in entry["exceptions"]]
+    assert {"id": "o1", "kind": "override", "state": "running", "from": "2026-03-02T20:00:00Z",
+            "until": "2026-03-02T23:00:00Z", "by": "alice", "reason": "eval tonight"} == entry["exceptions"][1]  # fmt: skip
+    assert {"baseline": 24.0, "planned": 13.0} == entry["gpu_hours"]
+
+
+def test_an_exception_outside_the_period_or_an_override_of_an_ungoverned_deployment_changes_nothing():
+    """Exceptions that end before the period or begin after it, and an override of a deployment no policy
+    governs, leave the plan as it was."""
+    llama, other = deployment("llama-8b"), deployment("other")
+    spans = [
+        ExceptionSpan("early", "override", DesiredState.running(), utc("2026-03-01T10:00"), MONDAY, "a", "r"),
+        ExceptionSpan("late", "suspend", None, TUESDAY, utc("2026-03-03T05:00"), "a", "r"),
+    ]
+    override = [ExceptionSpan("o", "override", DesiredState.stopped(), MONDAY, TUESDAY, "a", "r")]
+    planned = build_plan(POLICIES, [llama, other], MONDAY, TUESDAY,
+                         exceptions={llama.deployment_id: spans, other.deployment_id: override})  # fmt: skip
+    assert build_plan(POLICIES, [llama, other], MONDAY, TUESDAY).to_json() == planned.to_json()

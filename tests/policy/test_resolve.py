@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from scaler.policy.health import HealthObservation, HealthRuleMemory
 from scaler.policy.model import DesiredState
-from scaler.policy.resolve import resolve_desired_state
+from scaler.policy.resolve import Override, resolve_desired_state
 from scaler.simplismart.models import HealthStatus
 
 from .helpers import deployment, policy_set, utc
@@ -199,3 +199,16 @@ def test_a_policy_grace_period_overrides_the_default():
     trial = resolve_desired_state(GRACE, deployment("trial-llm"), now=utc("2026-03-02T20:30"), **arguments)
     instant = resolve_desired_state(GRACE, deployment("instant-llm"), now=utc("2026-03-02T20:00"), **arguments)
     assert (utc("2026-03-02T21:00"), "default") == (trial.grace_until, instant.source)
+
+
+def test_an_override_names_its_author_and_reason_in_its_cause():
+    """Under an override the cause an action names is its source, who made it and why; without one
+    the cause is the source alone."""
+    override = Override(
+        state=DesiredState.running(), until=utc("2026-03-02T23:00"), source="override:3f9c", by="alice",
+        reason="eval tonight",
+    )  # fmt: skip
+    overridden = resolve_desired_state(POLICIES, LLAMA, now=utc("2026-03-02T22:00"), override=override)
+    plain = resolve_desired_state(POLICIES, LLAMA, now=utc("2026-03-02T22:00"))
+    assert ("override:3f9c", "override:3f9c by alice: eval tonight") == (overridden.source, overridden.cause)
+    assert ("default", "default") == (plain.source, plain.cause)

@@ -61,6 +61,14 @@ SEEDS[3] = [
 ]
 #: Version 4 added tables these rows do not touch: written at version 4, they must survive migration 5.
 SEEDS[4] = SEEDS[1]
+#: Version 5 with a start-up recorded: written at version 5, the rows must survive migration 6 (the notices).
+SEEDS[5] = [
+    *SEEDS[1],
+    (
+        "INSERT INTO startups (deployment_id, observed_at, seconds) VALUES (?, ?, 240.0)",
+        (str(DEPLOYMENT), "2025-03-03T08:30:00.000000+00:00"),
+    ),
+]
 
 
 def _versions(db: Database) -> list[int]:
@@ -124,6 +132,9 @@ def test_database_of_an_earlier_version_is_upgraded_with_its_rows(state_url: str
                 exception.created_by,
             )
             assert {DEPLOYMENT} == set(store.active_suspensions(at(0)))
+        if version == 5:
+            assert {DEPLOYMENT: [240.0]} == store.startups()
+            assert store.claim_notification("transition_upcoming:x", "transition_upcoming", at(0))
 
 
 def test_reopening_applies_nothing(state_url: str) -> None:

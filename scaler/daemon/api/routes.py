@@ -1,9 +1,9 @@
 """The routes of ``/api/v1/``: deployments (list, one), exceptions (list, create, one, end).
 
 Every answer is JSON; errors are ``{"error": "..."}`` (400 naming the field, 401, 403, 404,
-409 for an ambiguous name with its ``candidates``, 413, 415, 429). A write records the
-exception in the state store and wakes the daemon (:meth:`ControlFacts.exceptions_changed`);
-no route calls the platform.
+409 for an ambiguous name with its ``candidates``, 413, 415, 429). A write goes through
+:mod:`scaler.daemon.api.writes` (as the console's do): it records the exception in the state
+store and wakes the daemon (:meth:`ControlFacts.exceptions_changed`); no route calls the platform.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 import structlog
@@ -20,36 +20,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from scaler.daemon.api.auth import Guard, error
-from scaler.daemon.api.bodies import BodyError, ExceptionRequest, parse_exception_request, read_json
-from scaler.daemon.clock import iso
+from scaler.daemon.api.facts import ControlFacts
+from scaler.daemon.api.bodies import BodyError, parse_exception_request, read_json
+from scaler.daemon.api.writes import Refused, ambiguous, record_exception
+from scaler.daemon.api.writes import end_exception as end_exception_of
 from scaler.daemon.exceptions_in_force import in_force
 from scaler.daemon.status import exception_brief, exception_document
-from scaler.store import ExceptionRecord, Store, StoreError, new_exception_id
+from scaler.store import ExceptionRecord, StoreError
 
 log = structlog.get_logger()
-
-
-class ControlFacts(Protocol):
-    """What the control API asks the daemon."""
-
-    store: Store
-    clock: Callable[[], datetime]
-
-    def deployment_names(self) -> dict[UUID, str]:
-        """The deployments of the last list, by id."""
-        ...
-
-    def governed_by(self, policy: str) -> list[UUID] | None:
-        """The listed deployments ``policy`` governs now (``None``: no policy of that name)."""
-        ...
-
-    async def deployment_documents(self) -> list[dict[str, Any]]:
-        """Every deployment as ``/status`` shows it."""
-        ...
-
-    def exceptions_changed(self) -> None:
-        """An exception was created or ended: reconcile the deployments it concerns at once."""
-        ...
 
 
 class _Refusal(Exception):
@@ -71,6 +50,8 @@ def api_routes(daemon: ControlFacts, guard: Guard) -> list[Route]:
             return await handler()
         except _Refusal as refusal:
             return refusal.response
+        except Refused as refused:
+            return JSONResponse({"error": refused.message, **refused.details}, status_code=refused.status)
         except BodyError as problem:
             body: dict[str, Any] = {"error": str(problem)}
             if problem.field:
@@ -109,7 +90,7 @@ def api_routes(daemon: ControlFacts, guard: Guard) -> list[Route]:
             if not found:
                 return error(404, f"no deployment is called {wanted!r} (by name or id)")
             if len(found) > 1:
-                return _ambiguous(wanted, [(UUID(d["deployment_id"]), d["deployment_name"]) for d in found])
+                raise ambiguous(wanted, [(UUID(d["deployment_id"]), d["deployment_name"]) for d in found])
             return JSONResponse(with_exceptions(found[0], active, now))
 
         return await answered(handle)
@@ -134,38 +115,9 @@ def api_routes(daemon: ControlFacts, guard: Guard) -> list[Route]:
         async def handle() -> Response:
             caller = allowed(request, "operator")
             document = await read_json(request)
-            now = daemon.clock()
-            wanted = parse_exception_request(document, now)
-            ids, target, target_name = await _resolve_target(daemon, wanted)
-            names = daemon.deployment_names()
-            record = ExceptionRecord(
-                id=new_exception_id(),
-                kind=wanted.kind,
-                target_kind=wanted.target_kind,
-                target=target,
-                target_name=target_name,
-                deployment_ids=tuple(ids),
-                state=wanted.state.describe() if wanted.state is not None else None,
-                created_at=now,
-                until=wanted.until,
-                reason=wanted.reason,
-                created_by=caller.name,
-            )
-            await asyncio.to_thread(daemon.store.create_exception, record, names)
-            log.info(
-                "exception_created",
-                exception=record.id,
-                kind=record.kind,
-                target=record.target_kind,
-                name=record.target_name or record.target,
-                deployments=len(record.deployment_ids),
-                state=record.state,
-                until=iso(record.until),
-                by=record.created_by,
-                reason=record.reason,
-            )
-            daemon.exceptions_changed()
-            return JSONResponse(exception_document(record, names, now), status_code=201)
+            wanted = parse_exception_request(document, daemon.clock())
+            record = await record_exception(daemon, wanted, caller)
+            return JSONResponse(exception_document(record, daemon.deployment_names(), daemon.clock()), status_code=201)
 
         return await answered(handle)
 
@@ -183,15 +135,8 @@ def api_routes(daemon: ControlFacts, guard: Guard) -> list[Route]:
     async def end_exception(request: Request) -> Response:
         async def handle() -> Response:
             caller = allowed(request, "operator")
-            key = request.path_params["exception_id"]
-            now = daemon.clock()
-            found = await asyncio.to_thread(daemon.store.end_exception, key, now, caller.name)
-            if found is None:
-                return error(404, f"no exception {key!r}")
-            if found.ended_by == caller.name and found.ended_at == now:
-                log.info("exception_ended", exception=found.id, kind=found.kind, by=caller.name)
-                daemon.exceptions_changed()
-            return JSONResponse(exception_document(found, daemon.deployment_names(), now))
+            found = await end_exception_of(daemon, request.path_params["exception_id"], caller)
+            return JSONResponse(exception_document(found, daemon.deployment_names(), daemon.clock()))
 
         return await answered(handle)
 
@@ -203,44 +148,3 @@ def api_routes(daemon: ControlFacts, guard: Guard) -> list[Route]:
         Route("/api/v1/exceptions/{exception_id}", get_exception, methods=["GET"]),
         Route("/api/v1/exceptions/{exception_id}", end_exception, methods=["DELETE"]),
     ]
-
-
-def _ambiguous(wanted: str, found: list[tuple[UUID, str]]) -> Response:
-    candidates = sorted(found, key=lambda item: (item[1], str(item[0])))
-    return JSONResponse(
-        {
-            "error": f"{wanted!r} names {len(candidates)} deployments: give the id instead",
-            "candidates": [{"id": str(key), "name": name} for key, name in candidates],
-        },
-        status_code=409,
-    )
-
-
-async def _resolve_target(daemon: ControlFacts, wanted: ExceptionRequest) -> tuple[list[UUID], str | None, str | None]:
-    """The deployments the target names now, the target to store and the deployment's name."""
-    if wanted.target_kind == "all":
-        return sorted(daemon.deployment_names(), key=str), None, None
-    name = wanted.target or ""
-    if wanted.target_kind == "policy":
-        governed = daemon.governed_by(name)
-        if governed is None:
-            raise _Refusal(error(404, f"no policy is called {name!r}"))
-        return sorted(governed, key=str), name, None
-    found = _matching(daemon.deployment_names().items(), name)
-    if not found:
-        seen = await asyncio.to_thread(daemon.store.find_deployments, name)
-        found = [(item.deployment_id, item.name) for item in seen]
-    if not found:
-        raise _Refusal(error(404, f"no deployment is called {name!r} (by name or id)"))
-    if len(found) > 1:
-        raise _Refusal(_ambiguous(name, found))
-    deployment_id, deployment_name = found[0]
-    return [deployment_id], str(deployment_id), deployment_name
-
-
-def _matching(deployments: Any, name_or_id: str) -> list[tuple[UUID, str]]:
-    try:
-        key: UUID | None = UUID(name_or_id)
-    except ValueError:
-        key = None
-    return [(deployment_id, name) for deployment_id, name in deployments if name == name_or_id or deployment_id == key]

@@ -1,0 +1,55 @@
+"""The exceptions ``scaler plan --live`` lays over the schedule: those the daemon's state store
+(SCALER_STATE_URL) holds in force over the planned period, by deployment they cover. The store is
+only read, never created; without one, or when it cannot be read (named on stderr), there are none."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from uuid import UUID
+
+import click
+
+from scaler.daemon.exceptions_in_force import by_precedence, covers
+from scaler.policy import DesiredState, ExceptionSpan, PolicySet, match_policies
+from scaler.settings import Settings
+from scaler.simplismart.models import Deployment
+from scaler.store import ExceptionRecord, StoreError, StoreMissing, open_store
+
+
+def exceptions_over(
+    settings: Settings, policy_set: PolicySet, deployments: Iterable[Deployment], start: datetime, until: datetime
+) -> dict[UUID, list[ExceptionSpan]]:
+    """Return the exceptions in force at some instant of ``[start, until)`` covering each deployment,
+    in precedence order (see :func:`scaler.policy.build_plan`)."""
+    try:
+        with open_store(settings.state_url, create=False) as store:
+            recorded = store.all_exceptions()
+    except StoreMissing:
+        return {}
+    except StoreError as exc:
+        click.echo(f"warning: the state store cannot be read ({exc}): exceptions are not shown", err=True)
+        return {}
+    overlapping = by_precedence(e for e in recorded if e.created_at < until and e.ends_at() > start)
+    if not overlapping:
+        return {}
+    spans: dict[UUID, list[ExceptionSpan]] = {}
+    for deployment in deployments:
+        matched = match_policies(policy_set, deployment).policy
+        policy = matched.name if matched is not None else None
+        covering = [_span(e) for e in overlapping if covers(e, deployment.deployment_id, policy)]
+        if covering:
+            spans[deployment.deployment_id] = covering
+    return spans
+
+
+def _span(exception: ExceptionRecord) -> ExceptionSpan:
+    return ExceptionSpan(
+        id=exception.id,
+        kind=exception.kind,
+        state=DesiredState.from_description(exception.state) if exception.state is not None else None,
+        start=exception.created_at,
+        end=exception.ends_at(),
+        by=exception.created_by,
+        reason=exception.reason,
+    )
