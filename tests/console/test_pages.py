@@ -284,7 +284,9 @@ async def test_plan_figures_are_refreshed_in_the_background_after_a_new_inventor
     assert XSS_ID in (await board.figures(harness.now())).week
 
 
-async def test_the_deployment_page_shows_its_health_history_newest_first(http: httpx.AsyncClient, harness: Harness) -> None:
+async def test_the_deployment_page_shows_its_health_history_newest_first(
+    http: httpx.AsyncClient, harness: Harness
+) -> None:
     """Healthy, then Degraded 40 min later, seen 25 min after that (as the health job records them): the page
     lists Degraded (25 min so far) above Healthy (40 min), and the timeline's health lane has both."""
     llama = LLAMA_8B
