@@ -171,6 +171,20 @@ class HealthTrack:
 
 
 @dataclass(frozen=True, slots=True)
+class HealthChange:
+    """One entry of a deployment's health history: ``value`` held from ``since`` until ``until``
+    (``None``: it still holds)."""
+
+    value: str
+    since: datetime
+    until: datetime | None
+
+    def lasted(self, now: datetime) -> timedelta:
+        """How long the value held (up to ``now`` while it still holds)."""
+        return (self.until or now) - self.since
+
+
+@dataclass(frozen=True, slots=True)
 class SeenDeployment:
     """A deployment the scaler has seen: its name as last listed, and when it was first seen."""
 

@@ -180,6 +180,19 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX notifications_by_instant ON notifications (noted_at)",
         ),
     ),
+    Migration(
+        version=7,
+        description="health history: each deployment's recent changes of health, starting from its current track",
+        statements=(
+            """CREATE TABLE health_history (
+                deployment_id {uuid} NOT NULL,
+                value TEXT NOT NULL,
+                since {instant} NOT NULL,
+                PRIMARY KEY (deployment_id, since)
+            )""",
+            "INSERT INTO health_history (deployment_id, value, since) SELECT deployment_id, value, since FROM health",
+        ),
+    ),
 )
 
 #: The schema version this code writes and reads.

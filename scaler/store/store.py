@@ -15,7 +15,7 @@ import dataclasses
 import functools
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal
 from uuid import UUID
@@ -39,6 +39,7 @@ from scaler.store.records import (
     Backoff,
     MAX_EXCEPTION_LENGTH,
     ExceptionRecord,
+    HealthChange,
     HealthTrack,
     SeenDeployment,
     Suspension,
@@ -49,6 +50,11 @@ from scaler.store.schema import current_version
 
 #: The ``meta`` key of the instant of the store's first inventory (:meth:`Store.first_inventory_at`).
 FIRST_INVENTORY_KEY = "first_inventory_at"
+
+#: A deployment's health history keeps the changes still in force within this long before its latest change...
+HEALTH_HISTORY_DAYS = timedelta(days=7)
+#: ...and at most this many of them (whichever keeps fewer).
+HEALTH_HISTORY_CHANGES = 200
 
 #: Above this many ids, a lookup reads the whole table instead of ``IN (...)`` lists.
 _WHOLE_TABLE_THRESHOLD = 2000
@@ -255,11 +261,11 @@ class Store:
         return sorted(found.values(), key=lambda seen: (seen.name, str(seen.deployment_id)))
 
     def forget(self, deployment_id: UUID) -> None:
-        """Forget a deployment the platform no longer has (404): its applied state, health,
-        backoff, rule memory and start-up times. The audit log, its first sighting and any suspension stay."""
+        """Forget a deployment the platform no longer has (404): its applied state, health and its
+        history, backoff, rule memory and start-up times. The audit log, its first sighting and any suspension stay."""
         key = (_uid(deployment_id),)
         with self._db.transaction() as cursor:
-            for table in ("applied_state", "health", "backoffs", "rule_memory", "startups"):
+            for table in ("applied_state", "health", "health_history", "backoffs", "rule_memory", "startups"):
                 cursor.execute(f"DELETE FROM {table} WHERE deployment_id = ?", key)
 
     # --- Health tracking --------------------------------------------------
@@ -269,7 +275,10 @@ class Store:
 
         ``since`` moves only when the value changes; ``last_observed`` follows the
         newest observation. An observation older than the one already recorded is
-        ignored (a slow answer must not overwrite a newer one). One transaction.
+        ignored (a slow answer must not overwrite a newer one). A track that changed
+        (or began) adds one row to the deployment's health history, which is pruned
+        to the changes in force within :data:`HEALTH_HISTORY_DAYS` before it, at most
+        :data:`HEALTH_HISTORY_CHANGES`. One transaction.
         """
         stamp = functools.cache(lambda at: instant_to_db(at, "observed_at"))  # a poll shares one instant
         rows = [
@@ -291,7 +300,50 @@ class Store:
             tracks = self._rows_for_ids(
                 cursor, "SELECT deployment_id, value, since, last_observed FROM health", list({r[0] for r in rows})
             )
+            # A track whose since is its last observation changed (or began) at that observation.
+            changes = sorted((key, value, since) for key, value, since, last in tracks if since == last)
+            self._add_health_changes(cursor, changes)
         return _health_tracks(tracks)
+
+    @staticmethod
+    def _add_health_changes(cursor: Cursor, changes: list[tuple[str, str, Any]]) -> None:
+        """Add (deployment id, value, since) rows to the health history and prune those deployments'."""
+        cursor.executemany(
+            "INSERT INTO health_history (deployment_id, value, since) VALUES (?, ?, ?) "
+            "ON CONFLICT (deployment_id, since) DO UPDATE SET value = excluded.value",
+            changes,
+        )
+        cutoff = functools.cache(lambda since: instant_to_db(instant_from_db(since) - HEALTH_HISTORY_DAYS, "cutoff"))
+        # Rows before the one in force at the cutoff ended before it.
+        cursor.executemany(
+            "DELETE FROM health_history WHERE deployment_id = ? AND since < (SELECT MAX(since) FROM health_history "
+            "WHERE deployment_id = ? AND since <= ?)",
+            [(key, key, cutoff(since)) for key, _, since in changes],
+        )
+        cursor.executemany(
+            "DELETE FROM health_history WHERE deployment_id = ? AND since NOT IN (SELECT since FROM health_history "
+            "WHERE deployment_id = ? ORDER BY since DESC LIMIT ?)",
+            [(key, key, HEALTH_HISTORY_CHANGES) for key, _, _ in changes],
+        )
+
+    def health_history(self, deployment_id: UUID, now: datetime) -> list[HealthChange]:
+        """Return the recent changes of ``deployment_id``'s health, newest first: those still in force
+        within :data:`HEALTH_HISTORY_DAYS` before ``now``, at most :data:`HEALTH_HISTORY_CHANGES`."""
+        cutoff = utc(now, "now") - HEALTH_HISTORY_DAYS
+        with self._db.transaction(write=False) as cursor:
+            rows = cursor.execute(
+                "SELECT value, since FROM health_history WHERE deployment_id = ? ORDER BY since DESC LIMIT ?",
+                (_uid(deployment_id), HEALTH_HISTORY_CHANGES),
+            ).fetchall()
+        history: list[HealthChange] = []
+        until: datetime | None = None
+        for value, since in rows:
+            if until is not None and until <= cutoff:
+                break
+            change = HealthChange(value=value, since=instant_from_db(since), until=until)
+            history.append(change)
+            until = change.since
+        return history
 
     def health_tracks(self) -> dict[UUID, HealthTrack]:
         """Return the health track of every deployment that has one."""

@@ -7,6 +7,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -281,3 +282,26 @@ async def test_plan_figures_are_refreshed_in_the_background_after_a_new_inventor
     assert board._refreshing is not None
     await board._refreshing
     assert XSS_ID in (await board.figures(harness.now())).week
+
+
+async def test_the_deployment_page_shows_its_health_history_newest_first(
+    http: httpx.AsyncClient, harness: Harness
+) -> None:
+    """Healthy, then Degraded 40 min later, seen 25 min after that (as the health job records them): the page
+    lists Degraded (25 min so far) above Healthy (40 min), and the timeline's health lane has both."""
+    llama = LLAMA_8B
+    healthy_at = harness.now()
+    harness.store.record_health([(UUID(llama), "Healthy", healthy_at)])
+    harness.advance(minutes=40)
+    harness.store.record_health([(UUID(llama), "Degraded", harness.now())])
+    harness.advance(minutes=25)
+    await sign_in(http, VIEWER_KEY)
+    page = (await http.get(f"/deployments/{llama}")).text
+    table = page.split('id="health-history"', 1)[1].split("</table>", 1)[0]
+    rows = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip() for row in table.split("<tr>")[2:]]
+    assert 2 == len(rows), rows
+    assert rows[0].startswith("Degraded") and rows[0].endswith("25 min so far")
+    assert rows[1].startswith("Healthy") and rows[1].endswith("40 min") and "(1 h 5 min ago)" in rows[1]
+    assert healthy_at.strftime("%H:%M") in rows[1]
+    lane = re.findall(r'<rect class="health (\S+)"[^>]*data-health="([^"]+)"', page)
+    assert [("healthy", "Healthy"), ("degraded", "Degraded")] == lane

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from scaler.daemon.api.keys import KeyRing, hash_key
-from scaler.daemon.console.overview import PAGE_SIZE, Row, page_of, relative
+from scaler.daemon.console.overview import PAGE_SIZE, Row, duration, page_of, relative
 from scaler.daemon.console.sessions import SESSION_SECONDS, Sessions, same_token
 from scaler.daemon.console.timeline import WIDTH, build_timeline, window
 from scaler.policy import DesiredState, Usage
 from scaler.policy.plan import Transition
-from scaler.store import ExceptionRecord
+from scaler.store import ExceptionRecord, HealthChange
 
 NOW = datetime(2026, 3, 4, 12, 30, tzinfo=UTC)
 
@@ -48,6 +48,28 @@ def test_bands_cover_the_strip_with_each_state_and_exceptions_overlay() -> None:
     assert strip.now_x == shown.x == pytest.approx(WIDTH * 24.5 / (7 * 24), abs=0.001)
     assert WIDTH / 2 == pytest.approx(shown.width, abs=0.01)
     assert 7 == len(strip.ticks) and "Wed 04" == strip.ticks[0][1]
+
+
+def test_health_history_is_a_lane_up_to_now_oldest_first() -> None:
+    """Changes newest first become bands oldest first: one begun before the strip starts at 0, the current
+    one ends at now (health is not planned), a value without a colour of its own is ``other``."""
+    start, until = window(NOW)
+    history = [
+        HealthChange("Progressing", NOW - timedelta(hours=1), None),
+        HealthChange("Degraded", start + timedelta(hours=12), NOW - timedelta(hours=1)),
+        HealthChange("Healthy", start - timedelta(days=2), start + timedelta(hours=12)),
+    ]
+    strip = build_timeline([], [], start, until, NOW, history)
+    assert ["healthy", "degraded", "other"] == [band.state for band in strip.health]
+    assert 0.0 == strip.health[0].x
+    assert strip.now_x == pytest.approx(strip.health[-1].x + strip.health[-1].width, abs=0.01)
+    assert ["Healthy", "Degraded", "Progressing"] == [band.label for band in strip.health]
+
+
+def test_durations_in_words() -> None:
+    """To the minute, largest units first."""
+    lengths = [timedelta(seconds=59), timedelta(minutes=40), timedelta(hours=3, minutes=5), timedelta(days=2, hours=4)]
+    assert ["under 1 min", "40 min", "3 h 5 min", "2 d 4 h"] == [duration(length) for length in lengths]
 
 
 def row(name: str, status: str = "DEPLOYED", saved: float = 0.0) -> Row:

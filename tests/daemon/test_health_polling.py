@@ -140,3 +140,29 @@ async def test_a_first_poll_longer_than_the_liveness_limit_stays_alive_while_ans
     stuck = harness.daemon.liveness()[0]
     assert lasted > timedelta(seconds=300) and len(liveness) >= 5
     assert (True, True, False) == (all(liveness), alive_after, stuck)
+
+
+async def test_a_change_of_health_adds_one_history_entry_and_repeats_add_none(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """The health job records reranker's Healthy once however often it is polled; Unhealthy adds one entry."""
+    harness = make_harness(document(policies.RESTART), start=at_utc(MONDAY, "10:00"))
+    await harness.control("PUT", f"deployments/{RERANKER}/health-timeline", [])
+    await harness.control("PUT", f"deployments/{RERANKER}/health", {"data": "Healthy"})
+    await harness.cycle()
+    reranker = uuid.UUID(RERANKER)
+    for _ in range(3):
+        harness.advance(seconds=30)
+        await harness.poll_health()
+    before = harness.store.health_history(reranker, harness.now())
+    harness.advance(seconds=30)
+    changed_at = harness.now()
+    await harness.control("PUT", f"deployments/{RERANKER}/health", {"data": "Unhealthy"})
+    for _ in range(3):
+        await harness.poll_health()
+        harness.advance(seconds=30)
+    after = harness.store.health_history(reranker, harness.now())
+    assert [("Healthy", at_utc(MONDAY, "10:00"), None)] == [(c.value, c.since, c.until) for c in before]
+    assert [("Unhealthy", changed_at, None), ("Healthy", at_utc(MONDAY, "10:00"), changed_at)] == [
+        (c.value, c.since, c.until) for c in after
+    ]

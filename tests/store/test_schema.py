@@ -8,7 +8,7 @@ from uuid import UUID
 
 import pytest
 
-from scaler.store import LATEST_VERSION, MigrationFailed, SchemaTooNew, open_store
+from scaler.store import LATEST_VERSION, HealthChange, MigrationFailed, SchemaTooNew, open_store
 from scaler.store.database import Database
 from scaler.store.opening import connect
 from scaler.store.schema import MIGRATIONS, Migration, current_version, migrate
@@ -67,6 +67,14 @@ SEEDS[5] = [
     (
         "INSERT INTO startups (deployment_id, observed_at, seconds) VALUES (?, ?, 240.0)",
         (str(DEPLOYMENT), "2025-03-03T08:30:00.000000+00:00"),
+    ),
+]
+#: Version 6 with a health track: migration 7 starts the health history with it.
+SEEDS[6] = [
+    *SEEDS[1],
+    (
+        "INSERT INTO health (deployment_id, value, since, last_observed) VALUES (?, 'Degraded', ?, ?)",
+        (str(DEPLOYMENT), "2025-03-03T07:00:00.000000+00:00", "2025-03-03T08:00:00.000000+00:00"),
     ),
 ]
 
@@ -135,6 +143,8 @@ def test_database_of_an_earlier_version_is_upgraded_with_its_rows(state_url: str
         if version == 5:
             assert {DEPLOYMENT: [240.0]} == store.startups()
             assert store.claim_notification("transition_upcoming:x", "transition_upcoming", at(0))
+        if version == 6:
+            assert [HealthChange("Degraded", at(-60), None)] == store.health_history(DEPLOYMENT, at(0))
 
 
 def test_reopening_applies_nothing(state_url: str) -> None:

@@ -1,4 +1,5 @@
-"""What the console's pages show, gathered from the daemon: deployment documents, plans, exceptions, actions.
+"""What the console's pages show, gathered from the daemon: deployment documents, plans, exceptions, actions,
+health history.
 
 The plan engine (:func:`scaler.policy.build_plan`) gives each deployment's planned usage today
 (the UTC day) and over the 7 days from today's start, and the organization's spend over the
@@ -25,7 +26,7 @@ from scaler.daemon.console.timeline import Timeline, build_timeline, window
 from scaler.policy import PolicySet, Usage, build_plan
 from scaler.policy.plan import plan_deployment
 from scaler.simplismart.models import Deployment
-from scaler.store import ActionRecord, ExceptionRecord
+from scaler.store import ActionRecord, ExceptionRecord, HealthChange
 
 log = structlog.get_logger()
 
@@ -69,6 +70,8 @@ class DeploymentPage:
     timeline: Timeline
     actions: Sequence[ActionRecord]
     exceptions: Sequence[ExceptionRecord]
+    health: Sequence[HealthChange]
+    """The recent changes of its health, newest first."""
 
 
 def _day_start(now: datetime) -> datetime:
@@ -151,6 +154,7 @@ class Board:
         store = self.daemon.store
         actions = await asyncio.to_thread(store.recent_actions, RECENT_ACTIONS, key)
         everything = await asyncio.to_thread(store.all_exceptions)
+        health = await asyncio.to_thread(store.health_history, key, now)
         concerning = [
             e for e in everything
             if (key in e.deployment_ids or e.target_kind == "all"
@@ -159,9 +163,10 @@ class Board:
         return DeploymentPage(
             row=row_of(document, figures.today.get(deployment_id), figures.week.get(deployment_id)),
             document=document,
-            timeline=build_timeline(transitions, concerning, start, until, now),
+            timeline=build_timeline(transitions, concerning, start, until, now, health),
             actions=actions,
             exceptions=[e for e in concerning if e.active(now)],
+            health=health,
         )
 
     async def exceptions(self, now: datetime) -> tuple[list[ExceptionRecord], list[ExceptionRecord]]:

@@ -139,19 +139,24 @@ def page_of(rows: Sequence[Row], *, query: str = "", sort: str = DEFAULT_SORT, d
 def relative(instant: datetime, now: datetime) -> str:
     """``instant`` from ``now`` in words: ``in 40 min``, ``in 3 h 5 min``, ``in 2 d 4 h``, ``12 min ago``, ``now``."""
     delta = instant - now
-    seconds = abs(delta.total_seconds())
-    if seconds < 60:
+    if abs(delta.total_seconds()) < 60:
         return "now"
-    minutes = int(seconds // 60)
+    text = duration(abs(delta))
+    return f"in {text}" if delta > timedelta(0) else f"{text} ago"
+
+
+def duration(length: timedelta) -> str:
+    """``length`` in words, to the minute: ``40 min``, ``3 h 5 min``, ``2 d 4 h``, ``under 1 min``."""
+    minutes = int(length.total_seconds() // 60)
+    if minutes < 1:
+        return "under 1 min"
     days, rest = divmod(minutes, 24 * 60)
     hours, minutes = divmod(rest, 60)
     if days:
-        text = f"{days} d {hours} h" if hours else f"{days} d"
-    elif hours:
-        text = f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    else:
-        text = f"{minutes} min"
-    return f"in {text}" if delta > timedelta(0) else f"{text} ago"
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"
 
 
 def local_time(instant: datetime, zone: str) -> str:

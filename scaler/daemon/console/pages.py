@@ -79,6 +79,7 @@ def template_environment() -> jinja2.Environment:
     )
     environment.filters.update(
         relative=overview.relative,
+        duration=overview.duration,
         local_time=overview.local_time,
         utc_time=overview.utc_time,
         gpu_hours=overview.gpu_hours,
