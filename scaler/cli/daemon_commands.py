@@ -28,7 +28,7 @@ from scaler.cli.common import (
 from scaler.cli.deployments import render_table
 from scaler.cli.usage import epilog
 from scaler.daemon.api.keys import KeysFileError
-from scaler.daemon.executor import ActionReport
+from scaler.daemon.journal import ActionReport
 from scaler.daemon.reconciler import CycleSummary
 from scaler.daemon.service import Daemon
 from scaler.daemon.status import DeploymentView

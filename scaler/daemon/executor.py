@@ -41,15 +41,16 @@ from uuid import UUID
 import structlog
 
 from scaler.daemon.admission import OPEN_GATES, Admitted, Held, Passage, Waiting, admit
-from scaler.daemon.clock import Clock, iso
+from scaler.daemon.clock import Clock
 from scaler.daemon.consequences import Consequence, consequence_of
 from scaler.daemon.decide import STARTSTOP_ACTIONS, Plan, Step, applied_state_of
+from scaler.daemon.journal import ActionReport, Journal, Outcome
 from scaler.daemon.organization import OrganizationState
 from scaler.metrics import Metrics
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.errors import SimplismartError
 from scaler.simplismart.models import DeploymentStatus
-from scaler.store import ActionIntent, ActionNotPending, ActionOutcome, AppliedState, Backoff, Store, StoreError
+from scaler.store import ActionIntent, ActionOutcome, AppliedState, Backoff, Store, StoreError
 
 log = structlog.get_logger()
 
@@ -67,44 +68,6 @@ STATUS_AFTER = {
 def always() -> bool:
     """The default fence: a single instance may always act."""
     return True
-
-
-@dataclass(frozen=True)
-class ActionReport:
-    """What became of one action of a plan in one cycle.
-
-    ``new`` is false for a deferred or blocked plan already reported in an earlier
-    cycle: it is neither recorded, logged nor counted again.
-    """
-
-    deployment_id: UUID
-    deployment_name: str
-    action: str
-    result: str
-    policy: str
-    rule: str | None
-    reason: str
-    at: datetime
-    message: str | None = None
-    request_id: str | None = None
-    error_reason: str | None = None
-    action_id: int | None = None
-    new: bool = True
-    by_configuration: bool = False
-    """Blocked by the operator's settings (a deletion SCALER_ALLOW_DELETE forbids), not by the platform."""
-
-    def view(self) -> dict[str, Any]:
-        """Return the report as plain data for /status."""
-        return {
-            "action": self.action,
-            "result": self.result,
-            "at": iso(self.at),
-            "policy": self.policy,
-            "rule": self.rule,
-            "reason": self.reason,
-            "message": self.message,
-            "request_id": self.request_id,
-        }
 
 
 @dataclass
@@ -162,14 +125,22 @@ class Executor:
         self.may_act = may_act
         self.stopping = False
         """Set on shutdown: no new action starts; calls in flight finish."""
-        self.store_ok = True
-        """Whether the last write of an action to the store succeeded (readiness)."""
+        self.journal = Journal(store=store, metrics=metrics, clock=clock, dry_run=dry_run)
         self._locks: dict[UUID, asyncio.Lock] = {}
         self._waiting: dict[tuple[UUID, str], tuple[tuple[object, ...], datetime]] = {}
         """Each plan slot's pending plan (key) and when it was first decided."""
         self._reported: dict[tuple[UUID, str], tuple[object, ...]] = {}
         """The last deferred or blocked report of each deployment: (plan key, result, why)."""
         self._dry_applied: dict[UUID, AppliedState] = {}
+
+    @property
+    def store_ok(self) -> bool:
+        """Whether the last write of an action to the store succeeded (readiness)."""
+        return self.journal.store_ok
+
+    @store_ok.setter
+    def store_ok(self, ok: bool) -> None:
+        self.journal.store_ok = ok
 
     # --- What the daemon believes was applied ------------------------------
 
@@ -280,11 +251,9 @@ class Executor:
         sending = [admitted.plan for admitted in going if admitted.plan.steps and not self.dry_run]
         if not sending or self.stopping or not self.may_act():
             return {}
-        intents = [self._intent(plan, plan.steps[0], now, last=len(plan.steps) == 1) for plan in sending]
-        try:
-            ids = await asyncio.to_thread(self._store.begin_actions, intents)
-        except StoreError as error:
-            self._store_failed("begin_actions", error)
+        intents = [self.journal.intent(plan, plan.steps[0], now, last=len(plan.steps) == 1) for plan in sending]
+        ids = await self.journal.begin(intents)
+        if ids is None:
             for admitted in [entry for entry in going if entry.plan in sending]:
                 going.remove(admitted)
                 self._release(admitted.passage)
@@ -312,25 +281,21 @@ class Executor:
             new = self._reported.get(plan.slot) != (plan.key, result, why)
             for step in plan.steps:
                 report = replace(
-                    self._report(plan, step, result, now, message=why, new=new),
+                    self.journal.report(plan, step, Outcome(result, message=why), now, new=new),
                     by_configuration=plan.blocked is not None,
                 )
                 execution.reports.append(report)
                 if new:
-                    entries.append((self._intent(plan, step, now, last=False), ActionOutcome(result, now, why)))
+                    entries.append((self.journal.intent(plan, step, now, last=False), ActionOutcome(result, now, why)))
                     fresh.append((plan, step, result, why))
         if not entries:
             return
-        try:
-            await asyncio.to_thread(self._store.record_actions, entries)
-        except StoreError as error:
-            self._store_failed("record_actions", error)
+        if await self.journal.record(entries) is None:
             return
-        self.store_ok = True
         for plan, step, result, why in fresh:
             self._reported[plan.slot] = (plan.key, result, why)
-            self._count(plan, step, result)
-            self._log(plan, step, result, message=why)
+            self.journal.count(plan, step, Outcome(result))
+            self.journal.log(plan, step, Outcome(result, message=why))
 
     # --- One plan --------------------------------------------------------------
 
@@ -372,20 +337,17 @@ class Executor:
                 if self.stopping or not self.may_act():
                     self._not_started(plan, step)
                     return
-                try:
-                    action_id = await asyncio.to_thread(
-                        self._store.begin_action, self._intent(plan, step, now, last=last)
-                    )
-                except StoreError as error:
-                    self._store_failed("begin_action", error)
+                begun = await self.journal.begin([self.journal.intent(plan, step, now, last=last)])
+                if begun is None:
                     return
+                action_id = begun[0]
             if self.stopping or not self.may_act():
                 why = "shutting down" if self.stopping else "this instance may no longer act"
-                await self._finish(action_id, plan, step, "deferred", message=f"not sent: {why}")
+                await self.journal.finish(action_id, plan, step, Outcome("deferred", message=f"not sent: {why}"))
                 return
             changed = await self._recheck(recheck, plan)
             if changed is not None:
-                await self._finish(action_id, plan, step, "deferred", message=f"not sent: {changed}")
+                await self.journal.finish(action_id, plan, step, Outcome("deferred", message=f"not sent: {changed}"))
                 return
             try:
                 message, request_id = await self._send(step, deployment_id)
@@ -396,7 +358,8 @@ class Executor:
                 )
                 if consequence.not_sent:
                     # Leadership was lost between the check above and the first attempt: nothing left.
-                    await self._finish(action_id, plan, step, "deferred", message=f"not sent: {consequence.message}")
+                    not_sent = Outcome("deferred", message=f"not sent: {consequence.message}")
+                    await self.journal.finish(action_id, plan, step, not_sent)
                     return
                 await self._failed(plan, step, action_id, failure, consequence, finished, now, execution)
                 return
@@ -411,15 +374,12 @@ class Executor:
                     decided_at=now,
                     remaining=tuple(later.action for later in plan.steps[index + 1 :]),
                 )
-            recorded = await self._finish(
-                action_id, plan, step, "success", message=message, request_id=request_id, applied=applied
-            )
+            outcome = Outcome("success", message=message, request_id=request_id, applied=applied)
+            recorded = await self.journal.finish(action_id, plan, step, outcome)
             if not recorded:
                 execution.unrecorded = True
                 return
-            execution.reports.append(
-                self._report(plan, step, "success", now, message=message, request_id=request_id, action_id=action_id)
-            )
+            execution.reports.append(self.journal.report(plan, step, outcome, now, action_id=action_id))
             if step.action in STATUS_AFTER:
                 execution.statuses[deployment_id] = STATUS_AFTER[step.action]
             if plan.increases_spend:
@@ -435,7 +395,7 @@ class Executor:
             try:
                 await asyncio.to_thread(self._store.clear_backoff, deployment_id)
             except StoreError as error:
-                self._store_failed("clear_backoff", error)
+                self.journal.store_failed("clear_backoff", error)
             else:
                 execution.backoffs[deployment_id] = None
 
@@ -523,12 +483,9 @@ class Executor:
                 )
                 backoff_recorded = True
             except StoreError as store_error:
-                self._store_failed("set_backoff", store_error)
+                self.journal.store_failed("set_backoff", store_error)
         unknown = consequence.state_unknown
-        recorded = await self._finish(
-            action_id,
-            plan,
-            step,
+        outcome = Outcome(
             "error",
             message=message,
             request_id=error.request_id,
@@ -536,6 +493,7 @@ class Executor:
             consequence=consequence.summary(backoff_recorded=backoff_recorded),
             state_unknown=unknown,
         )
+        recorded = await self.journal.finish(action_id, plan, step, outcome)
         if recorded and unknown:
             execution.state_unknown.add(deployment_id)
         if failure.stopped:
@@ -543,23 +501,12 @@ class Executor:
         if not recorded:
             execution.unrecorded = True
             return
-        execution.reports.append(
-            self._report(
-                plan,
-                step,
-                "error",
-                now,
-                message=message,
-                request_id=error.request_id,
-                error_reason=error.reason,
-                action_id=action_id,
-            )
-        )
+        execution.reports.append(self.journal.report(plan, step, outcome, now, action_id=action_id))
         if consequence.forget:
             try:
                 await asyncio.to_thread(self._store.forget, deployment_id)
             except StoreError as store_error:
-                self._store_failed("forget", store_error)
+                self.journal.store_failed("forget", store_error)
             self.forget(deployment_id)
 
     async def _note_stopped_by_restart(self, plan: Plan, at: datetime, now: datetime, execution: Execution) -> None:
@@ -578,7 +525,7 @@ class Executor:
         try:
             await asyncio.to_thread(self._store.set_applied, deployment_id, state)
         except StoreError as error:
-            self._store_failed("set_applied", error)
+            self.journal.store_failed("set_applied", error)
             return
         execution.applied[deployment_id] = state
 
@@ -591,7 +538,7 @@ class Executor:
             try:
                 await asyncio.to_thread(self._store.set_applied, deployment_id, state)
             except StoreError as error:
-                self._store_failed("set_applied", error)
+                self.journal.store_failed("set_applied", error)
                 return
         else:
             self._dry_applied[deployment_id] = state
@@ -615,19 +562,17 @@ class Executor:
             await self._note(plan, now, execution)
             return
         entries = [
-            (self._intent(plan, step, now, last=index == len(plan.steps) - 1), ActionOutcome("dry_run", now))
+            (self.journal.intent(plan, step, now, last=index == len(plan.steps) - 1), ActionOutcome("dry_run", now))
             for index, step in enumerate(plan.steps)
         ]
-        try:
-            ids = await asyncio.to_thread(self._store.record_actions, entries)
-        except StoreError as error:
-            self._store_failed("record_actions", error)
+        ids = await self.journal.record(entries)
+        if ids is None:
             return
-        self.store_ok = True
+        dry_run = Outcome("dry_run")
         for step, action_id in zip(plan.steps, ids, strict=True):
-            execution.reports.append(self._report(plan, step, "dry_run", now, action_id=action_id))
-            self._count(plan, step, "dry_run")
-            self._log(plan, step, "dry_run")
+            execution.reports.append(self.journal.report(plan, step, dry_run, now, action_id=action_id))
+            self.journal.count(plan, step, dry_run)
+            self.journal.log(plan, step, dry_run)
         if plan.target is not None:
             state = applied_state_of(plan.target, at=now, policy=plan.policy, source=plan.source, decided_at=now)
             self._dry_applied[plan.deployment.deployment_id] = state
@@ -635,163 +580,3 @@ class Executor:
         if plan.restart_rule is not None:
             execution.restarted[plan.deployment.deployment_id] = (plan.restart_rule, now)
         self._done(plan)
-
-    # --- Records, logs, metrics ---------------------------------------------------
-
-    def _intent(self, plan: Plan, step: Step, now: datetime, *, last: bool) -> ActionIntent:
-        parameters: dict[str, Any] = dict(step.parameters)
-        parameters["source"] = plan.source
-        if last and plan.target is not None:
-            parameters["target"] = plan.target.describe()
-        return ActionIntent(
-            deployment_id=plan.deployment.deployment_id,
-            deployment_name=plan.deployment.deployment_name,
-            action=step.action,
-            started_at=now,
-            parameters=parameters,
-            reason=plan.reason,
-            policy=plan.policy,
-            rule=plan.rule,
-            dry_run=self.dry_run,
-        )
-
-    async def _finish(
-        self,
-        action_id: int,
-        plan: Plan,
-        step: Step,
-        result: str,
-        *,
-        message: str | None = None,
-        request_id: str | None = None,
-        error_reason: str | None = None,
-        applied: AppliedState | None = None,
-        consequence: str | None = None,
-        state_unknown: bool = False,
-    ) -> bool:
-        """Record the outcome; then (only then) log and count it. Return whether it was recorded.
-
-        ``state_unknown``: the call may have taken effect; the applied state is forgotten.
-        """
-        try:
-            await asyncio.to_thread(
-                self._store.finish_action,
-                action_id,
-                result=result,  # type: ignore[arg-type]
-                finished_at=self._clock(),
-                platform_message=message,
-                request_id=request_id,
-                error_reason=error_reason,
-                applied=applied,
-                state_unknown=state_unknown,
-            )
-        except ActionNotPending as error:
-            # Another instance (a newer leader's crash recovery) settled it first: its record stands.
-            log.warning(
-                "action_settled_elsewhere",
-                action_id=action_id,
-                deployment=plan.deployment.deployment_name,
-                deployment_id=str(plan.deployment.deployment_id),
-                result=result,
-                error=str(error),
-                effect="the record another instance wrote is kept",
-            )
-            return False
-        except StoreError as error:
-            self._store_failed("finish_action", error, action_id=action_id)
-            return False
-        self.store_ok = True
-        self._count(plan, step, result, error_reason=error_reason)
-        self._log(
-            plan,
-            step,
-            result,
-            message=message,
-            request_id=request_id,
-            error_reason=error_reason,
-            consequence=consequence,
-        )
-        return True
-
-    def _report(
-        self,
-        plan: Plan,
-        step: Step,
-        result: str,
-        now: datetime,
-        *,
-        message: str | None = None,
-        request_id: str | None = None,
-        error_reason: str | None = None,
-        action_id: int | None = None,
-        new: bool = True,
-    ) -> ActionReport:
-        return ActionReport(
-            deployment_id=plan.deployment.deployment_id,
-            deployment_name=plan.deployment.deployment_name,
-            action=step.action,
-            result=result,
-            policy=plan.policy,
-            rule=plan.rule,
-            reason=plan.reason,
-            at=now,
-            message=message,
-            request_id=request_id,
-            error_reason=error_reason,
-            action_id=action_id,
-            new=new,
-        )
-
-    def _count(self, plan: Plan, step: Step, result: str, *, error_reason: str | None = None) -> None:
-        self._metrics.actions.labels(action=step.action, result=result, policy=plan.policy).inc()
-        if result == "error":
-            self._metrics.action_errors.labels(action=step.action, reason=error_reason or "other").inc()
-
-    def _log(
-        self,
-        plan: Plan,
-        step: Step,
-        result: str,
-        *,
-        message: str | None = None,
-        request_id: str | None = None,
-        error_reason: str | None = None,
-        consequence: str | None = None,
-    ) -> None:
-        fields: dict[str, Any] = {
-            "deployment": plan.deployment.deployment_name,
-            "deployment_id": str(plan.deployment.deployment_id),
-            "action": step.action,
-            **({"min_replicas": step.min_replicas, "max_replicas": step.max_replicas}
-               if step.min_replicas is not None else {}),
-            "policy": plan.policy,
-            "rule": plan.rule,
-            "from": plan.from_text(),
-            "to": plan.to_text(),
-            "reason": plan.reason,
-            "result": result,
-            "dry_run": self.dry_run,
-            "request_id": request_id,
-        }
-        if message:
-            fields["message"] = message
-        if error_reason:
-            fields["error_reason"] = error_reason
-        if consequence:
-            fields["consequence"] = consequence
-        if result == "error":
-            log.warning("action", **fields)
-        else:
-            log.info("action", **fields)
-
-    def _store_failed(self, operation: str, error: StoreError, **fields: Any) -> None:
-        self.store_ok = False
-        self._metrics.reconcile_errors.inc()
-        log.error(
-            "store_write_failed",
-            operation=operation,
-            error=str(error),
-            reason=getattr(error, "reason", None),
-            effect="the action is not reported as applied; crash recovery settles a pending one",
-            **fields,
-        )

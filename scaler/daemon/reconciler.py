@@ -47,7 +47,8 @@ from scaler.daemon.decide import Decision, Plan, decide
 from scaler.daemon.exception_gauges import ExceptionGauges
 from scaler.daemon.exception_watch import PlanRecheck, Revision, RevisionReader
 from scaler.daemon.exceptions_in_force import InForce, in_force
-from scaler.daemon.executor import ActionReport, Execution, Executor, always
+from scaler.daemon.executor import Execution, Executor, always
+from scaler.daemon.journal import ActionReport
 from scaler.daemon.gauges import DeploymentGauges
 from scaler.daemon.health import HealthPoll, HealthPoller
 from scaler.daemon.notices import ConflictNotices, PolicyCoverage, SkippedTransitions

@@ -18,7 +18,7 @@ from uuid import UUID
 from scaler.daemon.clock import iso
 from scaler.daemon.decide import Decision, drifted
 from scaler.daemon.exceptions_in_force import NOTHING, InForce
-from scaler.daemon.executor import ActionReport
+from scaler.daemon.journal import ActionReport
 from scaler.daemon.gauges import health_label
 from scaler.policy import DesiredState, Resolution
 from scaler.simplismart.models import Deployment, Pods

@@ -9,7 +9,8 @@ from uuid import UUID
 import pytest
 from prometheus_client import CollectorRegistry
 
-from scaler.daemon.executor import ActionReport, Execution
+from scaler.daemon.executor import Execution
+from scaler.daemon.journal import ActionReport
 from scaler.daemon.startups import StartupLearner
 from scaler.metrics import Metrics
 from scaler.policy.loader import load_policy_text
