@@ -7,7 +7,7 @@ as the daemon's cycle does and builds its ``/status`` entry (:func:`scaler.daemo
 then serves the console's ASGI app (:func:`scaler.daemon.http.create_http_app`, no keys: read-only)
 in-process and times, pinned to one CPU:
 
-- the plan figures (today, 7 days, next 24 h; :func:`scaler.daemon.console.board.plan_figures`),
+- the plan figures (the next 24 h; :func:`scaler.daemon.console.board.plan_figures`),
   which the console computes in the background after a new inventory or policy set;
 - ``GET /`` with those figures already computed (every later view within the minute): filter,
   sort and render of the first page of 100 rows;
