@@ -266,7 +266,8 @@ class Store:
 
     def forget(self, deployment_id: UUID) -> None:
         """Forget a deployment the platform no longer has (404): its applied state, health and its
-        history, backoff, rule memory and start-up times. The audit log, its first sighting and any suspension stay."""
+        history, backoff, rule memory and start-up times. The audit log, its first sighting, its measured savings and any
+        suspension stay."""
         key = (_uid(deployment_id),)
         with self._db.transaction() as cursor:
             for table in ("applied_state", "health", "health_history", "backoffs", "rule_memory", "startups"):
