@@ -1,18 +1,10 @@
 """Carrying out plans: the only code that sends mutating calls, and the only one that reads ``dry_run``.
 
-For every plan of a cycle, most urgent first (:func:`scaler.daemon.decide.urgency`):
+Which plans of a cycle go out and which wait (the gates, the budget, most urgent first) is
+:mod:`scaler.daemon.admission`'s answer; blocked and deferred plans are recorded, logged and
+counted once, not every cycle. What follows a failed call (backoff, pause, wallet block,
+forgetting, outcome unknown) is :mod:`scaler.daemon.consequences`'s; the executor applies it.
 
-- **Gates**: nothing is sent while the platform refuses the token; a plan with a start or
-  stop is blocked while the platform refuses SCALER_ORG_ID, and a plan that increases
-  spend while the wallet is blocked (except each pause's probe, see
-  :mod:`scaler.daemon.organization`); a plan whose expiry may not delete is blocked.
-  Blocked and deferred plans are recorded, logged and counted once, not every cycle.
-- **Budget**, after the gates (a plan a gate holds takes no slot): at most
-  ``max_actions_per_cycle`` actions (audit records; a restart is one action of two
-  calls) per cycle, shared among the plans that can go out, money-saving ones first. A
-  plan is never split: one that does not fit what is left is deferred to a later cycle,
-  except that the first plan of a cycle always runs (a two-action plan under a limit of
-  1 would otherwise never run).
 - **Fencing**: every call is sent only while ``may_act()`` holds (the leader elector's
   lease; always true for a single instance): checked before each action is recorded and
   again before it is sent, and by the client before each attempt (retries included, see
@@ -32,15 +24,9 @@ For every plan of a cycle, most urgent first (:func:`scaler.daemon.decide.urgenc
   call is sent; what a dry run "applied" is kept in memory only, so that each change is
   reported once and a later real run still converges.
 
-Errors (:mod:`scaler.simplismart.errors`): 400 quota and other refusals back the
-deployment off (1 minute, doubling to 30), its desired state kept; a startstop refused
-for its organization id pauses starts and stops organization-wide (no backoff: the
-deployment is not at fault); 402 blocks spend organization-wide; 401/403 pauses every call; 404 forgets the deployment; 5xx, 429
-and timeouts were already retried by the client, and the next cycle decides again.
-When a state-changing call may or may not have taken effect (no answer, a 5xx, an
-unreadable answer, or a refusal after such an attempt), the deployment's applied state
-is forgotten with the outcome: the next cycle applies the desired state once more from
-what the platform reports, even when it has changed back to what was applied before.
+When a state-changing call may or may not have taken effect, the deployment's applied
+state is forgotten with the outcome: the next cycle applies the desired state once more
+from what the platform reports, even when it has changed back to what was applied before.
 """
 
 from __future__ import annotations
@@ -48,30 +34,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import structlog
 
+from scaler.daemon.admission import OPEN_GATES, Admitted, Held, Passage, Waiting, admit
 from scaler.daemon.clock import Clock, iso
-from scaler.daemon.decide import STARTSTOP_ACTIONS, Plan, Step, applied_state_of, urgency
-from scaler.daemon.organization import OrganizationState, SpendGate
+from scaler.daemon.consequences import Consequence, consequence_of
+from scaler.daemon.decide import STARTSTOP_ACTIONS, Plan, Step, applied_state_of
+from scaler.daemon.organization import OrganizationState
 from scaler.metrics import Metrics
 from scaler.simplismart.client import SimplismartClient
-from scaler.simplismart.errors import (
-    AuthenticationError,
-    ClientValidationError,
-    ConfigurationError,
-    InvalidRequest,
-    NotFound,
-    NotSent,
-    OrganizationMismatch,
-    QuotaExceeded,
-    RateLimited,
-    SimplismartError,
-    WalletBlocked,
-)
+from scaler.simplismart.errors import SimplismartError
 from scaler.simplismart.models import DeploymentStatus
 from scaler.store import ActionIntent, ActionNotPending, ActionOutcome, AppliedState, Backoff, Store, StoreError
 
@@ -79,13 +55,6 @@ log = structlog.get_logger()
 
 Recheck = Callable[[Plan], Awaitable[str | None]]
 """Asked before each call: why the plan no longer stands (``None``: it still does)."""
-
-#: First backoff after a refused call, in seconds: a minute lets capacity or quota free up
-#: without the deployment being retried every cycle.
-BACKOFF_INITIAL_SECONDS = 60.0
-#: Longest backoff, in seconds: half an hour, so a deployment that keeps being refused is
-#: still tried twice an hour and starts soon after capacity returns.
-BACKOFF_MAX_SECONDS = 1800.0
 
 #: The status a deployment shows once a successful action has taken effect.
 STATUS_AFTER = {
@@ -95,39 +64,9 @@ STATUS_AFTER = {
     "delete": DeploymentStatus.DELETING,
 }
 
-#: Errors that prove a request had no effect: refused, or never sent.
-NO_EFFECT_ERRORS = (
-    AuthenticationError,
-    InvalidRequest,
-    QuotaExceeded,
-    WalletBlocked,
-    NotFound,
-    RateLimited,
-    ClientValidationError,
-    ConfigurationError,
-    NotSent,
-)
-
-
-def outcome_unknown(step: Step, error: SimplismartError) -> bool:
-    """Whether the failed ``step`` may nevertheless have changed the deployment's state.
-
-    Only a first attempt that was refused or never sent proves nothing happened; after a
-    retried attempt (which may have landed) or with no usable answer, nobody knows.
-    """
-    if step.action not in ("update_replicas", "stop", "start"):
-        return False
-    return not (isinstance(error, NO_EFFECT_ERRORS) and error.attempts <= 1)
-
-
 def always() -> bool:
     """The default fence: a single instance may always act."""
     return True
-
-
-def backoff_seconds(failures: int) -> float:
-    """Return the backoff after ``failures`` consecutive refusals: 60 s doubling, at most 1800 s."""
-    return min(BACKOFF_INITIAL_SECONDS * 2 ** max(failures - 1, 0), BACKOFF_MAX_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -187,18 +126,6 @@ class Execution:
     """Deployments whose applied state was forgotten: a call's outcome is unknown."""
     unrecorded: bool = False
     """An outcome could not be written: some action stays pending until recovery."""
-
-
-@dataclass(frozen=True)
-class _Passage:
-    """How a plan passed the organization's gates: the wallet's (``probe``: it carries the wallet
-    probe) and whether it carries the organization id's probe."""
-
-    spend: SpendGate = "open"
-    org_probe: bool = False
-
-
-OPEN = _Passage()
 
 
 class _StepFailed(Exception):
@@ -301,35 +228,31 @@ class Executor:
             for slot in [key for key in remembered if key not in planned and (every_deployment or key[0] in covering)]:
                 self._waiting.pop(slot, None)
                 self._reported.pop(slot, None)
-        since = {id(plan): self._note_waiting(plan, now) for plan in plans}
-        ordered = sorted(plans, key=lambda plan: urgency(plan, since[id(plan)]))
-        held: list[tuple[Plan, str, str]] = []
-        open_plans = []
-        for plan in ordered:
-            if plan.blocked is not None:
-                held.append((plan, "blocked", plan.blocked))
-            else:
-                open_plans.append(plan)
-        # Gates first: a plan a gate holds takes no slot of the cycle's budget.
-        going = self._within_budget(self._through_gates(open_plans, now, held), held)
+        waiting = [Waiting(plan, self._note_waiting(plan, now)) for plan in plans]
+        gates = OPEN_GATES if self.dry_run else self._organization.gates(now)
+        admission = admit(waiting, gates=gates, budget=self.max_actions_per_cycle)
+        going = admission.admitted
+        for admitted in going:
+            self._organization.take_probes(admitted.passage)
+        held = admission.held
         await self._report_held(held, now, execution)
         first_ids = await self._write_ahead(going, now)
         outcomes = await asyncio.gather(
             *(
                 self._run(
-                    plan,
-                    passage,
+                    admitted.plan,
+                    admitted.passage,
                     now,
-                    backoffs.get(plan.deployment.deployment_id),
+                    backoffs.get(admitted.plan.deployment.deployment_id),
                     execution,
-                    first_ids.get(id(plan)),
+                    first_ids.get(id(admitted.plan)),
                     recheck,
                 )
-                for plan, passage in going
+                for admitted in going
             ),
             return_exceptions=True,
         )
-        for (plan, _passage), outcome in zip(going, outcomes, strict=True):
+        for plan, outcome in zip([admitted.plan for admitted in going], outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 log.error(
                     "plan_failed",
@@ -341,73 +264,20 @@ class Executor:
                 self._metrics.reconcile_errors.inc()
         return execution
 
-    def _within_budget(
-        self, passed: list[tuple[Plan, _Passage]], held: list[tuple[Plan, str, str]]
-    ) -> list[tuple[Plan, _Passage]]:
-        """Share the cycle's budget among the plans that can go out, most urgent (money-saving) first.
-
-        A plan is never split: one that does not fit what is left is deferred, except that the
-        first plan of a cycle always runs (a two-action plan under a limit of 1 would otherwise
-        never run). A deferred probe gives its probe back.
-        """
-        budget = self.max_actions_per_cycle
-        going: list[tuple[Plan, _Passage]] = []
-        for plan, passage in passed:
-            if not plan.steps:
-                going.append((plan, passage))
-            elif len(plan.steps) <= budget or budget == self.max_actions_per_cycle:
-                budget = max(budget - len(plan.steps), 0)
-                going.append((plan, passage))
-            else:
-                held.append((plan, "deferred", f"more than {self.max_actions_per_cycle} actions this cycle"))
-                self._release(passage)
-        return going
-
-    def _release(self, passage: _Passage) -> None:
+    def _release(self, passage: Passage) -> None:
         """Give back the probes a plan took and did not use (or has finished using)."""
         if passage.spend == "probe":
             self._organization.probe_abandoned()
         if passage.org_probe:
             self._organization.org_probe_abandoned()
 
-    def _through_gates(
-        self, runnable: list[Plan], now: datetime, held: list[tuple[Plan, str, str]]
-    ) -> list[tuple[Plan, _Passage]]:
-        """Pass the plans, most urgent first, through the organization's gates.
-
-        A refused token holds every plan that sends calls; a refused organization id holds
-        those with a start or stop, and a blocked wallet those that increase spend, each
-        except the most urgent one when its probe is due. Blocked plans are appended to
-        ``held``; the others are returned with how they passed.
-        """
-        going: list[tuple[Plan, _Passage]] = []
-        for plan in runnable:
-            if self.dry_run or not plan.steps:
-                going.append((plan, OPEN))
-                continue
-            if self._organization.api_paused:
-                held.append((plan, "blocked", "the platform refuses the token"))
-                continue
-            org_gate: SpendGate = self._organization.startstop_gate(now) if plan.sends_startstop else "open"
-            if org_gate == "closed":
-                held.append((plan, "blocked", "the platform refuses SCALER_ORG_ID: starts and stops wait"))
-                continue
-            gate: SpendGate = self._organization.spend_gate(now) if plan.increases_spend else "open"
-            passage = _Passage(spend=gate, org_probe=org_gate == "probe")
-            if gate == "closed":
-                held.append((plan, "blocked", "the wallet is blocked: starts and scale-ups wait"))
-                self._release(passage)
-                continue
-            going.append((plan, passage))
-        return going
-
-    async def _write_ahead(self, going: list[tuple[Plan, _Passage]], now: datetime) -> dict[int, int]:
+    async def _write_ahead(self, going: list[Admitted], now: datetime) -> dict[int, int]:
         """Record the first action of every plan that sends calls, pending, in one transaction.
 
         Returns each plan's (by ``id``) first action id. When the store cannot record them, no
         plan is sent: they are removed from ``going`` and decided again at the next cycle.
         """
-        sending = [plan for plan, _ in going if plan.steps and not self.dry_run]
+        sending = [admitted.plan for admitted in going if admitted.plan.steps and not self.dry_run]
         if not sending or self.stopping or not self.may_act():
             return {}
         intents = [self._intent(plan, plan.steps[0], now, last=len(plan.steps) == 1) for plan in sending]
@@ -415,9 +285,9 @@ class Executor:
             ids = await asyncio.to_thread(self._store.begin_actions, intents)
         except StoreError as error:
             self._store_failed("begin_actions", error)
-            for plan, passage in [entry for entry in going if entry[0] in sending]:
-                going.remove((plan, passage))
-                self._release(passage)
+            for admitted in [entry for entry in going if entry.plan in sending]:
+                going.remove(admitted)
+                self._release(admitted.passage)
             return {}
         return {id(plan): action_id for plan, action_id in zip(sending, ids, strict=True)}
 
@@ -433,11 +303,12 @@ class Executor:
         self._waiting.pop(plan.slot, None)
         self._reported.pop(plan.slot, None)
 
-    async def _report_held(self, held: list[tuple[Plan, str, str]], now: datetime, execution: Execution) -> None:
+    async def _report_held(self, held: list[Held], now: datetime, execution: Execution) -> None:
         """Record, log and count deferred and blocked plans, each once while it stays the same."""
         entries: list[tuple[ActionIntent, ActionOutcome]] = []
         fresh: list[tuple[Plan, Step, str, str]] = []
-        for plan, result, why in held:
+        for entry in held:
+            plan, result, why = entry.plan, entry.result, entry.why
             new = self._reported.get(plan.slot) != (plan.key, result, why)
             for step in plan.steps:
                 report = replace(
@@ -466,7 +337,7 @@ class Executor:
     async def _run(
         self,
         plan: Plan,
-        passage: _Passage,
+        passage: Passage,
         now: datetime,
         backoff: Backoff | None,
         execution: Execution,
@@ -519,18 +390,15 @@ class Executor:
             try:
                 message, request_id = await self._send(step, deployment_id)
             except _StepFailed as failure:
-                if (
-                    isinstance(failure.error, NotSent)
-                    and not failure.stopped
-                    and not outcome_unknown(step, failure.error)
-                ):
+                finished = self._clock()
+                consequence = consequence_of(
+                    step, failure.error, stopped=failure.stopped, backoff=backoff, at=finished
+                )
+                if consequence.not_sent:
                     # Leadership was lost between the check above and the first attempt: nothing left.
-                    await self._finish(
-                        action_id, plan, step, "deferred", message=f"not sent: {failure.error.message}"
-                    )
+                    await self._finish(action_id, plan, step, "deferred", message=f"not sent: {consequence.message}")
                     return
-                # A retry refused after an attempt that may have been delivered keeps that uncertainty.
-                await self._failed(plan, step, action_id, failure, now, backoff, execution)
+                await self._failed(plan, step, action_id, failure, consequence, finished, now, execution)
                 return
             finished = self._clock()
             applied = None
@@ -629,42 +497,34 @@ class Executor:
         step: Step,
         action_id: int,
         failure: _StepFailed,
+        consequence: Consequence,
+        finished: datetime,
         now: datetime,
-        backoff: Backoff | None,
         execution: Execution,
     ) -> None:
+        """Apply what follows the failed ``step`` (``consequence``), then record, report and log it."""
         error = failure.error
         deployment_id = plan.deployment.deployment_id
-        finished = self._clock()
-        message = error.message or error.default_message()
-        if failure.stopped:
-            message = f"stopped, but the start failed: {message}"
-        elif isinstance(error, NotSent):
-            message = f"an earlier attempt may have been delivered; then {message}"
-        consequence = None
-        if isinstance(error, AuthenticationError):
+        message = consequence.message
+        if consequence.pause == "token":
             self._organization.auth_refused(finished, error)
-        elif isinstance(error, WalletBlocked):
+        elif consequence.pause == "wallet":
             self._organization.wallet_refused(finished, error)
-        elif isinstance(error, OrganizationMismatch):
+        elif consequence.pause == "org_id":
             self._organization.org_id_refused(finished, error)
-            consequence = "starts and stops pause organization-wide: the platform refuses SCALER_ORG_ID"
-        elif isinstance(error, NotFound):
+        if consequence.forget:
             execution.gone.add(deployment_id)
-            consequence = "forgotten: the platform no longer has it"
-        elif isinstance(error, (QuotaExceeded, InvalidRequest)):
-            failures = (backoff.failures if backoff is not None else 0) + 1
-            until = finished + timedelta(seconds=backoff_seconds(failures))
+        backoff_recorded = False
+        if consequence.backoff is not None:
+            new = consequence.backoff
             try:
                 execution.backoffs[deployment_id] = await asyncio.to_thread(
-                    self._store.set_backoff, deployment_id, until, failures, f"{error.reason}: {message}"
+                    self._store.set_backoff, deployment_id, new.until, new.failures, new.reason
                 )
-                consequence = f"backing off until {iso(until)} ({failures} failures)"
+                backoff_recorded = True
             except StoreError as store_error:
                 self._store_failed("set_backoff", store_error)
-        unknown = outcome_unknown(step, error)
-        if unknown:
-            consequence = "; ".join(filter(None, [consequence, "outcome unknown: the desired state is applied again"]))
+        unknown = consequence.state_unknown
         recorded = await self._finish(
             action_id,
             plan,
@@ -673,7 +533,7 @@ class Executor:
             message=message,
             request_id=error.request_id,
             error_reason=error.reason,
-            consequence=consequence,
+            consequence=consequence.summary(backoff_recorded=backoff_recorded),
             state_unknown=unknown,
         )
         if recorded and unknown:
@@ -695,7 +555,7 @@ class Executor:
                 action_id=action_id,
             )
         )
-        if isinstance(error, NotFound):
+        if consequence.forget:
             try:
                 await asyncio.to_thread(self._store.forget, deployment_id)
             except StoreError as store_error:

@@ -24,10 +24,9 @@ state, never one per call.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
-
 import structlog
 
+from scaler.daemon.admission import Gates, GateState, Passage
 from scaler.daemon.clock import iso
 from scaler.metrics import Metrics
 from scaler.simplismart.errors import SimplismartError
@@ -45,9 +44,6 @@ WALLET_PROBE_SECONDS = 600.0
 #: 10 minutes keeps the audit log readable, and a fix on the platform's side is picked up
 #: within minutes (a wrong setting needs a restart anyway).
 ORG_PROBE_SECONDS = 600.0
-
-SpendGate = Literal["open", "probe", "closed"]
-
 
 class OrganizationState:
     """Whether the platform accepts the token and whether the wallet lets spend increase."""
@@ -122,19 +118,19 @@ class OrganizationState:
 
     # --- Organization id ------------------------------------------------------
 
-    def startstop_gate(self, now: datetime) -> SpendGate:
-        """Whether a plan with a start or stop may go out at ``now``.
+    def startstop_gate(self, now: datetime) -> GateState:
+        """The gate of plans with a start or stop at ``now`` (:class:`~scaler.daemon.admission.Gates`).
 
-        ``open``: SCALER_ORG_ID is not refused. ``probe``: refused, but the probe is due and
-        this caller takes it (report its outcome with :meth:`org_id_refused` or
-        :meth:`org_id_accepted`, or :meth:`org_probe_abandoned`). ``closed``: refused.
+        ``open``: SCALER_ORG_ID is not refused. ``probe_due``: refused, but the probe may go (the
+        plan that takes it is passed to :meth:`take_probes`; report its outcome with
+        :meth:`org_id_refused` or :meth:`org_id_accepted`, or :meth:`org_probe_abandoned`).
+        ``closed``: refused, the probe not due or in flight.
         """
         if not self.org_refused:
             return "open"
         if self._org_probe_in_flight or (self.next_org_probe is not None and now < self.next_org_probe):
             return "closed"
-        self._org_probe_in_flight = True
-        return "probe"
+        return "probe_due"
 
     def org_id_refused(self, now: datetime, error: SimplismartError) -> None:
         """Note a startstop refused for its ``org`` at ``now``: pause starts and stops (logged once)."""
@@ -185,19 +181,30 @@ class OrganizationState:
 
     # --- Wallet --------------------------------------------------------------
 
-    def spend_gate(self, now: datetime) -> SpendGate:
-        """Whether a call that increases spend may go out at ``now``.
+    def spend_gate(self, now: datetime) -> GateState:
+        """The gate of calls that increase spend at ``now`` (:class:`~scaler.daemon.admission.Gates`).
 
-        ``open``: no block. ``probe``: blocked, but the probe is due and this caller
-        takes it (report its outcome with :meth:`wallet_refused` or :meth:`spend_accepted`,
-        or :meth:`probe_abandoned`). ``closed``: blocked.
+        ``open``: no block. ``probe_due``: blocked, but the probe may go (the plan that takes it
+        is passed to :meth:`take_probes`; report its outcome with :meth:`wallet_refused` or
+        :meth:`spend_accepted`, or :meth:`probe_abandoned`). ``closed``: blocked, the probe not
+        due or in flight.
         """
         if not self.wallet_blocked:
             return "open"
         if self._wallet_probe_in_flight or (self.next_wallet_probe is not None and now < self.next_wallet_probe):
             return "closed"
-        self._wallet_probe_in_flight = True
-        return "probe"
+        return "probe_due"
+
+    def gates(self, now: datetime) -> Gates:
+        """The gates a cycle's plans pass at ``now`` (see :func:`scaler.daemon.admission.admit`)."""
+        return Gates(api_paused=self.api_paused, startstop=self.startstop_gate(now), spend=self.spend_gate(now))
+
+    def take_probes(self, passage: Passage) -> None:
+        """Note the probes an admitted plan carries as in flight, until their outcome is reported."""
+        if passage.spend == "probe":
+            self._wallet_probe_in_flight = True
+        if passage.org_probe:
+            self._org_probe_in_flight = True
 
     def wallet_refused(self, now: datetime, error: SimplismartError) -> None:
         """Note a 402 at ``now``: block calls that increase spend (logged once), probe in 10 minutes."""

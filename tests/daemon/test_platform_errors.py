@@ -10,7 +10,7 @@ from uuid import UUID
 import pytest
 import structlog
 
-from scaler.daemon.executor import backoff_seconds
+from scaler.daemon.consequences import backoff_seconds
 from scaler.sim import DEFAULT_ORG_ID
 from tests.daemon import policies
 from tests.daemon.harness import LLAMA_8B, MONDAY, Harness, at_utc
