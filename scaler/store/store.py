@@ -266,8 +266,8 @@ class Store:
 
     def forget(self, deployment_id: UUID) -> None:
         """Forget a deployment the platform no longer has (404): its applied state, health and its
-        history, backoff, rule memory and start-up times. The audit log, its first sighting, its measured savings and any
-        suspension stay."""
+        history, backoff, rule memory and start-up times. The audit log, its first sighting, its measured
+        savings and any suspension stay."""
         key = (_uid(deployment_id),)
         with self._db.transaction() as cursor:
             for table in ("applied_state", "health", "health_history", "backoffs", "rule_memory", "startups"):
@@ -365,18 +365,20 @@ class Store:
         with self._db.transaction() as cursor:
             cursor.executemany(
                 "INSERT INTO savings (deployment_id, day, gpu_seconds, dollars) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (deployment_id, day) DO UPDATE SET gpu_seconds = savings.gpu_seconds + excluded.gpu_seconds, "
-                "dollars = savings.dollars + excluded.dollars",
+                "ON CONFLICT (deployment_id, day) DO UPDATE SET "
+                "gpu_seconds = savings.gpu_seconds + excluded.gpu_seconds, dollars = savings.dollars + excluded.dollars",
                 rows,
             )
             cutoff = newest - timedelta(days=SAVINGS_DAYS - 1)
             cursor.execute("DELETE FROM savings WHERE day < ?", (cutoff.isoformat(),))
 
     def savings_since(self, first_day: date) -> dict[UUID, Saved]:
-        """Return each deployment's measured saving from the UTC day ``first_day`` on (deployments that saved nothing are absent)."""
+        """Return each deployment's measured saving from the UTC day ``first_day`` on (those that saved
+        nothing are absent)."""
         with self._db.transaction(write=False) as cursor:
             rows = cursor.execute(
-                "SELECT deployment_id, SUM(gpu_seconds), SUM(dollars) FROM savings WHERE day >= ? GROUP BY deployment_id",
+                "SELECT deployment_id, SUM(gpu_seconds), SUM(dollars) FROM savings WHERE day >= ? "
+                "GROUP BY deployment_id",
                 (first_day.isoformat(),),
             ).fetchall()
         return {uuid_from_db(key): Saved(float(seconds), float(dollars)) for key, seconds, dollars in rows}

@@ -317,7 +317,10 @@ async def test_pages_show_the_measured_savings_today_and_over_seven_days(
     llama = UUID(LLAMA_8B)
     today = harness.now().date()
     harness.store.add_savings(
-        {(llama, today - timedelta(days=3)): Saved(7200.0, 3.0), (llama, today - timedelta(days=7)): Saved(36000.0, 15.0)}
+        {
+            (llama, today - timedelta(days=3)): Saved(7200.0, 3.0),
+            (llama, today - timedelta(days=7)): Saved(36000.0, 15.0),
+        }
     )
     harness.advance(minutes=90)
     await harness.cycle()
@@ -343,7 +346,8 @@ def test_planned_spend_honours_the_exceptions_in_force(harness: Harness) -> None
     now = harness.now()
     override = ExceptionRecord(id="e1", kind="override", target_kind="deployment", target=LLAMA_8B,
                                target_name="llama-3-8b-chat", deployment_ids=(UUID(LLAMA_8B),), state="running",
-                               created_at=now, until=now + timedelta(hours=24), reason="demo", created_by="alice")  # fmt: skip
+                               created_at=now, until=now + timedelta(hours=24), reason="demo",
+                               created_by="alice")  # fmt: skip
     plain = plan_figures(policy_set, deployments, now).next_24h_by_deployment[LLAMA_8B]
     kept = plan_figures(policy_set, deployments, now, [override]).next_24h_by_deployment[LLAMA_8B]
     assert (24.0, True) == (kept.planned_gpu_hours, plain.planned_gpu_hours < 24.0)
