@@ -148,7 +148,7 @@ def run() -> None:
         daemon.store.close()
     print(f"console overview: {args.deployments} deployments, {args.policies} policies, "
           f"Python {platform.python_version()}, one CPU, {args.repeat} runs")  # fmt: skip
-    print(describe("plan figures (today, 7 days, next 24 h), in the background", results["figures"]))
+    print(describe("plan figures (next 24 h, with exceptions), in the background", results["figures"]))
     print(describe("GET / (figures ready: every later view)", results["warm"]))
     print(describe("GET /?q=team07&sort=saved_week&order=desc", results["filtered"]))
     print(describe("GET / of a console just started (waits for the figures)", results["cold"]))
