@@ -7,7 +7,7 @@ as the daemon's cycle does and builds its ``/status`` entry (:func:`scaler.daemo
 then serves the console's ASGI app (:func:`scaler.daemon.http.create_http_app`, no keys: read-only)
 in-process and times, pinned to one CPU:
 
-- the plan figures (today, 7 days, next 24 h; :func:`scaler.daemon.console.board.plan_figures`),
+- the plan figures (the next 24 h; :func:`scaler.daemon.console.board.plan_figures`),
   which the console computes in the background after a new inventory or policy set;
 - ``GET /`` with those figures already computed (every later view within the minute): filter,
   sort and render of the first page of 100 rows;
@@ -148,7 +148,7 @@ def run() -> None:
         daemon.store.close()
     print(f"console overview: {args.deployments} deployments, {args.policies} policies, "
           f"Python {platform.python_version()}, one CPU, {args.repeat} runs")  # fmt: skip
-    print(describe("plan figures (today, 7 days, next 24 h), in the background", results["figures"]))
+    print(describe("plan figures (next 24 h, with exceptions), in the background", results["figures"]))
     print(describe("GET / (figures ready: every later view)", results["warm"]))
     print(describe("GET /?q=team07&sort=saved_week&order=desc", results["filtered"]))
     print(describe("GET / of a console just started (waits for the figures)", results["cold"]))

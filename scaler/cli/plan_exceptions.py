@@ -10,11 +10,11 @@ from uuid import UUID
 
 import click
 
-from scaler.daemon.exceptions_in_force import by_precedence, covers
-from scaler.policy import DesiredState, ExceptionSpan, PolicySet, match_policies
+from scaler.daemon.exceptions_in_force import spans_over
+from scaler.policy import ExceptionSpan, PolicySet
 from scaler.settings import Settings
 from scaler.simplismart.models import Deployment
-from scaler.store import ExceptionRecord, StoreError, StoreMissing, open_store
+from scaler.store import StoreError, StoreMissing, open_store
 
 
 def exceptions_over(
@@ -30,26 +30,4 @@ def exceptions_over(
     except StoreError as exc:
         click.echo(f"warning: the state store cannot be read ({exc}): exceptions are not shown", err=True)
         return {}
-    overlapping = by_precedence(e for e in recorded if e.created_at < until and e.ends_at() > start)
-    if not overlapping:
-        return {}
-    spans: dict[UUID, list[ExceptionSpan]] = {}
-    for deployment in deployments:
-        matched = match_policies(policy_set, deployment).policy
-        policy = matched.name if matched is not None else None
-        covering = [_span(e) for e in overlapping if covers(e, deployment.deployment_id, policy)]
-        if covering:
-            spans[deployment.deployment_id] = covering
-    return spans
-
-
-def _span(exception: ExceptionRecord) -> ExceptionSpan:
-    return ExceptionSpan(
-        id=exception.id,
-        kind=exception.kind,
-        state=DesiredState.from_description(exception.state) if exception.state is not None else None,
-        start=exception.created_at,
-        end=exception.ends_at(),
-        by=exception.created_by,
-        reason=exception.reason,
-    )
+    return spans_over(recorded, policy_set, deployments, start, until)

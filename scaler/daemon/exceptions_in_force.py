@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from scaler.policy import DesiredState, Override
+from scaler.policy import DesiredState, ExceptionSpan, Override, PolicySet, match_policies
+from scaler.simplismart.models import Deployment
 from scaler.store import ExceptionRecord, Suspension
 
 _SPECIFICITY = {"deployment": 0, "policy": 1, "all": 2}
@@ -99,3 +100,37 @@ def in_force(
     suspension = min((e for e in covering if e.kind == "suspend"), key=_suspension_rank, default=None)
     override = min((e for e in covering if e.kind == "override"), key=_override_rank, default=None)
     return InForce(covering=covering, suspension=suspension, override=override)
+
+
+def spans_over(
+    recorded: Iterable[ExceptionRecord],
+    policy_set: PolicySet,
+    deployments: Iterable[Deployment],
+    start: datetime,
+    until: datetime,
+) -> dict[UUID, list[ExceptionSpan]]:
+    """Return the exceptions of ``recorded`` in force at some instant of ``[start, until)`` covering each
+    deployment, in precedence order, as the plan engine takes them (see :func:`scaler.policy.build_plan`)."""
+    overlapping = by_precedence(e for e in recorded if e.created_at < until and e.ends_at() > start)
+    if not overlapping:
+        return {}
+    spans: dict[UUID, list[ExceptionSpan]] = {}
+    for deployment in deployments:
+        matched = match_policies(policy_set, deployment).policy
+        policy = matched.name if matched is not None else None
+        covering = [_span(e) for e in overlapping if covers(e, deployment.deployment_id, policy)]
+        if covering:
+            spans[deployment.deployment_id] = covering
+    return spans
+
+
+def _span(exception: ExceptionRecord) -> ExceptionSpan:
+    return ExceptionSpan(
+        id=exception.id,
+        kind=exception.kind,
+        state=DesiredState.from_description(exception.state) if exception.state is not None else None,
+        start=exception.created_at,
+        end=exception.ends_at(),
+        by=exception.created_by,
+        reason=exception.reason,
+    )

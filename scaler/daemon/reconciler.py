@@ -479,7 +479,12 @@ class Reconciler:
         self.startups.refresh(policy_set, self.inventory.values(), now)
         # Savings run up to what the platform was last seen doing, not past it (the list may be older than now).
         observed = self.inventory_at if self._listed_since_cycle and self.inventory_at is not None else now
-        self._savings.settle(observed, count=acting)
+        counted = self._savings.settle(observed, count=acting)
+        if counted:  # one write per cycle; a dry run and a standby count nothing, so write nothing
+            try:
+                await asyncio.to_thread(self._store.add_savings, counted)
+            except StoreError as error:
+                self._store_failed("add_savings", error)
 
         self._listed_since_cycle = False
         full = only is None

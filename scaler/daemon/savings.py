@@ -20,6 +20,9 @@ is really in effect, not to the desired one:
 - A state above the baseline (a peak window) costs more than the baseline; counters
   cannot go down, so such an interval counts as saving nothing rather than a negative
   saving. Time the daemon was not running is not counted.
+- Each settle also returns what it counted by (deployment, UTC day), an interval that
+  crosses midnight split at it; the leader adds that to the store's measured savings in
+  one write per cycle (:meth:`scaler.store.Store.add_savings`), which the console shows.
 - Only the instance that may act counts: with several replicas the leader counts and the
   standbys let the time pass uncounted, so the counters summed over the replicas are the
   organization's saving, not a multiple of it.
@@ -35,14 +38,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 from scaler.daemon.decide import desired_of, same_state
 from scaler.daemon.gauges import DeploymentGauges
 from scaler.policy import DesiredState, replicas_under, usage_between
 from scaler.simplismart.models import Deployment, DeploymentStatus
-from scaler.store import AppliedState
+from scaler.store import AppliedState, Saved
 
 
 def state_saving(
@@ -93,27 +96,30 @@ class SavingsMeter:
         self._gauges = gauges
         self._held: dict[UUID, _Held] = {}
 
-    def settle(self, now: datetime, *, count: bool = True) -> None:
-        """Count the saving of every tracked deployment from its last count to ``now``.
+    def settle(self, now: datetime, *, count: bool = True) -> dict[tuple[UUID, date], Saved]:
+        """Count the saving of every tracked deployment from its last count to ``now``; return what was
+        counted by (deployment, UTC day).
 
         With ``count`` false (a standby) the interval passes without being counted.
         """
+        counted: dict[tuple[UUID, date], Saved] = {}
         for held in self._held.values():
             if now <= held.since:
                 continue
             since, held.since = held.since, now
             if not count:
                 continue
-            usage = usage_between(held.deployment, held.state, held.baseline, since, now, held.pricing)
-            saved_hours = usage.saved_gpu_hours
-            if saved_hours <= 0:
-                continue
-            saved_cost = usage.saved_cost
-            self._gauges.add_saving(
-                held.deployment,
-                gpu_seconds=saved_hours * 3600.0,
-                dollars=saved_cost if saved_cost is not None and saved_cost > 0 else None,
-            )
+            for start, end in _by_utc_day(since, now):
+                usage = usage_between(held.deployment, held.state, held.baseline, start, end, held.pricing)
+                saved_hours = usage.saved_gpu_hours
+                if saved_hours <= 0:
+                    continue
+                saved_cost = usage.saved_cost
+                dollars = saved_cost if saved_cost is not None and saved_cost > 0 else None
+                self._gauges.add_saving(held.deployment, gpu_seconds=saved_hours * 3600.0, dollars=dollars)
+                key = (held.deployment.deployment_id, start.date())
+                counted[key] = counted.get(key, Saved()) + Saved(saved_hours * 3600.0, dollars or 0.0)
+        return counted
 
     def hold(
         self,
@@ -134,6 +140,18 @@ class SavingsMeter:
         keep = set(deployment_ids)
         for deployment_id in [key for key in self._held if key not in keep]:
             del self._held[deployment_id]
+
+
+def _by_utc_day(since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
+    """``[since, until)`` cut at each UTC midnight it crosses (instants in UTC)."""
+    pieces: list[tuple[datetime, datetime]] = []
+    start, until = since.astimezone(UTC), until.astimezone(UTC)
+    while start < until:
+        midnight = start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        end = min(midnight, until)
+        pieces.append((start, end))
+        start = end
+    return pieces
 
 
 def running_gpus(entries: Iterable[tuple[Deployment, DesiredState | None, int]]) -> dict[str, int]:

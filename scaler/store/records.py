@@ -171,6 +171,22 @@ class HealthTrack:
 
 
 @dataclass(frozen=True, slots=True)
+class Saved:
+    """A measured saving: GPU-seconds and dollars (0 where the accelerator has no price)."""
+
+    gpu_seconds: float = 0.0
+    dollars: float = 0.0
+
+    @property
+    def gpu_hours(self) -> float:
+        """The GPU-seconds in GPU-hours."""
+        return self.gpu_seconds / 3600.0
+
+    def __add__(self, other: Saved) -> Saved:
+        return Saved(self.gpu_seconds + other.gpu_seconds, self.dollars + other.dollars)
+
+
+@dataclass(frozen=True, slots=True)
 class HealthChange:
     """One entry of a deployment's health history: ``value`` held from ``since`` until ``until``
     (``None``: it still holds)."""

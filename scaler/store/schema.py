@@ -193,6 +193,20 @@ MIGRATIONS: tuple[Migration, ...] = (
             "INSERT INTO health_history (deployment_id, value, since) SELECT deployment_id, value, since FROM health",
         ),
     ),
+    Migration(
+        version=8,
+        description="measured savings: GPU-seconds and dollars each deployment saved, by UTC day",
+        statements=(
+            """CREATE TABLE savings (
+                deployment_id {uuid} NOT NULL,
+                day TEXT NOT NULL,
+                gpu_seconds DOUBLE PRECISION NOT NULL CHECK (gpu_seconds >= 0),
+                dollars DOUBLE PRECISION NOT NULL CHECK (dollars >= 0),
+                PRIMARY KEY (deployment_id, day)
+            )""",
+            "CREATE INDEX savings_by_day ON savings (day)",
+        ),
+    ),
 )
 
 #: The schema version this code writes and reads.

@@ -15,7 +15,7 @@ import dataclasses
 import functools
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal
 from uuid import UUID
@@ -41,6 +41,7 @@ from scaler.store.records import (
     ExceptionRecord,
     HealthChange,
     HealthTrack,
+    Saved,
     SeenDeployment,
     Suspension,
     check_json,
@@ -55,6 +56,9 @@ FIRST_INVENTORY_KEY = "first_inventory_at"
 HEALTH_HISTORY_DAYS = timedelta(days=7)
 #: ...and at most this many of them (whichever keeps fewer).
 HEALTH_HISTORY_CHANGES = 200
+
+#: Measured savings are kept for this many UTC days (today and the 34 before it).
+SAVINGS_DAYS = 35
 
 #: Above this many ids, a lookup reads the whole table instead of ``IN (...)`` lists.
 _WHOLE_TABLE_THRESHOLD = 2000
@@ -262,7 +266,8 @@ class Store:
 
     def forget(self, deployment_id: UUID) -> None:
         """Forget a deployment the platform no longer has (404): its applied state, health and its
-        history, backoff, rule memory and start-up times. The audit log, its first sighting and any suspension stay."""
+        history, backoff, rule memory and start-up times. The audit log, its first sighting, its measured
+        savings and any suspension stay."""
         key = (_uid(deployment_id),)
         with self._db.transaction() as cursor:
             for table in ("applied_state", "health", "health_history", "backoffs", "rule_memory", "startups"):
@@ -344,6 +349,39 @@ class Store:
             history.append(change)
             until = change.since
         return history
+
+    # --- Measured savings ---------------------------------------------------
+
+    def add_savings(self, amounts: Mapping[tuple[UUID, date], Saved]) -> None:
+        """Add measured savings by (deployment, UTC day) to what each day already holds, and drop the days
+        more than :data:`SAVINGS_DAYS` before the newest one added. One transaction."""
+        rows = [
+            (_uid(deployment_id), day.isoformat(), float(saved.gpu_seconds), float(saved.dollars))
+            for (deployment_id, day), saved in sorted(amounts.items(), key=lambda item: (str(item[0][0]), item[0][1]))
+        ]
+        if not rows:
+            return
+        newest = max(day for _, day in amounts)
+        with self._db.transaction() as cursor:
+            cursor.executemany(
+                "INSERT INTO savings (deployment_id, day, gpu_seconds, dollars) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (deployment_id, day) DO UPDATE SET "
+                "gpu_seconds = savings.gpu_seconds + excluded.gpu_seconds, dollars = savings.dollars + excluded.dollars",
+                rows,
+            )
+            cutoff = newest - timedelta(days=SAVINGS_DAYS - 1)
+            cursor.execute("DELETE FROM savings WHERE day < ?", (cutoff.isoformat(),))
+
+    def savings_since(self, first_day: date) -> dict[UUID, Saved]:
+        """Return each deployment's measured saving from the UTC day ``first_day`` on (those that saved
+        nothing are absent)."""
+        with self._db.transaction(write=False) as cursor:
+            rows = cursor.execute(
+                "SELECT deployment_id, SUM(gpu_seconds), SUM(dollars) FROM savings WHERE day >= ? "
+                "GROUP BY deployment_id",
+                (first_day.isoformat(),),
+            ).fetchall()
+        return {uuid_from_db(key): Saved(float(seconds), float(dollars)) for key, seconds, dollars in rows}
 
     def health_tracks(self) -> dict[UUID, HealthTrack]:
         """Return the health track of every deployment that has one."""

@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from scaler.daemon.console.board import Board
+from scaler.daemon.console.board import Board, plan_figures
 from scaler.daemon.http import create_http_app
 from scaler.sim.seed import parse_deployment
+from scaler.store import ExceptionRecord, Saved
 from tests.daemon import policies
 from tests.daemon.harness import LLAMA_8B, MONDAY, Harness, at_utc
 from tests.daemon.policies import document
@@ -278,10 +279,10 @@ async def test_plan_figures_are_refreshed_in_the_background_after_a_new_inventor
     harness.advance(seconds=30)
     await harness.cycle()
     meanwhile = await board.figures(harness.now())
-    assert meanwhile is first and XSS_ID not in meanwhile.week
+    assert meanwhile is first and XSS_ID not in meanwhile.next_24h_by_deployment
     assert board._refreshing is not None
     await board._refreshing
-    assert XSS_ID in (await board.figures(harness.now())).week
+    assert XSS_ID in (await board.figures(harness.now())).next_24h_by_deployment
 
 
 async def test_the_deployment_page_shows_its_health_history_newest_first(
@@ -305,3 +306,48 @@ async def test_the_deployment_page_shows_its_health_history_newest_first(
     assert healthy_at.strftime("%H:%M") in rows[1]
     lane = re.findall(r'<rect class="health (\S+)"[^>]*data-health="([^"]+)"', page)
     assert [("healthy", "Healthy"), ("degraded", "Degraded")] == lane
+
+
+async def test_pages_show_the_measured_savings_today_and_over_seven_days(
+    http: httpx.AsyncClient, harness: Harness
+) -> None:
+    """Stopped by the scaler at 06:00 and seen stopped at 07:30: 1.5 GPU-h ($2.25 at $1.50 an L4-hour) measured
+    today. With 2 GPU-h ($3) stored for 3 days ago and 10 GPU-h for 7 days ago (outside the 7 days), the
+    overview's row and totals and the deployment's page show 1.5 GPU-h today and 3.5 GPU-h, $5.25 over 7 days."""
+    llama = UUID(LLAMA_8B)
+    today = harness.now().date()
+    harness.store.add_savings(
+        {
+            (llama, today - timedelta(days=3)): Saved(7200.0, 3.0),
+            (llama, today - timedelta(days=7)): Saved(36000.0, 15.0),
+        }
+    )
+    harness.advance(minutes=90)
+    await harness.cycle()
+    await sign_in(http, VIEWER_KEY)
+    overview = (await http.get("/")).text
+    cells = overview.split(f'data-id="{LLAMA_8B}"', 1)[1].split("</tr>", 1)[0]
+    assert "1.5 GPU-h<br><small>$2.25</small>" in cells.split('class="saved-today">', 1)[1]
+    assert "3.5 GPU-h<br><small>$5.25</small>" in cells.split('class="saved-week">', 1)[1]
+    totals = overview.split('id="totals"', 1)[1].split("</section>", 1)[0]
+    saved_today = totals.split('id="saved-today"', 1)[1].split("</div>", 1)[0]
+    saved_week = totals.split('id="saved-week"', 1)[1].split("</div>", 1)[0]
+    assert '"figure">1.5</span> GPU-h,\n    $2.25' in saved_today
+    assert '"figure">3.5</span> GPU-h,\n    $5.25' in saved_week
+    page = (await http.get(f"/deployments/{LLAMA_8B}")).text
+    saved = page.split('id="saved"', 1)[1].split("</span>", 1)[0]
+    assert "1.5 GPU-h, $2.25</b>" in saved and "3.5 GPU-h, $5.25</b>" in page.split('id="saved"', 1)[1]
+
+
+def test_planned_spend_honours_the_exceptions_in_force(harness: Harness) -> None:
+    """The office policy stops llama-3-8b-chat at 19:00; kept running by an override for the next 24 h, its
+    planned GPU-hours over them are 24, against fewer without the override; a suspension plans no change."""
+    policy_set, deployments, _ = harness.daemon.planning_inputs()
+    now = harness.now()
+    override = ExceptionRecord(id="e1", kind="override", target_kind="deployment", target=LLAMA_8B,
+                               target_name="llama-3-8b-chat", deployment_ids=(UUID(LLAMA_8B),), state="running",
+                               created_at=now, until=now + timedelta(hours=24), reason="demo",
+                               created_by="alice")  # fmt: skip
+    plain = plan_figures(policy_set, deployments, now).next_24h_by_deployment[LLAMA_8B]
+    kept = plan_figures(policy_set, deployments, now, [override]).next_24h_by_deployment[LLAMA_8B]
+    assert (24.0, True) == (kept.planned_gpu_hours, plain.planned_gpu_hours < 24.0)

@@ -14,7 +14,7 @@ from scaler.daemon.console.sessions import SESSION_SECONDS, Sessions, same_token
 from scaler.daemon.console.timeline import WIDTH, build_timeline, window
 from scaler.policy import DesiredState, Usage
 from scaler.policy.plan import Transition
-from scaler.store import ExceptionRecord, HealthChange
+from scaler.store import ExceptionRecord, HealthChange, Saved
 
 NOW = datetime(2026, 3, 4, 12, 30, tzinfo=UTC)
 
@@ -76,7 +76,7 @@ def row(name: str, status: str = "DEPLOYED", saved: float = 0.0) -> Row:
     return Row(id=f"id-{name}", name=name, status=status, accelerator="nvidia-l4", health="Healthy",
                health_since=None, policy="office", conflict=(), desired="running", source="default",
                next_at=None, next_state=None, timezone="UTC", exceptions=(),
-               saved_today=Usage(baseline_gpu_hours=saved), saved_week=Usage())  # fmt: skip
+               saved_today=Saved(gpu_seconds=saved * 3600), saved_week=Saved(), next_24h=Usage())  # fmt: skip
 
 
 def test_pages_are_bounded_and_clamped() -> None:

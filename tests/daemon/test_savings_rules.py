@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
+from uuid import UUID
 
 from tests.daemon import policies
 from tests.daemon.harness import BATCH, LLAMA_8B, MONDAY, Harness, at_utc
@@ -82,3 +83,29 @@ async def test_savings_stop_at_the_list_that_shows_a_manual_start(make_harness: 
     harness.at(at_utc(MONDAY, "21:00"))
     await harness.cycle()
     assert 90 * 60.0 == saved(harness)
+
+
+def dollars_saved(harness: Harness) -> float:
+    return harness.sample("scaler_cost_saved_dollars_total", **LLAMA) or 0.0
+
+
+async def test_counted_savings_land_in_the_store_by_utc_day(make_harness: Callable[..., Harness]) -> None:
+    """Stopped by the scaler at 19:00 Monday and kept stopped overnight: the store holds what the counters
+    counted, split at midnight UTC: 5 h on Monday, 3 h on Tuesday up to 03:00 (8 h, $12 since Monday)."""
+    harness = make_harness(OFFICE, start=at_utc(MONDAY, "18:30"))
+    await harness.run_until(at_utc(MONDAY + timedelta(days=1), "03:00"), interval=timedelta(minutes=30))
+    await harness.cycle()
+    monday, tuesday = MONDAY.date(), MONDAY.date() + timedelta(days=1)
+    since_monday = harness.store.savings_since(monday)[UUID(LLAMA_8B)]
+    on_tuesday = harness.store.savings_since(tuesday)[UUID(LLAMA_8B)]
+    assert (8 * 3600.0, 3 * 3600.0) == (since_monday.gpu_seconds, on_tuesday.gpu_seconds)
+    assert saved(harness) == since_monday.gpu_seconds
+    assert (12.0, 12.0) == (round(since_monday.dollars, 6), round(dollars_saved(harness), 6))  # L4: $1.50 an hour
+
+
+async def test_a_dry_run_writes_no_savings(make_harness: Callable[..., Harness]) -> None:
+    """A dry run applies nothing, so it counts and stores nothing over a night it would have stopped."""
+    harness = make_harness(OFFICE, start=at_utc(MONDAY, "18:30"), dry_run=True)
+    await harness.run_until(at_utc(MONDAY + timedelta(days=1), "03:00"), interval=timedelta(minutes=30))
+    await harness.cycle()
+    assert (0.0, {}) == (saved(harness), harness.store.savings_since(MONDAY.date()))

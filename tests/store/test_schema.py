@@ -8,7 +8,7 @@ from uuid import UUID
 
 import pytest
 
-from scaler.store import LATEST_VERSION, HealthChange, MigrationFailed, SchemaTooNew, open_store
+from scaler.store import LATEST_VERSION, HealthChange, MigrationFailed, Saved, SchemaTooNew, open_store
 from scaler.store.database import Database
 from scaler.store.opening import connect
 from scaler.store.schema import MIGRATIONS, Migration, current_version, migrate
@@ -75,6 +75,14 @@ SEEDS[6] = [
     (
         "INSERT INTO health (deployment_id, value, since, last_observed) VALUES (?, 'Degraded', ?, ?)",
         (str(DEPLOYMENT), "2025-03-03T07:00:00.000000+00:00", "2025-03-03T08:00:00.000000+00:00"),
+    ),
+]
+#: Version 7 with a health change: migration 8 adds the savings table beside it, which starts empty.
+SEEDS[7] = [
+    *SEEDS[6],
+    (
+        "INSERT INTO health_history (deployment_id, value, since) VALUES (?, 'Degraded', ?)",
+        (str(DEPLOYMENT), "2025-03-03T07:00:00.000000+00:00"),
     ),
 ]
 
@@ -145,6 +153,11 @@ def test_database_of_an_earlier_version_is_upgraded_with_its_rows(state_url: str
             assert store.claim_notification("transition_upcoming:x", "transition_upcoming", at(0))
         if version == 6:
             assert [HealthChange("Degraded", at(-60), None)] == store.health_history(DEPLOYMENT, at(0))
+        if version == 7:
+            assert [HealthChange("Degraded", at(-60), None)] == store.health_history(DEPLOYMENT, at(0))
+            assert {} == store.savings_since(T0.date())
+            store.add_savings({(DEPLOYMENT, T0.date()): Saved(3600.0, 2.5)})
+            assert {DEPLOYMENT: Saved(3600.0, 2.5)} == store.savings_since(T0.date())
 
 
 def test_reopening_applies_nothing(state_url: str) -> None:

@@ -1,11 +1,13 @@
 """What the console's pages show, gathered from the daemon: deployment documents, plans, exceptions, actions,
 health history.
 
-The plan engine (:func:`scaler.policy.build_plan`) gives each deployment's planned usage today
-(the UTC day) and over the 7 days from today's start, and the organization's spend over the
-next 24 hours. Those three plans take seconds at 10,000 deployments, so they are computed once
-(the first view waits), then again in the background after a new policy set or inventory or
-every :data:`FIGURES_MAX_AGE`, while every page shows the last ones.
+The savings shown are measured: what the leader counted and added to the store by deployment and
+UTC day (:meth:`scaler.store.Store.add_savings`), today's and over the 7 days ending today. The
+plan engine (:func:`scaler.policy.build_plan`, honouring the exceptions in force) gives the
+projected spend over the next 24 hours, each deployment's and the organization's. That plan takes
+seconds at 10,000 deployments, so it is computed once (the first view waits), then again in the
+background after a new policy set, inventory or exception, or every :data:`FIGURES_MAX_AGE`, while
+every page shows the last figures.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -22,11 +24,12 @@ import structlog
 from scaler.daemon.api.keys import KeyRing
 from scaler.daemon.api.facts import ControlFacts
 from scaler.daemon.console.overview import Row, Totals, row_of
+from scaler.daemon.exceptions_in_force import spans_over
 from scaler.daemon.console.timeline import Timeline, build_timeline, window
 from scaler.policy import PolicySet, Usage, build_plan
 from scaler.policy.plan import plan_deployment
 from scaler.simplismart.models import Deployment
-from scaler.store import ActionRecord, ExceptionRecord, HealthChange
+from scaler.store import ActionRecord, ExceptionRecord, HealthChange, Saved, Store
 
 log = structlog.get_logger()
 
@@ -34,6 +37,8 @@ log = structlog.get_logger()
 RECENTLY_ENDED = timedelta(days=7)
 #: Plan figures older than this are recomputed (in the background) even when nothing else changed.
 FIGURES_MAX_AGE = timedelta(minutes=5)
+#: The measured saving "over 7 days" sums today and the days before it, this many in all (UTC days).
+WEEK_DAYS = 7
 #: Audit records shown on a deployment's page.
 RECENT_ACTIONS = 20
 
@@ -54,11 +59,18 @@ class ConsoleFacts(ControlFacts, Protocol):
 
 @dataclass(frozen=True)
 class Figures:
-    """The plan engine's usage: per deployment today and this week, and everyone's next 24 hours."""
+    """The plan engine's usage over the next 24 hours: per deployment, and everyone's."""
 
-    today: Mapping[str, Usage]
-    week: Mapping[str, Usage]
+    next_24h_by_deployment: Mapping[str, Usage]
     next_24h: Usage
+
+
+@dataclass(frozen=True)
+class Measured:
+    """Measured savings by deployment id (text): today's and over the last :data:`WEEK_DAYS` UTC days."""
+
+    today: Mapping[str, Saved]
+    week: Mapping[str, Saved]
 
 
 @dataclass(frozen=True)
@@ -74,22 +86,28 @@ class DeploymentPage:
     """The recent changes of its health, newest first."""
 
 
-def _day_start(now: datetime) -> datetime:
-    return now.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def plan_figures(policy_set: PolicySet | None, deployments: Sequence[Deployment], now: datetime) -> Figures:
-    """Planned usage of ``deployments`` under ``policy_set`` at ``now`` (nothing without a policy set)."""
+def plan_figures(
+    policy_set: PolicySet | None,
+    deployments: Sequence[Deployment],
+    now: datetime,
+    exceptions: Sequence[ExceptionRecord] = (),
+) -> Figures:
+    """Planned usage of ``deployments`` under ``policy_set`` over the 24 hours from ``now``, with the
+    ``exceptions`` in force then laid over the schedule (nothing without a policy set)."""
     if policy_set is None:
-        return Figures({}, {}, Usage())
-    day = _day_start(now)
-    today = build_plan(policy_set, deployments, day, day + timedelta(days=1))
-    week = build_plan(policy_set, deployments, day, day + timedelta(days=7))
-    upcoming = build_plan(policy_set, deployments, now, now + timedelta(hours=24))
-    return Figures(
-        {str(entry.deployment.deployment_id): entry.usage for entry in today.deployments},
-        {str(entry.deployment.deployment_id): entry.usage for entry in week.deployments},
-        upcoming.total,
+        return Figures({}, Usage())
+    until = now + timedelta(hours=24)
+    spans = spans_over(exceptions, policy_set, deployments, now, until)
+    upcoming = build_plan(policy_set, deployments, now, until, exceptions=spans)
+    return Figures({str(entry.deployment.deployment_id): entry.usage for entry in upcoming.deployments}, upcoming.total)
+
+
+def measured_savings(store: Store, now: datetime) -> Measured:
+    """The savings the store holds for ``now``'s UTC day and the :data:`WEEK_DAYS` days ending with it."""
+    today = now.astimezone(UTC).date()
+    return Measured(
+        {str(key): saved for key, saved in store.savings_since(today).items()},
+        {str(key): saved for key, saved in store.savings_since(today - timedelta(days=WEEK_DAYS - 1)).items()},
     )
 
 
@@ -106,9 +124,11 @@ class Board:
         when the policies or the inventory changed or they are :data:`FIGURES_MAX_AGE` old (a page never
         waits for the plans again)."""
         policy_set, deployments, listed_at = self.daemon.planning_inputs()
-        key = (id(policy_set), listed_at)
+        store = self.daemon.store
+        key = (id(policy_set), listed_at, await asyncio.to_thread(store.exceptions_revision))
         if self._figures is None:
-            figures = await asyncio.to_thread(plan_figures, policy_set, deployments, now)
+            exceptions = await asyncio.to_thread(store.all_exceptions)
+            figures = await asyncio.to_thread(plan_figures, policy_set, deployments, now, exceptions)
             self._figures = (key, now, figures)
             return figures
         known_key, computed_at, figures = self._figures
@@ -120,7 +140,8 @@ class Board:
     async def _refresh(self, policy_set: PolicySet | None, deployments: Sequence[Deployment], key: object,
                        now: datetime) -> None:  # fmt: skip
         try:
-            figures = await asyncio.to_thread(plan_figures, policy_set, deployments, now)
+            exceptions = await asyncio.to_thread(self.daemon.store.all_exceptions)
+            figures = await asyncio.to_thread(plan_figures, policy_set, deployments, now, exceptions)
         except Exception as error:  # noqa: BLE001 - a background job logs its own failure; the last figures stay
             log.error("console_plan_failed", error=str(error))
             return
@@ -130,11 +151,16 @@ class Board:
         """Every deployment's row and the organization's totals."""
         documents = await self.daemon.deployment_documents()
         figures = await self.figures(now)
-        rows = [row_of(d, figures.today.get(d["deployment_id"]), figures.week.get(d["deployment_id"])) for d in documents]
-        saved_today = Usage()
-        for usage in figures.today.values():
-            saved_today = saved_today + usage
-        totals = Totals(len(rows), self.daemon.running_gpus(), saved_today, figures.next_24h)
+        measured = await asyncio.to_thread(measured_savings, self.daemon.store, now)
+        rows = [row_of(d, measured.today.get(d["deployment_id"]), measured.week.get(d["deployment_id"]),
+                       figures.next_24h_by_deployment.get(d["deployment_id"])) for d in documents]  # fmt: skip
+        totals = Totals(
+            len(rows),
+            self.daemon.running_gpus(),
+            sum(measured.today.values(), Saved()),
+            sum(measured.week.values(), Saved()),
+            figures.next_24h,
+        )
         return rows, totals
 
     async def deployment(self, deployment_id: str, now: datetime) -> DeploymentPage | None:
@@ -144,6 +170,7 @@ class Board:
         if document is None:
             return None
         figures = await self.figures(now)
+        measured = await asyncio.to_thread(measured_savings, self.daemon.store, now)
         key = UUID(deployment_id)
         policy_set, deployments, _ = self.daemon.planning_inputs()
         deployment = next((d for d in deployments if d.deployment_id == key), None)
@@ -161,7 +188,8 @@ class Board:
                 or (e.target_kind == "policy" and e.target == document.get("policy")))
         ]  # fmt: skip
         return DeploymentPage(
-            row=row_of(document, figures.today.get(deployment_id), figures.week.get(deployment_id)),
+            row=row_of(document, measured.today.get(deployment_id), measured.week.get(deployment_id),
+                       figures.next_24h_by_deployment.get(deployment_id)),  # fmt: skip
             document=document,
             timeline=build_timeline(transitions, concerning, start, until, now, health),
             actions=actions,

@@ -1,4 +1,5 @@
-"""The overview's rows and totals from the daemon's deployment documents and the plan engine's figures.
+"""The overview's rows and totals from the daemon's deployment documents, the measured savings and the plan
+engine's projection.
 
 Pure: the instant is a parameter. Rows are filtered (a case-insensitive substring of name, id,
 policy, status, health, desired state or accelerator), sorted by a column, and cut into pages
@@ -14,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from scaler.policy import Usage
+from scaler.store import Saved
 
 #: Rows on one page of the overview.
 PAGE_SIZE = 100
@@ -40,17 +42,23 @@ class Row:
     next_state: str | None
     timezone: str
     exceptions: tuple[Mapping[str, Any], ...]
-    saved_today: Usage
-    saved_week: Usage
+    saved_today: Saved
+    """Measured today (UTC day)."""
+    saved_week: Saved
+    """Measured over the last 7 UTC days, today included."""
+    next_24h: Usage
+    """Planned over the next 24 hours."""
 
 
 @dataclass(frozen=True)
 class Totals:
-    """The organization at a glance: GPUs running by accelerator, planned saving today, spend in 24 h."""
+    """The organization at a glance: GPUs running by accelerator, measured savings today and over 7 days,
+    planned spend in the next 24 h."""
 
     deployments: int
     running_gpus: Mapping[str, int]
-    saved_today: Usage
+    saved_today: Saved
+    saved_week: Saved
     next_24h: Usage
 
 
@@ -73,8 +81,11 @@ def parse_instant(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
-def row_of(document: Mapping[str, Any], today: Usage | None, week: Usage | None) -> Row:
-    """The overview's row of one ``/status`` deployment entry, with its planned usage today and this week."""
+def row_of(
+    document: Mapping[str, Any], today: Saved | None, week: Saved | None, next_24h: Usage | None = None
+) -> Row:
+    """The overview's row of one ``/status`` deployment entry, with its measured savings today and over 7 days
+    and its planned usage over the next 24 hours."""
     health = document.get("health") or {}
     desired = document.get("desired") or {}
     upcoming = document.get("next_transition") or {}
@@ -93,8 +104,9 @@ def row_of(document: Mapping[str, Any], today: Usage | None, week: Usage | None)
         next_state=upcoming.get("state"),
         timezone=document.get("timezone") or "UTC",
         exceptions=tuple(document.get("exceptions") or ()),
-        saved_today=today or Usage(),
-        saved_week=week or Usage(),
+        saved_today=today or Saved(),
+        saved_week=week or Saved(),
+        next_24h=next_24h or Usage(),
     )
 
 
@@ -107,8 +119,8 @@ def _sort_key(name: str) -> Any:
         "policy": lambda row: (row.policy or "", row.name.lower()),
         "desired": lambda row: (row.desired, row.name.lower()),
         "next": lambda row: (row.next_at or far, row.name.lower()),
-        "saved_today": lambda row: (row.saved_today.saved_gpu_hours, row.name.lower()),
-        "saved_week": lambda row: (row.saved_week.saved_gpu_hours, row.name.lower()),
+        "saved_today": lambda row: (row.saved_today.gpu_seconds, row.name.lower()),
+        "saved_week": lambda row: (row.saved_week.gpu_seconds, row.name.lower()),
     }
     return keys[name]
 
