@@ -120,6 +120,19 @@ def _read_inventory(path: Path) -> list[Deployment]:
     return deployments
 
 
+def _touched(settings: Settings) -> set[UUID]:
+    """The deployments whose state the daemon established (an applied state in its store at
+    SCALER_STATE_URL); none without a store, with a warning on stderr when it cannot be read."""
+    try:
+        with open_store(settings.state_url, create=False) as store:
+            return set(store.all_applied())
+    except StoreMissing:
+        return set()
+    except StoreError as exc:
+        click.echo(f"warning: the state store cannot be read ({exc}): every stopped deployment counts as found so", err=True)
+        return set()
+
+
 def _new_deployments(settings: Settings, deployments: list[Deployment], now: datetime) -> dict[UUID, datetime]:
     """The first sighting of each listed deployment the daemon's state store counts as new.
 
@@ -212,6 +225,8 @@ def plan(
     there is one, first saw after its first inventory, or has not seen yet) is left
     alone until its grace period ends (source grace). With --live, the suspensions and
     overrides that store holds in force over the period are laid over the schedule and listed.
+    A deployment listed SCALED_DOWN that the scaler has not stopped itself (no applied state
+    in its store) saves nothing while the plan keeps it stopped: it would be stopped anyway.
     """
     if (inventory is None) == (not live):
         raise click.UsageError("give exactly one of --inventory FILE or --live")
@@ -246,6 +261,7 @@ def plan(
         default_grace=default_grace,
         startups=startups,
         exceptions=exceptions,
+        touched=_touched(quiet_settings()),
     )
     if output == "json":
         # Indented for a person at a terminal; compact (and much faster to write) otherwise.

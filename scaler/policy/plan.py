@@ -16,7 +16,7 @@ suspension leaves the deployment alone (source ``suspended:<id>``), an override 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -204,6 +204,7 @@ def build_plan(
     default_grace: timedelta = timedelta(0),
     startups: Mapping[UUID, Sequence[float]] | None = None,
     exceptions: Mapping[UUID, Sequence[ExceptionSpan]] | None = None,
+    touched: Collection[UUID] | None = None,
 ) -> Plan:
     """Return the plan of ``deployments`` under ``policy_set`` from ``start`` to ``until``.
 
@@ -217,6 +218,11 @@ def build_plan(
     auto`` (none: their initial lead time). ``exceptions``: the exceptions covering each
     deployment, in precedence order (suspensions first, then the winning override first):
     at each instant the first one in force decides, over the schedule and the grace period.
+    ``touched``: the deployments whose state the scaler has established (an applied state in
+    its store); ``None``: none yet. A deployment listed SCALED_DOWN that the scaler has not
+    touched saves nothing of the scaler's while the plan keeps it stopped: without the
+    scaler it would be stopped too, so until the plan first wants it up its baseline is
+    nothing (the savings rule of the daemon's counters).
     Raises ``ValueError`` when an instant is naive or ``until`` is not after ``start``.
     """
     start, until = require_aware(start, "start"), require_aware(until, "until")
@@ -237,6 +243,8 @@ def build_plan(
         covering = (exceptions or {}).get(deployment.deployment_id)
         if covering:
             entry = _with_exceptions(policy_set, entry, covering, start, until)
+        if deployment.status is DeploymentStatus.SCALED_DOWN and deployment.deployment_id not in (touched or ()):
+            entry = _found_stopped(policy_set, entry, until)
         entries.append(entry)
     return Plan(start, until, tuple(entries), tuple(skipped))
 
@@ -341,6 +349,22 @@ def _with_grace(
         if cut < closed:
             usage = usage + usage_between(entry.deployment, state, baseline, cut, closed, policy_set.pricing)
     return replace(entry, transitions=tuple(transitions), usage=usage, grace_until=grace_until)
+
+
+def _found_stopped(policy_set: PolicySet, entry: DeploymentPlan, until: datetime) -> DeploymentPlan:
+    """``entry`` of a deployment found stopped and never touched: no baseline (so no saving) while the
+    plan keeps it stopped or leaves it alone, until it first wants it up; the scaler's own stops
+    count from then on."""
+    policy = policy_set.policy(entry.policy) if entry.policy else None
+    baseline = baseline_replicas(policy)
+    ends = [transition.at for transition in entry.transitions[1:]] + [until]
+    usage, found = Usage(), True
+    for transition, end in zip(entry.transitions, ends, strict=True):
+        state = transition.state
+        found = found and (state is None or state.kind == "stopped")  # left alone, it stays stopped
+        stretch_baseline = 0 if found else baseline
+        usage = usage + usage_between(entry.deployment, state, stretch_baseline, transition.at, end, policy_set.pricing)
+    return replace(entry, usage=usage)
 
 
 def _with_exceptions(

@@ -298,9 +298,12 @@ class _Simulation:
         try:
             policy_set = daemon.load_policies()
             self._apply_events_due(start)
+            # Found stopped before the daemon's first cycle: the plan counts no saving of the scaler's there.
+            found_stopped = {UUID(item.deployment_id) for item in self.sim.deployments.values() if not item.running}
             await self._reconcile(reason="start", everything=True)
             listed = list(daemon.reconciler.inventory.values())
-            plan = build_plan(policy_set, listed, start, until)
+            touched = {item.deployment_id for item in listed} - found_stopped
+            plan = build_plan(policy_set, listed, start, until, touched=touched)
             peaks = peak_windows(plan, policy_set)
             checkpoints = sorted({peak.nominal_start for peak in peaks if start < peak.nominal_start < until})
             healthy: dict[tuple[str, datetime], bool] = {}

@@ -173,3 +173,18 @@ def test_an_exception_outside_the_period_or_an_override_of_an_ungoverned_deploym
     planned = build_plan(POLICIES, [llama, other], MONDAY, TUESDAY,
                          exceptions={llama.deployment_id: spans, other.deployment_id: override})  # fmt: skip
     assert build_plan(POLICIES, [llama, other], MONDAY, TUESDAY).to_json() == planned.to_json()
+
+
+def test_a_deployment_found_stopped_saves_nothing_of_the_scalers_until_the_plan_wants_it_up():
+    """llama-8b listed SCALED_DOWN, never touched: midnight to 09:00 it would be stopped without the scaler too
+    (no baseline, no saving); from 09:00 the plan runs it, and its 19:00 stop is the scaler's (5 h saved)."""
+    found = deployment("llama-8b", status="SCALED_DOWN")
+    entry = plan_json(found)["deployments"][0]
+    assert ({"baseline": 15.0, "planned": 10.0}, {"baseline": 22.5, "planned": 15.0}) == (entry["gpu_hours"], entry["cost"])
+
+
+def test_a_deployment_the_scaler_stopped_itself_saves_from_the_start():
+    """The same deployment with an applied state in the store (touched): the night's stop is the scaler's."""
+    stopped = deployment("llama-8b", status="SCALED_DOWN")
+    plan = build_plan(POLICIES, [stopped], MONDAY, TUESDAY, touched={stopped.deployment_id}).to_json()
+    assert {"baseline": 24.0, "planned": 10.0} == plan["deployments"][0]["gpu_hours"]
