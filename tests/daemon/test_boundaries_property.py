@@ -20,13 +20,12 @@ import random
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from uuid import UUID, uuid5
 
 import httpx
 import pytest
-import structlog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -37,6 +36,8 @@ from scaler.sim.model import HealthAnswer, SeedDeployment, SeedDocument, Timelin
 from tests.daemon.harness import MONDAY, at_utc
 from tests.reliability.figures import scaled
 from tests.reliability.live import Network, live_daemon
+from tests.reliability.platform_log import State, read_platform_log
+from tests.structlog_level import structlog_level
 
 NAMESPACE = UUID("0f3c2b1e-6a1d-4d39-8a8e-3c6a1b5e9d42")
 START = at_utc(MONDAY, "05:30")
@@ -72,7 +73,6 @@ policies:
       - {name: watch, status: Degraded, for: 1h, state: {min_replicas: 1, max_replicas: 1}}
 """
 
-State = tuple[bool, int, int]
 NAMES = [f"prop-{group}{index}" for group in "abc" for index in range(2)]
 
 
@@ -152,26 +152,6 @@ def desired_changes(name: str) -> list[DesiredState]:
     return states
 
 
-def platform_states(entries: list, seed_document: SeedDocument) -> dict[str, list[State]]:
-    """The states each deployment went through on the platform (from its request log), the seed's first."""
-    state = {item.deployment_id: (item.running, item.min_replicas, item.max_replicas) for item in seed_document.deployments}
-    names = {item.deployment_id: item.deployment_name for item in seed_document.deployments}
-    went: dict[str, list[State]] = {name: [state[key]] for key, name in names.items()}
-    for entry in entries:
-        if entry.endpoint not in ("update_replicas", "startstop") or not 200 <= (entry.status or 0) < 300:
-            continue
-        before = state[entry.deployment_id]
-        body = entry.body
-        if entry.endpoint == "startstop":
-            after = (body["action"] == "start", before[1], before[2])
-        else:
-            after = (before[0], int(body["min_replicas"]), int(body["max_replicas"]))
-        state[entry.deployment_id] = after
-        if after != before:
-            went[names[entry.deployment_id]].append(after)
-    return went
-
-
 async def run(fates: Fates, directory: Path) -> dict[str, list[State]]:
     document = seed()
     async with live_daemon(
@@ -188,7 +168,8 @@ async def run(fates: Fates, directory: Path) -> dict[str, list[State]]:
     ) as live:
         await live.time.sleep_until(END)
         assert 0 == live.job_errors()
-        return platform_states(live.harness.sim.requests, document)
+        ran = read_platform_log(live.harness.sim.requests, document)
+        return {name: ran.states(name) for name in NAMES}
 
 
 def collapse(states: list[State]) -> list[State]:
@@ -205,9 +186,8 @@ def collapse(states: list[State]) -> list[State]:
 
 @pytest.fixture(autouse=True)
 def _quiet_structlog() -> Iterator[None]:
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
-    yield
-    structlog.reset_defaults()
+    with structlog_level(logging.CRITICAL):
+        yield
 
 
 #: Each fault's odds per request, at most: together they leave a request answered in time at least 40 % of the time.

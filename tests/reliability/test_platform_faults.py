@@ -49,7 +49,6 @@ from uuid import UUID, uuid5
 
 import httpx
 import pytest
-import structlog
 
 from scaler.daemon.http import create_http_app
 from scaler.settings import Settings
@@ -58,6 +57,8 @@ from scaler.simplismart.limits import Limits
 from tests.daemon.harness import MONDAY, at_utc
 from tests.reliability.figures import ScenarioFigures, is_full, run_seed
 from tests.reliability.live import Live, Network, live_daemon
+from tests.reliability.platform_log import read_platform_log
+from tests.structlog_level import structlog_level
 
 pytestmark = pytest.mark.scenario(1)
 
@@ -244,38 +245,15 @@ class Day:
 
 
 def transitions_of(live: Live, seed: SeedDocument) -> tuple[dict[str, list[Transition]], int]:
-    """The state changes the platform went through, from its own request log; and the re-sends.
-
-    The platform's state of each deployment (running or not, replica bounds) is followed
-    from the seed through every 2xx mutating request; a request that changes it is a
-    transition, one that leaves it as it was is a re-send: a retry after an answer lost on
-    the way back, a step of a plan sent again after a later step failed, an interrupted
-    ``update-replicas`` sent again. Re-sends are idempotent and change nothing.
-    """
-    state = {item.deployment_id: (item.running, item.min_replicas, item.max_replicas) for item in seed.deployments}
-    names = {item.deployment_id: item.deployment_name for item in seed.deployments}
-    grouped: dict[str, list[Transition]] = {}
-    resends = 0
-    for entry in live.harness.sim.requests:
-        if entry.endpoint not in ("update_replicas", "startstop") or not 200 <= (entry.status or 0) < 300:
-            continue
-        deployment_id = entry.deployment_id or ""
-        body = entry.body if isinstance(entry.body, dict) else {}
-        running, low, high = state[deployment_id]
-        if entry.endpoint == "startstop":
-            action = str(body.get("action"))
-            after = (action == "start", low, high)
-        else:
-            low, high = int(body["min_replicas"]), int(body["max_replicas"])
-            action = f"update_replicas {low}..{high}"
-            after = (running, low, high)
-        if after == state[deployment_id]:
-            resends += 1
-            continue
-        state[deployment_id] = after
-        name = names[deployment_id]
-        grouped.setdefault(name, []).append(Transition(name, action, datetime.fromisoformat(entry.timestamp)))
-    return grouped, resends
+    """The state changes the platform went through, from its own request log
+    (:mod:`tests.reliability.platform_log`), as transitions; and the re-sends."""
+    platform = read_platform_log(live.harness.sim.requests, seed)
+    grouped = {
+        name: [Transition(name, change.action, change.at) for change in changes]
+        for name, changes in platform.changes.items()
+        if changes
+    }
+    return grouped, platform.resends
 
 
 async def play(tmp_path: Path, *, faults: Faulty | None) -> Day:
@@ -339,9 +317,8 @@ async def play(tmp_path: Path, *, faults: Faulty | None) -> Day:
 @pytest.fixture(autouse=True)
 def _quiet_structlog() -> Iterator[None]:
     """Only errors are rendered (a day of retries logs a great deal)."""
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
-    yield
-    structlog.reset_defaults()
+    with structlog_level(logging.ERROR):
+        yield
 
 
 async def test_a_day_of_platform_faults_delays_no_transition_beyond_three_cycles_and_repeats_none(

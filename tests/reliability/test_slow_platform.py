@@ -34,15 +34,17 @@ from uuid import UUID, uuid5
 
 import httpx
 import pytest
-import structlog
 
 from scaler.policy.loader import load_policy_text
 from scaler.policy.model import DesiredState, Policy
 from scaler.policy.schedule import scheduled_state
 from scaler.sim.model import HealthAnswer, SeedDeployment, SeedDocument, TimelineEntry
+from scaler.store import ActionRecord
 from tests.daemon.harness import MONDAY, at_utc
 from tests.reliability.figures import ScenarioFigures, is_full, run_seed
 from tests.reliability.live import Live, Network, live_daemon
+from tests.reliability.platform_log import Change, PlatformLog, State, read_platform_log
+from tests.structlog_level import structlog_level
 
 pytestmark = pytest.mark.scenario(1)
 
@@ -83,10 +85,6 @@ policies:
     health:
       - {name: watch, status: Degraded, for: 1h, state: {min_replicas: 1, max_replicas: 1}}
 """
-
-#: The platform's state of one deployment: running or not, replica bounds.
-State = tuple[bool, int, int]
-
 
 def fleet(rng: random.Random, *, h100: bool = False) -> SeedDocument:
     """``PER_GROUP`` deployments per policy, running at 1..2, whose health changes every 20-40 s."""
@@ -133,51 +131,11 @@ def matches(state: State, desired: DesiredState | None) -> bool:
     return state == (True, desired.min_replicas, desired.max_replicas)
 
 
-@dataclass(frozen=True)
-class Change:
-    """One change of a deployment's state on the platform, from its request log."""
-
-    at: datetime
-    before: State
-    after: State
-
-
-def platform_changes(live: Live, seed: SeedDocument) -> dict[str, list[Change]]:
-    """Each deployment's state changes on the platform, oldest first (re-sends that change nothing left out)."""
-    state = {item.deployment_id: (item.running, item.min_replicas, item.max_replicas) for item in seed.deployments}
-    names = {item.deployment_id: item.deployment_name for item in seed.deployments}
-    changes: dict[str, list[Change]] = {name: [] for name in names.values()}
-    for entry in live.harness.sim.requests:
-        if entry.endpoint not in ("update_replicas", "startstop") or not 200 <= (entry.status or 0) < 300:
-            continue
-        deployment_id = entry.deployment_id or ""
-        body = entry.body if isinstance(entry.body, dict) else {}
-        before = state[deployment_id]
-        if entry.endpoint == "startstop":
-            after = (body.get("action") == "start", before[1], before[2])
-        else:
-            after = (before[0], int(body["min_replicas"]), int(body["max_replicas"]))
-        if after != before:
-            state[deployment_id] = after
-            changes[names[deployment_id]].append(Change(datetime.fromisoformat(entry.timestamp), before, after))
-    return changes
-
-
-def state_at(changes: list[Change], seed_state: State, instant: datetime) -> State:
-    """The platform's state of one deployment just before ``instant`` (a change at ``instant`` not yet made)."""
-    state = seed_state
-    for change in changes:
-        if change.at >= instant:
-            break
-        state = change.after
-    return state
-
-
-def reached(changes: list[Change], seed_state: State, start: datetime, end: datetime, desired: DesiredState | None) -> bool:
-    """Whether the platform was in ``desired`` at some instant of ``[start, end]``."""
-    if matches(state_at(changes, seed_state, start), desired):
+def reached(platform: PlatformLog, name: str, start: datetime, end: datetime, desired: DesiredState | None) -> bool:
+    """Whether ``name`` was in ``desired`` on the platform at some instant of ``[start, end]``."""
+    if matches(platform.state_before(name, start), desired):
         return True
-    return any(start <= change.at <= end and matches(change.after, desired) for change in changes)
+    return any(start <= change.at <= end and matches(change.after, desired) for change in platform.changes[name])
 
 
 def reverted(changes: list[Change], policy: Policy) -> list[str]:
@@ -192,6 +150,21 @@ def reverted(changes: list[Change], policy: Policy) -> list[str]:
         ):
             found.append(f"{previous.after} at {previous.at:%H:%M:%S.%f} undone at {change.at:%H:%M:%S.%f}")
     return found
+
+
+def established_twice(records: list[ActionRecord], name: str, policy: Policy) -> list[str]:
+    """Plans of ``name`` that completed establishing the state the previous one had, with no boundary
+    between them (the audit's successful last steps, which carry the target)."""
+    targets = [
+        (record.started_at, record.parameters["target"])
+        for record in records
+        if record.deployment_name == name and isinstance(record.parameters.get("target"), str)
+    ]
+    return [
+        f"{target} at {at:%H:%M:%S} and again at {again:%H:%M:%S}"
+        for (at, target), (again, repeated) in zip(targets, targets[1:], strict=False)
+        if target == repeated and scheduled_state(policy, at).end > again
+    ]
 
 
 def boundaries(policy: Policy, start: datetime, end: datetime) -> list[tuple[datetime, DesiredState | None]]:
@@ -257,9 +230,8 @@ SETTINGS: dict[str, Any] = {
 @pytest.fixture(autouse=True)
 def _quiet_structlog() -> Iterator[None]:
     """Only errors are rendered: a slow platform makes the daemon log a great deal."""
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
-    yield
-    structlog.reset_defaults()
+    with structlog_level(logging.ERROR):
+        yield
 
 
 async def test_boundaries_that_fall_during_slow_cycles_are_never_reverted(
@@ -272,31 +244,31 @@ async def test_boundaries_that_fall_during_slow_cycles_are_never_reverted(
     policies = policies_by_name()
     async with live_daemon(tmp_path, policies=POLICIES, start=START, seed=seed, fault=platform, **SETTINGS) as live:
         await live.time.sleep_until(START + LENGTH)
-        changes = platform_changes(live, seed)
+        ran = read_platform_log(live.harness.sim.requests, seed)
+        established = live.harness.audit(results=["success"])
         job_errors = live.job_errors()
 
     problems: list[str] = []
     reverts = duplicates = late = expected = 0
-    seeds = {item.deployment_name: (item.running, item.min_replicas, item.max_replicas) for item in seed.deployments}
     # Reached within a minute and a half: stalled attempts (5 s each) and their retries take time.
     allowed = timedelta(seconds=90)
-    for name, deployment_changes in sorted(changes.items()):
+    for name, deployment_changes in sorted(ran.changes.items()):
         policy = policies[name[:6]]
         for found in reverted(deployment_changes, policy):
             reverts += 1
             problems.append(f"{name}: reverted: {found}")
-        for previous, change in zip(deployment_changes, deployment_changes[1:], strict=False):
-            if previous.after == change.after:
-                duplicates += 1
+        for found in established_twice(established, name, policy):
+            duplicates += 1
+            problems.append(f"{name}: applied twice: {found}")
         for instant, desired in boundaries(policy, START + WARM_UP, START + LENGTH - allowed):
             expected += 1
-            if not reached(deployment_changes, seeds[name], instant, instant + allowed, desired):
+            if not reached(ran, name, instant, instant + allowed, desired):
                 late += 1
                 problems.append(f"{name}: {desired} due at {instant:%H:%M:%S} not reached within {allowed}")
     if job_errors:
         problems.append(f"{job_errors:.0f} jobs failed")
 
-    applied = sum(len(items) for items in changes.values())
+    applied = sum(len(items) for items in ran.changes.values())
     figures.add(
         cases=len(live.network.sent),
         faults=sum(platform.counts.values()),
@@ -386,18 +358,17 @@ async def test_stops_and_scale_downs_go_out_while_the_wallet_and_a_quota_hold_sp
         await live.time.sleep_until(START + LENGTH)
         manual = await people
         blocks = await wallet
-        changes = platform_changes(live, seed)
+        ran = read_platform_log(live.harness.sim.requests, seed)
         audit = live.harness.audit()
         names = {item.deployment_id: item.deployment_name for item in seed.deployments}
         sent = [(names.get(item.deployment, item.deployment), item) for item in live.network.mutations()]
         job_errors = live.job_errors()
 
-    seeds = {item.deployment_name: (item.running, item.min_replicas, item.max_replicas) for item in seed.deployments}
     problems: list[str] = []
     held_saving = held_spending = quota_refusals = 0
     effects = []
     for record in audit:
-        before = state_at(changes[record.deployment_name], seeds[record.deployment_name], record.started_at)
+        before = ran.state_before(record.deployment_name, record.started_at)
         effects.append((record, spend_effect(record.action, record.parameters, before)))
         if record.result == "error" and "quota" in (record.platform_message or "").lower():
             quota_refusals += 1
@@ -426,10 +397,10 @@ async def test_stops_and_scale_downs_go_out_while_the_wallet_and_a_quota_hold_sp
 
     # What was due: each boundary that lowers spend, and each stop after a person's start.
     due: list[tuple[str, datetime, str]] = []
-    for name in seeds:
+    for name in ran.seeded:
         policy = policies[name[:6]]
         for instant, desired in boundaries(policy, START + WARM_UP, START + LENGTH - timedelta(minutes=1)):
-            before_state = state_at(changes[name], seeds[name], instant - timedelta(seconds=1))
+            before_state = ran.state_before(name, instant - timedelta(seconds=1))
             if desired is None or not before_state[0]:
                 continue
             bounds = {"min_replicas": desired.min_replicas, "max_replicas": desired.max_replicas}
