@@ -25,6 +25,16 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 
+policies_option = click.option(
+    "--policies",
+    "policy_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Policy file or directory (repeatable). Default: SCALER_POLICY_PATH.",
+)
+"""``--policies PATH`` (repeatable) into ``policy_paths``: the commands that read policy sets take it alike."""
+
+
 def fail(message: str, *, code: int = EXIT_FAILURE) -> NoReturn:
     """Print ``message`` as one clear line on stderr (secrets scrubbed) and exit with ``code``."""
     click.echo(f"error: {redact(message)}", err=True)

@@ -24,6 +24,7 @@ from scaler.cli.common import (
     call_platform,
     describe_policy_path_error,
     fail,
+    policies_option,
     policy_path_label,
     quiet_settings,
 )
@@ -176,13 +177,7 @@ def _new_deployments(settings: Settings, deployments: list[Deployment], now: dat
         },
     ),
 )
-@click.option(
-    "--policies",
-    "policy_paths",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Policy file or directory (repeatable). Default: SCALER_POLICY_PATH.",
-)
+@policies_option
 @click.option(
     "--inventory",
     type=click.Path(path_type=Path),

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from scaler.cli.common import EXIT_FAILURE, EXIT_USAGE, call_platform, fail, settings_or_exit
+from scaler.cli.common import EXIT_FAILURE, EXIT_USAGE, call_platform, fail, policies_option, settings_or_exit
 from scaler.cli.policy_commands import _parse_from, _policy_paths, _policy_set_or_exit, _read_inventory
 from scaler.cli.usage import epilog
 from scaler.logs import configure_logging
@@ -42,13 +42,7 @@ from scaler.simulation.text import render_report
         },
     ),
 )
-@click.option(
-    "--policies",
-    "policy_paths",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Policy file or directory (repeatable). Default: SCALER_POLICY_PATH.",
-)
+@policies_option
 @click.option(
     "--seed",
     "seed_path",
