@@ -29,7 +29,7 @@ from scaler.cli.deployments import render_table
 from scaler.cli.usage import epilog
 from scaler.daemon.api.keys import KeysFileError
 from scaler.daemon.journal import ActionReport
-from scaler.daemon.reconciler import CycleSummary
+from scaler.daemon.board import CycleSummary
 from scaler.daemon.service import Daemon
 from scaler.daemon.status import DeploymentView
 from scaler.metrics import Metrics
@@ -154,7 +154,7 @@ def run(once: bool, dry_run: bool) -> None:
     if once:
         summary = asyncio.run(_run_once(daemon))
         if summary.error is None or summary.considered or summary.reports:
-            for line in summary_lines(summary, daemon.reconciler.views):
+            for line in summary_lines(summary, daemon.board.views):
                 click.echo(line)
         if not summary.acting:
             click.echo("standby: another instance holds the leader lock, so this run sent nothing", err=True)

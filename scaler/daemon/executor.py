@@ -1,4 +1,4 @@
-"""Carrying out plans: the only code that sends mutating calls, and the only one that reads ``dry_run``.
+"""Carrying out plans: the only code that sends mutating calls, and the one that decides whether to send them.
 
 Which plans of a cycle go out and which wait (the gates, the budget, most urgent first) is
 :mod:`scaler.daemon.admission`'s answer; blocked and deferred plans are recorded, logged and
@@ -20,9 +20,10 @@ forgetting, outcome unknown) is :mod:`scaler.daemon.consequences`'s; the executo
   action is logged and counted as applied only once its outcome is recorded. When the
   outcome cannot be recorded, the action stays pending and crash recovery settles it
   (:mod:`scaler.daemon.recovery`).
-- **Dry run**: everything is decided, recorded (``dry_run``), logged and counted, and no
-  call is sent; what a dry run "applied" is kept in memory only, so that each change is
-  reported once and a later real run still converges.
+- **Dry run**: whether calls go out is asked of the
+  :class:`~scaler.daemon.dry_run.DryRunOverlay` once; in a dry run everything is decided,
+  recorded (``dry_run``), logged and counted, no call is sent, and what it "applied" is kept
+  in the overlay only, so that each change is reported once and a later real run still converges.
 
 When a state-changing call may or may not have taken effect, the deployment's applied
 state is forgotten with the outcome: the next cycle applies the desired state once more
@@ -32,6 +33,7 @@ from what the platform reports, even when it has changed back to what was applie
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -43,14 +45,16 @@ import structlog
 from scaler.daemon.admission import OPEN_GATES, Admitted, Held, Passage, Waiting, admit
 from scaler.daemon.clock import Clock
 from scaler.daemon.consequences import Consequence, consequence_of
+from scaler.daemon.dry_run import DryRunOverlay
 from scaler.daemon.decide import STARTSTOP_ACTIONS, Plan, Step, applied_state_of
 from scaler.daemon.journal import ActionReport, Journal, Outcome
 from scaler.daemon.organization import OrganizationState
+from scaler.daemon.store_access import StoreAccess
 from scaler.metrics import Metrics
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.errors import SimplismartError
 from scaler.simplismart.models import DeploymentStatus
-from scaler.store import ActionIntent, ActionOutcome, AppliedState, Backoff, Store, StoreError
+from scaler.store import ActionIntent, ActionOutcome, AppliedState, Backoff, StoreError
 
 log = structlog.get_logger()
 
@@ -107,11 +111,11 @@ class Executor:
         self,
         *,
         client: SimplismartClient,
-        store: Store,
+        store: StoreAccess,
         metrics: Metrics,
         clock: Clock,
         organization: OrganizationState,
-        dry_run: bool,
+        overlay: DryRunOverlay,
         max_actions_per_cycle: int,
         may_act: Callable[[], bool] = always,
     ) -> None:
@@ -120,35 +124,18 @@ class Executor:
         self._metrics = metrics
         self._clock = clock
         self._organization = organization
-        self.dry_run = dry_run
+        self._overlay = overlay
+        self._sends = overlay.sends
         self.max_actions_per_cycle = max_actions_per_cycle
         self.may_act = may_act
         self.stopping = False
         """Set on shutdown: no new action starts; calls in flight finish."""
-        self.journal = Journal(store=store, metrics=metrics, clock=clock, dry_run=dry_run)
+        self.journal = Journal(store=store, metrics=metrics, clock=clock, dry_run=overlay.dry_run)
         self._locks: dict[UUID, asyncio.Lock] = {}
         self._waiting: dict[tuple[UUID, str], tuple[tuple[object, ...], datetime]] = {}
         """Each plan slot's pending plan (key) and when it was first decided."""
         self._reported: dict[tuple[UUID, str], tuple[object, ...]] = {}
         """The last deferred or blocked report of each deployment: (plan key, result, why)."""
-        self._dry_applied: dict[UUID, AppliedState] = {}
-
-    @property
-    def store_ok(self) -> bool:
-        """Whether the last write of an action to the store succeeded (readiness)."""
-        return self.journal.store_ok
-
-    @store_ok.setter
-    def store_ok(self, ok: bool) -> None:
-        self.journal.store_ok = ok
-
-    # --- What the daemon believes was applied ------------------------------
-
-    def applied_view(self, stored: Mapping[UUID, AppliedState]) -> dict[UUID, AppliedState]:
-        """Return the applied states decisions compare with: the store's, overlaid in a dry run."""
-        if not self.dry_run:
-            return dict(stored)
-        return {**stored, **self._dry_applied}
 
     @property
     def waiting_deployments(self) -> set[UUID]:
@@ -165,7 +152,7 @@ class Executor:
         for slot in ((deployment_id, "state"), (deployment_id, "expiry")):
             self._waiting.pop(slot, None)
             self._reported.pop(slot, None)
-        self._dry_applied.pop(deployment_id, None)
+        self._overlay.forget(deployment_id)
         self._locks.pop(deployment_id, None)
 
     def lock(self, deployment_id: UUID) -> asyncio.Lock:
@@ -200,7 +187,7 @@ class Executor:
                 self._waiting.pop(slot, None)
                 self._reported.pop(slot, None)
         waiting = [Waiting(plan, self._note_waiting(plan, now)) for plan in plans]
-        gates = OPEN_GATES if self.dry_run else self._organization.gates(now)
+        gates = OPEN_GATES if not self._sends else self._organization.gates(now)
         admission = admit(waiting, gates=gates, budget=self.max_actions_per_cycle)
         going = admission.admitted
         for admitted in going:
@@ -248,7 +235,7 @@ class Executor:
         Returns each plan's (by ``id``) first action id. When the store cannot record them, no
         plan is sent: they are removed from ``going`` and decided again at the next cycle.
         """
-        sending = [admitted.plan for admitted in going if admitted.plan.steps and not self.dry_run]
+        sending = [admitted.plan for admitted in going if admitted.plan.steps and self._sends]
         if not sending or self.stopping or not self.may_act():
             return {}
         intents = [self.journal.intent(plan, plan.steps[0], now, last=len(plan.steps) == 1) for plan in sending]
@@ -311,7 +298,7 @@ class Executor:
     ) -> None:
         async with self.lock(plan.deployment.deployment_id):
             try:
-                if self.dry_run:
+                if not self._sends:
                     await self._dry_run(plan, now, execution)
                 elif not plan.steps:
                     await self._note(plan, now, execution)
@@ -393,11 +380,10 @@ class Executor:
         self._done(plan)
         if backoff is not None:
             try:
-                await asyncio.to_thread(self._store.clear_backoff, deployment_id)
-            except StoreError as error:
-                self.journal.store_failed("clear_backoff", error)
-            else:
-                execution.backoffs[deployment_id] = None
+                await self.journal.failures().write("clear_backoff", deployment_id)
+            except StoreError:
+                return  # reported; the backoff stays on record and ends by itself
+            execution.backoffs[deployment_id] = None
 
     async def _recheck(self, recheck: Recheck | None, plan: Plan) -> str | None:
         """Why ``plan`` no longer stands, by ``recheck``. Fail safe: when the store cannot say whether an
@@ -478,12 +464,12 @@ class Executor:
         if consequence.backoff is not None:
             new = consequence.backoff
             try:
-                execution.backoffs[deployment_id] = await asyncio.to_thread(
-                    self._store.set_backoff, deployment_id, new.until, new.failures, new.reason
+                execution.backoffs[deployment_id] = await self.journal.failures().write(
+                    "set_backoff", deployment_id, new.until, new.failures, new.reason
                 )
                 backoff_recorded = True
-            except StoreError as store_error:
-                self.journal.store_failed("set_backoff", store_error)
+            except StoreError:
+                backoff_recorded = False  # reported; the failure is logged without its backoff
         unknown = consequence.state_unknown
         outcome = Outcome(
             "error",
@@ -503,10 +489,8 @@ class Executor:
             return
         execution.reports.append(self.journal.report(plan, step, outcome, now, action_id=action_id))
         if consequence.forget:
-            try:
-                await asyncio.to_thread(self._store.forget, deployment_id)
-            except StoreError as store_error:
-                self.journal.store_failed("forget", store_error)
+            with contextlib.suppress(StoreError):  # reported; the store forgets it at the next 404
+                await self.journal.failures().write("forget", deployment_id)
             self.forget(deployment_id)
 
     async def _note_stopped_by_restart(self, plan: Plan, at: datetime, now: datetime, execution: Execution) -> None:
@@ -523,9 +507,8 @@ class Executor:
         if plan.restart_rule is not None:
             execution.restarted[deployment_id] = (plan.restart_rule, at)
         try:
-            await asyncio.to_thread(self._store.set_applied, deployment_id, state)
-        except StoreError as error:
-            self.journal.store_failed("set_applied", error)
+            await self.journal.failures().write("set_applied", deployment_id, state)
+        except StoreError:
             return
         execution.applied[deployment_id] = state
 
@@ -534,14 +517,13 @@ class Executor:
         assert plan.target is not None
         deployment_id = plan.deployment.deployment_id
         state = applied_state_of(plan.target, at=now, policy=plan.policy, source=plan.source, decided_at=now)
-        if not self.dry_run:
+        if self._sends:
             try:
-                await asyncio.to_thread(self._store.set_applied, deployment_id, state)
-            except StoreError as error:
-                self.journal.store_failed("set_applied", error)
+                await self.journal.failures().write("set_applied", deployment_id, state)
+            except StoreError:
                 return
         else:
-            self._dry_applied[deployment_id] = state
+            self._overlay.note_applied(deployment_id, state)
         execution.applied[deployment_id] = state
         self._done(plan)
         log.info(
@@ -553,7 +535,7 @@ class Executor:
             state=plan.target.describe(),
             status=plan.deployment.status.value,
             reason=plan.reason,
-            dry_run=self.dry_run,
+            dry_run=not self._sends,
         )
 
     async def _dry_run(self, plan: Plan, now: datetime, execution: Execution) -> None:
@@ -575,7 +557,7 @@ class Executor:
             self.journal.log(plan, step, dry_run)
         if plan.target is not None:
             state = applied_state_of(plan.target, at=now, policy=plan.policy, source=plan.source, decided_at=now)
-            self._dry_applied[plan.deployment.deployment_id] = state
+            self._overlay.note_applied(plan.deployment.deployment_id, state)
             execution.applied[plan.deployment.deployment_id] = state
         if plan.restart_rule is not None:
             execution.restarted[plan.deployment.deployment_id] = (plan.restart_rule, now)

@@ -1,14 +1,13 @@
 """The audit of actions: each one recorded ``pending`` before its call and finished after it
 (write-ahead), then, only once recorded, logged and counted; the reports a cycle returns.
 
-One :class:`Outcome` value says what became of a call. The journal owns the store's health
-as far as actions go (``store_ok``, read by readiness) and the one way a failed write is
-reported (``store_write_failed``).
+One :class:`Outcome` value says what became of a call. The audit's writes go through the
+daemon's :class:`~scaler.daemon.store_access.StoreAccess`, their failures logged as
+``store_write_failed`` (see :meth:`Journal.failures`).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +19,8 @@ import structlog
 from scaler.daemon.clock import Clock, iso
 from scaler.daemon.decide import Plan, Step
 from scaler.metrics import Metrics
-from scaler.store import ActionIntent, ActionNotPending, ActionOutcome, AppliedState, Store, StoreError
+from scaler.daemon.store_access import StoreAccess
+from scaler.store import ActionIntent, ActionNotPending, ActionOutcome, AppliedState, StoreError
 
 log = structlog.get_logger()
 
@@ -81,13 +81,19 @@ class Outcome:
 class Journal:
     """Records, logs and counts actions (see the module's docstring)."""
 
-    def __init__(self, *, store: Store, metrics: Metrics, clock: Clock, dry_run: bool) -> None:
+    def __init__(self, *, store: StoreAccess, metrics: Metrics, clock: Clock, dry_run: bool) -> None:
         self._store = store
         self._metrics = metrics
         self._clock = clock
         self.dry_run = dry_run
-        self.store_ok = True
-        """Whether the last write of an action to the store succeeded (readiness)."""
+
+    def failures(self, **fields: Any) -> StoreAccess:
+        """The store, its failures reported as a write of the audit or of what follows from it."""
+        return self._store.reporting(
+            "store_write_failed",
+            effect="the action is not reported as applied; crash recovery settles a pending one",
+            **fields,
+        )
 
     def intent(self, plan: Plan, step: Step, now: datetime, *, last: bool) -> ActionIntent:
         """The record of ``step`` of ``plan`` decided at ``now`` (``last``: it completes the plan's target)."""
@@ -111,28 +117,24 @@ class Journal:
         """Record ``intents`` pending, in one transaction; their ids, or ``None`` when the store failed."""
         try:
             if len(intents) == 1:
-                return [await asyncio.to_thread(self._store.begin_action, intents[0])]
-            return await asyncio.to_thread(self._store.begin_actions, list(intents))
-        except StoreError as error:
-            self.store_failed("begin_actions" if len(intents) > 1 else "begin_action", error)
+                return [await self.failures().write("begin_action", intents[0])]
+            return await self.failures().write("begin_actions", list(intents))
+        except StoreError:
             return None
 
     async def record(self, entries: Sequence[tuple[ActionIntent, ActionOutcome]]) -> list[int] | None:
         """Record finished actions (held plans, dry runs) at once; their ids, or ``None`` when the store failed.
         The caller logs and counts them (:meth:`count`, :meth:`log`) once recorded."""
         try:
-            ids = await asyncio.to_thread(self._store.record_actions, list(entries))
-        except StoreError as error:
-            self.store_failed("record_actions", error)
+            return await self.failures().write("record_actions", list(entries))
+        except StoreError:
             return None
-        self.store_ok = True
-        return ids
 
     async def finish(self, action_id: int, plan: Plan, step: Step, outcome: Outcome) -> bool:
         """Record the outcome; then (only then) log and count it. Return whether it was recorded."""
         try:
-            await asyncio.to_thread(
-                self._store.finish_action,
+            await self.failures(action_id=action_id).write(
+                "finish_action",
                 action_id,
                 result=outcome.result,  # type: ignore[arg-type]
                 finished_at=self._clock(),
@@ -154,10 +156,8 @@ class Journal:
                 effect="the record another instance wrote is kept",
             )
             return False
-        except StoreError as error:
-            self.store_failed("finish_action", error, action_id=action_id)
+        except StoreError:
             return False
-        self.store_ok = True
         self.count(plan, step, outcome)
         self.log(plan, step, outcome)
         return True
@@ -222,16 +222,3 @@ class Journal:
             log.warning("action", **fields)
         else:
             log.info("action", **fields)
-
-    def store_failed(self, operation: str, error: StoreError, **fields: Any) -> None:
-        """A write of the audit or of what follows from it failed: say so once, and count it."""
-        self.store_ok = False
-        self._metrics.reconcile_errors.inc()
-        log.error(
-            "store_write_failed",
-            operation=operation,
-            error=str(error),
-            reason=getattr(error, "reason", None),
-            effect="the action is not reported as applied; crash recovery settles a pending one",
-            **fields,
-        )

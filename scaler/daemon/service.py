@@ -36,17 +36,22 @@ import httpx
 import structlog
 
 from scaler import __version__
-from scaler.daemon.clock import Clock, SteadyClock, iso, system_clock, unix_seconds
+from scaler.daemon.board import Board, CycleSummary
+from scaler.daemon.clock import Clock, SteadyClock, system_clock, unix_seconds
+from scaler.daemon.dry_run import DryRunOverlay
 from scaler.daemon.executor import Executor, always
 from scaler.daemon.health import HealthPoller
 from scaler.daemon.http import BackgroundServer, create_http_app, listen
+from scaler.daemon.inventory import Inventory
 from scaler.daemon.notify import Delivery, Notifier
 from scaler.daemon.organization import OrganizationState
 from scaler.daemon.policies import PolicyKeeper
-from scaler.daemon.reconciler import CycleSummary, Reconciler
-from scaler.daemon.savings import running_gpus, state_in_effect
+from scaler.daemon.reconciler import Reconciler
+from scaler.daemon.resolver import Resolver
 from scaler.daemon.scheduler import DaemonJobs, DaemonScheduler
-from scaler.daemon.status import DeploymentView, action_entry, deployment_status
+from scaler.daemon.startups import StartupLearner
+from scaler.daemon.status_document import DaemonStatus, StatusSources, policy_zones
+from scaler.daemon.store_access import StoreAccess
 from scaler.logs import cycle_logging
 from scaler.metrics import Metrics
 from scaler.daemon.api.keys import KeyRing
@@ -56,7 +61,7 @@ from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.errors import ClientValidationError, ConnectionFailed
 from scaler.simplismart.models import Deployment
 from scaler.simplismart.token import TokenSource
-from scaler.store import ActionRecord, Store, StoreError, open_store
+from scaler.store import Store, StoreError, open_store
 from scaler.store.leader import LEADER, LeaderElector, LeaderTiming, Role, open_elector
 
 log = structlog.get_logger()
@@ -65,8 +70,6 @@ log = structlog.get_logger()
 SHUTDOWN_GRACE_SECONDS = 25.0
 #: What :meth:`Daemon.run` returns after SIGINT (Ctrl-C): 128 + 2, as shells report it.
 EXIT_INTERRUPTED = 130
-#: Recent audit records shown by /status.
-RECENT_ACTIONS = 50
 #: Health rules act on health observed within this many health intervals: one poll may be late or
 #: fail without holding them, two in a row mean the deployment's health is unknown.
 HEALTH_FRESH_INTERVALS = 2
@@ -99,9 +102,7 @@ class Daemon:
         self.client = client
         self.store = store
         self.metrics = metrics
-        clock = clock if isinstance(clock, SteadyClock) else SteadyClock(clock)
-        self.clock = clock
-        self.monotonic = monotonic
+        self.clock = clock if isinstance(clock, SteadyClock) else SteadyClock(clock)
         self.token = token
         self.elector = elector
         if elector is not None:
@@ -110,72 +111,113 @@ class Daemon:
         self.may_act = may_act
         client.may_send = may_act
         self._restore_clock_floor()
-        self.started_at = clock()
-        self._started_monotonic = monotonic()
-        self._last_tick_monotonic: float | None = None
-        self._last_progress_monotonic: float | None = None
-        """When the last health answer of a poll arrived (a long poll in progress is alive)."""
-        self.organization = OrganizationState(metrics=metrics)
-        self.policies = PolicyKeeper(
-            list(policy_paths) or [settings.policy_path], metrics=metrics, allow_empty=settings.allow_empty_policies
-        )
-        self.executor = Executor(
-            client=client,
-            store=store,
-            metrics=metrics,
-            clock=clock,
-            organization=self.organization,
-            dry_run=settings.dry_run,
-            max_actions_per_cycle=settings.max_actions_per_cycle,
-            may_act=may_act,
-        )
-        self.health = HealthPoller(
-            client=client,
-            store=store,
-            metrics=metrics,
-            organization=self.organization,
-            idle_interval_seconds=settings.health_idle_interval_seconds,
-            poll_interval_seconds=settings.health_interval_seconds,
-            on_progress=self._note_progress,
-        )
-        self.reconciler = Reconciler(
-            client=client,
-            store=store,
-            metrics=metrics,
-            clock=clock,
-            policies=self.policies,
-            executor=self.executor,
-            organization=self.organization,
-            health=self.health,
-            allow_delete=settings.allow_delete,
-            health_max_age=timedelta(seconds=HEALTH_FRESH_INTERVALS * settings.health_interval_seconds),
-            new_deployment_grace=timedelta(seconds=settings.new_deployment_grace_seconds),
-            may_act=may_act,
-        )
-        self.notifier = Notifier(
-            delivery=Delivery(settings.webhook_urls, metrics=metrics),
-            store=store,
-            reconciler=self.reconciler,
-            organization=self.organization,
-            clock=clock,
-            events=settings.notified_events,
-            ahead=timedelta(seconds=settings.notify_ahead_seconds),
-            console_url=settings.console_url,
-            may_act=may_act,
-            zone_of=lambda policy: self._policy_zones().get(policy or ""),
-        )
-        self.reconciler.on_cycle = self.notifier.note_cycle
+        self._wire_parts(policy_paths)
+        self.status = DaemonStatus(self._status_sources(), monotonic=monotonic)
+        self.notifier = self._notifier()
+        self.reconciler.listen(on_cycle=self.notifier.note_cycle)
         self.keys = KeyRing(settings.api_keys_file)
         self._exceptions_revision: tuple[int, int] | None = None
         self.scheduler: DaemonScheduler | None = None
         self.http: BackgroundServer | None = None
-        self.last_tick: datetime | None = None
         self._health_polled = False
         self._last_token: str | None = None
         self._stop: asyncio.Event | None = None
         self._exit_code = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         metrics.build_info.info({"version": __version__})
+
+    def _wire_parts(self, policy_paths: Sequence[Path]) -> None:
+        """Build the inventory, the board, the executor and the reconciler, and what they share."""
+        settings, metrics, client, clock, may_act = self.settings, self.metrics, self.client, self.clock, self.may_act
+        self.store_access = StoreAccess(self.store, metrics)
+        self.organization = OrganizationState(metrics=metrics)
+        self.policies = PolicyKeeper(
+            list(policy_paths) or [settings.policy_path], metrics=metrics, allow_empty=settings.allow_empty_policies
+        )
+        overlay = DryRunOverlay(dry_run=settings.dry_run)
+        self.executor = Executor(
+            client=client,
+            store=self.store_access,
+            metrics=metrics,
+            clock=clock,
+            organization=self.organization,
+            overlay=overlay,
+            max_actions_per_cycle=settings.max_actions_per_cycle,
+            may_act=may_act,
+        )
+        self.health = HealthPoller(
+            client=client,
+            store=self.store,
+            metrics=metrics,
+            organization=self.organization,
+            idle_interval_seconds=settings.health_idle_interval_seconds,
+            poll_interval_seconds=settings.health_interval_seconds,
+            on_progress=lambda: self.status.progressed(),
+        )
+        self.inventory = Inventory(client=client, store=self.store_access, metrics=metrics, organization=self.organization)
+        self.startups = StartupLearner(store=self.store, metrics=metrics)
+        resolver = Resolver(
+            inventory=self.inventory,
+            startups=self.startups,
+            overlay=overlay,
+            new_deployment_grace=timedelta(seconds=settings.new_deployment_grace_seconds),
+        )
+        self.board = Board(
+            metrics=metrics,
+            inventory=self.inventory,
+            resolver=resolver,
+            pods=self.health.pods,
+            policies=lambda: self.policies.current,
+            waiting_since=self.executor.waiting_since,
+        )
+        self.reconciler = Reconciler(
+            client=client,
+            store=self.store_access,
+            metrics=metrics,
+            clock=clock,
+            policies=self.policies,
+            executor=self.executor,
+            organization=self.organization,
+            health=self.health,
+            inventory=self.inventory,
+            board=self.board,
+            resolver=resolver,
+            startups=self.startups,
+            overlay=overlay,
+            allow_delete=settings.allow_delete,
+            health_max_age=timedelta(seconds=HEALTH_FRESH_INTERVALS * settings.health_interval_seconds),
+            may_act=may_act,
+        )
+
+    def _status_sources(self) -> StatusSources:
+        return StatusSources(
+            settings=self.settings,
+            clock=self.clock,
+            store=self.store_access,
+            policies=self.policies,
+            organization=self.organization,
+            inventory=self.inventory,
+            board=self.board,
+            startups=self.startups,
+            elector=self.elector,
+            may_act=self.may_act,
+            wakeup_at=lambda: self.scheduler.wakeup_at if self.scheduler is not None else None,
+        )
+
+    def _notifier(self) -> Notifier:
+        settings = self.settings
+        return Notifier(
+            delivery=Delivery(settings.webhook_urls, metrics=self.metrics),
+            store=self.store,
+            board=self.board,
+            organization=self.organization,
+            clock=self.clock,
+            events=settings.notified_events,
+            ahead=timedelta(seconds=settings.notify_ahead_seconds),
+            console_url=settings.console_url,
+            may_act=self.may_act,
+            zone_of=lambda policy: policy_zones(self.policies).get(policy or ""),
+        )
 
     @classmethod
     def from_settings(
@@ -234,20 +276,21 @@ class Daemon:
         now = self.clock()
         try:
             with cycle_logging("reconcile"):
-                listed = await self.reconciler.fetch_inventory(now)
-                if not listed:
+                listed = await self.inventory.fetch(now)
+                if listed:
+                    self.board.retain(self.inventory.deployments.keys())
+                else:
                     return CycleSummary(reason=reason, at=now, error=self._listing_failure())
                 if not self._health_polled:
                     await self.poll_health(now, reconcile=False, watched_only=True)
                 subset = only() if only is not None else None
                 return await self.reconciler.reconcile(reason=reason, only=subset, complete=subset is not None)
         finally:
-            self.last_tick = self.clock()
-            self._last_tick_monotonic = self.monotonic()
+            self.status.cycle_ended()
 
     def _listing_failure(self) -> str:
         """One line saying why the deployments could not be listed, naming the setting to check."""
-        error = self.reconciler.list_error
+        error = self.inventory.list_error
         if self.organization.api_paused:
             return "the deployments could not be listed: the platform refuses the token"
         if isinstance(error, ConnectionFailed):
@@ -257,9 +300,6 @@ class Daemon:
         if error is not None:
             return f"the deployments could not be listed: {error}"
         return "the deployments could not be listed"
-
-    def _note_progress(self) -> None:
-        self._last_progress_monotonic = self.monotonic()
 
     async def poll_health(
         self,
@@ -283,28 +323,26 @@ class Daemon:
     async def _poll_health(
         self, now: datetime, *, reconcile: bool, watched_only: bool, only: Collection[UUID] | None = None
     ) -> None:
-        if self.reconciler.inventory_at is None or self.organization.api_paused:
+        if self.inventory.listed_at is None or self.organization.api_paused:
             return
-        if self.reconciler.api_reachable is False:
+        if self.inventory.api_reachable is False:
             log.info("health_poll_skipped", why="the last list of the deployments failed: the platform is unreachable")
             return
         started = time.perf_counter()
-        deployments = list(self.reconciler.inventory.values())
+        deployments = list(self.inventory.deployments.values())
         if only is not None:
             deployments = [deployment for deployment in deployments if deployment.deployment_id in only]
         try:
-            poll = await self.health.poll(deployments, self.reconciler.watched(), now, watched_only=watched_only)
+            poll = await self.health.poll(deployments, self.watched(), now, watched_only=watched_only)
         except StoreError as error:
-            self.executor.store_ok = False
-            self.metrics.reconcile_errors.inc()
-            log.error("health_not_recorded", error=str(error))
+            self.store_access.reporting("health_not_recorded").failed("record_health", error)
             return
         await self.reconciler.absorb_health(poll)
         self._health_polled = True
         self.metrics.health_poll_duration.observe(time.perf_counter() - started)
         self.metrics.last_health_poll.set(unix_seconds(self.clock()))
         # Health rules held for want of a readable answer act as soon as one is read.
-        changed = (poll.changed | (self.reconciler.health_held & poll.tracks.keys())) & self.reconciler.inventory.keys()
+        changed = (poll.changed | (self.reconciler.health_held & poll.tracks.keys())) & self.inventory.deployments.keys()
         if reconcile and changed:
             await self.reconciler.reconcile(reason="health", only=changed)
 
@@ -327,7 +365,7 @@ class Daemon:
         previous, self._exceptions_revision = self._exceptions_revision, revision
         if previous is None or previous == revision:
             return False
-        if self.reconciler.inventory_at is None or self.organization.api_paused:
+        if self.inventory.listed_at is None or self.organization.api_paused:
             return True
         await self.reconciler.reconcile(reason="exception")
         return True
@@ -339,7 +377,7 @@ class Daemon:
 
     def deployment_names(self) -> dict[UUID, str]:
         """The deployments of the last list, by id."""
-        return {key: deployment.deployment_name for key, deployment in self.reconciler.inventory.items()}
+        return {key: deployment.deployment_name for key, deployment in self.inventory.deployments.items()}
 
     def governed_by(self, policy: str) -> list[UUID] | None:
         """The listed deployments ``policy`` governs now; ``None`` when no loaded policy has that name."""
@@ -348,26 +386,28 @@ class Daemon:
             return None
         return [
             key
-            for key, deployment in self.reconciler.inventory.items()
+            for key, deployment in self.inventory.deployments.items()
             if (match := match_policies(policy_set, deployment).policy) is not None and match.name == policy
         ]
 
     def planning_inputs(self) -> tuple[PolicySet | None, list[Deployment], datetime | None]:
         """The policy set in force, the listed deployments and when they were listed (the console's plans)."""
-        return self.policies.current, list(self.reconciler.inventory.values()), self.reconciler.inventory_at
+        return self.policies.current, list(self.inventory.deployments.values()), self.inventory.listed_at
 
-    def running_gpus(self) -> dict[str, int]:
-        """GPUs held now by accelerator, from the last cycle's views (as ``scaler_running_gpus``)."""
-        views = self.reconciler.views.values()
-        return running_gpus(
-            (view.deployment, state_in_effect(view.applied, view.deployment.status), view.baseline) for view in views
-        )
+    def watched(self) -> set[UUID]:
+        """The deployments governed by a policy with health rules, and those starting up for a learned
+        lead time (their health is polled every interval)."""
+        policy_set = self.policies.current
+        if policy_set is None:
+            return set()
+        governed = self.inventory.governed_by_health_rules(policy_set)
+        return governed | (self.startups.watching() & self.inventory.deployments.keys())
 
     async def check_policies(self, *, force: bool = False) -> bool:
         """Reload the policy files if they changed (always when ``force``); reconcile after a new set."""
         now = self.clock()
         changed = await asyncio.to_thread(self.policies.check, now, force=force)
-        if changed and self.reconciler.inventory_at is not None and not self.organization.api_paused:
+        if changed and self.inventory.listed_at is not None and not self.organization.api_paused:
             with cycle_logging("reconcile"):
                 await self.reconciler.reconcile(reason="policy reload")
         return changed
@@ -410,7 +450,7 @@ class Daemon:
         """A new leader settles what its predecessor left pending, then reconciles everything at once."""
         if role != LEADER:
             return
-        self.reconciler.needs_recovery = True
+        self.reconciler.recover_pending_actions()
         if self.scheduler is not None:
             self.scheduler.run_now("reconcile")
 
@@ -460,7 +500,7 @@ class Daemon:
             reconcile_interval_seconds=self.settings.reconcile_interval_seconds,
             health_interval_seconds=self.settings.health_interval_seconds,
         )
-        self.reconciler.on_next_wakeup = scheduler.schedule_wakeup
+        self.reconciler.listen(on_next_wakeup=scheduler.schedule_wakeup)
         self.scheduler = scheduler
         return scheduler
 
@@ -536,18 +576,24 @@ class Daemon:
     # --- What the HTTP endpoints show ------------------------------------------------------
 
     def liveness(self) -> tuple[bool, dict[str, Any]]:
-        """Whether the loop is alive and cycles keep completing (or a long one keeps getting
-        health answers); with the facts behind the answer.
+        """Whether the loop is alive and cycles keep completing (:meth:`DaemonStatus.liveness`)."""
+        return self.status.liveness()
 
-        Measured on the monotonic clock: a step of the wall clock neither kills a healthy
-        daemon (forward) nor hides a stuck one (backward).
-        """
-        limit = 3 * self.settings.reconcile_interval_seconds + 60
-        last = self._last_tick_monotonic if self._last_tick_monotonic is not None else self._started_monotonic
-        if self._last_progress_monotonic is not None:
-            last = max(last, self._last_progress_monotonic)
-        ok = self.monotonic() - last <= limit
-        return ok, {"last_cycle": iso(self.last_tick), "stale_after_seconds": float(limit)}
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Whether the daemon can do its job (:meth:`DaemonStatus.readiness`)."""
+        return self.status.readiness()
+
+    async def status_document(self) -> dict[str, Any]:
+        """Return the ``/status`` document (:meth:`DaemonStatus.document`)."""
+        return await self.status.document()
+
+    async def deployment_documents(self) -> list[dict[str, Any]]:
+        """Every deployment as ``/status`` shows it, by name."""
+        return await self.status.deployment_documents()
+
+    def running_gpus(self) -> dict[str, int]:
+        """GPUs held now by accelerator, from the last cycle's views (as ``scaler_running_gpus``)."""
+        return self.board.running_gpus()
 
     def _restore_clock_floor(self) -> None:
         """Hold the daemon's time at or after the latest instant the store remembers (see SteadyClock)."""
@@ -558,145 +604,3 @@ class Daemon:
             return
         if latest is not None:
             self.clock.raise_floor(latest)
-
-    def readiness(self) -> tuple[bool, dict[str, Any]]:
-        """Whether the daemon can do its job: policies loaded, API reachable and authorized, store writable."""
-        policies_ok = self.policies.current is not None
-        auth = self.organization.auth_ok
-        reachable = self.reconciler.api_reachable
-        api_ok = auth is not False and reachable is True
-        if auth is False:
-            api_detail = f"the platform refuses the token: {self.organization.auth_message}"
-        elif reachable is None:
-            api_detail = "the deployments have not been listed yet"
-        elif reachable is False:
-            api_detail = "the last list of the deployments failed"
-        else:
-            api_detail = "reachable and authorized"
-        checks = {
-            "policies": {
-                "ok": policies_ok,
-                "detail": self.policies.current.summary() if self.policies.current else "no policy set loaded",
-            },
-            "api": {"ok": api_ok, "detail": api_detail},
-            "org_id": {
-                "ok": not self.organization.org_refused,
-                "detail": (
-                    f"the platform refuses SCALER_ORG_ID: {self.organization.org_message}; starts and stops "
-                    "pause (a changed SCALER_ORG_ID takes effect at a restart)"
-                    if self.organization.org_refused
-                    else "not refused"
-                ),
-            },
-            "store": {
-                "ok": self.executor.store_ok,
-                "detail": "writable" if self.executor.store_ok else "the last write to the state store failed",
-            },
-            # A standby is ready too: it is scraped, and it takes over when the leader goes.
-            "leadership": {"ok": True, **self._leadership_summary()},
-        }
-        return all(check["ok"] for check in checks.values()), checks
-
-    def leadership(self) -> dict[str, Any]:
-        """This instance's part in the leader election, as ``/status`` shows it."""
-        if self.elector is None:
-            return {"backend": None, "role": LEADER if self.may_act() else "standby", "may_act": self.may_act()}
-        return self.elector.describe()
-
-    def _leadership_summary(self) -> dict[str, Any]:
-        view = self.leadership()
-        role = view["role"]
-        if role == LEADER:
-            detail = "this instance leads and may act"
-            if not view["may_act"]:
-                detail = "this instance leads; its lease is being renewed"
-        elif view.get("lock_held"):
-            detail = f"this instance took the leader lock and acts in {view.get('acting_in_seconds')} s"
-        elif view.get("leader"):
-            detail = f"standby: {view['leader']} leads"
-        else:
-            detail = "standby: no leader is known"
-        return {"role": role, "detail": detail}
-
-    async def status_document(self) -> dict[str, Any]:
-        """Return the ``/status`` document: the daemon, every deployment, recent actions."""
-        try:
-            recent = [
-                action_entry(record) for record in await asyncio.to_thread(self.store.recent_actions, RECENT_ACTIONS)
-            ]
-        except StoreError as error:
-            recent = []
-            log.warning("status_recent_actions_unavailable", error=str(error))
-        summary = self.reconciler.last_summary
-        ready, checks = self.readiness()
-        settings = self.settings
-        return {
-            "daemon": {
-                "version": __version__,
-                "now": iso(self.clock()),
-                "started_at": iso(self.started_at),
-                "dry_run": settings.dry_run,
-                "allow_delete": settings.allow_delete,
-                "ready": ready,
-                "checks": checks,
-                "state_store": {"backend": self.store.backend, "location": self.store.location},
-                "leadership": self.leadership(),
-                "reconcile_interval_seconds": settings.reconcile_interval_seconds,
-                "health_interval_seconds": settings.health_interval_seconds,
-                "max_actions_per_cycle": settings.max_actions_per_cycle,
-                "policies": self.policies.view(self.clock()),
-                "organization": self.organization.view(),
-                "last_reconcile": {
-                    "at": iso(summary.at),
-                    "reason": summary.reason,
-                    "ok": summary.ok,
-                    "error": summary.error,
-                    "deployments": summary.considered,
-                    "actions": len([r for r in summary.reports if r.new]),
-                }
-                if summary is not None
-                else None,
-                "last_successful_reconcile": iso(self.reconciler.last_success_at),
-                "next_wakeup": iso(self.scheduler.wakeup_at) if self.scheduler is not None else None,
-                "inventory_listed_at": iso(self.reconciler.inventory_at),
-            },
-            "deployments": await self.deployment_documents(),
-            "recent_actions": recent,
-        }
-
-    async def deployment_documents(self) -> list[dict[str, Any]]:
-        """Every deployment as ``/status`` shows it, by name."""
-        deployments = sorted(
-            self.reconciler.views.values(),
-            key=lambda view: (view.deployment.deployment_name, str(view.deployment.deployment_id)),
-        )
-        recorded = await self._recorded_actions(deployments)
-        zones = self._policy_zones()
-        return [
-            {
-                **deployment_status(
-                    view,
-                    self.reconciler.next_state(view),
-                    recorded_action=recorded.get(view.deployment.deployment_id),
-                    timezone=zones.get(view.resolution.policy or "") if view.resolution else None,
-                ),
-                "lead_times": self.reconciler.startups.view(self.policies.current, view.deployment),
-            }
-            for view in deployments
-        ]
-
-    async def _recorded_actions(self, views: list[DeploymentView]) -> dict[UUID, ActionRecord]:
-        """The audit log's newest record per deployment (one query), when some deployment has no
-        last action in memory (as after a restart); empty when every one has or the store fails."""
-        if all(view.last_action is not None for view in views):
-            return {}
-        try:
-            return await asyncio.to_thread(self.store.latest_actions)
-        except StoreError as error:
-            log.warning("status_last_actions_unavailable", error=str(error))
-            return {}
-
-    def _policy_zones(self) -> dict[str, str]:
-        """Each policy's time zone, by name."""
-        policy_set = self.policies.current
-        return {policy.name: policy.timezone for policy in policy_set.policies} if policy_set is not None else {}

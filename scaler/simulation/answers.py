@@ -100,13 +100,12 @@ class HealthChanges:
     @staticmethod
     def _snapshot(daemon: Daemon, now: datetime) -> _Polled:
         """What a poll at ``now`` would observe."""
-        reconciler = daemon.reconciler
-        inventory = reconciler.inventory
-        due = daemon.health.due(inventory.values(), reconciler.watched(), now)
+        inventory = daemon.inventory.deployments
+        due = daemon.health.due(inventory.values(), daemon.watched(), now)
         return _Polled(
             due=frozenset(deployment.deployment_id for deployment in due),
             scaled_down=frozenset(
                 key for key, deployment in inventory.items() if deployment.status is DeploymentStatus.SCALED_DOWN
             ),
-            polling=(reconciler.inventory_at is None, daemon.organization.api_paused, reconciler.api_reachable),
+            polling=(daemon.inventory.listed_at is None, daemon.organization.api_paused, daemon.inventory.api_reachable),
         )

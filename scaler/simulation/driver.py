@@ -43,7 +43,6 @@ from uuid import UUID
 
 from prometheus_client import CollectorRegistry
 
-from scaler.daemon.reconciler import Reconciler
 from scaler.daemon.service import Daemon
 from scaler.metrics import Metrics
 from scaler.policy import PolicySet
@@ -257,11 +256,10 @@ class _Simulation:
             self.health_world += 1
 
     async def _reconcile(self, reason: str = "interval", *, everything: bool = False) -> None:
-        reconciler = self.daemon.reconciler
-        before = dict(reconciler.inventory)
+        before = dict(self.daemon.inventory.deployments)
 
         def changed() -> set[UUID] | None:
-            return None if everything else _worth_reconciling(reconciler, before)
+            return None if everything else _worth_reconciling(self.daemon, before)
 
         await self.daemon.inventory_cycle(reason=reason, only=changed)
         self.reconciled_at_world = self.world
@@ -301,7 +299,7 @@ class _Simulation:
             # Found stopped before the daemon's first cycle: the plan counts no saving of the scaler's there.
             found_stopped = {UUID(item.deployment_id) for item in self.sim.deployments.values() if not item.running}
             await self._reconcile(reason="start", everything=True)
-            listed = list(daemon.reconciler.inventory.values())
+            listed = list(daemon.inventory.deployments.values())
             touched = {item.deployment_id for item in listed} - found_stopped
             plan = build_plan(policy_set, listed, start, until, touched=touched)
             peaks = peak_windows(plan, policy_set)
@@ -409,10 +407,9 @@ class _Simulation:
 def _health_rules_may_act(daemon: Daemon) -> set[UUID]:
     """The deployments governed by health rules with one in force, a restart due, or health that is
     not Healthy (or not yet read)."""
-    reconciler = daemon.reconciler
     chosen = set()
-    for deployment_id in reconciler.watched():
-        view = reconciler.views.get(deployment_id)
+    for deployment_id in daemon.watched():
+        view = daemon.board.views.get(deployment_id)
         if (
             view is None
             or view.resolution is None
@@ -425,7 +422,7 @@ def _health_rules_may_act(daemon: Daemon) -> set[UUID]:
     return chosen
 
 
-def _worth_reconciling(reconciler: Reconciler, before: Mapping[UUID, Deployment]) -> set[UUID] | None:
+def _worth_reconciling(daemon: Daemon, before: Mapping[UUID, Deployment]) -> set[UUID] | None:
     """The deployments a cycle after a list can decide anything new for (``None``: all of them).
 
     The others are listed as they were, decided nothing to do last time, have no plan
@@ -433,12 +430,12 @@ def _worth_reconciling(reconciler: Reconciler, before: Mapping[UUID, Deployment]
     health change or a backoff's end, and the daemon reconciles those itself. Everything is
     reconciled when a deployment appeared or went, or one has not been decided for.
     """
-    after = reconciler.inventory
+    after = daemon.inventory.deployments
     if before.keys() != after.keys():
         return None
-    chosen = reconciler.health_held | (reconciler.executor.waiting_deployments & after.keys())
+    chosen = daemon.reconciler.health_held | (daemon.executor.waiting_deployments & after.keys())
     for deployment_id, deployment in after.items():
-        view = reconciler.views.get(deployment_id)
+        view = daemon.board.views.get(deployment_id)
         if view is None or view.decision is None or view.error is not None:
             return None
         if view.decision.plans or before[deployment_id] != deployment:

@@ -371,7 +371,7 @@ async def test_the_daemon_honours_a_suspension_written_by_the_command(
     await harness.cycle()
     assert 0 == result.exit_code
     assert [] == harness.calls()
-    assert "suspended until" in (harness.daemon.reconciler.views[UUID(LLAMA_8B)].decision.skip or "")
+    assert "suspended until" in (harness.daemon.board.views[UUID(LLAMA_8B)].decision.skip or "")
 
 
 def test_status_url_defaults_to_the_http_settings() -> None:

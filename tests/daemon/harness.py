@@ -19,7 +19,7 @@ import httpx
 from prometheus_client import CollectorRegistry
 
 from scaler.daemon.executor import always
-from scaler.daemon.reconciler import CycleSummary
+from scaler.daemon.board import CycleSummary
 from scaler.daemon.service import Daemon
 from scaler.metrics import Metrics
 from scaler.settings import load_settings

@@ -236,7 +236,7 @@ async def test_unknown_targets_and_exceptions_are_404(http: httpx.AsyncClient) -
 
 async def test_an_ambiguous_name_is_409_with_the_candidate_ids(http: httpx.AsyncClient, harness: Harness) -> None:
     """Two deployments share a name: 409 listing both ids; nothing stored."""
-    harness.daemon.reconciler.inventory[UUID(WHISPER)] = harness.daemon.reconciler.inventory[
+    harness.daemon.inventory.deployments[UUID(WHISPER)] = harness.daemon.inventory.deployments[
         UUID(WHISPER)
     ].model_copy(update={"deployment_name": "llama-3-8b-chat"})
     response = await http.post("/api/v1/exceptions", json=body(), headers=OPERATOR)

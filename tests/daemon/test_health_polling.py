@@ -107,7 +107,7 @@ async def test_the_first_cycle_polls_only_the_deployments_under_health_rules(
     then = {entry.deployment_id for entry in harness.requests("get_health")}
     running = {
         str(deployment.deployment_id)
-        for deployment in harness.daemon.reconciler.inventory.values()
+        for deployment in harness.daemon.inventory.deployments.values()
         if deployment.status is DeploymentStatus.DEPLOYED
     }
     assert {RERANKER} == first

@@ -38,7 +38,7 @@ async def harness_starting_in(make_harness: Callable[..., Harness], startup: tim
     """A harness at Monday 00:00 (after its first cycle) whose llama-3-8b-chat takes ``startup`` to come up."""
     harness = make_harness(PEAK, start=at_utc(MONDAY, "00:00"))
     await harness.cycle()
-    deployment_id = next(d for d, item in harness.daemon.reconciler.inventory.items() if item.deployment_name == DEPLOYMENT)
+    deployment_id = next(d for d, item in harness.daemon.inventory.deployments.items() if item.deployment_name == DEPLOYMENT)
     await harness.control("PATCH", f"/deployments/{deployment_id}", {"startup_seconds": startup.total_seconds()})
     return harness
 
@@ -87,8 +87,7 @@ async def test_learned_start_ups_survive_a_restart(make_harness: Callable[..., H
 async def test_one_slow_start_does_not_swing_the_lead_time(make_harness: Callable[..., Harness]) -> None:
     """After nineteen 3-minute start-ups, one of 40 minutes (a cold node) leaves the next day's start at 08:57."""
     harness = await harness_starting_in(make_harness, timedelta(minutes=40))
-    reconciler = harness.daemon.reconciler
-    deployment_id = next(d for d, item in reconciler.inventory.items() if item.deployment_name == DEPLOYMENT)
+    deployment_id = next(d for d, item in harness.daemon.inventory.deployments.items() if item.deployment_name == DEPLOYMENT)
     for day in range(19):
         harness.store.record_startup(deployment_id, MONDAY - timedelta(days=19 - day), 180.0, keep=20)
     harness.restart()

@@ -148,7 +148,7 @@ async def test_not_found_forgets_the_deployment(make_harness: Callable[..., Harn
         await harness.run_until(at_utc(MONDAY, "08:00"), interval=timedelta(hours=3))
     assert "Mon 08:00:00 llama-3-8b-chat update_replicas 1..3 -> 404" == str(harness.calls()[-1])
     assert harness.store.get_applied(UUID(LLAMA_8B)) is None
-    assert UUID(LLAMA_8B) not in harness.daemon.reconciler.inventory
+    assert UUID(LLAMA_8B) not in harness.daemon.inventory.deployments
     assert ["deployment_gone"] == [line["event"] for line in logs if line["event"] == "deployment_gone"]
     assert 1.0 == harness.sample("scaler_action_errors_total", action="update_replicas", reason="not_found")
 

@@ -399,7 +399,7 @@ async def test_an_empty_list_after_a_full_one_stops_nothing_and_forgets_nothing(
         damage.active = False
         during = calls_since(live, at_utc(MONDAY, "07:59:30"))
         applied_during = harness.store.all_applied()
-        shown = len(harness.daemon.reconciler.views)
+        shown = len(harness.daemon.board.views)
         await live.time.sleep_until(at_utc(MONDAY, "08:00"))
         await harness.daemon.wake_up()
         await live.time.sleep_until(at_utc(MONDAY, "08:00:30"))

@@ -36,7 +36,7 @@ def inputs(tmp_path: Path, **settings: object) -> SimulationInput:
 def without_shortcuts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every reconcile tick reconciles everything; every health poll reads every answer; every health tick
     after a change, and the last one before each decision, runs."""
-    monkeypatch.setattr(driver, "_worth_reconciling", lambda _reconciler, _before: None)
+    monkeypatch.setattr(driver, "_worth_reconciling", lambda _daemon, _before: None)
     monkeypatch.setattr(HealthChanges, "may_differ", lambda _self, _daemon, _now: True)
     full_poll = HealthChanges.to_poll
     monkeypatch.setattr(

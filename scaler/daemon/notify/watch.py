@@ -29,7 +29,7 @@ from scaler.daemon.executor import always
 from scaler.daemon.notify.delivery import Delivery
 from scaler.daemon.notify.notice import Notice, reduction, upcoming_text
 from scaler.daemon.organization import OrganizationState
-from scaler.daemon.reconciler import CycleSummary, Reconciler
+from scaler.daemon.board import Board, CycleSummary
 from scaler.store import ExceptionRecord, Store, StoreError
 from scaler.vocabulary import NotifyEvent
 
@@ -55,7 +55,7 @@ class Notifier:
         *,
         delivery: Delivery,
         store: Store,
-        reconciler: Reconciler,
+        board: Board,
         organization: OrganizationState,
         clock: Clock,
         events: Iterable[NotifyEvent],
@@ -67,7 +67,7 @@ class Notifier:
         """``zone_of`` returns a policy's time zone (for the times in the texts)."""
         self.delivery = delivery
         self._store = store
-        self._reconciler = reconciler
+        self._board = board
         self._organization = organization
         self._clock = clock
         self.events = frozenset(events)
@@ -156,19 +156,19 @@ class Notifier:
     def _upcoming(self, now: datetime) -> Iterator[Notice]:
         if "transition_upcoming" not in self.events:
             return
-        reconciler = self._reconciler
-        for deployment_id, change in list(reconciler.next_changes.items()):
+        board = self._board
+        for deployment_id, change in list(board.next_changes.items()):
             if not now < change <= now + self.ahead:
                 continue
             key = f"transition_upcoming:{deployment_id}:{iso(change)}"
             if key in self._noted:
                 continue
-            view = reconciler.views.get(deployment_id)
+            view = board.views.get(deployment_id)
             if view is None or view.resolution is None or view.resolution.desired is None:
                 continue
             if view.resolution.suspended or view.next_change != change:
                 continue
-            following = reconciler.next_state(view)
+            following = board.next_state(view)
             if following is None or following.desired is None or following.suspended:
                 continue
             before, after = view.resolution.desired, following.desired

@@ -1,0 +1,173 @@
+"""What the platform last listed: the deployments and when, whether it answered, first sightings,
+statuses this version does not know, and the status each successful action established since.
+
+:meth:`Inventory.fetch` lists the deployments (outside the cycle's lock). While the platform
+refuses the token, only the probe lists (:mod:`scaler.daemon.organization`). A list answered
+late can show a deployment running that a boundary has stopped since: the status a later
+action established is kept over it (:meth:`Inventory.absorb_statuses`) until a list requested
+after that action confirms it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from uuid import UUID
+
+import structlog
+
+from scaler.daemon.organization import OrganizationState
+from scaler.daemon.store_access import StoreAccess
+from scaler.metrics import Metrics
+from scaler.policy import PolicySet, match_policies
+from scaler.simplismart.client import SimplismartClient
+from scaler.simplismart.errors import AuthenticationError, SimplismartError
+from scaler.simplismart.models import Deployment, DeploymentStatus
+from scaler.store import StoreError
+
+log = structlog.get_logger()
+
+
+class Inventory:
+    """The deployments as last listed, and what the daemon noted about them (see the module's docstring)."""
+
+    def __init__(
+        self, *, client: SimplismartClient, store: StoreAccess, metrics: Metrics, organization: OrganizationState
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._metrics = metrics
+        self._organization = organization
+        self.deployments: dict[UUID, Deployment] = {}
+        self.listed_at: datetime | None = None
+        self.api_reachable: bool | None = None
+        self.list_error: SimplismartError | None = None
+        """Why the last list of the deployments failed (``None`` after one that succeeded)."""
+        self.first_seen: dict[UUID, datetime] = {}
+        self.first_inventory_at: datetime | None = None
+        """When the store recorded its first inventory: deployments first seen later are new."""
+        self.listed_since_cycle = False
+        """Whether a list came in since the last cycle (crash recovery and savings want a fresh one)."""
+        self._unknown_statuses: set[tuple[UUID, str]] = set()
+        self._status_after_action: dict[UUID, tuple[datetime, DeploymentStatus]] = {}
+        """The status each deployment's last successful action established, and when it was answered."""
+        self._watched: set[UUID] = set()
+        self._watched_key: tuple[object, ...] | None = None
+
+    async def fetch(self, now: datetime) -> bool:
+        """List the deployments at ``now`` and note first sightings; return whether the list succeeded.
+
+        While the platform refuses the token only a due probe lists. Never raises for a
+        platform or store failure: it is logged and counted, and the last list stays.
+        """
+        organization = self._organization
+        if organization.api_paused and not organization.auth_probe_due(now):
+            return False
+        try:
+            deployments = await self._client.list_deployments()
+        except AuthenticationError as error:
+            organization.auth_refused(now, error)
+            self.api_reachable = True
+            return False
+        except SimplismartError as error:
+            self.api_reachable = False
+            self.list_error = error
+            self._metrics.reconcile_errors.inc()
+            log.warning(
+                "inventory_failed",
+                reason=error.reason,
+                message=str(error),
+                effect="nothing is reconciled until a list succeeds",
+            )
+            return False
+        organization.auth_accepted(now)
+        self.api_reachable = True
+        self.list_error = None
+        try:
+            seen = await self._store.write("mark_seen", [(d.deployment_id, d.deployment_name) for d in deployments], now)
+            if self.first_inventory_at is None:
+                self.first_inventory_at = await self._store.read("first_inventory_at")
+        except StoreError:
+            return False
+        self.first_seen.update(seen)
+        self.deployments = self._not_older_than_actions(deployments, requested_at=now)
+        self.listed_at = now
+        self._note_unknown_statuses(deployments)
+        self.listed_since_cycle = True
+        return True
+
+    def _not_older_than_actions(self, deployments: Iterable[Deployment], *, requested_at: datetime) -> dict[UUID, Deployment]:
+        """The listed deployments by id, each with the status its last successful action established
+        when that action was answered after the list was requested (the list may predate it).
+
+        A list answered late can show a deployment running that a boundary has stopped
+        since: taken as the truth, it would be corrected as drift, and the stop sent twice.
+        """
+        listed: dict[UUID, Deployment] = {}
+        for deployment in deployments:
+            deployment_id = deployment.deployment_id
+            after_action = self._status_after_action.get(deployment_id)
+            if after_action is not None and after_action[0] >= requested_at:
+                deployment = with_status(deployment, after_action[1])
+            else:
+                self._status_after_action.pop(deployment_id, None)
+            listed[deployment_id] = deployment
+        return listed
+
+    def _note_unknown_statuses(self, deployments: Iterable[Deployment]) -> None:
+        """Log once each deployment listed with a status this version does not know (it is left alone)."""
+        unknown = {
+            (deployment.deployment_id, deployment.status_raw): deployment
+            for deployment in deployments
+            if deployment.status is DeploymentStatus.UNKNOWN
+        }
+        for (deployment_id, raw), deployment in unknown.items():
+            if (deployment_id, raw) not in self._unknown_statuses:
+                log.warning(
+                    "deployment_status_unknown",
+                    deployment=deployment.deployment_name,
+                    deployment_id=str(deployment_id),
+                    status=raw,
+                    effect="left alone until the platform reports a status the scaler knows",
+                )
+        self._unknown_statuses = set(unknown)
+
+    def governed_by_health_rules(self, policy_set: PolicySet | None) -> set[UUID]:
+        """The deployments governed by a policy with health rules (computed once per list and policy set)."""
+        if policy_set is None:
+            return set()
+        key = (self.listed_at, policy_set.content_hash, len(self.deployments))
+        if key != self._watched_key:
+            self._watched = set()
+            for deployment in self.deployments.values():
+                policy = match_policies(policy_set, deployment).policy
+                if policy is not None and policy.health:
+                    self._watched.add(deployment.deployment_id)
+            self._watched_key = key
+        return set(self._watched)
+
+    def is_new(self, deployment_id: UUID) -> bool:
+        """Whether the deployment was first seen after the store's first inventory (it gets a grace period)."""
+        first_seen = self.first_seen.get(deployment_id)
+        first_inventory = self.first_inventory_at
+        return first_seen is not None and first_inventory is not None and first_seen > first_inventory
+
+    def absorb_statuses(self, statuses: Mapping[UUID, DeploymentStatus], *, answered: datetime) -> None:
+        """Show the status each action ``answered`` at established until a list requested after it confirms it."""
+        for deployment_id, status in statuses.items():
+            self._status_after_action[deployment_id] = (answered, status)
+            deployment = self.deployments.get(deployment_id)
+            if deployment is not None:
+                self.deployments[deployment_id] = with_status(deployment, status)
+
+    def forget(self, deployment_id: UUID) -> Deployment | None:
+        """Forget a deployment the platform no longer has; return it as last listed (if it was)."""
+        self._status_after_action.pop(deployment_id, None)
+        return self.deployments.pop(deployment_id, None)
+
+
+def with_status(deployment: Deployment, status: DeploymentStatus) -> Deployment:
+    """``deployment`` showing ``status`` (itself when it already does)."""
+    if deployment.status is status:
+        return deployment
+    return deployment.model_copy(update={"status": status, "status_raw": status.value})
