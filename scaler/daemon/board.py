@@ -176,7 +176,15 @@ class Board:
             view.health, view.pods = track, pods
 
     def deployment_failed(self, deployment: Deployment, error: Exception, now: datetime) -> None:
-        """Show that the cycle could not consider ``deployment``."""
+        """Say that the cycle could not consider ``deployment`` (a log line, a count, its view)."""
+        self._metrics.reconcile_errors.inc()
+        log.error(
+            "deployment_failed",
+            deployment=deployment.deployment_name,
+            deployment_id=str(deployment.deployment_id),
+            error=repr(error),
+            exc_info=error,
+        )
         view = self.views.get(deployment.deployment_id) or DeploymentView(deployment=deployment)
         view.error = f"{type(error).__name__}: {error}"
         view.considered_at = now

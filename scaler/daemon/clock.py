@@ -112,3 +112,36 @@ class SteadyClock:
                 effect="decisions stay at the daemon's time until the wall clock passes it",
             )
         return latest
+
+
+class DecisionInstants:
+    """The instant each cycle decides with: read once the cycle holds its lock, never older than the last.
+
+    A job that waited (for a list, for health answers, for the lock held by a boundary
+    whose calls were retrying) must not decide with the instant it started at: newer
+    decisions may have been applied meanwhile, and deciding at the older instant would
+    revert them. The daemon's clock never goes back (:class:`SteadyClock`); should an
+    instant older than the last decision come back all the same, :meth:`next` answers
+    ``None`` and the cycle stands down, leaving the work to the next one.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self.last: datetime | None = None
+        """The instant of the latest cycle's decisions."""
+
+    def next(self) -> datetime | None:
+        """The instant to decide with now, or ``None`` when the clock answers one older than the last."""
+        now = self._clock()
+        last = self.last
+        if last is not None and now < last:
+            log.warning(
+                "decision_stood_down",
+                now=iso(now),
+                last_decision=iso(last),
+                effect="an instant older than the last decision never acts; the next cycle decides",
+            )
+            return None
+        self.last = now
+        return now
+

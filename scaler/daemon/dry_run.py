@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
-from scaler.store import AppliedState
+from scaler.store.records import AppliedState
 
 RuleKey = tuple[str, str]
 """A rule's memory key: (policy, rule)."""

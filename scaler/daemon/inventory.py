@@ -10,18 +10,20 @@ after that action confirms it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
+import httpx
 import structlog
 
+from scaler.daemon.executor import Execution
 from scaler.daemon.organization import OrganizationState
 from scaler.daemon.store_access import StoreAccess
 from scaler.metrics import Metrics
 from scaler.policy import PolicySet, match_policies
 from scaler.simplismart.client import SimplismartClient
-from scaler.simplismart.errors import AuthenticationError, SimplismartError
+from scaler.simplismart.errors import AuthenticationError, ConnectionFailed, SimplismartError
 from scaler.simplismart.models import Deployment, DeploymentStatus
 from scaler.store import StoreError
 
@@ -132,6 +134,33 @@ class Inventory:
                 )
         self._unknown_statuses = set(unknown)
 
+    def names(self) -> dict[UUID, str]:
+        """The deployments of the last list, by id."""
+        return {key: deployment.deployment_name for key, deployment in self.deployments.items()}
+
+    def governed_by(self, policy_set: PolicySet | None, policy: str) -> list[UUID] | None:
+        """The listed deployments ``policy`` governs now; ``None`` when no loaded policy has that name."""
+        if policy_set is None or policy_set.policy(policy) is None:
+            return None
+        return [
+            key
+            for key, deployment in self.deployments.items()
+            if (match := match_policies(policy_set, deployment).policy) is not None and match.name == policy
+        ]
+
+    def failure(self, api_url: str) -> str:
+        """One line saying why the deployments could not be listed, naming the setting to check."""
+        error = self.list_error
+        if self._organization.api_paused:
+            return "the deployments could not be listed: the platform refuses the token"
+        if isinstance(error, ConnectionFailed):
+            url = httpx.URL(api_url)
+            port = url.port or (443 if url.scheme == "https" else 80)
+            return f"cannot connect to {url.host}:{port}: check SCALER_API_URL"
+        if error is not None:
+            return f"the deployments could not be listed: {error}"
+        return "the deployments could not be listed"
+
     def governed_by_health_rules(self, policy_set: PolicySet | None) -> set[UUID]:
         """The deployments governed by a policy with health rules (computed once per list and policy set)."""
         if policy_set is None:
@@ -152,8 +181,19 @@ class Inventory:
         first_inventory = self.first_inventory_at
         return first_seen is not None and first_inventory is not None and first_seen > first_inventory
 
-    def absorb_statuses(self, statuses: Mapping[UUID, DeploymentStatus], *, answered: datetime) -> None:
-        """Show the status each action ``answered`` at established until a list requested after it confirms it."""
+    def absorb_outcomes(self, execution: Execution, *, answered: datetime, sent_since_listed: bool = True) -> None:
+        """Show the status each successful action of ``execution`` (``answered`` at) established until a
+        list requested after it confirms it.
+
+        A call sent since the last list whose outcome is unknown (its answer lost) may have
+        changed the status: until a list requested after it, the status is unknown and the
+        deployment is left alone (a list taken before a start that did go through shows it
+        stopped, and a stop due next would be taken as done). Calls a crash interrupted were
+        sent before any list of this process (``sent_since_listed`` false).
+        """
+        statuses = dict(execution.statuses)
+        for deployment_id in execution.state_unknown if sent_since_listed else ():
+            statuses.setdefault(deployment_id, DeploymentStatus.UNKNOWN)
         for deployment_id, status in statuses.items():
             self._status_after_action[deployment_id] = (answered, status)
             deployment = self.deployments.get(deployment_id)

@@ -1,30 +1,21 @@
 """One reconcile cycle: resolve, decide, hold, execute, remember; then the board publishes it.
 
-A cycle runs at one instant ``now`` (read once the cycle holds :attr:`Reconciler.lock`, see
-:meth:`Reconciler._decision_instant`) over the deployments of the last list
-(:class:`~scaler.daemon.inventory.Inventory`, listed before the cycle, outside the lock):
+A cycle runs at one instant (:class:`~scaler.daemon.clock.DecisionInstants`, read once it
+holds :attr:`Reconciler.lock`) over the deployments of the last list (:mod:`scaler.daemon.inventory`):
 
 1. **Recovery**: the first cycle that may act settles actions a crash left pending
    (:mod:`scaler.daemon.recovery`).
 2. **Resolve and decide**: for every deployment (or the subset a boundary or a health
-   change concerns) the engine resolves the desired state from the policies, the
-   tracked health, the rules' memory, people's exceptions in force (a suspension, an
-   override: :mod:`scaler.daemon.exceptions_in_force`) and the first sighting
-   (:mod:`scaler.daemon.resolver`); :func:`scaler.daemon.decide.decide` turns it into
-   calls. One deployment failing does not stop the others.
-3. **Hold**: the calls a health rule asks for (a restart, a rule's state) wait while the
-   deployment's health was last observed more than ``health_max_age`` ago: the platform's
-   recent answers could not be read (or were not asked for, the platform being
-   unreachable), and the last good one is not taken as still true.
-4. **Execute** the calls through the :class:`~scaler.daemon.executor.Executor`, which
-   re-checks the exceptions before each call (:mod:`scaler.daemon.exception_watch`): one
-   written since the cycle read them that changes what decides a deployment stops that
-   deployment's remaining calls.
+   change concerns) the engine's answer (:mod:`scaler.daemon.resolver`: policies, health,
+   rules' memory, people's exceptions in force, first sighting) becomes calls
+   (:func:`scaler.daemon.decide.decide`). One deployment failing does not stop the others.
+3. **Hold** the calls a health rule asks for while the health is stale (:mod:`scaler.daemon.health_hold`).
+4. **Execute** them (:class:`~scaler.daemon.executor.Executor`), each re-checked against the
+   exceptions written since the cycle read them (:mod:`scaler.daemon.exception_watch`).
 5. **Remember**: the rules' memory (restarts included) is persisted and realized savings
    are counted, by the instance that may act only (a standby's copy could be stale); the
-   :class:`~scaler.daemon.board.Board` updates gauges, the ``/status`` views and the next
-   changes, and the next instant at which any answer changes (a boundary, a rule's timer,
-   an exception's end, a backoff's end, a probe) is handed to the scheduler as the next wake-up.
+   :class:`~scaler.daemon.board.Board` publishes the cycle, and the next instant at which
+   any answer changes is handed to the scheduler as the next wake-up.
 """
 
 from __future__ import annotations
@@ -42,27 +33,28 @@ from uuid import UUID
 import structlog
 
 from scaler.daemon.board import Board, Considered, CycleSummary, Published
-from scaler.daemon.clock import Clock, iso, unix_seconds
+from scaler.daemon.clock import Clock, DecisionInstants, unix_seconds
 from scaler.daemon.decide import Decision, Plan, decide
 from scaler.daemon.dry_run import DryRunOverlay
 from scaler.daemon.exception_watch import PlanRecheck, RevisionReader
-from scaler.daemon.exceptions_in_force import InForce
 from scaler.daemon.executor import Execution, Executor, always
-from scaler.daemon.health import HealthPoll, HealthPoller
+from scaler.daemon.health import HealthPoller
+from scaler.daemon.health_intake import HealthIntake
+from scaler.daemon.health_hold import HealthHold
 from scaler.daemon.inventory import Inventory
 from scaler.daemon.memory import Memory
 from scaler.daemon.notices import SkippedTransitions
 from scaler.daemon.organization import OrganizationState
 from scaler.daemon.policies import PolicyKeeper
 from scaler.daemon.recovery import recover_pending
-from scaler.daemon.resolver import Resolved, Resolver
+from scaler.daemon.resolver import Resolved, Resolver, spend_reference
 from scaler.daemon.startups import StartupLearner
 from scaler.daemon.store_access import StoreAccess
 from scaler.metrics import Metrics
-from scaler.policy import PolicySet, Resolution, record_restart
+from scaler.policy import PolicySet, record_restart
 from scaler.simplismart.client import SimplismartClient
-from scaler.simplismart.models import Deployment, DeploymentStatus
-from scaler.store import HealthTrack, StoreError
+from scaler.simplismart.models import Deployment
+from scaler.store import StoreError
 
 log = structlog.get_logger()
 
@@ -81,16 +73,16 @@ class Reconciler:
         executor: Executor,
         organization: OrganizationState,
         health: HealthPoller,
+        intake: HealthIntake,
         inventory: Inventory,
         board: Board,
         resolver: Resolver,
         startups: StartupLearner,
         overlay: DryRunOverlay,
         allow_delete: bool,
+        health_hold: HealthHold,
         may_act: Callable[[], bool] = always,
-        health_max_age: timedelta = timedelta(seconds=60),
     ) -> None:
-        """``health_max_age``: how old the last health observation may be for a health rule to act on it."""
         self._client = client
         self._store = store
         self._metrics = metrics
@@ -99,6 +91,7 @@ class Reconciler:
         self._executor = executor
         self._organization = organization
         self._health = health
+        self._intake = intake
         self._inventory = inventory
         self._board = board
         self._resolver = resolver
@@ -106,18 +99,16 @@ class Reconciler:
         self._overlay = overlay
         self.allow_delete = allow_delete
         self.may_act = may_act
-        self.health_max_age = health_max_age
         self.lock = asyncio.Lock()
         self.on_next_wakeup: Callable[[datetime | None], None] | None = None
         self.on_cycle: Callable[[CycleSummary], None] | None = None
         """Told every cycle's summary (the notices of failed actions read it)."""
-        self.last_decided_at: datetime | None = None
-        """The instant of the latest cycle's decisions: no cycle decides at an older one."""
+        self.instants = DecisionInstants(clock)
         self.needs_recovery = True
         self._exceptions_reader = RevisionReader(store.store)
         self._suspended: set[UUID] = set()
         self._resuming: set[UUID] = set()
-        self._health_held: set[UUID] = set()
+        self._health_hold = health_hold
         self._skipped = SkippedTransitions()
 
     def listen(
@@ -137,9 +128,14 @@ class Reconciler:
         self.needs_recovery = True
 
     @property
+    def health_max_age(self) -> timedelta:
+        """How old the last health observation may be for a health rule to act on it."""
+        return self._health_hold.max_age
+
+    @property
     def health_held(self) -> set[UUID]:
         """The deployments whose health-rule calls wait for a health answer that can be read."""
-        return set(self._health_held)
+        return self._health_hold.held
 
     def next_wakeup(self, now: datetime) -> datetime | None:
         """The next instant after ``now`` at which some deployment's answer changes (:meth:`Board.next_wakeup`)."""
@@ -148,49 +144,6 @@ class Reconciler:
     def due(self, now: datetime) -> set[UUID] | None:
         """The deployments whose answer may have changed by ``now`` (:meth:`Board.due`)."""
         return self._board.due(now, self._organization.next_probe())
-
-    # --- What happens between cycles ------------------------------------------------------
-
-    async def absorb_health(self, poll: HealthPoll) -> None:
-        """Publish the health just observed, and forget the deployments the platform answered 404 for."""
-        inventory = self._inventory.deployments
-        for deployment_id, track in poll.tracks.items():
-            deployment = inventory.get(deployment_id)
-            if deployment is not None:
-                self._board.publish_health(deployment, track, self._health.pods.get(deployment_id))
-        policy_set = self._policies.current
-        if policy_set is not None and self.may_act():
-            try:
-                await self._startups.observe(poll.tracks, self._health.pods, inventory)
-            except StoreError as error:
-                self._store.failed("record_startup", error)
-            tracks = {deployment_id: view.health for deployment_id, view in self._board.views.items()}
-            self._startups.judge_openings(policy_set, inventory.values(), tracks, self._clock())
-        if poll.gone:
-            with contextlib.suppress(StoreError):  # reported; the store forgets them at the next 404
-                await self._store.run("forget", lambda: self._forget_in_store(poll.gone), write=True)
-            self._forget(poll.gone)
-
-    def _forget_in_store(self, deployment_ids: Iterable[UUID]) -> None:
-        for deployment_id in deployment_ids:
-            self._store.store.forget(deployment_id)
-
-    def _forget(self, deployment_ids: Iterable[UUID]) -> None:
-        """Forget deployments the platform answered 404 for (the store forgot them already or does now)."""
-        gone = set(deployment_ids)
-        for deployment_id in gone:
-            deployment = self._inventory.forget(deployment_id)
-            self._board.forget(deployment_id)
-            self._executor.forget(deployment_id)
-            log.warning(
-                "deployment_gone",
-                deployment=deployment.deployment_name if deployment else None,
-                deployment_id=str(deployment_id),
-                effect="forgotten: the platform no longer has it",
-            )
-        self._health.forget(gone)
-        self._startups.forget(gone)
-        self._board.retain(self._inventory.deployments.keys())
 
     # --- A cycle ----------------------------------------------------------------------
 
@@ -215,29 +168,6 @@ class Reconciler:
         async with self.lock:
             return await self._locked_cycle(reason=reason, only=self.due, skip_when_empty=True)
 
-    def _decision_instant(self) -> datetime | None:
-        """The instant a cycle decides with: read now, after its I/O and once it holds the lock.
-
-        A job that waited (for a list, for health answers, for the lock held by a boundary
-        whose calls were retrying) must not decide with the instant it started at: newer
-        decisions may have been applied meanwhile, and deciding at the older instant would
-        revert them. The daemon's clock never goes back (:class:`~scaler.daemon.clock.SteadyClock`);
-        should an instant older than the last decision come back all the same, the cycle
-        stands down (``None``) and leaves the work to the next one.
-        """
-        now = self._clock()
-        last = self.last_decided_at
-        if last is not None and now < last:
-            log.warning(
-                "decision_stood_down",
-                now=iso(now),
-                last_decision=iso(last),
-                effect="an instant older than the last decision never acts; the next cycle decides",
-            )
-            return None
-        self.last_decided_at = now
-        return now
-
     async def _locked_cycle(
         self,
         *,
@@ -246,9 +176,9 @@ class Reconciler:
         skip_when_empty: bool = False,
         complete: bool = False,
     ) -> CycleSummary | None:
-        now = self._decision_instant()
+        now = self.instants.next()
         if now is None:
-            return CycleSummary(reason=reason, at=self.last_decided_at or self._clock(), error="stale instant")
+            return CycleSummary(reason=reason, at=self.instants.last or self._clock(), error="stale instant")
         subset = only(now)
         if skip_when_empty and subset is not None and not subset:
             if self.on_next_wakeup is not None:
@@ -319,7 +249,7 @@ class Reconciler:
                 summary.error = f"crash recovery failed: {error}"
                 return None
             self.needs_recovery = False
-            self._absorb_statuses(recovered, sent_since_listed=False)
+            inventory.absorb_outcomes(recovered, answered=self._clock(), sent_since_listed=False)
             summary.reports.extend(recovered.reports)
         try:
             stored = await self._store.run("read", lambda: Memory.read(self._store.store, now))
@@ -357,7 +287,9 @@ class Reconciler:
                 resolution = resolved.resolution
                 if resolution.suspended:
                     suspended_now.add(deployment_id)
-                    self._note_skipped_transition(policy_set, deployment, resolved, memory, now)
+                    skipped = self._resolver.without_suspension(policy_set, deployment, resolved, memory, now)
+                    if skipped is not None:
+                        self._skipped.observe(deployment, *skipped)
                 else:
                     self._skipped.forget(deployment_id)
                     if deployment_id in self._suspended:
@@ -370,11 +302,11 @@ class Reconciler:
                     allow_delete=self.allow_delete,
                     backoff=memory.backoffs.get(deployment_id),
                     resumed=deployment_id in self._resuming,
-                    spend_reference=_spend_reference(policy_set, resolution),
+                    spend_reference=spend_reference(policy_set, resolution),
                 )
-                decision = self._hold_on_stale_health(deployment, decision, memory.tracks.get(deployment_id), now)
+                decision = self._health_hold.apply(deployment, decision, memory.tracks.get(deployment_id), now)
             except Exception as error:  # one failing deployment never stops the others
-                self._deployment_failed(deployment, error, now)
+                self._board.deployment_failed(deployment, error, now)
                 continue
             considered[deployment_id] = _Decided(resolved, decision)
             calls.extend(decision.plans)
@@ -414,12 +346,12 @@ class Reconciler:
         """Take in what the calls changed, remember it, and hand the cycle to the board."""
         if execution.unrecorded:
             self.needs_recovery = True
-        self._absorb_statuses(execution)
+        self._inventory.absorb_outcomes(execution, answered=self._clock())
         after = memory.after(execution, self._overlay)
         if acting:
             self._startups.note_actions(policy_set, self._inventory.deployments, memory.compared, execution)
         if execution.gone:
-            self._forget(execution.gone)
+            self._intake.forget(execution.gone)
         if acting:  # the leader alone keeps the rules' memory (a standby's copy may be stale)
             await self._remember(policy_set, memory, decided, execution, now)
         for deployment_id, entry in decided.items():
@@ -427,51 +359,6 @@ class Reconciler:
                 self._resuming.discard(deployment_id)
         considered = {key: Considered(entry.resolved.resolution, entry.decision) for key, entry in decided.items()}
         self._board.publish(Published(policy_set, memory, after, considered, execution.reports, now))
-
-    def _note_skipped_transition(
-        self, policy_set: PolicySet, deployment: Deployment, resolved: Resolved, memory: Memory, now: datetime
-    ) -> None:
-        """Ask the engine what a suspended deployment's policy would want now, to log each boundary skipped."""
-        exceptions = resolved.exceptions
-        suspension = exceptions.suspension_view(deployment.deployment_id, deployment.deployment_name)
-        if suspension is None:
-            return
-        unsuspended = self._resolver.ask(
-            policy_set,
-            deployment,
-            at=now,
-            track=memory.tracks.get(deployment.deployment_id),
-            exceptions=InForce(covering=exceptions.covering, override=exceptions.override),
-            rules=resolved.rules,
-        )
-        self._skipped.observe(deployment, unsuspended, suspension)
-
-    def _hold_on_stale_health(
-        self, deployment: Deployment, decision: Decision, track: HealthTrack | None, now: datetime
-    ) -> Decision:
-        """Hold the calls a health rule asks for unless the deployment's health was observed lately."""
-        held = [plan for plan in decision.plans if plan.kind == "restart" or plan.source.startswith("health:")]
-        deployment_id = deployment.deployment_id
-        if not held or (track is not None and now - track.last_observed <= self.health_max_age):
-            self._health_held.discard(deployment_id)
-            return decision
-        observed = iso(track.last_observed) if track is not None else None
-        if deployment_id not in self._health_held:
-            self._health_held.add(deployment_id)
-            log.warning(
-                "health_action_held",
-                deployment=deployment.deployment_name,
-                deployment_id=str(deployment_id),
-                actions=[step.describe() for plan in held for step in plan.steps],
-                rule=held[0].rule,
-                health_observed_at=observed,
-                effect="waits for a health answer that can be read",
-            )
-        remaining = tuple(plan for plan in decision.plans if plan not in held)
-        return Decision(
-            plans=remaining,
-            skip=None if remaining else f"health rule {held[0].rule} waits: health last observed at {observed}",
-        )
 
     async def _remember(
         self, policy_set: PolicySet, memory: Memory, decided: dict[UUID, _Decided], execution: Execution, now: datetime
@@ -500,31 +387,6 @@ class Reconciler:
         with contextlib.suppress(StoreError):  # reported; the memory is written again at its next change
             await self._store.write("put_rule_memory", items)
 
-    def _absorb_statuses(self, execution: Execution, *, sent_since_listed: bool = True) -> None:
-        """Show the status each successful action established until a list requested after it confirms it.
-
-        A call sent since the last list whose outcome is unknown (its answer lost) may have
-        changed the status: until a list requested after it, the status is unknown and the
-        deployment is left alone (a list taken before a start that did go through shows it
-        stopped, and a stop due next would be taken as done). Calls a crash interrupted were
-        sent before any list of this process (``sent_since_listed`` false).
-        """
-        statuses = dict(execution.statuses)
-        for deployment_id in execution.state_unknown if sent_since_listed else ():
-            statuses.setdefault(deployment_id, DeploymentStatus.UNKNOWN)
-        self._inventory.absorb_statuses(statuses, answered=self._clock())
-
-    def _deployment_failed(self, deployment: Deployment, error: Exception, now: datetime) -> None:
-        self._metrics.reconcile_errors.inc()
-        log.error(
-            "deployment_failed",
-            deployment=deployment.deployment_name,
-            deployment_id=str(deployment.deployment_id),
-            error=repr(error),
-            exc_info=error,
-        )
-        self._board.deployment_failed(deployment, error, now)
-
 
 @dataclass
 class _Decided:
@@ -532,9 +394,3 @@ class _Decided:
 
     resolved: Resolved
     decision: Decision
-
-
-def _spend_reference(policy_set: PolicySet, resolution: Resolution) -> tuple[int, int] | None:
-    """The governing policy's bounds to compare a change with when the applied bounds are unknown."""
-    policy = policy_set.policy(resolution.policy) if resolution.policy else None
-    return policy.spend_reference if policy is not None else None

@@ -30,7 +30,7 @@ from scaler.policy import (
     resolve_desired_state,
 )
 from scaler.simplismart.models import Deployment, HealthStatus
-from scaler.store import HealthTrack
+from scaler.store import HealthTrack, Suspension
 
 log = structlog.get_logger()
 
@@ -127,3 +127,28 @@ class Resolver:
                     error=str(error),
                 )
         return rules
+
+    def without_suspension(
+        self, policy_set: PolicySet, deployment: Deployment, resolved: Resolved, memory: Memory, now: datetime
+    ) -> tuple[Resolution, Suspension] | None:
+        """For a suspended deployment: what its policy would want now without the suspension, and the
+        suspension (to log each boundary it skips); ``None`` when no suspension is shown."""
+        exceptions = resolved.exceptions
+        suspension = exceptions.suspension_view(deployment.deployment_id, deployment.deployment_name)
+        if suspension is None:
+            return None
+        unsuspended = self.ask(
+            policy_set,
+            deployment,
+            at=now,
+            track=memory.tracks.get(deployment.deployment_id),
+            exceptions=InForce(covering=exceptions.covering, override=exceptions.override),
+            rules=resolved.rules,
+        )
+        return unsuspended, suspension
+
+
+def spend_reference(policy_set: PolicySet, resolution: Resolution) -> tuple[int, int] | None:
+    """The governing policy's bounds to compare a change with when the applied bounds are unknown."""
+    policy = policy_set.policy(resolution.policy) if resolution.policy else None
+    return policy.spend_reference if policy is not None else None

@@ -1,4 +1,6 @@
-"""The :class:`Daemon`: everything wired together, one cycle (``run_once``) or the long-running loop (``run``).
+"""The :class:`Daemon`: its parts wired together (:mod:`scaler.daemon.parts`), its jobs
+(:mod:`scaler.daemon.jobs`) scheduled and the HTTP app served; one cycle (``run_once``) or the
+long-running loop (``run``). What the endpoints show is :mod:`scaler.daemon.status_document`'s.
 
 Start-up: the policy set must load (else :class:`~scaler.policy.PolicyError`); the
 first cycle lists the deployments, settles actions a crash left pending, polls health
@@ -26,8 +28,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Callable, Collection, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -36,29 +38,19 @@ import httpx
 import structlog
 
 from scaler import __version__
-from scaler.daemon.board import Board, CycleSummary
-from scaler.daemon.clock import Clock, SteadyClock, system_clock, unix_seconds
-from scaler.daemon.dry_run import DryRunOverlay
-from scaler.daemon.executor import Executor, always
-from scaler.daemon.health import HealthPoller
+from scaler.daemon.board import CycleSummary
+from scaler.daemon.clock import Clock, SteadyClock, system_clock
+from scaler.daemon.executor import always
 from scaler.daemon.http import BackgroundServer, create_http_app, listen
-from scaler.daemon.inventory import Inventory
-from scaler.daemon.notify import Delivery, Notifier
-from scaler.daemon.organization import OrganizationState
-from scaler.daemon.policies import PolicyKeeper
-from scaler.daemon.reconciler import Reconciler
-from scaler.daemon.resolver import Resolver
+from scaler.daemon.jobs import Jobs
+from scaler.daemon.parts import Basics, build_notifier, build_parts, build_status
 from scaler.daemon.scheduler import DaemonJobs, DaemonScheduler
-from scaler.daemon.startups import StartupLearner
-from scaler.daemon.status_document import DaemonStatus, StatusSources, policy_zones
-from scaler.daemon.store_access import StoreAccess
-from scaler.logs import cycle_logging
 from scaler.metrics import Metrics
 from scaler.daemon.api.keys import KeyRing
-from scaler.policy import PolicySet, match_policies
+from scaler.policy import PolicySet
 from scaler.settings import Settings
 from scaler.simplismart.client import SimplismartClient
-from scaler.simplismart.errors import ClientValidationError, ConnectionFailed
+from scaler.simplismart.errors import ClientValidationError
 from scaler.simplismart.models import Deployment
 from scaler.simplismart.token import TokenSource
 from scaler.store import Store, StoreError, open_store
@@ -70,12 +62,9 @@ log = structlog.get_logger()
 SHUTDOWN_GRACE_SECONDS = 25.0
 #: What :meth:`Daemon.run` returns after SIGINT (Ctrl-C): 128 + 2, as shells report it.
 EXIT_INTERRUPTED = 130
-#: Health rules act on health observed within this many health intervals: one poll may be late or
-#: fail without holding them, two in a row mean the deployment's health is unknown.
-HEALTH_FRESH_INTERVALS = 2
 
 
-class Daemon:
+class Daemon(Jobs):
     """The scaler daemon. Build it with :meth:`from_settings` or from its parts (tests)."""
 
     def __init__(
@@ -111,10 +100,21 @@ class Daemon:
         self.may_act = may_act
         client.may_send = may_act
         self._restore_clock_floor()
-        self._wire_parts(policy_paths)
-        self.status = DaemonStatus(self._status_sources(), monotonic=monotonic)
-        self.notifier = self._notifier()
-        self.reconciler.listen(on_cycle=self.notifier.note_cycle)
+        basics = Basics(settings, client, store, metrics, self.clock, may_act)
+        parts = build_parts(basics, policy_paths=policy_paths, on_progress=lambda: self.status.progressed())
+        self.store_access, self.organization, self.policies = parts.store_access, parts.organization, parts.policies
+        self.executor, self.health, self.startups = parts.executor, parts.health, parts.startups
+        self.inventory, self.board, self.intake, self.reconciler = (
+            parts.inventory, parts.board, parts.intake, parts.reconciler
+        )
+        self.status = build_status(
+            basics,
+            parts,
+            elector=elector,
+            monotonic=monotonic,
+            wakeup_at=lambda: self.scheduler.wakeup_at if self.scheduler is not None else None,
+        )
+        self.notifier = build_notifier(basics, parts)
         self.keys = KeyRing(settings.api_keys_file)
         self._exceptions_revision: tuple[int, int] | None = None
         self.scheduler: DaemonScheduler | None = None
@@ -125,99 +125,6 @@ class Daemon:
         self._exit_code = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         metrics.build_info.info({"version": __version__})
-
-    def _wire_parts(self, policy_paths: Sequence[Path]) -> None:
-        """Build the inventory, the board, the executor and the reconciler, and what they share."""
-        settings, metrics, client, clock, may_act = self.settings, self.metrics, self.client, self.clock, self.may_act
-        self.store_access = StoreAccess(self.store, metrics)
-        self.organization = OrganizationState(metrics=metrics)
-        self.policies = PolicyKeeper(
-            list(policy_paths) or [settings.policy_path], metrics=metrics, allow_empty=settings.allow_empty_policies
-        )
-        overlay = DryRunOverlay(dry_run=settings.dry_run)
-        self.executor = Executor(
-            client=client,
-            store=self.store_access,
-            metrics=metrics,
-            clock=clock,
-            organization=self.organization,
-            overlay=overlay,
-            max_actions_per_cycle=settings.max_actions_per_cycle,
-            may_act=may_act,
-        )
-        self.health = HealthPoller(
-            client=client,
-            store=self.store,
-            metrics=metrics,
-            organization=self.organization,
-            idle_interval_seconds=settings.health_idle_interval_seconds,
-            poll_interval_seconds=settings.health_interval_seconds,
-            on_progress=lambda: self.status.progressed(),
-        )
-        self.inventory = Inventory(client=client, store=self.store_access, metrics=metrics, organization=self.organization)
-        self.startups = StartupLearner(store=self.store, metrics=metrics)
-        resolver = Resolver(
-            inventory=self.inventory,
-            startups=self.startups,
-            overlay=overlay,
-            new_deployment_grace=timedelta(seconds=settings.new_deployment_grace_seconds),
-        )
-        self.board = Board(
-            metrics=metrics,
-            inventory=self.inventory,
-            resolver=resolver,
-            pods=self.health.pods,
-            policies=lambda: self.policies.current,
-            waiting_since=self.executor.waiting_since,
-        )
-        self.reconciler = Reconciler(
-            client=client,
-            store=self.store_access,
-            metrics=metrics,
-            clock=clock,
-            policies=self.policies,
-            executor=self.executor,
-            organization=self.organization,
-            health=self.health,
-            inventory=self.inventory,
-            board=self.board,
-            resolver=resolver,
-            startups=self.startups,
-            overlay=overlay,
-            allow_delete=settings.allow_delete,
-            health_max_age=timedelta(seconds=HEALTH_FRESH_INTERVALS * settings.health_interval_seconds),
-            may_act=may_act,
-        )
-
-    def _status_sources(self) -> StatusSources:
-        return StatusSources(
-            settings=self.settings,
-            clock=self.clock,
-            store=self.store_access,
-            policies=self.policies,
-            organization=self.organization,
-            inventory=self.inventory,
-            board=self.board,
-            startups=self.startups,
-            elector=self.elector,
-            may_act=self.may_act,
-            wakeup_at=lambda: self.scheduler.wakeup_at if self.scheduler is not None else None,
-        )
-
-    def _notifier(self) -> Notifier:
-        settings = self.settings
-        return Notifier(
-            delivery=Delivery(settings.webhook_urls, metrics=self.metrics),
-            store=self.store,
-            board=self.board,
-            organization=self.organization,
-            clock=self.clock,
-            events=settings.notified_events,
-            ahead=timedelta(seconds=settings.notify_ahead_seconds),
-            console_url=settings.console_url,
-            may_act=self.may_act,
-            zone_of=lambda policy: policy_zones(self.policies).get(policy or ""),
-        )
 
     @classmethod
     def from_settings(
@@ -244,132 +151,6 @@ class Daemon:
             settings=settings, client=client, store=store, metrics=metrics, clock=clock, token=token, elector=elector
         )
 
-    # --- Policies --------------------------------------------------------------------
-
-    def load_policies(self) -> PolicySet:
-        """Load the policy set; raises :class:`~scaler.policy.PolicyError` when it is invalid."""
-        policy_set = self.policies.load(self.clock())
-        log.info(
-            "policies_loaded",
-            summary=policy_set.summary(),
-            content_hash=policy_set.content_hash,
-            path=str(self.settings.policy_path),
-        )
-        return policy_set
-
-    # --- Jobs ------------------------------------------------------------------------
-
-    async def inventory_cycle(
-        self, reason: str = "interval", *, only: Callable[[], Collection[UUID] | None] | None = None
-    ) -> CycleSummary:
-        """List the deployments, reconcile everything; return the summary.
-
-        ``only``, called once the list is in, may name the deployments to reconcile instead
-        (``None``: everything), among them every one whose plan waits; the simulation's virtual
-        clock uses it.
-
-        The first time, the health of the deployments governed by health rules is polled
-        before the reconcile, so that no rule decides without it. The others' health is
-        left to the health job: with thousands of deployments and a rate limit, polling them
-        all first would hold back every scheduled transition by minutes.
-        """
-        now = self.clock()
-        try:
-            with cycle_logging("reconcile"):
-                listed = await self.inventory.fetch(now)
-                if listed:
-                    self.board.retain(self.inventory.deployments.keys())
-                else:
-                    return CycleSummary(reason=reason, at=now, error=self._listing_failure())
-                if not self._health_polled:
-                    await self.poll_health(now, reconcile=False, watched_only=True)
-                subset = only() if only is not None else None
-                return await self.reconciler.reconcile(reason=reason, only=subset, complete=subset is not None)
-        finally:
-            self.status.cycle_ended()
-
-    def _listing_failure(self) -> str:
-        """One line saying why the deployments could not be listed, naming the setting to check."""
-        error = self.inventory.list_error
-        if self.organization.api_paused:
-            return "the deployments could not be listed: the platform refuses the token"
-        if isinstance(error, ConnectionFailed):
-            url = httpx.URL(self.settings.api_url)
-            port = url.port or (443 if url.scheme == "https" else 80)
-            return f"cannot connect to {url.host}:{port}: check SCALER_API_URL"
-        if error is not None:
-            return f"the deployments could not be listed: {error}"
-        return "the deployments could not be listed"
-
-    async def poll_health(
-        self,
-        now: datetime | None = None,
-        *,
-        reconcile: bool = True,
-        watched_only: bool = False,
-        only: Collection[UUID] | None = None,
-    ) -> None:
-        """Poll health by the polling rule (``watched_only``: only the deployments governed by
-        health rules; ``only``: only those it names, which the simulation's virtual clock uses);
-        reconcile the deployments whose health changed.
-
-        Nothing is polled while the last list of the deployments failed: the platform is
-        unreachable, and a health request per deployment, each retried, would only add
-        load to a platform that is down or recovering. The next successful list resumes it.
-        """
-        with cycle_logging("health"):
-            await self._poll_health(now or self.clock(), reconcile=reconcile, watched_only=watched_only, only=only)
-
-    async def _poll_health(
-        self, now: datetime, *, reconcile: bool, watched_only: bool, only: Collection[UUID] | None = None
-    ) -> None:
-        if self.inventory.listed_at is None or self.organization.api_paused:
-            return
-        if self.inventory.api_reachable is False:
-            log.info("health_poll_skipped", why="the last list of the deployments failed: the platform is unreachable")
-            return
-        started = time.perf_counter()
-        deployments = list(self.inventory.deployments.values())
-        if only is not None:
-            deployments = [deployment for deployment in deployments if deployment.deployment_id in only]
-        try:
-            poll = await self.health.poll(deployments, self.watched(), now, watched_only=watched_only)
-        except StoreError as error:
-            self.store_access.reporting("health_not_recorded").failed("record_health", error)
-            return
-        await self.reconciler.absorb_health(poll)
-        self._health_polled = True
-        self.metrics.health_poll_duration.observe(time.perf_counter() - started)
-        self.metrics.last_health_poll.set(unix_seconds(self.clock()))
-        # Health rules held for want of a readable answer act as soon as one is read.
-        changed = (poll.changed | (self.reconciler.health_held & poll.tracks.keys())) & self.inventory.deployments.keys()
-        if reconcile and changed:
-            await self.reconciler.reconcile(reason="health", only=changed)
-
-    async def wake_up(self) -> CycleSummary | None:
-        """At a boundary: reconcile the deployments whose answer changes now (from the last inventory)."""
-        if self.organization.api_paused:
-            return None
-        with cycle_logging("boundary"):
-            return await self.reconciler.reconcile_due(reason="boundary")
-
-    async def check_exceptions(self) -> bool:
-        """Reconcile everything at once when an exception was created or ended since the last check (by
-        this instance's API, another replica's or the CLI: the store is shared); return whether one was.
-
-        A poll of :meth:`~scaler.store.Store.exceptions_revision` every second (the ``exceptions``
-        job) bounds the delay to about a second. The first check only notes the revision: the
-        first cycle reads every exception anyway.
-        """
-        revision = await asyncio.to_thread(self.store.exceptions_revision)
-        previous, self._exceptions_revision = self._exceptions_revision, revision
-        if previous is None or previous == revision:
-            return False
-        if self.inventory.listed_at is None or self.organization.api_paused:
-            return True
-        await self.reconciler.reconcile(reason="exception")
-        return True
-
     def exceptions_changed(self) -> None:
         """An exception was just written through this instance: check at once rather than at the next poll."""
         if self.scheduler is not None:
@@ -377,57 +158,15 @@ class Daemon:
 
     def deployment_names(self) -> dict[UUID, str]:
         """The deployments of the last list, by id."""
-        return {key: deployment.deployment_name for key, deployment in self.inventory.deployments.items()}
+        return self.inventory.names()
 
     def governed_by(self, policy: str) -> list[UUID] | None:
         """The listed deployments ``policy`` governs now; ``None`` when no loaded policy has that name."""
-        policy_set = self.policies.current
-        if policy_set is None or policy_set.policy(policy) is None:
-            return None
-        return [
-            key
-            for key, deployment in self.inventory.deployments.items()
-            if (match := match_policies(policy_set, deployment).policy) is not None and match.name == policy
-        ]
+        return self.inventory.governed_by(self.policies.current, policy)
 
     def planning_inputs(self) -> tuple[PolicySet | None, list[Deployment], datetime | None]:
         """The policy set in force, the listed deployments and when they were listed (the console's plans)."""
         return self.policies.current, list(self.inventory.deployments.values()), self.inventory.listed_at
-
-    def watched(self) -> set[UUID]:
-        """The deployments governed by a policy with health rules, and those starting up for a learned
-        lead time (their health is polled every interval)."""
-        policy_set = self.policies.current
-        if policy_set is None:
-            return set()
-        governed = self.inventory.governed_by_health_rules(policy_set)
-        return governed | (self.startups.watching() & self.inventory.deployments.keys())
-
-    async def check_policies(self, *, force: bool = False) -> bool:
-        """Reload the policy files if they changed (always when ``force``); reconcile after a new set."""
-        now = self.clock()
-        changed = await asyncio.to_thread(self.policies.check, now, force=force)
-        if changed and self.inventory.listed_at is not None and not self.organization.api_paused:
-            with cycle_logging("reconcile"):
-                await self.reconciler.reconcile(reason="policy reload")
-        return changed
-
-    async def check_token(self) -> None:
-        """Re-read the token file; a new token while the token is refused makes the probe due at once."""
-        if self.token is None or self.token.path is None:
-            return
-        current = await asyncio.to_thread(self.token.get)
-        changed = self._last_token is not None and current != self._last_token
-        self._last_token = current
-        if changed and self.organization.api_paused:
-            log.info("api_token_changed", effect="probing the platform now")
-            self.organization.next_auth_probe = self.clock()
-            await self.probe()
-
-    async def probe(self) -> None:
-        """Send the token probe when it is due (a list of the deployments, then a full cycle)."""
-        if self.organization.auth_probe_due(self.clock()):
-            await self.inventory_cycle(reason="probe")
 
     # --- Running -------------------------------------------------------------------
 

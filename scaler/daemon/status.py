@@ -103,47 +103,17 @@ def deployment_status(
         "status_raw": deployment.status_raw or deployment.status.value,
         "accelerator": deployment.accelerator,
         "accelerator_count": deployment.accelerator_count,
-        "health": {
-            "value": health_label(view.health.value) if view.health else None,
-            "since": iso(view.health.since) if view.health else None,
-            "last_observed": iso(view.health.last_observed) if view.health else None,
-            "pods": view.pods.model_dump() if view.pods is not None else None,
-        },
+        "health": _health(view),
         "policy": resolution.policy if resolution else None,
         "timezone": timezone,
         "conflict": list(resolution.conflict) if resolution else [],
-        "desired": {
-            "state": _state(resolution.desired),
-            "source": resolution.source,
-            "enforce": resolution.enforce,
-        }
-        if resolution
-        else None,
+        "desired": _desired(resolution),
         "drift": _drift(view),
         "last_applied": _applied(view.applied),
-        "next_transition": {
-            "at": iso(view.next_change),
-            "state": _state(next_state.desired) if next_state else None,
-            "source": next_state.source if next_state else None,
-        }
-        if view.next_change is not None
-        else None,
-        "suspension": {
-            "until": iso(view.suspension.until),
-            "reason": view.suspension.reason,
-            "by": view.suspension.created_by,
-            "since": iso(view.suspension.created_at),
-        }
-        if view.suspension is not None
-        else None,
+        "next_transition": _next_transition(view, next_state),
+        "suspension": _suspension(view.suspension),
         "exceptions": [exception_brief(exception) for exception in view.exceptions.covering],
-        "backoff": {
-            "until": iso(view.backoff.until),
-            "failures": view.backoff.failures,
-            "reason": view.backoff.reason,
-        }
-        if view.backoff is not None
-        else None,
+        "backoff": _backoff(view.backoff),
         "skipped": decision.skip if decision is not None else None,
         "waiting": {"result": view.waiting[0], "since": iso(view.waiting[1])} if view.waiting else None,
         "last_action": last_action,
@@ -155,6 +125,49 @@ def deployment_status(
     if view.error:
         entry["error"] = view.error
     return entry
+
+
+def _health(view: DeploymentView) -> dict[str, Any]:
+    health = view.health
+    return {
+        "value": health_label(health.value) if health else None,
+        "since": iso(health.since) if health else None,
+        "last_observed": iso(health.last_observed) if health else None,
+        "pods": view.pods.model_dump() if view.pods is not None else None,
+    }
+
+
+def _desired(resolution: Resolution | None) -> dict[str, Any] | None:
+    if resolution is None:
+        return None
+    return {"state": _state(resolution.desired), "source": resolution.source, "enforce": resolution.enforce}
+
+
+def _next_transition(view: DeploymentView, next_state: Resolution | None) -> dict[str, Any] | None:
+    if view.next_change is None:
+        return None
+    return {
+        "at": iso(view.next_change),
+        "state": _state(next_state.desired) if next_state else None,
+        "source": next_state.source if next_state else None,
+    }
+
+
+def _suspension(suspension: Suspension | None) -> dict[str, Any] | None:
+    if suspension is None:
+        return None
+    return {
+        "until": iso(suspension.until),
+        "reason": suspension.reason,
+        "by": suspension.created_by,
+        "since": iso(suspension.created_at),
+    }
+
+
+def _backoff(backoff: Backoff | None) -> dict[str, Any] | None:
+    if backoff is None:
+        return None
+    return {"until": iso(backoff.until), "failures": backoff.failures, "reason": backoff.reason}
 
 
 def exception_state(state: str | None) -> str | dict[str, int] | None:

@@ -101,7 +101,7 @@ class HealthChanges:
     def _snapshot(daemon: Daemon, now: datetime) -> _Polled:
         """What a poll at ``now`` would observe."""
         inventory = daemon.inventory.deployments
-        due = daemon.health.due(inventory.values(), daemon.watched(), now)
+        due = daemon.health.due(inventory.values(), daemon.intake.watched(), now)
         return _Polled(
             due=frozenset(deployment.deployment_id for deployment in due),
             scaled_down=frozenset(

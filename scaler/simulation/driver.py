@@ -408,7 +408,7 @@ def _health_rules_may_act(daemon: Daemon) -> set[UUID]:
     """The deployments governed by health rules with one in force, a restart due, or health that is
     not Healthy (or not yet read)."""
     chosen = set()
-    for deployment_id in daemon.watched():
+    for deployment_id in daemon.intake.watched():
         view = daemon.board.views.get(deployment_id)
         if (
             view is None

@@ -234,7 +234,7 @@ async def test_a_cycle_whose_instant_is_older_than_the_last_decision_stands_down
 ) -> None:
     """Should the clock ever return an instant before the last decision, the cycle sends nothing and says why."""
     harness, _ = stalled_harness(make_harness, STOP_WINDOW, start=at_utc(MONDAY, "05:45"))
-    harness.daemon.reconciler.last_decided_at = at_utc(MONDAY, "06:00")
+    harness.daemon.reconciler.instants.last = at_utc(MONDAY, "06:00")
     summary = await harness.cycle()
     assert ("stale instant", []) == (summary.error, harness.calls())
 
