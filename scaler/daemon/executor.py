@@ -2,8 +2,10 @@
 
 Which plans of a cycle go out and which wait (the gates, the budget, most urgent first) is
 :mod:`scaler.daemon.admission`'s answer; blocked and deferred plans are recorded, logged and
-counted once, not every cycle. What follows a failed call (backoff, pause, wallet block,
-forgetting, outcome unknown) is :mod:`scaler.daemon.consequences`'s; the executor applies it.
+counted once, not every cycle (:mod:`scaler.daemon.waiting`). The calls of a step are sent by
+:mod:`scaler.daemon.sending`; what follows a failed call (backoff, pause, wallet block,
+forgetting, outcome unknown) is :mod:`scaler.daemon.consequences`'s answer, applied by
+:mod:`scaler.daemon.failed_calls`.
 
 - **Fencing**: every call is sent only while ``may_act()`` holds (the leader elector's
   lease; always true for a single instance): checked before each action is recorded and
@@ -33,76 +35,29 @@ from what the platform reports, even when it has changed back to what was applie
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 import structlog
 
-from scaler.daemon.admission import OPEN_GATES, Admitted, Held, Passage, Waiting, admit
+from scaler.daemon.admission import OPEN_GATES, Admitted, Passage, Waiting, admit
 from scaler.daemon.clock import Clock
-from scaler.daemon.consequences import Consequence, consequence_of
-from scaler.daemon.dry_run import DryRunOverlay
 from scaler.daemon.decide import STARTSTOP_ACTIONS, Plan, Step, applied_state_of
-from scaler.daemon.journal import ActionReport, Journal, Outcome
+from scaler.daemon.dry_run import DryRunOverlay
+from scaler.daemon.execution import Execution, Recheck, always
+from scaler.daemon.failed_calls import FailedCalls
+from scaler.daemon.journal import Journal, Outcome
 from scaler.daemon.organization import OrganizationState
+from scaler.daemon.sending import STATUS_AFTER, StepFailed, send_step
 from scaler.daemon.store_access import StoreAccess
+from scaler.daemon.waiting import WaitingBook, report_held
 from scaler.metrics import Metrics
 from scaler.simplismart.client import SimplismartClient
-from scaler.simplismart.errors import SimplismartError
-from scaler.simplismart.models import DeploymentStatus
-from scaler.store import ActionIntent, ActionOutcome, AppliedState, Backoff, StoreError
+from scaler.store import ActionOutcome, Backoff, StoreError
 
 log = structlog.get_logger()
-
-Recheck = Callable[[Plan], Awaitable[str | None]]
-"""Asked before each call: why the plan no longer stands (``None``: it still does)."""
-
-#: The status a deployment shows once a successful action has taken effect.
-STATUS_AFTER = {
-    "stop": DeploymentStatus.SCALED_DOWN,
-    "start": DeploymentStatus.DEPLOYED,
-    "restart": DeploymentStatus.DEPLOYED,
-    "delete": DeploymentStatus.DELETING,
-}
-
-def always() -> bool:
-    """The default fence: a single instance may always act."""
-    return True
-
-
-@dataclass
-class Execution:
-    """Everything a cycle's plans changed, for the reconciler to take into account."""
-
-    reports: list[ActionReport] = field(default_factory=list)
-    applied: dict[UUID, AppliedState] = field(default_factory=dict)
-    """New applied states (notes included); in a dry run, the in-memory ones."""
-    restarted: dict[UUID, tuple[str, datetime]] = field(default_factory=dict)
-    """Deployments restarted by a health rule: the rule and when (for ``record_restart``)."""
-    statuses: dict[UUID, DeploymentStatus] = field(default_factory=dict)
-    """The status each deployment shows after the actions that succeeded."""
-    gone: set[UUID] = field(default_factory=set)
-    """Deployments the platform no longer has (404): forgotten."""
-    backoffs: dict[UUID, Backoff | None] = field(default_factory=dict)
-    """Backoffs set (after a refusal) or cleared (``None``, after a success)."""
-    state_unknown: set[UUID] = field(default_factory=set)
-    """Deployments whose applied state was forgotten: a call's outcome is unknown."""
-    unrecorded: bool = False
-    """An outcome could not be written: some action stays pending until recovery."""
-
-
-class _StepFailed(Exception):
-    """A step's call failed; ``stopped`` when a restart's stop went out before its start failed."""
-
-    def __init__(self, error: SimplismartError, *, stopped: bool = False) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.stopped = stopped
-
 
 class Executor:
     """Sends the calls of plans, safely and visibly (see the module's docstring)."""
@@ -132,26 +87,21 @@ class Executor:
         """Set on shutdown: no new action starts; calls in flight finish."""
         self.journal = Journal(store=store, metrics=metrics, clock=clock, dry_run=overlay.dry_run)
         self._locks: dict[UUID, asyncio.Lock] = {}
-        self._waiting: dict[tuple[UUID, str], tuple[tuple[object, ...], datetime]] = {}
-        """Each plan slot's pending plan (key) and when it was first decided."""
-        self._reported: dict[tuple[UUID, str], tuple[object, ...]] = {}
-        """The last deferred or blocked report of each deployment: (plan key, result, why)."""
+        self.waiting = WaitingBook()
+        self._failures = FailedCalls(journal=self.journal, organization=organization, clock=clock, forget=self.forget)
 
     @property
     def waiting_deployments(self) -> set[UUID]:
-        """The deployments with a plan remembered as waiting (deferred or blocked) or reported as such."""
-        return {deployment_id for deployment_id, _ in {*self._waiting, *self._reported}}
+        """The deployments with a plan waiting (deferred or blocked) or reported as such."""
+        return self.waiting.deployments
 
     def waiting_since(self, deployment_id: UUID) -> datetime | None:
         """When the state plan now pending for ``deployment_id`` was first decided (deferred or blocked), if any."""
-        entry = self._waiting.get((deployment_id, "state")) or self._waiting.get((deployment_id, "expiry"))
-        return entry[1] if entry else None
+        return self.waiting.since(deployment_id)
 
     def forget(self, deployment_id: UUID) -> None:
         """Drop what the executor remembers about a deployment that is gone."""
-        for slot in ((deployment_id, "state"), (deployment_id, "expiry")):
-            self._waiting.pop(slot, None)
-            self._reported.pop(slot, None)
+        self.waiting.forget(deployment_id)
         self._overlay.forget(deployment_id)
         self._locks.pop(deployment_id, None)
 
@@ -180,20 +130,14 @@ class Executor:
         """
         execution = Execution()
         backoffs = backoffs or {}
-        if every_deployment or covering:
-            planned = {plan.slot for plan in plans}
-            remembered = {*self._waiting, *self._reported}
-            for slot in [key for key in remembered if key not in planned and (every_deployment or key[0] in covering)]:
-                self._waiting.pop(slot, None)
-                self._reported.pop(slot, None)
-        waiting = [Waiting(plan, self._note_waiting(plan, now)) for plan in plans]
+        self.waiting.settle(plans, every_deployment=every_deployment, covering=covering)
+        waiting = [Waiting(plan, self.waiting.note(plan, now)) for plan in plans]
         gates = OPEN_GATES if not self._sends else self._organization.gates(now)
         admission = admit(waiting, gates=gates, budget=self.max_actions_per_cycle)
         going = admission.admitted
         for admitted in going:
             self._organization.take_probes(admitted.passage)
-        held = admission.held
-        await self._report_held(held, now, execution)
+        execution.reports.extend(await report_held(admission.held, now, book=self.waiting, journal=self.journal))
         first_ids = await self._write_ahead(going, now)
         outcomes = await asyncio.gather(
             *(
@@ -247,43 +191,6 @@ class Executor:
             return {}
         return {id(plan): action_id for plan, action_id in zip(sending, ids, strict=True)}
 
-    def _note_waiting(self, plan: Plan, now: datetime) -> datetime:
-        entry = self._waiting.get(plan.slot)
-        if entry is None or entry[0] != plan.key:
-            entry = (plan.key, now)
-            self._waiting[plan.slot] = entry
-        return entry[1]
-
-    def _done(self, plan: Plan) -> None:
-        """The plan ran: it no longer waits, and a later identical plan is reported again."""
-        self._waiting.pop(plan.slot, None)
-        self._reported.pop(plan.slot, None)
-
-    async def _report_held(self, held: list[Held], now: datetime, execution: Execution) -> None:
-        """Record, log and count deferred and blocked plans, each once while it stays the same."""
-        entries: list[tuple[ActionIntent, ActionOutcome]] = []
-        fresh: list[tuple[Plan, Step, str, str]] = []
-        for entry in held:
-            plan, result, why = entry.plan, entry.result, entry.why
-            new = self._reported.get(plan.slot) != (plan.key, result, why)
-            for step in plan.steps:
-                report = replace(
-                    self.journal.report(plan, step, Outcome(result, message=why), now, new=new),
-                    by_configuration=plan.blocked is not None,
-                )
-                execution.reports.append(report)
-                if new:
-                    entries.append((self.journal.intent(plan, step, now, last=False), ActionOutcome(result, now, why)))
-                    fresh.append((plan, step, result, why))
-        if not entries:
-            return
-        if await self.journal.record(entries) is None:
-            return
-        for plan, step, result, why in fresh:
-            self._reported[plan.slot] = (plan.key, result, why)
-            self.journal.count(plan, step, Outcome(result))
-            self.journal.log(plan, step, Outcome(result, message=why))
-
     # --- One plan --------------------------------------------------------------
 
     async def _run(
@@ -316,74 +223,86 @@ class Executor:
         first_action_id: int | None,
         recheck: Recheck | None = None,
     ) -> None:
+        """Send the steps of ``plan`` in order, each recorded before its call and finished after it."""
         deployment_id = plan.deployment.deployment_id
         for index, step in enumerate(plan.steps):
-            last = index == len(plan.steps) - 1
-            action_id = first_action_id if index == 0 else None
+            action_id = await self._cleared(plan, index, now, first_action_id if index == 0 else None, recheck)
             if action_id is None:
-                if self.stopping or not self.may_act():
-                    self._not_started(plan, step)
-                    return
-                begun = await self.journal.begin([self.journal.intent(plan, step, now, last=last)])
-                if begun is None:
-                    return
-                action_id = begun[0]
-            if self.stopping or not self.may_act():
-                why = "shutting down" if self.stopping else "this instance may no longer act"
-                await self.journal.finish(action_id, plan, step, Outcome("deferred", message=f"not sent: {why}"))
-                return
-            changed = await self._recheck(recheck, plan)
-            if changed is not None:
-                await self.journal.finish(action_id, plan, step, Outcome("deferred", message=f"not sent: {changed}"))
                 return
             try:
-                message, request_id = await self._send(step, deployment_id)
-            except _StepFailed as failure:
-                finished = self._clock()
-                consequence = consequence_of(
-                    step, failure.error, stopped=failure.stopped, backoff=backoff, at=finished
-                )
-                if consequence.not_sent:
-                    # Leadership was lost between the check above and the first attempt: nothing left.
-                    not_sent = Outcome("deferred", message=f"not sent: {consequence.message}")
-                    await self.journal.finish(action_id, plan, step, not_sent)
-                    return
-                await self._failed(plan, step, action_id, failure, consequence, finished, now, execution)
+                message, request_id = await send_step(self._client, step, deployment_id)
+            except StepFailed as failure:
+                await self._failures.settle(plan, step, action_id, failure, backoff=backoff, now=now, execution=execution)
                 return
-            finished = self._clock()
-            applied = None
-            if plan.target is not None:  # each completed call is on record: an interrupted plan resumes after it
-                applied = applied_state_of(
-                    plan.target,
-                    at=finished,
-                    policy=plan.policy,
-                    source=plan.source,
-                    decided_at=now,
-                    remaining=tuple(later.action for later in plan.steps[index + 1 :]),
-                )
-            outcome = Outcome("success", message=message, request_id=request_id, applied=applied)
-            recorded = await self.journal.finish(action_id, plan, step, outcome)
-            if not recorded:
-                execution.unrecorded = True
+            outcome = Outcome("success", message=message, request_id=request_id)
+            if not await self._succeeded(plan, index, action_id, outcome, now, execution):
                 return
-            execution.reports.append(self.journal.report(plan, step, outcome, now, action_id=action_id))
-            if step.action in STATUS_AFTER:
-                execution.statuses[deployment_id] = STATUS_AFTER[step.action]
-            if plan.increases_spend:
-                self._organization.spend_accepted(finished)
-            if step.action in STARTSTOP_ACTIONS:
-                self._organization.org_id_accepted(finished)
-            if applied is not None:
-                execution.applied[deployment_id] = replace(applied, action_id=action_id)
-            if step.action == "restart" and plan.restart_rule is not None:
-                execution.restarted[deployment_id] = (plan.restart_rule, now)
-        self._done(plan)
+        self.waiting.done(plan)
         if backoff is not None:
             try:
                 await self.journal.failures().write("clear_backoff", deployment_id)
             except StoreError:
                 return  # reported; the backoff stays on record and ends by itself
             execution.backoffs[deployment_id] = None
+
+    async def _cleared(
+        self, plan: Plan, index: int, now: datetime, action_id: int | None, recheck: Recheck | None
+    ) -> int | None:
+        """The action id of step ``index`` once it may be sent (recorded pending first when ``action_id``
+        is ``None``); ``None`` when it is not sent (shutting down, no longer leading, an exception
+        written since, the store failing)."""
+        step = plan.steps[index]
+        if action_id is None:
+            if self.stopping or not self.may_act():
+                self._not_started(plan, step)
+                return None
+            begun = await self.journal.begin([self.journal.intent(plan, step, now, last=index == len(plan.steps) - 1)])
+            if begun is None:
+                return None
+            action_id = begun[0]
+        if self.stopping or not self.may_act():
+            why = "shutting down" if self.stopping else "this instance may no longer act"
+            await self.journal.finish(action_id, plan, step, Outcome("deferred", message=f"not sent: {why}"))
+            return None
+        changed = await self._recheck(recheck, plan)
+        if changed is not None:
+            await self.journal.finish(action_id, plan, step, Outcome("deferred", message=f"not sent: {changed}"))
+            return None
+        return action_id
+
+    async def _succeeded(
+        self, plan: Plan, index: int, action_id: int, sent: Outcome, now: datetime, execution: Execution
+    ) -> bool:
+        """Record step ``index`` of ``plan`` as done (``sent``: what the platform answered) with the applied
+        state it completes; return whether it was recorded (the plan goes on only then)."""
+        step, deployment_id = plan.steps[index], plan.deployment.deployment_id
+        finished = self._clock()
+        applied = None
+        if plan.target is not None:  # each completed call is on record: an interrupted plan resumes after it
+            applied = applied_state_of(
+                plan.target,
+                at=finished,
+                policy=plan.policy,
+                source=plan.source,
+                decided_at=now,
+                remaining=tuple(later.action for later in plan.steps[index + 1 :]),
+            )
+        outcome = replace(sent, applied=applied)
+        if not await self.journal.finish(action_id, plan, step, outcome):
+            execution.unrecorded = True
+            return False
+        execution.reports.append(self.journal.report(plan, step, outcome, now, action_id=action_id))
+        if step.action in STATUS_AFTER:
+            execution.statuses[deployment_id] = STATUS_AFTER[step.action]
+        if plan.increases_spend:
+            self._organization.spend_accepted(finished)
+        if step.action in STARTSTOP_ACTIONS:
+            self._organization.org_id_accepted(finished)
+        if applied is not None:
+            execution.applied[deployment_id] = replace(applied, action_id=action_id)
+        if step.action == "restart" and plan.restart_rule is not None:
+            execution.restarted[deployment_id] = (plan.restart_rule, now)
+        return True
 
     async def _recheck(self, recheck: Recheck | None, plan: Plan) -> str | None:
         """Why ``plan`` no longer stands, by ``recheck``. Fail safe: when the store cannot say whether an
@@ -411,107 +330,6 @@ class Executor:
             why="shutting down" if self.stopping else "this instance may not act",
         )
 
-    async def _send(self, step: Step, deployment_id: UUID) -> tuple[str, str | None]:
-        """Send the call(s) of ``step``; return the platform's message and the request id.
-
-        Raises :class:`_StepFailed` with the client's error.
-        """
-        client = self._client
-        try:
-            if step.action == "update_replicas":
-                answer: Any = await client.update_replicas(deployment_id, step.min_replicas, step.max_replicas)
-            elif step.action == "stop":
-                answer = await client.stop(deployment_id)
-            elif step.action == "start":
-                answer = await client.start(deployment_id)
-            elif step.action == "delete":
-                answer = await client.delete(deployment_id)
-            else:
-                stopped = await client.stop(deployment_id)
-                try:
-                    answer = await client.start(deployment_id)
-                except SimplismartError as error:
-                    raise _StepFailed(error, stopped=True) from None
-                return f"{stopped.message}; {answer.message}".strip("; "), answer.request_id
-        except SimplismartError as error:
-            raise _StepFailed(error) from None
-        return answer.message, answer.request_id
-
-    async def _failed(
-        self,
-        plan: Plan,
-        step: Step,
-        action_id: int,
-        failure: _StepFailed,
-        consequence: Consequence,
-        finished: datetime,
-        now: datetime,
-        execution: Execution,
-    ) -> None:
-        """Apply what follows the failed ``step`` (``consequence``), then record, report and log it."""
-        error = failure.error
-        deployment_id = plan.deployment.deployment_id
-        message = consequence.message
-        if consequence.pause == "token":
-            self._organization.auth_refused(finished, error)
-        elif consequence.pause == "wallet":
-            self._organization.wallet_refused(finished, error)
-        elif consequence.pause == "org_id":
-            self._organization.org_id_refused(finished, error)
-        if consequence.forget:
-            execution.gone.add(deployment_id)
-        backoff_recorded = False
-        if consequence.backoff is not None:
-            new = consequence.backoff
-            try:
-                execution.backoffs[deployment_id] = await self.journal.failures().write(
-                    "set_backoff", deployment_id, new.until, new.failures, new.reason
-                )
-                backoff_recorded = True
-            except StoreError:
-                backoff_recorded = False  # reported; the failure is logged without its backoff
-        unknown = consequence.state_unknown
-        outcome = Outcome(
-            "error",
-            message=message,
-            request_id=error.request_id,
-            error_reason=error.reason,
-            consequence=consequence.summary(backoff_recorded=backoff_recorded),
-            state_unknown=unknown,
-        )
-        recorded = await self.journal.finish(action_id, plan, step, outcome)
-        if recorded and unknown:
-            execution.state_unknown.add(deployment_id)
-        if failure.stopped:
-            await self._note_stopped_by_restart(plan, finished, now, execution)
-        if not recorded:
-            execution.unrecorded = True
-            return
-        execution.reports.append(self.journal.report(plan, step, outcome, now, action_id=action_id))
-        if consequence.forget:
-            with contextlib.suppress(StoreError):  # reported; the store forgets it at the next 404
-                await self.journal.failures().write("forget", deployment_id)
-            self.forget(deployment_id)
-
-    async def _note_stopped_by_restart(self, plan: Plan, at: datetime, now: datetime, execution: Execution) -> None:
-        """A restart stopped the deployment and could not start it: remember it as stopped.
-
-        The next cycle then sees the desired (running) state differ from what was applied
-        and starts it, instead of leaving it stopped because "running" was applied before.
-        """
-        deployment_id = plan.deployment.deployment_id
-        state = AppliedState(
-            kind="stopped", applied_at=at, policy=plan.policy, rule=plan.rule, source=plan.source, decided_at=now
-        )
-        execution.statuses[deployment_id] = DeploymentStatus.SCALED_DOWN
-        if plan.restart_rule is not None:
-            execution.restarted[deployment_id] = (plan.restart_rule, at)
-        try:
-            await self.journal.failures().write("set_applied", deployment_id, state)
-        except StoreError:
-            return
-        execution.applied[deployment_id] = state
-
     async def _note(self, plan: Plan, now: datetime, execution: Execution) -> None:
         """Record the target as applied without a call: the deployment is already that way."""
         assert plan.target is not None
@@ -525,7 +343,7 @@ class Executor:
         else:
             self._overlay.note_applied(deployment_id, state)
         execution.applied[deployment_id] = state
-        self._done(plan)
+        self.waiting.done(plan)
         log.info(
             "state_noted",
             deployment=plan.deployment.deployment_name,
@@ -561,4 +379,4 @@ class Executor:
             execution.applied[plan.deployment.deployment_id] = state
         if plan.restart_rule is not None:
             execution.restarted[plan.deployment.deployment_id] = (plan.restart_rule, now)
-        self._done(plan)
+        self.waiting.done(plan)

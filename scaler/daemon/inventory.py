@@ -17,7 +17,7 @@ from uuid import UUID
 import httpx
 import structlog
 
-from scaler.daemon.executor import Execution
+from scaler.daemon.execution import Execution
 from scaler.daemon.organization import OrganizationState
 from scaler.daemon.store_access import StoreAccess
 from scaler.metrics import Metrics

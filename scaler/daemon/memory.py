@@ -16,7 +16,7 @@ from uuid import UUID
 
 from scaler.daemon.dry_run import DryRunOverlay
 from scaler.daemon.exception_watch import Revision
-from scaler.daemon.executor import Execution
+from scaler.daemon.execution import Execution
 from scaler.store import AppliedState, Backoff, ExceptionRecord, HealthTrack, Store
 
 

@@ -37,7 +37,8 @@ from scaler.daemon.clock import Clock, DecisionInstants, unix_seconds
 from scaler.daemon.decide import Decision, Plan, decide
 from scaler.daemon.dry_run import DryRunOverlay
 from scaler.daemon.exception_watch import PlanRecheck, RevisionReader
-from scaler.daemon.executor import Execution, Executor, always
+from scaler.daemon.execution import Execution, always
+from scaler.daemon.executor import Executor
 from scaler.daemon.health import HealthPoller
 from scaler.daemon.health_intake import HealthIntake
 from scaler.daemon.health_hold import HealthHold

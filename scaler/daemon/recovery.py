@@ -38,7 +38,8 @@ from uuid import UUID
 import structlog
 
 from scaler.daemon.decide import Plan, Step, applied_state_of
-from scaler.daemon.executor import Execution, Executor
+from scaler.daemon.execution import Execution
+from scaler.daemon.executor import Executor
 from scaler.policy import DesiredState
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.errors import InvalidRequest, NotFound, SimplismartError

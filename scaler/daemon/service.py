@@ -40,7 +40,7 @@ import structlog
 from scaler import __version__
 from scaler.daemon.board import CycleSummary
 from scaler.daemon.clock import Clock, SteadyClock, system_clock
-from scaler.daemon.executor import always
+from scaler.daemon.execution import always
 from scaler.daemon.http import BackgroundServer, create_http_app, listen
 from scaler.daemon.jobs import Jobs
 from scaler.daemon.parts import Basics, build_notifier, build_parts, build_status

@@ -26,7 +26,7 @@ from uuid import UUID
 import structlog
 
 from scaler.daemon.clock import iso
-from scaler.daemon.executor import Execution
+from scaler.daemon.execution import Execution
 from scaler.metrics import Metrics
 from scaler.policy import PolicySet, match_policies
 from scaler.policy.leadtime import KEPT_STARTUPS, lead_times_in_use, learned_lead_times

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from prometheus_client import CollectorRegistry
 
-from scaler.daemon.executor import always
+from scaler.daemon.execution import always
 from scaler.daemon.board import CycleSummary
 from scaler.daemon.service import Daemon
 from scaler.metrics import Metrics

@@ -11,7 +11,7 @@ from structlog.testing import capture_logs
 from scaler.daemon.clock import DecisionInstants
 from scaler.daemon.decide import Decision, Plan, Step
 from scaler.daemon.dry_run import DryRunOverlay
-from scaler.daemon.executor import Execution
+from scaler.daemon.execution import Execution
 from scaler.daemon.health_hold import HealthHold
 from scaler.daemon.memory import Memory
 from scaler.policy import DesiredState

@@ -9,7 +9,7 @@ from uuid import UUID
 import pytest
 from prometheus_client import CollectorRegistry
 
-from scaler.daemon.executor import Execution
+from scaler.daemon.execution import Execution
 from scaler.daemon.journal import ActionReport
 from scaler.daemon.startups import StartupLearner
 from scaler.metrics import Metrics

@@ -25,7 +25,7 @@ from uuid import UUID
 import structlog
 
 from scaler.daemon.clock import Clock, iso
-from scaler.daemon.executor import always
+from scaler.daemon.execution import always
 from scaler.daemon.notify.delivery import Delivery
 from scaler.daemon.notify.notice import Notice, reduction, upcoming_text
 from scaler.daemon.organization import OrganizationState
