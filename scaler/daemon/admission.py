@@ -1,6 +1,6 @@
 """Admission: which of a cycle's plans go out now and which wait, and why. Pure: from values alone.
 
-Plans are taken most urgent first (:func:`scaler.daemon.decide.urgency`: money-saving
+Plans are taken most urgent first (:func:`scaler.daemon.calls.urgency`: money-saving
 first, then the plan waiting longest):
 
 - **Blocked by configuration**: a plan decided ``blocked`` (an expiry that may not delete)
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from scaler.daemon.decide import Plan, urgency
+from scaler.daemon.calls import Calls, urgency
 
 GateState = Literal["open", "probe_due", "closed"]
 """``open``: no pause. ``probe_due``: paused, but the probe may go (to the most urgent plan it
@@ -69,7 +69,7 @@ OPEN = Passage()
 class Waiting:
     """A plan of this cycle and when it was first decided (earlier cycles' deferrals included)."""
 
-    plan: Plan
+    plan: Calls
     since: datetime
 
 
@@ -77,7 +77,7 @@ class Waiting:
 class Admitted:
     """A plan that goes out this cycle, and how it passed the gates."""
 
-    plan: Plan
+    plan: Calls
     passage: Passage = OPEN
 
 
@@ -85,7 +85,7 @@ class Admitted:
 class Held:
     """A plan that waits: ``blocked`` (by configuration or a gate) or ``deferred`` (the budget), and why."""
 
-    plan: Plan
+    plan: Calls
     result: HeldResult
     why: str
 
@@ -116,7 +116,7 @@ def admit(waiting: Sequence[Waiting], *, gates: Gates, budget: int) -> Admission
     """
     ordered = [entry.plan for entry in sorted(waiting, key=lambda entry: urgency(entry.plan, entry.since))]
     admission = Admission()
-    open_plans: list[Plan] = []
+    open_plans: list[Calls] = []
     for plan in ordered:
         if plan.blocked is not None:
             admission.held.append(Held(plan, "blocked", plan.blocked))
@@ -127,7 +127,7 @@ def admit(waiting: Sequence[Waiting], *, gates: Gates, budget: int) -> Admission
     return admission
 
 
-def _through_gates(plans: list[Plan], gates: Gates, held: list[Held]) -> list[Admitted]:
+def _through_gates(plans: list[Calls], gates: Gates, held: list[Held]) -> list[Admitted]:
     """Pass ``plans``, most urgent first, through ``gates``; append the ones held to ``held``.
 
     Each probe goes to the first plan its gate holds; a plan that takes the organization id's

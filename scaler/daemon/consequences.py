@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from scaler.daemon.clock import iso
-from scaler.daemon.decide import Step
+from scaler.daemon.calls import Step
 from scaler.simplismart.errors import (
     AuthenticationError,
     ClientValidationError,

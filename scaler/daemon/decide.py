@@ -1,4 +1,5 @@
-"""What to do with one deployment, decided without I/O: the engine's answer in, a plan of calls out.
+"""What to do with one deployment, decided without I/O: the engine's answer in, the calls to make
+(:class:`~scaler.daemon.calls.Calls`) out.
 
 :func:`decide` takes the engine's :class:`~scaler.policy.Resolution` for a deployment,
 what the scaler last applied to it (the store's memory), what the platform reports
@@ -27,13 +28,7 @@ goes on.
 status but DEPLOYED and SCALED_DOWN (DEPLOYING, FAILED, DELETING, DELETED, unknown).
 While a backoff runs, plans that increase spend wait; plans that save money go on.
 
-**Urgency** (:func:`urgency`), most urgent first: plans that save money (stops,
-scale-downs) before those that increase spend (starts, scale-ups, restarts), and
-deletions last (irreversible, and never time-critical); within each, the plan waiting
-longest (a plan deferred in an earlier cycle goes before new ones); then by name.
-Whether a plan saves or spends is judged against the last applied bounds, or, when
-they are unknown, the policy's default bounds (its lowest state when the default has
-none): a stop or a scale-down never waits for a blocked wallet or a quota backoff.
+How urgent the calls are is :mod:`scaler.daemon.calls`' answer.
 """
 
 from __future__ import annotations
@@ -41,129 +36,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Literal
-from uuid import UUID
 
+from scaler.daemon.calls import Calls, CallsKind, Step, applied_text
 from scaler.daemon.clock import iso
 from scaler.policy import DesiredState, Resolution
 from scaler.simplismart.models import ACTIVE_STATUSES, Deployment, DeploymentStatus
 from scaler.store.records import AppliedState, Backoff
-from scaler.vocabulary import ActionName
-PlanKind = Literal["first_sight", "change", "complete", "drift", "resume", "restart", "expire"]
-
-#: The actions sent through the platform's startstop endpoint (a restart is a stop, then a start).
-STARTSTOP_ACTIONS = frozenset({"start", "stop", "restart"})
-
-#: Urgency classes: lower goes first.
-SAVES_MONEY, INCREASES_SPEND, DELETES = 0, 1, 2
-
-
-@dataclass(frozen=True)
-class Step:
-    """One action of a plan: one audit record (``restart`` sends two calls: stop, then start)."""
-
-    action: ActionName
-    min_replicas: int | None = None
-    max_replicas: int | None = None
-
-    @property
-    def parameters(self) -> dict[str, int]:
-        """The call's parameters (replica bounds for ``update_replicas``)."""
-        if self.min_replicas is None or self.max_replicas is None:
-            return {}
-        return {"min_replicas": self.min_replicas, "max_replicas": self.max_replicas}
-
-    def describe(self) -> str:
-        """Return ``stop`` or ``update_replicas min=1 max=3``."""
-        if self.min_replicas is None:
-            return self.action
-        return f"{self.action} min={self.min_replicas} max={self.max_replicas}"
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What to do with one deployment: its steps in order and the state they establish.
-
-    ``target`` is recorded as the applied state when the last step succeeds (``None``:
-    the applied state does not change, as for a restart or a deletion). A plan without
-    steps only notes ``target`` as applied (the deployment is already that way). A
-    ``blocked`` plan is reported and never carried out.
-    """
-
-    deployment: Deployment
-    kind: PlanKind
-    steps: tuple[Step, ...]
-    target: DesiredState | None
-    previous: AppliedState | None
-    policy: str
-    source: str
-    reason: str
-    restart_rule: str | None = None
-    blocked: str | None = None
-    spend_reference: tuple[int, int] | None = None
-    """The bounds compared with when the applied bounds are unknown (see :func:`_raises_bounds`)."""
-
-    @property
-    def rule(self) -> str | None:
-        """The window or health rule behind the plan (``None`` for the default)."""
-        if self.restart_rule is not None:
-            return self.restart_rule
-        return self.source.split(":", 1)[1] if ":" in self.source else None
-
-    @property
-    def increases_spend(self) -> bool:
-        """Whether a step starts something or raises replica bounds (paused while the wallet is blocked
-        or a quota refusal backs the deployment off); stops and scale-downs never wait for either."""
-        for step in self.steps:
-            if step.action in ("start", "restart"):
-                return True
-            if step.action == "update_replicas" and _raises_bounds(self.previous, step, self.spend_reference):
-                return True
-        return False
-
-    @property
-    def sends_startstop(self) -> bool:
-        """Whether a step goes through startstop (paused while the platform refuses SCALER_ORG_ID)."""
-        return any(step.action in STARTSTOP_ACTIONS for step in self.steps)
-
-    @property
-    def urgency_class(self) -> int:
-        """:data:`SAVES_MONEY`, :data:`INCREASES_SPEND` or :data:`DELETES`."""
-        if any(step.action == "delete" for step in self.steps):
-            return DELETES
-        return INCREASES_SPEND if self.increases_spend else SAVES_MONEY
-
-    @property
-    def slot(self) -> tuple[UUID, str]:
-        """Which of a deployment's concerns the plan serves: its state, or its expiry (they are reported apart)."""
-        return (self.deployment.deployment_id, "expiry" if self.kind == "expire" else "state")
-
-    @property
-    def key(self) -> tuple[object, ...]:
-        """Identifies the plan across cycles: the same key is reported (deferred, blocked) once."""
-        target = self.target.describe() if self.target is not None else None
-        return (self.deployment.deployment_id, self.kind, tuple(self.steps), target, self.blocked)
-
-    def from_text(self) -> str:
-        """The state before the plan, for logs: the last applied state, or ``unknown``."""
-        if self.previous is None:
-            return "unknown"
-        return _applied_text(self.previous)
-
-    def to_text(self) -> str:
-        """The state after the plan, for logs."""
-        if self.target is not None:
-            return self.target.describe()
-        if any(step.action == "delete" for step in self.steps):
-            return "deleted"
-        return "restarted"
-
-
 @dataclass(frozen=True)
 class Decision:
     """The plans for one deployment, or why nothing is done (``skip``)."""
 
-    plans: tuple[Plan, ...] = ()
+    plans: tuple[Calls, ...] = ()
     skip: str | None = None
 
 
@@ -186,35 +69,15 @@ def decide(
     :attr:`~scaler.policy.Policy.spend_reference`, which a change of bounds is compared
     with when the applied bounds are unknown.
     """
-    if resolution.suspended:
-        return Decision(skip=f"suspended until {iso(resolution.next_change)}")
-    if resolution.grace_until is not None:
-        return Decision(skip=f"grace period until {iso(resolution.grace_until)}: a new deployment is left alone")
-    if resolution.conflict:
-        return Decision(skip=f"conflict between policies {', '.join(resolution.conflict)}")
-    if resolution.policy is None:
-        return Decision(skip="no policy governs it")
-    if deployment.status not in ACTIVE_STATUSES:
-        label = deployment.status_raw or deployment.status.value
-        return Decision(skip=f"status {label}: the scaler acts only on DEPLOYED and SCALED_DOWN deployments")
-
-    plans: list[Plan] = []
+    skip = _skipped(deployment, resolution)
+    if skip is not None:
+        return Decision(skip=skip)
+    plans: list[Calls] = []
     if resolution.expire_at is not None and now >= resolution.expire_at:
-        expiry = Plan(
-            deployment=deployment,
-            kind="expire",
-            steps=(Step("delete"),),
-            target=None,
-            previous=applied,
-            policy=resolution.policy,
-            source="expire",
-            reason=f"expired at {iso(resolution.expire_at)}",
-            blocked=None if allow_delete else "deletion is not allowed (SCALER_ALLOW_DELETE is false)",
-        )
+        expiry = _expiry(deployment, resolution, resolution.expire_at, applied=applied, allow_delete=allow_delete)
         if allow_delete:
             return Decision(plans=(expiry,))
         plans.append(expiry)
-
     convergence = _converge(
         deployment,
         resolution,
@@ -226,19 +89,7 @@ def decide(
     if convergence is not None:
         plans.append(convergence)
     elif resolution.restart_due is not None and deployment.status is DeploymentStatus.DEPLOYED:
-        plans.append(
-            Plan(
-                deployment=deployment,
-                kind="restart",
-                steps=(Step("restart"),),
-                target=None,
-                previous=applied,
-                policy=resolution.policy,
-                source=f"health:{resolution.restart_due}",
-                reason=f"health rule {resolution.restart_due} asks for a restart",
-                restart_rule=resolution.restart_due,
-            )
-        )
+        plans.append(_restart(deployment, resolution, resolution.restart_due, applied=applied))
 
     if backoff is not None and now < backoff.until:
         waiting = [plan for plan in plans if plan.increases_spend and plan.blocked is None]
@@ -254,6 +105,59 @@ def decide(
     return Decision(skip=None)
 
 
+def _skipped(deployment: Deployment, resolution: Resolution) -> str | None:
+    """Why nothing is done with ``deployment`` whatever it shows (``None``: it is decided for)."""
+    if resolution.suspended:
+        return f"suspended until {iso(resolution.next_change)}"
+    if resolution.grace_until is not None:
+        return f"grace period until {iso(resolution.grace_until)}: a new deployment is left alone"
+    if resolution.conflict:
+        return f"conflict between policies {', '.join(resolution.conflict)}"
+    if resolution.policy is None:
+        return "no policy governs it"
+    if deployment.status not in ACTIVE_STATUSES:
+        label = deployment.status_raw or deployment.status.value
+        return f"status {label}: the scaler acts only on DEPLOYED and SCALED_DOWN deployments"
+    return None
+
+
+def _expiry(
+    deployment: Deployment,
+    resolution: Resolution,
+    expire_at: datetime,
+    *,
+    applied: AppliedState | None,
+    allow_delete: bool,
+) -> Calls:
+    """The deletion of an expired deployment (blocked when deletion is not allowed)."""
+    return Calls(
+        deployment=deployment,
+        kind="expire",
+        steps=(Step("delete"),),
+        target=None,
+        previous=applied,
+        policy=resolution.policy or "",
+        source="expire",
+        reason=f"expired at {iso(expire_at)}",
+        blocked=None if allow_delete else "deletion is not allowed (SCALER_ALLOW_DELETE is false)",
+    )
+
+
+def _restart(deployment: Deployment, resolution: Resolution, rule: str, *, applied: AppliedState | None) -> Calls:
+    """The restart a health rule asks for."""
+    return Calls(
+        deployment=deployment,
+        kind="restart",
+        steps=(Step("restart"),),
+        target=None,
+        previous=applied,
+        policy=resolution.policy or "",
+        source=f"health:{rule}",
+        reason=f"health rule {rule} asks for a restart",
+        restart_rule=rule,
+    )
+
+
 def _converge(
     deployment: Deployment,
     resolution: Resolution,
@@ -262,13 +166,13 @@ def _converge(
     previous: AppliedState | None,
     resumed: bool,
     spend_reference: tuple[int, int] | None,
-) -> Plan | None:
+) -> Calls | None:
     """Return the plan that brings the deployment to the desired state, or ``None`` when nothing is due."""
     desired = resolution.desired
     if desired is None:
         return None
     status = deployment.status
-    kind: PlanKind
+    kind: CallsKind
     if applied is not None and applied.remaining and same_state(applied, desired):
         # A plan was interrupted after some of its calls: send the rest, never a completed one again.
         kind = "complete"
@@ -280,7 +184,7 @@ def _converge(
         reason = {
             "first_sight": "first sight (or the last call's outcome is unknown): the desired state is applied once",
             "resume": "suspension ended: the desired state is applied once",
-            "change": f"desired state changed from {_applied_text(applied) if applied else 'unknown'}",
+            "change": f"desired state changed from {applied_text(applied) if applied else 'unknown'}",
         }[kind]
     elif resolution.enforce:
         steps = _drift_correction(desired, status)
@@ -290,7 +194,7 @@ def _converge(
         reason = f"enforce: {status.value} while it should be {desired.describe()}"
     else:
         return None
-    return Plan(
+    return Calls(
         deployment=deployment,
         kind=kind,
         steps=steps,
@@ -374,29 +278,3 @@ def _desired(kind: str, low: int | None, high: int | None) -> DesiredState:
     if kind == "bounds":
         return DesiredState.bounds(low or 0, high or 1)
     return DesiredState.stopped() if kind == "stopped" else DesiredState.running()
-
-
-def urgency(plan: Plan, waiting_since: datetime) -> tuple[object, ...]:
-    """Sort key of a plan, most urgent first (see the module's docstring)."""
-    return (plan.urgency_class, waiting_since, plan.deployment.deployment_name, str(plan.deployment.deployment_id))
-
-
-def _raises_bounds(previous: AppliedState | None, step: Step, reference: tuple[int, int] | None) -> bool:
-    """Whether ``step`` raises a bound above the last applied bounds.
-
-    When those are unknown (nothing applied, a stopped or running state, or an outcome
-    left unknown), the step is compared with ``reference``, the policy's default bounds
-    or its lowest state; with no reference at all it counts as raised.
-    """
-    if previous is not None and previous.kind == "bounds":
-        low, high = previous.min_replicas or 0, previous.max_replicas or 0
-    elif reference is not None:
-        low, high = reference
-    else:
-        return True
-    return (step.min_replicas or 0) > low or (step.max_replicas or 0) > high
-
-
-def _applied_text(applied: AppliedState) -> str:
-    text = f"min={applied.min_replicas} max={applied.max_replicas}" if applied.kind == "bounds" else applied.kind
-    return f"{text} ({' and '.join(applied.remaining)} still due)" if applied.remaining else text

@@ -16,7 +16,7 @@ import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 
-from scaler.daemon.decide import Plan
+from scaler.daemon.calls import Calls
 from scaler.daemon.exceptions_in_force import InForce, in_force
 from scaler.store import ExceptionRecord, Store
 
@@ -84,7 +84,7 @@ class PlanRecheck:
         self._current: tuple[Revision, list[ExceptionRecord]] | None = None
         self._current_lock = asyncio.Lock()
 
-    async def why_not(self, plan: Plan) -> str | None:
+    async def why_not(self, plan: Calls) -> str | None:
         """Return why ``plan``'s next call must not go (an exception written since it was decided
         changes what decides its deployment), or ``None`` when it still stands."""
         revision = await self._reader.read()

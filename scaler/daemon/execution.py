@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from scaler.daemon.decide import Plan
+from scaler.daemon.calls import Calls
 from scaler.daemon.journal import ActionReport
 from scaler.simplismart.models import DeploymentStatus
 from scaler.store import AppliedState, Backoff
 
-Recheck = Callable[[Plan], Awaitable[str | None]]
+Recheck = Callable[[Calls], Awaitable[str | None]]
 """Asked before each call: why the plan no longer stands (``None``: it still does)."""
 
 

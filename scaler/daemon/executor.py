@@ -44,7 +44,8 @@ import structlog
 
 from scaler.daemon.admission import OPEN_GATES, Admitted, Passage, Waiting, admit
 from scaler.daemon.clock import Clock
-from scaler.daemon.decide import STARTSTOP_ACTIONS, Plan, Step, applied_state_of
+from scaler.daemon.calls import STARTSTOP_ACTIONS, Calls, Step
+from scaler.daemon.decide import applied_state_of
 from scaler.daemon.dry_run import DryRunOverlay
 from scaler.daemon.execution import Execution, Recheck, always
 from scaler.daemon.failed_calls import FailedCalls
@@ -113,7 +114,7 @@ class Executor:
 
     async def execute(
         self,
-        plans: Sequence[Plan],
+        plans: Sequence[Calls],
         *,
         now: datetime,
         backoffs: Mapping[UUID, Backoff] | None = None,
@@ -195,7 +196,7 @@ class Executor:
 
     async def _run(
         self,
-        plan: Plan,
+        plan: Calls,
         passage: Passage,
         now: datetime,
         backoff: Backoff | None,
@@ -216,7 +217,7 @@ class Executor:
 
     async def _steps(
         self,
-        plan: Plan,
+        plan: Calls,
         now: datetime,
         backoff: Backoff | None,
         execution: Execution,
@@ -246,7 +247,7 @@ class Executor:
             execution.backoffs[deployment_id] = None
 
     async def _cleared(
-        self, plan: Plan, index: int, now: datetime, action_id: int | None, recheck: Recheck | None
+        self, plan: Calls, index: int, now: datetime, action_id: int | None, recheck: Recheck | None
     ) -> int | None:
         """The action id of step ``index`` once it may be sent (recorded pending first when ``action_id``
         is ``None``); ``None`` when it is not sent (shutting down, no longer leading, an exception
@@ -271,7 +272,7 @@ class Executor:
         return action_id
 
     async def _succeeded(
-        self, plan: Plan, index: int, action_id: int, sent: Outcome, now: datetime, execution: Execution
+        self, plan: Calls, index: int, action_id: int, sent: Outcome, now: datetime, execution: Execution
     ) -> bool:
         """Record step ``index`` of ``plan`` as done (``sent``: what the platform answered) with the applied
         state it completes; return whether it was recorded (the plan goes on only then)."""
@@ -304,7 +305,7 @@ class Executor:
             execution.restarted[deployment_id] = (plan.restart_rule, now)
         return True
 
-    async def _recheck(self, recheck: Recheck | None, plan: Plan) -> str | None:
+    async def _recheck(self, recheck: Recheck | None, plan: Calls) -> str | None:
         """Why ``plan`` no longer stands, by ``recheck``. Fail safe: when the store cannot say whether an
         exception was written, the call is not sent either (the next cycle decides again)."""
         if recheck is None:
@@ -321,7 +322,7 @@ class Executor:
             )
             return "the exceptions in force could not be read again"
 
-    def _not_started(self, plan: Plan, step: Step) -> None:
+    def _not_started(self, plan: Calls, step: Step) -> None:
         log.info(
             "action_not_started",
             deployment=plan.deployment.deployment_name,
@@ -330,7 +331,7 @@ class Executor:
             why="shutting down" if self.stopping else "this instance may not act",
         )
 
-    async def _note(self, plan: Plan, now: datetime, execution: Execution) -> None:
+    async def _note(self, plan: Calls, now: datetime, execution: Execution) -> None:
         """Record the target as applied without a call: the deployment is already that way."""
         assert plan.target is not None
         deployment_id = plan.deployment.deployment_id
@@ -356,7 +357,7 @@ class Executor:
             dry_run=not self._sends,
         )
 
-    async def _dry_run(self, plan: Plan, now: datetime, execution: Execution) -> None:
+    async def _dry_run(self, plan: Calls, now: datetime, execution: Execution) -> None:
         """Record, log and count the plan's actions as ``dry_run``; send nothing."""
         if not plan.steps:
             await self._note(plan, now, execution)

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from scaler.daemon.clock import Clock
 from scaler.daemon.consequences import Consequence, consequence_of
-from scaler.daemon.decide import Plan, Step
+from scaler.daemon.calls import Calls, Step
 from scaler.daemon.execution import Execution
 from scaler.daemon.journal import Journal, Outcome
 from scaler.daemon.organization import OrganizationState
@@ -37,7 +37,7 @@ class FailedCalls:
 
     async def settle(
         self,
-        plan: Plan,
+        plan: Calls,
         step: Step,
         action_id: int,
         failure: StepFailed,
@@ -58,7 +58,7 @@ class FailedCalls:
 
     async def _apply(
         self,
-        plan: Plan,
+        plan: Calls,
         step: Step,
         action_id: int,
         failure: StepFailed,
@@ -112,7 +112,7 @@ class FailedCalls:
                 await self._journal.failures().write("forget", deployment_id)
             self._forget(deployment_id)
 
-    async def _note_stopped_by_restart(self, plan: Plan, at: datetime, now: datetime, execution: Execution) -> None:
+    async def _note_stopped_by_restart(self, plan: Calls, at: datetime, now: datetime, execution: Execution) -> None:
         """A restart stopped the deployment and could not start it: remember it as stopped.
 
         The next cycle then sees the desired (running) state differ from what was applied

@@ -17,7 +17,7 @@ from uuid import UUID
 import structlog
 
 from scaler.daemon.clock import Clock, iso
-from scaler.daemon.decide import Plan, Step
+from scaler.daemon.calls import Calls, Step
 from scaler.metrics import Metrics
 from scaler.daemon.store_access import StoreAccess
 from scaler.store import ActionIntent, ActionNotPending, ActionOutcome, AppliedState, StoreError
@@ -95,7 +95,7 @@ class Journal:
             **fields,
         )
 
-    def intent(self, plan: Plan, step: Step, now: datetime, *, last: bool) -> ActionIntent:
+    def intent(self, plan: Calls, step: Step, now: datetime, *, last: bool) -> ActionIntent:
         """The record of ``step`` of ``plan`` decided at ``now`` (``last``: it completes the plan's target)."""
         parameters: dict[str, Any] = dict(step.parameters)
         parameters["source"] = plan.source
@@ -130,7 +130,7 @@ class Journal:
         except StoreError:
             return None
 
-    async def finish(self, action_id: int, plan: Plan, step: Step, outcome: Outcome) -> bool:
+    async def finish(self, action_id: int, plan: Calls, step: Step, outcome: Outcome) -> bool:
         """Record the outcome; then (only then) log and count it. Return whether it was recorded."""
         try:
             await self.failures(action_id=action_id).write(
@@ -164,7 +164,7 @@ class Journal:
 
     def report(
         self,
-        plan: Plan,
+        plan: Calls,
         step: Step,
         outcome: Outcome,
         now: datetime,
@@ -189,13 +189,13 @@ class Journal:
             new=new,
         )
 
-    def count(self, plan: Plan, step: Step, outcome: Outcome) -> None:
+    def count(self, plan: Calls, step: Step, outcome: Outcome) -> None:
         """Count the action (and its error reason)."""
         self._metrics.actions.labels(action=step.action, result=outcome.result, policy=plan.policy).inc()
         if outcome.result == "error":
             self._metrics.action_errors.labels(action=step.action, reason=outcome.error_reason or "other").inc()
 
-    def log(self, plan: Plan, step: Step, outcome: Outcome) -> None:
+    def log(self, plan: Calls, step: Step, outcome: Outcome) -> None:
         """Log the action: one ``action`` line, a warning when it failed."""
         fields: dict[str, Any] = {
             "deployment": plan.deployment.deployment_name,

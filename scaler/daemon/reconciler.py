@@ -34,7 +34,8 @@ import structlog
 
 from scaler.daemon.board import Board, Considered, CycleSummary, Published
 from scaler.daemon.clock import Clock, DecisionInstants, unix_seconds
-from scaler.daemon.decide import Decision, Plan, decide
+from scaler.daemon.calls import Calls
+from scaler.daemon.decide import Decision, decide
 from scaler.daemon.dry_run import DryRunOverlay
 from scaler.daemon.exception_watch import PlanRecheck, RevisionReader
 from scaler.daemon.execution import Execution, always
@@ -275,12 +276,12 @@ class Reconciler:
 
     def _decide_all(
         self, policy_set: PolicySet, targets: list[Deployment], memory: Memory, now: datetime, *, full: bool
-    ) -> tuple[dict[UUID, _Decided], list[Plan]]:
+    ) -> tuple[dict[UUID, _Decided], list[Calls]]:
         """Resolve and decide every target; return what was considered and the calls to make."""
         applied = memory.compared
         suspended_now: set[UUID] = set()
         considered: dict[UUID, _Decided] = {}
-        calls: list[Plan] = []
+        calls: list[Calls] = []
         for deployment in targets:
             deployment_id = deployment.deployment_id
             try:
@@ -315,7 +316,7 @@ class Reconciler:
         return considered, calls
 
     async def _execute(
-        self, calls: list[Plan], memory: Memory, now: datetime, *, full: bool, covering: Iterable[Deployment]
+        self, calls: list[Calls], memory: Memory, now: datetime, *, full: bool, covering: Iterable[Deployment]
     ) -> Execution:
         """Carry out ``calls`` through the executor, each re-checked against the exceptions written since."""
         recheck = PlanRecheck(

@@ -37,7 +37,8 @@ from uuid import UUID
 
 import structlog
 
-from scaler.daemon.decide import Plan, Step, applied_state_of
+from scaler.daemon.calls import Calls, Step
+from scaler.daemon.decide import applied_state_of
 from scaler.daemon.execution import Execution
 from scaler.daemon.executor import Executor
 from scaler.policy import DesiredState
@@ -195,7 +196,7 @@ async def _complete_restart(
 ) -> bool:
     """Start a deployment whose restart was interrupted after its stop; return whether the start succeeded."""
     source = record.parameters.get("source")
-    plan = Plan(
+    plan = Calls(
         deployment=deployment,
         kind="restart",
         steps=(Step("start"),),

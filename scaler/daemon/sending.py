@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from scaler.daemon.decide import Step
+from scaler.daemon.calls import Step
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.errors import SimplismartError
 from scaler.simplismart.models import DeploymentStatus

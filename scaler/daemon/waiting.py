@@ -11,7 +11,7 @@ from datetime import datetime
 from uuid import UUID
 
 from scaler.daemon.admission import Held
-from scaler.daemon.decide import Plan, Step
+from scaler.daemon.calls import Calls, Step
 from scaler.daemon.journal import ActionReport, Journal, Outcome
 from scaler.store import ActionIntent, ActionOutcome
 
@@ -38,7 +38,7 @@ class WaitingBook:
         entry = self._waiting.get((deployment_id, "state")) or self._waiting.get((deployment_id, "expiry"))
         return entry[1] if entry else None
 
-    def note(self, plan: Plan, now: datetime) -> datetime:
+    def note(self, plan: Calls, now: datetime) -> datetime:
         """``plan`` is decided at ``now``: return since when it waits (now, unless it waited already)."""
         entry = self._waiting.get(plan.slot)
         if entry is None or entry[0] != plan.key:
@@ -46,7 +46,7 @@ class WaitingBook:
             self._waiting[plan.slot] = entry
         return entry[1]
 
-    def settle(self, planned: Iterable[Plan], *, every_deployment: bool, covering: Collection[UUID]) -> None:
+    def settle(self, planned: Iterable[Calls], *, every_deployment: bool, covering: Collection[UUID]) -> None:
         """A cycle over every deployment (or over ``covering``) made ``planned``: the others wait no more."""
         if not (every_deployment or covering):
             return
@@ -55,7 +55,7 @@ class WaitingBook:
         for slot in [key for key in remembered if key not in slots and (every_deployment or key[0] in covering)]:
             self._forget_slot(slot)
 
-    def done(self, plan: Plan) -> None:
+    def done(self, plan: Calls) -> None:
         """The plan ran: it no longer waits, and a later identical plan is reported again."""
         self._forget_slot(plan.slot)
 

@@ -17,7 +17,7 @@ from scaler.daemon.admission import (
     admit,
     over_budget,
 )
-from scaler.daemon.decide import Plan, Step
+from scaler.daemon.calls import Calls, Step
 from scaler.policy import DesiredState
 from scaler.simplismart.models import Deployment
 from scaler.store import AppliedState
@@ -25,7 +25,7 @@ from scaler.store import AppliedState
 NOW = datetime(2026, 3, 2, 10, tzinfo=UTC)
 
 
-def plan(name: str, *actions: str, blocked: str | None = None, kind: str = "change") -> Plan:
+def plan(name: str, *actions: str, blocked: str | None = None, kind: str = "change") -> Calls:
     deployment = Deployment.model_validate(
         {
             "deployment_id": str(uuid5(NAMESPACE_DNS, name)),
@@ -35,7 +35,7 @@ def plan(name: str, *actions: str, blocked: str | None = None, kind: str = "chan
         }
     )
     steps = tuple(Step("update_replicas", 1, 3) if action == "scale" else Step(action) for action in actions)  # type: ignore[arg-type]
-    return Plan(
+    return Calls(
         deployment=deployment,
         kind=kind,  # type: ignore[arg-type]
         steps=steps,
@@ -48,7 +48,7 @@ def plan(name: str, *actions: str, blocked: str | None = None, kind: str = "chan
     )
 
 
-def waiting(*plans: Plan, since: dict[str, datetime] | None = None) -> list[Waiting]:
+def waiting(*plans: Calls, since: dict[str, datetime] | None = None) -> list[Waiting]:
     since = since or {}
     return [Waiting(each, since.get(each.deployment.deployment_name, NOW)) for each in plans]
 

@@ -18,7 +18,7 @@ from scaler.daemon.consequences import (
     consequence_of,
     outcome_unknown,
 )
-from scaler.daemon.decide import Step
+from scaler.daemon.calls import Step
 from scaler.simplismart.errors import (
     AuthenticationError,
     InvalidRequest,

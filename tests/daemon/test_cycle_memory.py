@@ -9,12 +9,12 @@ from uuid import UUID
 from structlog.testing import capture_logs
 
 from scaler.daemon.clock import DecisionInstants
-from scaler.daemon.decide import Decision, Plan, Step
+from scaler.daemon.calls import Calls, Step
+from scaler.daemon.decide import Decision
 from scaler.daemon.dry_run import DryRunOverlay
 from scaler.daemon.execution import Execution
 from scaler.daemon.health_hold import HealthHold
 from scaler.daemon.memory import Memory
-from scaler.policy import DesiredState
 from scaler.simplismart.models import Deployment
 from scaler.store import AppliedState, Backoff, HealthTrack
 
@@ -36,8 +36,8 @@ def memory(applied_states: dict[UUID, AppliedState], backoffs: dict[UUID, Backof
     )
 
 
-def plan(kind: str, source: str, action: str) -> Plan:
-    return Plan(
+def plan(kind: str, source: str, action: str) -> Calls:
+    return Calls(
         deployment=DEPLOYMENT,
         kind=kind,  # type: ignore[arg-type]
         steps=(Step(action),),  # type: ignore[arg-type]

@@ -7,7 +7,8 @@ from uuid import UUID
 
 import pytest
 
-from scaler.daemon.decide import INCREASES_SPEND, SAVES_MONEY, Plan, decide, urgency
+from scaler.daemon.calls import INCREASES_SPEND, SAVES_MONEY, Calls, urgency
+from scaler.daemon.decide import decide
 from scaler.daemon.savings import state_in_effect
 from scaler.policy import DesiredState, Resolution
 from scaler.simplismart.models import Deployment, DeploymentStatus
@@ -31,7 +32,7 @@ def applied(kind: str, low: int | None = None, high: int | None = None) -> Appli
     return AppliedState(kind=kind, applied_at=NOW - timedelta(hours=1), min_replicas=low, max_replicas=high)  # type: ignore[arg-type]
 
 
-def steps(plan: Plan) -> list[str]:
+def steps(plan: Calls) -> list[str]:
     return [step.describe() for step in plan.steps]
 
 

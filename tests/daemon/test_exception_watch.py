@@ -12,7 +12,7 @@ from uuid import UUID
 
 import pytest
 
-from scaler.daemon.decide import Plan, Step
+from scaler.daemon.calls import Calls, Step
 from scaler.daemon.exception_watch import PlanRecheck, RevisionReader
 from scaler.policy import DesiredState
 from scaler.simplismart.models import Deployment, DeploymentStatus
@@ -51,12 +51,12 @@ def exception(exception_id: str, kind: str, state: str | None = None) -> Excepti
     )  # fmt: skip
 
 
-def start_plan() -> Plan:
+def start_plan() -> Calls:
     deployment = Deployment.model_validate(
         {"deployment_id": str(LLAMA), "deployment_name": "llama-3-8b-chat", "status": "SCALED_DOWN"}
     )
     assert deployment.status is DeploymentStatus.SCALED_DOWN
-    return Plan(deployment=deployment, kind="change", steps=(Step("start"),), target=DesiredState.running(),
+    return Calls(deployment=deployment, kind="change", steps=(Step("start"),), target=DesiredState.running(),
                 previous=None, policy="office", source="default", reason="r")  # fmt: skip
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from scaler.daemon.admission import Held
-from scaler.daemon.decide import Plan, Step
+from scaler.daemon.calls import Calls, Step
 from scaler.daemon.waiting import WaitingBook
 from scaler.policy import DesiredState
 from scaler.simplismart.models import Deployment
@@ -16,12 +16,12 @@ LLAMA = UUID("0b6df06d-c35c-4c90-ae22-290d3b7b7ed7")
 WHISPER = UUID("5a1f1a3e-4b8c-4d2e-9f10-2b3c4d5e6f70")
 
 
-def plan(deployment_id: UUID, target: DesiredState, kind: str = "change") -> Plan:
+def plan(deployment_id: UUID, target: DesiredState, kind: str = "change") -> Calls:
     deployment = Deployment.model_validate(
         {"deployment_id": str(deployment_id), "deployment_name": "d", "status": "DEPLOYED", "accelerator_type": ["cpu"]}
     )
     action = "delete" if kind == "expire" else "stop"
-    return Plan(
+    return Calls(
         deployment=deployment,
         kind=kind,  # type: ignore[arg-type]
         steps=(Step(action),),  # type: ignore[arg-type]
