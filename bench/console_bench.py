@@ -42,7 +42,7 @@ from plan_bench import write_inputs  # noqa: E402 - the bench directory is no pa
 from scaler.daemon.api.keys import KeyRing  # noqa: E402
 from scaler.daemon.console.board import plan_figures  # noqa: E402
 from scaler.daemon.http import create_http_app  # noqa: E402
-from scaler.daemon.savings import running_gpus  # noqa: E402
+from scaler.daemon.realized_savings import running_gpus  # noqa: E402
 from scaler.daemon.status import DeploymentView, deployment_status  # noqa: E402
 from scaler.metrics import Metrics  # noqa: E402
 from scaler.policy import PolicySet, resolve_desired_state  # noqa: E402

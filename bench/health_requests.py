@@ -40,7 +40,7 @@ from prometheus_client import CollectorRegistry
 from scale.endpoints import SimulatorControl
 from scale.processes import cpu_seconds, start_simulator, stop, usable_cores
 
-from scaler.daemon.health import HealthPoller
+from scaler.daemon.health_polling import HealthPoller
 from scaler.daemon.organization import OrganizationState
 from scaler.logs import configure_logging
 from scaler.metrics import Metrics

@@ -26,7 +26,7 @@ from scaler.daemon.journal import ActionReport
 from scaler.daemon.memory import AfterCycle, Memory
 from scaler.daemon.notices import ConflictNotices, PolicyCoverage
 from scaler.daemon.resolver import Resolver
-from scaler.daemon.savings import SavingsMeter, gpus_held, running_gpus, state_in_effect, state_saving
+from scaler.daemon.realized_savings import SavingsMeter, gpus_held, running_gpus, state_in_effect, state_saving
 from scaler.daemon.status import DeploymentView
 from scaler.metrics import Metrics
 from scaler.policy import PolicySet, Resolution, baseline_replicas

@@ -19,11 +19,11 @@ import structlog
 from scaler.daemon.board import Board
 from scaler.daemon.clock import Clock, unix_seconds
 from scaler.daemon.executor import Executor
-from scaler.daemon.health import HealthPoll, HealthPoller
+from scaler.daemon.health_polling import HealthPoll, HealthPoller
 from scaler.daemon.health_hold import HealthHold
 from scaler.daemon.inventory import Inventory
 from scaler.daemon.organization import OrganizationState
-from scaler.daemon.policies import PolicyKeeper
+from scaler.daemon.policy_reload import PolicyKeeper
 from scaler.daemon.startups import StartupLearner
 from scaler.daemon.store_access import StoreAccess
 from scaler.metrics import Metrics

@@ -20,7 +20,7 @@ from scaler.daemon.clock import SteadyClock
 from scaler.daemon.health_intake import HealthIntake
 from scaler.daemon.inventory import Inventory
 from scaler.daemon.organization import OrganizationState
-from scaler.daemon.policies import PolicyKeeper
+from scaler.daemon.policy_reload import PolicyKeeper
 from scaler.daemon.reconciler import Reconciler
 from scaler.daemon.status_document import DaemonStatus
 from scaler.logs import cycle_logging

@@ -15,13 +15,13 @@ from scaler.daemon.board import Board
 from scaler.daemon.clock import SteadyClock
 from scaler.daemon.dry_run import DryRunOverlay
 from scaler.daemon.executor import Executor
-from scaler.daemon.health import HealthPoller
+from scaler.daemon.health_polling import HealthPoller
 from scaler.daemon.health_hold import HealthHold
 from scaler.daemon.health_intake import HealthIntake
 from scaler.daemon.inventory import Inventory
 from scaler.daemon.notify import Delivery, Notifier
 from scaler.daemon.organization import OrganizationState
-from scaler.daemon.policies import PolicyKeeper
+from scaler.daemon.policy_reload import PolicyKeeper
 from scaler.daemon.reconciler import Reconciler
 from scaler.daemon.resolver import Resolver
 from scaler.daemon.startups import StartupLearner

@@ -40,14 +40,14 @@ from scaler.daemon.dry_run import DryRunOverlay
 from scaler.daemon.exception_watch import PlanRecheck, RevisionReader
 from scaler.daemon.execution import Execution, always
 from scaler.daemon.executor import Executor
-from scaler.daemon.health import HealthPoller
+from scaler.daemon.health_polling import HealthPoller
 from scaler.daemon.health_intake import HealthIntake
 from scaler.daemon.health_hold import HealthHold
 from scaler.daemon.inventory import Inventory
 from scaler.daemon.memory import Memory
 from scaler.daemon.notices import SkippedTransitions
 from scaler.daemon.organization import OrganizationState
-from scaler.daemon.policies import PolicyKeeper
+from scaler.daemon.policy_reload import PolicyKeeper
 from scaler.daemon.recovery import recover_pending
 from scaler.daemon.resolver import Resolved, Resolver, spend_reference
 from scaler.daemon.startups import StartupLearner

@@ -65,7 +65,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from scaler.daemon.policies import POLICY_CHECK_SECONDS
+from scaler.daemon.policy_reload import POLICY_CHECK_SECONDS
 from scaler.logs import cycle_logging
 from scaler.metrics import Metrics
 

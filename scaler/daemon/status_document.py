@@ -21,7 +21,7 @@ from scaler.daemon.board import Board
 from scaler.daemon.clock import Clock, iso
 from scaler.daemon.inventory import Inventory
 from scaler.daemon.organization import OrganizationState
-from scaler.daemon.policies import PolicyKeeper
+from scaler.daemon.policy_reload import PolicyKeeper
 from scaler.daemon.startups import StartupLearner
 from scaler.daemon.status import DeploymentView, action_entry, deployment_status
 from scaler.daemon.store_access import StoreAccess

@@ -9,7 +9,7 @@ import pytest
 
 from scaler.daemon.calls import INCREASES_SPEND, SAVES_MONEY, Calls, urgency
 from scaler.daemon.decide import decide
-from scaler.daemon.savings import state_in_effect
+from scaler.daemon.realized_savings import state_in_effect
 from scaler.policy import DesiredState, Resolution
 from scaler.simplismart.models import Deployment, DeploymentStatus
 from scaler.store import AppliedState, Backoff

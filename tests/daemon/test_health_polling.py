@@ -12,8 +12,8 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from scaler.daemon import health
-from scaler.daemon.health import HealthPoller
+from scaler.daemon import health_polling
+from scaler.daemon.health_polling import HealthPoller
 from scaler.daemon.organization import OrganizationState
 from scaler.metrics import Metrics
 from scaler.simplismart.client import SimplismartClient
@@ -41,7 +41,7 @@ async def test_a_slow_answer_does_not_hold_back_the_other_requests(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With two requests at a time, the other four are fetched while the first one still waits for its answer."""
-    monkeypatch.setattr(health, "POLL_WORKERS", 2)
+    monkeypatch.setattr(health_polling, "POLL_WORKERS", 2)
     deployments = [running(number) for number in range(5)]
     slow = str(deployments[0].deployment_id)
     others_answered = asyncio.Event()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from scaler.daemon.policies import PolicyKeeper
+from scaler.daemon.policy_reload import PolicyKeeper
 from scaler.metrics import Metrics
 from scaler.policy import load_policy_set
 from scaler.policy.loader import policy_files
