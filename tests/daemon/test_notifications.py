@@ -212,6 +212,44 @@ async def test_the_secret_of_the_url_never_shows_in_logs(make_harness: Callable[
     assert SECRET not in harness.metrics.exposition().decode()
 
 
+async def test_each_settled_notice_is_logged_with_its_webhook_event_deployment_and_effect(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """A rejected notice and one given up are logged as warnings naming the webhook, the event, the
+    deployment, the error and what follows; a delivered one at info with the first three alone."""
+    with Receiver(statuses=[404]) as refusing, Receiver() as accepting:
+        closed = Receiver()  # never started: its port refuses connections
+        closed.server.server_close()
+        urls = f"{refusing.url('/hooks/a')},{closed.url('/hooks/b')},{accepting.url('/hooks/c')}"
+        harness = notifying(make_harness, refusing, notify_webhook_urls=urls)
+        harness.daemon.notifier.delivery = Delivery(
+            harness.settings.webhook_urls, metrics=harness.metrics, sleep=no_sleep, give_up_seconds=0.5
+        )
+        with capture_logs() as logs:
+            await harness.cycle()
+            harness.at(STOP - timedelta(minutes=15))
+            await harness.daemon.notifier.check()
+            await harness.daemon.notifier.delivery.join()
+    settled = {
+        entry["event"]: entry
+        for entry in logs
+        if entry["event"] in ("notification_rejected", "notification_failed", "notification_delivered")
+    }
+    assert {"notification_rejected", "notification_failed", "notification_delivered"} == set(settled)
+    for entry in settled.values():
+        assert "transition_upcoming" == entry["notice"]
+        assert entry["deployment"]
+    rejected, failed = settled["notification_rejected"], settled["notification_failed"]
+    assert ("warning", f"{refusing.origin}/***") == (rejected["log_level"], rejected["webhook"])
+    assert rejected["error"].startswith("answered 404")
+    assert "not retried: check the webhook URL and what the receiver expects" == rejected["effect"]
+    assert ("warning", f"{closed.origin}/***") == (failed["log_level"], failed["webhook"])
+    assert "given up after 0.5 s of retries" == failed["effect"]
+    delivered = settled["notification_delivered"]
+    assert ("info", f"{accepting.origin}/***") == (delivered["log_level"], delivered["webhook"])
+    assert {"event", "log_level", "webhook", "notice", "deployment"} == set(delivered)
+
+
 async def test_a_failed_action_is_notified(make_harness: Callable[..., Harness], receiver: Receiver) -> None:
     """A stop the platform refuses (after the client's retries) is announced as action_failed."""
     harness = notifying(make_harness, receiver, notify_events="action_failed")

@@ -83,14 +83,7 @@ class WebhookSender:
         """Queue ``notice``; drop the oldest one when the queue is full. Never waits."""
         if len(self._queue) >= self._capacity:
             dropped = self._queue.popleft()
-            self._count(dropped, "dropped")
-            log.warning(
-                "notification_dropped",
-                webhook=self.origin,
-                notice=dropped.event,
-                deployment=dropped.deployment,
-                why=f"the webhook's queue holds {self._capacity} notices already",
-            )
+            self._settle(dropped, "dropped", why=f"the webhook's queue holds {self._capacity} notices already")
         self._queue.append(notice)
         self._idle.clear()
         self._waiting.set()
@@ -140,28 +133,13 @@ class WebhookSender:
                 with attempt:
                     await self._post(notice, attempt.retry_state.attempt_number)
         except _Transient as error:
-            self._count(notice, "failed")
-            log.warning(
-                "notification_failed",
-                webhook=self.origin,
-                notice=notice.event,
-                deployment=notice.deployment,
-                error=str(error),
-                effect=f"given up after {self._give_up_seconds:g} s of retries",
-            )
+            effect = f"given up after {self._give_up_seconds:g} s of retries"
+            self._settle(notice, "failed", error=str(error), effect=effect)
         except _Refused as error:
-            self._count(notice, "rejected")
-            log.warning(
-                "notification_rejected",
-                webhook=self.origin,
-                notice=notice.event,
-                deployment=notice.deployment,
-                error=str(error),
-                effect="not retried: check the webhook URL and what the receiver expects",
-            )
+            effect = "not retried: check the webhook URL and what the receiver expects"
+            self._settle(notice, "rejected", error=str(error), effect=effect)
         else:
-            self._count(notice, "delivered")
-            log.info("notification_delivered", webhook=self.origin, notice=notice.event, deployment=notice.deployment)
+            self._settle(notice, "delivered", level="info")
 
     async def _post(self, notice: Notice, attempt: int) -> None:
         try:
@@ -192,6 +170,13 @@ class WebhookSender:
 
     def _count(self, notice: Notice, result: NotifyResult) -> None:
         self._metrics.notifications.labels(event=notice.event, result=result).inc()
+
+    def _settle(self, notice: Notice, result: NotifyResult, *, level: str = "warning", **details: str) -> None:
+        """Count ``notice`` as ``result`` and log ``notification_<result>`` with the webhook, the notice,
+        its deployment and ``details``."""
+        self._count(notice, result)
+        write = getattr(log, level)
+        write(f"notification_{result}", webhook=self.origin, notice=notice.event, deployment=notice.deployment, **details)
 
 
 class Delivery:
