@@ -2,8 +2,9 @@
 
 For when the daemon is down: ``scaler suspend``, ``override``, ``resume`` and ``exceptions``
 then write the store as ``$USER``, and a daemon running on it notices within a second. A
-policy's deployments are not known without the daemon, which covers them by the policy's name. :func:`named_exceptions` picks what ``resume`` ends, from the store's exceptions or
-the daemon's.
+policy's deployments are not known without the daemon, which covers them by the policy's name.
+
+:func:`named_exceptions` picks what ``resume`` ends, among the store's exceptions or the daemon's.
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ def end_in_store(
         if what is not None and not any(item["id"] == what for item in active) and not everything and policy is None:
             deployment_id, _ = resolve_deployment(store, settings, what)
             what = str(deployment_id)
-        ended = [store.end_exception(item["id"], now, _who()) for item in named_exceptions(active, what, policy, everything)]
+        chosen = named_exceptions(active, what, policy, everything)
+        ended = [store.end_exception(item["id"], now, _who()) for item in chosen]
     return [exception_document(e, names, now) for e in ended if e is not None]
 
 

@@ -62,7 +62,9 @@ class SettingsError(Exception):
 
 # pydantic gathers the fields of the bases from the last to the first: the groups are named in
 # the reverse of the order their variables are listed in (the platform's first).
-class Settings(LeadershipSettings, NotificationSettings, ControlSettings, DaemonSettings, PlatformSettings, BaseSettings):
+class Settings(
+    LeadershipSettings, NotificationSettings, ControlSettings, DaemonSettings, PlatformSettings, BaseSettings
+):
     """Everything the scaler can be told through its environment."""
 
     model_config = SettingsConfigDict(

@@ -175,8 +175,9 @@ class WebhookSender:
         """Count ``notice`` as ``result`` and log ``notification_<result>`` with the webhook, the notice,
         its deployment and ``details``."""
         self._count(notice, result)
-        write = getattr(log, level)
-        write(f"notification_{result}", webhook=self.origin, notice=notice.event, deployment=notice.deployment, **details)
+        getattr(log, level)(
+            f"notification_{result}", webhook=self.origin, notice=notice.event, deployment=notice.deployment, **details
+        )
 
 
 class Delivery:
