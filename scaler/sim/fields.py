@@ -6,7 +6,7 @@ the field, as ``deployments[3].max_replicas: must be a whole number >= 1, not 0`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -98,19 +98,29 @@ class Reader:
                 raise self.error(f"{where}.{key}", f"must be a whole number >= 0, not {value[key]!r}")
         return {"ready": value["ready"], "not_ready": value["not_ready"]}
 
-    def messages(self, value: Any, where: str) -> list[dict[str, str]]:
+    def mappings(
+        self, value: Any, where: str, known: tuple[str, ...], *, listed: str, each: str
+    ) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """Each item of list ``value`` with its place (``where[i]``), checked as it comes: an error when
+        ``value`` is no list (``must be a list of <listed>``), an item no mapping (``must be <each>``),
+        or an item holds a field not in ``known``."""
         if not isinstance(value, list):
-            raise self.error(where, "must be a list of {message, severity}")
-        messages = []
+            raise self.error(where, f"must be a list of {listed}")
         for index, item in enumerate(value):
             at = f"{where}[{index}]"
             if not isinstance(item, Mapping):
-                raise self.error(at, "must be a mapping {message, severity}")
-            self.no_unknown_fields(item, at, ("message", "severity"))
-            messages.append(
-                {
-                    "message": self.text(item, at, "message", required=True),
-                    "severity": self.text(item, at, "severity", default="info"),
-                }
+                raise self.error(at, f"must be {each}")
+            self.no_unknown_fields(item, at, known)
+            yield at, item
+
+    def messages(self, value: Any, where: str) -> list[dict[str, str]]:
+        fields = ("message", "severity")
+        return [
+            {
+                "message": self.text(item, at, "message", required=True),
+                "severity": self.text(item, at, "severity", default="info"),
+            }
+            for at, item in self.mappings(
+                value, where, fields, listed="{message, severity}", each="a mapping {message, severity}"
             )
-        return messages
+        ]

@@ -29,15 +29,7 @@ from uuid import UUID, uuid5
 
 import yaml
 
-from scaler.sim.constants import (
-    DELETED,
-    DELETING,
-    DEPLOYED,
-    DEPLOYING,
-    FAILED,
-    SCALED_DOWN,
-    STATUSES,
-)
+from scaler.sim.constants import DELETED, DELETING, DEPLOYED, DEPLOYING, FAILED, SCALED_DOWN, STATUSES
 from scaler.sim.fields import Reader, SeedError, is_int, join
 from scaler.sim.model import DERIVED, HealthAnswer, SeedDeployment, SeedDocument, TimelineEntry
 
@@ -279,14 +271,9 @@ def parse_timeline(raw: Any, *, source: str = "<request>", where: str = "timelin
     Raises :class:`SeedError` naming the entry and the field.
     """
     r = Reader(source)
-    if not isinstance(raw, list):
-        raise r.error(where, "must be a list of {after_seconds, data, pods?, messages?}")
     entries = []
-    for index, item in enumerate(raw):
-        at = f"{where}[{index}]"
-        if not isinstance(item, Mapping):
-            raise r.error(at, "must be a mapping")
-        r.no_unknown_fields(item, at, TIMELINE_FIELDS)
+    listed = "{after_seconds, data, pods?, messages?}"
+    for at, item in r.mappings(raw, where, TIMELINE_FIELDS, listed=listed, each="a mapping"):
         after = r.number(item, at, "after_seconds", required=True) or 0.0
         entries.append(TimelineEntry(after_seconds=after, health=parse_health(item, source=source, where=at)))
     return tuple(sorted(entries, key=lambda entry: entry.after_seconds))
