@@ -30,7 +30,8 @@ log = structlog.get_logger()
 
 #: Notices each webhook's queue holds; one more drops the oldest.
 QUEUE_CAPACITY = 1000
-#: Seconds a notice is retried for before it is given up (the issue's 10 minutes).
+#: Seconds a notice is retried for before it is given up: 10 minutes ride out a receiver's restart,
+#: and a transition_upcoming notice (sent 15 minutes ahead by default) still comes before its change.
 GIVE_UP_SECONDS = 600.0
 #: Seconds before the first retry; each next one waits twice as long, up to :data:`MAX_RETRY_SECONDS`.
 FIRST_RETRY_SECONDS = 1.0
