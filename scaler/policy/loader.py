@@ -44,6 +44,7 @@ from scaler.policy.model import (
     StateField,
     describe_value,
 )
+from scaler.policy.schedule import compile_schedules
 from scaler.policy.yamlsource import Path_, YamlDocument, YamlSourceError, read_yaml
 from scaler.policy.zones import wall_instant, zone
 
@@ -293,6 +294,7 @@ def _parse_file(file: str, raw: bytes, calendars: _CalendarReader) -> _ParsedFil
         _check_relations(raw_policy, path, report)
         try:
             policy = Policy.model_validate(raw_policy, context={CALENDAR_READER: calendars.reader(file)})
+            compile_schedules(policy)
         except ValidationError as exc:
             report.validation_error(exc, path, Policy)
             continue

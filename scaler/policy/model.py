@@ -27,6 +27,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    PrivateAttr,
     StrictBool,
     StrictFloat,
     StrictInt,
@@ -609,6 +610,7 @@ class Policy(_Strict):
     health: tuple[HealthRule, ...] = ()
     expire: Expire | None = None
     grace_period: GracePeriod | None = None
+    _schedules: object = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -661,33 +663,15 @@ class Policy(_Strict):
         """How long a new deployment this policy governs is left alone: ``grace_period``, else ``default``."""
         return self.grace_period if self.grace_period is not None else default
 
-    @cached_property
-    def schedule(self):  # -> scaler.policy.schedule.PolicySchedule (import cycle avoided)
-        """The compiled schedule of the windows and default (built once, memoised)."""
-        from scaler.policy.schedule import PolicySchedule
+    @property
+    def schedules(self) -> object:
+        """What the loader compiled from the policy's windows and default: a
+        :class:`scaler.policy.schedule.PolicySchedules` (``None`` until compiled)."""
+        return self._schedules
 
-        return PolicySchedule(self)
-
-    def schedule_for(self, lead_times: Mapping[str, timedelta] | None = None):  # -> PolicySchedule
-        """The schedule with the windows' lead times replaced by ``lead_times`` (by window name), as
-        learned for one deployment; memoised per distinct set of lead times (the most recent 64)."""
-        leads = tuple((lead_times or {}).get(window.label, window.lead) for window in self.windows)
-        if leads == tuple(window.lead for window in self.windows):
-            return self.schedule
-        cache = self._schedules
-        found = cache.pop(leads, None)
-        if found is None:
-            from scaler.policy.schedule import PolicySchedule
-
-            found = PolicySchedule(self, leads)
-        cache[leads] = found
-        while len(cache) > 64:
-            cache.pop(next(iter(cache)))
-        return found
-
-    @cached_property
-    def _schedules(self) -> dict[tuple[timedelta, ...], Any]:
-        return {}
+    def keep_schedules(self, schedules: object) -> None:
+        """Keep the schedules compiled from this policy (the loader does, once per policy)."""
+        self._schedules = schedules
 
     @cached_property
     def has_auto_lead(self) -> bool:

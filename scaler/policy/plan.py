@@ -28,7 +28,7 @@ from scaler.policy.matching import match_policies
 from scaler.policy.model import DesiredState, Policy, PolicySet
 from scaler.policy.resolve import grace_ends_at
 from scaler.policy.savings import Usage, baseline_replicas, savings_percent, usage_between
-from scaler.policy.schedule import skipped_openings
+from scaler.policy.schedule import schedule_of, skipped_openings
 from scaler.policy.zones import UTC, require_aware
 from scaler.simplismart.models import Deployment, DeploymentStatus
 
@@ -261,7 +261,7 @@ class _Timeline:
 def _timeline(policy: Policy, start: datetime, until: datetime, leads: Mapping[str, timedelta]) -> _Timeline:
     transitions: list[Transition] = []
     periods = []
-    for segment in policy.schedule_for(leads).segments(start, until):
+    for segment in schedule_of(policy, leads).segments(start, until):
         periods.append((segment.state, segment.start, segment.end))
         if not transitions or transitions[-1].state != segment.state:
             transitions.append(Transition(segment.start, segment.state, segment.source))

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from scaler.policy.health import HealthObservation, HealthRuleMemory, RuleOutcome, evaluate_rule
 from scaler.policy.matching import match_policies
 from scaler.policy.model import DesiredState, Policy, PolicySet
+from scaler.policy.schedule import schedule_of
 from scaler.policy.zones import require_aware
 from scaler.simplismart.models import Deployment
 
@@ -208,7 +209,7 @@ def resolve_for_policy(
         rule, _ = active_rule
         desired, source = rule.state, f"health:{rule.label}"
     else:
-        schedule = policy.schedule_for(lead_times)
+        schedule = schedule_of(policy, lead_times)
         segment = schedule.state_at(now)
         desired, source = segment.state, segment.source
         boundary = schedule.next_change(now)
