@@ -33,7 +33,7 @@ from scaler.cli.usage import epilog
 from scaler.policy.errors import PolicyLoadError, PolicyPathError, PolicySetEmpty
 from scaler.policy.loader import load_policy_set, require_policies
 from scaler.policy.matching import policies_matching_nothing
-from scaler.policy.model import PolicySet
+from scaler.policy.policy_set import PolicySet
 from scaler.policy.plan import ExceptionSpan, build_plan
 from scaler.policy.report import render_plan_table
 from scaler.policy.shipped import example_texts, schema_text

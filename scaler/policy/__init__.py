@@ -9,17 +9,8 @@ from scaler.policy.errors import PolicyError, PolicyIssue, PolicyLoadError, Poli
 from scaler.policy.health import HealthObservation, HealthRuleMemory, record_restart
 from scaler.policy.loader import load_policy_set, require_policies
 from scaler.policy.matching import PolicyMatch, match_policies
-from scaler.policy.model import (
-    BUILTIN_PRICES,
-    DesiredState,
-    Expire,
-    HealthRule,
-    Match,
-    Policy,
-    PolicySet,
-    PolicySource,
-    Window,
-)
+from scaler.policy.model import Expire, HealthRule, Match, Policy, Window
+from scaler.policy.policy_set import BUILTIN_PRICES, PolicySet, PolicySource
 from scaler.policy.plan import ExceptionSpan, Plan, build_plan
 from scaler.policy.resolve import Override, Resolution, expire_at, grace_ends_at, resolve_desired_state
 from scaler.policy.savings import (
@@ -32,6 +23,7 @@ from scaler.policy.savings import (
     usage_between,
 )
 from scaler.policy.schedule import next_boundary, scheduled_state
+from scaler.policy.states import DesiredState
 
 __all__ = [
     "BUILTIN_PRICES",

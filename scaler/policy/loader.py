@@ -28,23 +28,18 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, TypeAdapter, Val
 
 from scaler.policy.errors import PolicyIssue, PolicyLoadError, PolicyPathError, PolicySetEmpty
 from scaler.policy.icalendars import CalendarError, CalendarFile, read_calendar_file
-from scaler.policy.model import (
-    BUILTIN_PRICES,
+from scaler.policy.fields import (
     CALENDAR_READER,
-    FORMAT_VERSION,
     NAME_MAX,
     Accelerator,
     LocalDateTimeField,
-    Match,
-    Policy,
-    PolicyFile,
-    PolicySet,
-    PolicySource,
     Price,
-    StateField,
     describe_value,
 )
+from scaler.policy.model import FORMAT_VERSION, Match, Policy, PolicyFile
+from scaler.policy.policy_set import BUILTIN_PRICES, PolicySet, PolicySource
 from scaler.policy.schedule import compile_schedules
+from scaler.policy.states import StateField
 from scaler.policy.yamlsource import Path_, YamlDocument, YamlSourceError, read_yaml
 from scaler.policy.zones import wall_instant, zone
 

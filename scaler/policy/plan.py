@@ -25,7 +25,8 @@ from uuid import UUID
 
 from scaler.policy.leadtime import LeadTimeInUse, lead_times_in_use
 from scaler.policy.matching import match_policies
-from scaler.policy.model import DesiredState, Policy, PolicySet
+from scaler.policy.model import DesiredState, Policy
+from scaler.policy.policy_set import PolicySet
 from scaler.policy.resolve import grace_ends_at
 from scaler.policy.savings import Usage, baseline_replicas, savings_percent, usage_between
 from scaler.policy.schedule import schedule_of, skipped_openings

@@ -19,7 +19,8 @@ from datetime import datetime, timedelta
 
 from scaler.policy.health import HealthObservation, HealthRuleMemory, RuleOutcome, evaluate_rule
 from scaler.policy.matching import match_policies
-from scaler.policy.model import DesiredState, Policy, PolicySet
+from scaler.policy.model import DesiredState, Policy
+from scaler.policy.policy_set import PolicySet
 from scaler.policy.schedule import schedule_of
 from scaler.policy.zones import require_aware
 from scaler.simplismart.models import Deployment

@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from scaler.policy.model import BUILTIN_PRICES, DesiredState, Policy
+from scaler.policy.model import DesiredState, Policy
+from scaler.policy.policy_set import BUILTIN_PRICES
 from scaler.simplismart.models import Deployment
 
 

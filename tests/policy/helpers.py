@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from scaler.policy.loader import load_policy_text
-from scaler.policy.model import Policy, PolicySet
+from scaler.policy.model import Policy
+from scaler.policy.policy_set import PolicySet
 from scaler.simplismart.models import Deployment
 
 UTC = timezone.utc
