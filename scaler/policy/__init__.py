@@ -2,7 +2,7 @@
 
 The names the daemon and the commands use are re-exported here; each lives in a
 module of its own (``model``, ``loader``, ``schedule``, ``matching``, ``health``,
-``resolve``, ``savings``, ``plan``).
+``resolve``, ``savings``, ``plan``, ``forecast``).
 """
 
 from scaler.policy.errors import PolicyError, PolicyIssue, PolicyLoadError, PolicyPathError, PolicySetEmpty
@@ -11,7 +11,8 @@ from scaler.policy.loader import load_policy_set, require_policies
 from scaler.policy.matching import PolicyMatch, match_policies
 from scaler.policy.model import Expire, HealthRule, Match, Policy, Window
 from scaler.policy.policy_set import BUILTIN_PRICES, PolicySet, PolicySource
-from scaler.policy.plan import ExceptionSpan, Plan, build_plan
+from scaler.policy.forecast import ExceptionSpan, Forecast
+from scaler.policy.plan import build_plan
 from scaler.policy.resolve import Override, Resolution, expire_at, grace_ends_at, resolve_desired_state
 from scaler.policy.savings import (
     Usage,
@@ -30,11 +31,11 @@ __all__ = [
     "DesiredState",
     "ExceptionSpan",
     "Expire",
+    "Forecast",
     "HealthObservation",
     "HealthRule",
     "HealthRuleMemory",
     "Match",
-    "Plan",
     "Policy",
     "PolicyError",
     "PolicyIssue",

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from scaler.policy.plan import DeploymentPlan, iso_utc
+from scaler.policy.forecast import DeploymentPlan, iso_utc
 from scaler.policy.savings import Usage, cost_of, price_per_gpu_hour, replicas_under, savings_percent
 from scaler.sim.ledger import GpuLedger
 from scaler.simulation.driver import SimulationRun
