@@ -1,12 +1,12 @@
 """The policy language and the schedule engine: pure functions of policies, deployments and an instant.
 
 The names the daemon and the commands use are re-exported here; each lives in a
-module of its own (``model``, ``loader``, ``schedule``, ``matching``, ``health``,
-``resolve``, ``savings``, ``plan``, ``forecast``).
+module of its own (``model``, ``loader``, ``schedule``, ``matching``, ``health_rules``,
+``resolve``, ``savings_rules``, ``plan``, ``forecast``).
 """
 
 from scaler.policy.errors import PolicyError, PolicyIssue, PolicyLoadError, PolicyPathError, PolicySetEmpty
-from scaler.policy.health import HealthObservation, HealthRuleMemory, record_restart
+from scaler.policy.health_rules import HealthObservation, HealthRuleMemory, record_restart
 from scaler.policy.loader import load_policy_set, require_policies
 from scaler.policy.matching import PolicyMatch, match_policies
 from scaler.policy.model import Expire, HealthRule, Match, Policy, Window
@@ -14,7 +14,7 @@ from scaler.policy.policy_set import BUILTIN_PRICES, PolicySet, PolicySource
 from scaler.policy.forecast import ExceptionSpan, Forecast
 from scaler.policy.plan import build_plan
 from scaler.policy.resolve import Override, Resolution, expire_at, grace_ends_at, resolve_desired_state
-from scaler.policy.savings import (
+from scaler.policy.savings_rules import (
     Usage,
     baseline_replicas,
     cost_of,

@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from scaler.policy.leadtime import LeadTimeInUse
-from scaler.policy.savings import Usage, savings_percent
+from scaler.policy.savings_rules import Usage, savings_percent
 from scaler.policy.states import DesiredState
 from scaler.policy.zones import UTC, require_aware
 from scaler.simplismart.models import Deployment

@@ -28,7 +28,7 @@ from scaler.policy.matching import match_policies
 from scaler.policy.model import DesiredState, Policy
 from scaler.policy.policy_set import PolicySet
 from scaler.policy.resolve import grace_ends_at
-from scaler.policy.savings import Usage, baseline_replicas, usage_between
+from scaler.policy.savings_rules import Usage, baseline_replicas, usage_between
 from scaler.policy.schedule import schedule_of, skipped_openings
 from scaler.policy.zones import require_aware
 from scaler.simplismart.models import Deployment, DeploymentStatus

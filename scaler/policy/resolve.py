@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from scaler.policy.health import HealthObservation, HealthRuleMemory, RuleOutcome, evaluate_rule
+from scaler.policy.health_rules import HealthObservation, HealthRuleMemory, RuleOutcome, evaluate_rule
 from scaler.policy.matching import match_policies
 from scaler.policy.model import DesiredState, Policy
 from scaler.policy.policy_set import PolicySet

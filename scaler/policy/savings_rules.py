@@ -1,4 +1,4 @@
-"""Savings: the replicas a state keeps running, GPU-hours and their cost.
+"""Savings rules: the replicas a state keeps running, GPU-hours and their cost.
 
 - Replicas under a state: ``stopped`` 0; bounds ``min_replicas`` (the floor the
   platform keeps running); ``running`` without bounds, or left alone, the baseline.

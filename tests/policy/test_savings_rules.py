@@ -6,7 +6,7 @@ import pytest
 
 from scaler.policy.model import DesiredState
 from scaler.policy.policy_set import BUILTIN_PRICES
-from scaler.policy.savings import (
+from scaler.policy.savings_rules import (
     Usage,
     baseline_replicas,
     gpu_hours,
