@@ -18,18 +18,14 @@ from scaler.policy.zones import wall_instant, zone
 
 def check_shape(policy: dict[str, Any], path: Path_, report: Reporter) -> None:
     """Check what the models do not: timing forms, state/action, keys that belong to one kind of rule, names."""
-    windows = policy.get("windows")
-    if isinstance(windows, list):
-        for index, window in enumerate(windows):
-            if isinstance(window, dict):
-                _check_window_shape(window, (*path, "windows", index), report)
-        _check_unique_names(windows, (*path, "windows"), "window", report)
-    rules = policy.get("health")
-    if isinstance(rules, list):
-        for index, rule in enumerate(rules):
-            if isinstance(rule, dict):
-                _check_rule_shape(rule, (*path, "health", index), report)
-        _check_unique_names(rules, (*path, "health"), "health rule", report)
+    parts = (("windows", _check_window_shape, "window"), ("health", _check_rule_shape, "health rule"))
+    for key, check_part, what in parts:
+        items = policy.get(key)
+        if isinstance(items, list):
+            for index, item in enumerate(items):
+                if isinstance(item, dict):
+                    check_part(item, (*path, key, index), report)
+            _check_unique_names(items, (*path, key), what, report)
 
 
 def _check_window_shape(window: dict[str, Any], path: Path_, report: Reporter) -> None:

@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from scaler.cli.main import main
 from scaler.store import open_store
-from tests.policy.helpers import OFFICE_FILE, simulator_environment
+from tests.policy.helpers import OFFICE_FILE, PEAK_AUTO_FILE, simulator_environment
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
 
@@ -193,28 +193,13 @@ def test_holidays_of_india_and_a_recurring_closure_are_skipped_by_name(tmp_path:
     ] == skipped
 
 
-PEAK_AUTO = """\
-version: 1
-policies:
-  - name: peak
-    match: {names: ["llama-*"]}
-    default: stopped
-    windows:
-      - name: peak
-        cron: "0 9 * * *"
-        duration: 1h
-        lead_time: auto
-        state: running
-"""
-
-
 def test_plan_reads_the_start_ups_the_daemon_recorded(tmp_path: Path) -> None:
     """``lead_time: auto``: the plan uses the start-ups in the state store at SCALER_STATE_URL and names their p90."""
     state_url = f"sqlite:///{tmp_path / 'state.db'}"
     with open_store(state_url) as store:
         for day in range(4):
             store.record_startup(UUID(str(INVENTORY[1]["deployment_id"])), utc_day(day), 1500.0, keep=20)
-    (tmp_path / "p.yaml").write_text(PEAK_AUTO)
+    (tmp_path / "p.yaml").write_text(PEAK_AUTO_FILE)
     (tmp_path / "inventory.json").write_text(json.dumps(INVENTORY))
     arguments = ["plan", "--policies", str(tmp_path / "p.yaml"), "--inventory", str(tmp_path / "inventory.json")]
     result = CliRunner().invoke(
@@ -228,7 +213,7 @@ def test_plan_reads_the_start_ups_the_daemon_recorded(tmp_path: Path) -> None:
 
 def test_plan_without_a_state_store_says_it_shows_the_initial_lead_time(tmp_path: Path) -> None:
     """No store at SCALER_STATE_URL: a note on stderr, and the initial lead time (15m) in the plan."""
-    (tmp_path / "p.yaml").write_text(PEAK_AUTO)
+    (tmp_path / "p.yaml").write_text(PEAK_AUTO_FILE)
     (tmp_path / "inventory.json").write_text(json.dumps(INVENTORY))
     arguments = ["plan", "--policies", str(tmp_path / "p.yaml"), "--inventory", str(tmp_path / "inventory.json")]
     result = CliRunner().invoke(

@@ -31,6 +31,21 @@ policies:
         state: {min_replicas: 1, max_replicas: 2}
 """
 
+#: A policy file: llama-* deployments stopped except in a daily 09:00-10:00 UTC peak that learns its lead time.
+PEAK_AUTO_FILE = """\
+version: 1
+policies:
+  - name: peak
+    match: {names: ["llama-*"]}
+    default: stopped
+    windows:
+      - name: peak
+        cron: "0 9 * * *"
+        duration: 1h
+        lead_time: auto
+        state: running
+"""
+
 
 def simulator_environment(url: str | None = None) -> dict[str, str | None]:
     """The environment of a command that calls the simulator (at ``url`` when given) with its

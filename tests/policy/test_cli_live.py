@@ -14,7 +14,7 @@ from scaler.cli.main import main
 from scaler.sim.seed import DEFAULT_SEED_PATH, load_seed
 from scaler.store import ExceptionRecord, open_store
 
-from .helpers import simulator_environment
+from .helpers import PEAK_AUTO_FILE, simulator_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "policies" / "examples"
@@ -152,21 +152,6 @@ def test_live_plan_shows_the_exceptions_in_force_from_the_store(sim_url: str, tm
     assert not missing.exists()
 
 
-AUTO_LEAD = """\
-version: 1
-policies:
-  - name: peak
-    match: {names: ["*"]}
-    default: stopped
-    windows:
-      - name: peak
-        cron: "0 9 * * *"
-        duration: 1h
-        lead_time: auto
-        state: running
-"""
-
-
 def test_live_plan_opens_the_state_store_once(sim_url: str, tmp_path: Path):
     """--live with a policy that learns its lead time reads four things from the daemon's store
     (first sightings, start-ups, exceptions, applied states) and opens it once: one store_opened
@@ -175,7 +160,7 @@ def test_live_plan_opens_the_state_store_once(sim_url: str, tmp_path: Path):
     with open_store(url) as store:
         store.mark_seen([(UUID(d.deployment_id), d.deployment_name) for d in load_seed(DEFAULT_SEED_PATH).deployments],
                         datetime(2026, 12, 20, tzinfo=UTC))  # fmt: skip
-    (tmp_path / "p.yaml").write_text(AUTO_LEAD)
+    (tmp_path / "p.yaml").write_text(PEAK_AUTO_FILE)
     common = ["--live", "--policies", str(tmp_path / "p.yaml"), "--from", "2026-12-21T00:00", "--hours", "24"]
     result = run(*common, SCALER_API_URL=sim_url, SCALER_STATE_URL=url, SCALER_LOG_LEVEL="info", SCALER_LOG_FORMAT="json")
     assert 0 == result.exit_code, result.output
