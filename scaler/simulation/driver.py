@@ -47,7 +47,8 @@ from scaler.daemon.reconciler import Reconciler
 from scaler.daemon.service import Daemon
 from scaler.metrics import Metrics
 from scaler.policy import PolicySet
-from scaler.policy.plan import Plan, build_plan
+from scaler.policy.forecast import Forecast
+from scaler.policy.plan import build_plan
 from scaler.settings import Settings
 from scaler.sim import DEFAULT_ORG_ID, DEFAULT_TOKEN
 from scaler.sim.clock import ManualClock
@@ -116,7 +117,7 @@ class SimulationRun:
     start: datetime
     until: datetime
     policy_set: PolicySet
-    plan: Plan
+    plan: Forecast
     actions: tuple[ActionRecord, ...]
     ledger: GpuLedger
     saved: dict[str, tuple[float, float]]
