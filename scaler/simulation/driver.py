@@ -46,7 +46,8 @@ from prometheus_client import CollectorRegistry
 from scaler.daemon.service import Daemon
 from scaler.metrics import Metrics
 from scaler.policy import PolicySet
-from scaler.policy.plan import Plan, build_plan
+from scaler.policy.forecast import Forecast
+from scaler.policy.plan import build_plan
 from scaler.settings import Settings
 from scaler.sim import DEFAULT_ORG_ID, DEFAULT_TOKEN
 from scaler.sim.clock import ManualClock
@@ -115,7 +116,7 @@ class SimulationRun:
     start: datetime
     until: datetime
     policy_set: PolicySet
-    plan: Plan
+    plan: Forecast
     actions: tuple[ActionRecord, ...]
     ledger: GpuLedger
     saved: dict[str, tuple[float, float]]
