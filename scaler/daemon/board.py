@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from uuid import UUID
 
 import structlog
@@ -31,7 +31,7 @@ from scaler.daemon.status import DeploymentView
 from scaler.metrics import Metrics
 from scaler.policy import PolicySet, Resolution, baseline_replicas
 from scaler.simplismart.models import Deployment, Pods
-from scaler.store import HealthTrack
+from scaler.store import HealthTrack, Saved
 
 log = structlog.get_logger()
 
@@ -114,9 +114,9 @@ class Board:
         self.last_success_at: datetime | None = None
         self.last_full_at: datetime | None = None
         """When the last cycle over every deployment ran."""
-        self.gauges = DeploymentGauges(metrics)
-        self.exception_gauges = ExceptionGauges(metrics)
-        self.savings = SavingsMeter(self.gauges)
+        self._gauges = DeploymentGauges(metrics)
+        self._exception_gauges = ExceptionGauges(metrics)
+        self._savings = SavingsMeter(self._gauges)
         self._accelerators: set[str] = set()
         self._in_grace: dict[UUID, datetime] = {}
         """The deployments in their grace period at their last cycle, and when it ends."""
@@ -155,9 +155,9 @@ class Board:
 
     def retain(self, deployment_ids: Collection[UUID]) -> None:
         """Show only ``deployment_ids`` (those just listed, or left after some are gone)."""
-        self.gauges.retain(deployment_ids)
-        self.exception_gauges.retain(deployment_ids)
-        self.savings.retain(deployment_ids)
+        self._gauges.retain(deployment_ids)
+        self._exception_gauges.retain(deployment_ids)
+        self._savings.retain(deployment_ids)
         for deployment_id in [key for key in self.views if key not in deployment_ids]:
             del self.views[deployment_id]
             self.next_changes.pop(deployment_id, None)
@@ -170,10 +170,15 @@ class Board:
 
     def publish_health(self, deployment: Deployment, track: HealthTrack, pods: Pods | None) -> None:
         """Show the health just observed."""
-        self.gauges.publish_health(deployment, track.value, pods)
+        self._gauges.publish_health(deployment, track.value, pods)
         view = self.views.get(deployment.deployment_id)
         if view is not None:
             view.health, view.pods = track, pods
+
+    def settle_savings(self, observed: datetime, *, count: bool) -> dict[tuple[UUID, date], Saved]:
+        """Count the savings up to ``observed`` (``count`` false: let the time pass uncounted); return them
+        by deployment and UTC day (:meth:`SavingsMeter.settle`)."""
+        return self._savings.settle(observed, count=count)
 
     def deployment_failed(self, deployment: Deployment, error: Exception, now: datetime) -> None:
         """Say that the cycle could not consider ``deployment`` (a log line, a count, its view)."""
@@ -194,7 +199,8 @@ class Board:
 
     def publish(self, cycle: Published) -> None:
         """Update the views, gauges, savings and next changes of the deployments the cycle considered."""
-        self.backoff_until = {key: backoff.until for key, backoff in cycle.after.backoffs.items() if backoff.until > cycle.now}
+        backoffs = cycle.after.backoffs.items()
+        self.backoff_until = {key: backoff.until for key, backoff in backoffs if backoff.until > cycle.now}
         last_actions: dict[UUID, ActionReport] = {}
         last_waiting: dict[UUID, ActionReport] = {}
         for report in cycle.reports:
@@ -212,7 +218,7 @@ class Board:
             since = self._waiting_since(deployment_id)
             view.waiting = (waiting.result, since or cycle.now) if waiting is not None else None
             self._publish_one(cycle, view)
-        self.exception_gauges.count(cycle.memory.exceptions, cycle.now)
+        self._exception_gauges.count(cycle.memory.exceptions, cycle.now)
         self._metrics.policy_conflicts.set(
             sum(1 for view in self.views.values() if view.resolution and view.resolution.conflict)
         )
@@ -254,16 +260,16 @@ class Board:
         self._note_grace(deployment, resolution)
         self._conflicts.observe(deployment, resolution.conflict)
         self.views[deployment_id] = view
-        self.gauges.publish(
+        self._gauges.publish(
             deployment,
             policy=resolution.policy,
             desired=resolution.desired,
             next_change=resolution.next_change,
             suspended=resolution.suspended,
         )
-        self.exception_gauges.publish(deployment, resolution.source.startswith("override:"))
-        self.gauges.publish_health(deployment, view.health.value if view.health else None, view.pods)
-        self.savings.hold(
+        self._exception_gauges.publish(deployment, resolution.source.startswith("override:"))
+        self._gauges.publish_health(deployment, view.health.value if view.health else None, view.pods)
+        self._savings.hold(
             deployment,
             state_saving(cycle.after.stored_applied.get(deployment_id), deployment.status, resolution.desired),
             baseline=view.baseline,
@@ -278,7 +284,7 @@ class Board:
             for key, deployment in self._inventory.deployments.items()
         ]
         for deployment, state, baseline in entries:
-            self.gauges.publish_running_gpus(deployment, gpus_held(deployment, state, baseline))
+            self._gauges.publish_running_gpus(deployment, gpus_held(deployment, state, baseline))
         totals = running_gpus(entries)
         self._accelerators |= totals.keys()
         for accelerator in self._accelerators:

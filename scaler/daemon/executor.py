@@ -233,7 +233,9 @@ class Executor:
             try:
                 message, request_id = await send_step(self._client, step, deployment_id)
             except StepFailed as failure:
-                await self._failures.settle(plan, step, action_id, failure, backoff=backoff, now=now, execution=execution)
+                await self._failures.settle(
+                    plan, step, action_id, failure, backoff=backoff, now=now, execution=execution
+                )
                 return
             outcome = Outcome("success", message=message, request_id=request_id)
             if not await self._succeeded(plan, index, action_id, outcome, now, execution):

@@ -86,7 +86,8 @@ class Inventory:
         self.api_reachable = True
         self.list_error = None
         try:
-            seen = await self._store.write("mark_seen", [(d.deployment_id, d.deployment_name) for d in deployments], now)
+            names = [(deployment.deployment_id, deployment.deployment_name) for deployment in deployments]
+            seen = await self._store.write("mark_seen", names, now)
             if self.first_inventory_at is None:
                 self.first_inventory_at = await self._store.read("first_inventory_at")
         except StoreError:
@@ -98,7 +99,9 @@ class Inventory:
         self.listed_since_cycle = True
         return True
 
-    def _not_older_than_actions(self, deployments: Iterable[Deployment], *, requested_at: datetime) -> dict[UUID, Deployment]:
+    def _not_older_than_actions(
+        self, deployments: Iterable[Deployment], *, requested_at: datetime
+    ) -> dict[UUID, Deployment]:
         """The listed deployments by id, each with the status its last successful action established
         when that action was answered after the list was requested (the list may predate it).
 

@@ -267,7 +267,7 @@ class Reconciler:
         self._startups.refresh(policy_set, inventory.deployments.values(), now)
         # Savings run up to what the platform was last seen doing, not past it (the list may be older than now).
         observed = inventory.listed_at if inventory.listed_since_cycle and inventory.listed_at is not None else now
-        counted = self._board.savings.settle(observed, count=acting)
+        counted = self._board.settle_savings(observed, count=acting)
         if counted:  # one write per cycle; a dry run and a standby count nothing, so write nothing
             with contextlib.suppress(StoreError):  # reported; those savings go uncounted in the store
                 await self._store.write("add_savings", counted)

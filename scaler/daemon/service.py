@@ -322,6 +322,10 @@ class Daemon(Jobs):
         """Whether the daemon can do its job (:meth:`DaemonStatus.readiness`)."""
         return self.status.readiness()
 
+    def leadership(self) -> dict[str, Any]:
+        """This instance's part in the leader election (:meth:`DaemonStatus.leadership`)."""
+        return self.status.leadership()
+
     async def status_document(self) -> dict[str, Any]:
         """Return the ``/status`` document (:meth:`DaemonStatus.document`)."""
         return await self.status.document()
