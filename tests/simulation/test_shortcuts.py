@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from scaler.simulation import driver
+from scaler.simulation import shortcuts
 from scaler.simulation.answers import HealthChanges
-from scaler.simulation.driver import SimulationInput, run_simulation
+from scaler.simulation.driver import run_simulation
 from scaler.simulation.events import ScriptedEvent
 from scaler.simulation.report import build_report
+from scaler.simulation.run import SimulationInput
 from tests.simulation.fleet import MONDAY, degraded_events, fleet, simulation_input
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
@@ -36,7 +37,7 @@ def inputs(tmp_path: Path, **settings: object) -> SimulationInput:
 def without_shortcuts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every reconcile tick reconciles everything; every health poll reads every answer; every health tick
     after a change, and the last one before each decision, runs."""
-    monkeypatch.setattr(driver, "_worth_reconciling", lambda _reconciler, _before: None)
+    monkeypatch.setattr(shortcuts, "worth_reconciling", lambda _reconciler, _before: None)
     monkeypatch.setattr(HealthChanges, "may_differ", lambda _self, _daemon, _now: True)
     full_poll = HealthChanges.to_poll
     monkeypatch.setattr(
