@@ -20,10 +20,10 @@ class SavingsTables(Tables):
     def add_savings(self, amounts: Mapping[tuple[UUID, date], Saved]) -> None:
         """Add measured savings by (deployment, UTC day) to what each day already holds, and drop the days
         more than :data:`SAVINGS_DAYS` before the newest one added. One transaction."""
-        rows = [
+        rows = sorted(  # by deployment, then day (ISO dates sort as the days do)
             (uid(deployment_id), day.isoformat(), float(saved.gpu_seconds), float(saved.dollars))
-            for (deployment_id, day), saved in sorted(amounts.items(), key=lambda item: (str(item[0][0]), item[0][1]))
-        ]
+            for (deployment_id, day), saved in amounts.items()
+        )
         if not rows:
             return
         newest = max(day for _, day in amounts)

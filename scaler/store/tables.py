@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from uuid import UUID
 
 from scaler.store.database import Cursor, Database, chunks
 from scaler.store.dialect import uuid_text_from_db
 from scaler.store.read_cache import ReadCache
+
+#: The text of a UUID: a cycle writes the same few thousand ids again and again.
+_uuid_text = functools.lru_cache(maxsize=1 << 16)(str)
 
 #: Above this many ids, a lookup reads the whole table instead of ``IN (...)`` lists.
 _WHOLE_TABLE_THRESHOLD = 2000
@@ -42,7 +46,7 @@ def second_column(row: tuple[Any, ...]) -> Any:
 def uid(value: UUID | str, name: str = "deployment_id") -> str:
     """Return a deployment id in its canonical text form; raise ``ValueError`` naming ``name``."""
     try:
-        return str(value if isinstance(value, UUID) else UUID(str(value)))
+        return _uuid_text(value if isinstance(value, UUID) else UUID(str(value)))
     except ValueError:
         raise ValueError(f"{name} must be a UUID, got {value!r}") from None
 
