@@ -158,6 +158,9 @@ class _Simulation:
         self._revision = self.sim.revision
         self.reconciled_at_world = -1
         self.polled_at_world = -1
+        self._events_applied = 0
+        self._timed: tuple[tuple[int, int], datetime | None] | None = None
+        """The simulator's last answer of :meth:`_next_timed_change`, with the revision and events it saw."""
 
     # --- Jobs ---------------------------------------------------------------------
 
@@ -208,8 +211,21 @@ class _Simulation:
 
     def _apply_events_due(self, instant: datetime) -> None:
         for touches in self.timeline.due(instant):
+            self._events_applied += 1
             self.health_changes.touch(touches)
             self._notice(health=True)
+
+    def _next_timed_change(self, now: datetime) -> datetime | None:
+        """The simulator's next change by itself after ``now``. Its last answer stands while nothing has
+        changed the simulator (no new revision, no event) and that change is still ahead."""
+        seen = (self.sim.revision, self._events_applied)
+        if self._timed is not None and self._timed[0] == seen:
+            last = self._timed[1]
+            if last is None or last > now:
+                return last
+        timed = self.sim.next_timed_change(now)
+        self._timed = (seen, timed)
+        return timed
 
     # --- The clock ------------------------------------------------------------------
 
@@ -290,7 +306,7 @@ class _Simulation:
             self.polled_at_world != self.health_world and self.health_changes.may_differ(self.daemon, now)
         )
         wakeup = reconciler.next_wakeup(now)
-        timed = self.sim.next_timed_change(now)
+        timed = self._next_timed_change(now)
         candidates = [
             self.inputs.until,
             wakeup,
