@@ -10,6 +10,11 @@ import pytest
 import structlog
 
 from scaler.settings import unknown_variables
+from scaler.sim.app import create_app
+from scaler.sim.clock import ManualClock
+from scaler.sim.seed import DEFAULT_SEED_PATH, load_seed
+from scaler.sim.state import SimState
+from tests.client.serving import LoopbackServer
 
 #: The name CI environments have long used for the integration switch. It is taken as the suite's own
 #: SCALERTEST_REQUIRE_INTEGRATION and removed, so that no command the tests run sees a SCALER_*
@@ -50,3 +55,12 @@ def restore_logging() -> Iterator[None]:
     yield
     root.handlers[:], root.level = handlers, level
     structlog.reset_defaults()
+
+
+@pytest.fixture(scope="module")
+def sim_url() -> Iterator[str]:
+    """The URL of the simulator, with its default seed and a still clock, served on a loopback port
+    for the tests of one module (the commands that list deployments through the API run against it)."""
+    state = SimState.from_seed(load_seed(DEFAULT_SEED_PATH), clock=ManualClock())
+    with LoopbackServer(create_app(state)) as server:
+        yield server.url

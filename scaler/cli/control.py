@@ -14,28 +14,25 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
-from uuid import UUID
 
 import click
 import httpx
 
-from scaler.cli.common import EXIT_USAGE, fail, positive_duration, quiet_settings
+from scaler.cli.common import fail, positive_duration, quiet_settings
 from scaler.cli.daemon_commands import _default_url, control_headers
 from scaler.cli.deployments import render_table
-from scaler.cli.suspensions import (
-    _second,
-    _suspension_end,
-    _who,
-    resolve_deployment,
-    resume_in_store,
-    suspend_in_store,
+from scaler.cli.exceptions_in_store import (
+    create_in_store,
+    end_in_store,
+    is_no_exception_id,
+    named_exceptions,
+    read_in_store,
 )
+from scaler.cli.suspensions import _second, _suspension_end, resume_in_store, suspend_in_store
 from scaler.cli.usage import epilog
 from scaler.daemon.clock import iso
-from scaler.daemon.status import exception_document
 from scaler.policy import DesiredState
 from scaler.settings import Settings
-from scaler.store import ExceptionRecord, Store, StoreConfigError, StoreError, StoreMissing, new_exception_id, open_store
 
 _TARGET_OPTIONS: list[Callable[[Any], Any]] = [
     click.argument("name_or_id", metavar="[NAME-OR-ID]", required=False),
@@ -97,71 +94,6 @@ def _refused(status: int, document: Any) -> NoReturn:
     if isinstance(document, dict) and document.get("candidates"):
         lines[0] += ": " + ", ".join(f"{c['name']} ({c['id']})" for c in document["candidates"])
     fail(lines[0])
-
-
-# --- Writing the store directly ---------------------------------------------------------------
-
-
-def _open(url: str) -> Store:
-    try:
-        return open_store(url, create=False)
-    except StoreConfigError as exc:
-        fail(str(exc), code=EXIT_USAGE)
-    except StoreMissing as exc:
-        fail(str(exc))
-    except StoreError as exc:
-        fail(f"the state store cannot be used: {exc}")
-
-
-def _store_target(
-    store: Store, settings: Settings, name_or_id: str | None, policy: str | None, everything: bool
-) -> tuple[str, str | None, str | None, tuple[UUID, ...]]:
-    """(target kind, target, target name, resolved ids) for the store: a policy's deployments are not
-    known without the daemon, which covers them by the policy's name."""
-    if everything:
-        return "all", None, None, tuple(sorted(store.seen_deployments(), key=str))
-    if policy is not None:
-        return "policy", policy, None, ()
-    deployment_id, name = resolve_deployment(store, settings, name_or_id or "")
-    return "deployment", str(deployment_id), name, (deployment_id,)
-
-
-def _create_in_store(
-    state_url: str,
-    *,
-    kind: str,
-    name_or_id: str | None,
-    policy: str | None,
-    everything: bool,
-    state: DesiredState | None,
-    until: datetime,
-    reason: str,
-    now: datetime,
-) -> dict[str, Any]:
-    settings = quiet_settings()
-    store = _open(state_url)
-    try:
-        target_kind, target, target_name, ids = _store_target(store, settings, name_or_id, policy, everything)
-        record = ExceptionRecord(
-            id=new_exception_id(),
-            kind=kind,  # type: ignore[arg-type]
-            target_kind=target_kind,  # type: ignore[arg-type]
-            target=target,
-            target_name=target_name,
-            deployment_ids=ids,
-            state=state.describe() if state is not None else None,
-            created_at=now,
-            until=until,
-            reason=reason,
-            created_by=_who(),
-        )
-        store.create_exception(record)
-        names = {seen.deployment_id: seen.name for seen in store.seen_deployments().values()}
-    except StoreError as exc:
-        fail(f"the exception could not be recorded: {exc}")
-    finally:
-        store.close()
-    return exception_document(record, names, now)
 
 
 # --- Printing ------------------------------------------------------------------------------
@@ -242,8 +174,8 @@ def _exception(
         suspend_in_store(state_url, name_or_id, until, reason.strip(), now)  # one deployment: as it always was
         return
     if state_url is not None:
-        document = _create_in_store(
-            state_url, kind=kind, name_or_id=name_or_id, policy=policy, everything=everything,
+        document = create_in_store(
+            quiet_settings(), state_url, kind=kind, name_or_id=name_or_id, policy=policy, everything=everything,
             state=state, until=until, reason=reason.strip(), now=now,
         )  # fmt: skip
     else:
@@ -360,70 +292,17 @@ def resume(
     """
     _target_body(what, policy, everything)
     settings = quiet_settings()
-    if state_url is not None and what is not None and _looks_like_deployment(state_url, what):
+    if state_url is not None and what is not None and is_no_exception_id(state_url, what):
         resume_in_store(state_url, what)  # one deployment's suspension: as it always was
         return
     if state_url is not None:
-        documents = _resume_in_store(settings, state_url, what, policy, everything)
+        documents = end_in_store(settings, state_url, what, policy, everything)
     else:
         active = _request(settings, url, "GET", "/api/v1/exceptions")["exceptions"]
-        chosen = _chosen(active, what, policy, everything)
+        chosen = named_exceptions(active, what, policy, everything)
         documents = [_request(settings, url, "DELETE", f"/api/v1/exceptions/{item['id']}") for item in chosen]
     for document in documents:
         _print(document, output)
-
-
-def _looks_like_deployment(state_url: str, what: str) -> bool:
-    """Whether ``what`` is no exception id of the store (so a deployment's name or id)."""
-    store = _open(state_url)
-    try:
-        return store.get_exception(what) is None
-    except StoreError as exc:
-        fail(f"the state store cannot be read: {exc}")
-    finally:
-        store.close()
-
-
-def _chosen(active: list[dict[str, Any]], what: str | None, policy: str | None, everything: bool) -> list[dict[str, Any]]:
-    """The active exceptions ``resume``'s arguments name; exit 1 when none."""
-    if everything:
-        chosen = [item for item in active if "all" in item["target"]]
-        named = "all deployments"
-    elif policy is not None:
-        chosen = [item for item in active if item["target"].get("policy") == policy]
-        named = f"policy {policy}"
-    else:
-        chosen = [item for item in active if item["id"] == what]
-        if not chosen:
-            chosen = [
-                item
-                for item in active
-                if what in (item["target"].get("deployment"), item["target"].get("name"))
-            ]
-        named = str(what)
-    if not chosen:
-        fail(f"no exception in force is {named!r} or targets it")
-    return chosen
-
-
-def _resume_in_store(
-    settings: Settings, state_url: str, what: str | None, policy: str | None, everything: bool
-) -> list[dict[str, Any]]:
-    store = _open(state_url)
-    now = datetime.now(UTC)
-    try:
-        names = {seen.deployment_id: seen.name for seen in store.seen_deployments().values()}
-        active = [exception_document(e, names, now) for e in store.active_exceptions(now)]
-        if what is not None and not any(item["id"] == what for item in active) and not everything and policy is None:
-            deployment_id, _ = resolve_deployment(store, settings, what)
-            what = str(deployment_id)
-        chosen = _chosen(active, what, policy, everything)
-        ended = [store.end_exception(item["id"], now, _who()) for item in chosen]
-    except StoreError as exc:
-        fail(f"the exception could not be ended: {exc}")
-    finally:
-        store.close()
-    return [exception_document(e, names, now) for e in ended if e is not None]
 
 
 @click.command(
@@ -439,15 +318,7 @@ def exceptions(show_all: bool, url: str | None, state_url: str | None, output: s
     """List people's exceptions in force (suspensions and overrides): target, until, by, why."""
     now = datetime.now(UTC)
     if state_url is not None:
-        store = _open(state_url)
-        try:
-            names = {seen.deployment_id: seen.name for seen in store.seen_deployments().values()}
-            found = store.all_exceptions() if show_all else store.active_exceptions(now)
-        except StoreError as exc:
-            fail(f"the exceptions could not be read: {exc}")
-        finally:
-            store.close()
-        documents = [exception_document(e, names, now) for e in found]
+        documents = read_in_store(state_url, show_all, now)
     else:
         path = "/api/v1/exceptions?all=true" if show_all else "/api/v1/exceptions"
         documents = _request(quiet_settings(), url, "GET", path)["exceptions"]

@@ -20,8 +20,9 @@ from pathlib import Path
 import click
 
 from scaler.cli.common import EXIT_USAGE, fail, fail_lines, positive_duration
+from scaler.cli.simulator import Simulator, open_simulator, port_option
 from scaler.cli.usage import epilog
-from scaler.daemon.http import BackgroundServer, listen
+from scaler.daemon.http import BackgroundServer
 from scaler.daemon.service import Daemon
 from scaler.logs import configure_logging
 from scaler.metrics import Metrics
@@ -30,7 +31,6 @@ from scaler.policy.shipped import examples_directory
 from scaler.settings import SettingsError, load_settings
 from scaler.sim.app import create_app
 from scaler.sim.seed import DEFAULT_SEED_PATH, load_seed
-from scaler.sim.state import SimState
 
 #: Seconds between reconcile cycles in the demo (the daemon's default is 60).
 DEMO_RECONCILE_SECONDS = 10.0
@@ -48,13 +48,7 @@ DEMO_HEALTH_SECONDS = 5.0
 @click.option(
     "--for", "length", callback=positive_duration, metavar="DURATION", help="Stop by itself after this long (20s, 5m)."
 )
-@click.option(
-    "--port",
-    default=9464,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="The daemon's HTTP port (0: a free one); the simulator takes another free port.",
-)
+@port_option(9464, "The daemon's HTTP port (0: a free one); the simulator takes another free port.")
 def demo(length: timedelta | None, port: int) -> None:
     """Watch the scaler work on a simulated Simplismart organization (no token, no network)."""
     configure_logging(log_format="console", log_level="info")
@@ -64,18 +58,17 @@ def demo(length: timedelta | None, port: int) -> None:
 
 
 async def _demo(policies: Path, port: int, length: timedelta | None) -> int:
-    state = SimState.from_seed(load_seed(DEFAULT_SEED_PATH))
-    simulator = BackgroundServer(create_app(state), listen("127.0.0.1", 0))
-    simulator.start()
+    simulator = open_simulator(load_seed(DEFAULT_SEED_PATH), "127.0.0.1", 0)
+    server = BackgroundServer(create_app(simulator.state), simulator.listener)
+    server.start()
     with tempfile.TemporaryDirectory(prefix="scaler-demo-") as directory:
+        state_path = Path(directory) / "state.db"
         try:
             settings = load_settings(
-                api_url=simulator.url,
-                api_token=state.token,
+                **simulator.scaler_settings(),
                 api_token_file=None,
-                org_id=state.org_id,
                 policy_path=policies,
-                state_url=f"sqlite:///{Path(directory) / 'state.db'}",
+                state_url=f"sqlite:///{state_path}",
                 reconcile_interval_seconds=DEMO_RECONCILE_SECONDS,
                 health_interval_seconds=DEMO_HEALTH_SECONDS,
                 health_idle_interval_seconds=30.0,
@@ -86,7 +79,7 @@ async def _demo(policies: Path, port: int, length: timedelta | None) -> int:
                 log_format="console",
             )
         except SettingsError as exc:
-            await simulator.stop()
+            await server.stop()
             fail_lines(str(exc).splitlines(), code=EXIT_USAGE)
         metrics = Metrics()
         daemon = Daemon.from_settings(settings, metrics=metrics)
@@ -94,28 +87,11 @@ async def _demo(policies: Path, port: int, length: timedelta | None) -> int:
             policy_set = daemon.load_policies()
         except PolicyError as exc:
             await daemon.aclose()
-            await simulator.stop()
+            await server.stop()
             fail(str(exc), code=EXIT_USAGE)
 
         def ready(url: str) -> None:
-            lines = [
-                "",
-                "simplismart-scaler demo: the daemon against a simulated Simplismart organization",
-                f"  simulator:  {simulator.url}  ({len(state.deployments)} deployments, control API /_sim/)",
-                f"  daemon:     {url}  (the web console at /, /status, /metrics, /healthz, /readyz)",
-                f"  policies:   {policies} ({policy_set.summary()})",
-                f"  state:      {Path(directory) / 'state.db'} (temporary)",
-                "Look at:",
-                f"  {url}/ in a browser (read-only: the demo configures no keys)",
-                f"  scaler status --url {url}",
-                f"  curl -s {url}/metrics | grep scaler_actions_total",
-                f"  curl -s {simulator.url}/_sim/requests",
-                "embeddings-bge-large turns Degraded in 20 s: its health rule shrinks it after a minute,",
-                "and restores it about 7.5 minutes in, once it has been Healthy for a minute.",
-                f"Every action is logged below. {'Stops after ' + _text(length) if length else 'Stop with Ctrl-C'}.",
-                "",
-            ]
-            click.echo("\n".join(lines))
+            click.echo(_welcome(simulator, url, f"{policies} ({policy_set.summary()})", state_path, length))
             sys.stdout.flush()
 
         stopper = None
@@ -125,14 +101,36 @@ async def _demo(policies: Path, port: int, length: timedelta | None) -> int:
             code = await daemon.run(on_ready=ready)
         except OSError as exc:
             await daemon.aclose()
-            await simulator.stop()
+            await server.stop()
             fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc} (try --port 0)", code=EXIT_USAGE)
         finally:
             if stopper is not None:
                 stopper.cancel()
-        await simulator.stop()
+        await server.stop()
     click.echo(_summary(metrics, length))
     return code
+
+
+def _welcome(simulator: Simulator, url: str, policies: str, state_path: Path, length: timedelta | None) -> str:
+    """What the demo prints once the daemon answers at ``url``: where everything is, what to look at."""
+    lines = [
+        "",
+        "simplismart-scaler demo: the daemon against a simulated Simplismart organization",
+        f"  simulator:  {simulator.url}  ({len(simulator.state.deployments)} deployments, control API /_sim/)",
+        f"  daemon:     {url}  (the web console at /, /status, /metrics, /healthz, /readyz)",
+        f"  policies:   {policies}",
+        f"  state:      {state_path} (temporary)",
+        "Look at:",
+        f"  {url}/ in a browser (read-only: the demo configures no keys)",
+        f"  scaler status --url {url}",
+        f"  curl -s {url}/metrics | grep scaler_actions_total",
+        f"  curl -s {simulator.url}/_sim/requests",
+        "embeddings-bge-large turns Degraded in 20 s: its health rule shrinks it after a minute,",
+        "and restores it about 7.5 minutes in, once it has been Healthy for a minute.",
+        f"Every action is logged below. {'Stops after ' + _text(length) if length else 'Stop with Ctrl-C'}.",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def _text(length: timedelta | None) -> str:

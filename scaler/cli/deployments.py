@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import click
@@ -24,13 +24,7 @@ from pydantic import BaseModel
 from scaler.cli.common import call_platform, fail
 from scaler.cli.naming import as_id, matching, the_one
 from scaler.cli.usage import WholeHelpGroup, epilog, examples_only
-from scaler.simplismart.models import (
-    Deployment,
-    DeploymentHealth,
-    DeploymentStatus,
-    HealthStatus,
-    StartStopResult,
-)
+from scaler.simplismart.models import Deployment, DeploymentHealth, DeploymentStatus, HealthStatus
 
 _output_option = click.option(
     "--output",
@@ -193,7 +187,12 @@ def scale_command(name_or_id: str, min_replicas: int, max_replicas: int, output:
     click.echo(f"{target.label}: {message} (min {applied_min}, max {applied_max})")
 
 
-def _echo_startstop(target: Target, action: str, result: StartStopResult, output: str) -> None:
+def _start_or_stop(name_or_id: str, action: Literal["start", "stop"], output: str) -> None:
+    """Resume or pause the deployment ``name_or_id`` names, and print the platform's answer."""
+    target = resolve_target(name_or_id)
+    result = call_platform(
+        lambda client: (client.start if action == "start" else client.stop)(target.deployment_id)
+    )
     if output == "json":
         click.echo(_dump_for(target, result))
     else:
@@ -205,9 +204,7 @@ def _echo_startstop(target: Target, action: str, result: StartStopResult, output
 @_output_option
 def start_command(name_or_id: str, output: str) -> None:
     """Resume a deployment (by name or id; SCALER_ORG_ID names the organization)."""
-    target = resolve_target(name_or_id)
-    result = call_platform(lambda client: client.start(target.deployment_id))
-    _echo_startstop(target, "start", result, output)
+    _start_or_stop(name_or_id, "start", output)
 
 
 @deployments.command("stop", epilog=epilog(["scaler deployments stop whisper-v3"], PLATFORM_EXITS))
@@ -215,9 +212,7 @@ def start_command(name_or_id: str, output: str) -> None:
 @_output_option
 def stop_command(name_or_id: str, output: str) -> None:
     """Pause a deployment (by name or id): it scales to zero until started (SCALER_ORG_ID names the organization)."""
-    target = resolve_target(name_or_id)
-    result = call_platform(lambda client: client.stop(target.deployment_id))
-    _echo_startstop(target, "stop", result, output)
+    _start_or_stop(name_or_id, "stop", output)
 
 
 @deployments.command(

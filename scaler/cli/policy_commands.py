@@ -10,9 +10,10 @@ from __future__ import annotations
 import fnmatch
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any, TypeVar
 from uuid import UUID
 
 import click
@@ -29,17 +30,19 @@ from scaler.cli.common import (
     quiet_settings,
 )
 from scaler.cli.plan_exceptions import exceptions_over
+from scaler.cli.plan_memory import StateStoreReader, learned_startups, new_deployments, state_store_reader, touched
 from scaler.cli.usage import epilog
 from scaler.policy.errors import PolicyLoadError, PolicyPathError, PolicySetEmpty
 from scaler.policy.loader import load_policy_set, require_policies
 from scaler.policy.matching import policies_matching_nothing
-from scaler.policy.model import PolicySet
-from scaler.policy.plan import ExceptionSpan, build_plan
+from scaler.policy.policy_set import PolicySet
+from scaler.policy.forecast import Forecast
+from scaler.policy.plan import build_plan
 from scaler.policy.report import render_plan_table
 from scaler.policy.shipped import example_texts, schema_text
-from scaler.settings import Settings
 from scaler.simplismart.models import Deployment
-from scaler.store import StoreError, StoreMissing, open_store
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _policy_set_or_exit(paths: Mapping[Path, str]) -> PolicySet:
@@ -121,87 +124,62 @@ def _read_inventory(path: Path) -> list[Deployment]:
     return deployments
 
 
-def _touched(settings: Settings) -> set[UUID]:
-    """The deployments whose state the daemon established (an applied state in its store at
-    SCALER_STATE_URL); none without a store, with a warning on stderr when it cannot be read."""
-    try:
-        with open_store(settings.state_url, create=False) as store:
-            return set(store.all_applied())
-    except StoreMissing:
-        return set()
-    except StoreError as exc:
-        click.echo(f"warning: the state store cannot be read ({exc}): every stopped deployment counts as found so", err=True)
-        return set()
+_PLAN_EPILOG = epilog(
+    [
+        "scaler plan --inventory inventory.json --from 2026-12-21T00:00 --hours 48",
+        "scaler plan --live --deployment 'llama-*' --fail-on-conflict",
+    ],
+    {
+        0: "planned",
+        1: "invalid policies or inventory, a failed API call, --deployment matching nothing, "
+        "or a conflict with --fail-on-conflict",
+        2: "unreadable path, unusable settings or bad usage",
+    },
+)
 
-
-def _new_deployments(settings: Settings, deployments: list[Deployment], now: datetime) -> dict[UUID, datetime]:
-    """The first sighting of each listed deployment the daemon's state store counts as new.
-
-    New: first seen after the store's first inventory, or not seen yet (the daemon will first
-    see it at about ``now``). Without a store, or before its first inventory, nothing is new;
-    a store that cannot be read is named in a warning on stderr.
-    """
-    try:
-        with open_store(settings.state_url, create=False) as store:
-            first_inventory = store.first_inventory_at()
-            seen = store.seen_deployments()
-    except StoreMissing:
-        return {}
-    except StoreError as exc:
-        click.echo(f"warning: the state store cannot be read ({exc}): grace periods are not shown", err=True)
-        return {}
-    if first_inventory is None:
-        return {}
-    new: dict[UUID, datetime] = {}
-    for deployment in deployments:
-        known = seen.get(deployment.deployment_id)
-        if known is None:
-            new[deployment.deployment_id] = now
-        elif known.first_seen > first_inventory:
-            new[deployment.deployment_id] = known.first_seen
-    return new
-
-
-@click.command(
-    "plan",
-    epilog=epilog(
-        [
-            "scaler plan --inventory inventory.json --from 2026-12-21T00:00 --hours 48",
-            "scaler plan --live --deployment 'llama-*' --fail-on-conflict",
-        ],
-        {
-            0: "planned",
-            1: "invalid policies or inventory, a failed API call, --deployment matching nothing, "
-            "or a conflict with --fail-on-conflict",
-            2: "unreadable path, unusable settings or bad usage",
-        },
+#: The options of ``scaler plan`` after --policies, in the order --help lists them.
+_PLAN_OPTIONS = (
+    click.option(
+        "--inventory",
+        type=click.Path(path_type=Path),
+        help="A saved list response (JSON array of deployments) of GET /deployments/list/model/.",
     ),
+    click.option(
+        "--live",
+        is_flag=True,
+        help="List the deployments through the API instead (SCALER_API_URL, SCALER_API_TOKEN or SCALER_API_TOKEN_FILE).",
+    ),
+    click.option("--from", "start", callback=_parse_from, help="Start, ISO 8601 (UTC when no offset). Default: now."),
+    click.option("--hours", type=click.IntRange(1, 24 * 366), default=168, show_default=True, help="Length of the plan."),
+    click.option(
+        "--deployment",
+        "name_globs",
+        multiple=True,
+        help="Only deployments whose name matches this glob (repeatable); matching none is an error.",
+    ),
+    click.option(
+        "--fail-on-conflict",
+        is_flag=True,
+        help="Exit 1 when policies conflict over any planned deployment (a CI gate).",
+    ),
+    click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True),
 )
+
+
+def _with_options(options: tuple[Callable[[F], F], ...]) -> Callable[[F], F]:
+    """Apply ``options`` to a command so that they are listed in the order given."""
+
+    def apply(command: F) -> F:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
+@click.command("plan", epilog=_PLAN_EPILOG)
 @policies_option
-@click.option(
-    "--inventory",
-    type=click.Path(path_type=Path),
-    help="A saved list response (JSON array of deployments) of GET /deployments/list/model/.",
-)
-@click.option(
-    "--live",
-    is_flag=True,
-    help="List the deployments through the API instead (SCALER_API_URL, SCALER_API_TOKEN or SCALER_API_TOKEN_FILE).",
-)
-@click.option("--from", "start", callback=_parse_from, help="Start, ISO 8601 (UTC when no offset). Default: now.")
-@click.option("--hours", type=click.IntRange(1, 24 * 366), default=168, show_default=True, help="Length of the plan.")
-@click.option(
-    "--deployment",
-    "name_globs",
-    multiple=True,
-    help="Only deployments whose name matches this glob (repeatable); matching none is an error.",
-)
-@click.option(
-    "--fail-on-conflict",
-    is_flag=True,
-    help="Exit 1 when policies conflict over any planned deployment (a CI gate).",
-)
-@click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@_with_options(_PLAN_OPTIONS)
 def plan(
     policy_paths: tuple[Path, ...],
     inventory: Path | None,
@@ -226,60 +204,70 @@ def plan(
     if (inventory is None) == (not live):
         raise click.UsageError("give exactly one of --inventory FILE or --live")
     policy_set = _policy_set_or_exit(_policy_paths(policy_paths, option="--policies"))
-    new_since: dict[UUID, datetime] = {}
-    default_grace = timedelta(0)
-    exceptions: dict[UUID, list[ExceptionSpan]] = {}
-    if inventory is not None:
-        deployments = _read_inventory(inventory)
-    else:
-        deployments = call_platform(lambda client: client.list_deployments())
-        for name in policies_matching_nothing(policy_set, deployments):
-            click.echo(f"warning: policy {name} matches none of the organization's deployments", err=True)
-        settings = quiet_settings()
-        new_since = _new_deployments(settings, deployments, datetime.now(timezone.utc))
-        default_grace = timedelta(seconds=settings.new_deployment_grace_seconds)
-    if name_globs:
+    until = start + timedelta(hours=hours)
+    with state_store_reader(quiet_settings) as memory:
+        if inventory is not None:
+            deployments, new_since, default_grace = _read_inventory(inventory), {}, timedelta(0)
+        else:
+            deployments, new_since, default_grace = _list_live(policy_set, memory)
+        deployments = _named(deployments, name_globs)
+        auto_lead = any(policy.has_auto_lead for policy in policy_set.policies)
+        result = build_plan(
+            policy_set,
+            deployments,
+            start,
+            until,
+            new_since=new_since,
+            default_grace=default_grace,
+            startups=learned_startups(memory) if auto_lead else {},
+            exceptions=exceptions_over(memory, policy_set, deployments, start, until) if live else {},
+            touched=touched(memory),
+        )
+    _print_plan(result, output)
+    if fail_on_conflict:
+        _fail_on_conflicts(result)
+
+
+def _list_live(
+    policy_set: PolicySet, memory: StateStoreReader
+) -> tuple[list[Deployment], dict[UUID, datetime], timedelta]:
+    """List the organization's deployments through the API, naming on stderr each policy that selects
+    none; return them with the new ones' first sightings and the default grace period."""
+    deployments = call_platform(lambda client: client.list_deployments())
+    for name in policies_matching_nothing(policy_set, deployments):
+        click.echo(f"warning: policy {name} matches none of the organization's deployments", err=True)
+    settings = quiet_settings()
+    new_since = new_deployments(memory, deployments, datetime.now(timezone.utc))
+    return deployments, new_since, timedelta(seconds=settings.new_deployment_grace_seconds)
+
+
+def _named(deployments: list[Deployment], name_globs: tuple[str, ...]) -> list[Deployment]:
+    """The deployments whose name matches one of ``name_globs`` (all without globs); exit 1 when none does."""
+    if not name_globs:
+        return deployments
+    chosen = [d for d in deployments if any(fnmatch.fnmatchcase(d.deployment_name, glob) for glob in name_globs)]
+    if not chosen:
+        globs = ", ".join(repr(glob) for glob in name_globs)
         listed = len(deployments)
-        deployments = [d for d in deployments if any(fnmatch.fnmatchcase(d.deployment_name, glob) for glob in name_globs)]
-        if not deployments:
-            globs = ", ".join(repr(glob) for glob in name_globs)
-            fail(f"no deployment matches --deployment {globs} ({listed} deployment{'s' if listed != 1 else ''} listed)")
-    startups = _learned_startups() if any(policy.has_auto_lead for policy in policy_set.policies) else {}
-    if live:
-        exceptions = exceptions_over(quiet_settings(), policy_set, deployments, start, start + timedelta(hours=hours))
-    result = build_plan(
-        policy_set,
-        deployments,
-        start,
-        start + timedelta(hours=hours),
-        new_since=new_since,
-        default_grace=default_grace,
-        startups=startups,
-        exceptions=exceptions,
-        touched=_touched(quiet_settings()),
-    )
+        fail(f"no deployment matches --deployment {globs} ({listed} deployment{'s' if listed != 1 else ''} listed)")
+    return chosen
+
+
+def _fail_on_conflicts(result: Forecast) -> None:
+    """Exit 1 naming the deployments over which policies conflict, if any."""
+    conflicts = [entry for entry in result.deployments if entry.conflict]
+    if conflicts:
+        named = ", ".join(f"{entry.deployment.deployment_name} ({', '.join(entry.conflict)})" for entry in conflicts)
+        fail(f"{len(conflicts)} deployment{'s' if len(conflicts) != 1 else ''} in conflict: {named}")
+
+
+def _print_plan(result: Forecast, output: str) -> None:
     if output == "json":
         # Indented for a person at a terminal; compact (and much faster to write) otherwise.
         indent = 2 if sys.stdout.isatty() else None
         click.echo(json.dumps(result.to_json(), indent=indent))
     else:
         click.echo(render_plan_table(result))
-    conflicts = [entry for entry in result.deployments if entry.conflict]
-    if fail_on_conflict and conflicts:
-        named = ", ".join(f"{entry.deployment.deployment_name} ({', '.join(entry.conflict)})" for entry in conflicts)
-        fail(f"{len(conflicts)} deployment{'s' if len(conflicts) != 1 else ''} in conflict: {named}")
-
-
-def _learned_startups() -> dict[UUID, list[float]]:
-    """The start-up times the daemon recorded in the state store (SCALER_STATE_URL), for ``lead_time: auto``;
-    none, with a note on stderr, when there is no usable store there."""
-    settings = quiet_settings()
-    try:
-        with open_store(settings.state_url, create=False) as store:
-            return store.startups()
-    except StoreError as exc:
-        click.echo(f"note: lead_time: auto shows its initial lead time: no start-ups read ({exc})", err=True)
-        return {}
 
 
 @click.command(

@@ -17,7 +17,7 @@ from scaler.cli.policy_commands import _parse_from, _policy_paths, _policy_set_o
 from scaler.cli.usage import epilog
 from scaler.logs import configure_logging
 from scaler.policy import PolicyError
-from scaler.policy.model import PolicySet
+from scaler.policy.policy_set import PolicySet
 from scaler.settings import Settings
 from scaler.sim.model import SeedDocument
 from scaler.sim.seed import DEFAULT_SEED_PATH, SeedError, load_seed

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
@@ -35,17 +37,30 @@ from scaler.store import Store, StoreConfigError, StoreError, StoreMissing, open
 MAX_SUSPENSION = timedelta(days=30)
 
 
-def _store(settings: Settings, url: str | None = None) -> Store:
-    """Open the existing state store (``url``, else SCALER_STATE_URL) or exit: 2 for a bad URL, 1 when
-    there is no store there or it cannot be used."""
+def open_existing_store(url: str) -> Store:
+    """Open the existing state store at ``url`` or exit: 2 for a bad URL, 1 when there is no store
+    there or it cannot be used."""
     try:
-        return open_store(url or settings.state_url, create=False)
+        return open_store(url, create=False)
     except StoreConfigError as exc:
         fail(str(exc), code=EXIT_USAGE)
     except StoreMissing as exc:
         fail(str(exc))
     except StoreError as exc:
         fail(f"the state store cannot be used: {exc}")
+
+
+@contextmanager
+def existing_store(url: str, failure: str) -> Iterator[Store]:
+    """The existing state store at ``url`` (see :func:`open_existing_store`), closed after the block;
+    a store error in the block exits 1 with ``failure: error``."""
+    store = open_existing_store(url)
+    try:
+        yield store
+    except StoreError as exc:
+        fail(f"{failure}: {exc}")
+    finally:
+        store.close()
 
 
 def _where(store: Store) -> str:
@@ -114,15 +129,10 @@ def suspend_in_store(state_url: str, name_or_id: str, until: datetime, reason: s
     """``scaler suspend NAME --state-url URL``: suspend one deployment in the store, replacing its
     suspension, as ``$USER``; print what was done and the store's location."""
     settings = quiet_settings()
-    store = _store(settings, state_url)
-    try:
+    with existing_store(state_url, "the suspension could not be recorded") as store:
         deployment_id, name = resolve_deployment(store, settings, name_or_id)
         replaced = store.active_suspensions(now).get(deployment_id)
         suspension = store.suspend(deployment_id, name, until, reason, now, _who())
-    except StoreError as exc:
-        fail(f"the suspension could not be recorded: {exc}")
-    finally:
-        store.close()
     click.echo(f"suspended {name} ({deployment_id}) until {_second(suspension.until)}: {suspension.reason}")
     if replaced is not None:
         click.echo(f"replaced its suspension until {_second(replaced.until)} ({replaced.reason})")
@@ -132,16 +142,11 @@ def suspend_in_store(state_url: str, name_or_id: str, until: datetime, reason: s
 def resume_in_store(state_url: str, name_or_id: str) -> None:
     """``scaler resume NAME --state-url URL``: end one deployment's suspension in the store as ``$USER``."""
     settings = quiet_settings()
-    store = _store(settings, state_url)
     now = datetime.now(UTC)
-    try:
+    with existing_store(state_url, "the suspension could not be removed") as store:
         deployment_id, name = resolve_deployment(store, settings, name_or_id)
         active = store.active_suspensions(now)
         store.resume(deployment_id, now, _who())
-    except StoreError as exc:
-        fail(f"the suspension could not be removed: {exc}")
-    finally:
-        store.close()
     if deployment_id not in active:
         fail(f"{name} ({deployment_id}) is not suspended")
     click.echo(f"resumed {name} ({deployment_id})")
@@ -158,14 +163,9 @@ def resume_in_store(state_url: str, name_or_id: str) -> None:
 def suspensions(show_all: bool) -> None:
     """List the deployments taken out of automation, and until when."""
     settings = quiet_settings()
-    store = _store(settings)
     now = datetime.now(UTC)
-    try:
+    with existing_store(settings.state_url, "the suspensions could not be read") as store:
         found = store.all_suspensions() if show_all else store.active_suspensions(now)
-    except StoreError as exc:
-        fail(f"the suspensions could not be read: {exc}")
-    finally:
-        store.close()
     if not found:
         click.echo("no suspensions")
         return

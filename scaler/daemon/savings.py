@@ -1,6 +1,6 @@
 """Realized savings: GPU-seconds and dollars saved by what the scaler actually applied.
 
-The engine's savings rules (:mod:`scaler.policy.savings`) are applied to the state that
+The engine's savings rules (:mod:`scaler.policy.savings_rules`) are applied to the state that
 is really in effect, not to the desired one:
 
 - The state in effect is what the scaler last applied, confirmed by the status the

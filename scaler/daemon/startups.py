@@ -31,7 +31,7 @@ from scaler.metrics import Metrics
 from scaler.policy import PolicySet, match_policies
 from scaler.policy.leadtime import KEPT_STARTUPS, lead_times_in_use, learned_lead_times
 from scaler.policy.model import Policy
-from scaler.policy.schedule import window_intervals
+from scaler.policy.schedule import schedule_of, window_intervals
 from scaler.simplismart.models import Deployment, HealthStatus, Pods
 from scaler.store import AppliedState, HealthTrack, Store
 
@@ -95,7 +95,7 @@ class StartupLearner:
             learned = learned_lead_times(policy, self.startups.get(deployment.deployment_id, ()))
             if learned == committed[1]:
                 continue
-            if policy.schedule_for(committed[1]).state_at(now).key == policy.schedule_for(learned).state_at(now).key:
+            if schedule_of(policy, committed[1]).state_at(now).key == schedule_of(policy, learned).state_at(now).key:
                 self._committed[deployment.deployment_id] = (policy, learned)
 
     def view(self, policy_set: PolicySet | None, deployment: Deployment) -> dict[str, object]:

@@ -1,28 +1,20 @@
 """The policy language and the schedule engine: pure functions of policies, deployments and an instant.
 
 The names the daemon and the commands use are re-exported here; each lives in a
-module of its own (``model``, ``loader``, ``schedule``, ``matching``, ``health``,
-``resolve``, ``savings``, ``plan``).
+module of its own (``model``, ``loader``, ``schedule``, ``matching``, ``health_rules``,
+``resolve``, ``savings_rules``, ``plan``, ``forecast``).
 """
 
 from scaler.policy.errors import PolicyError, PolicyIssue, PolicyLoadError, PolicyPathError, PolicySetEmpty
-from scaler.policy.health import HealthObservation, HealthRuleMemory, record_restart
+from scaler.policy.health_rules import HealthObservation, HealthRuleMemory, record_restart
 from scaler.policy.loader import load_policy_set, require_policies
 from scaler.policy.matching import PolicyMatch, match_policies
-from scaler.policy.model import (
-    BUILTIN_PRICES,
-    DesiredState,
-    Expire,
-    HealthRule,
-    Match,
-    Policy,
-    PolicySet,
-    PolicySource,
-    Window,
-)
-from scaler.policy.plan import ExceptionSpan, Plan, build_plan
+from scaler.policy.model import Expire, HealthRule, Match, Policy, Window
+from scaler.policy.policy_set import BUILTIN_PRICES, PolicySet, PolicySource
+from scaler.policy.forecast import ExceptionSpan, Forecast
+from scaler.policy.plan import build_plan
 from scaler.policy.resolve import Override, Resolution, expire_at, grace_ends_at, resolve_desired_state
-from scaler.policy.savings import (
+from scaler.policy.savings_rules import (
     Usage,
     baseline_replicas,
     cost_of,
@@ -32,17 +24,18 @@ from scaler.policy.savings import (
     usage_between,
 )
 from scaler.policy.schedule import next_boundary, scheduled_state
+from scaler.policy.states import DesiredState
 
 __all__ = [
     "BUILTIN_PRICES",
     "DesiredState",
     "ExceptionSpan",
     "Expire",
+    "Forecast",
     "HealthObservation",
     "HealthRule",
     "HealthRuleMemory",
     "Match",
-    "Plan",
     "Policy",
     "PolicyError",
     "PolicyIssue",

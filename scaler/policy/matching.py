@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from scaler.policy.model import Match, Policy, PolicySet
+from scaler.policy.model import Match, Policy
+from scaler.policy.policy_set import PolicySet
 from scaler.simplismart.models import Deployment
 
 

@@ -2,393 +2,64 @@
 
 Files are validated with these models (one :class:`PolicyFile` per YAML file, one
 :class:`Policy` per entry); :mod:`scaler.policy.loader` maps every validation error to
-its file and line and adds the checks that span fields, policies and files. Field
-values are parsed into their meaning on the way in: a ``cron`` becomes a
-:class:`~scaler.policy.cron.CronSchedule`, a duration a ``timedelta``, a state a
-:class:`DesiredState`.
+its file and line and adds the checks that span fields, policies and files. The field
+types (:mod:`scaler.policy.fields`) parse values into their meaning on the way in; a
+state becomes a :class:`~scaler.policy.states.DesiredState`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import timedelta, tzinfo
 from functools import cached_property
-from pathlib import Path
-from types import MappingProxyType
 from typing import Annotated, Any, Literal, Union
 from uuid import UUID
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
     Field,
-    PlainSerializer,
-    PlainValidator,
+    PrivateAttr,
     StrictBool,
-    StrictFloat,
     StrictInt,
     StrictStr,
     Tag,
     ValidationInfo,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
-from scaler.policy.between import BetweenSpec, parse_between
-from scaler.policy.cron import CronSchedule, parse_cron
-from scaler.policy.dates import DateRange, DateSet, parse_date_range, parse_local_datetime
-from scaler.policy.durations import format_duration, parse_duration
+from scaler.policy.dates import DateSet
+from scaler.policy.durations import format_duration
+from scaler.policy.fields import (
+    Accelerator,
+    AutoLeadBound,
+    BetweenField,
+    CalendarFileField,
+    Cooldown,
+    CronField,
+    DateRangeField,
+    ExpireAfter,
+    Glob,
+    GracePeriod,
+    HoldTime,
+    LeadTime,
+    LocalDateTimeField,
+    Name,
+    Price,
+    RecoverTime,
+    TriggerHealth,
+    WindowDuration,
+    ZoneName,
+)
 from scaler.policy.holiday_calendars import HolidayCalendar, check_categories, check_country, check_subdivision
-from scaler.policy.icalendars import CalendarFile
 from scaler.policy.skipdays import SkipDays
+from scaler.policy.states import MAX_REPLICAS, DesiredState, StateField
 from scaler.policy.zones import zone
-from scaler.simplismart.models import DOCUMENTED_HEALTH, HealthStatus
 
-NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
-NAME_MAX = 63
+__all__ = ["FORMAT_VERSION", "DesiredState", "Policy", "PolicyFile"]
+
 FORMAT_VERSION = 1
-#: Most replicas a policy may ask for or count (bounds and baseline_replicas). No GPU
-#: deployment runs anywhere near this many, so a larger number is a typo; the bound also
-#: keeps every GPU-hour and cost computed from replicas a finite number.
-MAX_REPLICAS = 10_000
-
-# --------------------------------------------------------------------------- states
-
-
-class DesiredState(BaseModel):
-    """What a deployment should look like: ``stopped``, ``running`` (bounds left alone) or ``bounds``.
-
-    ``bounds`` means running with ``min_replicas``/``max_replicas`` (the API's rules:
-    min >= 0, max >= 1, min <= max); the two are ``None`` for the other kinds.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kind: Literal["stopped", "running", "bounds"]
-    min_replicas: int | None = None
-    max_replicas: int | None = None
-
-    @model_validator(mode="after")
-    def _bounds_only_for_bounds(self) -> DesiredState:
-        has_bounds = self.min_replicas is not None or self.max_replicas is not None
-        if self.kind != "bounds":
-            if has_bounds:
-                raise ValueError(f"a {self.kind} state has no replica bounds")
-            return self
-        if self.min_replicas is None or self.max_replicas is None:
-            raise ValueError("a bounds state needs both min_replicas and max_replicas")
-        _check_bounds(self.min_replicas, self.max_replicas)
-        return self
-
-    @classmethod
-    def stopped(cls) -> DesiredState:
-        """Return the stopped state."""
-        return _STOPPED
-
-    @classmethod
-    def running(cls) -> DesiredState:
-        """Return the running state (start if stopped, bounds left alone)."""
-        return _RUNNING
-
-    @classmethod
-    def bounds(cls, min_replicas: int, max_replicas: int) -> DesiredState:
-        """Return the running-with-bounds state; raises ``ValueError`` when the bounds break the API's rules."""
-        return cls(kind="bounds", min_replicas=min_replicas, max_replicas=max_replicas)
-
-    @classmethod
-    def from_description(cls, text: str) -> DesiredState:
-        """Return the state written by :meth:`describe`; raises ``ValueError`` for anything else."""
-        if text == "stopped":
-            return _STOPPED
-        if text == "running":
-            return _RUNNING
-        parts = dict(part.split("=", 1) for part in text.split() if "=" in part)
-        if set(parts) != {"min", "max"} or len(text.split()) != 2:
-            raise ValueError(f"{text!r} is not a state description (stopped, running or 'min=N max=M')")
-        return cls.bounds(int(parts["min"]), int(parts["max"]))
-
-    def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if not isinstance(other, DesiredState):
-            return NotImplemented
-        return (self.kind, self.min_replicas, self.max_replicas) == (other.kind, other.min_replicas, other.max_replicas)
-
-    def __hash__(self) -> int:
-        return hash((self.kind, self.min_replicas, self.max_replicas))
-
-    @property
-    def is_running(self) -> bool:
-        """Whether the deployment should be running (``running`` or ``bounds``)."""
-        return self.kind != "stopped"
-
-    def describe(self) -> str:
-        """Return ``stopped``, ``running`` or ``min=N max=M``."""
-        if self.kind == "bounds":
-            return f"min={self.min_replicas} max={self.max_replicas}"
-        return self.kind
-
-    def __str__(self) -> str:
-        return self.describe()
-
-
-def _check_bounds(min_replicas: int, max_replicas: int) -> None:
-    if min_replicas < 0:
-        raise ValueError(f"min_replicas must be 0 or more, got {min_replicas}")
-    if max_replicas < 1:
-        raise ValueError(f"max_replicas must be 1 or more, got {max_replicas}")
-    if max_replicas > MAX_REPLICAS:
-        raise ValueError(f"max_replicas must be at most {MAX_REPLICAS}, got {max_replicas}")
-    if min_replicas > max_replicas:
-        raise ValueError(f"min_replicas ({min_replicas}) must not exceed max_replicas ({max_replicas})")
-
-
-_STOPPED = DesiredState(kind="stopped")
-_RUNNING = DesiredState(kind="running")
-
-
-class BoundsSpec(BaseModel):
-    """``{min_replicas: N, max_replicas: M}`` as written in a policy file."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", title="Bounds")
-
-    min_replicas: Annotated[StrictInt, Field(ge=0, le=MAX_REPLICAS, description="Minimum pods kept running (>= 0).")]
-    max_replicas: Annotated[StrictInt, Field(ge=1, le=MAX_REPLICAS, description="Maximum pods allowed (>= 1).")]
-
-    @model_validator(mode="after")
-    def _min_not_above_max(self) -> BoundsSpec:
-        if self.min_replicas > self.max_replicas:
-            raise ValueError(
-                f"min_replicas ({self.min_replicas}) must not exceed max_replicas ({self.max_replicas})"
-            )
-        return self
-
-
-STATE_EXPECTED = "expected stopped, running or {min_replicas: N, max_replicas: M}"
-
-
-def _state_tag(value: Any) -> str | None:
-    if isinstance(value, str):
-        return "<name>"
-    if isinstance(value, dict):
-        return "<bounds>"
-    return None
-
-
-def _to_desired(value: str | BoundsSpec) -> DesiredState:
-    if isinstance(value, BoundsSpec):
-        return DesiredState.bounds(value.min_replicas, value.max_replicas)
-    return DesiredState.stopped() if value == "stopped" else DesiredState.running()
-
-
-StateField = Annotated[
-    Union[
-        Annotated[Literal["stopped", "running"], Tag("<name>")],
-        Annotated[BoundsSpec, Tag("<bounds>")],
-    ],
-    Discriminator(_state_tag, custom_error_type="state_type", custom_error_message=STATE_EXPECTED),
-    AfterValidator(_to_desired),
-    PlainSerializer(lambda state: state.describe() if state.kind != "bounds" else {
-        "min_replicas": state.min_replicas, "max_replicas": state.max_replicas}),
-]
-"""A state as written in a file; validated into a :class:`DesiredState`."""
-
-# --------------------------------------------------------------------------- scalars
-
-
-def _text_validator(parse, expected: str):
-    def validate(value: Any) -> Any:
-        if not isinstance(value, str):
-            raise ValueError(f"expected {expected}, got {describe_value(value)}")
-        return parse(value)
-
-    return validate
-
-
-def describe_value(value: Any) -> str:
-    """Return how a value read from a file is named in an error message (``'high'``, ``the number 3``, ``a list``)."""
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, (int, float)):
-        return f"the number {value}"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str) and len(value) > 60:
-        return repr(value[:57] + "...")
-    return repr(value)
-
-
-def _duration_type(*, minimum: timedelta, maximum: timedelta, description: str, alternative: str = ""):
-    """A duration field from ``minimum`` to ``maximum``; ``alternative`` names what else the field takes."""
-
-    def validate(value: Any) -> timedelta:
-        if isinstance(value, timedelta):
-            duration = value
-        elif isinstance(value, str):
-            try:
-                duration = parse_duration(value)
-            except ValueError as exc:
-                raise ValueError(f"{exc}{alternative}") from None
-        else:
-            raise ValueError(
-                f"expected a duration such as 30s, 10m, 8h, 7d or 1h30m{alternative}, got {describe_value(value)}"
-            )
-        if duration < minimum:
-            raise ValueError(f"must be at least {format_duration(minimum)}, got {format_duration(duration)}")
-        if duration > maximum:
-            raise ValueError(f"must be at most {format_duration(maximum)}, got {format_duration(duration)}")
-        return duration
-
-    return Annotated[
-        timedelta,
-        PlainValidator(validate),
-        PlainSerializer(format_duration, return_type=str),
-        WithJsonSchema(
-            {
-                "type": "string",
-                "pattern": r"^(\d+d)?(\d+h)?(\d+m)?(\d+s)?$",
-                "description": f"{description} A duration such as 30s, 10m, 8h, 7d or 1h30m "
-                f"(from {format_duration(minimum)} to {format_duration(maximum)}).",
-            }
-        ),
-    ]
-
-
-WindowDuration = _duration_type(
-    minimum=timedelta(minutes=1), maximum=timedelta(days=366), description="How long the window stays open (elapsed time)."
-)
-LeadTime = _duration_type(
-    minimum=timedelta(0),
-    maximum=timedelta(days=7),
-    description="Open the window this much earlier.",
-    alternative=", or auto (learned from the deployment's start-ups)",
-)
-AutoLeadBound = _duration_type(
-    minimum=timedelta(0), maximum=timedelta(days=7), description="A bound of the learned lead time."
-)
-HoldTime = _duration_type(
-    minimum=timedelta(0), maximum=timedelta(days=7), description="How long a health value must hold."
-)
-RecoverTime = _duration_type(
-    minimum=timedelta(0), maximum=timedelta(days=7), description="Healthy this long before a rule with a state lets go."
-)
-Cooldown = _duration_type(
-    minimum=timedelta(0), maximum=timedelta(days=7), description="Quiet time after the rule lets go or restarts."
-)
-GracePeriod = _duration_type(
-    minimum=timedelta(0),
-    maximum=timedelta(days=7),
-    description="How long a deployment that appears after the scaler's first inventory is left alone "
-    "(0s: no grace); overrides SCALER_NEW_DEPLOYMENT_GRACE_SECONDS.",
-)
-ExpireAfter = _duration_type(
-    minimum=timedelta(minutes=1), maximum=timedelta(days=3660), description="Age at which a deployment is deleted."
-)
-
-Name = Annotated[StrictStr, Field(pattern=NAME_PATTERN, min_length=1, max_length=NAME_MAX)]
-Price = Annotated[StrictFloat, Field(ge=0, allow_inf_nan=False)]
-"""$ per GPU-hour: a finite number, 0 or more."""
-Glob = Annotated[StrictStr, Field(min_length=1, max_length=256)]
-Accelerator = Annotated[StrictStr, Field(min_length=1, max_length=64)]
-
-CronField = Annotated[
-    CronSchedule,
-    PlainValidator(_text_validator(parse_cron, "a crontab expression such as \"0 9 * * 1-5\"")),
-    PlainSerializer(str, return_type=str),
-    WithJsonSchema({"type": "string", "description": "When the window opens: a 5-field crontab (minute hour day-of-month month day-of-week); L and L-n in day-of-month, DAY#n and DAYL in day-of-week."}),
-]
-BetweenField = Annotated[
-    BetweenSpec,
-    PlainValidator(_text_validator(parse_between, 'a window such as "Mon-Fri 20:00-08:00"')),
-    PlainSerializer(str, return_type=str),
-    WithJsonSchema({"type": "string", "description": "[DAYS ]HH:MM-HH:MM in wall-clock time, e.g. \"Mon-Fri 20:00-08:00\"."}),
-]
-LocalDateTimeField = Annotated[
-    datetime,
-    PlainValidator(_text_validator(parse_local_datetime, 'a date and time such as "2026-12-24T00:00"')),
-    PlainSerializer(lambda value: value.isoformat(timespec="minutes"), return_type=str),
-    WithJsonSchema({"type": "string", "description": "Local date and time in the policy's zone, e.g. \"2026-12-24T00:00\"; an offset is allowed."}),
-]
-DateRangeField = Annotated[
-    DateRange,
-    PlainValidator(_text_validator(parse_date_range, 'a date "YYYY-MM-DD" or a range "YYYY-MM-DD..YYYY-MM-DD"')),
-    PlainSerializer(str, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}(\.\.\d{4}-\d{2}-\d{2})?$"}),
-]
-
-
-def _timezone(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"expected an IANA time zone name such as Europe/Berlin, got {describe_value(value)}")
-    zone(value)
-    return value
-
-
-ZoneName = Annotated[
-    str,
-    PlainValidator(_timezone),
-    WithJsonSchema({"type": "string", "description": "IANA time zone, e.g. Europe/Berlin; default UTC."}),
-]
-
-#: The key of the validation context holding the function that reads a policy's calendar files.
-CALENDAR_READER = "read_calendar"
-
-
-def _calendar_file(value: Any, info: ValidationInfo) -> CalendarFile:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(
-            f"expected the path of an iCalendar (.ics) file, relative to the policy file, got {describe_value(value)}"
-        )
-    read = (info.context or {}).get(CALENDAR_READER)
-    if read is None:
-        raise ValueError("calendar files are read only when policies are loaded from their files")
-    return read(value)
-
-
-CalendarFileField = Annotated[
-    CalendarFile,
-    PlainValidator(_calendar_file),
-    PlainSerializer(str, return_type=str),
-    WithJsonSchema(
-        {"type": "string", "minLength": 1, "description": "Path of an iCalendar (.ics) file, relative to the policy file."}
-    ),
-]
-
-#: Health values a rule may wait for (every documented value except Healthy, which ends a rule).
-TRIGGER_HEALTH = tuple(h for h in DOCUMENTED_HEALTH if h is not HealthStatus.HEALTHY)
-
-
-def _trigger_health(value: Any) -> HealthStatus:
-    allowed = ", ".join(h.value for h in TRIGGER_HEALTH)
-    if isinstance(value, str):
-        for health in TRIGGER_HEALTH:
-            if health.value == value:
-                return health
-        if value == HealthStatus.HEALTHY.value:
-            raise ValueError(f"a rule cannot wait for Healthy: Healthy is what ends a rule; expected one of {allowed}")
-        for health in TRIGGER_HEALTH:
-            if health.value.casefold() == value.casefold():
-                raise ValueError(f"unknown health status {value!r}; did you mean {health.value}? expected one of {allowed}")
-    raise ValueError(f"unknown health status {describe_value(value)}; expected one of {allowed}")
-
-
-TriggerHealth = Annotated[
-    HealthStatus,
-    PlainValidator(_trigger_health),
-    PlainSerializer(lambda value: value.value, return_type=str),
-    WithJsonSchema({"enum": [h.value for h in TRIGGER_HEALTH], "description": "Health value that triggers the rule."}),
-]
-
-# --------------------------------------------------------------------------- policy parts
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=False, hide_input_in_errors=True)
@@ -609,6 +280,7 @@ class Policy(_Strict):
     health: tuple[HealthRule, ...] = ()
     expire: Expire | None = None
     grace_period: GracePeriod | None = None
+    _schedules: object = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -661,33 +333,15 @@ class Policy(_Strict):
         """How long a new deployment this policy governs is left alone: ``grace_period``, else ``default``."""
         return self.grace_period if self.grace_period is not None else default
 
-    @cached_property
-    def schedule(self):  # -> scaler.policy.schedule.PolicySchedule (import cycle avoided)
-        """The compiled schedule of the windows and default (built once, memoised)."""
-        from scaler.policy.schedule import PolicySchedule
+    @property
+    def schedules(self) -> object:
+        """What the loader compiled from the policy's windows and default: a
+        :class:`scaler.policy.schedule.PolicySchedules` (``None`` until compiled)."""
+        return self._schedules
 
-        return PolicySchedule(self)
-
-    def schedule_for(self, lead_times: Mapping[str, timedelta] | None = None):  # -> PolicySchedule
-        """The schedule with the windows' lead times replaced by ``lead_times`` (by window name), as
-        learned for one deployment; memoised per distinct set of lead times (the most recent 64)."""
-        leads = tuple((lead_times or {}).get(window.label, window.lead) for window in self.windows)
-        if leads == tuple(window.lead for window in self.windows):
-            return self.schedule
-        cache = self._schedules
-        found = cache.pop(leads, None)
-        if found is None:
-            from scaler.policy.schedule import PolicySchedule
-
-            found = PolicySchedule(self, leads)
-        cache[leads] = found
-        while len(cache) > 64:
-            cache.pop(next(iter(cache)))
-        return found
-
-    @cached_property
-    def _schedules(self) -> dict[tuple[timedelta, ...], Any]:
-        return {}
+    def keep_schedules(self, schedules: object) -> None:
+        """Keep the schedules compiled from this policy (the loader does, once per policy)."""
+        self._schedules = schedules
 
     @cached_property
     def has_auto_lead(self) -> bool:
@@ -708,78 +362,3 @@ class PolicyFile(_Strict):
         default=None, description="$ per GPU-hour by accelerator; at most once across all files."
     )
     policies: tuple[Policy, ...] = ()
-
-
-# --------------------------------------------------------------------------- the set
-
-#: Simplismart's published dedicated rates, $ per GPU-hour (transcribed 2026-09).
-BUILTIN_PRICES: Mapping[str, float] = MappingProxyType(
-    {
-        "nvidia-tesla-t4": 1.20,
-        "nvidia-l4": 1.50,
-        "nvidia-a10g": 2.00,
-        "nvidia-a10": 2.00,
-        "nvidia-a100": 3.00,
-        "nvidia-h100": 4.00,
-        "nvidia-h200": 5.20,
-    }
-)
-
-
-@dataclass(frozen=True)
-class PolicySource:
-    """A file the set was read from (a policy file or a calendar) and the SHA-256 of its bytes."""
-
-    path: Path
-    sha256: str
-
-
-@dataclass(frozen=True)
-class PolicySet:
-    """Every policy in force, the effective prices and where they came from.
-
-    ``content_hash`` covers the files' paths and bytes, calendar files included: equal
-    hashes mean a reload changed nothing.
-    """
-
-    policies: tuple[Policy, ...] = ()
-    pricing: Mapping[str, float] = field(default_factory=lambda: BUILTIN_PRICES)
-    sources: tuple[PolicySource, ...] = ()
-    content_hash: str = ""
-    #: The calendar files the policies name (each once), read with the policy files.
-    calendars: tuple[PolicySource, ...] = ()
-
-    def policy(self, name: str) -> Policy | None:
-        """Return the policy called ``name``, or ``None``."""
-        return self._by_name.get(name)
-
-    @cached_property
-    def _by_name(self) -> dict[str, Policy]:
-        return {policy.name: policy for policy in self.policies}
-
-    @cached_property
-    def match_cache(self) -> dict[tuple[object, ...], Any]:
-        """What :func:`scaler.policy.matching.match_policies` found for each deployment, kept with
-        the set (policies do not change once loaded; a reload builds a new set)."""
-        return {}
-
-    @property
-    def window_count(self) -> int:
-        """Number of windows across all policies."""
-        return sum(len(policy.windows) for policy in self.policies)
-
-    @property
-    def health_rule_count(self) -> int:
-        """Number of health rules across all policies."""
-        return sum(len(policy.health) for policy in self.policies)
-
-    def summary(self) -> str:
-        """Return a one-line count: policies, windows, health rules and files."""
-        def plural(count: int, word: str) -> str:
-            return f"{count} {word}{'' if count == 1 else 's'}"
-
-        return (
-            f"{plural(len(self.policies), 'policy').replace('policys', 'policies')}, "
-            f"{plural(self.window_count, 'window')}, {plural(self.health_rule_count, 'health rule')} "
-            f"in {plural(len(self.sources), 'file')}"
-        )

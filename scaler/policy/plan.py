@@ -1,11 +1,12 @@
-"""The plan: every deployment's predicted transitions and savings over a period.
+"""Building the forecast (:class:`~scaler.policy.forecast.Forecast`): every deployment's predicted
+transitions and savings over a period.
 
 ``build_plan`` runs the schedule engine over ``[start, until)`` for each deployment
 (health rules are not predicted) and adds up GPU-hours and cost with and without the
-scaler. ``Plan.to_json()`` gives the object ``scaler plan --output json`` prints.
+scaler. ``Forecast.to_json()`` gives the object ``scaler plan --output json`` prints.
 Deployments are in name order (then id). Deployments that are FAILED, DELETING or
 DELETED are left out (the scaler never acts on them and they run no GPUs); they are
-listed in ``Plan.skipped``. The dates on which a skip date, a holiday or a calendar event
+listed in ``Forecast.skipped``. The dates on which a skip date, a holiday or a calendar event
 keeps a recurring window closed are listed with each deployment (``skipped_dates``), by name.
 A new deployment (given with its first sighting, see :func:`build_plan`) is left alone
 until its grace period ends (source ``grace``, ``grace_until``). People's exceptions in force
@@ -17,181 +18,23 @@ suspension leaves the deployment alone (source ``suspended:<id>``), an override 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
-from functools import cached_property
-from typing import Any
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from uuid import UUID
 
-from scaler.policy.leadtime import LeadTimeInUse, lead_times_in_use
+from scaler.policy.forecast import DeploymentPlan, ExceptionSpan, Forecast, SkippedDate, Transition
+from scaler.policy.leadtime import lead_times_in_use
 from scaler.policy.matching import match_policies
-from scaler.policy.model import DesiredState, Policy, PolicySet
+from scaler.policy.model import DesiredState, Policy
+from scaler.policy.policy_set import PolicySet
 from scaler.policy.resolve import grace_ends_at
-from scaler.policy.savings import Usage, baseline_replicas, savings_percent, usage_between
-from scaler.policy.schedule import skipped_openings
-from scaler.policy.zones import UTC, require_aware
+from scaler.policy.savings_rules import Usage, baseline_replicas, usage_between
+from scaler.policy.schedule import schedule_of, skipped_openings
+from scaler.policy.zones import require_aware
 from scaler.simplismart.models import Deployment, DeploymentStatus
 
 #: Statuses a plan leaves out: the scaler never acts on them.
 SKIPPED_STATUSES = frozenset({DeploymentStatus.FAILED, DeploymentStatus.DELETING, DeploymentStatus.DELETED})
-_DIGITS = 6
-
-
-def iso_utc(instant: datetime) -> str:
-    """Return ``instant`` as ISO 8601 in UTC with ``Z`` (``2026-03-08T07:00:00Z``)."""
-    return require_aware(instant).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass(frozen=True)
-class Transition:
-    """From ``at`` on, the deployment is in ``state`` (``None``: left alone) because of ``source``."""
-
-    at: datetime
-    state: DesiredState | None
-    source: str
-
-    @cached_property
-    def _at_text(self) -> str:
-        return iso_utc(self.at)
-
-    def to_json(self) -> dict[str, Any]:
-        """Return the transition as the plan's JSON shape."""
-        state = self.state
-        if state is None:
-            kind = "unchanged"
-        else:
-            kind = "stopped" if state.kind == "stopped" else "running"
-        return {
-            "at": self._at_text,
-            "state": kind,
-            "min_replicas": state.min_replicas if state is not None else None,
-            "max_replicas": state.max_replicas if state is not None else None,
-            "source": self.source,
-        }
-
-
-@dataclass(frozen=True)
-class SkippedDate:
-    """A local date on which the recurring ``windows`` stay closed, and why (``names``: ``skip date``,
-    holiday names such as ``Christmas Day (US)``, calendar events' summaries)."""
-
-    day: date
-    windows: tuple[str, ...]
-    names: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        """Return the skipped date as the plan's JSON shape."""
-        return {"date": self.day.isoformat(), "windows": list(self.windows), "names": list(self.names)}
-
-
-@dataclass(frozen=True)
-class ExceptionSpan:
-    """A person's exception covering a deployment from ``start`` to ``end``: a suspension
-    (``state`` ``None``: left alone) or an override to ``state``; ``by`` made it because of ``reason``."""
-
-    id: str
-    kind: str
-    state: DesiredState | None
-    start: datetime
-    end: datetime
-    by: str
-    reason: str
-
-    @property
-    def source(self) -> str:
-        """The source a transition it brings names: ``override:<id>`` or ``suspended:<id>``."""
-        return f"{'override' if self.kind == 'override' else 'suspended'}:{self.id}"
-
-    def to_json(self) -> dict[str, Any]:
-        """Return the exception as the plan's JSON shape."""
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "state": self.state.describe() if self.state is not None else None,
-            "from": iso_utc(self.start),
-            "until": iso_utc(self.end),
-            "by": self.by,
-            "reason": self.reason,
-        }
-
-
-@dataclass(frozen=True)
-class DeploymentPlan:
-    """One deployment's policy (or conflict), transitions and usage over the plan's period."""
-
-    deployment: Deployment
-    policy: str | None
-    conflict: tuple[str, ...]
-    timezone: str
-    transitions: tuple[Transition, ...]
-    usage: Usage
-    skipped_dates: tuple[SkippedDate, ...] = ()
-    grace_until: datetime | None = None
-    """A new deployment's grace period runs until then (it is left alone before)."""
-    lead_times: Mapping[str, LeadTimeInUse] = field(default_factory=dict)
-    """The lead time in use of each window with ``lead_time: auto``, by window name."""
-    exceptions: tuple[ExceptionSpan, ...] = ()
-    """People's exceptions covering the deployment during the period, the deciding one first."""
-
-    def to_json(self) -> dict[str, Any]:
-        """Return the deployment's entry in the plan's JSON shape."""
-        return {
-            "deployment_id": str(self.deployment.deployment_id),
-            "deployment_name": self.deployment.deployment_name,
-            "accelerator_type": list(self.deployment.accelerator_type),
-            "accelerator_count": self.deployment.accelerator_count,
-            "policy": self.policy,
-            "conflict": list(self.conflict),
-            "transitions": [transition.to_json() for transition in self.transitions],
-            "grace_until": iso_utc(self.grace_until) if self.grace_until is not None else None,
-            "skipped_dates": [skipped.to_json() for skipped in self.skipped_dates],
-            "lead_times": {name: in_use.to_json() for name, in_use in self.lead_times.items()},
-            "exceptions": [exception.to_json() for exception in self.exceptions],
-            "gpu_hours": {"baseline": _round(self.usage.baseline_gpu_hours), "planned": _round(self.usage.planned_gpu_hours)},
-            "cost": {"baseline": _round(self.usage.baseline_cost), "planned": _round(self.usage.planned_cost)},
-        }
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The plan for ``[start, until)``: one entry per deployment, by name, and the totals."""
-
-    start: datetime
-    until: datetime
-    deployments: tuple[DeploymentPlan, ...]
-    skipped: tuple[Deployment, ...] = ()
-
-    @property
-    def total(self) -> Usage:
-        """The usage of all deployments together (cost ``None`` if any price is unknown)."""
-        total = Usage()
-        for entry in self.deployments:
-            total = total + entry.usage
-        return total
-
-    @property
-    def savings_percent(self) -> float | None:
-        """100 x (baseline - planned) / baseline, of cost when every cost is known, else of GPU-hours."""
-        return savings_percent(self.total)
-
-    def to_json(self) -> dict[str, Any]:
-        """Return the plan as the JSON object ``scaler plan --output json`` prints."""
-        total = self.total
-        percent = self.savings_percent
-        return {
-            "from": iso_utc(self.start),
-            "until": iso_utc(self.until),
-            "deployments": [entry.to_json() for entry in self.deployments],
-            "totals": {
-                "gpu_hours": {"baseline": _round(total.baseline_gpu_hours), "planned": _round(total.planned_gpu_hours)},
-                "cost": {"baseline": _round(total.baseline_cost), "planned": _round(total.planned_cost)},
-                "savings_percent": None if percent is None else round(percent, 4),
-            },
-        }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, _DIGITS) + 0.0
 
 
 def build_plan(
@@ -205,8 +48,8 @@ def build_plan(
     startups: Mapping[UUID, Sequence[float]] | None = None,
     exceptions: Mapping[UUID, Sequence[ExceptionSpan]] | None = None,
     touched: Collection[UUID] | None = None,
-) -> Plan:
-    """Return the plan of ``deployments`` under ``policy_set`` from ``start`` to ``until``.
+) -> Forecast:
+    """Return the forecast of ``deployments`` under ``policy_set`` from ``start`` to ``until``.
 
     The first transition of each deployment is at ``start``; each later one is an
     instant where the scheduled state changes (consecutive transitions never repeat a
@@ -246,7 +89,7 @@ def build_plan(
         if deployment.status is DeploymentStatus.SCALED_DOWN and deployment.deployment_id not in (touched or ()):
             entry = _found_stopped(policy_set, entry, until)
         entries.append(entry)
-    return Plan(start, until, tuple(entries), tuple(skipped))
+    return Forecast(start, until, tuple(entries), tuple(skipped))
 
 
 @dataclass(frozen=True)
@@ -261,7 +104,7 @@ class _Timeline:
 def _timeline(policy: Policy, start: datetime, until: datetime, leads: Mapping[str, timedelta]) -> _Timeline:
     transitions: list[Transition] = []
     periods = []
-    for segment in policy.schedule_for(leads).segments(start, until):
+    for segment in schedule_of(policy, leads).segments(start, until):
         periods.append((segment.state, segment.start, segment.end))
         if not transitions or transitions[-1].state != segment.state:
             transitions.append(Transition(segment.start, segment.state, segment.source))

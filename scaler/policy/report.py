@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import datetime, time
 
 from scaler.policy.durations import format_duration
-from scaler.policy.plan import DeploymentPlan, Plan, SkippedDate, Transition
+from scaler.policy.forecast import DeploymentPlan, Forecast, SkippedDate, Transition
 from scaler.policy.skipdays import SKIP_DATE
 from scaler.policy.zones import UTC, local_instant, zone
 
 
-def render_plan_table(plan: Plan) -> str:
+def render_plan_table(plan: Forecast) -> str:
     """Return the plan as a readable report: one block per deployment, then the totals."""
     hours = (plan.until - plan.start).total_seconds() / 3600
     lines = [

@@ -17,9 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from scaler.policy.health import HealthObservation, HealthRuleMemory, RuleOutcome, evaluate_rule
+from scaler.policy.health_rules import HealthObservation, HealthRuleMemory, RuleOutcome, evaluate_rule
 from scaler.policy.matching import match_policies
-from scaler.policy.model import DesiredState, Policy, PolicySet
+from scaler.policy.model import DesiredState, Policy
+from scaler.policy.policy_set import PolicySet
+from scaler.policy.schedule import schedule_of
 from scaler.policy.zones import require_aware
 from scaler.simplismart.models import Deployment
 
@@ -184,37 +186,11 @@ def resolve_for_policy(
     """Return the answer of ``policy`` for a deployment it governs at ``now`` (see :func:`resolve_desired_state`)."""
     now = require_aware(now, "now")
     memories = rule_memory or {}
-    outcomes: list[tuple[str, RuleOutcome]] = []
-    for rule in policy.health:
-        outcomes.append((rule.label, evaluate_rule(rule, memories.get(rule.label), health, now)))
-
-    candidates: list[datetime] = []
-    desired: DesiredState | None
-    source: str
-    author = ""
-    active_rule = next(
-        (
-            (rule, outcome)
-            for rule, (_, outcome) in zip(policy.health, outcomes)
-            if outcome.active and not rule.is_restart
-        ),
-        None,
-    )
+    outcomes = [(rule.label, evaluate_rule(rule, memories.get(rule.label), health, now)) for rule in policy.health]
     overridden = override is not None and now < override.until
-    if override is not None and overridden:
-        desired, source, author = override.state, override.source, override.author
-        candidates.append(override.until)
-    elif active_rule is not None:
-        rule, _ = active_rule
-        desired, source = rule.state, f"health:{rule.label}"
-    else:
-        schedule = policy.schedule_for(lead_times)
-        segment = schedule.state_at(now)
-        desired, source = segment.state, segment.source
-        boundary = schedule.next_change(now)
-        if boundary is not None:
-            candidates.append(boundary)
-
+    desired, source, author, candidates = _deciding_state(
+        policy, outcomes, override if overridden else None, now=now, lead_times=lead_times
+    )
     restart_due = None
     if desired is None or desired.is_running:
         restart_due = next(
@@ -238,6 +214,30 @@ def resolve_for_policy(
         expire_at=expires,
         memory={name: outcome.memory for name, outcome in outcomes},
     )
+
+
+def _deciding_state(
+    policy: Policy,
+    outcomes: list[tuple[str, RuleOutcome]],
+    override: Override | None,
+    *,
+    now: datetime,
+    lead_times: Mapping[str, timedelta] | None,
+) -> tuple[DesiredState | None, str, str, list[datetime]]:
+    """What decides at ``now`` (an override in force, else a health rule holding a state, else the
+    schedule): the state, its source, the override's author, and the instants at which that may change."""
+    if override is not None:
+        return override.state, override.source, override.author, [override.until]
+    active_rule = next(
+        (rule for rule, (_, outcome) in zip(policy.health, outcomes) if outcome.active and not rule.is_restart),
+        None,
+    )
+    if active_rule is not None:
+        return active_rule.state, f"health:{active_rule.label}", "", []
+    schedule = schedule_of(policy, lead_times)
+    segment = schedule.state_at(now)
+    boundary = schedule.next_change(now)
+    return segment.state, segment.source, "", [] if boundary is None else [boundary]
 
 
 def expire_at(policy: Policy, first_seen: datetime | None) -> datetime | None:

@@ -25,18 +25,17 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
+from scaler.policy.model import DesiredState, Policy, Window
 from scaler.policy.zones import UTC, days, local_date, require_aware, wall_instant
-
-if TYPE_CHECKING:
-    from scaler.policy.model import DesiredState, Policy, Window
 
 #: How far ahead :meth:`PolicySchedule.next_change` looks before answering "never".
 DEFAULT_HORIZON = timedelta(days=400)
 _CHUNK = timedelta(days=7)
 _EPOCH = datetime(1970, 1, 5, tzinfo=UTC)  # a Monday
 _MAX_CHUNKS = 256
+_MAX_LEARNED = 64
 _ONE_DAY = timedelta(days=1)
 _TICK = timedelta(microseconds=1)
 
@@ -185,9 +184,9 @@ def _merge_clip(intervals: list[Interval], start: datetime, end: datetime) -> li
 class PolicySchedule:
     """What a policy's windows and default want over time; memoised in week-long chunks.
 
-    Build it through ``policy.schedule`` (one per policy object) or ``policy.schedule_for``
-    (one per set of learned lead times) rather than directly; ``leads`` gives each window's
-    lead time, in window order (default: the windows' own).
+    Reach it through :func:`schedule_of` (the policy's :class:`PolicySchedules` keep one per
+    set of lead times) rather than building it; ``leads`` gives each window's lead time, in
+    window order (default: the windows' own).
     """
 
     def __init__(self, policy: Policy, leads: tuple[timedelta, ...] | None = None) -> None:
@@ -306,6 +305,45 @@ def _chunk_index(instant: datetime) -> int:
     return (instant - _EPOCH) // _CHUNK
 
 
+class PolicySchedules:
+    """A policy's compiled schedules: the one with the windows' own lead times, and one per
+    set of learned lead times (the most recent 64), each built once."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.own_leads = tuple(window.lead for window in policy.windows)
+        self.default = PolicySchedule(policy, self.own_leads)
+        self._learned: dict[tuple[timedelta, ...], PolicySchedule] = {}
+
+    def with_lead_times(self, lead_times: Mapping[str, timedelta] | None) -> PolicySchedule:
+        """The schedule with the windows' lead times replaced by ``lead_times`` (by window name)."""
+        leads = tuple((lead_times or {}).get(window.label, window.lead) for window in self.policy.windows)
+        if leads == self.own_leads:
+            return self.default
+        found = self._learned.pop(leads, None) or PolicySchedule(self.policy, leads)
+        self._learned[leads] = found
+        while len(self._learned) > _MAX_LEARNED:
+            self._learned.pop(next(iter(self._learned)))
+        return found
+
+
+def compile_schedules(policy: Policy) -> Policy:
+    """Compile ``policy``'s schedules and keep them with it; return the policy (the loader calls this)."""
+    policy.keep_schedules(PolicySchedules(policy))
+    return policy
+
+
+def schedule_of(policy: Policy, lead_times: Mapping[str, timedelta] | None = None) -> PolicySchedule:
+    """Return ``policy``'s compiled schedule, with ``lead_times`` (by window name) when given.
+
+    Raises ``LookupError`` for a policy that was not loaded by :mod:`scaler.policy.loader`.
+    """
+    schedules = policy.schedules
+    if not isinstance(schedules, PolicySchedules):
+        raise LookupError(f"policy {policy.name!r} has no compiled schedule: load policies with scaler.policy.loader")
+    return schedules.with_lead_times(lead_times)
+
+
 def next_boundary(policy: Policy, after: datetime, horizon: timedelta = DEFAULT_HORIZON) -> datetime | None:
     """Return the next instant after ``after`` at which ``policy``'s schedule wants something else.
 
@@ -313,9 +351,9 @@ def next_boundary(policy: Policy, after: datetime, horizon: timedelta = DEFAULT_
     suspensions are :func:`scaler.policy.resolve.resolve_desired_state`'s. ``None``
     when nothing changes within ``horizon``.
     """
-    return policy.schedule.next_change(after, horizon)
+    return schedule_of(policy).next_change(after, horizon)
 
 
 def scheduled_state(policy: Policy, instant: datetime) -> Segment:
     """Return what ``policy``'s windows and default want at ``instant``, and why."""
-    return policy.schedule.state_at(instant)
+    return schedule_of(policy).state_at(instant)

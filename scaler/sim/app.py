@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -36,7 +36,7 @@ from scaler.sim.faults import DROP, SLOW_DRIP, FailureAnswer, Malformed
 from scaler.sim.malformed import JSON_TYPE, damage
 from scaler.sim.platform import Answer
 from scaler.sim.requestlog import LoggedRequest
-from scaler.sim.state import SimState
+from scaler.sim.state import SimState, Sleep
 
 _WWW_AUTHENTICATE = (b"www-authenticate", b'Bearer realm="api"')
 
@@ -132,28 +132,15 @@ class PlatformEndpoint:
         deployment_id = scope.get("path_params", {}).get("deployment_id")
         body, parse_error = _parse_body(raw_body)
         headers: list[tuple[bytes, bytes]] = []
-        fault: str | None = None
-
+        fault = failure[0] if failure is not None else None
         if failure is not None:
-            fault = failure[0]
             status, payload, content_type = _failure_payload(failure[1])
             headers.extend(
                 (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in failure[1].headers.items()
             )
-        elif self.handler is None:
-            status, payload, content_type = 404, encode({"detail": NOT_FOUND_DETAIL}), JSON_TYPE
-        elif not self._authorized(authorization):
-            status, payload, content_type = 401, encode({"detail": INVALID_TOKEN}), JSON_TYPE
-            headers.append(_WWW_AUTHENTICATE)
-        elif scope["method"] != self.method:
-            status, content_type = 405, JSON_TYPE
-            payload = encode({"detail": f'Method "{scope["method"]}" not allowed.'})
-            headers.append((b"allow", self.method.encode()))
-        elif parse_error is not None and self.method == "POST":
-            status, payload, content_type = 400, encode({"detail": f"JSON parse error - {parse_error}"}), JSON_TYPE
         else:
-            answer = self.handler(state, _Call(now, deployment_id, query, body if self.method == "POST" else None))
-            status, payload, content_type = answer.status, encode(answer.body), JSON_TYPE
+            call = _Call(now, deployment_id, query, body if self.method == "POST" else None)
+            status, payload, content_type = self._answer(scope["method"], authorization, parse_error, call, headers)
 
         malformed: Malformed | None = None
         if failure is None and faults.any and self.name is not None:
@@ -173,13 +160,29 @@ class PlatformEndpoint:
             )
         )
         await send({"type": "http.response.start", "status": status, "headers": headers})
-        if malformed is not None and malformed.kind == SLOW_DRIP:
-            await _drip(send, payload, malformed.bytes_per_second, state.sleep)
-        elif malformed is not None and malformed.kind == DROP:
-            await send({"type": "http.response.body", "body": payload[: len(payload) // 2], "more_body": True})
-            raise DroppedConnection("connection dropped by an injected fault")
-        else:
-            await send({"type": "http.response.body", "body": payload})
+        await _send_body(send, payload, malformed, state.sleep)
+
+    def _answer(
+        self,
+        method: str,
+        authorization: bytes | None,
+        parse_error: str | None,
+        call: _Call,
+        headers: list[tuple[bytes, bytes]],
+    ) -> tuple[int, bytes, bytes]:
+        """(status, body, content type) of a request no fault answers; adds to ``headers`` what the answer needs."""
+        if self.handler is None:
+            return 404, encode({"detail": NOT_FOUND_DETAIL}), JSON_TYPE
+        if not self._authorized(authorization):
+            headers.append(_WWW_AUTHENTICATE)
+            return 401, encode({"detail": INVALID_TOKEN}), JSON_TYPE
+        if method != self.method:
+            headers.append((b"allow", self.method.encode()))
+            return 405, encode({"detail": f'Method "{method}" not allowed.'}), JSON_TYPE
+        if parse_error is not None and self.method == "POST":
+            return 400, encode({"detail": f"JSON parse error - {parse_error}"}), JSON_TYPE
+        answer = self.handler(self.state, call)
+        return answer.status, encode(answer.body), JSON_TYPE
 
     def _log(
         self,
@@ -243,7 +246,18 @@ def _failure_payload(answer: FailureAnswer) -> tuple[int, bytes, bytes]:
     return answer.status, encode(answer.body), JSON_TYPE
 
 
-async def _drip(send: Send, payload: bytes, bytes_per_second: float, sleep: Callable[[float], Awaitable[Any]]) -> None:
+async def _send_body(send: Send, payload: bytes, malformed: Malformed | None, sleep: Sleep) -> None:
+    """Send the answer's body: whole, or as a ``malformed`` fault damages its delivery (dripped, dropped)."""
+    if malformed is not None and malformed.kind == SLOW_DRIP:
+        await _drip(send, payload, malformed.bytes_per_second, sleep)
+    elif malformed is not None and malformed.kind == DROP:
+        await send({"type": "http.response.body", "body": payload[: len(payload) // 2], "more_body": True})
+        raise DroppedConnection("connection dropped by an injected fault")
+    else:
+        await send({"type": "http.response.body", "body": payload})
+
+
+async def _drip(send: Send, payload: bytes, bytes_per_second: float, sleep: Sleep) -> None:
     """Send ``payload`` in small pieces, ``bytes_per_second`` at most, ten pieces a second."""
     piece = max(1, int(bytes_per_second / 10))
     for offset in range(0, len(payload), piece):

@@ -3,13 +3,12 @@
 JSON in and out, no authentication, never written to the request log. Errors
 answer 400 ``{"error": "<field>: <problem>"}``, an unknown deployment 404, a
 deployment id that is taken 409. The "Control API" section of docs/simulator.md lists every
-endpoint with its body.
+endpoint with its body. The deployments' routes are in :mod:`scaler.sim.control_deployments`.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from starlette.requests import Request
@@ -17,7 +16,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from scaler.sim.constants import ENDPOINTS
-from scaler.sim.deployment import SimDeployment
+from scaler.sim.control_deployments import (
+    add_deployments,
+    clear_health,
+    describe_deployment,
+    list_deployments,
+    patch_deployment,
+    set_health,
+    set_status,
+    set_timeline,
+)
+from scaler.sim.control_requests import ControlError, clock_view, read_json, read_object
 from scaler.sim.faults import (
     InvalidFault,
     parse_error_rate,
@@ -25,31 +34,10 @@ from scaler.sim.faults import (
     parse_latency,
     parse_malformed,
 )
+from scaler.sim.fields import is_number
 from scaler.sim.platform import canonical_id
-from scaler.sim.seed import SeedError, parse_deployment, parse_health, parse_quotas, parse_seed, parse_timeline
+from scaler.sim.seed import SeedError, parse_quotas, parse_seed
 from scaler.sim.state import DuplicateDeployment, SimState
-
-#: Simulator fields that ``PATCH /_sim/deployments/{id}`` may change.
-PATCHABLE = (
-    "min_replicas",
-    "max_replicas",
-    "running",
-    "startup_seconds",
-    "delete_seconds",
-    "refuse_min_zero",
-    "deletion_failures",
-    "failed_deletion_attempts",
-)
-
-
-class ControlError(Exception):
-    """A control request cannot be carried out; answered with ``status`` and ``{"error": message}``."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
 
 Handler = Callable[[SimState, Request], Coroutine[Any, Any, Any]]
 
@@ -101,49 +89,6 @@ def control_routes(state: SimState) -> list[Route]:
     ]
 
 
-# --- Helpers ------------------------------------------------------------------------
-
-
-async def _json(request: Request) -> Any:
-    raw = await request.body()
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise ControlError(400, f"body: not valid JSON: {exc}") from None
-
-
-async def _object(request: Request, known: tuple[str, ...]) -> Mapping[str, Any]:
-    body = await _json(request)
-    if not isinstance(body, Mapping):
-        raise ControlError(400, f"body: must be a JSON object with {', '.join(known)}")
-    for key in body:
-        if key not in known:
-            raise ControlError(400, f"{key}: unknown field (known fields: {', '.join(known)})")
-    return body
-
-
-def _deployment(state: SimState, request: Request) -> SimDeployment:
-    raw = request.path_params["deployment_id"]
-    deployment_id = canonical_id(raw)
-    deployment = state.get(deployment_id) if deployment_id else None
-    if deployment is None:
-        raise ControlError(404, f"no deployment {raw}")
-    return deployment
-
-
-def _describe(state: SimState, deployment: SimDeployment) -> dict[str, Any]:
-    now = state.now()
-    state.settle(now)
-    state.settle_one(deployment, now)
-    return deployment.describe(now, deleted_listed_seconds=state.deleted_listed_seconds)
-
-
-def _clock(state: SimState) -> dict[str, Any]:
-    return {"now": state.now().isoformat(), "offset_seconds": state.clock_offset.total_seconds()}
-
-
 # --- Organization ---------------------------------------------------------------------
 
 
@@ -163,13 +108,13 @@ async def summary(state: SimState, request: Request) -> dict[str, Any]:
         "quotas": state.quota_view(),
         "faults": state.faults.to_json(),
         "requests_logged": len(state.requests),
-        "clock": _clock(state),
+        "clock": clock_view(state),
     }
 
 
 async def replace_seed(state: SimState, request: Request) -> dict[str, Any]:
     """``POST /_sim/seed``: replace the whole organization with a seed document (the new reset point)."""
-    seed = parse_seed(await _json(request), source="seed")
+    seed = parse_seed(await read_json(request), source="seed")
     state.load_seed(seed)
     return {"deployments": len(state.deployments), "org_id": state.org_id}
 
@@ -178,109 +123,6 @@ async def reset(state: SimState, request: Request) -> dict[str, Any]:
     """``POST /_sim/reset``: back to the last seed loaded."""
     state.reset()
     return {"deployments": len(state.deployments), "seed": state.seed.source}
-
-
-# --- Deployments ----------------------------------------------------------------------
-
-
-async def list_deployments(state: SimState, request: Request) -> list[dict[str, Any]]:
-    """``GET /_sim/deployments``: every deployment's full simulated state."""
-    return [_describe(state, deployment) for deployment in state.deployments.values()]
-
-
-async def add_deployments(state: SimState, request: Request) -> dict[str, Any]:
-    """``POST /_sim/deployments``: add one deployment, a list, or ``{"deployments": [...]}`` (seed shape)."""
-    body = await _json(request)
-    if isinstance(body, Mapping) and set(body) == {"deployments"}:
-        body = body["deployments"]
-    items = body if isinstance(body, list) else [body]
-    seeds = [parse_deployment(item, source="body", where=f"deployments[{index}]") for index, item in enumerate(items)]
-    added = state.add_deployments(seeds)
-    return {"added": [_describe(state, deployment) for deployment in added]}
-
-
-async def describe_deployment(state: SimState, request: Request) -> dict[str, Any]:
-    """``GET /_sim/deployments/{id}``: the deployment's full simulated state (hidden bounds included)."""
-    return _describe(state, _deployment(state, request))
-
-
-async def patch_deployment(state: SimState, request: Request) -> dict[str, Any]:
-    """``PATCH /_sim/deployments/{id}``: change simulator fields, with no platform checks (quota, wallet)."""
-    deployment = _deployment(state, request)
-    body = await _object(request, PATCHABLE)
-    now = state.now()
-    state.settle_one(deployment, now)
-    low = body.get("min_replicas", deployment.min_replicas)
-    high = body.get("max_replicas", deployment.max_replicas)
-    for name, value, minimum in (("min_replicas", low, 0), ("max_replicas", high, 1)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            raise ControlError(400, f"{name}: must be a whole number >= {minimum}, not {value!r}")
-    if low > high:
-        raise ControlError(400, f"min_replicas: {low} is above max_replicas ({high})")
-    for name in ("running", "refuse_min_zero"):
-        if name in body and not isinstance(body[name], bool):
-            raise ControlError(400, f"{name}: must be true or false")
-    for name in ("startup_seconds", "delete_seconds"):
-        if name in body and (
-            not isinstance(body[name], (int, float)) or isinstance(body[name], bool) or body[name] < 0
-        ):
-            raise ControlError(400, f"{name}: must be a number of seconds >= 0")
-    for name in ("deletion_failures", "failed_deletion_attempts"):
-        if name in body and (not isinstance(body[name], int) or isinstance(body[name], bool) or body[name] < 0):
-            raise ControlError(400, f"{name}: must be a whole number >= 0")
-    for name in ("startup_seconds", "delete_seconds"):
-        if name in body:
-            setattr(deployment, name, float(body[name]))
-    state.timing_changed(deployment, now)
-    for name in ("refuse_min_zero", "deletion_failures", "failed_deletion_attempts"):
-        if name in body:
-            setattr(deployment, name, body[name])
-    if "min_replicas" in body or "max_replicas" in body:
-        state.set_bounds(deployment, low, high, now)
-    if body.get("running") is True:
-        state.start(deployment, now)
-    elif body.get("running") is False:
-        state.stop(deployment, now)
-    return _describe(state, deployment)
-
-
-async def set_health(state: SimState, request: Request) -> dict[str, Any]:
-    """``PUT /_sim/deployments/{id}/health``: make fetch-status answer ``{data, pods?, messages?}``."""
-    deployment = _deployment(state, request)
-    state.settle_one(deployment, state.now())
-    state.set_health(deployment, parse_health(await _json(request), source="body"))
-    return _describe(state, deployment)
-
-
-async def clear_health(state: SimState, request: Request) -> dict[str, Any]:
-    """``DELETE /_sim/deployments/{id}/health``: back to the health the state implies."""
-    deployment = _deployment(state, request)
-    state.settle_one(deployment, state.now())
-    state.set_health(deployment, None)
-    return _describe(state, deployment)
-
-
-async def set_timeline(state: SimState, request: Request) -> dict[str, Any]:
-    """``PUT /_sim/deployments/{id}/health-timeline``: script health steps relative to now (replaces any script)."""
-    deployment = _deployment(state, request)
-    body = await _json(request)
-    if isinstance(body, Mapping) and set(body) == {"timeline"}:
-        body = body["timeline"]
-    state.set_timeline(deployment, parse_timeline(body, source="body", where="timeline"), state.now())
-    return _describe(state, deployment)
-
-
-async def set_status(state: SimState, request: Request) -> dict[str, Any]:
-    """``PUT /_sim/deployments/{id}/status``: set the status as a person or the platform would."""
-    deployment = _deployment(state, request)
-    body = await _object(request, ("status",))
-    status = body.get("status")
-    if not isinstance(status, str) or not status:
-        raise ControlError(400, "status: must be a non-empty string")
-    now = state.now()
-    state.settle_one(deployment, now)
-    state.set_status(deployment, status, now)
-    return _describe(state, deployment)
 
 
 # --- Faults ---------------------------------------------------------------------------
@@ -299,25 +141,25 @@ async def clear_faults(state: SimState, request: Request) -> dict[str, Any]:
 
 async def set_latency(state: SimState, request: Request) -> dict[str, Any]:
     """``PUT /_sim/faults/latency``: ``{fixed_ms, jitter_ms?, endpoints?}`` (zeros remove it)."""
-    state.faults.latency = parse_latency(await _json(request))
+    state.faults.latency = parse_latency(await read_json(request))
     return state.faults.to_json()
 
 
 async def set_error_rate(state: SimState, request: Request) -> dict[str, Any]:
     """``PUT /_sim/faults/errors``: ``{rate, status, endpoints?, body?, headers?}`` (rate 0 removes it)."""
-    state.faults.error_rate = parse_error_rate(await _json(request))
+    state.faults.error_rate = parse_error_rate(await read_json(request))
     return state.faults.to_json()
 
 
 async def add_fail_next(state: SimState, request: Request) -> dict[str, Any]:
     """``POST /_sim/faults/fail-next``: ``{endpoint?, count?, status, body?, headers?}``."""
-    state.faults.fail_next.append(parse_fail_next(await _json(request)))
+    state.faults.fail_next.append(parse_fail_next(await read_json(request)))
     return state.faults.to_json()
 
 
 async def add_malformed(state: SimState, request: Request) -> dict[str, Any]:
     """``POST /_sim/faults/malformed``: ``{kind, endpoint?, count?, status?, size_bytes?, bytes_per_second?}``."""
-    state.faults.malformed.append(parse_malformed(await _json(request)))
+    state.faults.malformed.append(parse_malformed(await read_json(request)))
     return state.faults.to_json()
 
 
@@ -331,7 +173,7 @@ async def show_wallet(state: SimState, request: Request) -> dict[str, Any]:
 
 async def set_wallet(state: SimState, request: Request) -> dict[str, Any]:
     """``PUT /_sim/wallet``: ``{"blocked": true}`` blocks start/stop with 402, false unblocks."""
-    body = await _object(request, ("blocked",))
+    body = await read_object(request, ("blocked",))
     if not isinstance(body.get("blocked"), bool):
         raise ControlError(400, "blocked: must be true or false")
     state.wallet_blocked = body["blocked"]
@@ -345,14 +187,14 @@ async def show_quotas(state: SimState, request: Request) -> dict[str, Any]:
 
 async def set_quotas(state: SimState, request: Request) -> dict[str, Any]:
     """``PUT /_sim/quotas``: replace every quota with ``{accelerator: gpus}``."""
-    quotas = parse_quotas(await _json(request), source="body")
+    quotas = parse_quotas(await read_json(request), source="body")
     state.quotas = {name: gpus for name, gpus in quotas.items() if gpus is not None}
     return state.quota_view()
 
 
 async def merge_quotas(state: SimState, request: Request) -> dict[str, Any]:
     """``PATCH /_sim/quotas``: set the quotas named (``null`` removes one), keep the others."""
-    for name, gpus in parse_quotas(await _json(request), source="body").items():
+    for name, gpus in parse_quotas(await read_json(request), source="body").items():
         if gpus is None:
             state.quotas.pop(name, None)
         else:
@@ -394,14 +236,14 @@ async def clear_requests(state: SimState, request: Request) -> dict[str, Any]:
 
 async def show_clock(state: SimState, request: Request) -> dict[str, Any]:
     """``GET /_sim/clock``: the simulated time and the offset added to the real clock."""
-    return _clock(state)
+    return clock_view(state)
 
 
 async def advance_clock(state: SimState, request: Request) -> dict[str, Any]:
     """``POST /_sim/clock/advance``: ``{"seconds": N}`` moves simulated time forward."""
-    body = await _object(request, ("seconds",))
+    body = await read_object(request, ("seconds",))
     seconds = body.get("seconds")
-    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
+    if not is_number(seconds) or seconds < 0:
         raise ControlError(400, "seconds: must be a number >= 0")
     state.advance_clock(seconds)
-    return _clock(state)
+    return clock_view(state)

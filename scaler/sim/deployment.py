@@ -10,6 +10,7 @@ read for a request, never by a background task.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,7 +32,7 @@ from scaler.sim.constants import (
     SCALED_DOWN,
     UNKNOWN,
 )
-from scaler.sim.model import DERIVED, HealthAnswer
+from scaler.sim.model import DERIVED, HealthAnswer, SeedDeployment, TimelineEntry
 
 # Lifecycles: where a deployment is in its life, independent of running/paused.
 ACTIVE = "active"
@@ -46,6 +47,16 @@ _LIFECYCLE_STATUS = {
     LIFECYCLE_FAILED: FAILED,
     LIFECYCLE_DELETING: DELETING,
     LIFECYCLE_DELETED: DELETED,
+}
+
+#: The lifecycle a deployment put in a status starts in (the inverse of ``_LIFECYCLE_STATUS``, with ``active``).
+STATUS_LIFECYCLE = {
+    DEPLOYED: ACTIVE,
+    SCALED_DOWN: ACTIVE,
+    DEPLOYING: CREATING,
+    FAILED: LIFECYCLE_FAILED,
+    DELETING: LIFECYCLE_DELETING,
+    DELETED: LIFECYCLE_DELETED,
 }
 
 #: The fetch-status answer of a paused or scaled-to-zero deployment, exactly as the contract shows it.
@@ -89,6 +100,45 @@ class SimDeployment:
     status_label: str | None = None
 
     # --- What the platform reports ------------------------------------------
+
+    @classmethod
+    def from_seed(
+        cls, seed: SeedDeployment, now: datetime, *, startup_seconds: float, delete_seconds: float
+    ) -> SimDeployment:
+        """The deployment ``seed`` describes, as of ``now``; ``startup_seconds`` and ``delete_seconds``
+        are the delays it has when the seed gives none."""
+        lifecycle = STATUS_LIFECYCLE[seed.status]
+        deployment = cls(
+            deployment_id=seed.deployment_id,
+            deployment_name=seed.deployment_name,
+            model_repo_id=seed.model_repo_id,
+            model_repo_name=seed.model_repo_name,
+            model_type=seed.model_type,
+            accelerator_type=seed.accelerator_type,
+            accelerator_count=seed.accelerator_count,
+            min_replicas=seed.min_replicas,
+            max_replicas=seed.max_replicas,
+            running=seed.running,
+            startup_seconds=startup_seconds if seed.startup_seconds is None else seed.startup_seconds,
+            delete_seconds=delete_seconds if seed.delete_seconds is None else seed.delete_seconds,
+            lifecycle=lifecycle,
+            extra=dict(seed.extra),
+            health=seed.health,
+            refuse_min_zero=seed.refuse_min_zero,
+            deletion_failures=seed.deletion_failures,
+        )
+        if lifecycle == LIFECYCLE_DELETING:
+            deployment.deleting_since = now
+        if lifecycle == LIFECYCLE_DELETED:
+            deployment.deleted_at = now
+        deployment.script(seed.health_timeline, now)
+        return deployment
+
+    def script(self, entries: Iterable[TimelineEntry], now: datetime) -> None:
+        """Script the health: each entry applies ``after_seconds`` after ``now`` (replaces any script)."""
+        self.timeline = [(now + timedelta(seconds=entry.after_seconds), entry.health) for entry in entries]
+        self.timeline.sort(key=lambda step: step[0])
+        self.settle(now)
 
     @property
     def is_up(self) -> bool:

@@ -30,6 +30,7 @@ from scaler.sim.deployment import (
     LIFECYCLE_DELETING,
     SimDeployment,
 )
+from scaler.sim.fields import is_int
 from scaler.sim.state import SimState
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -88,7 +89,7 @@ def update_replicas(state: SimState, now: datetime, raw_id: str, body: Any) -> A
     if "min_replicas" not in body or "max_replicas" not in body:
         return _error(400, text.REPLICAS_REQUIRED)
     low, high = body["min_replicas"], body["max_replicas"]
-    if not _is_int(low) or not _is_int(high):
+    if not is_int(low) or not is_int(high):
         return _error(400, text.REPLICAS_NOT_INTEGERS)
     if low < 0:
         return _error(400, text.MIN_REPLICAS_NEGATIVE)
@@ -166,7 +167,3 @@ def _active(state: SimState, raw_id: str, now: datetime) -> SimDeployment | None
         return None
     state.settle_one(deployment, now)
     return deployment if deployment.lifecycle in (ACTIVE, CREATING) else None
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

@@ -29,15 +29,8 @@ from uuid import UUID, uuid5
 
 import yaml
 
-from scaler.sim.constants import (
-    DELETED,
-    DELETING,
-    DEPLOYED,
-    DEPLOYING,
-    FAILED,
-    SCALED_DOWN,
-    STATUSES,
-)
+from scaler.sim.constants import DELETED, DELETING, DEPLOYED, DEPLOYING, FAILED, SCALED_DOWN, STATUSES
+from scaler.sim.fields import Reader, SeedError, is_int, join
 from scaler.sim.model import DERIVED, HealthAnswer, SeedDeployment, SeedDocument, TimelineEntry
 
 #: The default seed shipped with the package: the organization of the examples and the demo.
@@ -75,10 +68,6 @@ DOCUMENT_FIELDS = ("org_id", "token", "wallet_blocked", "quotas", "deployments")
 TIMELINE_FIELDS = ("after_seconds", "data", "pods", "messages")
 
 
-class SeedError(ValueError):
-    """A seed document is malformed; the message names the source (file) and the field."""
-
-
 def load_seed(path: str | Path) -> SeedDocument:
     """Read and validate the seed file at ``path`` (YAML, or JSON when it ends in ``.json``).
 
@@ -113,7 +102,7 @@ def parse_seed(raw: Any, *, source: str = "<seed>") -> SeedDocument:
 
     Raises :class:`SeedError` whose text starts with ``source`` and names the field.
     """
-    reader = _Reader(source)
+    reader = Reader(source)
     if not isinstance(raw, Mapping):
         raise reader.error("", "the seed must be a mapping with a `deployments` list")
     reader.no_unknown_fields(raw, "", DOCUMENT_FIELDS)
@@ -154,14 +143,14 @@ def parse_quotas(raw: Any, *, source: str = "<seed>", where: str = "quotas") -> 
 
     Raises :class:`SeedError` naming the accelerator type whose value is wrong.
     """
-    reader = _Reader(source)
+    reader = Reader(source)
     if not isinstance(raw, Mapping):
         raise reader.error(where, "must be a mapping of accelerator type to a number of GPUs")
     quotas: dict[str, int | None] = {}
     for accelerator, gpus in raw.items():
         if not isinstance(accelerator, str) or not accelerator:
             raise reader.error(where, f"{accelerator!r} is not an accelerator type name")
-        if gpus is not None and (not _is_int(gpus) or gpus < 0):
+        if gpus is not None and (not is_int(gpus) or gpus < 0):
             raise reader.error(f"{where}.{accelerator}", "must be a whole number of GPUs >= 0, or null for no quota")
         quotas[accelerator] = gpus
     return quotas
@@ -172,7 +161,7 @@ def parse_deployment(raw: Any, *, source: str = "<seed>", where: str = "deployme
 
     Raises :class:`SeedError` naming ``where`` and the field.
     """
-    r = _Reader(source)
+    r = Reader(source)
     if not isinstance(raw, Mapping):
         raise r.error(where, "must be a mapping")
     r.no_unknown_fields(raw, where, DEPLOYMENT_FIELDS)
@@ -185,35 +174,8 @@ def parse_deployment(raw: Any, *, source: str = "<seed>", where: str = "deployme
         repo_id = None
     else:
         repo_id = r.uuid(raw, where, "model_repo_id")
-    status = raw.get("status", DEPLOYED)
-    if status not in STATUSES:
-        raise r.error(f"{where}.status", f"must be one of {', '.join(STATUSES)}, not {status!r}")
-    min_replicas = r.integer(raw, where, "min_replicas", default=1, minimum=0)
-    max_replicas = r.integer(raw, where, "max_replicas", default=max(min_replicas, 1), minimum=1)
-    if min_replicas > max_replicas:
-        raise r.error(f"{where}.min_replicas", f"{min_replicas} is above max_replicas ({max_replicas})")
-    running = r.boolean(raw, where, "running", default=status in (DEPLOYED, DEPLOYING))
-    if status == DEPLOYED and not (running and min_replicas >= 1):
-        raise r.error(
-            f"{where}.status",
-            "DEPLOYED needs running: true and min_replicas >= 1 "
-            "(a paused deployment, or a running one with min_replicas 0, is SCALED_DOWN)",
-        )
-    if status == SCALED_DOWN and running and min_replicas >= 1:
-        raise r.error(
-            f"{where}.status",
-            "SCALED_DOWN needs running: false (paused) or min_replicas: 0 (scaled to zero)",
-        )
-    health = None
-    if raw.get("health") is not None:
-        health = parse_health(
-            {key: raw[key] for key in ("pods", "messages") if key in raw} | {"data": raw["health"]},
-            source=source,
-            where=where,
-            value_field="health",
-        )
-    elif "pods" in raw or "messages" in raw:
-        raise r.error(f"{where}.health", "is required when pods or messages are given")
+    status, min_replicas, max_replicas, running = _status_and_replicas(r, raw, where)
+    health = _seed_health(r, raw, where)
     timeline_raw = raw.get("health_timeline") or []
     extra = raw.get("extra") or {}
     if not isinstance(extra, Mapping):
@@ -243,6 +205,44 @@ def parse_deployment(raw: Any, *, source: str = "<seed>", where: str = "deployme
     )
 
 
+def _status_and_replicas(r: Reader, raw: Mapping[str, Any], where: str) -> tuple[str, int, int, bool]:
+    """(status, min_replicas, max_replicas, running) of a seed deployment, checked against one another."""
+    status = raw.get("status", DEPLOYED)
+    if status not in STATUSES:
+        raise r.error(f"{where}.status", f"must be one of {', '.join(STATUSES)}, not {status!r}")
+    min_replicas = r.integer(raw, where, "min_replicas", default=1, minimum=0)
+    max_replicas = r.integer(raw, where, "max_replicas", default=max(min_replicas, 1), minimum=1)
+    if min_replicas > max_replicas:
+        raise r.error(f"{where}.min_replicas", f"{min_replicas} is above max_replicas ({max_replicas})")
+    running = r.boolean(raw, where, "running", default=status in (DEPLOYED, DEPLOYING))
+    if status == DEPLOYED and not (running and min_replicas >= 1):
+        raise r.error(
+            f"{where}.status",
+            "DEPLOYED needs running: true and min_replicas >= 1 "
+            "(a paused deployment, or a running one with min_replicas 0, is SCALED_DOWN)",
+        )
+    if status == SCALED_DOWN and running and min_replicas >= 1:
+        raise r.error(
+            f"{where}.status",
+            "SCALED_DOWN needs running: false (paused) or min_replicas: 0 (scaled to zero)",
+        )
+    return status, min_replicas, max_replicas, running
+
+
+def _seed_health(r: Reader, raw: Mapping[str, Any], where: str) -> HealthAnswer | None:
+    """The fixed health answer of a seed deployment (``health``, ``pods``, ``messages``), if it has one."""
+    if raw.get("health") is not None:
+        return parse_health(
+            {key: raw[key] for key in ("pods", "messages") if key in raw} | {"data": raw["health"]},
+            source=r.source,
+            where=where,
+            value_field="health",
+        )
+    if "pods" in raw or "messages" in raw:
+        raise r.error(f"{where}.health", "is required when pods or messages are given")
+    return None
+
+
 def parse_health(raw: Any, *, source: str = "<request>", where: str = "", value_field: str = "data") -> HealthAnswer:
     """Validate ``{data, pods?, messages?}`` and return the :class:`HealthAnswer`.
 
@@ -250,18 +250,18 @@ def parse_health(raw: Any, *, source: str = "<request>", where: str = "", value_
     A missing ``pods`` or ``messages`` key means "derived"; ``pods: null`` leaves the
     field out of fetch-status answers. Raises :class:`SeedError` naming the field.
     """
-    r = _Reader(source)
+    r = Reader(source)
     if not isinstance(raw, Mapping):
         raise r.error(where, "must be a mapping with `data`")
     data = raw.get("data")
     if not isinstance(data, str) or not data:
-        raise r.error(_join(where, value_field), "must be a non-empty string (a health value)")
+        raise r.error(join(where, value_field), "must be a non-empty string (a health value)")
     pods: Any = DERIVED
     if "pods" in raw:
-        pods = None if raw["pods"] is None else r.pods(raw["pods"], _join(where, "pods"))
+        pods = None if raw["pods"] is None else r.pods(raw["pods"], join(where, "pods"))
     messages: Any = DERIVED
     if "messages" in raw:
-        messages = r.messages(raw["messages"], _join(where, "messages"))
+        messages = r.messages(raw["messages"], join(where, "messages"))
     return HealthAnswer(data=data, pods=pods, messages=messages)
 
 
@@ -270,15 +270,10 @@ def parse_timeline(raw: Any, *, source: str = "<request>", where: str = "timelin
 
     Raises :class:`SeedError` naming the entry and the field.
     """
-    r = _Reader(source)
-    if not isinstance(raw, list):
-        raise r.error(where, "must be a list of {after_seconds, data, pods?, messages?}")
+    r = Reader(source)
     entries = []
-    for index, item in enumerate(raw):
-        at = f"{where}[{index}]"
-        if not isinstance(item, Mapping):
-            raise r.error(at, "must be a mapping")
-        r.no_unknown_fields(item, at, TIMELINE_FIELDS)
+    listed = "{after_seconds, data, pods?, messages?}"
+    for at, item in r.mappings(raw, where, TIMELINE_FIELDS, listed=listed, each="a mapping"):
         after = r.number(item, at, "after_seconds", required=True) or 0.0
         entries.append(TimelineEntry(after_seconds=after, health=parse_health(item, source=source, where=at)))
     return tuple(sorted(entries, key=lambda entry: entry.after_seconds))
@@ -336,107 +331,3 @@ def generate_seed(count: int, *, rng_seed: int = 0) -> SeedDocument:
             )
         )
     return SeedDocument(deployments=tuple(deployments), source=f"<generated {count}, rng_seed {rng_seed}>")
-
-
-# --- Field readers -------------------------------------------------------------
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _join(where: str, name: str) -> str:
-    return f"{where}.{name}" if where else name
-
-
-class _Reader:
-    """Reads typed fields out of mappings, raising :class:`SeedError` that names the field."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def error(self, where: str, problem: str) -> SeedError:
-        return SeedError(f"{self.source}: {where}: {problem}" if where else f"{self.source}: {problem}")
-
-    def no_unknown_fields(self, raw: Mapping[str, Any], where: str, known: tuple[str, ...]) -> None:
-        for key in raw:
-            if key not in known:
-                raise self.error(_join(where, str(key)), f"unknown field (known fields: {', '.join(known)})")
-
-    def text(self, raw: Mapping[str, Any], where: str, name: str, *, default: str = "", required: bool = False) -> str:
-        if name not in raw:
-            if required:
-                raise self.error(_join(where, name), "is required")
-            return default
-        value = raw[name]
-        if not isinstance(value, str) or not value:
-            raise self.error(_join(where, name), "must be a non-empty string")
-        return value
-
-    def uuid(self, raw: Mapping[str, Any], where: str, name: str) -> str:
-        value = raw[name]
-        if isinstance(value, str):
-            try:
-                return str(UUID(value))
-            except ValueError:
-                pass
-        raise self.error(_join(where, name), f"must be a UUID, not {value!r}")
-
-    def integer(self, raw: Mapping[str, Any], where: str, name: str, *, default: int, minimum: int) -> int:
-        value = raw.get(name, default)
-        if not _is_int(value) or value < minimum:
-            raise self.error(_join(where, name), f"must be a whole number >= {minimum}, not {value!r}")
-        return int(value)
-
-    def number(self, raw: Mapping[str, Any], where: str, name: str, *, required: bool = False) -> float | None:
-        if raw.get(name) is None:
-            if required:
-                raise self.error(_join(where, name), "is required (seconds, a number >= 0)")
-            return None
-        value = raw[name]
-        if not _is_number(value) or value < 0:
-            raise self.error(_join(where, name), f"must be a number of seconds >= 0, not {value!r}")
-        return float(value)
-
-    def boolean(self, raw: Mapping[str, Any], where: str, name: str, *, default: bool) -> bool:
-        value = raw.get(name, default)
-        if not isinstance(value, bool):
-            raise self.error(_join(where, name), f"must be true or false, not {value!r}")
-        return value
-
-    def accelerators(self, raw: Mapping[str, Any], where: str) -> tuple[str, ...]:
-        value = raw.get("accelerator_type", ["nvidia-tesla-t4"])
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not value or not all(isinstance(item, str) and item for item in value):
-            raise self.error(_join(where, "accelerator_type"), "must be a non-empty list of accelerator names")
-        return tuple(value)
-
-    def pods(self, value: Any, where: str) -> dict[str, int]:
-        if not isinstance(value, Mapping) or set(value) != {"ready", "not_ready"}:
-            raise self.error(where, "must be {ready: N, not_ready: M} or null")
-        for key in ("ready", "not_ready"):
-            if not _is_int(value[key]) or value[key] < 0:
-                raise self.error(f"{where}.{key}", f"must be a whole number >= 0, not {value[key]!r}")
-        return {"ready": value["ready"], "not_ready": value["not_ready"]}
-
-    def messages(self, value: Any, where: str) -> list[dict[str, str]]:
-        if not isinstance(value, list):
-            raise self.error(where, "must be a list of {message, severity}")
-        messages = []
-        for index, item in enumerate(value):
-            at = f"{where}[{index}]"
-            if not isinstance(item, Mapping):
-                raise self.error(at, "must be a mapping {message, severity}")
-            self.no_unknown_fields(item, at, ("message", "severity"))
-            messages.append(
-                {
-                    "message": self.text(item, at, "message", required=True),
-                    "severity": self.text(item, at, "severity", default="info"),
-                }
-            )
-        return messages

@@ -30,14 +30,7 @@ from scaler.sim.constants import (
     FAILED,
     SCALED_DOWN,
 )
-from scaler.sim.deployment import (
-    ACTIVE,
-    CREATING,
-    LIFECYCLE_DELETED,
-    LIFECYCLE_DELETING,
-    LIFECYCLE_FAILED,
-    SimDeployment,
-)
+from scaler.sim.deployment import ACTIVE, CREATING, LIFECYCLE_DELETING, STATUS_LIFECYCLE, SimDeployment
 from scaler.sim.faults import Faults
 from scaler.sim.ledger import GpuLedger
 from scaler.sim.model import HealthAnswer, SeedDeployment, SeedDocument, TimelineEntry
@@ -227,7 +220,12 @@ class SimState:
         Raises :class:`DuplicateDeployment` (adding none of them) when an id is taken.
         """
         now = self.now()
-        new = [self._build(seed, now) for seed in seeds]
+        new = [
+            SimDeployment.from_seed(
+                seed, now, startup_seconds=self.startup_seconds, delete_seconds=self.delete_seconds
+            )
+            for seed in seeds
+        ]
         seen: set[str] = set()
         for deployment in new:
             if deployment.deployment_id in self.deployments or deployment.deployment_id in seen:
@@ -239,41 +237,6 @@ class SimState:
             self._account(deployment, now)
         self._changed()
         return new
-
-    def _build(self, seed: SeedDeployment, now: datetime) -> SimDeployment:
-        lifecycle = {
-            DEPLOYED: ACTIVE,
-            SCALED_DOWN: ACTIVE,
-            DEPLOYING: CREATING,
-            FAILED: LIFECYCLE_FAILED,
-            DELETING: LIFECYCLE_DELETING,
-            DELETED: LIFECYCLE_DELETED,
-        }[seed.status]
-        deployment = SimDeployment(
-            deployment_id=seed.deployment_id,
-            deployment_name=seed.deployment_name,
-            model_repo_id=seed.model_repo_id,
-            model_repo_name=seed.model_repo_name,
-            model_type=seed.model_type,
-            accelerator_type=seed.accelerator_type,
-            accelerator_count=seed.accelerator_count,
-            min_replicas=seed.min_replicas,
-            max_replicas=seed.max_replicas,
-            running=seed.running,
-            startup_seconds=self.startup_seconds if seed.startup_seconds is None else seed.startup_seconds,
-            delete_seconds=self.delete_seconds if seed.delete_seconds is None else seed.delete_seconds,
-            lifecycle=lifecycle,
-            extra=dict(seed.extra),
-            health=seed.health,
-            refuse_min_zero=seed.refuse_min_zero,
-            deletion_failures=seed.deletion_failures,
-        )
-        if lifecycle == LIFECYCLE_DELETING:
-            deployment.deleting_since = now
-        if lifecycle == LIFECYCLE_DELETED:
-            deployment.deleted_at = now
-        self.set_timeline(deployment, seed.health_timeline, now)
-        return deployment
 
     # --- Lookups -------------------------------------------------------------------
 
@@ -399,7 +362,7 @@ class SimState:
         elif status == DELETING:
             self.begin_deletion(deployment, now)
         elif status in (DEPLOYING, FAILED, DELETED):
-            deployment.lifecycle = {DEPLOYING: CREATING, FAILED: LIFECYCLE_FAILED, DELETED: LIFECYCLE_DELETED}[status]
+            deployment.lifecycle = STATUS_LIFECYCLE[status]
             deployment.running = status == DEPLOYING
             deployment.up_since = None
             deployment.health = None
@@ -418,9 +381,7 @@ class SimState:
 
     def set_timeline(self, deployment: SimDeployment, entries: Iterable[TimelineEntry], now: datetime) -> None:
         """Script ``deployment``'s health: each entry applies ``after_seconds`` after ``now`` (replaces any script)."""
-        deployment.timeline = [(now + timedelta(seconds=entry.after_seconds), entry.health) for entry in entries]
-        deployment.timeline.sort(key=lambda step: step[0])
-        deployment.settle(now)
+        deployment.script(entries, now)
 
     def _coming_up(self, deployment: SimDeployment, now: datetime) -> None:
         deployment.up_since = now

@@ -45,7 +45,8 @@ from prometheus_client import CollectorRegistry
 from scaler.daemon.service import Daemon
 from scaler.metrics import Metrics
 from scaler.policy import PolicySet
-from scaler.policy.plan import Plan, build_plan
+from scaler.policy.forecast import Forecast
+from scaler.policy.plan import build_plan
 from scaler.sim import DEFAULT_ORG_ID, DEFAULT_TOKEN
 from scaler.sim.clock import ManualClock
 from scaler.sim.inprocess import PlatformTransport
@@ -257,7 +258,7 @@ class _Simulation:
         finally:
             await self.daemon.aclose()
 
-    async def _begin(self, policy_set: PolicySet) -> Plan:
+    async def _begin(self, policy_set: PolicySet) -> Forecast:
         """Run the daemon's first cycle at the start; return ``plan``'s projection of the period."""
         start, until = self.inputs.start, self.inputs.until
         self._apply_events_due(start)

@@ -2,7 +2,7 @@
 
 The list response tells each deployment's status and accelerators but not its replica
 bounds; a simulated deployment starts as listed, with the bounds that would run without
-the scaler (its policy's baseline, see :func:`scaler.policy.savings.baseline_replicas`) and
+the scaler (its policy's baseline, see :func:`scaler.policy.savings_rules.baseline_replicas`) and
 the simulator's default start-up delay. Statuses the simulator does not know are
 simulated as DEPLOYED, listed with their own text (the daemon leaves them alone).
 """
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from scaler.policy import PolicySet
 from scaler.policy.matching import match_policies
-from scaler.policy.savings import baseline_replicas
+from scaler.policy.savings_rules import baseline_replicas
 from scaler.sim.model import SeedDeployment, SeedDocument
 from scaler.simplismart.models import Deployment, DeploymentStatus
 

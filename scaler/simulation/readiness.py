@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from scaler.policy import PolicySet
-from scaler.policy.plan import Plan
+from scaler.policy.forecast import Forecast
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class PeakWindow:
     nominal_start: datetime
 
 
-def peak_windows(plan: Plan, policy_set: PolicySet) -> list[PeakWindow]:
+def peak_windows(plan: Forecast, policy_set: PolicySet) -> list[PeakWindow]:
     """The windows of ``plan`` that open a running state (``running``, or bounds with a floor of at
     least one replica) after its start, with a nominal start before its end; in time order per deployment."""
     found: list[PeakWindow] = []

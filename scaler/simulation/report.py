@@ -2,7 +2,7 @@
 difference from the plan by cause and peak readiness; totals for the organization.
 
 The four figures of GPU-hours (and their cost, by the savings rules of
-:mod:`scaler.policy.savings`):
+:mod:`scaler.policy.savings_rules`):
 
 - ``baseline``: what would run without the scaler (the savings rules' baseline);
 - ``planned``: ``scaler plan``'s projection for the same period;
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from scaler.policy.plan import DeploymentPlan, iso_utc
-from scaler.policy.savings import Usage, cost_of, price_per_gpu_hour, replicas_under, savings_percent
+from scaler.policy.forecast import DeploymentPlan, iso_utc
+from scaler.policy.savings_rules import Usage, cost_of, price_per_gpu_hour, replicas_under, savings_percent
 from scaler.sim.ledger import GpuLedger
 from scaler.simulation.run import SimulationRun
 from scaler.store import ActionRecord

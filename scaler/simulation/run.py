@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from scaler.policy import PolicySet
-from scaler.policy.plan import Plan
+from scaler.policy.forecast import Forecast
 from scaler.settings import Settings
 from scaler.sim import DEFAULT_ORG_ID, DEFAULT_TOKEN
 from scaler.sim.ledger import GpuLedger
@@ -49,7 +49,7 @@ class SimulationRun:
     start: datetime
     until: datetime
     policy_set: PolicySet
-    plan: Plan
+    plan: Forecast
     actions: tuple[ActionRecord, ...]
     ledger: GpuLedger
     saved: dict[str, tuple[float, float]]

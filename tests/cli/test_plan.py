@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from uuid import UUID
@@ -12,13 +11,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from scaler.cli.main import main
-from scaler.sim import DEFAULT_ORG_ID, DEFAULT_TOKEN
-from scaler.sim.app import create_app
-from scaler.sim.clock import ManualClock
-from scaler.sim.seed import DEFAULT_SEED_PATH, load_seed
-from scaler.sim.state import SimState
 from scaler.store import open_store
-from tests.client.serving import LoopbackServer
+from tests.policy.helpers import OFFICE_FILE, PEAK_AUTO_FILE, simulator_environment
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
 
@@ -37,18 +31,7 @@ def deployment(name: str, number: int, accelerator: str = "nvidia-l4") -> dict[s
 
 INVENTORY = [deployment("whisper", 1), deployment("llama-8b", 2), deployment("alpha", 3)]
 
-OFFICE = """\
-version: 1
-policies:
-  - name: office
-    match: {names: ["llama-*"]}
-    default: stopped
-    windows:
-      - name: day
-        between: "Mon-Fri 09:00-17:00"
-        state: {min_replicas: 1, max_replicas: 2}
-    skip_dates: ["2026-03-03"]
-"""
+OFFICE = OFFICE_FILE + '    skip_dates: ["2026-03-03"]\n'
 
 MORE_THAN_WITHOUT = """\
 version: 1
@@ -145,27 +128,15 @@ def test_fail_on_conflict_passes_a_set_without_conflict(tmp_path: Path) -> None:
     assert (0, "") == (result.exit_code, result.stderr)
 
 
-@pytest.fixture(scope="module")
-def sim_url() -> Iterator[str]:
-    state = SimState.from_seed(load_seed(DEFAULT_SEED_PATH), clock=ManualClock())
-    with LoopbackServer(create_app(state)) as server:
-        yield server.url
-
-
 def test_live_warns_about_a_policy_that_matches_no_deployment(tmp_path: Path, sim_url: str) -> None:
     """--live: a policy that selects none of the organization's deployments is named on stderr; the plan goes on."""
     (tmp_path / "p.yaml").write_text(
         OFFICE + "  - name: ghost\n    match: {names: [lama-*]}\n    default: stopped\n"
     )
-    env = {
-        "SCALER_API_URL": sim_url,
-        "SCALER_API_TOKEN": DEFAULT_TOKEN,
-        "SCALER_API_TOKEN_FILE": None,
-        "SCALER_ORG_ID": DEFAULT_ORG_ID,
-        "SCALER_LOG_LEVEL": None,
-    }
     result = CliRunner().invoke(
-        main, ["plan", "--live", "--policies", str(tmp_path / "p.yaml"), "--from", MONDAY, "--hours", "1"], env=env
+        main,
+        ["plan", "--live", "--policies", str(tmp_path / "p.yaml"), "--from", MONDAY, "--hours", "1"],
+        env=simulator_environment(sim_url),
     )
     assert 0 == result.exit_code, result.output
     assert ["warning: policy ghost matches none of the organization's deployments"] == result.stderr.splitlines()
@@ -222,28 +193,13 @@ def test_holidays_of_india_and_a_recurring_closure_are_skipped_by_name(tmp_path:
     ] == skipped
 
 
-PEAK_AUTO = """\
-version: 1
-policies:
-  - name: peak
-    match: {names: ["llama-*"]}
-    default: stopped
-    windows:
-      - name: peak
-        cron: "0 9 * * *"
-        duration: 1h
-        lead_time: auto
-        state: running
-"""
-
-
 def test_plan_reads_the_start_ups_the_daemon_recorded(tmp_path: Path) -> None:
     """``lead_time: auto``: the plan uses the start-ups in the state store at SCALER_STATE_URL and names their p90."""
     state_url = f"sqlite:///{tmp_path / 'state.db'}"
     with open_store(state_url) as store:
         for day in range(4):
             store.record_startup(UUID(str(INVENTORY[1]["deployment_id"])), utc_day(day), 1500.0, keep=20)
-    (tmp_path / "p.yaml").write_text(PEAK_AUTO)
+    (tmp_path / "p.yaml").write_text(PEAK_AUTO_FILE)
     (tmp_path / "inventory.json").write_text(json.dumps(INVENTORY))
     arguments = ["plan", "--policies", str(tmp_path / "p.yaml"), "--inventory", str(tmp_path / "inventory.json")]
     result = CliRunner().invoke(
@@ -257,7 +213,7 @@ def test_plan_reads_the_start_ups_the_daemon_recorded(tmp_path: Path) -> None:
 
 def test_plan_without_a_state_store_says_it_shows_the_initial_lead_time(tmp_path: Path) -> None:
     """No store at SCALER_STATE_URL: a note on stderr, and the initial lead time (15m) in the plan."""
-    (tmp_path / "p.yaml").write_text(PEAK_AUTO)
+    (tmp_path / "p.yaml").write_text(PEAK_AUTO_FILE)
     (tmp_path / "inventory.json").write_text(json.dumps(INVENTORY))
     arguments = ["plan", "--policies", str(tmp_path / "p.yaml"), "--inventory", str(tmp_path / "inventory.json")]
     result = CliRunner().invoke(

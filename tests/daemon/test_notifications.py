@@ -187,21 +187,33 @@ async def test_a_full_queue_drops_the_oldest_and_counts_it(make_harness: Callabl
     assert 2.0 == harness.sample("scaler_notifications_total", event="exception_created", result="delivered")
 
 
+def _refusing_connections() -> Receiver:
+    """A receiver never started: its port refuses connections."""
+    closed = Receiver()
+    closed.server.server_close()
+    return closed
+
+
+async def _logs_of_the_upcoming_stop(harness: Harness) -> list[dict[str, Any]]:
+    """The log entries of notifying the upcoming stop to every webhook, retries given up after 0.5 s."""
+    harness.daemon.notifier.delivery = Delivery(
+        harness.settings.webhook_urls, metrics=harness.metrics, sleep=no_sleep, give_up_seconds=0.5
+    )
+    with capture_logs() as logs:
+        await harness.cycle()
+        harness.at(STOP - timedelta(minutes=15))
+        await harness.daemon.notifier.check()
+        await harness.daemon.notifier.delivery.join()
+    return logs
+
+
 async def test_the_secret_of_the_url_never_shows_in_logs(make_harness: Callable[..., Harness]) -> None:
     """Through a 500, a 404 and a refused connection, the log names the webhook by its origin alone."""
     with Receiver(statuses=[500, 404]) as receiver:
-        closed = Receiver()  # never started: its port refuses connections
-        closed.server.server_close()
+        closed = _refusing_connections()
         urls = f"{receiver.url(f'/hooks/{SECRET}')},{closed.url(f'/hooks/{SECRET}?token={SECRET}')}"
         harness = notifying(make_harness, receiver, notify_webhook_urls=urls)
-        harness.daemon.notifier.delivery = Delivery(
-            harness.settings.webhook_urls, metrics=harness.metrics, sleep=no_sleep, give_up_seconds=0.5
-        )
-        with capture_logs() as logs:
-            await harness.cycle()
-            harness.at(STOP - timedelta(minutes=15))
-            await harness.daemon.notifier.check()
-            await harness.daemon.notifier.delivery.join()
+        logs = await _logs_of_the_upcoming_stop(harness)
     names = {entry["event"] for entry in logs}
     assert {"notification_retrying", "notification_rejected", "notification_failed"} <= names
     assert [] == [entry for entry in logs if SECRET in repr(entry)]
@@ -210,6 +222,36 @@ async def test_the_secret_of_the_url_never_shows_in_logs(make_harness: Callable[
     }
     assert SECRET not in repr(harness.settings) + repr(harness.settings.public_view())
     assert SECRET not in harness.metrics.exposition().decode()
+
+
+async def test_each_settled_notice_is_logged_with_its_webhook_event_deployment_and_effect(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """A rejected notice and one given up are logged as warnings naming the webhook, the event, the
+    deployment, the error and what follows; a delivered one at info with the first three alone."""
+    with Receiver(statuses=[404]) as refusing, Receiver() as accepting:
+        closed = _refusing_connections()
+        urls = f"{refusing.url('/hooks/a')},{closed.url('/hooks/b')},{accepting.url('/hooks/c')}"
+        harness = notifying(make_harness, refusing, notify_webhook_urls=urls)
+        logs = await _logs_of_the_upcoming_stop(harness)
+    settled = {
+        entry["event"]: entry
+        for entry in logs
+        if entry["event"] in ("notification_rejected", "notification_failed", "notification_delivered")
+    }
+    assert {"notification_rejected", "notification_failed", "notification_delivered"} == set(settled)
+    for entry in settled.values():
+        assert "transition_upcoming" == entry["notice"]
+        assert entry["deployment"]
+    rejected, failed = settled["notification_rejected"], settled["notification_failed"]
+    assert ("warning", f"{refusing.origin}/***") == (rejected["log_level"], rejected["webhook"])
+    assert rejected["error"].startswith("answered 404")
+    assert "not retried: check the webhook URL and what the receiver expects" == rejected["effect"]
+    assert ("warning", f"{closed.origin}/***") == (failed["log_level"], failed["webhook"])
+    assert "given up after 0.5 s of retries" == failed["effect"]
+    delivered = settled["notification_delivered"]
+    assert ("info", f"{accepting.origin}/***") == (delivered["log_level"], delivered["webhook"])
+    assert {"event", "log_level", "webhook", "notice", "deployment"} == set(delivered)
 
 
 async def test_a_failed_action_is_notified(make_harness: Callable[..., Harness], receiver: Receiver) -> None:

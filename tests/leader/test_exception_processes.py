@@ -23,7 +23,9 @@ from tests.processes import LoggedProcess, SimProcess
 
 pytestmark = pytest.mark.integration
 
-#: The issue's promise: an exception takes effect within 2 s of its 201, through any replica.
+#: An exception takes effect within 2 s of its 201, through any replica: the control API's
+#: promise ("acts within about a second", docs/control-api.md) with a second of slack for
+#: two processes sharing a busy machine.
 IMMEDIACY_SECONDS = 2.0
 OPERATOR_KEY = "operator-key-for-the-replicas-0123456789"
 

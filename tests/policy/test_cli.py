@@ -12,21 +12,12 @@ from scaler.cli.main import main
 from scaler.policy.schema import render_schema
 from scaler.policy.shipped import example_texts
 
+from .helpers import OFFICE_FILE
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "policies" / "examples"
 INVENTORY = ROOT / "examples" / "inventory.json"
 
-GOOD = """\
-version: 1
-policies:
-  - name: office
-    match: {names: ["llama-*"]}
-    default: stopped
-    windows:
-      - name: day
-        between: "Mon-Fri 09:00-17:00"
-        state: {min_replicas: 1, max_replicas: 2}
-"""
 BAD = """\
 version: 1
 policies:
@@ -67,7 +58,7 @@ def run(*args: str):
 
 def test_validate_valid_files_prints_a_summary_and_exits_0(tmp_path: Path):
     """A valid set: exit 0 and one summary line."""
-    (tmp_path / "good.yaml").write_text(GOOD)
+    (tmp_path / "good.yaml").write_text(OFFICE_FILE)
     result = run("validate", str(tmp_path))
     assert (0, "valid: 1 policy, 1 window, 0 health rules in 1 file\n") == (result.exit_code, result.stdout)
 
@@ -132,7 +123,7 @@ def test_validate_directory_without_policy_files_exits_1(tmp_path: Path):
 def test_validate_points_at_subdirectories_holding_policy_files(tmp_path: Path):
     """Policy files one level down are not read; the message says where they are."""
     (tmp_path / "team-a").mkdir()
-    (tmp_path / "team-a" / "office.yaml").write_text(GOOD)
+    (tmp_path / "team-a" / "office.yaml").write_text(OFFICE_FILE)
     (tmp_path / "notes").mkdir()
     result = run("validate", str(tmp_path))
     assert 1 == result.exit_code
@@ -209,7 +200,7 @@ def test_examples_into_an_unwritable_place_exits_2(tmp_path: Path):
 
 def test_plan_json_is_one_object_with_the_documented_shape(tmp_path: Path):
     """--output json prints exactly one JSON object; transitions start at --from."""
-    (tmp_path / "good.yaml").write_text(GOOD)
+    (tmp_path / "good.yaml").write_text(OFFICE_FILE)
     (tmp_path / "inventory.json").write_text(INVENTORY_TEXT)
     result = run(
         "plan", "--policies", str(tmp_path / "good.yaml"), "--inventory", str(tmp_path / "inventory.json"),
@@ -226,7 +217,7 @@ def test_plan_json_is_one_object_with_the_documented_shape(tmp_path: Path):
 
 def test_plan_from_with_offset_is_converted_to_utc(tmp_path: Path):
     """--from with an offset is that instant; the output is in UTC with Z."""
-    (tmp_path / "good.yaml").write_text(GOOD)
+    (tmp_path / "good.yaml").write_text(OFFICE_FILE)
     (tmp_path / "inventory.json").write_text(INVENTORY_TEXT)
     result = run(
         "plan", "--policies", str(tmp_path / "good.yaml"), "--inventory", str(tmp_path / "inventory.json"),
@@ -237,7 +228,7 @@ def test_plan_from_with_offset_is_converted_to_utc(tmp_path: Path):
 
 def test_plan_deployment_glob_filters(tmp_path: Path):
     """--deployment keeps only deployments whose name matches."""
-    (tmp_path / "good.yaml").write_text(GOOD)
+    (tmp_path / "good.yaml").write_text(OFFICE_FILE)
     (tmp_path / "inventory.json").write_text(INVENTORY_TEXT)
     result = run(
         "plan", "--policies", str(tmp_path / "good.yaml"), "--inventory", str(tmp_path / "inventory.json"),

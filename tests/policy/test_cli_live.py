@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
@@ -12,24 +11,14 @@ import pytest
 from click.testing import CliRunner, Result
 
 from scaler.cli.main import main
-from scaler.sim import DEFAULT_ORG_ID, DEFAULT_TOKEN
-from scaler.sim.app import create_app
-from scaler.sim.clock import ManualClock
 from scaler.sim.seed import DEFAULT_SEED_PATH, load_seed
-from scaler.sim.state import SimState
 from scaler.store import ExceptionRecord, open_store
-from tests.client.serving import LoopbackServer
+
+from .helpers import PEAK_AUTO_FILE, simulator_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "policies" / "examples"
 INVENTORY = ROOT / "examples" / "inventory.json"
-
-
-@pytest.fixture(scope="module")
-def sim_url() -> Iterator[str]:
-    state = SimState.from_seed(load_seed(DEFAULT_SEED_PATH), clock=ManualClock())
-    with LoopbackServer(create_app(state)) as server:
-        yield server.url
 
 
 #: The commands configure logging onto CliRunner's streams; undo that after each test.
@@ -37,13 +26,7 @@ pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def run(*args: str, **env: str | None) -> Result:
-    environment: dict[str, str | None] = {
-        "SCALER_API_TOKEN": DEFAULT_TOKEN,
-        "SCALER_API_TOKEN_FILE": None,
-        "SCALER_ORG_ID": DEFAULT_ORG_ID,
-        "SCALER_LOG_LEVEL": None,
-        "SCALER_API_RETRY_ATTEMPTS": "1",
-    }
+    environment = simulator_environment()
     environment.update(env)
     return CliRunner().invoke(main, ["plan", *args], env=environment)
 
@@ -85,7 +68,7 @@ def test_output_of_deployments_list_is_a_usable_inventory(sim_url: str, tmp_path
     """`scaler deployments list --output json` saved to a file plans like --live does."""
     listed = CliRunner().invoke(
         main, ["deployments", "list", "--output", "json"],
-        env={"SCALER_API_URL": sim_url, "SCALER_API_TOKEN": DEFAULT_TOKEN, "SCALER_API_TOKEN_FILE": None, "SCALER_LOG_LEVEL": None},
+        env=simulator_environment(sim_url),
     )
     assert 0 == listed.exit_code, listed.output
     (tmp_path / "inventory.json").write_text(listed.stdout)
@@ -167,3 +150,18 @@ def test_live_plan_shows_the_exceptions_in_force_from_the_store(sim_url: str, tm
     )
     assert all(not e["exceptions"] for e in json.loads(without.stdout)["deployments"])
     assert not missing.exists()
+
+
+def test_live_plan_opens_the_state_store_once(sim_url: str, tmp_path: Path):
+    """--live with a policy that learns its lead time reads four things from the daemon's store
+    (first sightings, start-ups, exceptions, applied states) and opens it once: one store_opened
+    event in the command's log."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    with open_store(url) as store:
+        store.mark_seen([(UUID(d.deployment_id), d.deployment_name) for d in load_seed(DEFAULT_SEED_PATH).deployments],
+                        datetime(2026, 12, 20, tzinfo=UTC))  # fmt: skip
+    (tmp_path / "p.yaml").write_text(PEAK_AUTO_FILE)
+    common = ["--live", "--policies", str(tmp_path / "p.yaml"), "--from", "2026-12-21T00:00", "--hours", "24"]
+    result = run(*common, SCALER_API_URL=sim_url, SCALER_STATE_URL=url, SCALER_LOG_LEVEL="info", SCALER_LOG_FORMAT="json")
+    assert 0 == result.exit_code, result.output
+    assert 1 == result.stderr.count('"store_opened"'), result.stderr

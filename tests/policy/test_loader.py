@@ -10,7 +10,8 @@ import pytest
 
 from scaler.policy.errors import PolicyIssue, PolicyLoadError, PolicyPathError
 from scaler.policy.loader import load_policy_set, parse_policy_sources
-from scaler.policy.model import BUILTIN_PRICES, DesiredState
+from scaler.policy.model import DesiredState
+from scaler.policy.policy_set import BUILTIN_PRICES
 
 VALID = """\
 version: 1

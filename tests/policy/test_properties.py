@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from scaler.policy.loader import load_policy_text
 from scaler.policy.plan import build_plan
 from scaler.policy.resolve import resolve_desired_state
+from scaler.policy.schedule import schedule_of
 
 from .helpers import deployment
 
@@ -204,7 +205,7 @@ def test_engine_agrees_with_the_oracle(spec: PolicySpec, instants: list[datetime
     """At any instant, the open window (or default) the engine finds is the one the naive oracle finds."""
     policy = load(spec).policies[0]
     for instant in instants:
-        assert oracle_state(spec, instant) == policy.schedule.state_at(instant).source, (spec.yaml(), instant)
+        assert oracle_state(spec, instant) == schedule_of(policy).state_at(instant).source, (spec.yaml(), instant)
 
 
 @PROPERTY_SETTINGS
@@ -239,12 +240,12 @@ def test_resolution_agrees_with_the_plan_in_force(spec: PolicySpec, start: datet
 def test_next_change_is_where_the_state_first_differs(spec: PolicySpec, start: datetime):
     """Just before next_change the schedule wants what it wants now; at next_change it wants something else."""
     policy = load(spec).policies[0]
-    boundary = policy.schedule.next_change(start, timedelta(days=30))
-    now = policy.schedule.state_at(start).key
+    boundary = schedule_of(policy).next_change(start, timedelta(days=30))
+    now = schedule_of(policy).state_at(start).key
     if boundary is None:
         for hours in (1, 24, 24 * 29):
-            assert now == policy.schedule.state_at(start + timedelta(hours=hours)).key
+            assert now == schedule_of(policy).state_at(start + timedelta(hours=hours)).key
         return
     assert boundary > start
-    assert now == policy.schedule.state_at(boundary - timedelta(microseconds=1)).key
-    assert now != policy.schedule.state_at(boundary).key
+    assert now == schedule_of(policy).state_at(boundary - timedelta(microseconds=1)).key
+    assert now != schedule_of(policy).state_at(boundary).key

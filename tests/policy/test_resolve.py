@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from scaler.policy.health import HealthObservation, HealthRuleMemory
+from scaler.policy.health_rules import HealthObservation, HealthRuleMemory
 from scaler.policy.model import DesiredState
 from scaler.policy.resolve import Override, resolve_desired_state
 from scaler.simplismart.models import HealthStatus

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from scaler.policy.model import DesiredState
-from scaler.policy.schedule import next_boundary, scheduled_state, window_intervals
+import pytest
+
+from scaler.policy.model import DesiredState, Policy
+from scaler.policy.schedule import next_boundary, schedule_of, scheduled_state, window_intervals
 
 from .helpers import BERLIN, NEW_YORK, local, policy, policy_set, utc
 
@@ -68,7 +70,7 @@ def test_window_opening_inside_the_gap_opens_after_it():
 def test_window_opening_in_the_repeated_hour_opens_once():
     """A window opening at 01:30 on the fall-back night opens once, at the first 01:30 (EDT)."""
     p = one_window('between: "01:30-03:00"', timezone="America/New_York")
-    segments = p.schedule.segments(utc("2026-11-01T00:00"), utc("2026-11-01T12:00"))
+    segments = schedule_of(p).segments(utc("2026-11-01T00:00"), utc("2026-11-01T12:00"))
     assert [
         (utc("2026-11-01T00:00"), STOPPED),
         (local("2026-11-01T01:30", NEW_YORK), RUNNING),
@@ -199,7 +201,7 @@ def test_first_open_window_in_list_order_decides():
             state: {min_replicas: 2, max_replicas: 4}
         """
     )
-    segments = p.schedule.segments(utc("2026-03-02T00:00"), utc("2026-03-03T00:00"))
+    segments = schedule_of(p).segments(utc("2026-03-02T00:00"), utc("2026-03-03T00:00"))
     assert [
         ("00:00", "default"),
         ("09:00", "window:day"),
@@ -284,3 +286,16 @@ def test_berlin_duration_and_wall_clock_end_across_spring_forward():
     assert [(utc("2026-03-28T23:00"), utc("2026-03-29T03:00"))] == intervals(cron, "2026-03-28T12:00", "2026-03-29T12:00")
     assert [(utc("2026-03-28T23:00"), utc("2026-03-29T02:00"))] == intervals(between, "2026-03-28T12:00", "2026-03-29T12:00")
     assert local("2026-03-29T05:00", BERLIN) == utc("2026-03-29T03:00")
+
+
+def test_a_loaded_policy_keeps_its_compiled_schedule():
+    """The loader compiles each policy's schedule once; later questions reuse it."""
+    p = one_window('cron: "0 9 * * 1-5"\nduration: 8h')
+    assert schedule_of(p) is schedule_of(p)
+
+
+def test_a_policy_not_loaded_from_files_has_no_schedule():
+    """A policy validated without the loader has no compiled schedule, and asking for one says so."""
+    bare = Policy.model_validate({"name": "bare", "match": {"names": ["*"]}, "default": "running"})
+    with pytest.raises(LookupError, match="'bare' has no compiled schedule"):
+        schedule_of(bare)

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from scaler.policy.errors import PolicyIssue, PolicyLoadError
 from scaler.policy.loader import load_policy_set, load_policy_text, parse_policy_sources
-from scaler.policy.model import PolicySet
+from scaler.policy.policy_set import PolicySet
 from tests.processes import environment
 from tests.reliability.figures import ScenarioFigures, is_full, run_seed, scaled
 from tests.reliability.policy_documents import Document, alias_bomb, deep_nesting, policy_documents

@@ -126,6 +126,30 @@ def test_missing_ids_are_derived_from_names_stably(tmp_path: Path) -> None:
             "deployments:\n  - deployment_name: a\n    health_timeline: [{data: Degraded}]\n",
             "deployments[0].health_timeline[0].after_seconds: is required",
         ),
+        (
+            "deployments:\n  - deployment_name: a\n    health_timeline: Degraded\n",
+            "deployments[0].health_timeline: must be a list of {after_seconds, data, pods?, messages?}",
+        ),
+        (
+            "deployments:\n  - deployment_name: a\n    health_timeline: [Degraded]\n",
+            "deployments[0].health_timeline[0]: must be a mapping",
+        ),
+        (
+            "deployments:\n  - deployment_name: a\n    health_timeline: [{after_seconds: 1, data: x, at: 2}]\n",
+            "deployments[0].health_timeline[0].at: unknown field",
+        ),
+        (
+            "deployments:\n  - deployment_name: a\n    health: Degraded\n    messages: oops\n",
+            "deployments[0].messages: must be a list of {message, severity}",
+        ),
+        (
+            "deployments:\n  - deployment_name: a\n    health: Degraded\n    messages: [oops]\n",
+            "deployments[0].messages[0]: must be a mapping {message, severity}",
+        ),
+        (
+            "deployments:\n  - deployment_name: a\n    health: Degraded\n    messages: [{message: m, level: x}]\n",
+            "deployments[0].messages[0].level: unknown field",
+        ),
         ("deployments:\n  - deployment_name: a\n    startup_seconds: -5\n", "deployments[0].startup_seconds"),
         ("deployments:\n  - deployment_name: a\n    min_replica: 1\n", "deployments[0].min_replica: unknown field"),
         ("deployments:\n  - deployment_name: a\n    extra: {status: X}\n", "deployments[0].extra.status"),

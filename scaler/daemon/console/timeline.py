@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from scaler.policy.plan import Transition, iso_utc
+from scaler.policy.forecast import Transition, iso_utc
 from scaler.store import ExceptionRecord, HealthChange
 from scaler.vocabulary import HealthStatus
 

@@ -30,7 +30,8 @@ log = structlog.get_logger()
 
 #: Notices each webhook's queue holds; one more drops the oldest.
 QUEUE_CAPACITY = 1000
-#: Seconds a notice is retried for before it is given up (the issue's 10 minutes).
+#: Seconds a notice is retried for before it is given up: 10 minutes ride out a receiver's restart,
+#: and a transition_upcoming notice (sent 15 minutes ahead by default) still comes before its change.
 GIVE_UP_SECONDS = 600.0
 #: Seconds before the first retry; each next one waits twice as long, up to :data:`MAX_RETRY_SECONDS`.
 FIRST_RETRY_SECONDS = 1.0
@@ -83,14 +84,7 @@ class WebhookSender:
         """Queue ``notice``; drop the oldest one when the queue is full. Never waits."""
         if len(self._queue) >= self._capacity:
             dropped = self._queue.popleft()
-            self._count(dropped, "dropped")
-            log.warning(
-                "notification_dropped",
-                webhook=self.origin,
-                notice=dropped.event,
-                deployment=dropped.deployment,
-                why=f"the webhook's queue holds {self._capacity} notices already",
-            )
+            self._settle(dropped, "dropped", why=f"the webhook's queue holds {self._capacity} notices already")
         self._queue.append(notice)
         self._idle.clear()
         self._waiting.set()
@@ -140,28 +134,13 @@ class WebhookSender:
                 with attempt:
                     await self._post(notice, attempt.retry_state.attempt_number)
         except _Transient as error:
-            self._count(notice, "failed")
-            log.warning(
-                "notification_failed",
-                webhook=self.origin,
-                notice=notice.event,
-                deployment=notice.deployment,
-                error=str(error),
-                effect=f"given up after {self._give_up_seconds:g} s of retries",
-            )
+            effect = f"given up after {self._give_up_seconds:g} s of retries"
+            self._settle(notice, "failed", error=str(error), effect=effect)
         except _Refused as error:
-            self._count(notice, "rejected")
-            log.warning(
-                "notification_rejected",
-                webhook=self.origin,
-                notice=notice.event,
-                deployment=notice.deployment,
-                error=str(error),
-                effect="not retried: check the webhook URL and what the receiver expects",
-            )
+            effect = "not retried: check the webhook URL and what the receiver expects"
+            self._settle(notice, "rejected", error=str(error), effect=effect)
         else:
-            self._count(notice, "delivered")
-            log.info("notification_delivered", webhook=self.origin, notice=notice.event, deployment=notice.deployment)
+            self._settle(notice, "delivered", level="info")
 
     async def _post(self, notice: Notice, attempt: int) -> None:
         try:
@@ -192,6 +171,14 @@ class WebhookSender:
 
     def _count(self, notice: Notice, result: NotifyResult) -> None:
         self._metrics.notifications.labels(event=notice.event, result=result).inc()
+
+    def _settle(self, notice: Notice, result: NotifyResult, *, level: str = "warning", **details: str) -> None:
+        """Count ``notice`` as ``result`` and log ``notification_<result>`` with the webhook, the notice,
+        its deployment and ``details``."""
+        self._count(notice, result)
+        getattr(log, level)(
+            f"notification_{result}", webhook=self.origin, notice=notice.event, deployment=notice.deployment, **details
+        )
 
 
 class Delivery:

@@ -1,4 +1,4 @@
-"""Savings: the replicas a state keeps running, GPU-hours and their cost.
+"""Savings rules: the replicas a state keeps running, GPU-hours and their cost.
 
 - Replicas under a state: ``stopped`` 0; bounds ``min_replicas`` (the floor the
   platform keeps running); ``running`` without bounds, or left alone, the baseline.
@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from scaler.policy.model import BUILTIN_PRICES, DesiredState, Policy
+from scaler.policy.model import DesiredState, Policy
+from scaler.policy.policy_set import BUILTIN_PRICES
 from scaler.simplismart.models import Deployment
 
 

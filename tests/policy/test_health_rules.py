@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from scaler.policy.health import HealthObservation, HealthRuleMemory, evaluate_rule, record_restart
+from scaler.policy.health_rules import HealthObservation, HealthRuleMemory, evaluate_rule, record_restart
 from scaler.simplismart.models import HealthStatus
 
 from .helpers import policy, utc

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from scaler.policy.model import BUILTIN_PRICES, DesiredState
-from scaler.policy.savings import (
+from scaler.policy.model import DesiredState
+from scaler.policy.policy_set import BUILTIN_PRICES
+from scaler.policy.savings_rules import (
     Usage,
     baseline_replicas,
     gpu_hours,
