@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,47 +22,63 @@ from scaler.settings import Settings
 from scaler.sim.model import SeedDocument
 from scaler.sim.seed import DEFAULT_SEED_PATH, SeedError, load_seed
 from scaler.simulation.compare import compare_reports
-from scaler.simulation.driver import SIMULATION_SETTINGS, SimulationInput, run_simulation
+from scaler.simulation.driver import run_simulation
 from scaler.simulation.events import DeploymentName, EventsError, ScriptedEvent, load_events
 from scaler.simulation.inventory import seed_from_inventory
 from scaler.simulation.report import build_report
+from scaler.simulation.run import SIMULATION_SETTINGS, SimulationInput
 from scaler.simulation.text import render_report
 
 
-@click.command(
-    "simulate",
-    epilog=epilog(
-        [
-            "scaler simulate --policies policies/ --from 2026-12-07T00:00 --events events.yaml",
-            "scaler simulate --policies new/ --compare-to old/ --inventory inventory.json --output json",
-        ],
-        {
-            0: "simulated",
-            1: "invalid policies, seed, inventory or events (every problem listed), or a failed API call (--live)",
-            2: "unreadable path, unusable settings or bad usage",
-        },
+#: What ``scaler simulate --help`` shows below the options: examples and exit statuses.
+_EPILOG = epilog(
+    [
+        "scaler simulate --policies policies/ --from 2026-12-07T00:00 --events events.yaml",
+        "scaler simulate --policies new/ --compare-to old/ --inventory inventory.json --output json",
+    ],
+    {
+        0: "simulated",
+        1: "invalid policies, seed, inventory or events (every problem listed), or a failed API call (--live)",
+        2: "unreadable path, unusable settings or bad usage",
+    },
+)
+
+#: The options of ``scaler simulate``, in the order --help lists them.
+_OPTIONS = (
+    policies_option,
+    click.option(
+        "--seed",
+        "seed_path",
+        type=click.Path(path_type=Path),
+        help="A simulator seed (deployments, bounds, start-up delays, quotas). Default: the built-in seed.",
     ),
+    click.option(
+        "--inventory", type=click.Path(path_type=Path), help="A saved list response of GET /deployments/list/model/."
+    ),
+    click.option("--live", is_flag=True, help="List the organization's deployments through the API, then simulate only."),
+    click.option("--from", "start", callback=_parse_from, help="Start, ISO 8601 (UTC when no offset). Default: now."),
+    click.option("--days", type=click.IntRange(1, 366), default=7, show_default=True, help="Length of the simulation."),
+    click.option("--events", "events_path", type=click.Path(path_type=Path), help="Scripted platform events (YAML)."),
+    click.option(
+        "--compare-to",
+        "compare_paths",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        help="A second policy file or directory (repeatable) run on the same organization and events.",
+    ),
+    click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True),
 )
-@policies_option
-@click.option(
-    "--seed",
-    "seed_path",
-    type=click.Path(path_type=Path),
-    help="A simulator seed (deployments, bounds, start-up delays, quotas). Default: the built-in seed.",
-)
-@click.option("--inventory", type=click.Path(path_type=Path), help="A saved list response of GET /deployments/list/model/.")
-@click.option("--live", is_flag=True, help="List the organization's deployments through the API, then simulate only.")
-@click.option("--from", "start", callback=_parse_from, help="Start, ISO 8601 (UTC when no offset). Default: now.")
-@click.option("--days", type=click.IntRange(1, 366), default=7, show_default=True, help="Length of the simulation.")
-@click.option("--events", "events_path", type=click.Path(path_type=Path), help="Scripted platform events (YAML).")
-@click.option(
-    "--compare-to",
-    "compare_paths",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="A second policy file or directory (repeatable) run on the same organization and events.",
-)
-@click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
+
+
+def _with_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``command`` with :data:`_OPTIONS`, as if each were a decorator written above it in that order."""
+    for option in reversed(_OPTIONS):
+        command = option(command)
+    return command
+
+
+@click.command("simulate", epilog=_EPILOG)
+@_with_options
 def simulate(
     policy_paths: tuple[Path, ...],
     seed_path: Path | None,
@@ -92,12 +109,16 @@ def simulate(
         _policy_set_or_exit(compare_labels)
     seed = _organization(seed_path, inventory, live, policy_set)
     settings = _settings()
-    names = [DeploymentName(item.deployment_id, item.deployment_name) for item in seed.deployments]
-    events = _events(events_path, names, start, until)
+    events = _events(events_path, seed, start, until)
     report, requests = _simulate(seed, tuple(labels), start, until, settings, events)
     if compare_labels:
         theirs, _ = _simulate(seed, tuple(compare_labels), start, until, settings, events)
         report["comparison"] = compare_reports(report, theirs)
+    _echo(report, requests, output)
+
+
+def _echo(report: dict[str, Any], requests: int, output: str) -> None:
+    """Print ``report`` as JSON (indented on a terminal) or as the table for people."""
     if output == "json":
         indent = 2 if sys.stdout.isatty() else None
         click.echo(json.dumps(report, indent=indent))
@@ -131,12 +152,12 @@ def _organization(seed_path: Path | None, inventory: Path | None, live: bool, po
         fail(str(exc), code=EXIT_FAILURE)
 
 
-def _events(
-    path: Path | None, names: list[DeploymentName], start: datetime, until: datetime
-) -> tuple[ScriptedEvent, ...]:
-    """The scripted events; exit 2 for an unreadable file, 1 listing every problem of an invalid one."""
+def _events(path: Path | None, seed: SeedDocument, start: datetime, until: datetime) -> tuple[ScriptedEvent, ...]:
+    """The scripted events about ``seed``'s deployments; exit 2 for an unreadable file, 1 listing every
+    problem of an invalid one."""
     if path is None:
         return ()
+    names = [DeploymentName(item.deployment_id, item.deployment_name) for item in seed.deployments]
     try:
         return tuple(load_events(path, names, start, until))
     except OSError as exc:

@@ -78,6 +78,7 @@ from scaler.simplismart.ratelimit import Clock, RequestRateLimiter, Sleep
 from scaler.simplismart.reading import read_capped
 from scaler.simplismart.responses import (
     CallContext,
+    ListedItems,
     error_for_status,
     error_for_transport,
     parse_deployments,
@@ -137,6 +138,7 @@ class SimplismartClient:
         self.may_send = may_send
         self._token = token
         self._metrics = metrics
+        self._listed = ListedItems()
         self._observe = CallObserver(metrics)
         if metrics is not None:
             metrics.initialise_endpoints(ENDPOINTS)
@@ -221,7 +223,7 @@ class SimplismartClient:
         return await self._call(
             context,
             params=params,
-            parse=lambda response, ctx: parse_deployments(response, ctx, metrics=self._metrics),
+            parse=lambda response, ctx: parse_deployments(response, ctx, metrics=self._metrics, listed=self._listed),
         )
 
     async def get_health(self, deployment_id: UUID | str) -> DeploymentHealth:

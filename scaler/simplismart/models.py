@@ -32,6 +32,10 @@ ACTIVE_STATUSES = frozenset({DeploymentStatus.DEPLOYED, DeploymentStatus.SCALED_
 DOCUMENTED_HEALTH = tuple(h for h in HealthStatus if h is not HealthStatus.UNRECOGNIZED)
 
 
+#: Each status by its exact text, as the platform writes it: a list answer's statuses are read
+#: with one lookup, and only other spellings (aliases, case, spaces, unknown values) are parsed.
+_STATUS_BY_TEXT = {status.value: status for status in DeploymentStatus}
+
 #: Largest count believed in an answer (accelerators per replica, pods). Far above any
 #: real deployment; a larger number is a damaged answer, and believing it would make the
 #: GPU-hour and cost arithmetic built on it overflow. An item holding one is malformed.
@@ -62,7 +66,11 @@ class Deployment(_Lenient):
             raw = data.get("status")
             data = dict(data)
             data["status_raw"] = raw if isinstance(raw, str) else ""
-            data["status"] = DeploymentStatus.parse(raw) if isinstance(raw, str) else DeploymentStatus.UNKNOWN
+            data["status"] = (
+                _STATUS_BY_TEXT.get(raw) or DeploymentStatus.parse(raw)
+                if isinstance(raw, str)
+                else DeploymentStatus.UNKNOWN
+            )
         return data
 
     @field_validator("accelerator_type", mode="before")

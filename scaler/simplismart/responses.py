@@ -236,8 +236,31 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_deployments(response: httpx.Response, context: CallContext, *, metrics: Metrics | None) -> list[Deployment]:
-    """Return the deployments of a list answer, skipping (logging, counting) malformed items.
+class ListedItems:
+    """The deployments of the last list answer with the items they were read from: an item received
+    again equal to the one before is not validated again (a list of 1,000 mostly repeats the last)."""
+
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items: dict[str, tuple[Any, Deployment]] = {}
+
+    def read(self, item: Any, fresh: dict[str, tuple[Any, Deployment]]) -> Deployment:
+        """The deployment of ``item``, noted in ``fresh``; raise ``ValidationError`` for a malformed one."""
+        key = item.get("deployment_id") if isinstance(item, dict) else None
+        if not isinstance(key, str):
+            return Deployment.model_validate(item)
+        seen = self.items.get(key)
+        deployment = seen[1] if seen is not None and seen[0] == item else Deployment.model_validate(item)
+        fresh[key] = (item, deployment)
+        return deployment
+
+
+def parse_deployments(
+    response: httpx.Response, context: CallContext, *, metrics: Metrics | None, listed: ListedItems | None = None
+) -> list[Deployment]:
+    """Return the deployments of a list answer, skipping (logging, counting) malformed items; ``listed``
+    holds the last answer's, so that unchanged items are not validated again, and then this one's.
 
     Raises :class:`MalformedResponse` when the body is not JSON or not an array.
     """
@@ -249,9 +272,11 @@ def parse_deployments(response: httpx.Response, context: CallContext, *, metrics
             **context.error_fields(),
         )
     deployments = []
+    known = listed or ListedItems()
+    fresh: dict[str, tuple[Any, Deployment]] = {}
     for index, item in enumerate(body):
         try:
-            deployments.append(Deployment.model_validate(item))
+            deployments.append(known.read(item, fresh))
         except ValidationError as exc:
             item_id = item.get("deployment_id") if isinstance(item, dict) else None
             log.warning(
@@ -264,6 +289,7 @@ def parse_deployments(response: httpx.Response, context: CallContext, *, metrics
             )
             if metrics is not None:
                 metrics.api_malformed.labels(endpoint=context.endpoint).inc()
+    known.items = fresh
     return deployments
 
 

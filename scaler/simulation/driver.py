@@ -34,10 +34,9 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -48,35 +47,20 @@ from scaler.metrics import Metrics
 from scaler.policy import PolicySet
 from scaler.policy.forecast import Forecast
 from scaler.policy.plan import build_plan
-from scaler.settings import Settings
 from scaler.sim import DEFAULT_ORG_ID, DEFAULT_TOKEN
 from scaler.sim.clock import ManualClock
 from scaler.sim.inprocess import PlatformTransport
-from scaler.sim.ledger import GpuLedger
-from scaler.sim.model import HealthAnswer, SeedDocument
 from scaler.sim.state import SimState
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.limits import Limits
 from scaler.simplismart.retries import RetryPolicy
-from scaler.simplismart.models import Deployment, HealthStatus
+from scaler.simulation import shortcuts
 from scaler.simulation.answers import HealthChanges
-from scaler.simulation.events import ScriptedEvent
 from scaler.simulation.readiness import PeakWindow, peak_windows
-from scaler.store import ActionRecord, open_store
+from scaler.simulation.run import SimulationInput, SimulationRun
+from scaler.simulation.timeline import Timeline
+from scaler.store import open_store
 
-#: The settings every simulation overrides: the simulator's address and identity, a throw-away store, and
-#: no idle health polls (the health of deployments without health rules only feeds /status and metrics).
-SIMULATION_SETTINGS: dict[str, Any] = {
-    "health_idle_interval_seconds": 0.0,
-    "api_url": "http://simulator",
-    "api_token": DEFAULT_TOKEN,
-    "api_token_file": None,
-    "org_id": DEFAULT_ORG_ID,
-    "state_url": "sqlite:///:memory:",
-    "state_url_file": None,
-}
-#: Health values no health rule acts on.
-QUIET_HEALTH = frozenset({HealthStatus.HEALTHY.value, HealthStatus.SCALED_DOWN.value})
 #: Audit records read back at the end, at most (a week of 1,000 deployments takes far fewer).
 MAX_ACTIONS = 10_000_000
 
@@ -97,37 +81,6 @@ class InlineExecutor(concurrent.futures.ThreadPoolExecutor):
         return future
 
 
-@dataclass(frozen=True)
-class SimulationInput:
-    """What one simulation runs: an organization, policies, a period, events and the daemon's settings."""
-
-    seed: SeedDocument
-    policy_paths: tuple[Path, ...]
-    start: datetime
-    until: datetime
-    settings: Settings
-    events: tuple[ScriptedEvent, ...] = ()
-
-
-@dataclass(frozen=True)
-class SimulationRun:
-    """What happened: the plan for the period, the actions, the ledger, the counters and peak readiness."""
-
-    start: datetime
-    until: datetime
-    policy_set: PolicySet
-    plan: Forecast
-    actions: tuple[ActionRecord, ...]
-    ledger: GpuLedger
-    saved: dict[str, tuple[float, float]]
-    """Each deployment's savings counters at the end: (GPU-seconds, dollars)."""
-    peaks: tuple[PeakWindow, ...]
-    healthy_at_start: dict[tuple[str, datetime], bool]
-    """For each peak window (deployment id, nominal start): whether it was Healthy then."""
-    requests: int
-    """Platform requests the daemon sent."""
-
-
 def run_simulation(inputs: SimulationInput) -> SimulationRun:
     """Run ``inputs`` on a fresh event loop and return what happened.
 
@@ -139,6 +92,28 @@ def run_simulation(inputs: SimulationInput) -> SimulationRun:
         return loop.run_until_complete(_Simulation(inputs).run())
     finally:
         loop.close()
+
+
+@dataclass(frozen=True)
+class _Due:
+    """What is due at the next instant the clock jumps to."""
+
+    instant: datetime
+    wakeup: datetime | None
+    """The daemon's next wake-up, as it was before the jump."""
+    timed: datetime | None
+    """The simulator's next change by itself, as it was before the jump."""
+    reconcile_dirty: bool
+    health_dirty: bool
+
+    def decides(self, next_reconcile: datetime, until: datetime) -> bool:
+        """Whether the daemon decides at this instant (a wake-up, a reconcile tick, or the end)."""
+        instant = self.instant
+        return (
+            instant == until
+            or (self.wakeup is not None and self.wakeup <= instant)
+            or (self.reconcile_dirty and next_reconcile <= instant)
+        )
 
 
 class _Simulation:
@@ -171,11 +146,12 @@ class _Simulation:
         )
         self.reconcile_every = timedelta(seconds=settings.reconcile_interval_seconds)
         self.health_every = timedelta(seconds=settings.health_interval_seconds)
-        self.pending: list[tuple[datetime, int, Callable[[], None], str | None]] = []
+        self.next_reconcile = inputs.start + self.reconcile_every
+        self.next_health = inputs.start + self.health_every
+        self.timeline = Timeline(self.sim, self.clock)
         self.health_changes = HealthChanges(self.sim)
-        self._sequence = 0
         for event in inputs.events:
-            self._script(event)
+            self.timeline.script(event)
         self.world = 0
         """Grows whenever what the list shows may have changed (see :meth:`_notice`)."""
         self.health_world = 0
@@ -183,68 +159,11 @@ class _Simulation:
         self._revision = self.sim.revision
         self.reconciled_at_world = -1
         self.polled_at_world = -1
+        self._events_applied = 0
+        self._timed: tuple[tuple[int, int], datetime | None] | None = None
+        """The simulator's last answer of :meth:`_next_timed_change`, with the revision and events it saw."""
 
-    # --- Events -------------------------------------------------------------------
-
-    def _at(self, instant: datetime, action: Callable[[], None], touches: str | None = None) -> None:
-        """Run ``action`` at ``instant``; it changes the health answers of ``touches`` (``None``: maybe anyone's)."""
-        self._sequence += 1
-        self.pending.append((instant, self._sequence, action, touches))
-        self.pending.sort(key=lambda item: (item[0], item[1]))
-
-    def _script(self, event: ScriptedEvent) -> None:
-        sim = self.sim
-        if event.kind == "health":
-            deployment = sim.deployments[event.deployment_id or ""]
-            answer = HealthAnswer(event.value)
-
-            def set_health() -> None:
-                sim.set_health(deployment, answer)
-
-            def clear_health() -> None:
-                if deployment.health is answer:  # a stop or a restart has cleared it already
-                    sim.set_health(deployment, None)
-
-            self._at(event.at, set_health, deployment.deployment_id)
-            if event.lasts is not None:
-                self._at(event.at + event.lasts, clear_health, deployment.deployment_id)
-        elif event.kind == "startup":
-            deployment = sim.deployments[event.deployment_id or ""]
-
-            def set_startup() -> None:
-                deployment.startup_seconds = float(event.value)
-                sim.timing_changed(deployment, self.clock())
-
-            self._at(event.at, set_startup, deployment.deployment_id)
-        elif event.kind == "quota":
-            previous: dict[str, int | None] = {}
-
-            def set_quotas() -> None:
-                for name, gpus in event.value.items():
-                    previous[name] = sim.quotas.get(name)
-                    _set_quota(sim, name, gpus)
-
-            def restore_quotas() -> None:
-                for name, gpus in previous.items():
-                    _set_quota(sim, name, gpus)
-
-            self._at(event.at, set_quotas)
-            if event.lasts is not None:
-                self._at(event.at + event.lasts, restore_quotas)
-        else:
-            blocked = event.value == "blocked"
-
-            def set_wallet() -> None:
-                sim.wallet_blocked = blocked
-
-            def unblock() -> None:
-                sim.wallet_blocked = False
-
-            self._at(event.at, set_wallet)
-            if blocked and event.lasts is not None:
-                self._at(event.at + event.lasts, unblock)
-
-    # --- Running ---------------------------------------------------------------------
+    # --- Jobs ---------------------------------------------------------------------
 
     def _notice(self, *, health: bool = False) -> None:
         """Take note of a change of what the platform reports: a new simulator revision (the list, and
@@ -260,7 +179,7 @@ class _Simulation:
         before = dict(self.daemon.inventory.deployments)
 
         def changed() -> set[UUID] | None:
-            return None if everything else _worth_reconciling(self.daemon, before)
+            return None if everything else shortcuts.worth_reconciling(self.daemon, before)
 
         await self.daemon.inventory_cycle(reason=reason, only=changed)
         self.reconciled_at_world = self.world
@@ -280,7 +199,7 @@ class _Simulation:
         oldest = decision - self.daemon.reconciler.health_max_age
         return any(
             (at := observed.get(deployment_id)) is None or at < oldest
-            for deployment_id in _health_rules_may_act(self.daemon)
+            for deployment_id in shortcuts.health_rules_may_act(self.daemon)
         )
 
     async def _poll(self, *, everything: bool = False) -> None:
@@ -290,92 +209,42 @@ class _Simulation:
         self.polled_at_world = self.health_world
         self._notice()
 
+    def _apply_events_due(self, instant: datetime) -> None:
+        for touches in self.timeline.due(instant):
+            self._events_applied += 1
+            self.health_changes.touch(touches)
+            self._notice(health=True)
+
+    def _next_timed_change(self, now: datetime) -> datetime | None:
+        """The simulator's next change by itself after ``now``. Its last answer stands while nothing has
+        changed the simulator (no new revision, no event) and that change is still ahead."""
+        seen = (self.sim.revision, self._events_applied)
+        if self._timed is not None and self._timed[0] == seen:
+            last = self._timed[1]
+            if last is None or last > now:
+                return last
+        timed = self.sim.next_timed_change(now)
+        self._timed = (seen, timed)
+        return timed
+
+    # --- The clock ------------------------------------------------------------------
+
     async def run(self) -> SimulationRun:
         inputs = self.inputs
-        start, until = inputs.start, inputs.until
-        daemon = self.daemon
         try:
-            policy_set = daemon.load_policies()
-            self._apply_events_due(start)
-            # Found stopped before the daemon's first cycle: the plan counts no saving of the scaler's there.
-            found_stopped = {UUID(item.deployment_id) for item in self.sim.deployments.values() if not item.running}
-            await self._reconcile(reason="start", everything=True)
-            listed = list(daemon.inventory.deployments.values())
-            touched = {item.deployment_id for item in listed} - found_stopped
-            plan = build_plan(policy_set, listed, start, until, touched=touched)
+            policy_set = self.daemon.load_policies()
+            plan = await self._begin(policy_set)
             peaks = peak_windows(plan, policy_set)
-            checkpoints = sorted({peak.nominal_start for peak in peaks if start < peak.nominal_start < until})
-            healthy: dict[tuple[str, datetime], bool] = {}
-            by_instant: dict[datetime, list[PeakWindow]] = {}
-            for peak in peaks:
-                by_instant.setdefault(peak.nominal_start, []).append(peak)
-            next_reconcile = start + self.reconcile_every
-            next_health = start + self.health_every
-            while True:
-                now = self.clock()
-                reconcile_dirty = self.reconciled_at_world != self.world
-                health_dirty = bool(daemon.reconciler.health_held) or (
-                    self.polled_at_world != self.health_world and self.health_changes.may_differ(daemon, now)
-                )
-                wakeup = daemon.reconciler.next_wakeup(now)
-                candidates = [until]
-                if wakeup is not None:
-                    candidates.append(wakeup)
-                if self.pending:
-                    candidates.append(self.pending[0][0])
-                timed = self.sim.next_timed_change(now)
-                if timed is not None:
-                    candidates.append(timed)
-                if reconcile_dirty:
-                    candidates.append(next_reconcile)
-                if health_dirty:
-                    candidates.append(next_health)
-                while checkpoints and checkpoints[0] <= now:
-                    checkpoints.pop(0)
-                if checkpoints:
-                    candidates.append(checkpoints[0])
-                instant = min(candidates)
-                if instant > until:
-                    instant = until
-                # Skipped ticks: move the grids on; the last health tick before a decision runs.
-                decides = instant == until or (wakeup is not None and wakeup <= instant) or (
-                    reconcile_dirty and next_reconcile <= instant
-                )
-                if not health_dirty and decides:
-                    last_tick = _last_tick(next_health, self.health_every, instant)
-                    if last_tick is not None and self._freshen_before(instant, last_tick):
-                        self.clock.set(last_tick)
-                        await self._poll(everything=True)
-                        next_health = last_tick + self.health_every
-                next_reconcile = _next_tick(next_reconcile, self.reconcile_every, instant, skip=not reconcile_dirty)
-                next_health = _next_tick(next_health, self.health_every, instant, skip=not health_dirty)
-                self.clock.set(instant)
-                if timed is not None and timed <= instant:
-                    self.health_changes.timed(now, instant)
-                    self._notice(health=True)
-                self._apply_events_due(instant)
-                if instant >= until:
-                    break
-                if wakeup is not None and wakeup <= instant:
-                    await daemon.wake_up()
-                    self._notice()
-                if next_reconcile == instant:
-                    await self._reconcile()
-                    next_reconcile += self.reconcile_every
-                if next_health == instant:
-                    await self._poll()
-                    next_health += self.health_every
-                for peak in by_instant.get(instant, ()):
-                    healthy[(peak.deployment_id, instant)] = self._healthy(peak.deployment_id, instant)
+            healthy = await self._run_until_the_end(peaks)
             await self._reconcile(reason="end", everything=True)
             actions = tuple(
                 record
                 for record in reversed(self.store.recent_actions(MAX_ACTIONS))
-                if record.started_at < until and record.result != "pending"
+                if record.started_at < inputs.until and record.result != "pending"
             )
             return SimulationRun(
-                start=start,
-                until=until,
+                start=inputs.start,
+                until=inputs.until,
                 policy_set=policy_set,
                 plan=plan,
                 actions=actions,
@@ -386,14 +255,91 @@ class _Simulation:
                 requests=self.sim.requests.total,
             )
         finally:
-            await daemon.aclose()
+            await self.daemon.aclose()
 
-    def _apply_events_due(self, instant: datetime) -> None:
-        while self.pending and self.pending[0][0] <= instant:
-            _, _, action, touches = self.pending.pop(0)
-            action()
-            self.health_changes.touch(touches)
-            self._notice(health=True)
+    async def _begin(self, policy_set: PolicySet) -> Forecast:
+        """Run the daemon's first cycle at the start; return ``plan``'s projection of the period."""
+        start, until = self.inputs.start, self.inputs.until
+        self._apply_events_due(start)
+        # Found stopped before the daemon's first cycle: the plan counts no saving of the scaler's there.
+        found_stopped = {UUID(item.deployment_id) for item in self.sim.deployments.values() if not item.running}
+        await self._reconcile(reason="start", everything=True)
+        listed = list(self.daemon.inventory.deployments.values())
+        touched = {item.deployment_id for item in listed} - found_stopped
+        return build_plan(policy_set, listed, start, until, touched=touched)
+
+    async def _run_until_the_end(self, peaks: list[PeakWindow]) -> dict[tuple[str, datetime], bool]:
+        """Jump from one due instant to the next until the end; return whether each peak window was
+        Healthy at its nominal start."""
+        start, until = self.inputs.start, self.inputs.until
+        checkpoints = sorted({peak.nominal_start for peak in peaks if start < peak.nominal_start < until})
+        by_instant: dict[datetime, list[PeakWindow]] = {}
+        for peak in peaks:
+            by_instant.setdefault(peak.nominal_start, []).append(peak)
+        healthy: dict[tuple[str, datetime], bool] = {}
+        while True:
+            now = self.clock()
+            while checkpoints and checkpoints[0] <= now:
+                checkpoints.pop(0)
+            due = self._next_due(now, checkpoints[0] if checkpoints else None)
+            await self._catch_up_health(due)
+            self.next_reconcile = _next_tick(
+                self.next_reconcile, self.reconcile_every, due.instant, skip=not due.reconcile_dirty
+            )
+            self.next_health = _next_tick(self.next_health, self.health_every, due.instant, skip=not due.health_dirty)
+            self.clock.set(due.instant)
+            if due.timed is not None and due.timed <= due.instant:
+                self.health_changes.timed(now, due.instant)
+                self._notice(health=True)
+            self._apply_events_due(due.instant)
+            if due.instant >= until:
+                return healthy
+            await self._run_jobs_due(due)
+            for peak in by_instant.get(due.instant, ()):
+                healthy[(peak.deployment_id, due.instant)] = self._healthy(peak.deployment_id, due.instant)
+
+    def _next_due(self, now: datetime, checkpoint: datetime | None) -> _Due:
+        """The next instant something is due after ``now`` (at most the end), and what is."""
+        reconciler = self.daemon.reconciler
+        reconcile_dirty = self.reconciled_at_world != self.world
+        health_dirty = bool(reconciler.health_held) or (
+            self.polled_at_world != self.health_world and self.health_changes.may_differ(self.daemon, now)
+        )
+        wakeup = reconciler.next_wakeup(now)
+        timed = self._next_timed_change(now)
+        candidates = [
+            self.inputs.until,
+            wakeup,
+            self.timeline.next_instant(),
+            timed,
+            self.next_reconcile if reconcile_dirty else None,
+            self.next_health if health_dirty else None,
+            checkpoint,
+        ]
+        instant = min(candidate for candidate in candidates if candidate is not None)
+        return _Due(min(instant, self.inputs.until), wakeup, timed, reconcile_dirty, health_dirty)
+
+    async def _catch_up_health(self, due: _Due) -> None:
+        """Skipped health ticks move the grid on; the last one before a decision runs at its own instant."""
+        if due.health_dirty or not due.decides(self.next_reconcile, self.inputs.until):
+            return
+        last_tick = _last_tick(self.next_health, self.health_every, due.instant)
+        if last_tick is not None and self._freshen_before(due.instant, last_tick):
+            self.clock.set(last_tick)
+            await self._poll(everything=True)
+            self.next_health = last_tick + self.health_every
+
+    async def _run_jobs_due(self, due: _Due) -> None:
+        """At one instant: the wake-up, then the reconcile job, then the health job."""
+        if due.wakeup is not None and due.wakeup <= due.instant:
+            await self.daemon.wake_up()
+            self._notice()
+        if self.next_reconcile == due.instant:
+            await self._reconcile()
+            self.next_reconcile += self.reconcile_every
+        if self.next_health == due.instant:
+            await self._poll()
+            self.next_health += self.health_every
 
     def _healthy(self, deployment_id: str, instant: datetime) -> bool:
         """Whether the simulator would answer Healthy for the deployment at ``instant`` (its own truth)."""
@@ -403,52 +349,6 @@ class _Simulation:
         self.sim.settle_one(deployment, instant)
         answer = deployment.health_answer(instant) if deployment.is_up else None
         return answer is not None and answer.get("data") == "Healthy"
-
-
-def _health_rules_may_act(daemon: Daemon) -> set[UUID]:
-    """The deployments governed by health rules with one in force, a restart due, or health that is
-    not Healthy (or not yet read)."""
-    chosen = set()
-    for deployment_id in daemon.intake.watched():
-        view = daemon.board.views.get(deployment_id)
-        if (
-            view is None
-            or view.resolution is None
-            or view.health is None
-            or view.resolution.source.startswith("health:")
-            or view.resolution.restart_due is not None
-            or view.health.value not in QUIET_HEALTH
-        ):
-            chosen.add(deployment_id)
-    return chosen
-
-
-def _worth_reconciling(daemon: Daemon, before: Mapping[UUID, Deployment]) -> set[UUID] | None:
-    """The deployments a cycle after a list can decide anything new for (``None``: all of them).
-
-    The others are listed as they were, decided nothing to do last time, have no plan
-    waiting and wait for no health answer: their answer changes only at a boundary, a
-    health change or a backoff's end, and the daemon reconciles those itself. Everything is
-    reconciled when a deployment appeared or went, or one has not been decided for.
-    """
-    after = daemon.inventory.deployments
-    if before.keys() != after.keys():
-        return None
-    chosen = daemon.reconciler.health_held | (daemon.executor.waiting_deployments & after.keys())
-    for deployment_id, deployment in after.items():
-        view = daemon.board.views.get(deployment_id)
-        if view is None or view.decision is None or view.error is not None:
-            return None
-        if view.decision.plans or before[deployment_id] != deployment:
-            chosen.add(deployment_id)
-    return chosen
-
-
-def _set_quota(sim: SimState, accelerator: str, gpus: int | None) -> None:
-    if gpus is None:
-        sim.quotas.pop(accelerator, None)
-    else:
-        sim.quotas[accelerator] = gpus
 
 
 def _last_tick(first: datetime, every: timedelta, before: datetime) -> datetime | None:
@@ -479,7 +379,3 @@ def _savings_counters(metrics: Metrics) -> dict[str, tuple[float, float]]:
                 saved.setdefault(sample.labels["deployment_id"], [0.0, 0.0])[column] = sample.value
     return {key: (values[0], values[1]) for key, values in saved.items()}
 
-
-def listed_deployments(run: SimulationRun) -> Iterable[Deployment]:
-    """The deployments the simulation covered (the plan's, in name order)."""
-    return (entry.deployment for entry in run.plan.deployments)

@@ -26,7 +26,7 @@ from typing import Any
 from scaler.policy.forecast import DeploymentPlan, iso_utc
 from scaler.policy.savings_rules import Usage, cost_of, price_per_gpu_hour, replicas_under, savings_percent
 from scaler.sim.ledger import GpuLedger
-from scaler.simulation.driver import SimulationRun
+from scaler.simulation.run import SimulationRun
 from scaler.store import ActionRecord
 
 _DIGITS = 6

@@ -72,6 +72,11 @@ class Database(ABC):
         """Like :meth:`transaction`, holding the lock that serializes schema migrations
         across every process using this database."""
 
+    def foreign_commits(self, cursor: Cursor) -> int | None:
+        """A number that changes whenever another connection commits to this database, read in the
+        transaction of ``cursor``; ``None`` when the engine cannot tell (then every read goes to the database)."""
+        return None
+
     @abstractmethod
     def close(self) -> None:
         """Close the connection; later transactions raise ``StoreUnavailable`` (reason ``closed``)."""

@@ -109,6 +109,11 @@ class SqliteDatabase(Database):
         with self.transaction(write=True) as cursor:
             yield cursor
 
+    def foreign_commits(self, cursor: Cursor) -> int | None:
+        """SQLite's ``data_version``: it changes when another connection (another process) commits."""
+        row = cursor.execute("PRAGMA data_version").fetchone()
+        return None if row is None else int(row[0])
+
     def close(self) -> None:
         """Close the connection (idempotent)."""
         with self._lock:

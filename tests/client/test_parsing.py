@@ -205,3 +205,23 @@ async def test_a_health_answer_with_an_implausible_pod_count_is_malformed() -> N
     async with make_client(platform) as client:
         with pytest.raises(MalformedResponse, match="pods.ready"):
             await client.get_health(DEPLOYMENT_ID)
+
+
+async def test_a_list_read_again_gives_each_change_and_only_the_changes(metrics: Metrics) -> None:
+    """A second list answer reads a changed item anew, an unchanged one as before (the same deployment, not
+    validated again), and a formerly good item that is now malformed is skipped and counted."""
+    first = [deployment_json(), deployment_json(deployment_id=OTHER_DEPLOYMENT_ID, status="DEPLOYED")]
+    second = [deployment_json(accelerator_count="two"), deployment_json(deployment_id=OTHER_DEPLOYMENT_ID, status="STOPPED")]
+    third = [deployment_json(), deployment_json(deployment_id=OTHER_DEPLOYMENT_ID, status="STOPPED")]
+    platform = ScriptedPlatform(*(httpx.Response(200, json=body) for body in (first, second, third, third)))
+    async with make_client(platform, metrics=metrics) as client:
+        before = await client.list_deployments()
+        changed = await client.list_deployments()
+        again = await client.list_deployments()
+        unchanged = await client.list_deployments()
+    assert [OTHER_DEPLOYMENT_ID] == [str(deployment.deployment_id) for deployment in changed]
+    assert (DeploymentStatus.DEPLOYED, DeploymentStatus.SCALED_DOWN) == (before[1].status, changed[0].status)
+    assert 1.0 == metrics.registry.get_sample_value("scaler_api_malformed_responses_total", {"endpoint": "list_deployments"})
+    assert before[0] == again[0]
+    assert [id(deployment) for deployment in again] == [id(deployment) for deployment in unchanged]
+    assert changed[0] is again[1]

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from scaler.settings import load_settings
 from scaler.sim.model import SeedDeployment, SeedDocument
-from scaler.simulation.driver import SIMULATION_SETTINGS, SimulationInput
 from scaler.simulation.events import ScriptedEvent
+from scaler.simulation.run import SIMULATION_SETTINGS, SimulationInput
 
 #: Monday 7 December 2026, 00:00 UTC.
 MONDAY = datetime(2026, 12, 7, tzinfo=UTC)

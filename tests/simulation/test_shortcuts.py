@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from scaler.simulation import driver
+from scaler.simulation import driver, shortcuts
 from scaler.simulation.answers import HealthChanges
-from scaler.simulation.driver import SimulationInput, run_simulation
+from scaler.simulation.driver import run_simulation
 from scaler.simulation.events import ScriptedEvent
 from scaler.simulation.report import build_report
+from scaler.simulation.run import SimulationInput
 from tests.simulation.fleet import MONDAY, degraded_events, fleet, simulation_input
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
@@ -35,8 +36,10 @@ def inputs(tmp_path: Path, **settings: object) -> SimulationInput:
 
 def without_shortcuts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every reconcile tick reconciles everything; every health poll reads every answer; every health tick
-    after a change, and the last one before each decision, runs."""
-    monkeypatch.setattr(driver, "_worth_reconciling", lambda _daemon, _before: None)
+    after a change, and the last one before each decision, runs; the simulator's next change by itself
+    is asked for at every jump."""
+    monkeypatch.setattr(shortcuts, "worth_reconciling", lambda _daemon, _before: None)
+    monkeypatch.setattr(driver._Simulation, "_next_timed_change", lambda self, now: self.sim.next_timed_change(now))
     monkeypatch.setattr(HealthChanges, "may_differ", lambda _self, _daemon, _now: True)
     full_poll = HealthChanges.to_poll
     monkeypatch.setattr(

@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 
 from scaler.store import HealthChange, HealthTrack, Store
 from scaler.store.opening import connect
-from scaler.store.store import HEALTH_HISTORY_CHANGES
+from scaler.store.health_tables import HEALTH_HISTORY_CHANGES
 from tests.store.conftest import at
 
 

@@ -8,7 +8,7 @@ from uuid import uuid4
 import pytest
 
 from scaler.store import Saved, Store, StoreError
-from scaler.store.store import SAVINGS_DAYS
+from scaler.store.measured_savings import SAVINGS_DAYS
 
 DAY = date(2025, 3, 3)
 

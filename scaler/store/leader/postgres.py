@@ -19,14 +19,12 @@ Events logged: ``leader_election_started``, ``leader_lock_acquired``, ``leadersh
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import socket
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import psycopg
 import structlog
@@ -34,40 +32,25 @@ import structlog
 from scaler.logs import register_secret
 from scaler.metrics import Metrics
 from scaler.store.leader.elector import LEADER, STANDBY, LeaderElector
+from scaler.store.leader.lock_session import (
+    SEVERED_GRACE_SECONDS,
+    HeartbeatFailed,
+    LockSession,
+    LossReason,
+    close_quietly,
+    configure_lock_session,
+    confirm_lock,
+    connect_to_primary,
+    connection_params,
+    discard,
+    lock_holder,
+    sever,
+)
 from scaler.store.leader.timing import LeaderTiming
-from scaler.store.postgres import APPLICATION_NAME, DEFAULT_CONNECT_TIMEOUT_SECONDS, LEADER_LOCK_KEY
+from scaler.store.postgres import LEADER_LOCK_KEY
 from scaler.store.url import PostgresLocation, scrub
 
 log = structlog.get_logger()
-
-#: Why leadership ended, as logged in ``leadership_lost``.
-LossReason = Literal["heartbeat_failed", "heartbeat_timeout", "lock_not_held", "stopped"]
-
-#: PostgreSQL version from which ``idle_session_timeout`` exists (14).
-_IDLE_SESSION_TIMEOUT_SINCE = 140000
-#: Seconds a pending query is given to fail once its socket has been shut down.
-_SEVERED_GRACE_SECONDS = 1.0
-#: Longest ``application_name`` the server keeps (NAMEDATALEN - 1).
-_APPLICATION_NAME_MAX = 63
-
-
-@dataclass(slots=True)
-class _LockSession:
-    """The lock connection while this instance holds the lock."""
-
-    conn: psycopg.AsyncConnection[Any]
-    backend_pid: int
-    acquired_at: float
-    acting_from: float
-    last_heartbeat: float  # send instant of the last query that confirmed the lock
-
-
-class _HeartbeatFailed(Exception):
-    """A heartbeat did not confirm the lock; ``reason`` is the :data:`LossReason`."""
-
-    def __init__(self, reason: LossReason, detail: str) -> None:
-        super().__init__(detail)
-        self.reason: LossReason = reason
 
 
 class PostgresElector(LeaderElector):
@@ -91,30 +74,15 @@ class PostgresElector(LeaderElector):
         self.identity = identity or f"{socket.gethostname()}:{os.getpid()}"
         self.lock_key = lock_key
         self._secrets = location.secrets
-        self._params = self._connection_params(location)
+        self._params = connection_params(location, timing, self.identity)
         self._campaign_conn: psycopg.AsyncConnection[Any] | None = None
-        self._session: _LockSession | None = None
+        self._session: LockSession | None = None
         self._holder: str | None = None
         self._last_campaign_error: str | None = None
         self._stopping = False
         self._stop_event = asyncio.Event()
         self._tick_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
-
-    def _connection_params(self, location: PostgresLocation) -> dict[str, Any]:
-        timing = self.timing
-        return {
-            "connect_timeout": DEFAULT_CONNECT_TIMEOUT_SECONDS,
-            **location.params,
-            "application_name": f"{APPLICATION_NAME} leader {self.identity}"[:_APPLICATION_NAME_MAX],
-            # The client side of the keepalives: notice a vanished server while idle.
-            "keepalives": 1,
-            "keepalives_idle": timing.keepalive_idle_seconds,
-            "keepalives_interval": 1,
-            "keepalives_count": timing.keepalive_count,
-            # Unacknowledged data (a heartbeat sent to a vanished server) fails after the lease.
-            "tcp_user_timeout": math.ceil(timing.lease_seconds * 1000),
-        }
 
     # --- the fence ------------------------------------------------------------
 
@@ -245,7 +213,7 @@ class PostgresElector(LeaderElector):
             row = await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (self.lock_key,))).fetchone()
             received = self._clock()
             if row is None or not row[0]:
-                self._holder = await self._lock_holder(conn)
+                self._holder = await lock_holder(conn, self.lock_key)
                 self._campaign_ok()
                 return
             backend_pid = conn.info.backend_pid
@@ -255,7 +223,7 @@ class PostgresElector(LeaderElector):
             return
         self._campaign_conn = None
         self._campaign_ok()
-        session = _LockSession(
+        session = LockSession(
             conn=conn,
             backend_pid=backend_pid,
             acquired_at=received,
@@ -272,7 +240,7 @@ class PostgresElector(LeaderElector):
             takeover_delay_seconds=self.timing.takeover_delay_seconds,
         )
         try:
-            await self._configure_lock_session(conn)
+            await configure_lock_session(conn, self.timing)
         except psycopg.Error as exc:
             await self._lose(session, "heartbeat_failed", self._scrub(exc))
 
@@ -281,50 +249,9 @@ class PostgresElector(LeaderElector):
         if conn is not None and not conn.closed and not conn.broken:
             return conn
         await self._drop_campaign_connection()
-        conn = await psycopg.AsyncConnection.connect(**self._params, autocommit=True)
-        try:
-            row = await (await conn.execute("SELECT pg_is_in_recovery()")).fetchone()
-            if row is not None and row[0]:
-                raise psycopg.OperationalError(
-                    "the server is a read-only standby (in recovery); the leader lock must be taken on the primary"
-                )
-        except BaseException:
-            await conn.close()
-            raise
+        conn = await connect_to_primary(self._params)
         self._campaign_conn = conn
         return conn
-
-    async def _configure_lock_session(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        """Bound how long the server keeps a silent leader's session (and so the lock)."""
-        timing = self.timing
-        statements = [
-            f"SET statement_timeout = {math.ceil(timing.heartbeat_timeout_seconds * 1000)}",
-            f"SET tcp_keepalives_idle = {timing.keepalive_idle_seconds}",
-            "SET tcp_keepalives_interval = 1",
-            f"SET tcp_keepalives_count = {timing.keepalive_count}",
-        ]
-        if conn.info.server_version >= _IDLE_SESSION_TIMEOUT_SINCE:
-            statements.append(f"SET idle_session_timeout = {math.ceil(timing.lease_seconds * 1000)}")
-        for statement in statements:
-            await conn.execute(statement)
-
-    async def _lock_holder(self, conn: psycopg.AsyncConnection[Any]) -> str | None:
-        """The identity of the instance holding the lock, from its application name (or None)."""
-        high, low = divmod(self.lock_key, 1 << 32)
-        row = await (
-            await conn.execute(
-                "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-                "AND l.classid = %s::bigint::oid AND l.objid = %s::bigint::oid",
-                (high, low),
-            )
-        ).fetchone()
-        if row is None or not row[0]:
-            return None
-        prefix = f"{APPLICATION_NAME} leader "
-        name = str(row[0])
-        return name.removeprefix(prefix) if name.startswith(prefix) else name
 
     def _campaign_ok(self) -> None:
         self._last_campaign_error = None
@@ -337,16 +264,16 @@ class PostgresElector(LeaderElector):
     async def _drop_campaign_connection(self) -> None:
         conn, self._campaign_conn = self._campaign_conn, None
         if conn is not None:
-            await _close_quietly(conn)
+            await close_quietly(conn)
 
     # --- heartbeating -------------------------------------------------------------
 
-    async def _heartbeat(self, session: _LockSession) -> None:
+    async def _heartbeat(self, session: LockSession) -> None:
         sent = self._clock()
-        check = asyncio.ensure_future(self._confirm_lock(session))
+        check = asyncio.ensure_future(confirm_lock(session, self.lock_key))
         done, _ = await asyncio.wait({check}, timeout=self.timing.heartbeat_timeout_seconds)
         if session is not self._session:  # stopped meanwhile
-            await _discard(check)
+            await discard(check)
             return
         if check not in done:
             await self._lose(
@@ -358,7 +285,7 @@ class PostgresElector(LeaderElector):
             return
         try:
             check.result()
-        except _HeartbeatFailed as exc:
+        except HeartbeatFailed as exc:
             await self._lose(session, exc.reason, str(exc))
             return
         except psycopg.Error as exc:
@@ -374,32 +301,9 @@ class PostgresElector(LeaderElector):
                 waited_seconds=round(self._clock() - session.acquired_at, 3),
             )
 
-    async def _confirm_lock(self, session: _LockSession) -> None:
-        """Raise :class:`_HeartbeatFailed` or a psycopg error unless this session's backend holds the lock."""
-        high, low = divmod(self.lock_key, 1 << 32)
-        cursor = await session.conn.execute(
-            "SELECT pg_backend_pid(), EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
-            "AND granted AND pid = pg_backend_pid() AND objsubid = 1 "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-            "AND classid = %s::bigint::oid AND objid = %s::bigint::oid)",
-            (high, low),
-        )
-        row = await cursor.fetchone()
-        if row is None:
-            raise _HeartbeatFailed("lock_not_held", "the heartbeat returned no row")
-        backend_pid, held = row
-        if backend_pid != session.backend_pid:
-            raise _HeartbeatFailed(
-                "lock_not_held",
-                f"the lock connection now reaches server process {backend_pid}, not {session.backend_pid} "
-                "(a transaction-pooling proxy?)",
-            )
-        if not held:
-            raise _HeartbeatFailed("lock_not_held", "the lock connection no longer holds the leader lock")
-
     async def _lose(
         self,
-        session: _LockSession,
+        session: LockSession,
         reason: LossReason,
         detail: str,
         *,
@@ -429,9 +333,9 @@ class PostgresElector(LeaderElector):
                 since_heartbeat_seconds=since_heartbeat,
             )
         if pending is not None:
-            _sever(session.conn)
-            await _discard(pending)
-        await _close_quietly(session.conn)
+            sever(session.conn)
+            await discard(pending)
+        await close_quietly(session.conn)
 
     # --- stopping -------------------------------------------------------------------
 
@@ -448,55 +352,25 @@ class PostgresElector(LeaderElector):
                 self._set_role(STANDBY, event="leadership_lost", reason="stopped", identity=self.identity)
         if self._task is not None:
             task, self._task = self._task, None
-            done, _ = await asyncio.wait({task}, timeout=self.timing.heartbeat_timeout_seconds + _SEVERED_GRACE_SECONDS)
+            done, _ = await asyncio.wait({task}, timeout=self.timing.heartbeat_timeout_seconds + SEVERED_GRACE_SECONDS)
             if not done:
                 task.cancel()
-            await _discard(task)
+            await discard(task)
         late, self._session = self._session, None  # a campaign that won while stopping
         for held in (session, late):
             if held is not None:
                 await self._release(held)
         await self._drop_campaign_connection()
 
-    async def _release(self, session: _LockSession) -> None:
+    async def _release(self, session: LockSession) -> None:
         unlock = asyncio.ensure_future(session.conn.execute("SELECT pg_advisory_unlock(%s)", (self.lock_key,)))
         done, _ = await asyncio.wait({unlock}, timeout=self.timing.heartbeat_timeout_seconds)
         if unlock not in done:
-            _sever(session.conn)
-        await _discard(unlock)
-        await _close_quietly(session.conn)
+            sever(session.conn)
+        await discard(unlock)
+        await close_quietly(session.conn)
         log.info("leader_lock_released", backend=self.backend, identity=self.identity)
 
     def _scrub(self, exc: BaseException) -> str:
         return scrub(str(exc).strip() or type(exc).__name__, self._secrets)
 
-
-def _sever(conn: psycopg.AsyncConnection[Any]) -> None:
-    """Shut the connection's socket down, so that a query waiting on it fails at once."""
-    with suppress(Exception):
-        fd = conn.pgconn.socket
-        sock = socket.socket(fileno=os.dup(fd))
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        finally:
-            sock.close()
-
-
-async def _discard(future: asyncio.Future[Any]) -> None:
-    """Wait briefly for ``future`` and drop its outcome; cancel it if it does not end."""
-    done, _ = await asyncio.wait({future}, timeout=_SEVERED_GRACE_SECONDS)
-    if not done:
-        future.cancel()
-        future.add_done_callback(_consume)
-        return
-    _consume(future)
-
-
-def _consume(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
-
-
-async def _close_quietly(conn: psycopg.AsyncConnection[Any]) -> None:
-    with suppress(Exception):
-        await conn.close()
