@@ -26,7 +26,13 @@ from scaler.daemon.journal import ActionReport
 from scaler.daemon.memory import AfterCycle, Memory
 from scaler.daemon.notices import ConflictNotices, PolicyCoverage
 from scaler.daemon.resolver import Resolver
-from scaler.daemon.realized_savings import SavingsMeter, gpus_held, running_gpus, state_in_effect, state_saving
+from scaler.daemon.realized_savings import (
+    RunningGpus,
+    SavingsMeter,
+    running_gpus,
+    state_in_effect,
+    state_saving,
+)
 from scaler.daemon.status import DeploymentView
 from scaler.metrics import Metrics
 from scaler.policy import PolicySet, Resolution, baseline_replicas
@@ -117,7 +123,7 @@ class Board:
         self._gauges = DeploymentGauges(metrics)
         self._exception_gauges = ExceptionGauges(metrics)
         self._savings = SavingsMeter(self._gauges)
-        self._accelerators: set[str] = set()
+        self._running_gpus = RunningGpus(self._gauges, metrics)
         self._in_grace: dict[UUID, datetime] = {}
         """The deployments in their grace period at their last cycle, and when it ends."""
         self._coverage = PolicyCoverage(metrics)
@@ -222,7 +228,7 @@ class Board:
         self._metrics.policy_conflicts.set(
             sum(1 for view in self.views.values() if view.resolution and view.resolution.conflict)
         )
-        self._publish_running_gpus(cycle.after)
+        self._running_gpus.publish(self._inventory.deployments, cycle.after.stored_applied, self._baseline_of)
 
     def _view(self, cycle: Published, deployment: Deployment, considered: Considered) -> DeploymentView:
         """The deployment's view as the cycle leaves it (its last action and waiting plan apart)."""
@@ -276,19 +282,6 @@ class Board:
             pricing=cycle.policy_set.pricing,
             now=cycle.now,
         )
-
-    def _publish_running_gpus(self, after: AfterCycle) -> None:
-        """The GPUs every listed deployment holds, by deployment and by accelerator."""
-        entries = [
-            (deployment, state_in_effect(after.stored_applied.get(key), deployment.status), self._baseline_of(key))
-            for key, deployment in self._inventory.deployments.items()
-        ]
-        for deployment, state, baseline in entries:
-            self._gauges.publish_running_gpus(deployment, gpus_held(deployment, state, baseline))
-        totals = running_gpus(entries)
-        self._accelerators |= totals.keys()
-        for accelerator in self._accelerators:
-            self._metrics.running_gpus.labels(accelerator=accelerator).set(totals.get(accelerator, 0))
 
     def observe_coverage(self, policy_set: PolicySet) -> None:
         """After a cycle over every deployment: say which policies match nothing, forget settled conflicts."""

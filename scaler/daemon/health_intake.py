@@ -112,8 +112,12 @@ class HealthIntake:
                 await self._startups.observe(poll.tracks, self._health.pods, listed)
             except StoreError as error:
                 self._store.failed("record_startup", error)
-            tracks = {deployment_id: view.health for deployment_id, view in self._board.views.items()}
-            self._startups.judge_openings(policy_set, listed.values(), tracks, self._clock())
+            auto_lead = self._inventory.governed_by_auto_lead(policy_set)
+            views = self._board.views
+            tracks = {key: views[key].health for key in auto_lead if key in views}
+            self._startups.judge_openings(
+                policy_set, [listed[key] for key in auto_lead if key in listed], tracks, self._clock()
+            )
         if poll.gone:
             with contextlib.suppress(StoreError):  # reported; the store forgets them at the next 404
                 await self._store.run("forget", lambda: self._forget_in_store(poll.gone), write=True)

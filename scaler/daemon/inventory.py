@@ -10,7 +10,8 @@ after that action confirms it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -21,7 +22,7 @@ from scaler.daemon.execution import Execution
 from scaler.daemon.organization import OrganizationState
 from scaler.daemon.store_access import StoreAccess
 from scaler.metrics import Metrics
-from scaler.policy import PolicySet, match_policies
+from scaler.policy import PolicySet, match_key, match_policies
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.errors import AuthenticationError, ConnectionFailed, SimplismartError
 from scaler.simplismart.models import Deployment, DeploymentStatus
@@ -53,8 +54,9 @@ class Inventory:
         self._unknown_statuses: set[tuple[UUID, str]] = set()
         self._status_after_action: dict[UUID, tuple[datetime, DeploymentStatus]] = {}
         """The status each deployment's last successful action established, and when it was answered."""
-        self._watched: set[UUID] = set()
-        self._watched_key: tuple[object, ...] | None = None
+        self._matching_revision = 0
+        """Counts the changes of the listed deployments that can change which policy governs one."""
+        self._governed: _Governed | None = None
 
     async def fetch(self, now: datetime) -> bool:
         """List the deployments at ``now`` and note first sightings; return whether the list succeeded.
@@ -93,7 +95,10 @@ class Inventory:
         except StoreError:
             return False
         self.first_seen.update(seen)
-        self.deployments = self._not_older_than_actions(deployments, requested_at=now)
+        listed = self._not_older_than_actions(deployments, requested_at=now)
+        if _matching_changed(self.deployments, listed):
+            self._matching_revision += 1
+        self.deployments = listed
         self.listed_at = now
         self._note_unknown_statuses(deployments)
         self.listed_since_cycle = True
@@ -165,18 +170,28 @@ class Inventory:
         return "the deployments could not be listed"
 
     def governed_by_health_rules(self, policy_set: PolicySet | None) -> set[UUID]:
-        """The deployments governed by a policy with health rules (computed once per list and policy set)."""
-        if policy_set is None:
-            return set()
-        key = (self.listed_at, policy_set.content_hash, len(self.deployments))
-        if key != self._watched_key:
-            self._watched = set()
-            for deployment in self.deployments.values():
+        """The deployments governed by a policy with health rules."""
+        return set(self._governance(policy_set).health_rules) if policy_set is not None else set()
+
+    def governed_by_auto_lead(self, policy_set: PolicySet) -> tuple[UUID, ...]:
+        """The deployments governed by a policy with a ``lead_time: auto`` window, in the list's order."""
+        return self._governance(policy_set).auto_lead
+
+    def _governance(self, policy_set: PolicySet) -> _Governed:
+        """Who governs what, matched again only when the policy set or a listed deployment's
+        matched fields (or the deployments listed) have changed."""
+        governed = self._governed
+        if governed is None or governed.policy_set is not policy_set or governed.revision != self._matching_revision:
+            health_rules, auto_lead = set(), []
+            for deployment_id, deployment in self.deployments.items():
                 policy = match_policies(policy_set, deployment).policy
                 if policy is not None and policy.health:
-                    self._watched.add(deployment.deployment_id)
-            self._watched_key = key
-        return set(self._watched)
+                    health_rules.add(deployment_id)
+                if policy is not None and policy.has_auto_lead:
+                    auto_lead.append(deployment_id)
+            governed = _Governed(policy_set, self._matching_revision, frozenset(health_rules), tuple(auto_lead))
+            self._governed = governed
+        return governed
 
     def is_new(self, deployment_id: UUID) -> bool:
         """Whether the deployment was first seen after the store's first inventory (it gets a grace period)."""
@@ -206,7 +221,29 @@ class Inventory:
     def forget(self, deployment_id: UUID) -> Deployment | None:
         """Forget a deployment the platform no longer has; return it as last listed (if it was)."""
         self._status_after_action.pop(deployment_id, None)
+        self._matching_revision += 1
         return self.deployments.pop(deployment_id, None)
+
+
+@dataclass(frozen=True)
+class _Governed:
+    """The deployments governed by policies with health rules and with automatic lead times."""
+
+    policy_set: PolicySet
+    revision: int
+    health_rules: frozenset[UUID]
+    auto_lead: tuple[UUID, ...]
+
+
+def _matching_changed(before: Mapping[UUID, Deployment], after: Mapping[UUID, Deployment]) -> bool:
+    """Whether another deployment is listed, or a listed one's fields that policies match on changed."""
+    if before.keys() != after.keys():
+        return True
+    for deployment_id, deployment in after.items():
+        previous = before[deployment_id]
+        if previous is not deployment and match_key(previous) != match_key(deployment):
+            return True
+    return False
 
 
 def with_status(deployment: Deployment, status: DeploymentStatus) -> Deployment:

@@ -36,13 +36,15 @@ policy. Each saving is also counted into the per-policy counters
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 from scaler.daemon.decide import desired_of, same_state
 from scaler.daemon.gauges import DeploymentGauges
+from scaler.metrics import Metrics
 from scaler.policy import DesiredState, replicas_under, usage_between
 from scaler.simplismart.models import Deployment, DeploymentStatus
 from scaler.store import AppliedState, Saved
@@ -87,14 +89,37 @@ class _Held:
     baseline: int
     pricing: Mapping[str, float]
     since: datetime
+    """Counted up to here, or up to a later settle than the one numbered ``settles``."""
+    settles: int
+    """How many settles the meter had made when ``since`` was set."""
+    order: int
+    """When the deployment was first held: deployments are counted in this order."""
+
+    @property
+    def may_save(self) -> bool:
+        """Whether holding the state can save anything (fewer replicas than the baseline)."""
+        return replicas_under(self.state, self.baseline) < self.baseline and self.deployment.accelerator_count > 0
 
 
 class SavingsMeter:
-    """Counts each deployment's realized saving interval by interval."""
+    """Counts each deployment's realized saving interval by interval.
+
+    A settle counts only the deployments whose state saves something (held below the
+    baseline). The others have nothing to count: their intervals pass with the settles
+    made since their last change, read back (:meth:`_since`) when their state changes.
+    """
 
     def __init__(self, gauges: DeploymentGauges) -> None:
         self._gauges = gauges
         self._held: dict[UUID, _Held] = {}
+        self._saving: dict[UUID, _Held] = {}
+        """The held deployments that may save, in no particular order."""
+        self._saving_in_order: list[_Held] | None = []
+        """The same in the order they were first held (``None``: to be sorted again)."""
+        self._settles = 0
+        self._latest: list[tuple[int, datetime]] = []
+        """(number, instant) of the settles no later settle reached: numbers up, instants down."""
+        self._next_order = 0
 
     def settle(self, now: datetime, *, count: bool = True) -> dict[tuple[UUID, date], Saved]:
         """Count the saving of every tracked deployment from its last count to ``now``; return what was
@@ -103,11 +128,10 @@ class SavingsMeter:
         With ``count`` false (a standby) the interval passes without being counted.
         """
         counted: dict[tuple[UUID, date], Saved] = {}
-        for held in self._held.values():
-            if now <= held.since:
-                continue
-            since, held.since = held.since, now
-            if not count:
+        for held in self._in_order():
+            since = self._since(held)
+            held.since, held.settles = max(since, now), self._settles + 1
+            if now <= since or not count:
                 continue
             for start, end in _by_utc_day(since, now):
                 usage = usage_between(held.deployment, held.state, held.baseline, start, end, held.pricing)
@@ -119,6 +143,10 @@ class SavingsMeter:
                 self._gauges.add_saving(held.deployment, gpu_seconds=saved_hours * 3600.0, dollars=dollars)
                 key = (held.deployment.deployment_id, start.date())
                 counted[key] = counted.get(key, Saved()) + Saved(saved_hours * 3600.0, dollars or 0.0)
+        while self._latest and self._latest[-1][1] <= now:
+            self._latest.pop()
+        self._latest.append((self._settles, now))
+        self._settles += 1
         return counted
 
     def hold(
@@ -131,15 +159,82 @@ class SavingsMeter:
         now: datetime,
     ) -> None:
         """From ``now`` on, ``deployment`` holds ``state`` (``None``: nothing in effect) against ``baseline``."""
-        previous = self._held.get(deployment.deployment_id)
-        since = previous.since if previous is not None and previous.since <= now else now
-        self._held[deployment.deployment_id] = _Held(deployment, state, baseline, pricing, since)
+        deployment_id = deployment.deployment_id
+        held = self._held.get(deployment_id)
+        if held is None:
+            held = self._held[deployment_id] = _Held(
+                deployment, state, baseline, pricing, now, self._settles, self._next_order
+            )
+            self._next_order += 1
+        else:
+            since = self._since(held)
+            held.deployment, held.state, held.baseline, held.pricing = deployment, state, baseline, pricing
+            held.since, held.settles = (since if since <= now else now), self._settles
+        if held.may_save:
+            if deployment_id not in self._saving:
+                self._saving[deployment_id] = held
+                self._saving_in_order = None
+        elif self._saving.pop(deployment_id, None) is not None:
+            self._saving_in_order = None
 
     def retain(self, deployment_ids: Iterable[UUID]) -> None:
         """Stop tracking every deployment not in ``deployment_ids``."""
         keep = set(deployment_ids)
         for deployment_id in [key for key in self._held if key not in keep]:
             del self._held[deployment_id]
+            if self._saving.pop(deployment_id, None) is not None:
+                self._saving_in_order = None
+
+    def _since(self, held: _Held) -> datetime:
+        """Where ``held`` is counted up to: its own mark, or the latest settle made since it was set."""
+        index = bisect_left(self._latest, held.settles, key=lambda entry: entry[0])
+        if index < len(self._latest) and self._latest[index][1] > held.since:
+            return self._latest[index][1]
+        return held.since
+
+    def _in_order(self) -> list[_Held]:
+        if self._saving_in_order is None:
+            self._saving_in_order = sorted(self._saving.values(), key=lambda held: held.order)
+        return self._saving_in_order
+
+
+class RunningGpus:
+    """The GPUs each listed deployment holds (its gauge) and their totals by accelerator
+    (``scaler_running_gpus``), worked out again only for the deployments whose listing,
+    stored applied state or baseline changed since the last cycle."""
+
+    def __init__(self, gauges: DeploymentGauges, metrics: Metrics) -> None:
+        self._gauges = gauges
+        self._metrics = metrics
+        self._held: dict[UUID, tuple[Deployment, AppliedState | None, int, int]] = {}
+        """Each deployment's GPUs held, with what they were worked out from."""
+        self._totals: dict[str, int] = {}
+        """GPUs held by accelerator (every accelerator seen stays, 0 when none is held)."""
+
+    def publish(
+        self,
+        listed: Mapping[UUID, Deployment],
+        applied: Mapping[UUID, AppliedState],
+        baseline_of: Callable[[UUID], int],
+    ) -> None:
+        """Publish the GPUs of every ``listed`` deployment with its stored ``applied`` state and baseline."""
+        held, totals = self._held, self._totals
+        for deployment_id in held.keys() - listed.keys():
+            deployment, _, _, gpus = held.pop(deployment_id)
+            totals[deployment.accelerator] -= gpus
+        for deployment_id, deployment in listed.items():
+            state, baseline = applied.get(deployment_id), baseline_of(deployment_id)
+            known = held.get(deployment_id)
+            if known is not None and known[0] is deployment and known[1] is state and known[2] == baseline:
+                continue
+            gpus = gpus_held(deployment, state_in_effect(state, deployment.status), baseline)
+            self._gauges.publish_running_gpus(deployment, gpus)
+            if known is not None:
+                totals[known[0].accelerator] -= known[3]
+            totals[deployment.accelerator] = totals.get(deployment.accelerator, 0) + gpus
+            held[deployment_id] = (deployment, state, baseline, gpus)
+        for accelerator, total in totals.items():
+            self._metrics.running_gpus.labels(accelerator=accelerator).set(total)
 
 
 def _by_utc_day(since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:

@@ -264,7 +264,7 @@ class Reconciler:
             await self._startups.load_once()
         except StoreError as error:
             self._store.failed("startups", error)
-        self._startups.refresh(policy_set, inventory.deployments.values(), now)
+        self._startups.refresh(policy_set, inventory.deployments, now)
         # Savings run up to what the platform was last seen doing, not past it (the list may be older than now).
         observed = inventory.listed_at if inventory.listed_since_cycle and inventory.listed_at is not None else now
         counted = self._board.settle_savings(observed, count=acting)

@@ -85,18 +85,21 @@ class StartupLearner:
             self._committed[deployment.deployment_id] = committed
         return committed[1]
 
-    def refresh(self, policy_set: PolicySet, deployments: Iterable[Deployment], now: datetime) -> None:
-        """Put newly learned lead times in use where they agree with those in use about ``now``."""
-        for deployment in deployments:
-            committed = self._committed.get(deployment.deployment_id)
+    def refresh(self, policy_set: PolicySet, deployments: Mapping[UUID, Deployment], now: datetime) -> None:
+        """Put newly learned lead times in use where they agree with those in use about ``now``
+        (for the listed ``deployments`` with lead times in use only: the others have none to change)."""
+        for deployment_id, committed in list(self._committed.items()):
+            deployment = deployments.get(deployment_id)
+            if deployment is None:
+                continue
             policy = _auto_policy(policy_set, deployment)
-            if committed is None or policy is None or committed[0] is not policy:
+            if policy is None or committed[0] is not policy:
                 continue
             learned = learned_lead_times(policy, self.startups.get(deployment.deployment_id, ()))
             if learned == committed[1]:
                 continue
             if schedule_of(policy, committed[1]).state_at(now).key == schedule_of(policy, learned).state_at(now).key:
-                self._committed[deployment.deployment_id] = (policy, learned)
+                self._committed[deployment_id] = (policy, learned)
 
     def view(self, policy_set: PolicySet | None, deployment: Deployment) -> dict[str, object]:
         """Each automatic window's lead time in use and where it came from, for /status."""
@@ -182,7 +185,8 @@ class StartupLearner:
         health: Mapping[UUID, HealthTrack | None],
         now: datetime,
     ) -> None:
-        """Count each nominal opening of a running automatic window since the last call as ready or late."""
+        """Count each nominal opening of a running automatic window since the last call as ready or late
+        (``deployments``: those governed by a policy with such a window; any others are passed over)."""
         since, self._judged_until = self._judged_until, now
         if since is None or now <= since:
             return

@@ -8,7 +8,7 @@ module of its own (``model``, ``loader``, ``schedule``, ``matching``, ``health_r
 from scaler.policy.errors import PolicyError, PolicyIssue, PolicyLoadError, PolicyPathError, PolicySetEmpty
 from scaler.policy.health_rules import HealthObservation, HealthRuleMemory, record_restart
 from scaler.policy.loader import load_policy_set, require_policies
-from scaler.policy.matching import PolicyMatch, match_policies
+from scaler.policy.matching import PolicyMatch, match_key, match_policies
 from scaler.policy.model import Expire, HealthRule, Match, Policy, Window
 from scaler.policy.policy_set import BUILTIN_PRICES, PolicySet, PolicySource
 from scaler.policy.forecast import ExceptionSpan, Forecast
@@ -56,6 +56,7 @@ __all__ = [
     "grace_ends_at",
     "gpu_hours",
     "load_policy_set",
+    "match_key",
     "match_policies",
     "next_boundary",
     "price_per_gpu_hour",

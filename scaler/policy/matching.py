@@ -74,13 +74,7 @@ def match_policies(policy_set: PolicySet, deployment: Deployment) -> PolicyMatch
     remembers it: every cycle asks again for every deployment, and with hundreds of
     policies matching was most of a 10,000-deployment cycle.
     """
-    key = (
-        deployment.deployment_id,
-        deployment.deployment_name,
-        deployment.model_repo_id,
-        deployment.model_repo_name,
-        tuple(deployment.accelerator_type),
-    )
+    key = match_key(deployment)
     cache = policy_set.match_cache
     found = cache.get(key)
     if found is None:
@@ -88,6 +82,17 @@ def match_policies(policy_set: PolicySet, deployment: Deployment) -> PolicyMatch
             cache.clear()
         found = cache[key] = _match(policy_set, deployment)
     return found
+
+
+def match_key(deployment: Deployment) -> tuple[object, ...]:
+    """The fields of ``deployment`` that ``match`` reads: deployments equal in them are governed alike."""
+    return (
+        deployment.deployment_id,
+        deployment.deployment_name,
+        deployment.model_repo_id,
+        deployment.model_repo_name,
+        tuple(deployment.accelerator_type),
+    )
 
 
 def _match(policy_set: PolicySet, deployment: Deployment) -> PolicyMatch:
