@@ -36,6 +36,8 @@ class DeploymentGauges:
 
     def __init__(self, metrics: Metrics) -> None:
         self._series = metrics.deployments
+        self._keys: dict[UUID, str] = {}
+        """Each deployment id as text (the series' key), written out once."""
 
     def publish(
         self,
@@ -76,13 +78,17 @@ class DeploymentGauges:
 
     def retain(self, deployment_ids: Collection[UUID]) -> None:
         """Remove the series of every deployment not in ``deployment_ids``."""
-        keep = {str(deployment_id) for deployment_id in deployment_ids}
+        keep = {self._keys.get(deployment_id) or str(deployment_id) for deployment_id in deployment_ids}
         for deployment_id in self._series.tracked():
             if deployment_id not in keep:
                 self._series.drop(deployment_id)
+        for deployment_id in [key for key, text in self._keys.items() if text not in keep]:
+            del self._keys[deployment_id]
 
     def _track(self, deployment: Deployment) -> DeploymentSeries:
-        key = str(deployment.deployment_id)
+        key = self._keys.get(deployment.deployment_id)
+        if key is None:
+            key = self._keys[deployment.deployment_id] = str(deployment.deployment_id)
         series = self._series.get(key)
         if series is None or (series.name, series.accelerator) != (deployment.deployment_name, deployment.accelerator):
             series = self._series.track(

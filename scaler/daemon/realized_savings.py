@@ -142,7 +142,9 @@ class SavingsMeter:
                 dollars = saved_cost if saved_cost is not None and saved_cost > 0 else None
                 self._gauges.add_saving(held.deployment, gpu_seconds=saved_hours * 3600.0, dollars=dollars)
                 key = (held.deployment.deployment_id, start.date())
-                counted[key] = counted.get(key, Saved()) + Saved(saved_hours * 3600.0, dollars or 0.0)
+                saving = Saved(saved_hours * 3600.0, dollars or 0.0)
+                before = counted.get(key)
+                counted[key] = saving if before is None else before + saving
         while self._latest and self._latest[-1][1] <= now:
             self._latest.pop()
         self._latest.append((self._settles, now))

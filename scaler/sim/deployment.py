@@ -269,14 +269,16 @@ class SimDeployment:
     def next_timed_change(self, now: datetime, *, deleted_listed_seconds: float) -> datetime | None:
         """The first instant after ``now`` at which this deployment's answers change by themselves
         (its start-up completes, a scripted health step falls due, its deletion finishes, it leaves the list)."""
-        candidates = [at for at, _ in self.timeline[:1] if at > now]
-        ready = self.ready_at
-        if ready is not None and ready > now and self.is_up:
-            candidates.append(ready)
-        listing = self.next_change(deleted_listed_seconds=deleted_listed_seconds)
-        if listing is not None and listing > now:
-            candidates.append(listing)
-        return min(candidates) if candidates else None
+        first = self.timeline[0][0] if self.timeline and self.timeline[0][0] > now else None
+        if self.up_since is not None and self.is_up:  # asked of every deployment often: the plain case first
+            ready = self.up_since + timedelta(seconds=self.startup_seconds)
+            if ready > now and (first is None or ready < first):
+                first = ready
+        if self.lifecycle in (LIFECYCLE_DELETING, LIFECYCLE_DELETED):
+            listing = self.next_change(deleted_listed_seconds=deleted_listed_seconds)
+            if listing is not None and listing > now and (first is None or listing < first):
+                first = listing
+        return first
 
     # --- Control view ----------------------------------------------------------
 
