@@ -68,9 +68,22 @@ class DeploymentGauges:
         series.pods_ready = pods.ready if pods is not None else 0
         series.pods_not_ready = pods.not_ready if pods is not None else 0
 
-    def add_saving(self, deployment: Deployment, *, gpu_seconds: float, dollars: float | None) -> None:
-        """Count a realized saving of ``deployment`` (``dollars`` ``None``: its cost is unknown)."""
-        self._series.add_saving(self._track(deployment), gpu_seconds=gpu_seconds, dollars=dollars or 0.0)
+    def add_saving(
+        self,
+        deployment: Deployment,
+        *,
+        gpu_seconds: float,
+        dollars: float | None,
+        known: DeploymentSeries | None = None,
+    ) -> DeploymentSeries:
+        """Count a realized saving of ``deployment`` (``dollars`` ``None``: its cost is unknown); return the
+        series it was counted into. ``known``: the series returned for this same ``deployment`` before,
+        used while it is still the one tracked (no lookup by id and name)."""
+        series = known if known is not None and self._series.get(known.deployment_id) is known else None
+        if series is None:
+            series = self._track(deployment)
+        self._series.add_saving(series, gpu_seconds=gpu_seconds, dollars=dollars or 0.0)
+        return series
 
     def publish_running_gpus(self, deployment: Deployment, gpus: int) -> None:
         """Set the GPUs ``deployment`` holds (summed by policy into ``scaler_policy_running_gpus``)."""

@@ -44,8 +44,8 @@ from uuid import UUID
 
 from scaler.daemon.decide import desired_of, same_state
 from scaler.daemon.gauges import DeploymentGauges
-from scaler.metrics import Metrics
-from scaler.policy import DesiredState, replicas_under, usage_between
+from scaler.metrics import DeploymentSeries, Metrics
+from scaler.policy import DesiredState, price_per_gpu_hour, replicas_under, usage_between
 from scaler.simplismart.models import Deployment, DeploymentStatus
 from scaler.store import AppliedState, Saved
 
@@ -95,10 +95,27 @@ class _Held:
     order: int
     """When the deployment was first held: deployments are counted in this order."""
 
+    series: DeploymentSeries | None = None
+    """The series its savings were last counted into, for this very ``deployment``."""
+    terms: tuple[int, int, int, float | None] = (0, 0, 0, None)
+    """What an interval's saving depends on besides its length: replicas held, baseline, GPUs per
+    replica, price per GPU-hour (set by :meth:`hold`)."""
+
+    def hold(
+        self, deployment: Deployment, state: DesiredState | None, baseline: int, pricing: Mapping[str, float]
+    ) -> None:
+        """Hold ``state`` against ``baseline`` from now on."""
+        if self.deployment is not deployment:
+            self.series = None
+        self.deployment, self.state, self.baseline, self.pricing = deployment, state, baseline, pricing
+        price = price_per_gpu_hour(deployment.accelerator, pricing)
+        self.terms = (replicas_under(state, baseline), baseline, deployment.accelerator_count, price)
+
     @property
     def may_save(self) -> bool:
         """Whether holding the state can save anything (fewer replicas than the baseline)."""
-        return replicas_under(self.state, self.baseline) < self.baseline and self.deployment.accelerator_count > 0
+        replicas, baseline, gpus, _ = self.terms
+        return replicas < baseline and gpus > 0
 
 
 class SavingsMeter:
@@ -128,23 +145,25 @@ class SavingsMeter:
         With ``count`` false (a standby) the interval passes without being counted.
         """
         counted: dict[tuple[UUID, date], Saved] = {}
+        pieces: dict[tuple[object, ...], list[_Piece]] = {}
+        """What an interval saves, by its start and what the saving depends on: deployments held alike
+        since the same settle (most of them) save the same, worked out once."""
         for held in self._in_order():
-            since = self._since(held)
+            since = held.since if held.settles >= self._settles else self._since(held)
             held.since, held.settles = max(since, now), self._settles + 1
             if now <= since or not count:
                 continue
-            for start, end in _by_utc_day(since, now):
-                usage = usage_between(held.deployment, held.state, held.baseline, start, end, held.pricing)
-                saved_hours = usage.saved_gpu_hours
-                if saved_hours <= 0:
-                    continue
-                saved_cost = usage.saved_cost
-                dollars = saved_cost if saved_cost is not None and saved_cost > 0 else None
-                self._gauges.add_saving(held.deployment, gpu_seconds=saved_hours * 3600.0, dollars=dollars)
-                key = (held.deployment.deployment_id, start.date())
-                saving = Saved(saved_hours * 3600.0, dollars or 0.0)
-                before = counted.get(key)
-                counted[key] = saving if before is None else before + saving
+            key = (since, *held.terms)
+            saved = pieces.get(key)
+            if saved is None:
+                saved = pieces[key] = _pieces(held, since, now)
+            for day, gpu_seconds, dollars, saving in saved:
+                held.series = self._gauges.add_saving(
+                    held.deployment, gpu_seconds=gpu_seconds, dollars=dollars, known=held.series
+                )
+                counted_key = (held.deployment.deployment_id, day)
+                before = counted.get(counted_key)
+                counted[counted_key] = saving if before is None else before + saving
         while self._latest and self._latest[-1][1] <= now:
             self._latest.pop()
         self._latest.append((self._settles, now))
@@ -170,8 +189,8 @@ class SavingsMeter:
             self._next_order += 1
         else:
             since = self._since(held)
-            held.deployment, held.state, held.baseline, held.pricing = deployment, state, baseline, pricing
             held.since, held.settles = (since if since <= now else now), self._settles
+        held.hold(deployment, state, baseline, pricing)
         if held.may_save:
             if deployment_id not in self._saving:
                 self._saving[deployment_id] = held
@@ -237,6 +256,24 @@ class RunningGpus:
             held[deployment_id] = (deployment, state, baseline, gpus)
         for accelerator, total in totals.items():
             self._metrics.running_gpus.labels(accelerator=accelerator).set(total)
+
+
+#: One UTC day's part of an interval's saving: the day, GPU-seconds, dollars (``None``: no price), as counted.
+_Piece = tuple[date, float, "float | None", Saved]
+
+
+def _pieces(held: _Held, since: datetime, until: datetime) -> list[_Piece]:
+    """What ``held`` saves from ``since`` to ``until``, day by UTC day (the days saving nothing left out)."""
+    pieces: list[_Piece] = []
+    for start, end in _by_utc_day(since, until):
+        usage = usage_between(held.deployment, held.state, held.baseline, start, end, held.pricing)
+        saved_hours = usage.saved_gpu_hours
+        if saved_hours <= 0:
+            continue
+        saved_cost = usage.saved_cost
+        dollars = saved_cost if saved_cost is not None and saved_cost > 0 else None
+        pieces.append((start.date(), saved_hours * 3600.0, dollars, Saved(saved_hours * 3600.0, dollars or 0.0)))
+    return pieces
 
 
 def _by_utc_day(since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:

@@ -10,6 +10,7 @@ read for a request, never by a background task.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -98,6 +99,8 @@ class SimDeployment:
     failed_deletion_attempts: int = 0
     #: A raw status text reported by the list instead of the derived status (tolerant-parsing tests).
     status_label: str | None = None
+    #: The last list item and its JSON text (see :meth:`list_text`).
+    _listed: tuple[dict[str, Any], str] | None = field(default=None, repr=False, compare=False)
 
     # --- What the platform reports ------------------------------------------
 
@@ -189,6 +192,17 @@ class SimDeployment:
         if self.extra:
             item.update(self.extra)
         return item
+
+    def list_text(self) -> str:
+        """:meth:`list_item` as compact JSON text, encoded again only when the item changed (a list of
+        thousands of deployments mostly repeats the last one)."""
+        item = self.list_item()
+        listed = self._listed
+        if listed is not None and listed[0] == item:
+            return listed[1]
+        text = json.dumps(item, separators=(",", ":"))
+        self._listed = (item, text)
+        return text
 
     def health_answer(self, now: datetime) -> dict[str, Any]:
         """Return the fetch-status body at ``now`` (call :meth:`settle` first; not for a deleted one)."""

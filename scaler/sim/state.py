@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import json
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
@@ -256,12 +255,12 @@ class SimState:
         body = self._list_cache.get(model_repo_id)
         if body is None:
             items = [
-                deployment.list_item()
+                deployment.list_text()
                 for deployment in self.deployments.values()
                 if (model_repo_id is None or deployment.model_repo_id == model_repo_id)
                 and deployment.listed(now, deleted_listed_seconds=self.deleted_listed_seconds)
             ]
-            body = json.dumps(items, separators=(",", ":")).encode()
+            body = f"[{','.join(items)}]".encode()  # what json.dumps(list, separators=(",", ":")) writes
             if len(self._list_cache) > 256:
                 self._list_cache.clear()
             self._list_cache[model_repo_id] = body

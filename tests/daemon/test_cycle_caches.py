@@ -179,3 +179,17 @@ async def test_the_health_watch_and_the_lead_time_learner_follow_a_policy_reload
     assert await harness.daemon.check_policies()
     assert set() == harness.daemon.intake.watched()
     assert (UUID(LLAMA_8B),) == inventory.governed_by_auto_lead(harness.daemon.policies.current)  # type: ignore[arg-type]
+
+
+def test_deployments_saving_alike_share_one_reckoning_but_not_with_others() -> None:
+    """Two deployments stopped since the same settle: one nvidia-l4 GPU saves 3,600 GPU-seconds an hour,
+    four nvidia-h100 GPUs 14,400, and a second l4 held from the half hour 1,800: each counts its own."""
+    savings, metrics = meter()
+    third = UUID("7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b")
+    hold(savings, DesiredState.stopped(), T0)
+    hold(savings, DesiredState.stopped(), T0, deployment(H100, accelerator="nvidia-h100", gpus=4))
+    hold(savings, DesiredState.stopped(), T0 + timedelta(minutes=30), deployment(third))
+    counted = savings.settle(T0 + timedelta(hours=1))
+    assert (3600.0, 14400.0, 1800.0) == tuple(saved_seconds(metrics, key) for key in (L4, H100, third))
+    day = T0.date()
+    assert (3600.0, 14400.0, 1800.0) == tuple(counted[(key, day)].gpu_seconds for key in (L4, H100, third))
