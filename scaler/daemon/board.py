@@ -128,6 +128,8 @@ class Board:
         """The deployments in their grace period at their last cycle, and when it ends."""
         self._coverage = PolicyCoverage(metrics)
         self._conflicts = ConflictNotices()
+        self._conflicted: set[UUID] = set()
+        """The deployments whose view shows a policy conflict (counted into ``scaler_policy_conflicts``)."""
 
     # --- What is due ------------------------------------------------------------------
 
@@ -166,11 +168,13 @@ class Board:
         self._savings.retain(deployment_ids)
         for deployment_id in [key for key in self.views if key not in deployment_ids]:
             del self.views[deployment_id]
+            self._conflicted.discard(deployment_id)
             self.next_changes.pop(deployment_id, None)
 
     def forget(self, deployment_id: UUID) -> None:
         """Forget a deployment the platform no longer has."""
         self.views.pop(deployment_id, None)
+        self._conflicted.discard(deployment_id)
         self.next_changes.pop(deployment_id, None)
         self.backoff_until.pop(deployment_id, None)
 
@@ -225,9 +229,7 @@ class Board:
             view.waiting = (waiting.result, since or cycle.now) if waiting is not None else None
             self._publish_one(cycle, view)
         self._exception_gauges.count(cycle.memory.exceptions, cycle.now)
-        self._metrics.policy_conflicts.set(
-            sum(1 for view in self.views.values() if view.resolution and view.resolution.conflict)
-        )
+        self._metrics.policy_conflicts.set(len(self._conflicted))
         self._running_gpus.publish(self._inventory.deployments, cycle.after.stored_applied, self._baseline_of)
 
     def _view(self, cycle: Published, deployment: Deployment, considered: Considered) -> DeploymentView:
@@ -266,6 +268,10 @@ class Board:
         self._note_grace(deployment, resolution)
         self._conflicts.observe(deployment, resolution.conflict)
         self.views[deployment_id] = view
+        if resolution.conflict:
+            self._conflicted.add(deployment_id)
+        else:
+            self._conflicted.discard(deployment_id)
         self._gauges.publish(
             deployment,
             policy=resolution.policy,

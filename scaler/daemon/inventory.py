@@ -236,12 +236,14 @@ class _Governed:
 
 
 def _matching_changed(before: Mapping[UUID, Deployment], after: Mapping[UUID, Deployment]) -> bool:
-    """Whether another deployment is listed, or a listed one's fields that policies match on changed."""
-    if before.keys() != after.keys():
+    """Whether other deployments are listed, or in another order, or a listed one's fields that policies
+    match on changed (an unchanged item of the list is the very same object)."""
+    if len(before) != len(after):
         return True
-    for deployment_id, deployment in after.items():
-        previous = before[deployment_id]
-        if previous is not deployment and match_key(previous) != match_key(deployment):
+    for (previous_id, previous), (deployment_id, deployment) in zip(before.items(), after.items()):
+        if previous is deployment:
+            continue
+        if previous_id != deployment_id or match_key(previous) != match_key(deployment):
             return True
     return False
 

@@ -193,3 +193,19 @@ def test_deployments_saving_alike_share_one_reckoning_but_not_with_others() -> N
     assert (3600.0, 14400.0, 1800.0) == tuple(saved_seconds(metrics, key) for key in (L4, H100, third))
     day = T0.date()
     assert (3600.0, 14400.0, 1800.0) == tuple(counted[(key, day)].gpu_seconds for key in (L4, H100, third))
+
+
+async def test_the_conflict_count_follows_a_conflict_appearing_and_ending(make_harness: Callable[..., Harness]) -> None:
+    """office and twin tie over llama-3-8b-chat: ``scaler_policy_conflicts`` is 1; twin given a higher
+    priority ends the tie: it is 0 again."""
+    twin = "\n  - name: twin\n    match: {names: [llama-3-8b-chat]}\n    default: running\n"
+    harness = make_harness(document(policies.OFFICE, twin), start=at_utc(MONDAY, "06:00"))
+    await harness.cycle()
+    assert 1.0 == harness.sample("scaler_policy_conflicts")
+    (harness.policy_path / "policies.yaml").write_text(
+        document(policies.OFFICE, twin.replace("    default: running", "    priority: 5\n    default: running"))
+    )
+    await harness.daemon.check_policies(force=True)
+    harness.advance(minutes=1)
+    await harness.cycle()
+    assert 0.0 == harness.sample("scaler_policy_conflicts")
