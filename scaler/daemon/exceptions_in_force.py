@@ -94,6 +94,8 @@ def in_force(
     exceptions: Iterable[ExceptionRecord], deployment_id: UUID, policy: str | None, now: datetime
 ) -> InForce:
     """Return the exceptions active at ``now`` that cover ``deployment_id`` (governed by ``policy``)."""
+    if isinstance(exceptions, (list, tuple)) and not exceptions:  # asked for every deployment every cycle
+        return NOTHING
     covering = tuple(e for e in exceptions if e.active(now) and covers(e, deployment_id, policy))
     if not covering:
         return NOTHING
