@@ -129,6 +129,8 @@ class Board:
         self._coverage = PolicyCoverage(metrics)
         self._conflicts = ConflictNotices()
         self._conflicted: set[UUID] = set()
+        self._retained_revision: int | None = None
+        """The inventory's revision at the last :meth:`retain_listed`."""
         """The deployments whose view shows a policy conflict (counted into ``scaler_policy_conflicts``)."""
 
     # --- What is due ------------------------------------------------------------------
@@ -160,6 +162,14 @@ class Board:
         self.last_summary = summary
 
     # --- Keeping up with the inventory ---------------------------------------------------
+
+    def retain_listed(self) -> None:
+        """Show only the deployments of the last list; nothing to do when they are those of the last call
+        (what is shown is only ever added for listed deployments)."""
+        revision = self._inventory.revision
+        if revision != self._retained_revision:
+            self.retain(self._inventory.deployments.keys())
+            self._retained_revision = revision
 
     def retain(self, deployment_ids: Collection[UUID]) -> None:
         """Show only ``deployment_ids`` (those just listed, or left after some are gone)."""

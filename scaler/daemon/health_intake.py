@@ -142,4 +142,4 @@ class HealthIntake:
             )
         self._health.forget(gone)
         self._startups.forget(gone)
-        self._board.retain(self._inventory.deployments.keys())
+        self._board.retain_listed()

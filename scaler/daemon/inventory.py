@@ -169,6 +169,12 @@ class Inventory:
             return f"the deployments could not be listed: {error}"
         return "the deployments could not be listed"
 
+    @property
+    def revision(self) -> int:
+        """Changes whenever the deployments listed change: which ones, their order, or a field that
+        policies match on (a status alone does not change it)."""
+        return self._matching_revision
+
     def governed_by_health_rules(self, policy_set: PolicySet | None) -> set[UUID]:
         """The deployments governed by a policy with health rules."""
         return set(self._governance(policy_set).health_rules) if policy_set is not None else set()

@@ -84,7 +84,7 @@ class Jobs:
             with cycle_logging("reconcile"):
                 listed = await self.inventory.fetch(now)
                 if listed:
-                    self.board.retain(self.inventory.deployments.keys())
+                    self.board.retain_listed()
                 else:
                     return CycleSummary(reason=reason, at=now, error=self.inventory.failure(self.settings.api_url))
                 if not self._health_polled:

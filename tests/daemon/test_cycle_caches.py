@@ -209,3 +209,30 @@ async def test_the_conflict_count_follows_a_conflict_appearing_and_ending(make_h
     harness.advance(minutes=1)
     await harness.cycle()
     assert 0.0 == harness.sample("scaler_policy_conflicts")
+
+
+async def test_a_deployment_gone_from_the_list_loses_its_series_and_view_until_it_is_listed_again(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """Lists showing the same deployments leave what the board shows alone; a list without
+    embeddings-bge-large removes its series and view, and one with it again brings them back."""
+    harness = make_harness(document(policies.OFFICE), start=at_utc(MONDAY, "06:00"))
+    await harness.cycle()
+    harness.advance(minutes=1)
+    await harness.cycle()
+    assert EMBEDDINGS in harness.metrics.deployments.tracked()
+    harness.sim.load_seed(
+        dataclasses.replace(
+            DEFAULT_SEED,
+            deployments=tuple(item for item in DEFAULT_SEED.deployments if str(item.deployment_id) != EMBEDDINGS),
+        )
+    )
+    harness.advance(minutes=1)
+    await harness.cycle()
+    assert EMBEDDINGS not in harness.metrics.deployments.tracked()
+    assert UUID(EMBEDDINGS) not in harness.daemon.board.views
+    harness.sim.load_seed(DEFAULT_SEED)
+    harness.advance(minutes=1)
+    await harness.cycle()
+    assert EMBEDDINGS in harness.metrics.deployments.tracked()
+    assert UUID(EMBEDDINGS) in harness.daemon.board.views
