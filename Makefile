@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/scaler demo $(ARGS)
 
-## test: the whole suite, import layering included
+## test: the whole suite, unused and undefined names (ruff) and import layering included
 test: $(STAMP)
+	$(BIN)/ruff check
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 

@@ -46,7 +46,7 @@ from scaler.logs import configure_logging
 from scaler.metrics import Metrics
 from scaler.simplismart.client import SimplismartClient
 from scaler.simplismart.limits import Limits
-from scaler.simplismart.models import Deployment, DeploymentStatus
+from scaler.simplismart.models import DeploymentStatus
 from scaler.simplismart.token import TokenSource
 from scaler.store.opening import open_store
 

@@ -23,7 +23,7 @@ from uuid import UUID
 
 import click
 
-from scaler.cli.common import EXIT_USAGE, fail, positive_duration, quiet_settings
+from scaler.cli.common import EXIT_USAGE, fail, quiet_settings
 from scaler.cli.deployments import render_table
 from scaler.cli.naming import matching, the_one
 from scaler.cli.usage import epilog

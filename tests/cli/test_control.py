@@ -13,7 +13,6 @@ from scaler.daemon.api.keys import hash_key, parse_keys
 from scaler.daemon.http import create_http_app
 from tests.cli.test_daemon_commands import invoke
 from tests.client.serving import LoopbackServer
-from tests.daemon.conftest import make_harness  # noqa: F401 - the fixture, shared with the daemon tests
 from tests.daemon.harness import LLAMA_8B, MONDAY, Harness, at_utc
 from tests.daemon.policies import OFFICE, document
 

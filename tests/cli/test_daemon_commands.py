@@ -21,7 +21,6 @@ from scaler.sim.state import SimState
 from scaler.store import open_store
 from tests.client.serving import LoopbackServer
 from tests.daemon import policies
-from tests.daemon.conftest import make_harness  # noqa: F401 - the fixture, shared with the daemon tests
 from tests.daemon.harness import LLAMA_8B, MONDAY, Harness, at_utc
 from tests.daemon.policies import document
 

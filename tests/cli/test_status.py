@@ -16,7 +16,6 @@ from scaler.daemon.http import create_http_app
 from scaler.store import ExceptionRecord
 from tests.cli.test_daemon_commands import invoke
 from tests.client.serving import LoopbackServer
-from tests.daemon.conftest import make_harness  # noqa: F401 - the fixture, shared with the daemon tests
 from tests.daemon.harness import LLAMA_8B, MONDAY, Harness, at_utc
 from tests.daemon.policies import LLAMA_STOPPED, OFFICE, OFFICE_BERLIN, document
 

@@ -20,7 +20,6 @@ import random
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from uuid import UUID, uuid5
 

@@ -220,6 +220,12 @@ def servers(
         for name in HEALTHY_INSTALLS.values():
             alerts.wait_for_samples(detail_targets.address(name), 2)
             detail_targets.command(name, "save")
+        for name in HEALTHY_INSTALLS.values():  # a scrape under way during the save may still show none
+            wait_for(
+                f"Prometheus to store the saving of {name}",
+                lambda name=name: _has(alerts, f'scaler_policy_gpu_seconds_saved_total{{namespace="{name}"}} > 0'),
+                timeout=20,
+            )
         alerts.wait_for_samples(troubled_target.address, 3)
         for name in DETAIL_TARGETS:
             alerts.wait_for_samples(detail_targets.address(name), 3)

