@@ -115,6 +115,12 @@ class DeploymentPlan:
     """The lead time in use of each window with ``lead_time: auto``, by window name."""
     exceptions: tuple[ExceptionSpan, ...] = ()
     """People's exceptions covering the deployment during the period, the deciding one first."""
+    baseless_until: datetime | None = None
+    """Found stopped and never touched: no baseline (nothing planned to run, nothing saved) before then."""
+
+    def baseline_at(self, instant: datetime, baseline: int) -> int:
+        """The baseline replicas at ``instant``: ``baseline``, or 0 before :attr:`baseless_until`."""
+        return 0 if self.baseless_until is not None and instant < self.baseless_until else baseline
 
     def to_json(self) -> dict[str, Any]:
         """Return the deployment's entry in the plan's JSON shape."""

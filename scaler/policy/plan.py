@@ -200,13 +200,15 @@ def _found_stopped(policy_set: PolicySet, entry: DeploymentPlan, until: datetime
     count from then on."""
     policy = policy_set.policy(entry.policy) if entry.policy else None
     baseline = baseline_replicas(policy)
+    wanted_up = [t.at for t in entry.transitions if t.state is not None and t.state.kind != "stopped"]
+    entry = replace(entry, baseless_until=wanted_up[0] if wanted_up else until)  # left alone, it stays stopped
     ends = [transition.at for transition in entry.transitions[1:]] + [until]
-    usage, found = Usage(), True
+    usage = Usage()
     for transition, end in zip(entry.transitions, ends, strict=True):
-        state = transition.state
-        found = found and (state is None or state.kind == "stopped")  # left alone, it stays stopped
-        stretch_baseline = 0 if found else baseline
-        usage = usage + usage_between(entry.deployment, state, stretch_baseline, transition.at, end, policy_set.pricing)
+        stretch_baseline = entry.baseline_at(transition.at, baseline)
+        usage = usage + usage_between(
+            entry.deployment, transition.state, stretch_baseline, transition.at, end, policy_set.pricing
+        )
     return replace(entry, usage=usage)
 
 

@@ -157,8 +157,10 @@ class SimDeployment:
 
     @property
     def held_gpus(self) -> int:
-        """GPUs the deployment holds (what the platform bills): ``min_replicas x accelerator_count`` while up, else 0."""
-        return self.min_replicas * self.accelerator_count if self.is_up else 0
+        """GPUs the deployment holds (what the platform bills): ``min_replicas x accelerator_count`` while up
+        or being created (its pods are scheduled, not yet ready), else 0."""
+        holding = self.is_up or (self.lifecycle == CREATING and self.running and self.min_replicas >= 1)
+        return self.min_replicas * self.accelerator_count if holding else 0
 
     @property
     def ready_at(self) -> datetime | None:

@@ -1,8 +1,9 @@
 """The simulator's ledger: the GPU-seconds each deployment held, from the simulator's own state machine.
 
 What the platform would bill: a deployment holds ``min_replicas x accelerator_count``
-GPUs while it is up (active, running, a floor of at least one replica), from the call
-that brought it up, not from the moment it turned Healthy, and none while it is paused,
+GPUs while it is up (active, running, a floor of at least one replica) or being created
+(DEPLOYING: its pods are scheduled), from the call that brought it up, not from the
+moment it turned Healthy, and none while it is paused,
 scaled to zero, failed, being deleted or deleted. :class:`~scaler.sim.state.SimState`
 writes an entry whenever one of its lifecycle changes may have changed that figure;
 this module knows nothing of the scaler, so it can check what the scaler claims.

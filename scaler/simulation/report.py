@@ -152,7 +152,7 @@ def _planned_gpus(entry: DeploymentPlan, baseline: int, instant: datetime) -> in
         if transition.at > instant:
             break
         state = transition.state
-    return replicas_under(state, baseline) * entry.deployment.accelerator_count
+    return replicas_under(state, entry.baseline_at(instant, baseline)) * entry.deployment.accelerator_count
 
 
 def _difference(run: SimulationRun, entry: DeploymentPlan, actions: list[ActionRecord]) -> dict[str, float]:

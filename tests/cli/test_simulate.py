@@ -85,6 +85,28 @@ def test_the_examples_with_a_degraded_tuesday_print_the_week(tmp_path: Path) -> 
     assert "Realized - planned:" in result.stdout
 
 
+def test_the_examples_week_counts_what_the_platform_ran(tmp_path: Path) -> None:
+    """The same try in JSON: what the daemon counts agrees with the simulator's ledger within 0.5 %, for
+    the organization and for each deployment that saved more than a GPU-hour, though the default seed
+    has deployments no policy governs, one found stopped and one still being deployed; and each
+    deployment's difference from the plan is realized - planned, put down to its causes."""
+    (tmp_path / "events.yaml").write_text(
+        'events:\n  - {at: "2026-12-08T10:00Z", deployment: embeddings-bge-large, health: Degraded, for: 40m}\n'
+    )
+    document = report(simulate("--policies", str(EXAMPLES), "--from", MONDAY, "--events", str(tmp_path / "events.yaml"),
+                               "--output", "json"))
+    totals = document["totals"]["gpu_hours"]
+    assert totals["counted"] == pytest.approx(totals["realized"], rel=0.005)
+    for entry in document["deployments"]:
+        hours, difference = entry["gpu_hours"], entry["difference"]
+        name = entry["deployment_name"]
+        if hours["baseline"] - hours["realized"] > 1.0:
+            assert hours["counted"] == pytest.approx(hours["realized"], rel=0.005), name
+        assert difference["gpu_hours"] == pytest.approx(hours["realized"] - hours["planned"], abs=1e-4), name
+        causes = sum(value for key, value in difference.items() if key != "gpu_hours")
+        assert difference["gpu_hours"] == pytest.approx(causes, abs=1e-4), name
+
+
 def test_lead_time_longer_than_start_up_makes_peaks_ready(tmp_path: Path) -> None:
     """A 10-minute lead time covers a 5-minute start-up: every weekday window starts Healthy, and the
     warm-up is the lead time's GPU-minutes (2 GPUs x 10 minutes x 5 days)."""

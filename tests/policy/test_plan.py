@@ -183,6 +183,22 @@ def test_a_deployment_found_stopped_saves_nothing_of_the_scalers_until_the_plan_
     assert ({"baseline": 15.0, "planned": 10.0}, {"baseline": 22.5, "planned": 15.0}) == (entry["gpu_hours"], entry["cost"])
 
 
+def test_a_deployment_found_stopped_has_no_baseline_until_the_plan_first_wants_it_up():
+    """The entry says until when it has no baseline (09:00, the window's opening), as ``scaler simulate``
+    reads it to split the plan's GPU-hours over the week; a touched one has a baseline throughout."""
+    found = deployment("llama-8b", status="SCALED_DOWN")
+    entry = build_plan(POLICIES, [found], MONDAY, TUESDAY).deployments[0]
+    touched = build_plan(POLICIES, [found], MONDAY, TUESDAY, touched={found.deployment_id}).deployments[0]
+    opening = next(t.at for t in entry.transitions if t.state is not None and t.state.kind != "stopped")
+    assert (opening, 0, 2, None, 2) == (
+        entry.baseless_until,
+        entry.baseline_at(opening - timedelta(seconds=1), 2),
+        entry.baseline_at(opening, 2),
+        touched.baseless_until,
+        touched.baseline_at(MONDAY, 2),
+    )
+
+
 def test_a_deployment_the_scaler_stopped_itself_saves_from_the_start():
     """The same deployment with an applied state in the store (touched): the night's stop is the scaler's."""
     stopped = deployment("llama-8b", status="SCALED_DOWN")
