@@ -7,7 +7,7 @@ as the daemon's cycle does and builds its ``/status`` entry (:func:`scaler.daemo
 then serves the console's ASGI app (:func:`scaler.daemon.http.create_http_app`, no keys: read-only)
 in-process and times, pinned to one CPU:
 
-- the plan figures (the next 24 h; :func:`scaler.daemon.console.board.plan_figures`),
+- the plan figures (the next 24 h; :func:`scaler.daemon.console.page_data.plan_figures`),
   which the console computes in the background after a new inventory or policy set;
 - ``GET /`` with those figures already computed (every later view within the minute): filter,
   sort and render of the first page of 100 rows;
@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from plan_bench import write_inputs  # noqa: E402 - the bench directory is no package
 
 from scaler.daemon.api.keys import KeyRing  # noqa: E402
-from scaler.daemon.console.board import plan_figures  # noqa: E402
+from scaler.daemon.console.page_data import plan_figures  # noqa: E402
 from scaler.daemon.http import create_http_app  # noqa: E402
 from scaler.daemon.realized_savings import running_gpus  # noqa: E402
 from scaler.daemon.status import DeploymentView, deployment_status  # noqa: E402

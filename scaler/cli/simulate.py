@@ -24,7 +24,7 @@ from scaler.sim.seed import DEFAULT_SEED_PATH, SeedError, load_seed
 from scaler.simulation.compare import compare_reports
 from scaler.simulation.driver import run_simulation
 from scaler.simulation.events import DeploymentName, EventsError, ScriptedEvent, load_events
-from scaler.simulation.inventory import seed_from_inventory
+from scaler.simulation.seed_from_list import seed_from_inventory
 from scaler.simulation.report import build_report
 from scaler.simulation.run import SIMULATION_SETTINGS, SimulationInput
 from scaler.simulation.text import render_report

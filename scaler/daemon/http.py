@@ -35,7 +35,7 @@ from starlette.types import ASGIApp
 from scaler.daemon.api.auth import Guard
 from scaler.daemon.api.keys import KeyRing
 from scaler.daemon.api.routes import api_routes
-from scaler.daemon.console.board import ConsoleFacts
+from scaler.daemon.console.page_data import ConsoleFacts
 from scaler.daemon.console.pages import Console
 from scaler.metrics import Metrics
 

@@ -58,7 +58,7 @@ from scaler.simulation import shortcuts
 from scaler.simulation.answers import HealthChanges
 from scaler.simulation.readiness import PeakWindow, peak_windows
 from scaler.simulation.run import SimulationInput, SimulationRun
-from scaler.simulation.timeline import Timeline
+from scaler.simulation.event_timeline import Timeline
 from scaler.store import open_store
 
 #: Audit records read back at the end, at most (a week of 1,000 deployments takes far fewer).

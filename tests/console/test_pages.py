@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from scaler.daemon.console.board import Board, plan_figures
+from scaler.daemon.console.page_data import PageData, plan_figures
 from scaler.daemon.http import create_http_app
 from scaler.sim.seed import parse_deployment
 from scaler.store import ExceptionRecord, Saved
@@ -270,19 +270,19 @@ async def test_the_overview_pages_filters_and_sorts(http: httpx.AsyncClient) -> 
 async def test_plan_figures_are_refreshed_in_the_background_after_a_new_inventory(harness: Harness) -> None:
     """The first view computes the figures; after a new inventory a view shows the last ones at once while new
     ones are computed, and the view after that has the new deployment's."""
-    board = Board(harness.daemon)
-    first = await board.figures(harness.now())
+    data = PageData(harness.daemon)
+    first = await data.figures(harness.now())
     raw = {"deployment_id": XSS_ID, "deployment_name": "llama-3-8b-chat-eu", "model_repo_id": XSS_ID,
            "model_repo_name": "x", "model_type": "custom", "accelerator_type": ["nvidia-l4"], "accelerator_count": 1,
            "status": "DEPLOYED", "min_replicas": 1, "max_replicas": 1}  # fmt: skip
     harness.sim.add_deployments([parse_deployment(raw)])
     harness.advance(seconds=30)
     await harness.cycle()
-    meanwhile = await board.figures(harness.now())
+    meanwhile = await data.figures(harness.now())
     assert meanwhile is first and XSS_ID not in meanwhile.next_24h_by_deployment
-    assert board._refreshing is not None
-    await board._refreshing
-    assert XSS_ID in (await board.figures(harness.now())).next_24h_by_deployment
+    assert data._refreshing is not None
+    await data._refreshing
+    assert XSS_ID in (await data.figures(harness.now())).next_24h_by_deployment
 
 
 async def test_the_deployment_page_shows_its_health_history_newest_first(

@@ -34,7 +34,7 @@ from scaler.daemon.api.bodies import MAX_BODY_BYTES, BodyError, parse_exception_
 from scaler.daemon.api.keys import Caller
 from scaler.daemon.api.writes import Refused, end_exception, record_exception
 from scaler.daemon.console import overview
-from scaler.daemon.console.board import Board, ConsoleFacts
+from scaler.daemon.console.page_data import ConsoleFacts, PageData
 from scaler.daemon.console.sessions import SESSION_COOKIE, SESSION_SECONDS, SIGN_IN_COOKIE, Session, Sessions, same_token
 from scaler.store import StoreError
 
@@ -89,13 +89,13 @@ def template_environment() -> jinja2.Environment:
 
 
 class Console:
-    """The console of one daemon: its sessions, board and templates (see the module's docstring)."""
+    """The console of one daemon: its sessions, page data and templates (see the module's docstring)."""
 
     def __init__(self, daemon: ConsoleFacts, guard: Guard, sessions: Sessions | None = None) -> None:
         self.daemon = daemon
         self.guard = guard
         self.sessions = sessions or Sessions(daemon.keys)
-        self.board = Board(daemon)
+        self.data = PageData(daemon)
         self.templates = template_environment()
         self.assets = {name: (_PACKAGE / "static" / name).read_bytes() for name in ASSETS}
 
@@ -167,7 +167,7 @@ class Console:
         if not number.isdigit():
             return self.problem(request, 400, "page: must be a whole number from 1")
         now = self.daemon.clock()
-        rows, totals = await self.board.overview(now)
+        rows, totals = await self.data.overview(now)
         page = overview.page_of(
             rows, query=params.get("q", ""), sort=sort, descending=params.get("order") == "desc", number=int(number)
         )
@@ -188,7 +188,7 @@ class Console:
             UUID(wanted)
         except ValueError:
             return self.problem(request, 404, f"No deployment has the id {wanted!r}.")
-        page = await self.board.deployment(wanted, self.daemon.clock())
+        page = await self.data.deployment(wanted, self.daemon.clock())
         if page is None:
             return self.problem(request, 404, f"The daemon lists no deployment with the id {wanted!r}.")
         return self.render(request, "deployment.html", page=page, durations=DURATIONS, error=None)
@@ -197,7 +197,7 @@ class Console:
         caller = self._reader(request)
         if isinstance(caller, Response):
             return caller
-        active, ended = await self.board.exceptions(self.daemon.clock())
+        active, ended = await self.data.exceptions(self.daemon.clock())
         names = self.daemon.deployment_names()
         return self.render(request, "exceptions.html", active=active, ended=ended, names=names)
 
@@ -257,7 +257,7 @@ class Console:
         caller, form = checked
         deployment_id = form.get("deployment", "")
         now = self.daemon.clock()
-        page = await self.board.deployment(deployment_id, now) if _is_uuid(deployment_id) else None
+        page = await self.data.deployment(deployment_id, now) if _is_uuid(deployment_id) else None
         if page is None:
             return self.problem(request, 404, f"The daemon lists no deployment with the id {deployment_id!r}.")
         try:

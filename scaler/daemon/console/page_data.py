@@ -111,7 +111,7 @@ def measured_savings(store: Store, now: datetime) -> Measured:
     )
 
 
-class Board:
+class PageData:
     """Gathers the pages' data from ``daemon`` (see the module's docstring)."""
 
     def __init__(self, daemon: ConsoleFacts) -> None:
