@@ -13,7 +13,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from scaler.store.dialect import Dialect
+from scaler.store.dialect import Dialect, uuid_text_from_db
+
+#: Above this many ids, a lookup reads the whole table instead of ``IN (...)`` lists.
+_WHOLE_TABLE_THRESHOLD = 2000
 
 
 class Cursor:
@@ -86,3 +89,17 @@ def chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
     """Yield ``items`` in slices of at most ``size`` (``IN (...)`` lists stay within engine limits)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def rows_for_ids(cursor: Cursor, select: str, ids: list[str]) -> list[tuple[Any, ...]]:
+    """Rows of ``select`` (whose first column is ``deployment_id``) for ``ids``, first column as text."""
+    wanted = set(ids)
+    if len(ids) > _WHOLE_TABLE_THRESHOLD:
+        rows = cursor.execute(select).fetchall()
+    else:
+        rows = []
+        for part in chunks(ids):
+            marks = ", ".join("?" * len(part))
+            rows += cursor.execute(f"{select} WHERE deployment_id IN ({marks})", part).fetchall()
+    keyed = [(uuid_text_from_db(row[0]), *row[1:]) for row in rows]
+    return [row for row in keyed if row[0] in wanted]

@@ -20,7 +20,8 @@ from scaler.store.records import (
     Suspension,
     utc,
 )
-from scaler.store.tables import Tables, rows_for_ids, uid
+from scaler.store.database import rows_for_ids
+from scaler.store.tables import Tables, uid
 
 _EXCEPTION_COLUMNS = (
     "id, kind, target_kind, target, target_name, deployment_ids, state, created_at, until, reason, created_by, "

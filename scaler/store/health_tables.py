@@ -11,7 +11,8 @@ from uuid import UUID
 from scaler.store.database import Cursor
 from scaler.store.dialect import instant_from_db, instant_to_db, json_from_db, uuid_from_db
 from scaler.store.records import HealthChange, HealthTrack, check_json, utc
-from scaler.store.tables import Tables, first_column, rows_for_ids, uid
+from scaler.store.database import rows_for_ids
+from scaler.store.tables import Tables, first_column, uid
 
 #: A deployment's health history keeps the changes still in force within this long before its latest change...
 HEALTH_HISTORY_DAYS = timedelta(days=7)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scaler.store.database import Cursor, Database, chunks
+from scaler.store.database import Cursor, Database, rows_for_ids
 from scaler.store.dialect import uuid_text_from_db
 
 #: A table's rows of one deployment (their first column its id as text) made into the value the store returns.
@@ -60,11 +60,7 @@ class ReadCache:
             return state.values
         if state.dirty:
             keys = sorted(state.dirty)
-            rows = []
-            for part in chunks(keys):
-                marks = ", ".join("?" * len(part))
-                rows += cursor.execute(f"{select} WHERE deployment_id IN ({marks})", part).fetchall()
-            fresh = _grouped(rows, convert)
+            fresh = _grouped(rows_for_ids(cursor, select, keys), convert)
             for key in keys:
                 if key in fresh:
                     state.values[key] = fresh[key]
