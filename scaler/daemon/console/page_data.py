@@ -13,7 +13,7 @@ every page shows the last figures.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -204,9 +204,3 @@ class PageData:
         ended = [e for e in everything if not e.active(now) and e.ends_at() >= now - RECENTLY_ENDED]
         ended.sort(key=lambda e: e.ends_at(), reverse=True)
         return active, ended
-
-
-def names_of(daemon: ConsoleFacts) -> Callable[[UUID], str]:
-    """A look-up of deployment names by id (the id itself for one no longer listed)."""
-    names = daemon.deployment_names()
-    return lambda key: names.get(key, str(key))
